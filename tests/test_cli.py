@@ -1,0 +1,82 @@
+"""The CLI: fast --help, train/evaluate end to end with a tiny model, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import tiny_corpus
+
+
+def run(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, check=check, timeout=300
+    )
+
+
+def test_help_lists_commands_without_heavy_imports():
+    out = run("--help", check=True).stdout
+    for cmd in ("train", "evaluate", "quickstart"):
+        assert cmd in out
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, textrobust.cli; print(sorted({'torch', 'transformers', 'pandas'} & set(sys.modules)))"],
+        capture_output=True, text=True, check=True,
+    )
+    assert probe.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def train_csv(tmp_path):
+    rows = tiny_corpus()
+    p = tmp_path / "train.csv"
+    pd.DataFrame({"review": [t for t, _ in rows], "sentiment": ["pos" if y else "neg" for _, y in rows]}).to_csv(
+        p, index=False
+    )
+    return p
+
+
+def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
+    model_dir = tmp_path / "model"
+    r = run("train", str(train_csv), "--model", str(tiny_model_dir), "-o", str(model_dir), "--text-column", "review",
+            "--label-column", "sentiment", "--epochs", "3", "--lr", "3e-3", "--batch-size", "16", "--max-length", "32",
+            "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "model saved to" in r.stdout
+    r = run("evaluate", str(train_csv), "--model", str(model_dir), "--text-column", "review", "--label-column",
+            "sentiment", "--json", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    assert metrics["labels"] == ["neg", "pos"] and metrics["n"] == len(tiny_corpus())
+    assert metrics["accuracy"] > 0.9
+    table = run("evaluate", str(train_csv), "--model", str(model_dir), "--text-column", "review",
+                "--label-column", "sentiment", "--device", "cpu")
+    assert "macro-F1" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["evaluate", "{csv}", "--model", "{tmp}/nothing"], "not a textrobust model directory"),
+        (["train", "{tmp}/missing.csv", "--model", "x", "-o", "{tmp}/m"], "missing.csv: file not found"),
+        (["train", "{csv}", "--model", "x", "-o", "{tmp}/m"], "no text column 'text'; columns are: review, sentiment"),
+        (["train", "{csv}", "--model", "{tmp}/nope", "-o", "{tmp}/m", "--text-column", "review", "--label-column",
+          "sentiment"], "cannot load"),
+        (["train", "{csv}", "--model", "x", "-o", "{tmp}/m", "--epochs", "0", "--text-column", "review",
+          "--label-column", "sentiment"], "invalid training parameter epochs=0"),
+    ],
+)
+def test_errors_are_one_line_exit_2(tmp_path, train_csv, args, message):
+    r = run(*[a.format(csv=train_csv, tmp=tmp_path) for a in args])
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()  # nothing half-written
+
+
+def test_debug_shows_traceback(tmp_path):
+    r = run("--debug", "train", str(tmp_path / "missing.csv"), "--model", "x", "-o", str(tmp_path / "m"))
+    assert r.returncode != 0 and "Traceback" in r.stderr
