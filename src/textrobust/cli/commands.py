@@ -1,4 +1,4 @@
-"""``train``, ``evaluate`` and ``quickstart`` commands."""
+"""``train`` and ``evaluate`` commands."""
 
 from __future__ import annotations
 
@@ -100,34 +100,3 @@ def evaluate(
         typer.echo(json.dumps(metrics, indent=2))
     else:
         _metrics_table(f"{data}", metrics)
-
-
-@app.command()
-def quickstart(
-    output: Path = typer.Option(Path("runs/quickstart"), "--output", "-o", help="Run directory to write."),
-    epochs: int = typer.Option(3, help="Training epochs."),
-    seed: int = typer.Option(0, help="Seed."),
-    device: str = DEVICE,
-) -> None:
-    """Fine-tune MiniLM on the built-in demo reviews and score it; offline, a few minutes on 2 CPU cores."""
-    from ..data import demo_data_path, load_dataset, save_dataset
-    from ..data.atomic import atomic_path
-    from ..models import TextClassifier, TrainConfig, evaluate, minilm_path
-
-    data = load_dataset(demo_data_path())
-    train_data, test_data = data.split(0.25, seed=seed)
-    cfg = TrainConfig(epochs=epochs, lr=1e-4, batch_size=32, seed=seed)
-    clf = TextClassifier(minilm_path(), labels=data.label_names, max_length=64, device=device, seed=seed,
-                         train_config=cfg)
-    typer.echo(f"fine-tuning MiniLM on {len(train_data)} demo reviews, testing on {len(test_data)} ...")
-    start = time.perf_counter()
-    clf.fit(train_data)
-    metrics = evaluate(clf, test_data)
-    metrics["train_seconds"] = round(time.perf_counter() - start, 1)
-    output.mkdir(parents=True, exist_ok=True)
-    clf.save(output / "model")
-    save_dataset(test_data, output / "test.csv")
-    with atomic_path(output / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    _metrics_table("quickstart: MiniLM on demo reviews (held-out 25%)", metrics)
-    typer.echo(f"outputs in {output}/ (metrics.json, model/, test.csv)")

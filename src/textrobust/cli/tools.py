@@ -1,0 +1,166 @@
+"""``augment``, ``attack`` and ``list`` commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+from .commands import DEVICE, ENCODING, FORMAT, LABEL_COLUMN, TEXT_COLUMN, _load
+
+list_app = typer.Typer(help="List operators, attack recipes and perturbation suites.", no_args_is_help=True)
+app.add_typer(list_app, name="list")
+
+
+@app.command()
+def augment(
+    input: Path = typer.Argument(..., help="Input file (CSV/TSV/JSONL/Parquet)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file; format from its extension."),
+    op: list[str] = typer.Option([], "--op", help="Operator spec, e.g. 'eda:alpha_sr=0.1' (repeatable; "
+                                 "each operator makes its own variants). See 'textrobust list ops'."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML pipeline (instead of, or with, --op)."),
+    n: int = typer.Option(1, "-n", help="Variants per input row and operator."),
+    seed: int = typer.Option(0, help="Seed: the same seed gives the same output, whatever the batch size."),
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+    keep_original: bool = typer.Option(False, "--keep-original", help="Also write the input rows."),
+    batch_size: int = typer.Option(256, help="Rows per chunk (memory stays flat on large files)."),
+    device: str = DEVICE,
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same output as one run)."),
+    filters: list[str] = typer.Option([], "--filter", help="Filter name: dedup, length, similarity (repeatable)."),
+) -> None:
+    """Expand a training set with label-preserving variants."""
+    from ..augment import augment_file, filter_from_spec, load_filters_yaml, load_pipeline_yaml, parse_op
+    from ..errors import ConfigError
+
+    ops = [parse_op(spec) for spec in op]
+    flt = [filter_from_spec(f) for f in filters]
+    if config is not None:
+        ops.append(load_pipeline_yaml(config))
+        flt += load_filters_yaml(config)
+    if not ops:
+        raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
+    if device != "auto":
+        ops = [_with_device(o, device) for o in ops]
+    summary = augment_file(input, output, ops, n=n, seed=seed, keep_original=keep_original,
+                           text_column=text_column, label_column=label_column, batch_size=batch_size,
+                           resume=resume, filters=flt)
+    typer.echo(json.dumps(summary.to_dict(), indent=2))
+
+
+def _with_device(op, device: str):  # type: ignore[no-untyped-def]
+    """Model-backed operators take a ``device`` parameter; rule-based ones ignore ``--device``."""
+    import dataclasses
+
+    from ..augment import operator_from_spec
+
+    if any(f.name == "device" for f in dataclasses.fields(op.params)):
+        spec = op.spec()
+        spec["params"]["device"] = device
+        return operator_from_spec(spec)
+    return op
+
+
+@app.command()
+def attack(
+    data: str = typer.Argument(..., help="Labelled data to attack."),
+    model: str = typer.Option(..., "--model", "-m", help="Model directory written by 'textrobust train'."),
+    recipe: str = typer.Option(..., "--recipe", "-r", help="Recipe name; see 'textrobust list recipes'."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Per-example results (.jsonl/.parquet)."),
+    n: Optional[int] = typer.Option(None, "-n", help="Attack the first N examples (default all)."),
+    query_budget: Optional[int] = typer.Option(None, "--query-budget", help="Max model queries per example."),
+    batch_size: int = typer.Option(32, help="Examples advanced in lockstep."),
+    seed: int = typer.Option(0, help="Seed (character-edit recipes)."),
+    engine: str = typer.Option("native", help="native, or textattack (needs the textattack extra)."),
+    resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for neighbours, lexicon, encoder, mlm."),
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+    encoding: str = ENCODING,
+    fmt: Optional[str] = FORMAT,
+    device: str = DEVICE,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
+    from ..adversarial import RECIPES, build_attack, run_attack
+    from ..errors import ConfigError, ResourceError
+    from ..models import TextClassifier
+    from ..robustness.runner import load_resources
+    from ..robustness.spec import Experiment
+
+    key = recipe.replace("-", "_")
+    if key not in RECIPES:
+        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
+    if engine != "native":
+        raise ConfigError(f"engine '{engine}' is not available in this build; use --engine native")
+    given = {}
+    for item in resource:
+        name, sep, path = item.partition("=")
+        if not sep or name not in ("neighbours", "lexicon", "encoder", "mlm"):
+            raise ConfigError(f"--resource expects NAME=PATH with NAME in neighbours, lexicon, encoder, mlm; got '{item}'")
+        given[name] = path
+    if "mlm" in RECIPES[key].resources and "mlm" not in given:
+        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
+    # Reuse the experiment's resource loader: named paths first, else the shared data defaults.
+    exp = Experiment.model_validate({"data": {"train": {"path": data}, "test_split": 0.5}, "resources": given,
+                                     "evaluations": {"attack": {"recipe": key}}})
+    resources = load_resources(exp)
+    clf = TextClassifier.load(model, device=device)
+    dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
+    if n is not None:
+        dataset = dataset.subset(range(min(n, len(dataset))))
+    start = time.perf_counter()
+    report = run_attack(build_attack(key, clf, **resources), dataset.texts, dataset.labels, batch_size=batch_size,
+                        query_budget=query_budget, seed=seed)
+    summary = report.summary()
+    summary["wall_s"] = round(time.perf_counter() - start, 2)
+    if output is not None:
+        (report.to_parquet if output.suffix == ".parquet" else report.to_jsonl)(output)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{recipe} on {data} ({len(dataset)} examples)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in summary.items():
+        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    Console().print(table)
+    if output is not None:
+        typer.echo(f"per-example results: {output}")
+
+
+@list_app.command("ops")
+def list_ops() -> None:
+    """Augmentation operators and their parameters (with defaults)."""
+    from ..augment import list_operators
+
+    for op in list_operators():
+        params = ", ".join(f"{k}={v!r}" for k, v in op["params"].items())
+        typer.echo(f"{op['name']:<14} {op['doc']}\n{'':<14} params: {params}")
+
+
+@list_app.command("recipes")
+def list_recipes() -> None:
+    """Attack recipes, their papers and the resources each needs (give them with --resource NAME=PATH)."""
+    from ..adversarial import RECIPES
+
+    for name, spec in sorted(RECIPES.items()):
+        needs = ", ".join(spec.resources) or "none"
+        typer.echo(f"{name:<12} {spec.paper:<28} resources: {needs}")
+
+
+@list_app.command("suites")
+def list_suites() -> None:
+    """Built-in perturbation suites for INV tests."""
+    from ..robustness.suites import OPERATOR_SUITES, RULE_SUITES
+
+    for name, spec in sorted(OPERATOR_SUITES.items()):
+        typer.echo(f"{name:<12} operator {spec}")
+    for name, fn in sorted(RULE_SUITES.items()):
+        typer.echo(f"{name:<12} rule: {(fn.__doc__ or '').splitlines()[0]}")

