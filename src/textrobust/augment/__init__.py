@@ -1,0 +1,76 @@
+"""Text augmentation: operators, containers, filters, synonym sources and the file runner.
+
+Importing this package is cheap; torch/transformers/nlpaug load only inside the operators that need them.
+
+Example:
+    >>> from textrobust.augment import parse_op, Sequential
+    >>> op = Sequential([parse_op("char:kind=ocr,p=0.2"), parse_op("eda:alpha_sr=0,alpha_ri=0")])
+    >>> len(op(["the movie was great"], seed=0, n=2)[0])
+    2
+"""
+
+from textrobust.augment.base import (
+    Operator,
+    Params,
+    get,
+    list_operators,
+    operator_from_spec,
+    parse_op,
+    register,
+    registered,
+    row_rng,
+)
+from textrobust.augment.char import CharNoise
+from textrobust.augment.containers import OneOf, Sequential, SomeOf, Sometimes
+from textrobust.augment.filters import Dedup, LabelPreserving, Length, Similarity, filter_from_spec
+from textrobust.augment.model_gen import Generate
+from textrobust.augment.model_ops import Backtranslate, Contextual
+from textrobust.augment.nlpaug_adapter import NlpaugOp
+from textrobust.augment.run import AugmentSummary, augment_file, load_filters_yaml, load_pipeline_yaml
+from textrobust.augment.sources import (
+    EmbeddingSource,
+    LexiconSource,
+    SynonymSource,
+    WordNetSource,
+    load_source,
+    load_stopwords,
+)
+from textrobust.augment.word import EDA, Synonym
+
+__all__ = [
+    "EDA",
+    "AugmentSummary",
+    "Backtranslate",
+    "CharNoise",
+    "Contextual",
+    "Dedup",
+    "EmbeddingSource",
+    "Generate",
+    "LabelPreserving",
+    "Length",
+    "LexiconSource",
+    "NlpaugOp",
+    "OneOf",
+    "Operator",
+    "Params",
+    "Sequential",
+    "Similarity",
+    "SomeOf",
+    "Sometimes",
+    "Synonym",
+    "SynonymSource",
+    "WordNetSource",
+    "augment_file",
+    "filter_from_spec",
+    "get",
+    "list_operators",
+    "load_filters_yaml",
+    "load_pipeline_yaml",
+    "load_source",
+    "load_stopwords",
+    "operator_from_spec",
+    "parse_op",
+    "register",
+    "registered",
+    "row_rng",
+]

