@@ -1,0 +1,142 @@
+"""Inline SVG bar charts, readable without hovering: every bar carries its value (and ± half-interval) as text.
+
+SVG is assembled with :class:`markupsafe.Markup` ``format``/``join``, which escape every argument, so
+condition, suite and recipe names (untrusted) can never inject markup. Colours come from CSS classes so the
+page's light/dark themes apply.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from markupsafe import Markup
+
+from .fmt import is_number, num, pct
+
+WIDTH, LABEL_W, VALUE_W = 760, 230, 150
+BAR_W = WIDTH - LABEL_W - VALUE_W - 10
+ROW_H, GROUP_H, TOP, BOTTOM = 22, 24, 40, 30
+
+
+def plain_label(text: object) -> str:
+    """Chart labels cannot hold markup, so invisible/control characters are spelled out as ``[U+202E]``."""
+    return "".join(
+        f"[U+{ord(ch):04X}]" if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") else ch
+        for ch in str(text)
+    )
+
+
+def hbar_chart(title: str, groups: list[tuple[str, list[dict[str, Any]]]], *, unit: str) -> Markup:
+    """Grouped horizontal bars. ``groups``: ``[(group_label, [{"label", "series", "cell"}])]`` where ``cell``
+    is a summary cell (``mean``, ``ci_low``, ``ci_high``) or None; ``unit`` is ``fraction`` (0..1 as %),
+    ``percent`` (already 0..100) or ``number``."""
+    bars = [b for _, rows in groups for b in rows if b["cell"] and is_number(b["cell"].get("mean"))]
+    if not bars:
+        return Markup("")
+    top = 1.0 if unit == "fraction" else min(_nice_max(bars), 100.0) if unit == "percent" else _nice_max(bars)
+    height = TOP + BOTTOM + sum(GROUP_H + ROW_H * len(rows) for _, rows in groups)
+    parts = [Markup('<title>{}</title>').format(plain_label(title)),
+             Markup('<text class="ttl" x="0" y="16">{}</text>').format(plain_label(title))]
+    parts += _axis(top, unit, height)
+    y = TOP
+    for group, rows in groups:
+        parts.append(Markup('<text class="grp" x="0" y="{}">{}</text>').format(y + 16, plain_label(group)))
+        y += GROUP_H
+        for bar in rows:
+            parts += _bar(bar, y, top, unit)
+            y += ROW_H
+    return Markup(
+        '<svg class="chart" role="img" viewBox="0 0 {w} {h}" width="100%" '
+        'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
+    ).format(w=WIDTH, h=height, body=Markup("").join(parts))
+
+
+def _scale(value: float, top: float) -> float:
+    return LABEL_W + max(0.0, min(value, top)) / top * BAR_W
+
+
+def _fmt(value: Any, unit: str) -> str:
+    return pct(value) if unit == "fraction" else (num(value) + ("%" if unit == "percent" else ""))
+
+
+def _bar(bar: dict[str, Any], y: float, top: float, unit: str) -> list[Markup]:
+    cell = bar["cell"]
+    out = [Markup('<text class="lbl" x="{}" y="{}" text-anchor="end">{}</text>').format(
+        LABEL_W - 8, y + 15, plain_label(bar["label"]))]
+    if not (cell and is_number(cell.get("mean"))):
+        out.append(Markup('<text class="val" x="{}" y="{}">not measured</text>').format(LABEL_W + 4, y + 15))
+        return out
+    mean, low, high = cell["mean"], cell.get("ci_low"), cell.get("ci_high")
+    x_end = _scale(mean, top)
+    out.append(Markup('<rect class="bar s{}" x="{}" y="{}" width="{:.1f}" height="14" rx="2"/>').format(
+        int(bar["series"]) % 6, LABEL_W, y + 4, max(x_end - LABEL_W, 0.5)))
+    label = _fmt(mean, unit)
+    right = x_end
+    if is_number(low) and is_number(high):
+        x1, x2 = _scale(low, top), _scale(high, top)
+        out.append(Markup(
+            '<path class="err" d="M{a:.1f} {m} H{b:.1f} M{a:.1f} {t} V{u} M{b:.1f} {t} V{u}"/>'
+        ).format(a=x1, b=x2, m=y + 11, t=y + 6, u=y + 16))
+        half = (high - low) / 2 * (100 if unit == "fraction" else 1)
+        label += f" \u00b1 {num(half)}"
+        right = max(right, x2)
+    out.append(Markup('<text class="val" x="{:.1f}" y="{}">{}</text>').format(right + 6, y + 15, label))
+    return out
+
+
+def _axis(top: float, unit: str, height: int) -> list[Markup]:
+    out = []
+    for i in range(5):
+        value = top * i / 4
+        x = _scale(value, top)
+        out.append(Markup('<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{a}" y2="{b}"/>').format(
+            x=x, a=TOP - 6, b=height - BOTTOM + 4))
+        out.append(Markup('<text class="tick" x="{:.1f}" y="{}" text-anchor="middle">{}</text>').format(
+            x, height - 10, _tick(value, unit)))
+    return out
+
+
+def _tick(value: float, unit: str) -> str:
+    if unit == "fraction":
+        return pct(value, 0)
+    text = f"{value:g}"
+    return text + "%" if unit == "percent" else text
+
+
+def _nice_max(bars: list[dict[str, Any]]) -> float:
+    peak = max(max(b["cell"]["mean"], b["cell"].get("ci_high") or 0) for b in bars)
+    if peak <= 0:
+        return 1.0
+    magnitude = 10 ** len(str(int(peak))) / 10
+    for step in (1, 2, 2.5, 5, 10):
+        if peak <= step * magnitude:
+            return step * magnitude
+    return peak
+
+
+def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
+    """All charts of the report, keyed by section."""
+    conditions = content["header"]["conditions"]
+    series = {c: i for i, c in enumerate(conditions)}
+    charts = content["charts"]
+    out: dict[str, Markup] = {}
+    for metric, title in (("invariance", "Invariance rate (share of predictions unchanged) by suite"),
+                          ("accuracy", "Accuracy on perturbed inputs by suite")):
+        groups = [(f"suite: {s}", [{"label": r["condition"], "series": series[r["condition"]], "cell": r[metric]}
+                                   for r in charts["robustness"] if r["suite"] == s]) for s in content["suites"]]
+        out[f"robustness_{metric}"] = hbar_chart(title, groups, unit="fraction")
+    groups = []
+    for r in charts["attack"]:
+        rows = [{"label": "clean", "series": 0, "cell": r["clean"]}]
+        rows += [{"label": f"under {recipe} attack", "series": 1 + i, "cell": cell}
+                 for i, (recipe, cell) in enumerate(r["under_attack"].items())]
+        groups.append((f"condition: {r['condition']}", rows))
+    out["attack"] = hbar_chart("Clean vs attacked accuracy", groups, unit="fraction") if content["recipes"] else Markup("")
+    for metric, title, unit in (("avg_queries", "Average model queries per attacked example", "number"),
+                                ("avg_words_perturbed_pct", "Average share of words perturbed (%)", "percent")):
+        groups = [(f"recipe: {rec}", [{"label": r["condition"], "series": series[r["condition"]], "cell": r[metric]}
+                                      for r in charts["attack_cost"] if r["recipe"] == rec])
+                  for rec in content["recipes"]]
+        out[f"cost_{metric}"] = hbar_chart(title, groups, unit=unit)
+    return out
