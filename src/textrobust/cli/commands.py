@@ -59,6 +59,12 @@ def train(
     seed: int = typer.Option(0, help="Seed for the head initialisation and data order."),
     patience: Optional[int] = typer.Option(None, help="Early stopping patience in epochs (needs --eval)."),
     device: str = DEVICE,
+    adversarial: Optional[str] = typer.Option(None, "--adversarial", help="Adversarial training with this recipe "
+                                              "(a2t is the cheap one; see 'textrobust list recipes')."),
+    adversarial_mode: str = typer.Option("online", help="online: attack a fraction every epoch (A2T style); "
+                                         "offline: train, attack, add successes, retrain."),
+    adversarial_fraction: float = typer.Option(0.2, help="Share of the training set attacked (per round)."),
+    resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for the recipe's resources."),
 ) -> None:
     """Fine-tune a pretrained transformer classifier on labelled text and save it."""
     from ..models import TextClassifier, TrainConfig, evaluate
@@ -69,12 +75,40 @@ def train(
     clf = TextClassifier(model, labels=train_data.label_names, max_length=max_length, device=device, seed=seed,
                          train_config=cfg)
     start = time.perf_counter()
-    clf.fit(train_data, eval_set)
+    if adversarial:
+        train_data = _adversarial_fit(clf, train_data, eval_set, adversarial, adversarial_mode,
+                                      adversarial_fraction, resource, seed)
+    else:
+        clf.fit(train_data, eval_set)
     elapsed = time.perf_counter() - start
     clf.save(output)
     typer.echo(f"trained on {len(train_data)} examples in {elapsed:.1f}s; model saved to {output}")
     if eval_set is not None:
         _metrics_table(f"eval: {eval_data}", evaluate(clf, eval_set))
+
+
+def _adversarial_fit(clf: Any, train_data: Any, eval_set: Any, recipe: str, mode: str, fraction: float,
+                    resource: list[str], seed: int) -> Any:
+    """Online (A2T-style epoch callback) or offline (attack a trained copy, add successes, retrain) training."""
+    from ..adversarial import adversarial_examples_for_training, make_online_callback
+    from ..data import LabeledData
+    from ..errors import ConfigError
+    from .tools import recipe_resources
+
+    key, resources = recipe_resources(recipe, resource)
+    if mode == "online":
+        clf.fit(train_data, eval_set, epoch_callback=make_online_callback(key, fraction, seed=seed, resources=resources))
+        return train_data
+    if mode != "offline":
+        raise ConfigError(f"--adversarial-mode must be online or offline, got '{mode}'")
+    clean = clf.clone().fit(train_data, eval_set)
+    subset = train_data.sample(max(1, round(fraction * len(train_data))), seed=seed)
+    texts, labels = adversarial_examples_for_training(clean, key, subset.texts, subset.labels, resources=resources,
+                                                      seed=seed, progress=True)
+    typer.echo(f"offline adversarial training: {len(texts)} adversarial examples from {len(subset)} attacked")
+    train_data = train_data.concat(LabeledData(texts, [int(y) for y in labels], train_data.label_names))
+    clf.fit(train_data, eval_set)
+    return train_data
 
 
 @app.command()

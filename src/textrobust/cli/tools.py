@@ -85,29 +85,13 @@ def attack(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
-    from ..adversarial import RECIPES, build_attack, run_attack
-    from ..errors import ConfigError, ResourceError
+    from ..adversarial import build_attack, run_attack
+    from ..errors import ConfigError
     from ..models import TextClassifier
-    from ..robustness.runner import load_resources
-    from ..robustness.spec import Experiment
 
-    key = recipe.replace("-", "_")
-    if key not in RECIPES:
-        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
     if engine != "native":
         raise ConfigError(f"engine '{engine}' is not available in this build; use --engine native")
-    given = {}
-    for item in resource:
-        name, sep, path = item.partition("=")
-        if not sep or name not in ("neighbours", "lexicon", "encoder", "mlm"):
-            raise ConfigError(f"--resource expects NAME=PATH with NAME in neighbours, lexicon, encoder, mlm; got '{item}'")
-        given[name] = path
-    if "mlm" in RECIPES[key].resources and "mlm" not in given:
-        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
-    # Reuse the experiment's resource loader: named paths first, else the shared data defaults.
-    exp = Experiment.model_validate({"data": {"train": {"path": data}, "test_split": 0.5}, "resources": given,
-                                     "evaluations": {"attack": {"recipe": key}}})
-    resources = load_resources(exp)
+    key, resources = recipe_resources(recipe, resource)
     clf = TextClassifier.load(model, device=device)
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
@@ -133,6 +117,26 @@ def attack(
     Console().print(table)
     if output is not None:
         typer.echo(f"per-example results: {output}")
+
+
+def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
+    """Check a recipe name and build its resources from ``--resource NAME=PATH`` (else shared-data defaults)."""
+    from ..adversarial import RECIPES
+    from ..errors import ConfigError, ResourceError
+    from ..robustness.runner import build_resources
+
+    key = recipe.replace("-", "_")
+    if key not in RECIPES:
+        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
+    given = {}
+    for item in resource:
+        name, sep, path = item.partition("=")
+        if not sep or name not in ("neighbours", "lexicon", "encoder", "mlm"):
+            raise ConfigError(f"--resource expects NAME=PATH with NAME in neighbours, lexicon, encoder, mlm; got '{item}'")
+        given[name] = path
+    if "mlm" in RECIPES[key].resources and "mlm" not in given:
+        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
+    return key, build_resources(RECIPES[key].resources, given)
 
 
 @list_app.command("ops")

@@ -85,6 +85,15 @@ def load_data(exp: Experiment) -> LoadedData:
     else:
         train, test = train.split(exp.data.test_split or 0.2, seed=exp.data.sample_seed)
     val = _load_source(exp.data.validation, train.label_names) if exp.data.validation else None
+    if exp.data.exclude_test_overlap:
+        # Compare letters only: the same sentence is often tokenised differently ("can't" vs "ca n't").
+        def key(t: str) -> str:
+            return "".join(ch for ch in t.lower() if ch.isalpha())
+
+        seen = {key(t) for t in test.texts}
+        keep = [i for i, t in enumerate(train.texts) if key(t) not in seen]
+        log.info("excluded %d training rows that overlap the test set", len(train) - len(keep))
+        train = train.subset(keep)
     if exp.data.train_size:
         train = train.sample(exp.data.train_size, seed=exp.data.sample_seed)
     if exp.data.test_size:
@@ -134,15 +143,19 @@ def needed_resources(exp: Experiment) -> list[str]:
     return names
 
 
-def load_resources(exp: Experiment) -> dict[str, Any]:
-    """Resources named in the spec (paths), else the defaults from the shared data folder."""
+def build_resources(names: list[str] | tuple[str, ...], given: dict[str, str]) -> dict[str, Any]:
+    """Recipe resources by name: from the paths in ``given``, else the defaults from the shared data folder.
+
+    Example:
+        >>> res = build_resources(["neighbours"], {"neighbours": "words.json"})  # doctest: +SKIP
+    """
     from ..adversarial import MaskedLM, SentenceEncoder
     from ..adversarial import load_resources as default_resources
     from ..augment import load_source
 
     out: dict[str, Any] = {}
-    for name in needed_resources(exp):
-        path = exp.resources.get(name)
+    for name in names:
+        path = given.get(name)
         if path is None:
             out.update(default_resources([name]))
         elif name in ("neighbours", "lexicon"):
@@ -153,6 +166,11 @@ def load_resources(exp: Experiment) -> dict[str, Any]:
         elif name == "mlm":
             out[name] = MaskedLM.from_pretrained(resolve_path(path))
     return out
+
+
+def load_resources(exp: Experiment) -> dict[str, Any]:
+    """The resources the experiment's recipes need (``resources:`` paths, else shared-data defaults)."""
+    return build_resources(needed_resources(exp), exp.resources)
 
 
 # -------------------------------------------------------------------------------------------- the runner

@@ -58,6 +58,8 @@ class DataSpec(_Strict):
     train_size: int | None = Field(None, gt=0, description="subsample the training set (stratified)")
     test_size: int | None = Field(None, gt=0, description="subsample the test set (stratified)")
     sample_seed: int = Field(0, description="seed of the subsamples; fixed across seeds so conditions are paired")
+    exclude_test_overlap: bool = Field(
+        False, description="drop training rows whose letters match a test text (MR vs TextFooler's MR set)")
 
     @model_validator(mode="after")
     def _test(self) -> DataSpec:
