@@ -80,3 +80,56 @@ def test_errors_are_one_line_exit_2(tmp_path, train_csv, args, message):
 def test_debug_shows_traceback(tmp_path):
     r = run("--debug", "train", str(tmp_path / "missing.csv"), "--model", "x", "-o", str(tmp_path / "m"))
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_list_commands():
+    ops = run("list", "ops", check=True).stdout
+    for name in ("synonym", "eda", "char", "contextual", "backtranslate", "nlpaug"):
+        assert name in ops
+    recipes = run("list", "recipes", check=True).stdout
+    for name in ("textfooler", "pwws", "deepwordbug", "bae", "bert_attack", "a2t"):
+        assert name in recipes
+    assert "contraction" in run("list", "suites", check=True).stdout
+
+
+def test_augment_command_and_bad_spec(tmp_path, train_csv):
+    out = tmp_path / "aug.jsonl"
+    r = run("augment", str(train_csv), "-o", str(out), "--op", "char:kind=keyboard,p=0.3", "-n", "2",
+            "--text-column", "review", "--label-column", "sentiment", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    rows = pd.read_json(out, lines=True)
+    assert {"review", "sentiment", "source_index", "operator"} <= set(rows.columns)
+    src = pd.read_csv(train_csv)
+    assert (rows.sentiment.to_numpy() == src.sentiment.to_numpy()[rows.source_index]).all()  # labels kept
+    again = tmp_path / "again.jsonl"
+    run("augment", str(train_csv), "-o", str(again), "--op", "char:kind=keyboard,p=0.3", "-n", "2",
+        "--text-column", "review", "--label-column", "sentiment", "--seed", "3", "--batch-size", "7", check=True)
+    assert out.read_text() == again.read_text()  # same seed, other chunking: same output
+    bad = run("augment", str(train_csv), "-o", str(tmp_path / "x.csv"), "--op", "char:kind=nope")
+    assert bad.returncode == 2 and "char" in bad.stderr and "kind" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_run_dry_run_and_spec_error(tmp_path, train_csv, tiny_model_dir):
+    import yaml
+
+    spec = {"data": {"train": {"path": str(train_csv), "text_column": "review", "label_column": "sentiment"},
+                     "test_split": 0.2},
+            "model": {"name": str(tiny_model_dir)}, "output": str(tmp_path / "run")}
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    r = run("run", str(p), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["units_total"] == 1 and plan["labels"] == ["neg", "pos"]
+    spec["model"]["learning_rate"] = 1
+    p.write_text(yaml.safe_dump(spec))
+    r = run("run", str(p))
+    assert r.returncode == 2 and "model.learning_rate: unknown key" in r.stderr
+
+
+def test_attack_command_errors(tmp_path, train_csv):
+    r = run("attack", str(train_csv), "--model", str(tmp_path), "--recipe", "nope")
+    assert r.returncode == 2 and "unknown recipe 'nope'" in r.stderr
+    r = run("attack", str(train_csv), "--model", str(tmp_path), "--recipe", "bae")
+    assert r.returncode == 2 and "mlm" in r.stderr
