@@ -40,8 +40,10 @@ def test_predict_proba_shape_order_and_batch_independence(tiny_model_dir):
 def test_batches_are_padded_to_their_own_longest(tiny_model_dir):
     clf = make(tiny_model_dir)
     batch = clf.pad([[1, 2], [1, 2, 3, 4]])
-    assert batch["input_ids"].shape == (2, 4)
-    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]
+    assert batch["input_ids"].shape == (2, 8)  # the longest (4), rounded up to a multiple of 8
+    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0, 0]]
+    assert clf.pad([[1] * 30])["input_ids"].shape == (1, 32)
+    assert clf.pad([[1] * 32])["input_ids"].shape == (1, 32)  # never past max_length
     assert len(clf.encode(["word " * 500])[0]) == 32  # truncated to max_length
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -76,7 +76,8 @@ def fit(
          "weight_decay": cfg.weight_decay},
         {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+    use_cuda = device.startswith("cuda")
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, fused=use_cuda or None)
     # The schedule follows training progress in epochs, so data added by an epoch callback does not
     # push the learning rate past zero.
     state = {"progress": 0.0}
@@ -89,9 +90,8 @@ def fit(
         return max(0.0, (cfg.epochs - p) / max(cfg.epochs - warm, 1e-9))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    use_cuda = device.startswith("cuda")
-    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_cuda else None
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    fp16 = use_cuda and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda") if fp16 else None
 
     best_acc, best_state, bad_epochs = -1.0, None, 0
     for epoch in range(cfg.epochs):
@@ -109,10 +109,11 @@ def fit(
         model.train()
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
         running = None
+        loss_sum, loss_n = torch.zeros((), device=device), 0
         for step, idx in enumerate(bar):
             batch = clf.pad([ids[i] for i in idx])
-            target = torch.as_tensor(labels_arr[idx], device=device)
-            with torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else _null():
+            target = torch.as_tensor(labels_arr[idx]).to(device, non_blocking=True)
+            with clf.accelerated():
                 logits = model(**batch).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
@@ -128,9 +129,15 @@ def fit(
                 optimizer.step()
             state["progress"] = epoch + (step + 1) / len(batches)
             scheduler.step()
-            value = float(loss.detach())
-            running = value if running is None else 0.9 * running + 0.1 * value
-            bar.set_postfix(loss=f"{running:.4f}")
+            # Reading the loss forces a GPU sync: do it every 20 steps, not every step.
+            loss_sum += loss.detach()
+            loss_n += 1
+            if loss_n == 20 or step == len(batches) - 1:
+                value = float(loss_sum) / loss_n
+                running = value if running is None else 0.5 * running + 0.5 * value
+                bar.set_postfix(loss=f"{running:.4f}")
+                loss_sum.zero_()
+                loss_n = 0
         bar.close()
         model.eval()
         if eval is not None:
@@ -148,12 +155,6 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-
-
-def _null() -> Any:
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 __all__ = ["fit", "length_grouped_batches"]
