@@ -1,0 +1,216 @@
+"""Attack recipes: plain functions ``recipe(model, **resources) -> Attack``, each after one paper.
+
+Parameters follow the papers as TextAttack's recipes encode them; every docstring lists where we deviate. The
+common deviations, forced by what runs offline here:
+
+* no part-of-speech constraint (no tagger is available offline); candidates from a POS-blind source;
+* the sentence encoder is whatever ``encoder=`` you pass (MiniLM via :class:`SentenceEncoder` here) instead of
+  USE / SBERT, so the similarity thresholds, tuned for those encoders, are approximate; all are configurable;
+* the default stopword list is :data:`textrobust.augment.sources.DEFAULT_STOPWORDS` (pass ``stopwords=`` for
+  TextFooler's list, e.g. ``load_resources(["stopwords"])``).
+
+``RECIPES`` maps a name to its builder and the resources it needs; a missing resource raises
+:class:`~textrobust.errors.ResourceError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from textrobust.adversarial.attack import Attack
+from textrobust.adversarial.constraints import (
+    LevenshteinDistance,
+    MaxWordsPerturbed,
+    RepeatModification,
+    SentenceSimilarity,
+    StopwordModification,
+    WordEmbeddingCosine,
+)
+from textrobust.adversarial.goals import UntargetedClassification
+from textrobust.adversarial.resources import missing
+from textrobust.adversarial.search import GreedyWordSwapWIR
+from textrobust.adversarial.transformations import CharEdits, MaskedLMSwap, WordSwapSource
+from textrobust.errors import ConfigError
+
+
+def _stop(stopwords: Iterable[str] | None) -> StopwordModification:
+    if stopwords is None:
+        from textrobust.augment.sources import DEFAULT_STOPWORDS
+
+        stopwords = DEFAULT_STOPWORDS
+    return StopwordModification(stopwords)
+
+
+def _need(recipe: str, **resources: Any) -> None:
+    for name, value in resources.items():
+        if value is None:
+            raise missing(recipe, name)
+
+
+def textfooler(model: Any, *, neighbours: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
+               vectors: Mapping[str, np.ndarray] | None = None, max_candidates: int = 50,
+               sim_threshold: float = 0.840845057, window_size: int | None = 15) -> Attack:
+    """TextFooler — Jin, Jin, Zhou & Szolovits (2020), "Is BERT Really Robust?", AAAI.
+
+    Delete-one word ranking, greedy swaps with up to 50 counter-fitted neighbours, stopwords and repeats
+    blocked, sentence similarity (angular, threshold 0.8408) on a 15-word window around the swapped word,
+    compared with the previous text, windows skipped for texts shorter than 15 words (as TextAttack).
+
+    Deviations: ``neighbours`` is a precomputed neighbour list (``counterfitted_neighbors.json``: up to 8
+    counter-fitted neighbours per word) rather than the top 50 by cosine >= 0.5, so the word-embedding cosine
+    check applies only when ``vectors`` are given; no POS check; ``encoder`` replaces USE.
+    """
+    _need("textfooler", neighbours=neighbours, encoder=encoder)
+    post: list[Any] = []
+    if vectors is not None:
+        post.append(WordEmbeddingCosine(vectors, min_cos=0.5))
+    post.append(SentenceSimilarity(encoder, threshold=sim_threshold, metric="angular", window_size=window_size,
+                                   compare_against_original=False, skip_shorter_than_window=True))
+    return Attack(model, WordSwapSource(neighbours, max_candidates), GreedyWordSwapWIR("delete"),
+                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), tuple(post), "textfooler")
+
+
+def pwws(model: Any, *, lexicon: Any = None, stopwords: Iterable[str] | None = None,
+         max_candidates: int = 50) -> Attack:
+    """PWWS — Ren, Deng, He & Che (2019), "Generating Natural Language Adversarial Examples through Probability
+    Weighted Word Saliency", ACL.
+
+    Words ranked by softmax(saliency from replacing the word with [UNK]) x (best swap's gain), then swapped
+    greedily with WordNet synonyms; stopwords and repeats blocked; no further constraint.
+
+    Deviations: synonyms from any lexicon (Open English WordNet export here) instead of NLTK WordNet, multi-word
+    synonyms dropped, at most ``max_candidates`` per word; the paper's named-entity substitution is omitted
+    (as in TextAttack).
+    """
+    _need("pwws", lexicon=lexicon)
+    return Attack(model, WordSwapSource(lexicon, max_candidates), GreedyWordSwapWIR("weighted_saliency"),
+                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), (), "pwws")
+
+
+def deepwordbug(model: Any, *, stopwords: Iterable[str] | None = None, max_edit_distance: int = 30) -> Attack:
+    """DeepWordBug — Gao, Lanchantin, Soffa & Qi (2018), "Black-box Generation of Adversarial Text Sequences
+    to Evade Deep Learning Classifiers", IEEE S&P Workshops.
+
+    [UNK]-replacement ranking (TextAttack's stand-in for the paper's combined score), greedy character edits
+    (neighbour swap, substitution, deletion, insertion; one random variant each), total Levenshtein distance
+    <= 30, stopwords and repeats blocked. Needs no resource.
+
+    Deviations: the paper's temporal head/tail scoring functions are replaced by [UNK] ranking (as TextAttack).
+    """
+    return Attack(model, CharEdits(), GreedyWordSwapWIR("unk"), UntargetedClassification(),
+                  (RepeatModification(), _stop(stopwords)), (LevenshteinDistance(max_edit_distance),),
+                  "deepwordbug")
+
+
+def bae(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
+        max_candidates: int = 50, sim_threshold: float = 0.936338023, window_size: int | None = 15) -> Attack:
+    """BAE-R — Garg & Ramakrishnan (2020), "BAE: BERT-based Adversarial Examples for Text Classification", EMNLP.
+
+    Delete-one ranking; each word is masked and replaced by the masked LM's top 50 tokens; sentence similarity
+    (cosine >= 0.9363 on a 15-word window, against the original; short texts skipped), stopwords and repeats
+    blocked.
+
+    Deviations: no POS check; ``encoder`` replaces USE; only the replace (R) variant, no insertions.
+    """
+    _need("bae", mlm=mlm, encoder=encoder)
+    post = (SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=window_size,
+                               compare_against_original=True, skip_shorter_than_window=True),)
+    return Attack(model, MaskedLMSwap(mlm, "bae", max_candidates), GreedyWordSwapWIR("delete"),
+                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), post, "bae")
+
+
+def bert_attack(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
+                max_candidates: int = 48, sim_threshold: float = 0.2, max_fraction: float = 0.4) -> Attack:
+    """BERT-Attack — Li, Ma, Guo, Xue & Qiu (2020), "BERT-ATTACK: Adversarial Attack Against BERT Using BERT",
+    EMNLP.
+
+    [UNK] ranking; top-48 masked-LM predictions at each word (unmasked input); at most 40% of words changed;
+    whole-text sentence similarity >= 0.2 (cosine, against the original); stopwords and repeats blocked.
+
+    Deviations: words split into several sub-tokens get single-token replacements only (the paper also
+    combines sub-token predictions); ``encoder`` replaces USE.
+    """
+    _need("bert_attack", mlm=mlm, encoder=encoder)
+    pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_fraction=max_fraction))
+    post = (SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=None),)
+    return Attack(model, MaskedLMSwap(mlm, "bert-attack", max_candidates), GreedyWordSwapWIR("unk"),
+                  UntargetedClassification(), pre, post, "bert_attack")
+
+
+def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = None,
+        stopwords: Iterable[str] | None = None, vectors: Mapping[str, np.ndarray] | None = None,
+        use_mlm: bool = False, max_candidates: int = 20, sim_threshold: float = 0.9, max_rate: float = 0.1,
+        min_words: int = 4) -> Attack:
+    """A2T — Yoo & Qi (2021), "Towards Improving Adversarial Training of NLP Models", Findings of EMNLP.
+
+    A cheap attack for adversarial training: gradient word ranking (one backward pass) when the model exposes
+    its transformers module, greedy swaps with up to 20 counter-fitted neighbours (or BAE-style masked-LM
+    candidates with ``use_mlm=True``), at most max(4, 10% of words) changed, whole-text sentence similarity
+    >= 0.9 (cosine, against the original), word-embedding cosine >= 0.8 when ``vectors`` are given.
+
+    Deviations: ranking falls back to delete-one when the model has no ``.model``/``.tokenizer`` (e.g. a
+    non-transformers classifier); ``encoder`` replaces SBERT ``stsb-distilbert-base``; no POS check.
+    """
+    if use_mlm:
+        _need("a2t", mlm=mlm, encoder=encoder)
+        transformation: Any = MaskedLMSwap(mlm, "bae", max_candidates)
+    else:
+        _need("a2t", neighbours=neighbours, encoder=encoder)
+        transformation = WordSwapSource(neighbours, max_candidates)
+    if hasattr(model, "model") and hasattr(model, "tokenizer"):
+        from textrobust.adversarial.gradients import WordGradients
+
+        search = GreedyWordSwapWIR("gradient", gradient_backend=WordGradients(model))
+    else:
+        search = GreedyWordSwapWIR("delete")
+    pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_fraction=max_rate, min_words=min_words))
+    post: list[Any] = [SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=None)]
+    if vectors is not None and not use_mlm:
+        post.append(WordEmbeddingCosine(vectors, min_cos=0.8))
+    return Attack(model, transformation, search, UntargetedClassification(), pre, tuple(post), "a2t")
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """A registered recipe: its builder, the resources it requires and its paper."""
+
+    build: Callable[..., Attack]
+    resources: tuple[str, ...]
+    paper: str
+
+
+RECIPES: dict[str, RecipeSpec] = {
+    "textfooler": RecipeSpec(textfooler, ("neighbours", "encoder"), "Jin et al. 2020"),
+    "pwws": RecipeSpec(pwws, ("lexicon",), "Ren et al. 2019"),
+    "deepwordbug": RecipeSpec(deepwordbug, (), "Gao et al. 2018"),
+    "bae": RecipeSpec(bae, ("mlm", "encoder"), "Garg & Ramakrishnan 2020"),
+    "bert_attack": RecipeSpec(bert_attack, ("mlm", "encoder"), "Li et al. 2020"),
+    "a2t": RecipeSpec(a2t, ("neighbours", "encoder"), "Yoo & Qi 2021"),
+}
+
+
+def build_attack(name: str, model: Any, **resources: Any) -> Attack:
+    """Build a registered recipe by name; ``resources`` are passed as keyword arguments.
+
+    Example:
+        >>> attack = build_attack("deepwordbug", model)  # doctest: +SKIP
+    """
+    import inspect
+
+    spec = RECIPES.get(name.replace("-", "_"))
+    if spec is None:
+        raise ConfigError(f"unknown attack recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
+    accepted = set(inspect.signature(spec.build).parameters)
+    # A shared resource dict (e.g. an experiment's) may hold resources other recipes need: drop those quietly.
+    kwargs = {k: v for k, v in resources.items() if k in accepted or k not in _SHARED_RESOURCES}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ConfigError(f"recipe {name!r} takes no parameter(s) {unknown}; it accepts {sorted(accepted - {'model'})}")
+    return spec.build(model, **kwargs)
+
+
+_SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors"})

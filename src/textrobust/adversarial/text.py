@@ -1,0 +1,85 @@
+"""The text being attacked: a string plus the character spans of its words.
+
+Attacks edit words one at a time and never change the number of words, so a word index means the same word in
+the original and in every perturbed version (constraints and results rely on that). Everything between words
+(spaces, punctuation, casing of the rest) is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+# A word: letters/digits joined by inner apostrophes or hyphens ("don't", "n't", "well-made"). Punctuation and
+# PTB clitics such as "'s" are not words, so attacks leave them alone (as TextAttack does).
+WORD_RE = re.compile(r"\w+(?:['\u2019\-]\w+)*")
+
+
+def is_word(token: str) -> bool:
+    """True when ``token`` is exactly one word as the attacks tokenise it (no spaces, no punctuation run)."""
+    return bool(WORD_RE.fullmatch(token))
+
+
+@dataclass(frozen=True)
+class AttackText:
+    """An immutable text with word spans and the set of word indices changed so far.
+
+    Example:
+        >>> t = AttackText.from_text("a fine movie .")
+        >>> t.words
+        ('a', 'fine', 'movie')
+        >>> t.replace(1, "good").text
+        'a good movie .'
+    """
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    modified: frozenset[int] = frozenset()
+    new_index: int | None = field(default=None, compare=False)  # index changed by the last edit (windows)
+
+    @classmethod
+    def from_text(cls, text: str) -> AttackText:
+        return cls(text, tuple(m.span() for m in WORD_RE.finditer(text)))
+
+    @cached_property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.text[s:e] for s, e in self.spans)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def replace(self, index: int, word: str) -> AttackText:
+        """A copy with word ``index`` replaced by ``word`` (which must be a single word)."""
+        start, end = self.spans[index]
+        delta = len(word) - (end - start)
+        spans = (
+            self.spans[:index]
+            + ((start, start + len(word)),)
+            + tuple((s + delta, e + delta) for s, e in self.spans[index + 1 :])
+        )
+        text = self.text[:start] + word + self.text[end:]
+        return AttackText(text, spans, self.modified | {index}, index)
+
+    def with_word(self, index: int, token: str) -> str:
+        """The plain string with word ``index`` replaced by any token (e.g. ``[UNK]``); used for ranking."""
+        start, end = self.spans[index]
+        return self.text[:start] + token + self.text[end:]
+
+    def without_word(self, index: int) -> str:
+        """The plain string with word ``index`` deleted (and one neighbouring space)."""
+        start, end = self.spans[index]
+        if end < len(self.text) and self.text[end] == " ":
+            end += 1
+        elif start > 0 and self.text[start - 1] == " ":
+            start -= 1
+        return self.text[:start] + self.text[end:]
+
+    def window(self, index: int, size: int | None) -> str:
+        """The words around ``index`` (``size`` words in all, as TextAttack's ``text_window_around_index``)."""
+        if size is None or size >= len(self.spans):
+            return " ".join(self.words)
+        half = (size - 1) / 2.0
+        lo = index - int(half) if index - half >= 0 else 0
+        lo = max(0, min(lo, len(self.spans) - size))
+        return " ".join(self.words[lo : lo + size])
