@@ -13,28 +13,30 @@ from . import app
 
 
 def _print_summary(run_dir: Path) -> None:
-    """Condition means with 95% CIs and the paired difference to the baseline, as a table."""
+    """The headline numbers: clean accuracy, invariance per suite, accuracy under attack; mean over seeds with
+    the 95% CI, and the paired difference to the baseline with its CI."""
     from rich.console import Console
     from rich.table import Table
 
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    keep = [r for r in summary["rows"] if r["evaluation"] != "train" and r["metric"] in (
-        "accuracy", "invariance", "accuracy_under_attack", "success_rate", "macro_f1")]
-    table = Table(title=f"{run_dir}: mean over seeds (95% CI); difference to '{summary['baseline']}'")
-    for col in ("condition", "evaluation", "metric", "seeds", "mean", "95% CI", "diff", "diff 95% CI"):
-        table.add_column(col, justify="right" if col not in ("condition", "evaluation", "metric") else "left")
+    headline = {"clean": "accuracy", "inv": "invariance", "attack": "accuracy_under_attack"}
+    keep = [r for r in summary["rows"] if headline.get(r["evaluation"].split(":")[0]) == r["metric"]]
+    table = Table(title=f"mean over seeds [95% CI]; change vs '{summary['baseline']}' [95% CI]")
+    for col in ("condition", "score", "mean [CI]", "change [CI]"):
+        table.add_column(col, overflow="fold")
 
     def ci(lo: Any, hi: Any) -> str:
-        return "—" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+        return "" if lo is None else f" [{lo:.3f}, {hi:.3f}]"
 
     for r in keep:
-        diff = "" if r["diff_mean"] is None else f"{r['diff_mean']:+.3f}"
-        dci = "" if r["diff_mean"] is None else ci(r["diff_ci_low"], r["diff_ci_high"])
-        if r["diff_includes_zero"]:
-            dci += " (includes 0)"
-        table.add_row(r["condition"], r["evaluation"], r["metric"], str(r["n_seeds"]), f"{r['mean']:.3f}",
-                      ci(r["ci_low"], r["ci_high"]), diff, dci)
-    Console().print(table)
+        change = ""
+        if r["diff_mean"] is not None:
+            change = f"{r['diff_mean']:+.3f}{ci(r['diff_ci_low'], r['diff_ci_high'])}"
+            change += " ~0" if r["diff_includes_zero"] else ""
+        name = r["evaluation"] + ("" if r["evaluation"] == "clean" else f" {r['metric'].replace('_', ' ')}")
+        table.add_row(r["condition"], name, f"{r['mean']:.3f}{ci(r['ci_low'], r['ci_high'])}", change)
+    Console(width=max(Console().width, 100)).print(table)
+    Console().print("~0: the interval includes zero (no detectable change)")
 
 
 def _run(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool) -> None:

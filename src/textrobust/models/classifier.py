@@ -190,6 +190,10 @@ class TextClassifier:
                 hf_logging.set_verbosity(verbosity)
                 if bars:
                     hf_logging.enable_progress_bar()
+        # Keep fp32 master weights even when a checkpoint is stored in half precision (newer transformers load
+        # the stored dtype); autocast provides the bf16/fp16 compute on GPU.
+        if any(p.dtype != torch.float32 for p in model.parameters()):
+            model = model.float()
         model.to(self.device)
         model.eval()
         return model

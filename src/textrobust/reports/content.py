@@ -182,7 +182,9 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
     seeds = cfg.get("seeds") or sorted({r["seed"] for r in run.results}, key=str)
     return {
         "name": str(cfg.get("name") or run.path.name),
-        "data": {"train": data.get("train"), "test": data.get("test"), "train_size": data.get("train_size")},
+        "data": {"train": _source(data.get("train")), "train_size": data.get("train_size"),
+                 "test": _source(data.get("test")) or (
+                     f"{data['test_split']:.0%} of train held out" if data.get("test_split") else None)},
         "model": {"name": model.get("name"), "max_length": model.get("max_length")},
         "seeds": list(seeds),
         "conditions": conditions,
@@ -195,6 +197,15 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
         "command": env.get("command"),
         "packages": env.get("packages") if isinstance(env.get("packages"), dict) else {},
     }
+
+
+def _source(src: Any) -> str | None:
+    """A data source as written in the config: a path string, or a mapping with a ``path`` (plus columns)."""
+    if isinstance(src, dict):
+        extra = [f"{k}={src[k]}" for k in ("text_column", "format", "encoding")
+                 if src.get(k) not in (None, "text", "utf-8")]
+        return str(src.get("path")) + (f" ({', '.join(extra)})" if extra else "")
+    return None if src is None else str(src)
 
 
 def _per_seed(run: RunDir, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
