@@ -131,3 +131,11 @@ def test_json_metrics_are_serialisable():
 
     m = classification_metrics(np.array([[0.9, 0.1], [0.3, 0.7]]), [0, 0], ["a", "b"])
     json.dumps(m)
+
+
+def test_local_hf_datasets_directory(tmp_path):
+    SAMPLE.to_hf().save_to_disk(str(tmp_path / "ds"))
+    back = load_dataset(tmp_path / "ds")
+    assert back.texts == SAMPLE.texts and back.label_names == ["neg", "pos"] and back.labels == SAMPLE.labels
+    with pytest.raises(DataError, match="hub"):
+        load_dataset("hf:no-such-user/no-such-dataset")
