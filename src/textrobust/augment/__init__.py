@@ -23,6 +23,7 @@ from textrobust.augment.base import (
 from textrobust.augment.char import CharNoise
 from textrobust.augment.containers import OneOf, Sequential, SomeOf, Sometimes
 from textrobust.augment.filters import Dedup, LabelPreserving, Length, Similarity, filter_from_spec
+from textrobust.augment.lambada import fewshot_generate, finetune_causal_lm, lambada_generate
 from textrobust.augment.model_gen import Generate
 from textrobust.augment.model_ops import Backtranslate, Contextual
 from textrobust.augment.nlpaug_adapter import NlpaugOp
@@ -61,8 +62,11 @@ __all__ = [
     "SynonymSource",
     "WordNetSource",
     "augment_file",
+    "fewshot_generate",
     "filter_from_spec",
+    "finetune_causal_lm",
     "get",
+    "lambada_generate",
     "list_operators",
     "load_filters_yaml",
     "load_pipeline_yaml",

@@ -1,0 +1,560 @@
+"""Synthetic labelled examples from a causal LM: LAMBADA fine-tuning and few-shot prompting.
+
+Implements the "generate new examples per label" half of the ``generate`` issue, at the dataset level (the
+``generate`` operator in :mod:`~textrobust.augment.model_gen` only rewrites single inputs):
+
+* :func:`finetune_causal_lm` + :func:`lambada_generate`: LAMBADA, Anaby-Tavor et al. 2020, "Do Not Have Enough
+  Data? Deep Learning to the Rescue!" (AAAI). Fine-tune a causal LM on ``label + separator + text + EOS`` lines of
+  the training set, sample new texts by prompting with ``label + separator``, then keep the candidates a classifier
+  assigns to the intended label with the highest confidence.
+* :func:`fewshot_generate`: few-shot prompting of an (instruction) LM with ``k`` examples of each label.
+
+Both return the generated rows as :class:`~textrobust.data.LabeledData` with the input's ``label_names``, after
+the optional augmentation filters (``dedup``, ``length``, ``label_preserving``, ``similarity``) and, for LAMBADA,
+the classifier selection.
+
+Deviations from the paper:
+
+* The paper fine-tunes GPT-2 on the whole training set and then generates ~10x the wanted number of candidates per
+  class; here the candidate pool is ``ceil(oversample * n_per_label)`` (default 2x).
+* The paper's classifier is a model trained on the original data; here it is any object with
+  ``predict_proba(texts) -> [n, num_labels]`` (e.g. a fitted :class:`~textrobust.models.TextClassifier`), and the
+  confidence threshold ``min_confidence`` is optional (without it the top ``n_per_label`` candidates are kept).
+* Sampling is top-k / nucleus sampling with one random stream per candidate (Gumbel-max), so results do not depend
+  on batch size; the paper does not specify the decoding.
+* The paper uses the GPT-2 ``SEP`` convention with ``EOS`` only; no BOS token is added here either, and candidates
+  are additionally cut at a newline or a repeated separator, and exact (case/whitespace-insensitive) copies of a
+  training text or of an earlier candidate are dropped.
+* Augmentation filters see one group per label whose "original" is the label name, so ``similarity`` compares a
+  candidate with its label name and ``dedup`` works within a label (use ``classifier=`` for label fidelity).
+
+Example:
+    >>> from textrobust.augment import lambada_generate  # doctest: +SKIP
+    >>> new = lambada_generate(train, model="gpt2", n_per_label=100, classifier=clf, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from textrobust.augment.base import _key
+from textrobust.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textrobust.data import LabeledData
+
+DEFAULT_SEPARATOR = " [SEP] "
+DEFAULT_FEWSHOT_TEMPLATE = 'Here are some texts with the label "{label}", one per line.\n{examples}\n- '
+DEFAULT_EXAMPLE_FORMAT = "- {text}"
+
+
+# ----------------------------------------------------------------------------------------------------- checks
+def _check(fn: str, name: str, ok: bool, valid: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{fn}: invalid {name}={value!r}; valid: {valid}")
+
+
+def _check_int(fn: str, name: str, value: Any, low: int = 1) -> None:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+    _check(fn, name, ok, f"an integer >= {low}", value)
+
+
+def _check_sampling(fn: str, max_new_tokens: int, top_k: int, top_p: float, temperature: float, batch_size: int,
+                    oversample: float) -> None:
+    _check_int(fn, "max_new_tokens", max_new_tokens)
+    _check_int(fn, "top_k", top_k)
+    _check_int(fn, "batch_size", batch_size)
+    _check(fn, "top_p", isinstance(top_p, (int, float)) and 0 < top_p <= 1, "a float in (0, 1]", top_p)
+    _check(fn, "temperature", isinstance(temperature, (int, float)) and temperature > 0, "a float > 0",
+           temperature)
+    _check(fn, "oversample", isinstance(oversample, (int, float)) and oversample >= 1, "a float >= 1", oversample)
+
+
+def _label_indexes(fn: str, labels: Sequence[Any], label_names: Sequence[str]) -> list[int]:
+    names = [str(x) for x in label_names]
+    out = []
+    for y in labels:
+        if isinstance(y, (int, np.integer)) and not isinstance(y, bool) and 0 <= int(y) < len(names):
+            out.append(int(y))
+        elif isinstance(y, str) and y in names:
+            out.append(names.index(y))
+        else:
+            raise ConfigError(f"{fn}: label {y!r} is neither an index into nor a name in label_names {names}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------- loading
+def _load(model: Any, device: str, fn: str) -> tuple[Any, Any]:
+    """(model, tokenizer) from a name/path (freshly loaded: fine-tuning changes the weights) or a pair."""
+    if isinstance(model, tuple):
+        if len(model) != 2 or not hasattr(model[0], "generate"):
+            raise ConfigError(f"{fn}: model must be a name/path or a (causal LM, tokenizer) pair")
+        lm, tok = model
+    else:
+        if not isinstance(model, (str, os.PathLike)) or not str(model):
+            raise ConfigError(f"{fn}: invalid model={model!r}; valid: a causal LM name/path or (model, tokenizer)")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from textrobust.augment.model_ops import _load_message
+
+        name = str(model)
+        try:
+            tok = AutoTokenizer.from_pretrained(name)
+            lm = AutoModelForCausalLM.from_pretrained(name)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(_load_message("causal LM", name, exc)) from None
+        lm = lm.to(device)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.sep_token or tok.unk_token
+    if tok.pad_token is None:
+        raise ModelError(f"{fn}: tokenizer has no pad, eos, sep or unk token to pad with; set tokenizer.pad_token")
+    return lm, tok
+
+
+def _resolve_device(device: str) -> str:
+    from textrobust.models.classifier import resolve_device
+
+    return resolve_device(device)
+
+
+def _eos_text(tok: Any) -> str:
+    """The end-of-text marker appended to training lines: the EOS token, else SEP, else a newline."""
+    return tok.eos_token or tok.sep_token or "\n"
+
+
+def _eos_id(tok: Any) -> int | None:
+    return tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
+
+
+def _autocast(device: Any) -> Any:
+    import contextlib
+
+    import torch
+
+    if str(device).startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+# ----------------------------------------------------------------------------------------------------- training
+def format_lines(texts: Sequence[str], labels: Sequence[Any], label_names: Sequence[str], *,
+                 separator: str = DEFAULT_SEPARATOR) -> list[str]:
+    """The LAMBADA training lines ``"{label_name}{separator}{text}"`` (EOS is appended at tokenisation).
+
+    Example:
+        >>> format_lines(["a fine film"], [1], ["neg", "pos"])
+        ['pos [SEP] a fine film']
+    """
+    if len(texts) != len(labels):
+        raise ConfigError(f"format_lines: {len(texts)} texts but {len(labels)} labels")
+    idx = _label_indexes("format_lines", labels, label_names)
+    return [f"{label_names[y]}{separator}{' '.join(str(t).split())}" for t, y in zip(texts, idx)]
+
+
+def _encode(tok: Any, lines: Sequence[str], max_length: int, eos: bool) -> list[list[int]]:
+    eos_id = _eos_id(tok)
+    suffix = [eos_id] if eos and eos_id is not None else []
+    text_suffix = "\n" if eos and eos_id is None else ""
+    enc = tok([line + text_suffix for line in lines], add_special_tokens=False, truncation=True,
+              max_length=max(1, max_length - len(suffix)))["input_ids"]
+    return [list(ids) + suffix for ids in enc]
+
+
+def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple[Any, Any]:
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
+        mask[r, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def lm_loss(model: Any, tokenizer: Any, lines: Sequence[str], *, max_length: int = 64, eos: bool = True,
+            batch_size: int = 32) -> float:
+    """Mean per-token negative log-likelihood of ``lines`` (as :func:`finetune_causal_lm` tokenises them)."""
+    import torch
+
+    if not lines:
+        raise ConfigError("lm_loss: no lines")
+    device = next(model.parameters()).device
+    seqs = _encode(tokenizer, lines, max_length, eos)
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for s in range(0, len(seqs), batch_size):
+            ids, mask = _pad_right(seqs[s:s + batch_size], tokenizer.pad_token_id, device)
+            with _autocast(device):
+                logits = model(input_ids=ids, attention_mask=mask).logits
+            target = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+            nll = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target,
+                                                    ignore_index=-100, reduction="sum")
+            total += float(nll)
+            count += int((target != -100).sum())
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def finetune_causal_lm(
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    label_names: Sequence[str],
+    model: str | os.PathLike[str] | tuple[Any, Any] = "gpt2",
+    *,
+    epochs: int = 3,
+    lr: float = 5e-5,
+    batch_size: int = 16,
+    max_length: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    separator: str = DEFAULT_SEPARATOR,
+    eos: bool = True,
+    weight_decay: float = 0.0,
+    max_grad_norm: float = 1.0,
+    progress: bool = True,
+) -> tuple[Any, Any]:
+    """Fine-tune a causal LM on ``"{label_name}{separator}{text}{EOS}"`` lines (LAMBADA, Anaby-Tavor et al. 2020).
+
+    ``labels`` are indexes into ``label_names`` or names. ``model`` is any ``AutoModelForCausalLM`` name/path or
+    a ``(model, tokenizer)`` pair (trained in place). Training: length-grouped batches with dynamic padding,
+    loss on every real token (label, separator, text and EOS), AdamW with linear decay to zero, gradient
+    clipping, bf16 autocast on CUDA (fp32 weights), seeded data order and dropout. Returns ``(model, tokenizer)``
+    in eval mode.
+
+    Deviations from the paper: no warm-up and a fixed number of epochs (no early stopping); lines longer than
+    ``max_length`` tokens are truncated (and then have no EOS).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from textrobust.models.training import length_grouped_batches
+
+    fn = "finetune_causal_lm"
+    _check_int(fn, "epochs", epochs)
+    _check_int(fn, "batch_size", batch_size)
+    _check_int(fn, "max_length", max_length, low=2)
+    _check(fn, "lr", isinstance(lr, (int, float)) and lr > 0, "a float > 0", lr)
+    _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string",
+           separator)
+    if len(texts) == 0:
+        raise ConfigError(f"{fn}: no training texts")
+    lines = format_lines(texts, labels, label_names, separator=separator)
+    dev = _resolve_device(device)
+    lm, tok = _load(model, dev, fn)
+    device_t = next(lm.parameters()).device
+    if next(lm.parameters()).dtype != torch.float32:
+        lm = lm.float()  # fp32 master weights; autocast gives the bf16 compute
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    seqs = _encode(tok, lines, max_length, eos)
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight", "ln_")
+    groups = [
+        {"params": [p for n, p in lm.named_parameters() if p.requires_grad and not any(k in n for k in no_decay)],
+         "weight_decay": weight_decay},
+        {"params": [p for n, p in lm.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr, fused=str(device_t).startswith("cuda") or None)
+    steps_per_epoch = math.ceil(len(seqs) / batch_size)
+    total = epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+    lengths = np.array([len(s) for s in seqs])
+    lm.train()
+    for epoch in range(epochs):
+        batches = length_grouped_batches(lengths, batch_size, rng)
+        bar = tqdm(batches, desc=f"lambada epoch {epoch + 1}/{epochs}", unit="batch", disable=not progress,
+                   leave=False)
+        for idx in bar:
+            ids, mask = _pad_right([seqs[i] for i in idx], tok.pad_token_id, device_t)
+            target = ids.masked_fill(mask == 0, -100)  # pad may equal EOS: mask by attention, not by id
+            with _autocast(device_t):
+                logits = lm(input_ids=ids, attention_mask=mask).logits
+            loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target[:, 1:],
+                                                     ignore_index=-100)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(lm.parameters(), max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+        bar.close()
+    lm.eval()
+    return lm, tok
+
+
+# ----------------------------------------------------------------------------------------------------- sampling
+def _candidate_seed(seed: int, label: int, i: int, stream: int) -> int:
+    return int(np.random.SeedSequence([seed, label, i, stream]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _sample(lm: Any, tok: Any, prompts: Sequence[str], seeds: Sequence[int], *, max_new_tokens: int, top_k: int,
+            top_p: float, temperature: float, batch_size: int, stops: Sequence[str] = ()) -> list[str]:
+    """One sampled continuation per prompt (first line, cut at EOS and at any of ``stops``), per-row seeded."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    from textrobust.augment.model_ops import _GumbelSampler
+
+    device = next(lm.parameters()).device
+    eos = _eos_id(tok)
+    n_pos = getattr(lm.config, "max_position_embeddings", None) or getattr(lm.config, "n_positions", None) or 1024
+    limit = max(1, min(n_pos, getattr(tok, "model_max_length", n_pos) or n_pos) - max_new_tokens)
+    out = [""] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    side = (tok.padding_side, tok.truncation_side)
+    tok.padding_side, tok.truncation_side = "left", "left"  # every row continues from its own last token
+    lm.eval()
+    try:
+        for s in range(0, len(order), batch_size):
+            rows = order[s:s + batch_size]
+            enc = tok([prompts[i] for i in rows], padding=True, truncation=True, max_length=limit,
+                      return_tensors="pt", add_special_tokens=False).to(device)
+            gens = [torch.Generator().manual_seed(int(seeds[i])) for i in rows]
+            sampler = _GumbelSampler(gens, top_k, top_p, temperature)
+            with torch.inference_mode(), _autocast(device):
+                # Only ids and mask: tokenizers that return token_type_ids would shift GPT-2's embeddings.
+                gen = lm.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                  max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                  logits_processor=LogitsProcessorList([sampler]), pad_token_id=tok.pad_token_id,
+                                  eos_token_id=eos)
+            for i, ids in zip(rows, gen[:, enc["input_ids"].shape[1]:].tolist()):
+                if eos is not None and eos in ids:
+                    ids = ids[: ids.index(eos)]
+                text = tok.decode(ids, skip_special_tokens=True)
+                text = text.lstrip("\n").split("\n")[0]
+                for stop in stops:
+                    if stop and stop in text:
+                        text = text.split(stop)[0]
+                out[i] = " ".join(text.split())
+    finally:
+        tok.padding_side, tok.truncation_side = side
+    return out
+
+
+def _select(fn: str, candidates: list[list[str]], label_names: Sequence[str], n_per_label: int, banned: set[str],
+            filters: Sequence[Any], classifier: Any, min_confidence: float | None, name: str) -> LabeledData:
+    """Drop empties and copies, run the filters, rank by classifier confidence, keep ``n_per_label`` per label."""
+    from textrobust.data import LabeledData
+
+    groups: list[list[str]] = []
+    for cands in candidates:
+        seen, kept = set(banned), []
+        for c in cands:
+            if c and _key(c) not in seen:
+                seen.add(_key(c))
+                kept.append(c)
+        groups.append(kept)
+    labels = list(range(len(label_names)))
+    for f in filters:
+        groups, _ = f([str(x) for x in label_names], groups, labels)
+    if classifier is not None:
+        flat = [c for g in groups for c in g]
+        probs = np.asarray(classifier.predict_proba(flat)) if flat else np.zeros((0, len(label_names)))
+        if probs.ndim != 2 or probs.shape != (len(flat), len(label_names)):
+            raise ConfigError(f"{fn}: classifier.predict_proba returned shape {probs.shape}; "
+                              f"expected ({len(flat)}, {len(label_names)})")
+        probs = probs[:, _classifier_columns(fn, classifier, label_names)]  # column y = data label y
+        k, ranked = 0, []
+        for y, g in enumerate(groups):
+            block = probs[k:k + len(g)]
+            k += len(g)
+            ok = [j for j in range(len(g)) if int(np.argmax(block[j])) == y
+                  and (min_confidence is None or block[j, y] >= min_confidence)]
+            top = sorted(ok, key=lambda j: (-block[j, y], j))[:n_per_label]
+            ranked.append([g[j] for j in sorted(top)])  # the most confident, in generation order
+        groups = ranked
+    texts, ys = [], []
+    for y, g in enumerate(groups):
+        texts += g[:n_per_label]
+        ys += [y] * len(g[:n_per_label])
+    return LabeledData(texts, ys, [str(x) for x in label_names], name)
+
+
+def _classifier_columns(fn: str, classifier: Any, label_names: Sequence[str]) -> list[int]:
+    """Column of each data label in ``predict_proba`` output (by name when the classifier has ``labels``)."""
+    names = [str(x) for x in label_names]
+    clf_names = getattr(classifier, "labels", None)
+    if clf_names is None:
+        return list(range(len(names)))
+    clf_names = [str(x) for x in clf_names]
+    if sorted(clf_names) != sorted(names):
+        raise ConfigError(f"{fn}: classifier labels {clf_names} differ from the data's label names {names}")
+    return [clf_names.index(x) for x in names]
+
+
+def _common_checks(fn: str, data: Any, n_per_label: int, classifier: Any, min_confidence: float | None,
+                   filters: Sequence[Any]) -> None:
+    from textrobust.data import LabeledData
+
+    if not isinstance(data, LabeledData):
+        raise ConfigError(f"{fn}: data must be a LabeledData, got {type(data).__name__}")
+    _check_int(fn, "n_per_label", n_per_label)
+    if classifier is not None and not hasattr(classifier, "predict_proba"):
+        raise ConfigError(f"{fn}: classifier must have predict_proba(texts) -> array[n, num_labels]")
+    if min_confidence is not None:
+        _check(fn, "min_confidence", isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1,
+               "a float in [0, 1] or None", min_confidence)
+        if classifier is None:
+            raise ConfigError(f"{fn}: min_confidence needs a classifier; pass classifier=")
+    for f in filters:
+        if not callable(f):
+            raise ConfigError(f"{fn}: filters must be callables like textrobust.augment.Length(), got {f!r}")
+
+
+def lambada_generate(
+    data: LabeledData,
+    *,
+    model: str | os.PathLike[str] | tuple[Any, Any],
+    n_per_label: int,
+    finetune: bool = True,
+    separator: str = DEFAULT_SEPARATOR,
+    epochs: int = 3,
+    lr: float = 5e-5,
+    train_batch_size: int = 16,
+    max_length: int = 64,
+    max_new_tokens: int = 48,
+    top_k: int = 50,
+    top_p: float = 0.95,
+    temperature: float = 1.0,
+    oversample: float = 2.0,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str = "auto",
+    filters: Sequence[Any] = (),
+    classifier: Any = None,
+    min_confidence: float | None = None,
+    progress: bool = False,
+) -> LabeledData:
+    """LAMBADA (Anaby-Tavor et al. 2020): fine-tune a causal LM on ``label [SEP] text`` lines of ``data``, sample
+    new texts per label, filter and select.
+
+    ``model``: a causal LM name/path or ``(model, tokenizer)``; with ``finetune=False`` it must already be
+    fine-tuned on lines in the same format (e.g. the pair returned by :func:`finetune_causal_lm`, or a directory
+    it was saved to). For each label, ``ceil(oversample * n_per_label)`` candidates are sampled from the prompt
+    ``"{label}{separator}"`` (top-k / top-p, ``max_new_tokens``, one seeded stream per candidate: same ``seed`` ->
+    same output), cut at EOS / newline / a repeated separator; empties and case/whitespace-insensitive copies of a
+    training text or an earlier candidate are dropped; ``filters`` run next (see the module notes); with a
+    ``classifier`` only candidates it assigns to the intended label (argmax, and probability >= ``min_confidence``
+    when given) are kept, the ``n_per_label`` most confident per label. At most ``n_per_label`` rows per label
+    come back (fewer when candidates are filtered out), with ``data.label_names``.
+
+    Deviations from the paper: see the module docstring (pool size, optional threshold, decoding, cuts).
+    """
+    fn = "lambada_generate"
+    _common_checks(fn, data, n_per_label, classifier, min_confidence, filters)
+    _check_sampling(fn, max_new_tokens, top_k, top_p, temperature, batch_size, oversample)
+    _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string",
+           separator)
+    if finetune:
+        if len(data) == 0:
+            raise ConfigError(f"{fn}: no training rows to fine-tune on; pass data with rows or finetune=False")
+        lm, tok = finetune_causal_lm(data.texts, data.labels, data.label_names, model, epochs=epochs, lr=lr,
+                                     batch_size=train_batch_size, max_length=max_length, seed=seed, device=device,
+                                     separator=separator, progress=progress)
+    else:
+        lm, tok = _load(model, _resolve_device(device), fn)
+    pool = math.ceil(oversample * n_per_label)
+    prompts, seeds = [], []
+    for y, name in enumerate(data.label_names):
+        for i in range(pool):
+            # Trailing spaces are cut: BPE tokenizers fold them into the next word's token.
+            prompts.append(f"{name}{separator}".rstrip(" "))
+            seeds.append(_candidate_seed(seed, y, i, 0))
+    texts = _sample(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
+                    temperature=temperature, batch_size=batch_size, stops=(separator.strip(),))
+    candidates = [texts[y * pool:(y + 1) * pool] for y in range(data.num_labels)]
+    banned = {_key(t) for t in data.texts}
+    return _select(fn, candidates, data.label_names, n_per_label, banned, filters, classifier, min_confidence,
+                   f"{data.name}-lambada")
+
+
+def fewshot_generate(
+    data: LabeledData,
+    *,
+    model: str | os.PathLike[str] | tuple[Any, Any],
+    n_per_label: int,
+    k_shots: int = 4,
+    template: str = DEFAULT_FEWSHOT_TEMPLATE,
+    example_format: str = DEFAULT_EXAMPLE_FORMAT,
+    chat: bool = False,
+    max_new_tokens: int = 48,
+    top_k: int = 50,
+    top_p: float = 0.95,
+    temperature: float = 1.0,
+    oversample: float = 1.5,
+    batch_size: int = 16,
+    seed: int = 0,
+    device: str = "auto",
+    filters: Sequence[Any] = (),
+    classifier: Any = None,
+    min_confidence: float | None = None,
+) -> LabeledData:
+    """Few-shot prompting: for each candidate, ``k_shots`` random examples of a label (drawn per candidate, seeded)
+    are formatted with ``example_format`` (``{text}``), joined by newlines into ``template`` (``{label}``,
+    ``{examples}``), and the first line of the sampled continuation is the new text for that label.
+
+    ``model`` is a causal LM name/path (loaded once and cached, like the ``generate`` operator) or a
+    ``(model, tokenizer)`` pair; ``chat=True`` wraps the prompt with the tokenizer's chat template (instruction
+    models). Labels without examples get a zero-shot prompt. Prompts longer than the model's context minus
+    ``max_new_tokens`` are cut from the left. Post-processing (dedup against ``data``, ``filters``, ``classifier``,
+    ``min_confidence``, at most ``n_per_label`` per label) is as in :func:`lambada_generate`.
+
+    This is the prompting variant of the issue, not part of Anaby-Tavor et al. 2020 (which fine-tunes).
+    """
+    fn = "fewshot_generate"
+    _common_checks(fn, data, n_per_label, classifier, min_confidence, filters)
+    _check_sampling(fn, max_new_tokens, top_k, top_p, temperature, batch_size, oversample)
+    _check_int(fn, "k_shots", k_shots, low=0)
+    _check(fn, "template", isinstance(template, str) and "{label}" in template and "{examples}" in template,
+           "a string containing {label} and {examples}", template)
+    _check(fn, "example_format", isinstance(example_format, str) and "{text}" in example_format,
+           "a string containing {text}", example_format)
+    if isinstance(model, tuple):
+        lm, tok = _load(model, "cpu", fn)
+    else:
+        from textrobust.augment.model_gen import _causal_lm
+
+        _check(fn, "model", isinstance(model, (str, os.PathLike)) and bool(str(model)),
+               "a causal LM name or path, or (model, tokenizer)", model)
+        lm, tok = _causal_lm(str(model), _resolve_device(device))
+    if chat and not getattr(tok, "chat_template", None):
+        raise ModelError(f"{fn}: chat=True but the tokenizer has no chat template; use chat=False")
+    by_label: list[list[str]] = [[] for _ in data.label_names]
+    for t, y in zip(data.texts, data.labels):
+        by_label[y].append(" ".join(t.split()))
+    pool = math.ceil(oversample * n_per_label)
+    prompts, seeds = [], []
+    for y, name in enumerate(data.label_names):
+        pos = by_label[y]
+        for i in range(pool):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, y, i, 1]))
+            picks = rng.choice(len(pos), size=min(k_shots, len(pos)), replace=False) if pos else []
+            shots = [pos[j] for j in picks]
+            examples = "\n".join(example_format.replace("{text}", s) for s in shots)
+            prompt = template.replace("{label}", str(name)).replace("{examples}", examples)
+            if chat:
+                prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                 add_generation_prompt=True)
+            prompts.append(prompt if chat else prompt.rstrip(" "))
+            seeds.append(_candidate_seed(seed, y, i, 0))
+    prefix = example_format.split("{text}")[0].strip()
+    texts = _sample(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
+                    temperature=temperature, batch_size=batch_size)
+    if prefix:
+        texts = [t[len(prefix):].strip() if t.startswith(prefix) else t for t in texts]
+    candidates = [texts[y * pool:(y + 1) * pool] for y in range(data.num_labels)]
+    banned = {_key(t) for t in data.texts}
+    return _select(fn, candidates, data.label_names, n_per_label, banned, filters, classifier, min_confidence,
+                   f"{data.name}-fewshot")
+
+
+__all__ = ["fewshot_generate", "finetune_causal_lm", "format_lines", "lambada_generate", "lm_loss"]
