@@ -110,7 +110,9 @@ class Generate(Operator):
             gens = [torch.Generator().manual_seed(seeds[i]) for i in rows]
             sampler = _GumbelSampler(gens, p.top_k, p.top_p, p.temperature)
             with torch.inference_mode():
-                out = model.generate(**enc, max_new_tokens=p.max_new_tokens, do_sample=False, num_beams=1,
+                # Only ids and mask: some tokenizers also return token_type_ids, which GPT-2 would add as embeddings.
+                out = model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                     max_new_tokens=p.max_new_tokens, do_sample=False, num_beams=1,
                                      logits_processor=LogitsProcessorList([sampler]), pad_token_id=tok.pad_token_id,
                                      eos_token_id=eos)
             new = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
