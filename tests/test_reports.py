@@ -114,7 +114,7 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
         if "/" in name:
             continue
         for seed in seeds:
-            d = run / "records" / name / f"seed{seed}"
+            d = run / "units" / name / f"seed{seed}"
             d.mkdir(parents=True)
             text = XSS_TEXT if xss else "the film was good and the cast was great"
             tail = "\u200b" if xss else "indeed"
@@ -278,7 +278,7 @@ def test_broken_run_dirs_raise_data_error(tmp_path, breakage):
     elif breakage == "no_results":
         (run / "results.csv").unlink()
     elif breakage == "bad_jsonl":
-        (run / "records" / "baseline" / "seed0" / "inv.jsonl").write_text('{"suite": "char"}\n{oops\n')
+        (run / "units" / "baseline" / "seed0" / "inv.jsonl").write_text('{"suite": "char"}\n{oops\n')
     elif breakage == "bad_columns":
         (run / "results.csv").write_text("a,b\n1,2\n")
     elif breakage == "summary_not_rows":

@@ -80,6 +80,19 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
         half = 12.706 * abs(diffs[0] - diffs[1]) / math.sqrt(2) / math.sqrt(2)  # t(0.975, 1) * sd / sqrt(n)
         assert row["diff_ci_high"] - row["diff_mean"] == pytest.approx(half, rel=1e-3)
 
+    # The report reads the per-unit records the runner wrote (examples of attacks, INV failures, augmented rows).
+    from textrobust.reports import build_report
+
+    html = build_report(run)
+    examples = json.loads(html.with_suffix(".json").read_text())["examples"]
+    assert examples["augmented"]["total"] == 2 * min(50, 120)
+    succeeded = sum(1 for d in run.glob("units/*/seed*/attack.jsonl") for line in d.read_text().splitlines()
+                    if json.loads(line)["status"] == "succeeded")
+    assert examples["attacks"]["total"] == succeeded
+    assert examples["inv_failures"]["total"] == sum(
+        1 for d in run.glob("units/*/seed*/inv.jsonl") for line in d.read_text().splitlines()
+        if not json.loads(line)["invariant"])
+
     # Resume: nothing reruns and the table is identical.
     def boom(*a, **k):
         raise AssertionError("a finished unit ran again")

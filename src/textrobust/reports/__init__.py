@@ -1,7 +1,7 @@
 """Reports (``textrobust.reports``): one self-contained HTML page and a JSON twin from a run directory.
 
 Reports read what the robustness harness wrote (``config.json``, ``environment.json``, ``results.*``,
-``summary.json``, ``records/``) and never recompute scores. The schema is documented in
+``summary.json``, ``units/``) and never recompute scores. The schema is documented in
 ``docs/report-schema.md``.
 
 Example:

@@ -1,7 +1,7 @@
 """Read a run directory written by the robustness harness (read-only; nothing is recomputed).
 
 Layout (see ``docs/report-schema.md``): ``config.json``, ``environment.json``, ``results.parquet`` or
-``results.csv``, ``summary.json`` and optional ``records/<condition>/seed<k>/*.jsonl`` files.
+``results.csv``, ``summary.json`` and optional ``units/<condition>/seed<k>/*.jsonl`` files.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class RunDir:
     environment: dict[str, Any]
     summary: dict[str, Any]
     results: list[dict[str, Any]]
-    #: ``{condition: {seed: Path}}`` for every ``records/<condition>/seed<k>`` directory present.
+    #: ``{condition: {seed: Path}}`` for every ``units/<condition>/seed<k>`` directory present.
     record_dirs: dict[str, dict[int, Path]] = field(default_factory=dict)
 
     def records(self, filename: str, order: list[str] | None = None) -> Iterator[tuple[str, int, int, dict[str, Any]]]:
@@ -69,7 +69,7 @@ def load_run_dir(run_dir: str | Path) -> RunDir:
         environment=environment,
         summary=summary,
         results=_read_results(path),
-        record_dirs=_find_record_dirs(path / "records"),
+        record_dirs=_find_record_dirs(path / "units"),
     )
 
 
