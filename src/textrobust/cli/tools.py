@@ -75,7 +75,8 @@ def attack(
     query_budget: Optional[int] = typer.Option(None, "--query-budget", help="Max model queries per example."),
     batch_size: int = typer.Option(32, help="Examples advanced in lockstep."),
     seed: int = typer.Option(0, help="Seed (character-edit recipes)."),
-    engine: str = typer.Option("native", help="native, or textattack (needs the textattack extra)."),
+    engine: str = typer.Option("native", help="native, or textattack (needs the textattack extra; TextAttack's "
+                               "own recipe, e.g. deepwordbug; --batch-size/--seed do not apply)."),
     resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for neighbours, lexicon, encoder, mlm."),
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
@@ -89,16 +90,30 @@ def attack(
     from ..errors import ConfigError
     from ..models import TextClassifier
 
-    if engine != "native":
-        raise ConfigError(f"engine '{engine}' is not available in this build; use --engine native")
-    key, resources = recipe_resources(recipe, resource)
+    if engine not in ("native", "textattack"):
+        raise ConfigError(f"unknown engine '{engine}'; use --engine native or --engine textattack")
+    if engine == "textattack":
+        from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, _textattack
+
+        _textattack()  # fail early (ResourceError with the install hint) before loading the model
+        if recipe.lower().replace("-", "_") not in TEXTATTACK_RECIPES:
+            raise ConfigError(f"unknown TextAttack recipe '{recipe}'; known: {', '.join(sorted(TEXTATTACK_RECIPES))}")
+        if resource:
+            raise ConfigError("--resource is not used with --engine textattack (TextAttack loads its own resources)")
+    else:
+        key, resources = recipe_resources(recipe, resource)
     clf = TextClassifier.load(model, device=device)
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
         dataset = dataset.subset(range(min(n, len(dataset))))
     start = time.perf_counter()
-    report = run_attack(build_attack(key, clf, **resources), dataset.texts, dataset.labels, batch_size=batch_size,
-                        query_budget=query_budget, seed=seed)
+    if engine == "textattack":
+        from ..adversarial.textattack_interop import run_textattack
+
+        report = run_textattack(clf, recipe, dataset.texts, dataset.labels, query_budget=query_budget)
+    else:
+        report = run_attack(build_attack(key, clf, **resources), dataset.texts, dataset.labels,
+                            batch_size=batch_size, query_budget=query_budget, seed=seed)
     summary = report.summary()
     summary["wall_s"] = round(time.perf_counter() - start, 2)
     if output is not None:
