@@ -7,6 +7,10 @@ least 4 characters, letters/digits only for keyboard). "synonym" compares our le
 neighbours) with nlpaug's ReservedAug fed the same neighbour lists: nlpaug's own synonym augmenters need WordNet
 (NLTK data) or PPDB/embedding files that are not available offline. Construction time is excluded; both sides
 build their tables before the clock starts.
+
+Scaling:  .venv/bin/python benchmarks/augment_bench.py --workers 1,2 [--n 10000] [--scaling-ops SPEC ...]
+times ``augment_file`` (CSV in, CSV out, the same MR sentences, batch 256, n=2) once per worker count and prints
+rows/s and the speed-up over the first count; every run's output is checked byte-identical to the first.
 """
 
 from __future__ import annotations
@@ -70,16 +74,61 @@ def bench(fn, texts: list[str], repeat: int) -> float:
     return len(texts) / best
 
 
+SCALING_OPS = ["char:kind=keyboard,p=0.3", "eda:alpha_sr=0,alpha_ri=0,alpha_rs=0.1,p_rd=0.1"]
+
+
+def scaling(texts: list[str], worker_counts: list[int], specs: list[str], repeat: int) -> list[dict]:
+    """rows/s of augment_file per worker count (best of ``repeat``), with speed-up and an identical-output check."""
+    import tempfile
+
+    import pandas as pd
+
+    from textrobust.augment import augment_file, parse_op
+
+    ops = [parse_op(s) for s in specs]
+    rows, ref = [], None
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = Path(tmp) / "mr.csv"
+        pd.DataFrame({"text": texts, "label": [0] * len(texts)}).to_csv(inp, index=False)
+        for w in worker_counts:
+            best = float("inf")
+            for _ in range(repeat):
+                out = Path(tmp) / f"out_w{w}.csv"
+                s = augment_file(inp, out, ops, n=2, seed=0, batch_size=256, progress=False, workers=w)
+                best = min(best, s.seconds)
+            data = out.read_bytes()
+            ref = data if ref is None else ref
+            rows.append({"workers": w, "rows": len(texts), "seconds": round(best, 2), "rows_per_s": round(len(texts) / best),
+                         "identical": data == ref})
+    for r in rows:
+        r["speedup"] = round(r["rows_per_s"] / rows[0]["rows_per_s"], 2)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", nargs="*", help="case names to run")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--workers", help="comma-separated worker counts, e.g. 1,2: run the augment_file scaling "
+                    "table instead of the nlpaug comparison")
+    ap.add_argument("--scaling-ops", nargs="+", default=SCALING_OPS, help="operator specs for --workers")
     args = ap.parse_args(argv)
     texts = load_mr(args.n)
     print(f"{len(texts)} MR sentences, python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.workers:
+        counts = [int(w) for w in args.workers.split(",") if w.strip()]
+        print(f"augment_file scaling: ops {args.scaling_ops}, n=2, batch_size=256, csv -> csv")
+        table = scaling(texts, counts, args.scaling_ops, args.repeat)
+        print(f"{'workers':>7} {'seconds':>8} {'rows/s':>9} {'speed-up':>9} {'identical':>9}")
+        for r in table:
+            print(f"{r['workers']:>7} {r['seconds']:>8.2f} {r['rows_per_s']:>9,} {r['speedup']:>8.2f}x "
+                  f"{str(r['identical']):>9}", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(table, indent=2))
+        return
     rows = []
     for name, ours, theirs in cases(_data_dir()):
         if args.only and name not in args.only:

@@ -127,3 +127,57 @@ def test_pipeline_yaml(tmp_path) -> None:
     (tmp_path / "bad2.yaml").write_text("pipeline: [char: {wrong: 1}]\n")
     with pytest.raises(ConfigError, match="unknown parameter"):
         load_pipeline_yaml(tmp_path / "bad2.yaml")
+
+
+@pytest.mark.parametrize("dst", ["csv", "parquet"])
+def test_workers_output_identical_to_one_worker(tmp_path, frame, dst) -> None:
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    flt = [Dedup(), Length(min_words=3)]
+    one = augment_file(tmp_path / "in.csv", tmp_path / f"one.{dst}", OPS, n=2, batch_size=32, keep_original=True,
+                       progress=False, filters=flt)
+    two = augment_file(tmp_path / "in.csv", tmp_path / f"two.{dst}", OPS, n=2, batch_size=17, keep_original=True,
+                       progress=False, filters=flt, workers=2)
+    if dst == "csv":
+        assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "two.parquet"))
+    assert (one.rows_in, one.rows_out, one.dropped) == (two.rows_in, two.rows_out, two.dropped)
+    assert not list(tmp_path.glob(".two*"))
+
+
+def test_workers_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch) -> None:
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    augment_file(tmp_path / "in.csv", tmp_path / "ref.csv", OPS, n=2, batch_size=32, progress=False)
+    real = run_mod._write_state
+
+    def crash_after_row_96(path, state):
+        real(path, state)
+        if state["rows_done"] >= 96:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out.csv"
+    monkeypatch.setattr(run_mod, "_write_state", crash_after_row_96)
+    with pytest.raises(KeyboardInterrupt):
+        augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, workers=2)
+    monkeypatch.setattr(run_mod, "_write_state", real)
+    assert not out.exists()
+    summary = augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, resume=True, workers=2)
+    assert summary.resumed_from == 96
+    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+
+
+def test_workers_fall_back_or_refuse(tmp_path, frame, caplog) -> None:
+    from textrobust.augment.filters import Similarity
+
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(ConfigError, match="workers must be"):
+        augment_file(tmp_path / "in.csv", tmp_path / "o.csv", OPS, workers=0, progress=False)
+    assert run_mod._effective_workers(4, OPS, [Similarity()]) == 1
+    assert "1 worker" in caplog.text
+    assert run_mod._effective_workers(4, OPS, [Dedup()]) == 4
+
+    class Local(Dedup):  # defined in a function: cannot be pickled
+        pass
+
+    with pytest.raises(ConfigError, match="picklable"):
+        run_mod._effective_workers(2, OPS, [Local()])

@@ -2,7 +2,8 @@
 
 Output rows: the text, the label (when the input has one), ``source_index`` (0-based input row) and ``operator``
 (the operator's spec string, or ``original`` for kept inputs). Randomness depends only on (seed, row, attempt), so a
-resumed run writes exactly what an uninterrupted one would.
+resumed run writes exactly what an uninterrupted one would, and ``workers=N`` (chunks augmented in N spawned worker
+processes, written in input order) writes the same bytes as ``workers=1``.
 
 Example:
     >>> from textrobust.augment import parse_op
@@ -16,8 +17,10 @@ import contextlib
 import json
 import logging
 import os
+import pickle
 import shutil
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -146,11 +149,19 @@ def augment_file(
     resume: bool = False,
     progress: bool = True,
     filters: Sequence[Filter] = (),
+    workers: int = 1,
 ) -> AugmentSummary:
     """Write up to ``n`` variants per input row and per operator to ``output_path`` (format from its extension).
 
     Each operator in ``ops`` runs separately on every row (its variants tagged with its spec string); operator k > 0
     uses a seed derived from (seed, k) so two copies of one operator do not produce the same variants.
+
+    ``workers > 1`` augments chunks of ``batch_size`` rows in that many spawned worker processes (at most
+    ``2 * workers`` chunks in flight, written in input order), so the output is byte-identical to ``workers=1`` and
+    ``resume`` works across worker counts. Operators and filters must be picklable (ConfigError otherwise).
+    Model-backed operators (``Operator.batched``, e.g. contextual, backtranslate, generate) and the ``similarity`` /
+    ``label_preserving`` filters stay in-process (one model, batched on the device): with any of them the run falls
+    back to one worker and logs a warning.
 
     Example:
         >>> augment_file("in.csv", "out.parquet", parse_op("eda:alpha_sr=0,alpha_ri=0"), n=4)  # doctest: +SKIP
@@ -164,6 +175,9 @@ def augment_file(
         raise ConfigError("augment_file: ops must be an operator or a non-empty list of operators")
     if batch_size < 1 or n < 1:
         raise ConfigError(f"augment_file: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"augment_file: workers must be an integer >= 1, got {workers!r}")
+    workers = _effective_workers(workers, ops, filters)
     _fmt(inp), _fmt(out)
     if inp.resolve() == out.resolve():
         raise ConfigError(f"augment_file: output {out} would overwrite the input; choose another path")
@@ -188,8 +202,9 @@ def augment_file(
     writer = _Writer(out, state)
     summary = AugmentSummary(output=str(out), resumed_from=state["rows_done"])
     start = time.perf_counter()
-    row = 0
-    with _progress(progress, _count_rows(inp), state["rows_done"]) as advance:
+
+    def pending_chunks() -> Iterator[tuple[int, list[str], list[Any] | None]]:
+        row = 0
         for chunk in _read_chunks(inp, batch_size):
             if row + len(chunk) <= state["rows_done"]:
                 row += len(chunk)  # written before the interruption
@@ -199,20 +214,97 @@ def augment_file(
                                 "(pass text_column=)")
             texts = ["" if pd.isna(t) else str(t) for t in chunk[text_column].tolist()]
             labels = chunk[label_column].tolist() if label_column in chunk.columns else None
-            records = _augment_chunk(texts, labels, ops, names, seeds, n, row, keep_original, filters,
-                                     state["dropped"])
-            frame = pd.DataFrame.from_records(records, columns=_columns(text_column, label_column, labels))
-            writer.write(frame)
+            yield row, texts, labels
             row += len(chunk)
-            state["rows_done"], state["rows_out"] = row, state["rows_out"] + len(frame)
-            _write_state(state_path, state)  # checkpoint after the chunk is on disk
-            advance(len(chunk))
+
+    def commit(offset: int, texts: list[str], labels: Any, records: list[tuple], dropped: dict[str, int]) -> None:
+        frame = pd.DataFrame.from_records(records, columns=_columns(text_column, label_column, labels))
+        writer.write(frame)
+        for k, v in dropped.items():
+            state["dropped"][k] = state["dropped"].get(k, 0) + v
+        state["rows_done"], state["rows_out"] = offset + len(texts), state["rows_out"] + len(frame)
+        _write_state(state_path, state)  # checkpoint after the chunk is on disk
+        advance(len(texts))
+
+    with _progress(progress, _count_rows(inp), state["rows_done"]) as advance:
+        if workers == 1:
+            for offset, texts, labels in pending_chunks():
+                dropped: dict[str, int] = {}
+                records = _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters,
+                                         dropped)
+                commit(offset, texts, labels, records, dropped)
+        else:
+            _run_parallel(pending_chunks(), commit, workers, (ops, names, seeds, n, keep_original, list(filters)))
+    row = state["rows_done"]
     writer.finish()
     state_path.unlink(missing_ok=True)
     summary.rows_in, summary.rows_out, summary.dropped = row, state["rows_out"], dict(state["dropped"])
     summary.seconds = round(time.perf_counter() - start, 3)
     log.info("augmented %d rows -> %d rows in %.1fs", summary.rows_in, summary.rows_out, summary.seconds)
     return summary
+
+
+def _effective_workers(workers: int, ops: Sequence[Operator], filters: Sequence[Filter]) -> int:
+    """``workers``, or 1 (with a warning) when a model-backed operator or filter must stay in this process;
+    ConfigError when the pipeline cannot be sent to worker processes."""
+    if workers == 1:
+        return 1
+    in_process = [o.spec_str() for o in ops if o.batched]
+    in_process += [f.name for f in filters if getattr(f, "name", None) in _IN_PROCESS_FILTERS]
+    if in_process:
+        log.warning("augment_file: %s run a model in this process; using 1 worker instead of %d",
+                    ", ".join(in_process), workers)
+        return 1
+    try:
+        pickle.dumps((list(ops), list(filters)))
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means the pipeline cannot be shipped
+        raise ConfigError(f"augment_file: workers={workers} needs picklable operators and filters ({exc}); "
+                          "use workers=1") from None
+    return workers
+
+
+_IN_PROCESS_FILTERS = ("similarity", "label_preserving")
+
+# The pipeline of a worker process, set once by _init_worker (not pickled with every chunk).
+_WORKER_PIPELINE: tuple[Any, ...] | None = None
+
+
+def _init_worker(pipeline: tuple[Any, ...]) -> None:
+    global _WORKER_PIPELINE
+    _WORKER_PIPELINE = pipeline
+
+
+def _work(offset: int, texts: list[str], labels: list[Any] | None) -> tuple[list[tuple], dict[str, int]]:
+    assert _WORKER_PIPELINE is not None
+    ops, names, seeds, n, keep_original, filters = _WORKER_PIPELINE
+    dropped: dict[str, int] = {}
+    records = _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped)
+    return records, dropped
+
+
+def _run_parallel(chunks: Iterator[tuple[int, list[str], Any]], commit: Any, workers: int,
+                  pipeline: tuple[Any, ...]) -> None:
+    """Augment ``chunks`` in ``workers`` spawned processes; ``commit`` each result in input order, with at most
+    ``2 * workers`` chunks in flight so memory stays flat."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    window: deque[tuple[int, list[str], Any, Any]] = deque()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                             initargs=(pipeline,)) as pool:
+        try:
+            for offset, texts, labels in chunks:
+                window.append((offset, texts, labels, pool.submit(_work, offset, texts, labels)))
+                if len(window) >= 2 * workers:
+                    offset, texts, labels, fut = window.popleft()
+                    commit(offset, texts, labels, *fut.result())
+            while window:
+                offset, texts, labels, fut = window.popleft()
+                commit(offset, texts, labels, *fut.result())
+        except BaseException:
+            for *_, fut in window:
+                fut.cancel()
+            raise
 
 
 def _columns(text_column: str, label_column: str, labels: Any) -> list[str]:

@@ -32,6 +32,8 @@ def augment(
     device: str = DEVICE,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same output as one run)."),
     filters: list[str] = typer.Option([], "--filter", help="Filter name: dedup, length, similarity (repeatable)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes for rule-based pipelines (same output as 1; "
+                                "model-backed operators and the similarity filter use 1)."),
 ) -> None:
     """Expand a training set with label-preserving variants."""
     from ..augment import augment_file, filter_from_spec, load_filters_yaml, load_pipeline_yaml, parse_op
@@ -48,7 +50,7 @@ def augment(
         ops = [_with_device(o, device) for o in ops]
     summary = augment_file(input, output, ops, n=n, seed=seed, keep_original=keep_original,
                            text_column=text_column, label_column=label_column, batch_size=batch_size,
-                           resume=resume, filters=flt)
+                           resume=resume, filters=flt, workers=workers)
     typer.echo(json.dumps(summary.to_dict(), indent=2))
 
 
