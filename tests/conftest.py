@@ -76,17 +76,23 @@ def tiny_bert_config(tiny_tokenizer_dir):
     )
 
 
+def save_tiny_model(model_cls, config, tokenizer_dir: Path, out: Path) -> Path:
+    """Save a randomly initialised (seed 0) ``model_cls(config)`` with the tiny tokenizer: a stand-in checkpoint."""
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(0)
+    model_cls(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config) -> Path:
     """A randomly initialised 2-layer BERT saved with its tokenizer: a stand-in for a hub checkpoint."""
-    import torch
-    from transformers import AutoTokenizer, BertModel
+    from transformers import BertModel
 
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("tiny_bert")
-    BertModel(tiny_bert_config).save_pretrained(out)
-    AutoTokenizer.from_pretrained(tiny_tokenizer_dir).save_pretrained(out)
-    return out
+    return save_tiny_model(BertModel, tiny_bert_config, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture(scope="session")

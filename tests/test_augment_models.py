@@ -20,14 +20,11 @@ EDGE = ["", "   ", "word " * 300, "great movie 😀 loved it", "这部电影非�
 
 @pytest.fixture(scope="module")
 def tiny_mlm_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config) -> Path:
-    import torch
-    from transformers import AutoTokenizer, BertForMaskedLM
+    from transformers import BertForMaskedLM
 
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("tiny_mlm")
-    BertForMaskedLM(tiny_bert_config).save_pretrained(out)
-    AutoTokenizer.from_pretrained(tiny_tokenizer_dir).save_pretrained(out)
-    return out
+    from conftest import save_tiny_model
+
+    return save_tiny_model(BertForMaskedLM, tiny_bert_config, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_mlm"))
 
 
 @pytest.fixture(scope="module")

@@ -403,8 +403,8 @@ class Runner:
         from ..adversarial import build_attack, run_attack
 
         n = min(spec.n, len(test))
-        attack = build_attack(spec.recipe, clf, **{k: v for k, v in self.resources().items()
-                                                   if k in _recipe_resources(spec.recipe)})
+        # build_attack drops the resources that other recipes of this experiment need.
+        attack = build_attack(spec.recipe, clf, **self.resources())
         report = run_attack(attack, test.texts[:n], test.labels[:n], batch_size=spec.batch_size,
                             query_budget=spec.query_budget, progress=self.progress)
         s = report.summary()
@@ -464,12 +464,6 @@ class Runner:
             except json.JSONDecodeError:
                 pass
         _write_json(prev, env)
-
-
-def _recipe_resources(recipe: str) -> tuple[str, ...]:
-    from ..adversarial import RECIPES
-
-    return RECIPES[recipe.replace("-", "_")].resources
 
 
 class _UnitProgress:
