@@ -121,6 +121,27 @@ def test_backtranslate_beam_is_deterministic(tiny_marian_dirs) -> None:
     assert op(SENTENCES[:2], seed=9, n=3) == out
 
 
+def test_bf16_on_cpu_is_opt_in(tiny_marian_dirs) -> None:
+    import torch
+
+    from textrobust.augment.model_ops import _seq2seq
+
+    fwd, bwd = tiny_marian_dirs
+    spec = f"backtranslate:forward={fwd},backward={bwd},sampling=false,num_beams=2,max_new_tokens=6,device=cpu"
+    out = parse_op(spec + ",dtype=bfloat16")(SENTENCES[:3], seed=0)
+    assert len(out) == 3 and all(isinstance(v, str) for vs in out for v in vs)
+    assert next(_seq2seq(fwd, "cpu", "bfloat16")[0].parameters()).dtype == torch.bfloat16
+    assert next(_seq2seq(fwd, "cpu", "auto")[0].parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("op", ["backtranslate", "contextual:model=m", "generate:model=m"])
+def test_bad_dtype_names_the_choices(op: str) -> None:
+    from textrobust.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dtype.*auto\\|float32\\|bfloat16\\|float16"):
+        parse_op(op + ("," if ":" in op else ":") + "dtype=fp8")
+
+
 def test_backtranslate_builds_marian_names() -> None:
     op = parse_op("backtranslate:via=de|fr")
     assert op.params.models("fr") == ("Helsinki-NLP/opus-mt-en-fr", "Helsinki-NLP/opus-mt-fr-en")

@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.model_ops import _device, _GumbelSampler, _load_message
+from textrobust.augment.model_ops import _check_dtype, _device, _GumbelSampler, _load_message, _place
 from textrobust.errors import ModelError
 
 
 @functools.lru_cache(maxsize=4)
-def _causal_lm(name: str, device: str) -> tuple[Any, Any]:
-    import torch
+def _causal_lm(name: str, device: str, dtype: str = "auto") -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -42,10 +41,7 @@ def _causal_lm(name: str, device: str) -> tuple[Any, Any]:
     tok.truncation_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.sep_token
-    model = model.to(device).eval()
-    if device.startswith("cuda"):
-        model = model.to(torch.bfloat16)
-    return model, tok
+    return _place(model, device, dtype), tok
 
 
 @dataclass(frozen=True)
@@ -60,6 +56,7 @@ class GenerateParams(Params):
     temperature: float = 1.0
     batch_size: int = 16
     device: str = "auto"
+    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
 
     def validate(self, op: str) -> None:
         check(op, "model", bool(self.model), "a causal LM name or path", self.model)
@@ -70,6 +67,7 @@ class GenerateParams(Params):
             check(op, f, getattr(self, f) >= 1, "an integer >= 1", getattr(self, f))
         check(op, "top_p", 0 < self.top_p <= 1, "a float in (0, 1]", self.top_p)
         check(op, "temperature", self.temperature > 0, "a float > 0", self.temperature)
+        _check_dtype(op, self.dtype)
 
 
 @register
@@ -86,7 +84,7 @@ class Generate(Operator):
         from transformers import LogitsProcessorList
 
         p = self.params
-        model, tok = _causal_lm(p.model, _device(p.device))
+        model, tok = _causal_lm(p.model, _device(p.device), p.dtype)
         device = next(model.parameters()).device
         prompts: list[str | None] = []
         for t in texts:
