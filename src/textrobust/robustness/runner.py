@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -187,6 +188,9 @@ class Runner:
         self.exp = exp
         self.run_dir = Path(run_dir or exp.output)
         self.progress = progress
+        # Per-epoch / per-attack bars only on a terminal: in a log file they are hundreds of carriage-return lines,
+        # while the unit bar (rich) already prints one line per unit there.
+        self.inner_progress = progress and sys.stderr.isatty()
         self.command = command
         self.phase_hook = phase_hook or (lambda unit, phase: None)
         self._resources: dict[str, Any] | None = None
@@ -272,7 +276,7 @@ class Runner:
             callback = make_online_callback(adv.recipe, adv.fraction, adv.every_k_epochs, seed=u.seed,
                                             resources=self.resources(), query_budget=adv.query_budget)
         phase("train")
-        clf.fit(train, data.validation, epoch_callback=callback, progress=self.progress)
+        clf.fit(train, data.validation, epoch_callback=callback, progress=self.inner_progress)
         rows += [("train", "train_size", len(train)), ("train", "train_seconds", time.perf_counter() - t0)]
         phase("evaluate")
         rows += self._evaluate(clf, data.test, out)
@@ -334,11 +338,11 @@ class Runner:
                              val: LabeledData | None, out: Path) -> LabeledData:
         """Train on clean data, attack a fraction of the training set, add the successes with their true labels."""
         from ..adversarial import adversarial_examples_for_training
-        clf.fit(train, val, progress=self.progress)
+        clf.fit(train, val, progress=self.inner_progress)
         subset = train.sample(max(1, round(adv.fraction * len(train))), seed=u.seed)
         texts, labels = adversarial_examples_for_training(
             clf, adv.recipe, subset.texts, subset.labels, resources=self.resources(),
-            query_budget=adv.query_budget, seed=u.seed, progress=self.progress)
+            query_budget=adv.query_budget, seed=u.seed, progress=self.inner_progress)
         _write_jsonl(out / "augmented_sample.jsonl", [
             {"operator": f"adversarial:{adv.recipe}", "source_text": "", "augmented_text": t,
              "label": train.label_names[y]} for t, y in list(zip(texts, labels))[:50]])
@@ -406,7 +410,7 @@ class Runner:
         # build_attack drops the resources that other recipes of this experiment need.
         attack = build_attack(spec.recipe, clf, **self.resources())
         report = run_attack(attack, test.texts[:n], test.labels[:n], batch_size=spec.batch_size,
-                            query_budget=spec.query_budget, progress=self.progress)
+                            query_budget=spec.query_budget, progress=self.inner_progress)
         s = report.summary()
         names = test.label_names
         _write_jsonl(out / "attack.jsonl", [
