@@ -291,6 +291,18 @@ def finetune_causal_lm(
     return lm, tok
 
 
+def _save_lm(lm: Any, tok: Any, directory: str | os.PathLike[str], fn: str) -> None:
+    """Write ``lm`` and ``tok`` to ``directory`` atomically (a crash leaves the old directory or none)."""
+    from textrobust.data import atomic_path
+
+    try:
+        with atomic_path(directory, directory=True) as tmp:
+            lm.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+    except OSError as exc:
+        raise ModelError(f"{fn}: cannot save the fine-tuned LM to {directory}: {exc}".splitlines()[0]) from None
+
+
 # ----------------------------------------------------------------------------------------------------- sampling
 def _candidate_seed(seed: int, label: int, i: int, stream: int) -> int:
     return int(np.random.SeedSequence([seed, label, i, stream]).generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -433,6 +445,7 @@ def lambada_generate(
     classifier: Any = None,
     min_confidence: float | None = None,
     progress: bool = False,
+    save_lm: str | os.PathLike[str] | None = None,
 ) -> LabeledData:
     """LAMBADA (Anaby-Tavor et al. 2020): fine-tune a causal LM on ``label [SEP] text`` lines of ``data``, sample
     new texts per label, filter and select.
@@ -445,7 +458,9 @@ def lambada_generate(
     training text or an earlier candidate are dropped; ``filters`` run next (see the module notes); with a
     ``classifier`` only candidates it assigns to the intended label (argmax, and probability >= ``min_confidence``
     when given) are kept, the ``n_per_label`` most confident per label. At most ``n_per_label`` rows per label
-    come back (fewer when candidates are filtered out), with ``data.label_names``.
+    come back (fewer when candidates are filtered out), with ``data.label_names``. ``save_lm``: a directory to
+    write the fine-tuned LM and tokenizer to (atomically, before sampling); pass it back as ``model`` with
+    ``finetune=False`` to sample again without fine-tuning.
 
     Deviations from the paper: see the module docstring (pool size, optional threshold, decoding, cuts).
     """
@@ -454,12 +469,16 @@ def lambada_generate(
     _check_sampling(fn, max_new_tokens, top_k, top_p, temperature, batch_size, oversample)
     _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string",
            separator)
+    if save_lm is not None and not finetune:
+        raise ConfigError(f"{fn}: save_lm saves the fine-tuned LM; it needs finetune=True")
     if finetune:
         if len(data) == 0:
             raise ConfigError(f"{fn}: no training rows to fine-tune on; pass data with rows or finetune=False")
         lm, tok = finetune_causal_lm(data.texts, data.labels, data.label_names, model, epochs=epochs, lr=lr,
                                      batch_size=train_batch_size, max_length=max_length, seed=seed, device=device,
                                      separator=separator, progress=progress)
+        if save_lm is not None:
+            _save_lm(lm, tok, save_lm, fn)
     else:
         lm, tok = _load(model, _resolve_device(device), fn)
     pool = math.ceil(oversample * n_per_label)
