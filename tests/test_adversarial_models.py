@@ -138,3 +138,25 @@ def test_online_callback_inside_fit(tiny_model_dir):
     clf.fit(LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), epoch_callback=callback,
             progress=False)
     assert [e for e, _ in seen] == [1]
+
+
+def test_bert_attack_combines_subword_predictions_by_perplexity(mlm):
+    """Hand-made logits for a two-piece word: the ranking follows the mean log-probability of the pieces."""
+    vocab = mlm.tokenizer.get_vocab()
+    starts = sorted(t for t in vocab if t.isalpha() and len(t) > 1 and t not in mlm.tokenizer.all_special_tokens)
+    conts = sorted(t for t in vocab if t.startswith("##") and t[2:].isalpha())
+    a, b, c1, c2 = starts[0], starts[1], conts[0], conts[1]
+    logits = torch.zeros(2, len(mlm.tokenizer))
+    logits[0, vocab[a]], logits[0, vocab[b]] = 10.0, 9.0  # a beats b by 1 nat
+    logits[1, vocab[c1]], logits[1, vocab[c2]] = 10.0, 5.0  # c1 beats c2 by 5 nats
+    got = mlm._subword_combinations(logits, 3)
+    assert got == [a + c1[2:], b + c1[2:], a + c2[2:]]
+
+
+def test_bert_attack_replaces_multi_piece_words_with_whole_words(mlm):
+    words = ("the", "badfilm", "was", "good")
+    pieces = mlm.tokenizer.tokenize("badfilm")
+    assert len(pieces) > 1  # the tiny vocabulary splits it
+    (cands,) = mlm([(words, 1, False, 6)])
+    assert 0 < len(cands) <= 6 and len(set(cands)) == len(cands)
+    assert all(c.isalpha() and "#" not in c for c in cands)

@@ -18,6 +18,7 @@ from textrobust.adversarial.backends import MaskedLM, SentenceEncoder
 from textrobust.adversarial.constraints import (
     LevenshteinDistance,
     MaxWordsPerturbed,
+    PartOfSpeech,
     RepeatModification,
     SentenceSimilarity,
     StopwordModification,
@@ -47,8 +48,9 @@ from textrobust.adversarial.transformations import CharEdits, MaskedLMSwap, Word
 __all__ = [
     "RECIPES", "STATUSES", "Attack", "AttackReport", "AttackResult", "AttackText", "BatchCall", "BeamSearch",
     "CharEdits", "GreedyWordSwapWIR", "LevenshteinDistance", "MaskedLM", "MaskedLMSwap", "MaxWordsPerturbed",
-    "ModelQuery", "RepeatModification", "SentenceEncoder", "SentenceSimilarity", "StopwordModification",
-    "TargetedClassification", "UntargetedClassification", "WordEmbeddingCosine", "WordGradients",
-    "WordSwapSource", "a2t", "adversarial_examples_for_training", "bae", "bert_attack", "build_attack",
-    "deepwordbug", "load_resources", "make_online_callback", "pwws", "read_results", "run_attack", "textfooler",
+    "ModelQuery", "PartOfSpeech", "RepeatModification", "SentenceEncoder", "SentenceSimilarity",
+    "StopwordModification", "TargetedClassification", "UntargetedClassification", "WordEmbeddingCosine",
+    "WordGradients", "WordSwapSource", "a2t", "adversarial_examples_for_training", "bae", "bert_attack",
+    "build_attack", "deepwordbug", "load_resources", "make_online_callback", "pwws", "read_results",
+    "run_attack", "textfooler",
 ]

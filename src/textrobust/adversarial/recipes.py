@@ -3,7 +3,10 @@
 Parameters follow the papers as TextAttack's recipes encode them; every docstring lists where we deviate. The
 common deviations, forced by what runs offline here:
 
-* no part-of-speech constraint (no tagger is available offline); candidates from a POS-blind source;
+* the part-of-speech constraint of TextFooler, BAE and A2T is off by default (results stay comparable with
+  runs made before it existed); opt in with ``pos="nltk"`` (TextAttack's tagger, needs NLTK's tagger data),
+  ``pos="lexicon"`` (offline: possible-POS sets from ``pos_lexicon``, OEWN by default) or a callable tagger,
+  see :class:`~textrobust.adversarial.constraints.PartOfSpeech`; candidates come from a POS-blind source;
 * the sentence encoder is whatever ``encoder=`` you pass (MiniLM via :class:`SentenceEncoder` here) instead of
   USE / SBERT, so the similarity thresholds, tuned for those encoders, are approximate; all are configurable;
 * the default stopword list is :data:`textrobust.augment.sources.DEFAULT_STOPWORDS` (pass ``stopwords=`` for
@@ -25,6 +28,7 @@ from textrobust.adversarial.attack import Attack
 from textrobust.adversarial.constraints import (
     LevenshteinDistance,
     MaxWordsPerturbed,
+    PartOfSpeech,
     RepeatModification,
     SentenceSimilarity,
     StopwordModification,
@@ -51,9 +55,23 @@ def _need(recipe: str, **resources: Any) -> None:
             raise missing(recipe, name)
 
 
+def _pos(pos: Any, pos_lexicon: Any, allow_verb_noun_swap: bool) -> list[PartOfSpeech]:
+    """The opt-in POS constraint: ``pos`` is None (off), "nltk", "lexicon", a callable tagger or a constraint."""
+    if pos is None:
+        return []
+    if isinstance(pos, PartOfSpeech):
+        return [pos]
+    if isinstance(pos, str) and pos == "lexicon":
+        return [PartOfSpeech("lexicon", lexicon=pos_lexicon, allow_verb_noun_swap=allow_verb_noun_swap)]
+    if pos_lexicon is not None:
+        raise ConfigError(f"pos_lexicon= is only used with pos='lexicon', got pos={pos!r}")
+    return [PartOfSpeech(pos, allow_verb_noun_swap=allow_verb_noun_swap)]
+
+
 def textfooler(model: Any, *, neighbours: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
                vectors: Mapping[str, np.ndarray] | None = None, max_candidates: int = 50,
-               sim_threshold: float = 0.840845057, window_size: int | None = 15) -> Attack:
+               sim_threshold: float = 0.840845057, window_size: int | None = 15, pos: Any = None,
+               pos_lexicon: Any = None) -> Attack:
     """TextFooler — Jin, Jin, Zhou & Szolovits (2020), "Is BERT Really Robust?", AAAI.
 
     Delete-one word ranking, greedy swaps with up to 50 counter-fitted neighbours, stopwords and repeats
@@ -62,12 +80,14 @@ def textfooler(model: Any, *, neighbours: Any = None, encoder: Any = None, stopw
 
     Deviations: ``neighbours`` is a precomputed neighbour list (``counterfitted_neighbors.json``: up to 8
     counter-fitted neighbours per word) rather than the top 50 by cosine >= 0.5, so the word-embedding cosine
-    check applies only when ``vectors`` are given; no POS check; ``encoder`` replaces USE.
+    check applies only when ``vectors`` are given; the POS check (nouns and verbs interchangeable) is off unless
+    ``pos=`` is given ("nltk", "lexicon" with ``pos_lexicon``, or a callable tagger); ``encoder`` replaces USE.
     """
     _need("textfooler", neighbours=neighbours, encoder=encoder)
     post: list[Any] = []
     if vectors is not None:
         post.append(WordEmbeddingCosine(vectors, min_cos=0.5))
+    post.extend(_pos(pos, pos_lexicon, allow_verb_noun_swap=True))
     post.append(SentenceSimilarity(encoder, threshold=sim_threshold, metric="angular", window_size=window_size,
                                    compare_against_original=False, skip_shorter_than_window=True))
     return Attack(model, WordSwapSource(neighbours, max_candidates), GreedyWordSwapWIR("delete"),
@@ -107,20 +127,24 @@ def deepwordbug(model: Any, *, stopwords: Iterable[str] | None = None, max_edit_
 
 
 def bae(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
-        max_candidates: int = 50, sim_threshold: float = 0.936338023, window_size: int | None = 15) -> Attack:
+        max_candidates: int = 50, sim_threshold: float = 0.936338023, window_size: int | None = 15,
+        pos: Any = None, pos_lexicon: Any = None) -> Attack:
     """BAE-R — Garg & Ramakrishnan (2020), "BAE: BERT-based Adversarial Examples for Text Classification", EMNLP.
 
     Delete-one ranking; each word is masked and replaced by the masked LM's top 50 tokens; sentence similarity
     (cosine >= 0.9363 on a 15-word window, against the original; short texts skipped), stopwords and repeats
     blocked.
 
-    Deviations: no POS check; ``encoder`` replaces USE; only the replace (R) variant, no insertions.
+    Deviations: the POS check (nouns and verbs interchangeable) is off unless ``pos=`` is given ("nltk",
+    "lexicon" with ``pos_lexicon``, or a callable tagger); ``encoder`` replaces USE; only the replace (R)
+    variant, no insertions.
     """
     _need("bae", mlm=mlm, encoder=encoder)
-    post = (SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=window_size,
-                               compare_against_original=True, skip_shorter_than_window=True),)
+    post: list[Any] = _pos(pos, pos_lexicon, allow_verb_noun_swap=True)
+    post.append(SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=window_size,
+                                   compare_against_original=True, skip_shorter_than_window=True))
     return Attack(model, MaskedLMSwap(mlm, "bae", max_candidates), GreedyWordSwapWIR("delete"),
-                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), post, "bae")
+                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), tuple(post), "bae")
 
 
 def bert_attack(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
@@ -131,8 +155,10 @@ def bert_attack(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: 
     [UNK] ranking; top-48 masked-LM predictions at each word (unmasked input); at most 40% of words changed;
     whole-text sentence similarity >= 0.2 (cosine, against the original); stopwords and repeats blocked.
 
-    Deviations: words split into several sub-tokens get single-token replacements only (the paper also
-    combines sub-token predictions); ``encoder`` replaces USE.
+    Words split into sub-tokens get combinations of each sub-token's top-4 predictions ranked by perplexity
+    (from the same forward pass, as TextAttack, rather than a new pass per combination as in the authors' code).
+
+    Deviations: ``encoder`` replaces USE.
     """
     _need("bert_attack", mlm=mlm, encoder=encoder)
     pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_fraction=max_fraction))
@@ -144,7 +170,7 @@ def bert_attack(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: 
 def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = None,
         stopwords: Iterable[str] | None = None, vectors: Mapping[str, np.ndarray] | None = None,
         use_mlm: bool = False, max_candidates: int = 20, sim_threshold: float = 0.9, max_rate: float = 0.1,
-        min_words: int = 4) -> Attack:
+        min_words: int = 4, pos: Any = None, pos_lexicon: Any = None) -> Attack:
     """A2T — Yoo & Qi (2021), "Towards Improving Adversarial Training of NLP Models", Findings of EMNLP.
 
     A cheap attack for adversarial training: gradient word ranking (one backward pass) when the model exposes
@@ -153,7 +179,9 @@ def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = N
     >= 0.9 (cosine, against the original), word-embedding cosine >= 0.8 when ``vectors`` are given.
 
     Deviations: ranking falls back to delete-one when the model has no ``.model``/``.tokenizer`` (e.g. a
-    non-transformers classifier); ``encoder`` replaces SBERT ``stsb-distilbert-base``; no POS check.
+    non-transformers classifier); ``encoder`` replaces SBERT ``stsb-distilbert-base``; the POS check (nouns and
+    verbs *not* interchangeable, as TextAttack's A2T) is off unless ``pos=`` is given ("nltk", "lexicon" with
+    ``pos_lexicon``, or a callable tagger).
     """
     if use_mlm:
         _need("a2t", mlm=mlm, encoder=encoder)
@@ -168,7 +196,8 @@ def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = N
     else:
         search = GreedyWordSwapWIR("delete")
     pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_fraction=max_rate, min_words=min_words))
-    post: list[Any] = [SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=None)]
+    post: list[Any] = _pos(pos, pos_lexicon, allow_verb_noun_swap=False)
+    post.append(SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=None))
     if vectors is not None and not use_mlm:
         post.append(WordEmbeddingCosine(vectors, min_cos=0.8))
     return Attack(model, transformation, search, UntargetedClassification(), pre, tuple(post), "a2t")
@@ -213,4 +242,5 @@ def build_attack(name: str, model: Any, **resources: Any) -> Attack:
     return spec.build(model, **kwargs)
 
 
-_SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors"})
+_SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors", "pos",
+                               "pos_lexicon"})

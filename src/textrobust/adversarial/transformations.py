@@ -148,8 +148,8 @@ class MaskedLMSwap:
 
     ``method="bae"``: mask the word and take the top ``max_candidates`` whole-word tokens at the mask (Garg &
     Ramakrishnan 2020, BAE-R). ``method="bert-attack"``: feed the *unmasked* text and take the top tokens at the
-    word's first sub-token (Li et al. 2020); words split into several sub-tokens get single-token replacements
-    only (deviation: the paper also combines sub-token predictions). ``mlm`` is a
+    word's token (Li et al. 2020); for a word split into several sub-tokens, combinations of each sub-token's
+    top predictions ranked by perplexity (the paper's BPE handling). ``mlm`` is a
     :class:`~textrobust.adversarial.mlm.MaskedLM` (a batched backend), so all examples of a step share one
     forward pass.
     """
