@@ -351,6 +351,30 @@ def test_lockstep_equals_one_at_a_time(make):
     assert {r.status for r in many.results} >= {"succeeded", "skipped"}
 
 
+@pytest.mark.parametrize("threshold", [0.5, 0.8, 0.95])
+def test_lazy_constraints_choose_the_same_swaps_with_fewer_encoder_texts(threshold):
+    from dataclasses import replace
+
+    texts, labels = TEXTS * 2, LABELS * 2
+    reports, encoded = [], []
+    for lazy in (False, True):
+        enc = BowEncoder()
+        attack = textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=enc, window_size=None,
+                            sim_threshold=threshold)
+        attack = replace(attack, search=replace(attack.search, lazy_constraints=lazy, lazy_chunk=1))
+        reports.append(run_attack(attack, texts, labels, batch_size=8, progress=False))
+        encoded.append(len({t for call in enc.calls for t in call}))
+    eager, lazy_r = reports
+    strip = [{k: v for k, v in d.items() if k not in ("num_queries", "seconds")} for d in _comparable(eager)]
+    assert strip == [{k: v for k, v in d.items() if k not in ("num_queries", "seconds")}
+                     for d in _comparable(lazy_r)]
+    if threshold < 0.9:  # some swaps pass: lazy checks stop at the first passing one
+        assert {r.status for r in eager.results} >= {"succeeded"}
+        assert encoded[1] < encoded[0]
+    assert encoded[1] <= encoded[0]
+    assert sum(r.num_queries for r in lazy_r.results) >= sum(r.num_queries for r in eager.results)
+
+
 def test_cache_never_sends_a_text_twice():
     model = FakeClassifier()
     report = run_attack(swap_attack(model), TEXTS * 3, LABELS * 3, batch_size=4, progress=False)
@@ -518,6 +542,24 @@ def test_online_callback():
     assert "good awful movie" in xs and ys[xs.index("good awful movie")] == 1
     with pytest.raises(ConfigError):
         make_online_callback(lambda m: swap_attack(m), fraction=0)
+
+
+def test_training_attacks_switch_cpu_bf16_on_and_restore_it():
+    class Recording(FakeClassifier):
+        cpu_bf16 = False
+
+        def predict_proba(self, texts, batch_size=None):
+            self.seen = getattr(self, "seen", set()) | {self.cpu_bf16}
+            return super().predict_proba(texts, batch_size)
+
+    enc = BowEncoder()
+    enc.cpu_bf16 = False
+    for flag, expect in ((True, {True}), (False, {False})):
+        m = Recording()
+        cb = make_online_callback(lambda model, **r: swap_attack(model), fraction=1.0, cpu_bf16=flag,
+                                  resources={"encoder": enc})
+        cb(m, 1, TEXTS, LABELS)
+        assert m.seen == expect and m.cpu_bf16 is False and enc.cpu_bf16 is False  # restored afterwards
 
 
 def test_package_import_is_light():

@@ -37,6 +37,20 @@ def test_predict_proba_shape_order_and_batch_independence(tiny_model_dir):
         clf.predict_proba("a single string")
 
 
+def test_cpu_bf16_inference_is_opt_in_and_close_to_fp32(tiny_model_dir):
+    import torch
+
+    clf = make(tiny_model_dir)
+    texts = ["the film was good", "dull plot", "a great cast and a fine story"]
+    fp32 = clf.predict_proba(texts)
+    clf.cpu_bf16 = True
+    with clf.accelerated():
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+    with clf.accelerated(training=True):
+        assert not torch.is_autocast_enabled("cpu")  # training stays fp32 on CPU
+    np.testing.assert_allclose(clf.predict_proba(texts), fp32, atol=0.05)
+
+
 def test_batches_are_padded_to_their_own_longest(tiny_model_dir):
     clf = make(tiny_model_dir)
     batch = clf.pad([[1, 2], [1, 2, 3, 4]])

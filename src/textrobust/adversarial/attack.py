@@ -50,9 +50,11 @@ class Attack:
         return sorted(allowed)
 
     def candidates(self, original: AttackText, current: AttackText, indices: Sequence[int] | None = None,
-                   rng: np.random.Generator | None = None) -> Generator[Any, Any, list[AttackText]]:
+                   rng: np.random.Generator | None = None, *,
+                   check: bool = True) -> Generator[Any, Any, list[AttackText]]:
         """Generator: transformed copies of ``current`` at ``indices`` (default: all allowed) that pass every
-        constraint. May yield backend requests; use with ``yield from`` inside a search."""
+        constraint (with ``check=False``: the pre-transformation constraints only; see :meth:`passing`). May
+        yield backend requests; use with ``yield from`` inside a search."""
         allowed = self.modifiable_indices(original, current)
         if indices is not None:
             keep = set(allowed)
@@ -61,6 +63,13 @@ class Attack:
             return []
         rng = rng if rng is not None else np.random.default_rng(0)
         cands = yield from self.transformation.generate(current, allowed, rng)
+        if check:
+            cands = yield from self.passing(original, current, cands)
+        return cands
+
+    def passing(self, original: AttackText, current: AttackText,
+                cands: list[AttackText]) -> Generator[Any, Any, list[AttackText]]:
+        """Generator: the ``cands`` that pass every post-transformation constraint, in their order."""
         for constraint in self.post_constraints:
             if not cands:
                 break

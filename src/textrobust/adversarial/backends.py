@@ -50,11 +50,12 @@ class SentenceEncoder:
     """
 
     def __init__(self, path: str | Path | None = None, *, batch_size: int = 128, max_length: int = 128,
-                 device: str | None = None) -> None:
+                 device: str | None = None, cpu_bf16: bool = False) -> None:
         self.path = path
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
+        self.cpu_bf16 = cpu_bf16  # bf16 autocast on CPU (see textrobust.models.classifier.cpu_has_fast_bf16)
         self._model: Any = None
         self._tokenizer: Any = None
 
@@ -81,14 +82,9 @@ class SentenceEncoder:
         self._model.to(self.device)
 
     def _autocast(self) -> Any:
-        import contextlib
+        from textrobust.models.classifier import autocast_context
 
-        import torch
-
-        if str(self.device).startswith("cuda"):
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast("cuda", dtype=dtype)
-        return contextlib.nullcontext()
+        return autocast_context(str(self.device), self.cpu_bf16)
 
     def __call__(self, texts: list[str]) -> list[np.ndarray]:
         if not texts:
@@ -141,6 +137,8 @@ class MaskedLM:
             raise ResourceError("masked LM tokenizer has no mask token; pass a masked-LM tokenizer (e.g. BERT)")
         vocab = tokenizer.get_vocab()
         self._id_to_token = {i: t for t, i in vocab.items()}
+        # WordPiece marks continuations with "##"; byte-level BPE and SentencePiece mark word starts with "Ġ"/"▁".
+        self._marks_starts = sum(1 for t in vocab if t[:1] in ("Ġ", "▁")) > len(vocab) // 10
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, **kw: Any) -> MaskedLM:
@@ -154,8 +152,17 @@ class MaskedLM:
             raise ResourceError(f"cannot load masked LM from {name_or_path}: {exc}") from None
         return cls(model, tok, **kw)
 
+    def _piece(self, token: str) -> tuple[bool, str]:
+        """``(is_continuation, text)`` of a vocabulary token."""
+        if token.startswith("##"):
+            return True, token[2:]
+        if self._marks_starts:
+            return (False, token[1:]) if token[:1] in ("Ġ", "▁") else (True, token)
+        return False, token
+
     def _word_ok(self, token: str) -> bool:
-        return token.isalpha() and not token.startswith("##") and token not in self.tokenizer.all_special_tokens
+        cont, text = self._piece(token)
+        return not cont and text.isalpha() and token not in self.tokenizer.all_special_tokens
 
     def __call__(self, inputs: list[Hashable]) -> list[list[str]]:
         import torch
@@ -177,19 +184,52 @@ class MaskedLM:
             with torch.inference_mode():
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits
             for row, i in enumerate(idx):
-                word_ids = enc.word_ids(row)
-                try:
-                    pos = word_ids.index(targets[row])
-                except ValueError:  # the word was truncated away
+                positions = [p for p, w in enumerate(enc.word_ids(row)) if w == targets[row]]
+                if not positions:  # the word was truncated away
                     continue
                 k = inputs[i][3]  # type: ignore[index]
-                top = torch.topk(logits[row, pos].float(), min(logits.shape[-1], 4 * k + 10)).indices.tolist()
+                if len(positions) > 1 and not inputs[i][2]:  # type: ignore[index]
+                    out[i] = self._subword_combinations(logits[row, positions].float(), k)
+                    continue
+                top = torch.topk(logits[row, positions[0]].float(), min(logits.shape[-1], 4 * k + 10)).indices
                 words_out = []
-                for tid in top:
+                for tid in top.tolist():
                     tok = self._id_to_token.get(tid, "")
                     if self._word_ok(tok):
-                        words_out.append(tok)
+                        words_out.append(self._piece(tok)[1])
                         if len(words_out) >= k:
                             break
                 out[i] = words_out
         return out
+
+    def _subword_combinations(self, logits: Any, k: int, per_piece: int = 4) -> list[str]:
+        """BERT-Attack's candidates for a word split into several sub-tokens (Li et al. 2020, section 3.2).
+
+        Every combination of the top ``per_piece`` predictions at each sub-token position (4, as in the authors'
+        code) is scored by its perplexity under the same forward pass (exp of the mean cross-entropy, as
+        TextAttack does, instead of a new MLM pass per combination); the ``k`` least perplexing that join into
+        one alphabetic word are returned, best first. Words longer than 6 sub-tokens (4**6 combinations) keep
+        only their first 6 pieces' predictions.
+        """
+        import itertools
+
+        import torch
+
+        logp = torch.log_softmax(logits[:6], dim=-1)
+        top = torch.topk(logp, min(per_piece, logp.shape[-1]), dim=-1)
+        combos = torch.tensor(list(itertools.product(range(top.indices.shape[1]), repeat=logp.shape[0])))
+        rows = torch.arange(logp.shape[0])
+        nll = -top.values[rows, combos].mean(dim=1)  # (n_combos,): lower = less perplexing
+        words: list[str] = []
+        special = set(self.tokenizer.all_special_tokens)
+        for c in torch.argsort(nll, stable=True).tolist():
+            tokens = [self._id_to_token.get(int(t), "") for t in top.indices[rows, combos[c]].tolist()]
+            if special.intersection(tokens):
+                continue
+            # joined as in the authors' code and TextAttack: markers dropped, kept when it reads as one word
+            word = "".join(self._piece(t)[1] for t in tokens)
+            if word.isalpha() and word not in words:
+                words.append(word)
+                if len(words) >= k:
+                    break
+        return words

@@ -40,11 +40,19 @@ class GreedyWordSwapWIR:
     backward pass; needs ``gradient_backend``, e.g. :class:`~textrobust.adversarial.gradients.WordGradients`),
     ``"none"`` (left to right). Then, word by word, keep the best candidate if it improves the goal score; stop
     as soon as the goal is reached.
+
+    ``lazy_constraints=True`` scores every transformed candidate first and runs the post-transformation
+    constraints (sentence encoder, embeddings, POS) only on candidates that improve the score, best first, until
+    one passes: the same choice as checking all of them first (TextAttack's order), with far fewer encoder
+    calls, but every scored candidate counts as a query, so average queries are higher and a query budget binds
+    sooner. Adversarial training turns it on (it wants the examples, not the query counts).
     """
 
     ranking: str = "delete"
     unk_token: str = "[UNK]"
     gradient_backend: Any = None
+    lazy_constraints: bool = False
+    lazy_chunk: int = 4  # candidates checked per lazy step: fewer lockstep steps, a little extra encoder work
 
     def __post_init__(self) -> None:
         if self.ranking not in RANKINGS:
@@ -89,17 +97,36 @@ class GreedyWordSwapWIR:
         order = yield from self._rank(attack, original, label, orig_probs, indices, rng)
         cur, cur_score = original, float(goal.score(orig_probs, label))
         for i in order:
-            cands = yield from attack.candidates(original, cur, [i], rng)
+            cands = yield from attack.candidates(original, cur, [i], rng, check=not self.lazy_constraints)
             if not cands:
                 continue
             probs = yield ModelQuery(cands)
             scores = goal.score(probs, label)
-            k = int(np.argmax(scores))
+            if self.lazy_constraints:
+                k = yield from self._best_passing(attack, original, cur, cands, scores, cur_score)
+                if k is None:
+                    continue
+            else:
+                k = int(np.argmax(scores))
             if scores[k] > cur_score:
                 cur, cur_score = cands[k], float(scores[k])
                 if goal.done(probs[k], label):
                     return cur
         return cur
+
+    def _best_passing(self, attack: Attack, original: AttackText, current: AttackText, cands: list[AttackText],
+                      scores: np.ndarray, cur_score: float) -> Generator[Any, Any, int | None]:
+        """Index of the best-scoring candidate that improves on ``cur_score`` and passes the post constraints
+        (ties: the earlier candidate, as ``argmax``), checking ``lazy_chunk`` candidates per step."""
+        better = [int(k) for k in np.argsort(-scores, kind="stable") if scores[k] > cur_score]
+        for s in range(0, len(better), self.lazy_chunk):
+            chunk = better[s:s + self.lazy_chunk]
+            ok = yield from attack.passing(original, current, [cands[k] for k in chunk])
+            ok_ids = {id(c) for c in ok}
+            for k in chunk:
+                if id(cands[k]) in ok_ids:
+                    return k
+        return None
 
 
 @dataclass(frozen=True)

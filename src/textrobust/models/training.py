@@ -113,7 +113,7 @@ def fit(
         for step, idx in enumerate(bar):
             batch = clf.pad([ids[i] for i in idx])
             target = torch.as_tensor(labels_arr[idx]).to(device, non_blocking=True)
-            with clf.accelerated():
+            with clf.accelerated(training=True):
                 logits = model(**batch).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
