@@ -15,6 +15,7 @@ from textrobust.adversarial import (
     a2t,
     bae,
     bert_attack,
+    build_attack,
     make_online_callback,
     run_attack,
 )
@@ -114,6 +115,52 @@ def test_gradient_ranking_on_a_real_classifier(tiny_classifier):
     assert report.count("skipped") == 0 and report.summary()["avg_queries"] >= 1
     for r in report.results:  # gradient ranking spends no ranking queries: original + swap candidates only
         assert r.num_queries <= 1 + sum(len(nb.get(w, [])) for w in r.original_text.split())
+
+
+def test_gradient_swap_candidates_follow_the_first_order_score(tiny_classifier):
+    from textrobust.adversarial import GradientSwapCandidates
+
+    words = ("the", "film", "was", "good")
+    backend = GradientSwapCandidates(tiny_classifier)
+    (per_index,) = backend([(words, (1, 3), 6)])
+    assert len(per_index) == 2 and all(0 < len(c) <= 6 for c in per_index)
+    # Recompute the score by hand for word 1 ("film"): (e_w - e_film) . dL/de at its token, L = CE(prediction).
+    module, tok = tiny_classifier.model, tiny_classifier.tokenizer
+    enc = tok([list(words)], is_split_into_words=True, return_tensors="pt")
+    emb = module.get_input_embeddings()
+    x = emb(enc["input_ids"]).detach().requires_grad_(True)
+    logits = module(inputs_embeds=x, attention_mask=enc["attention_mask"]).logits
+    torch.nn.functional.cross_entropy(logits, logits.argmax(-1)).backward()
+    pos = enc.word_ids(0).index(1)
+    vocab = tok.get_vocab()
+    table = emb.weight.detach()
+    score = {w: float((table[vocab[w]] - table[enc["input_ids"][0, pos]]) @ x.grad[0, pos]) for w in per_index[0]}
+    assert [score[w] for w in per_index[0]] == sorted(score.values(), reverse=True)
+    assert all(w.isalpha() and w != "film" and w not in tok.all_special_tokens for w in per_index[0])
+    others = [w for w in vocab if w.isalpha() and w not in per_index[0] and w != "film"
+              and w not in tok.all_special_tokens]
+    best_left = max(float((table[vocab[w]] - table[enc["input_ids"][0, pos]]) @ x.grad[0, pos]) for w in others)
+    assert best_left <= min(score.values()) + 1e-5  # nothing better was left out
+
+
+def test_hotflip_recipe_runs_lockstep_on_a_real_classifier(tiny_classifier):
+    from textrobust.adversarial import hotflip
+
+    texts = ["the film was good .", "a dull plot , really", "i thought the music is great and more"]
+    labels = tiny_classifier.predict_proba(texts).argmax(1).tolist()
+    attack = build_attack("hotflip", tiny_classifier)
+    one = run_attack(attack, texts, labels, batch_size=1, progress=False)
+    many = run_attack(hotflip(tiny_classifier, beam_width=3), texts, labels, batch_size=8, progress=False)
+    assert [r.status for r in one.results] and len(many.results) == 3
+    vocab = tiny_classifier.tokenizer.get_vocab()
+    for r in one.results + many.results:
+        assert len(r.modified_indices) <= 2
+        new = [w for w, o in zip(r.perturbed_text.split(), r.original_text.split()) if w != o]
+        assert all(w.lower() in vocab for w in new)
+    again = run_attack(build_attack("hotflip", tiny_classifier), texts, labels, batch_size=8, progress=False)
+    assert [r.to_dict() for r in again.results] == [r.to_dict() for r in
+                                                     run_attack(attack, texts, labels, batch_size=3,
+                                                                progress=False).results]
 
 
 def test_online_callback_inside_fit(tiny_model_dir):

@@ -25,10 +25,11 @@ from textrobust.adversarial.constraints import (
     WordEmbeddingCosine,
 )
 from textrobust.adversarial.goals import TargetedClassification, UntargetedClassification
-from textrobust.adversarial.gradients import WordGradients
+from textrobust.adversarial.gradients import GradientSwapCandidates, WordGradients
 from textrobust.adversarial.recipes import (
     RECIPES,
     a2t,
+    hotflip,
     bae,
     bert_attack,
     build_attack,
@@ -43,14 +44,14 @@ from textrobust.adversarial.runner import run_attack
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
 from textrobust.adversarial.text import AttackText
 from textrobust.adversarial.training import adversarial_examples_for_training, make_online_callback
-from textrobust.adversarial.transformations import CharEdits, MaskedLMSwap, WordSwapSource
+from textrobust.adversarial.transformations import CharEdits, GradientWordSwap, MaskedLMSwap, WordSwapSource
 
 __all__ = [
     "RECIPES", "STATUSES", "Attack", "AttackReport", "AttackResult", "AttackText", "BatchCall", "BeamSearch",
-    "CharEdits", "GreedyWordSwapWIR", "LevenshteinDistance", "MaskedLM", "MaskedLMSwap", "MaxWordsPerturbed",
+    "CharEdits", "GradientSwapCandidates", "GradientWordSwap", "GreedyWordSwapWIR", "LevenshteinDistance", "MaskedLM", "MaskedLMSwap", "MaxWordsPerturbed",
     "ModelQuery", "PartOfSpeech", "RepeatModification", "SentenceEncoder", "SentenceSimilarity",
     "StopwordModification", "TargetedClassification", "UntargetedClassification", "WordEmbeddingCosine",
-    "WordGradients", "WordSwapSource", "a2t", "adversarial_examples_for_training", "bae", "bert_attack",
+    "WordGradients", "WordSwapSource", "a2t", "adversarial_examples_for_training", "bae", "bert_attack", "hotflip",
     "build_attack", "deepwordbug", "load_resources", "make_online_callback", "pwws", "read_results",
     "run_attack", "textfooler",
 ]

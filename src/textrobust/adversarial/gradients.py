@@ -58,3 +58,97 @@ class WordGradients:
         finally:
             module.train(was_training)
         return out
+
+
+class GradientSwapCandidates:
+    """Batched backend for gradient-guided word swaps (HotFlip, Ebrahimi et al. 2018; TextAttack's
+    ``WordSwapGradientBased``): ``[(words, indices, k), ...] -> [[candidates for each index], ...]``.
+
+    One forward + backward pass per text gives g = d(loss)/d(input embedding) at each word's first sub-token; a
+    vocabulary token w scores (e_w - e_word) . g, the first-order increase of the loss if the word became w, and
+    the ``k`` best whole-word tokens (alphabetic, no sub-word pieces or special tokens, not the word itself) are
+    returned, best first. The loss is the cross-entropy of the model's *current* prediction, so the swaps push
+    away from it (untargeted; for correctly classified inputs that is the true label). Needs a transformers-backed
+    classifier with ``model`` and ``tokenizer`` (e.g. :class:`textrobust.models.TextClassifier`).
+
+    Example:
+        >>> cands = GradientSwapCandidates(clf)([(("a", "good", "film"), (1,), 5)])  # doctest: +SKIP
+    """
+
+    def __init__(self, classifier: Any, batch_size: int = 32) -> None:
+        for attr in ("model", "tokenizer"):
+            if not hasattr(classifier, attr):
+                raise ConfigError(f"gradient-guided swaps need a transformers-backed classifier with .{attr}")
+        self.classifier = classifier
+        self.batch_size = batch_size
+        self._vocab: tuple[np.ndarray, list[str]] | None = None
+
+    def _whole_words(self) -> tuple[np.ndarray, list[str]]:
+        """Boolean mask of vocabulary ids that are whole alphabetic words, and each id's word text."""
+        if self._vocab is None:
+            tok = self.classifier.tokenizer
+            vocab = tok.get_vocab()
+            texts = [""] * (max(vocab.values()) + 1)
+            for t, i in vocab.items():
+                texts[i] = t
+            # WordPiece marks continuations with "##"; BPE / SentencePiece mark word starts with "Ġ" / "▁".
+            marked = sum(1 for t in texts if t[:1] in ("Ġ", "▁")) > len(texts) // 10
+            special = set(tok.all_special_tokens)
+            ok = np.zeros(len(texts), dtype=bool)
+            words = [""] * len(texts)
+            for i, t in enumerate(texts):
+                if marked:
+                    start, word = t[:1] in ("Ġ", "▁"), t[1:]
+                else:
+                    start, word = not t.startswith("##"), t
+                if start and t not in special and word.isalpha():
+                    ok[i], words[i] = True, word
+            self._vocab = (ok, words)
+        return self._vocab
+
+    def __call__(self, inputs: list[Hashable]) -> list[list[list[str]]]:
+        import torch
+
+        clf = self.classifier
+        module, tok = clf.model, clf.tokenizer
+        device = getattr(clf, "device", None) or next(module.parameters()).device
+        max_length = getattr(clf, "max_length", None) or 512
+        ok, words_of = self._whole_words()
+        table = module.get_input_embeddings().weight.detach()
+        allowed = torch.as_tensor(ok[: table.shape[0]], device=table.device)
+        was_training = module.training
+        module.eval()
+        out: list[Any] = [None] * len(inputs)
+        try:
+            order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))  # type: ignore[index]
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b : b + self.batch_size]
+                words = [list(inputs[i][0]) for i in idx]  # type: ignore[index]
+                enc = tok(words, is_split_into_words=True, padding=True, truncation=True,
+                          max_length=max_length, return_tensors="pt")
+                ids = enc["input_ids"].to(device)
+                batch = {k: v.to(device) for k, v in enc.items() if k != "input_ids"}
+                embeds = module.get_input_embeddings()(ids).detach().requires_grad_(True)
+                logits = module(inputs_embeds=embeds, **batch).logits.float()
+                loss = torch.nn.functional.cross_entropy(logits, logits.argmax(-1), reduction="sum")
+                (grad,) = torch.autograd.grad(loss, embeds)
+                for row, i in enumerate(idx):
+                    _, positions, k = inputs[i]  # type: ignore[misc]
+                    word_ids = enc.word_ids(row)
+                    per_index: list[list[str]] = []
+                    for w in positions:
+                        if w not in word_ids:  # truncated away
+                            per_index.append([])
+                            continue
+                        p = word_ids.index(w)
+                        g = grad[row, p].to(table.dtype)
+                        scores = (table @ g - table[ids[row, p]] @ g).float()
+                        scores = scores.masked_fill(~allowed, float("-inf"))
+                        scores[ids[row, p]] = float("-inf")
+                        top = torch.topk(scores, min(k + 1, int(allowed.sum()))).indices.tolist()
+                        original = words[row][w].lower()
+                        per_index.append([words_of[t] for t in top if words_of[t].lower() != original][:k])
+                    out[i] = per_index
+        finally:
+            module.train(was_training)
+        return out

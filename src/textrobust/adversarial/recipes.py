@@ -36,8 +36,8 @@ from textrobust.adversarial.constraints import (
 )
 from textrobust.adversarial.goals import UntargetedClassification
 from textrobust.adversarial.resources import missing
-from textrobust.adversarial.search import GreedyWordSwapWIR
-from textrobust.adversarial.transformations import CharEdits, MaskedLMSwap, WordSwapSource
+from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
+from textrobust.adversarial.transformations import CharEdits, GradientWordSwap, MaskedLMSwap, WordSwapSource
 from textrobust.errors import ConfigError
 
 
@@ -203,6 +203,32 @@ def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = N
     return Attack(model, transformation, search, UntargetedClassification(), pre, tuple(post), "a2t")
 
 
+def hotflip(model: Any, *, stopwords: Iterable[str] | None = None, vectors: Mapping[str, np.ndarray] | None = None,
+            top_n: int = 1, beam_width: int = 10, max_words: int = 2, pos: Any = None,
+            pos_lexicon: Any = None) -> Attack:
+    """HotFlip — Ebrahimi, Rao, Lowd & Dou (2018), "HotFlip: White-Box Adversarial Examples for Text
+    Classification", ACL (word-level, as TextAttack's ``HotFlipEbrahimi2017``).
+
+    Gradient-guided swaps: at every word the ``top_n`` vocabulary words whose embeddings raise the loss most to
+    first order (one forward + backward pass per text and step); beam search of width 10; at most 2 words
+    changed; stopwords and repeats blocked; word-embedding cosine >= 0.8 when ``vectors`` are given. Needs a
+    transformers-backed model (``.model`` and ``.tokenizer``); no other resource.
+
+    Deviations: candidates come from the victim's own (sub-word) vocabulary, whole-word tokens only, instead of
+    a word-level vocabulary; the embedding-cosine check applies only with ``vectors``; the POS check is off
+    unless ``pos=`` is given.
+    """
+    from textrobust.adversarial.gradients import GradientSwapCandidates
+
+    post: list[Any] = []
+    if vectors is not None:
+        post.append(WordEmbeddingCosine(vectors, min_cos=0.8))
+    post.extend(_pos(pos, pos_lexicon, allow_verb_noun_swap=True))
+    pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_words=max_words))
+    return Attack(model, GradientWordSwap(GradientSwapCandidates(model), top_n), BeamSearch(beam_width),
+                  UntargetedClassification(), pre, tuple(post), "hotflip")
+
+
 @dataclass(frozen=True)
 class RecipeSpec:
     """A registered recipe: its builder, the resources it requires and its paper."""
@@ -219,6 +245,7 @@ RECIPES: dict[str, RecipeSpec] = {
     "bae": RecipeSpec(bae, ("mlm", "encoder"), "Garg & Ramakrishnan 2020"),
     "bert_attack": RecipeSpec(bert_attack, ("mlm", "encoder"), "Li et al. 2020"),
     "a2t": RecipeSpec(a2t, ("neighbours", "encoder"), "Yoo & Qi 2021"),
+    "hotflip": RecipeSpec(hotflip, (), "Ebrahimi et al. 2018"),
 }
 
 

@@ -176,3 +176,33 @@ class MaskedLMSwap:
                 if c.lower() != word.lower() and is_word(c):
                     out.append(text.replace(i, _match_case(word, c)))
         return out
+
+
+@dataclass(frozen=True)
+class GradientWordSwap:
+    """Swap a word for the vocabulary words whose embeddings most increase the loss to first order (HotFlip,
+    Ebrahimi et al. 2018; TextAttack's ``WordSwapGradientBased``). ``backend`` is a
+    :class:`~textrobust.adversarial.gradients.GradientSwapCandidates`: one forward + backward pass per text and
+    step, batched across the examples advancing in lockstep.
+    """
+
+    backend: Any
+    max_candidates: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_candidates < 1:
+            raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
+
+    def generate(self, text: AttackText, indices: Sequence[int], rng: np.random.Generator) -> TransformGen:
+        from textrobust.adversarial.requests import BatchCall
+
+        if not indices:
+            return []
+        (per_index,) = yield BatchCall(self.backend, [(text.words, tuple(indices), self.max_candidates)])
+        out: list[AttackText] = []
+        for i, cands in zip(indices, per_index):
+            word = text.words[i]
+            for c in cands:
+                if c.lower() != word.lower() and is_word(c):
+                    out.append(text.replace(i, _match_case(word, c)))
+        return out
