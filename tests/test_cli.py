@@ -62,6 +62,16 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
     summary = json.loads(r.stdout)
     assert summary["num_examples"] == 6 and 0 <= summary["accuracy_under_attack"] <= summary["original_accuracy"]
     assert len(out.read_text().splitlines()) == 6
+    r = run("attack", str(train_csv), "--model", str(model_dir), "--recipe", "hotflip", "-n", "4", "--text-column",
+            "review", "--label-column", "sentiment", "--device", "cpu", "--pos", "lexicon", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["num_examples"] == 4
+    for extra, message in ((["--recipe", "deepwordbug", "--pos", "lexicon"], "has no part-of-speech check"),
+                           (["--recipe", "hotflip", "--pos", "spacy"], "--pos must be 'lexicon' or 'nltk'"),
+                           (["--recipe", "hotflip", "--pos-lexicon", "x.json"], "--pos-lexicon needs --pos")):
+        r = run("attack", str(train_csv), "--model", str(model_dir), "--text-column", "review", "--label-column",
+                "sentiment", *extra)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize(

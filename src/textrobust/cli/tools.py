@@ -85,6 +85,11 @@ def attack(
     encoding: str = ENCODING,
     fmt: Optional[str] = FORMAT,
     device: str = DEVICE,
+    pos: Optional[str] = typer.Option(None, "--pos", help="Part-of-speech check for textfooler, bae, a2t and "
+                                      "hotflip: 'lexicon' (offline: POS sets from the OEWN lexicon, or "
+                                      "--pos-lexicon) or 'nltk' (NLTK's tagger in context; needs its data)."),
+    pos_lexicon: Optional[Path] = typer.Option(None, "--pos-lexicon", help="With --pos lexicon: an OEWN-format "
+                                               "JSON (word -> {pos: [...]}); default the shared oewn_lexicon.json."),
     cpu_bf16: bool = typer.Option(False, "--cpu-bf16", help="bf16 inference on CPU for the model and sentence "
                                   "encoder: ~2.8x faster on CPUs with AVX512-BF16/AMX (measured), probabilities move "
                                   "by ~1e-3 so a few borderline results can differ from fp32. CUDA always uses bf16."),
@@ -105,8 +110,11 @@ def attack(
             raise ConfigError(f"unknown TextAttack recipe '{recipe}'; known: {', '.join(sorted(TEXTATTACK_RECIPES))}")
         if resource:
             raise ConfigError("--resource is not used with --engine textattack (TextAttack loads its own resources)")
+        if pos is not None:
+            raise ConfigError("--pos is not used with --engine textattack (its recipes carry their own constraints)")
     else:
         key, resources = recipe_resources(recipe, resource)
+        resources.update(_pos_options(recipe, key, pos, pos_lexicon))
     clf = TextClassifier.load(model, device=device)
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
@@ -146,6 +154,29 @@ def attack(
     Console().print(table)
     if output is not None:
         typer.echo(f"per-example results: {output}")
+
+
+def _pos_options(recipe: str, key: str, pos: Optional[str], pos_lexicon: Optional[Path]) -> dict:
+    """``--pos`` / ``--pos-lexicon`` as recipe keyword arguments, checked against the recipe."""
+    import inspect
+
+    from ..adversarial import RECIPES
+    from ..errors import ConfigError
+
+    if pos is None:
+        if pos_lexicon is not None:
+            raise ConfigError("--pos-lexicon needs --pos lexicon")
+        return {}
+    if pos not in ("lexicon", "nltk"):
+        raise ConfigError(f"--pos must be 'lexicon' or 'nltk', got '{pos}'")
+    if "pos" not in inspect.signature(RECIPES[key].build).parameters:
+        with_pos = sorted(k for k, v in RECIPES.items() if "pos" in inspect.signature(v.build).parameters)
+        raise ConfigError(f"recipe '{recipe}' has no part-of-speech check; --pos applies to {', '.join(with_pos)}")
+    if pos_lexicon is not None and pos != "lexicon":
+        raise ConfigError("--pos-lexicon applies to --pos lexicon only")
+    if pos_lexicon is not None and not pos_lexicon.is_file():
+        raise ConfigError(f"{pos_lexicon}: --pos-lexicon file not found")
+    return {"pos": pos, **({"pos_lexicon": str(pos_lexicon)} if pos_lexicon is not None else {})}
 
 
 def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
