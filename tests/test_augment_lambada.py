@@ -38,23 +38,6 @@ def train() -> LabeledData:
 
 
 @pytest.fixture(scope="module")
-def gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
-    """A 1-layer GPT-2 with the tiny WordPiece tokenizer plus an [EOS] token (pad stays [PAD])."""
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
-    tok.add_special_tokens({"eos_token": "[EOS]"})
-    torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=1, n_head=2,
-                     eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id)
-    out = tmp_path_factory.mktemp("tiny_gpt_lambada")
-    GPT2LMHeadModel(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)
-
-
-@pytest.fixture(scope="module")
 def tuned(gpt_dir, train):
     return finetune_causal_lm(train.texts, train.labels, NAMES, gpt_dir, epochs=3, lr=1e-2, batch_size=16,
                               seed=0, device="cpu", progress=False)

@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import pytest
 from conftest import tiny_corpus
-from test_augment_lambada import _one_thread, gpt_dir  # noqa: F401  (fixtures: the tiny GPT-2, one torch thread)
+from test_augment_lambada import _one_thread  # noqa: F401  (fixture: one torch thread; gpt_dir is in conftest)
 
 from textrobust.cli import main
 
@@ -49,7 +49,7 @@ def clf_dir(tmp_path_factory, tiny_model_dir):
         tmp_path_factory.mktemp("clf") / "clf")
 
 
-def test_lambada_file_contract_seed_and_saved_lm(tmp_path, cli, seed_csv, gpt_dir) -> None:  # noqa: F811
+def test_lambada_file_contract_seed_and_saved_lm(tmp_path, cli, seed_csv, gpt_dir) -> None:
     lm_dir, out = tmp_path / "lm", tmp_path / "out.csv"
     args = ["generate", seed_csv, "--method", "lambada", "--model", gpt_dir, "-n", 3, "--text-column", "review",
             "--label-column", "sentiment", "--epochs", 1, "--lr", "1e-2", "--seed", 5, *FAST]
@@ -78,7 +78,7 @@ def test_lambada_file_contract_seed_and_saved_lm(tmp_path, cli, seed_csv, gpt_di
     assert reused.read_bytes() == out.read_bytes()
 
 
-def test_fewshot_with_classifier_and_filter(tmp_path, cli, seed_csv, gpt_dir, clf_dir) -> None:  # noqa: F811
+def test_fewshot_with_classifier_and_filter(tmp_path, cli, seed_csv, gpt_dir, clf_dir) -> None:
     out = tmp_path / "out.jsonl"
     code, stdout, _ = cli("generate", seed_csv, "-o", out, "--method", "fewshot", "--model", gpt_dir, "-n", 4,
                           "--k-shots", 2, "--text-column", "review", "--label-column", "sentiment",

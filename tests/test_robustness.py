@@ -208,3 +208,29 @@ def test_rule_perturbations():
     assert contraction("ca n't stop watching") == "can not stop watching"
     assert contraction("a movie") is None
     assert punctuation("fine!!") == "fine" and punctuation("fine") == "fine."
+
+
+
+def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gpt_dir):
+    spec = {**spec, "seeds": [0], "evaluations": {"clean": True}}
+    spec["conditions"] = {"baseline": {}, "lambada": {"generate": {
+        "method": "lambada", "model": gpt_dir, "n_per_label": 4, "select": True,
+        "options": {"epochs": 1, "max_new_tokens": 8, "oversample": 3.0}}}}
+    runner = Runner(parse_experiment(spec), progress=False)
+    plan = runner.plan()["units"]
+    assert plan[1]["train_examples"] == plan[0]["train_examples"] + 8
+    table = runner.run()
+    sizes = table[table.metric == "train_size"].set_index("condition").value
+    added = int(sizes["lambada"] - sizes["baseline"])
+    assert 0 < added <= 8
+    path = tmp_path / "run" / "units" / "lambada" / "seed0" / "generated_sample.jsonl"
+    sample = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(sample) == added and {r["label"] for r in sample} <= {"neg", "pos"}
+    assert all(r["method"] == "lambada" and r["text"].strip() for r in sample)
+    again = Runner(parse_experiment(spec), progress=False).run(resume=False)  # generated rows come from the cache
+    assert again[again.metric == "train_size"].set_index("condition").value["lambada"] == sizes["lambada"]
+    bad = {**spec, "output": str(tmp_path / "bad")}
+    bad["conditions"] = {"baseline": {"generate": {"method": "lambada", "model": gpt_dir, "n_per_label": 2,
+                                                   "select": False, "options": {"nope": 1}}}}
+    with pytest.raises(ConfigError, match="conditions.baseline.generate.options"):
+        Runner(parse_experiment(bad), progress=False).run()

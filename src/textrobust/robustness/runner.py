@@ -32,7 +32,7 @@ import numpy as np
 
 from ..data import LabeledData, atomic_path, load_dataset
 from ..errors import ConfigError
-from .spec import AdversarialSpec, AttackEvalSpec, ConditionSpec, Experiment, Source, resolve_path
+from .spec import AdversarialSpec, AttackEvalSpec, ConditionSpec, Experiment, GenerateSpec, Source, resolve_path
 from .suites import Suite, build_suite
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,8 @@ class Runner:
         for u in units:
             cond = self.exp.conditions[u.condition]
             n_train = len(data.train) * (1 + (cond.augment.n if cond.augment else 0))
+            if cond.generate:  # at most n_per_label per label
+                n_train += cond.generate.n_per_label * len(data.train.label_names)
             rows.append({"unit": u.key, "train_examples": n_train,
                          "train_forward_passes": n_train * self.exp.model.train.epochs,
                          "done": u.key in done})
@@ -263,6 +265,9 @@ class Runner:
         t0 = time.perf_counter()  # train_seconds covers building the training set too (augmentation, attacks)
         phase("augment")
         train = self._training_set(u, cond, data.train, out)
+        if cond.generate is not None:
+            phase("generate")
+            train = train.concat(self._generated(u, cond.generate, data, out))
         clf = self._new_model(data.train.label_names, u.seed)
         callback = None
         if cond.adversarial and cond.adversarial.mode == "offline":
@@ -333,6 +338,41 @@ class Runner:
              "label": train.label_names[r.label]} for r in sample.itertuples()])
         extra = LabeledData(frame.text.tolist(), [int(y) for y in frame.label], train.label_names)
         return train.concat(extra)
+
+    def _generated(self, u: Unit, gen: GenerateSpec, data: LoadedData, out: Path) -> LabeledData:
+        """LAMBADA / few-shot rows for this unit (cached by training data, spec and seed)."""
+        import pandas as pd
+
+        from ..augment import fewshot_generate, filter_from_spec, lambada_generate
+
+        train = data.train
+        key = _digest([_digest([train.texts, train.labels]), gen.model_dump(), self.exp.model.model_dump(), u.seed])
+        cache = self.run_dir / "cache" / f"generate-{key}.parquet"
+        if cache.exists():
+            frame = pd.read_parquet(cache)
+        else:
+            selector = None
+            if gen.select:  # LAMBADA's filter: a classifier trained on the original training set
+                selector = self._new_model(train.label_names, u.seed)
+                selector.fit(train, data.validation, progress=self.inner_progress)
+            run = lambada_generate if gen.method == "lambada" else fewshot_generate
+            kwargs = dict(gen.options)
+            if gen.method == "lambada":
+                kwargs.setdefault("progress", self.inner_progress)
+            try:
+                made = run(train, model=resolve_path(gen.model), n_per_label=gen.n_per_label, seed=u.seed,
+                           device=self.exp.model.device, classifier=selector, min_confidence=gen.min_confidence,
+                           filters=[filter_from_spec(f, classifier=selector) for f in gen.filters], **kwargs)
+            except TypeError as exc:  # an unknown key in options
+                raise ConfigError(f"conditions.{u.condition}.generate.options: {exc}") from None
+            frame = pd.DataFrame({"text": made.texts, "label": made.labels})
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(cache) as tmp:
+                frame.to_parquet(tmp, index=False)
+        _write_jsonl(out / "generated_sample.jsonl", [
+            {"method": gen.method, "text": r.text, "label": train.label_names[r.label]}
+            for r in frame.head(50).itertuples()])
+        return LabeledData(frame.text.tolist(), [int(y) for y in frame.label], train.label_names)
 
     def _offline_adversarial(self, u: Unit, adv: AdversarialSpec, clf: Any, train: LabeledData,
                              val: LabeledData | None, out: Path) -> LabeledData:

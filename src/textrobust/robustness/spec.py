@@ -100,8 +100,23 @@ class AdversarialSpec(_Strict):
     query_budget: int | None = Field(None, ge=1)
 
 
+class GenerateSpec(_Strict):
+    """Synthetic rows per label from a causal LM (LAMBADA fine-tuning or few-shot prompting), added to training."""
+
+    method: Literal["lambada", "fewshot"]
+    model: str = Field(..., description="causal LM: hub name or local directory")
+    n_per_label: int = Field(..., ge=1, description="rows to generate per label (fewer if filtered out)")
+    select: bool = Field(True, description="keep candidates a classifier trained on the unit's training set assigns "
+                                           "to their label, most confident first (LAMBADA's filter)")
+    min_confidence: float | None = Field(None, gt=0, le=1)
+    filters: list[str | dict[str, Any]] = []
+    options: dict[str, Any] = Field({}, description="other keyword arguments of lambada_generate / "
+                                                    "fewshot_generate, e.g. {epochs: 3, max_new_tokens: 32}")
+
+
 class ConditionSpec(_Strict):
     augment: AugmentSpec | None = None
+    generate: GenerateSpec | None = None
     adversarial: AdversarialSpec | None = None
 
 
