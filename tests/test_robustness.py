@@ -227,6 +227,10 @@ def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gp
     sample = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(sample) == added and {r["label"] for r in sample} <= {"neg", "pos"}
     assert all(r["method"] == "lambada" and r["text"].strip() for r in sample)
+    from textrobust.reports import build_report
+
+    report = json.loads(build_report(tmp_path / "run").with_suffix(".json").read_text())
+    assert sample[0]["text"][:20] in json.dumps(report)  # generated rows are shown with the augmented examples
     again = Runner(parse_experiment(spec), progress=False).run(resume=False)  # generated rows come from the cache
     assert again[again.metric == "train_size"].set_index("condition").value["lambada"] == sizes["lambada"]
     bad = {**spec, "output": str(tmp_path / "bad")}

@@ -80,6 +80,16 @@ def _augmented_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
             "augmented_text": clip(r.get("augmented_text")),
             "diff": word_diff(r.get("source_text"), r.get("augmented_text")),
         }
+    for condition, seed, _, r in run.records("generated_sample.jsonl", order):  # LM-generated rows: no source
+        yield {
+            "condition": condition,
+            "seed": seed,
+            "operator": f"generate:{_text(r.get('method'))}",
+            "label": _text(r.get("label")),
+            "source_text": "",
+            "augmented_text": clip(r.get("text")),
+            "diff": word_diff("", r.get("text")),
+        }
 
 
 def _sample(rows: Iterable[dict[str, Any]], group_key: str, cap: int) -> dict[str, Any]:
