@@ -41,17 +41,20 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory) -> Path:
-    """A WordPiece tokenizer trained on the tiny corpus, saved as a transformers tokenizer."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    """A WordPiece tokenizer over the tiny corpus (its words, letters and 2-3 letter pieces), saved for transformers."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(
-        [t for t, _ in tiny_corpus()] * 2, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials)
-    )
+    # A fixed vocabulary, not WordPieceTrainer: the trainer breaks frequency ties in hash order, so its vocabulary
+    # (and every tiny model built on it) changed from process to process and made training tests flaky.
+    words = sorted({w for t, _ in tiny_corpus() for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t))})
+    chars = sorted({c for w in words for c in w})
+    pieces = sorted({"##" + w[i:i + n] for w in words for n in (2, 3) for i in range(1, len(w) - n + 1)})
+    vocab = list(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words + pieces))
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
