@@ -154,6 +154,14 @@ def test_attack_text_words_spans_and_edits():
 # ----------------------------------------------------------------------------------------------- goals
 
 
+def test_windows_follow_textattack_placement_and_keep_punctuation():
+    t = AttackText.from_text("a b, c d e f .")
+    assert t.window(0, 3) == "a b, c"  # clipped at the start
+    assert t.window(3, 4) == "b, c d e"  # even size: ceil(1.5) = 2 words before, 1 after (TextAttack)
+    assert t.window(5, 3) == "d e f"  # clipped at the end
+    assert t.window(2, 10) == "a b, c d e f" and t.window(2, None) == "a b, c d e f ."
+
+
 def test_goals_score_and_done():
     probs = np.array([[0.7, 0.3], [0.2, 0.8]])
     un = UntargetedClassification()

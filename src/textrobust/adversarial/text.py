@@ -7,6 +7,7 @@ the original and in every perturbed version (constraints and results rely on tha
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -76,10 +77,23 @@ class AttackText:
         return self.text[:start] + self.text[end:]
 
     def window(self, index: int, size: int | None) -> str:
-        """The words around ``index`` (``size`` words in all, as TextAttack's ``text_window_around_index``)."""
-        if size is None or size >= len(self.spans):
-            return " ".join(self.words)
+        """The text of the ``size`` words around ``index``, from the first word's start to the last word's end
+        with the punctuation and spacing between them (TextAttack's ``text_window_around_index``, whose window
+        placement this follows); ``None``: the whole text.
+
+        Example:
+            >>> AttackText.from_text("well, a fine movie .").window(1, 3)
+            'well, a fine'
+        """
+        n = len(self.spans)
+        if size is None or n == 0:
+            return self.text
         half = (size - 1) / 2.0
-        lo = index - int(half) if index - half >= 0 else 0
-        lo = max(0, min(lo, len(self.spans) - size))
-        return " ".join(self.words[lo : lo + size])
+        if size >= n or index - half < 0:
+            lo = 0
+        elif index + half >= n:
+            lo = n - size
+        else:
+            lo = index - math.ceil(half)
+        hi = min(n, lo + size) - 1
+        return self.text[self.spans[lo][0] : self.spans[hi][1]]
