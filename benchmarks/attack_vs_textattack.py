@@ -206,7 +206,9 @@ def main() -> None:
         write_json(args.out, {"env": env, "args": vars(args), "rows": rows, "same_status": same_status,
                               "same_text": same_text,
                               "per_example": [{"i": x.index, "ours": x.status, "textattack": y.status,
-                                               "ours_q": x.num_queries, "textattack_q": y.num_queries}
+                                               "ours_q": x.num_queries, "textattack_q": y.num_queries,
+                                               **({"ours_text": x.perturbed_text, "textattack_text": y.perturbed_text}
+                                                  if x.perturbed_text != y.perturbed_text else {})}
                                               for x, y in zip(ours, theirs)]})
 
 

@@ -17,7 +17,9 @@ from textrobust.adversarial import (
     BatchCall,
     BeamSearch,
     CharEdits,
+    CompositeTransformation,
     GreedyWordSwapWIR,
+    HomoglyphSwap,
     LevenshteinDistance,
     MaxWordsPerturbed,
     ModelQuery,
@@ -38,6 +40,7 @@ from textrobust.adversarial import (
     pwws,
     read_results,
     run_attack,
+    textbugger,
     textfooler,
 )
 from textrobust.adversarial.constraints import levenshtein
@@ -262,6 +265,91 @@ def test_char_edits_are_single_edits_and_seeded():
         assert 1 <= levenshtein(c.words[i], t.words[i]) <= 2  # a neighbour swap costs 2
     with pytest.raises(ConfigError):
         CharEdits(ops=("explode",))
+
+
+def test_space_bug_splits_a_word_but_keeps_its_index():
+    t = AttackText.from_text("a wonderful movie, ok")
+    for seed in range(20):
+        (c,) = drive(CharEdits(("space",), skip_first_last=True).generate(t, [1], np.random.default_rng(seed)))
+        left, right = c.words[1].split(" ")
+        assert left + right == "wonderful" and left and len(right) >= 2  # last two characters stay together
+        assert c.words[2] == "movie" and c.modified == {1} and c.text.endswith(" movie, ok")
+        assert c.replace(2, "film").text == c.text.replace("movie", "film")  # later indices still line up
+    assert drive(CharEdits(("space",), skip_first_last=True).generate(t, [3], np.random.default_rng(0))) == []
+    assert len(drive(CharEdits(("space",)).generate(t, [3], np.random.default_rng(0)))) == 1  # "o k"
+    assert CharEdits().ops == ("swap", "substitute", "delete", "insert")  # DeepWordBug unchanged
+
+
+def test_homoglyphs_look_alike_but_differ_and_stay_one_word():
+    t = AttackText.from_text("Bad film")
+    out = drive(HomoglyphSwap().generate(t, [0], np.random.default_rng(0)))
+    assert [c.words[0] for c in out] == ["\u0412ad", "B\u0430d", "Ba\u0501"]  # one per letter with a lookalike
+    assert all(c.words[0] != "Bad" and c.words[1] == "film" and len(c.words[0]) == 3 for c in out)
+    assert HomoglyphSwap({"f": "\u0192"}).variants("off") == ["o\u0192f", "of\u0192"]
+    assert HomoglyphSwap().variants("") == [] and HomoglyphSwap().variants("777") == []
+
+
+def test_composite_transformation_concatenates_dedups_and_passes_batch_calls():
+    class FakeMLM:
+        def __call__(self, inputs):
+            return [["great", "good"] for _ in inputs]
+
+    from textrobust.adversarial import MaskedLMSwap
+
+    t = AttackText.from_text("good film")
+    comp = CompositeTransformation((WordSwapSource({"good": ["great", "fine"]}), MaskedLMSwap(FakeMLM()),
+                                    CharEdits(("delete",))))
+    out = drive(comp.generate(t, [0], np.random.default_rng(0)))
+    texts = [c.text for c in out]
+    assert texts[:2] == ["great film", "fine film"] and len(texts) == len(set(texts)) == 3
+    assert levenshtein(out[2].words[0], "good") == 1
+    with pytest.raises(ConfigError):
+        CompositeTransformation(())
+
+
+def test_greedy_picks_the_most_similar_of_several_winning_swaps():
+    class AngleEncoder:  # "dull" moves a text 0.1 rad away, "awful" 0.5 rad
+        def __call__(self, texts):
+            return [np.array([np.cos(a), np.sin(a)]) for a in (0.5 if "awful" in t else 0.1 if "dull" in t
+                                                                else 0.0 for t in texts)]
+
+    source = {"great": ["awful", "dull"]}
+
+    def attack(post):
+        return Attack(FakeClassifier(), WordSwapSource(source), GreedyWordSwapWIR("delete"),
+                      UntargetedClassification(), (), post)
+
+    # Both swaps flip "good great movie" (scores 1 - 2 and 1 - 1: a tie goes to neg); "awful" scores higher.
+    (plain,) = run_attack(attack(()), ["good great movie"], [1], progress=False).results
+    assert plain.perturbed_text == "good awful movie"
+    sim = SentenceSimilarity(AngleEncoder(), threshold=0.0)
+    (r,) = run_attack(attack((sim,)), ["good great movie"], [1], progress=False).results
+    assert r.status == "succeeded" and r.perturbed_text == "good dull movie"  # cos 0.1 rad > cos 0.5 rad
+    # Passing candidates carry their score; lazy checking keeps the best-scoring winner.
+    (c,) = drive(sim.filter(AttackText.from_text("a great b"), AttackText.from_text("a great b"),
+                            [AttackText.from_text("a great b").replace(1, "dull")]))
+    assert c.similarity == pytest.approx(np.cos(0.1)) and c.text == "a dull b"
+    lazy = Attack(FakeClassifier(), WordSwapSource(source), GreedyWordSwapWIR("delete", lazy_constraints=True),
+                  UntargetedClassification(), (), (sim,))
+    (r,) = run_attack(lazy, ["good great movie"], [1], progress=False).results
+    assert r.perturbed_text == "good awful movie"
+
+
+def test_textbugger_recipe_mixes_bugs_and_checks_similarity_against_original():
+    attack = textbugger(FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(), sim_threshold=0.0)
+    kinds = [type(p).__name__ for p in attack.transformation.parts]
+    assert kinds == ["CharEdits", "HomoglyphSwap", "WordSwapSource"]
+    assert attack.transformation.parts[0].ops == ("space", "delete", "swap")
+    assert attack.transformation.parts[2].max_candidates == 5
+    (sim,) = attack.post_constraints
+    assert (sim.threshold, sim.metric, sim.window_size) == (0.0, "angular", None)
+    report = run_attack(attack, ["good great movie"], [1], progress=False)
+    (r,) = report.results
+    # "great" (weight 2) ranks first; of its 13 bugs, character edits and homoglyphs only make it unknown
+    # (score 1, still positive), while the neighbour "awful" scores 1 - 2 < 0 and wins.
+    assert r.status == "succeeded" and r.perturbed_text == "good awful movie"
+    assert r.num_queries == 1 + 3 + len(drive(attack.transformation.generate(
+        AttackText.from_text("good great movie"), [1], np.random.default_rng(0))))
 
 
 # ----------------------------------------------------------------------------------------------- search
@@ -502,14 +590,16 @@ def test_missing_resources_raise_resource_error():
 
 
 def test_registry_lists_resources_and_recipes_run():
-    assert set(RECIPES) == {"textfooler", "pwws", "deepwordbug", "bae", "bert_attack", "a2t", "hotflip"}
+    assert set(RECIPES) == {"textfooler", "pwws", "deepwordbug", "textbugger", "bae", "bert_attack", "a2t",
+                            "hotflip"}
     assert RECIPES["textfooler"].resources == ("neighbours", "encoder")
     assert RECIPES["deepwordbug"].resources == ()
     fakes = {"neighbours": NEIGHBOURS, "lexicon": NEIGHBOURS, "encoder": BowEncoder()}
     for name, spec in RECIPES.items():
         if "mlm" in spec.resources or name == "hotflip":  # need a real MLM / transformers victim: see models tests
             continue
-        extra = {"sim_threshold": 0.0} if name == "a2t" else {}  # bag-of-words similarity is low on 3 words
+        # Bag-of-words similarity is low on 3 words.
+        extra = {"sim_threshold": 0.0} if name in ("a2t", "textbugger") else {}
         attack = build_attack(name, FakeClassifier(), **{k: fakes[k] for k in spec.resources}, **extra)
         assert attack.name == name and attack.__doc__
         assert spec.build.__doc__ and "Deviation" in spec.build.__doc__

@@ -52,3 +52,19 @@ def test_textfooler_and_deepwordbug_break_minilm_on_mr(mr_model, data_dir):
     assert tf["accuracy_under_attack"] < tf["original_accuracy"] - 0.3, tf
     assert dwb["accuracy_under_attack"] < dwb["original_accuracy"] - 0.3, dwb
     assert tf["avg_queries"] > 1 and dwb["avg_words_perturbed_pct"] > 0
+
+
+def test_textbugger_breaks_minilm_on_mr_with_visible_bugs(mr_model, data_dir):
+    from textrobust.adversarial import load_resources, run_attack, textbugger
+
+    clf, texts, labels = mr_model
+    res = load_resources(["neighbours", "encoder", "stopwords"], data_dir)
+    report = run_attack(textbugger(clf, **res), texts, labels, batch_size=50, progress=False)
+    s = report.summary()
+    print("\ntextbugger", s)
+    assert s["accuracy_under_attack"] < s["original_accuracy"] - 0.3, s
+    done = [r for r in report.results if r.status == "succeeded"]
+    # Every success changed only the words it lists, and the texts still differ from the originals.
+    for r in done:
+        assert r.perturbed_text != r.original_text and r.modified_indices
+        assert r.perturbed_pred != r.original_pred == r.label

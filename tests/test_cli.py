@@ -104,7 +104,7 @@ def test_list_commands():
     for name in ("synonym", "eda", "char", "contextual", "backtranslate", "nlpaug"):
         assert name in ops
     recipes = run("list", "recipes", check=True).stdout
-    for name in ("textfooler", "pwws", "deepwordbug", "bae", "bert_attack", "a2t", "hotflip"):
+    for name in ("textfooler", "pwws", "deepwordbug", "textbugger", "bae", "bert_attack", "a2t", "hotflip"):
         assert name in recipes
     assert "contraction" in run("list", "suites", check=True).stdout
 

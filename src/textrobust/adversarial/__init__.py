@@ -35,6 +35,7 @@ from textrobust.adversarial.recipes import (
     build_attack,
     deepwordbug,
     pwws,
+    textbugger,
     textfooler,
 )
 from textrobust.adversarial.requests import BatchCall, ModelQuery
@@ -44,14 +45,21 @@ from textrobust.adversarial.runner import run_attack
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
 from textrobust.adversarial.text import AttackText
 from textrobust.adversarial.training import adversarial_examples_for_training, make_online_callback
-from textrobust.adversarial.transformations import CharEdits, GradientWordSwap, MaskedLMSwap, WordSwapSource
+from textrobust.adversarial.transformations import (
+    CharEdits,
+    CompositeTransformation,
+    GradientWordSwap,
+    HomoglyphSwap,
+    MaskedLMSwap,
+    WordSwapSource,
+)
 
 __all__ = [
     "RECIPES", "STATUSES", "Attack", "AttackReport", "AttackResult", "AttackText", "BatchCall", "BeamSearch",
-    "CharEdits", "GradientSwapCandidates", "GradientWordSwap", "GreedyWordSwapWIR", "LevenshteinDistance", "MaskedLM", "MaskedLMSwap", "MaxWordsPerturbed",
+    "CharEdits", "CompositeTransformation", "GradientSwapCandidates", "GradientWordSwap", "GreedyWordSwapWIR", "HomoglyphSwap", "LevenshteinDistance", "MaskedLM", "MaskedLMSwap", "MaxWordsPerturbed",
     "ModelQuery", "PartOfSpeech", "RepeatModification", "SentenceEncoder", "SentenceSimilarity",
     "StopwordModification", "TargetedClassification", "UntargetedClassification", "WordEmbeddingCosine",
     "WordGradients", "WordSwapSource", "a2t", "adversarial_examples_for_training", "bae", "bert_attack", "hotflip",
     "build_attack", "deepwordbug", "load_resources", "make_online_callback", "pwws", "read_results",
-    "run_attack", "textfooler",
+    "run_attack", "textbugger", "textfooler",
 ]

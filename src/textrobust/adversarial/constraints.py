@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Generator, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,8 @@ class SentenceSimilarity:
     words around the newly modified word (``None``: whole text), compared with ``metric`` (``"cosine"`` or
     ``"angular"`` = 1 - arccos(cos)/pi) against ``threshold``; texts shorter than the window pass when
     ``skip_shorter_than_window``. The reference is the original text or the current (previous) one.
-    All windows of a step are encoded in one batched call through the runner.
+    All windows of a step are encoded in one batched call through the runner. Passing candidates come back with
+    their score in ``AttackText.similarity`` (1.0 for skipped short texts, as TextAttack records it).
     """
 
     encoder: Any  # BatchBackend: list[str] -> list of unit vectors
@@ -171,24 +172,21 @@ class SentenceSimilarity:
 
     def filter(self, original: AttackText, current: AttackText, candidates: list[AttackText]) -> FilterGen:
         ref = original if self.compare_against_original else current
-        todo: list[AttackText] = []
-        out_mask = [True] * len(candidates)
-        for k, c in enumerate(candidates):
-            if self.skip_shorter_than_window and self.window_size and len(c) < self.window_size:
-                continue
-            todo.append(c)
-            out_mask[k] = False
+        todo = [k for k, c in enumerate(candidates)
+                if not (self.skip_shorter_than_window and self.window_size and len(c) < self.window_size)]
+        scores = [1.0] * len(candidates)
+        keep = [True] * len(candidates)  # skipped short texts always pass
         if todo:
-            refs = [ref.window(c.new_index or 0, self.window_size) for c in todo]
-            cands = [c.window(c.new_index or 0, self.window_size) for c in todo]
+            refs = [ref.window(candidates[k].new_index or 0, self.window_size) for k in todo]
+            cands = [candidates[k].window(candidates[k].new_index or 0, self.window_size) for k in todo]
             vecs = yield BatchCall(self.encoder, refs + cands)
             a = np.asarray(vecs[: len(todo)], dtype=np.float64)
             b = np.asarray(vecs[len(todo) :], dtype=np.float64)
             cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
             sims = 1.0 - np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi if self.metric == "angular" else cos
-            ok = iter(sims >= self.threshold)
-            out_mask = [m or bool(next(ok)) for m in out_mask]
-        return [c for c, keep in zip(candidates, out_mask) if keep]
+            for k, sim in zip(todo, sims.tolist()):
+                scores[k], keep[k] = sim, sim >= self.threshold
+        return [replace(c, similarity=sim) for c, sim, ok in zip(candidates, scores, keep) if ok]
 
 
 # ---------------------------------------------------------------- part of speech

@@ -37,7 +37,14 @@ from textrobust.adversarial.constraints import (
 from textrobust.adversarial.goals import UntargetedClassification
 from textrobust.adversarial.resources import missing
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
-from textrobust.adversarial.transformations import CharEdits, GradientWordSwap, MaskedLMSwap, WordSwapSource
+from textrobust.adversarial.transformations import (
+    CharEdits,
+    CompositeTransformation,
+    GradientWordSwap,
+    HomoglyphSwap,
+    MaskedLMSwap,
+    WordSwapSource,
+)
 from textrobust.errors import ConfigError
 
 
@@ -124,6 +131,34 @@ def deepwordbug(model: Any, *, stopwords: Iterable[str] | None = None, max_edit_
     return Attack(model, CharEdits(), GreedyWordSwapWIR("unk"), UntargetedClassification(),
                   (RepeatModification(), _stop(stopwords)), (LevenshteinDistance(max_edit_distance),),
                   "deepwordbug")
+
+
+def textbugger(model: Any, *, neighbours: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
+               max_candidates: int = 5, sim_threshold: float = 0.8) -> Attack:
+    """TextBugger — Li, Ji, Du, Li & Wang (2019), "TextBugger: Generating Adversarial Text Against Real-world
+    Applications", NDSS (black-box variant, as TextAttack's ``TextBuggerLi2018``).
+
+    Delete-one word ranking; at each word the five bugs compete: insert a space inside the word, delete an inner
+    character, swap two inner neighbours (one random variant each, first and last characters kept), swap one
+    character for a homoglyph (every position), and swap the word for one of its 5 nearest embedding
+    neighbours; whole-text sentence similarity >= 0.8 (angular, against the original); stopwords and repeats
+    blocked.
+
+    Deviations: Sub-C uses Unicode homoglyphs (Cyrillic/Greek lookalikes, as TextAttack) rather than the
+    paper's o->0 / l->1 / a->@ swaps; ``neighbours`` is a precomputed neighbour list (counter-fitted here, as
+    TextAttack) rather than GloVe's top 5; ``encoder`` replaces USE; the paper's sentence-level importance step
+    (for long documents) is omitted; a split word keeps one word index, so windows and "% words perturbed"
+    count it once.
+    """
+    _need("textbugger", neighbours=neighbours, encoder=encoder)
+    transformation = CompositeTransformation((
+        CharEdits(("space", "delete", "swap"), skip_first_last=True),
+        HomoglyphSwap(),
+        WordSwapSource(neighbours, max_candidates),
+    ))
+    post = (SentenceSimilarity(encoder, threshold=sim_threshold, metric="angular", window_size=None),)
+    return Attack(model, transformation, GreedyWordSwapWIR("delete"), UntargetedClassification(),
+                  (RepeatModification(), _stop(stopwords)), post, "textbugger")
 
 
 def bae(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
@@ -242,6 +277,7 @@ RECIPES: dict[str, RecipeSpec] = {
     "textfooler": RecipeSpec(textfooler, ("neighbours", "encoder"), "Jin et al. 2020"),
     "pwws": RecipeSpec(pwws, ("lexicon",), "Ren et al. 2019"),
     "deepwordbug": RecipeSpec(deepwordbug, (), "Gao et al. 2018"),
+    "textbugger": RecipeSpec(textbugger, ("neighbours", "encoder"), "Li et al. 2019"),
     "bae": RecipeSpec(bae, ("mlm", "encoder"), "Garg & Ramakrishnan 2020"),
     "bert_attack": RecipeSpec(bert_attack, ("mlm", "encoder"), "Li et al. 2020"),
     "a2t": RecipeSpec(a2t, ("neighbours", "encoder"), "Yoo & Qi 2021"),

@@ -30,6 +30,22 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def _most_similar_winner(goal: Any, cands: list[AttackText], probs: np.ndarray, scores: np.ndarray,
+                         label: int) -> AttackText:
+    """Walk the candidates by score (best first, stable) while they reach the goal; return the most similar
+    (strictly higher similarity replaces; a candidate without a recorded similarity ends the walk)."""
+    order = np.argsort(-scores, kind="stable")
+    best = cands[int(order[0])]
+    best_sim = -np.inf
+    for k in order.tolist():
+        c = cands[k]
+        if not goal.done(probs[k], label) or c.similarity is None:
+            break
+        if c.similarity > best_sim:
+            best, best_sim = c, c.similarity
+    return best
+
+
 @dataclass(frozen=True)
 class GreedyWordSwapWIR:
     """Greedy word swap in order of word importance (TextAttack's ``GreedyWordSwapWIR``).
@@ -39,7 +55,9 @@ class GreedyWordSwapWIR:
     the best swap's gain), ``"gradient"`` (A2T: norm of the loss gradient w.r.t. each word's embeddings, one
     backward pass; needs ``gradient_backend``, e.g. :class:`~textrobust.adversarial.gradients.WordGradients`),
     ``"none"`` (left to right). Then, word by word, keep the best candidate if it improves the goal score; stop
-    as soon as the goal is reached.
+    as soon as the goal is reached. When several candidates reach it, the one most similar to the original wins
+    (TextFooler's rule, as TextAttack applies it: among the top-scoring winners, in score order, the highest
+    ``AttackText.similarity`` a sentence-similarity constraint recorded; without one, the best score).
 
     ``lazy_constraints=True`` scores every transformed candidate first and runs the post-transformation
     constraints (sentence encoder, embeddings, POS) only on candidates that improve the score, best first, until
@@ -111,7 +129,9 @@ class GreedyWordSwapWIR:
             if scores[k] > cur_score:
                 cur, cur_score = cands[k], float(scores[k])
                 if goal.done(probs[k], label):
-                    return cur
+                    if self.lazy_constraints:  # only the chosen candidate's similarity is known
+                        return cur
+                    return _most_similar_winner(goal, cands, probs, scores, label)
         return cur
 
     def _best_passing(self, attack: Attack, original: AttackText, current: AttackText, cands: list[AttackText],
@@ -122,9 +142,10 @@ class GreedyWordSwapWIR:
         for s in range(0, len(better), self.lazy_chunk):
             chunk = better[s:s + self.lazy_chunk]
             ok = yield from attack.passing(original, current, [cands[k] for k in chunk])
-            ok_ids = {id(c) for c in ok}
+            # Constraints return copies (carrying their similarity); texts are unique among one word's candidates.
+            ok_texts = {c.text for c in ok}
             for k in chunk:
-                if id(cands[k]) in ok_ids:
+                if cands[k].text in ok_texts:
                     return k
         return None
 

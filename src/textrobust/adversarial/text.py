@@ -38,6 +38,9 @@ class AttackText:
     spans: tuple[tuple[int, int], ...]
     modified: frozenset[int] = frozenset()
     new_index: int | None = field(default=None, compare=False)  # index changed by the last edit (windows)
+    # Sentence similarity to the reference, set by the SentenceSimilarity constraint that let this text through;
+    # the greedy search picks the most similar of several winning candidates (TextFooler).
+    similarity: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_text(cls, text: str) -> AttackText:

@@ -3,7 +3,8 @@
 Each transformation implements ``generate(text, indices, rng)`` as a generator that returns a list of
 :class:`AttackText` (each with one more modified word). Model-backed transformations (the masked LM) ``yield`` a
 :class:`~textrobust.adversarial.requests.BatchCall` so that the runner batches them across examples; rule-based
-ones never yield. Every candidate is a single word, so word indices stay stable.
+ones never yield. Every candidate replaces a single word, so word indices stay stable (TextBugger's space insertion splits a
+word in two on screen, but the pair keeps the word's one span and index).
 """
 
 from __future__ import annotations
@@ -85,20 +86,30 @@ class WordSwapSource:
         yield  # pragma: no cover
 
 
-CHAR_OPS = ("swap", "substitute", "delete", "insert")
+CHAR_OPS = ("swap", "substitute", "delete", "insert", "space")
+DEEPWORDBUG_OPS = ("swap", "substitute", "delete", "insert")
+
+
+def _is_edited_word(token: str, op: str) -> bool:
+    # A space insertion leaves two words in the one slot; every other edit must leave exactly one word.
+    return all(is_word(p) for p in token.split(" ")) if op == "space" else is_word(token)
 
 
 @dataclass(frozen=True)
 class CharEdits:
-    """DeepWordBug's character edits: one random variant per word for each of ``ops``.
+    """DeepWordBug's (and TextBugger's) character edits: one random variant per word for each of ``ops``.
 
     ``swap`` exchanges two neighbouring characters, ``substitute`` replaces one with a random letter, ``delete``
-    drops one, ``insert`` adds a random letter. As in TextAttack, the first and last characters are kept when
+    drops one, ``insert`` adds a random letter (these four, DeepWordBug's, are the default); ``space`` inserts a
+    space inside the word (TextBugger; both halves keep the word's index). As in TextAttack, the first and last characters are kept when
     ``skip_first_last`` (the default is False for DeepWordBug, matching TextAttack's recipe). Randomness comes
     from the per-example ``rng`` the runner passes, so results do not depend on batching.
+
+    Example:
+        >>> bugs = CharEdits(ops=("space", "delete", "swap"), skip_first_last=True)  # TextBugger's edits
     """
 
-    ops: tuple[str, ...] = CHAR_OPS
+    ops: tuple[str, ...] = DEEPWORDBUG_OPS
     skip_first_last: bool = False
 
     def __post_init__(self) -> None:
@@ -124,6 +135,14 @@ class CharEdits:
                 return None
             k = int(rng.integers(lo, hi))
             return word[:k] + word[k + 1 :]
+        if op == "space":
+            # Inside the word, both halves non-empty; skip_first_last also keeps the last two characters together
+            # (TextAttack's insertion range with skip_last_char).
+            hi = len(word) - 1 if self.skip_first_last else len(word)
+            if hi <= 1:
+                return None
+            k = int(rng.integers(1, hi))
+            return word[:k] + " " + word[k:]
         k = int(rng.integers(lo, hi + 1))  # insert
         return word[:k] + letters[int(rng.integers(26))] + word[k:]
 
@@ -134,12 +153,75 @@ class CharEdits:
             seen = {word}
             for op in self.ops:
                 new = self._edit(word, op, rng)
-                if new is None or new in seen or not is_word(new):
+                if new is None or new in seen or not _is_edited_word(new, op):
                     continue
                 seen.add(new)
                 out.append(text.replace(i, new))
         return out
         yield  # pragma: no cover
+
+
+# Latin letters and a visually identical letter from another script (Cyrillic, Greek, Armenian, small
+# capitals), after Unicode's confusables data (UTS #39). Every lookalike is itself a letter, so a swapped word is
+# still one word; letters without a convincing lookalike (f, k, m, r, t) are left out.
+HOMOGLYPHS: dict[str, str] = {
+    "a": "\u0430", "c": "\u0441", "d": "\u0501", "e": "\u0435", "g": "\u0261", "h": "\u04bb", "i": "\u0456",
+    "j": "\u0458", "l": "\u04cf", "n": "\u0578", "o": "\u043e", "p": "\u0440", "q": "\u051b", "s": "\u0455",
+    "u": "\u057d", "v": "\u0475", "w": "\u051d", "x": "\u0445", "y": "\u0443", "z": "\u1d22",
+    "A": "\u0410", "B": "\u0412", "C": "\u0421", "E": "\u0415", "H": "\u041d", "I": "\u0406", "J": "\u0408",
+    "K": "\u041a", "M": "\u041c", "O": "\u041e", "P": "\u0420", "S": "\u0405", "T": "\u0422", "X": "\u0425",
+    "Y": "\u04ae", "Z": "\u0396",
+}
+
+
+@dataclass(frozen=True)
+class HomoglyphSwap:
+    """Replace one character of a word with a lookalike from another script (TextBugger's Sub-C bug, as
+    TextAttack's ``WordSwapHomoglyphSwap``): one candidate per character that has a homoglyph in ``table``
+    (default :data:`HOMOGLYPHS`). Deterministic; the text looks unchanged to a reader but not to a tokenizer.
+
+    Example:
+        >>> HomoglyphSwap().variants("bad")
+        ['b\u0430d', 'ba\u0501']
+    """
+
+    table: Mapping[str, str] | None = None
+
+    def variants(self, word: str) -> list[str]:
+        table = HOMOGLYPHS if self.table is None else self.table
+        return [word[:k] + table[ch] + word[k + 1 :] for k, ch in enumerate(word) if ch in table]
+
+    def generate(self, text: AttackText, indices: Sequence[int], rng: np.random.Generator) -> TransformGen:
+        out = [text.replace(i, v) for i in indices for v in self.variants(text.words[i]) if is_word(v)]
+        return out
+        yield  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class CompositeTransformation:
+    """All candidates of several transformations, in order, without duplicate texts (TextAttack's
+    ``CompositeTransformation``). Model-backed parts still batch across examples: their requests pass through.
+
+    Example:
+        >>> bugs = CompositeTransformation((CharEdits(("space",), True), HomoglyphSwap()))
+    """
+
+    parts: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ConfigError("CompositeTransformation needs at least one transformation")
+        object.__setattr__(self, "parts", tuple(self.parts))
+
+    def generate(self, text: AttackText, indices: Sequence[int], rng: np.random.Generator) -> TransformGen:
+        out: list[AttackText] = []
+        seen = {text.text}
+        for part in self.parts:
+            for cand in (yield from part.generate(text, indices, rng)):
+                if cand.text not in seen:
+                    seen.add(cand.text)
+                    out.append(cand)
+        return out
 
 
 @dataclass(frozen=True)
