@@ -155,7 +155,7 @@ def main() -> None:
             model = Timed(clf, "predict_proba", record=True)
             encoder = Timed(base_encoder, "__call__", record=True)
             kw: dict[str, Any] = {"stopwords": res["stopwords"]}
-            if name in ("textfooler", "a2t"):
+            if name in ("textfooler", "a2t", "textbugger"):
                 kw.update(neighbours=res["neighbours"], encoder=encoder)
             elif name == "pwws":
                 kw.update(lexicon=load_resources(["lexicon"], data_dir)["lexicon"])

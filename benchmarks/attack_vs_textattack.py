@@ -20,6 +20,10 @@ group/world-writable data — and set ``NLTK_DATA=<dir>``). Usage:
     NLTK_DATA=/tmp/nltk_data HF_HUB_OFFLINE=1 /tmp/ta-venv/bin/python benchmarks/attack_vs_textattack.py \\
         --n 200 --model-dir /tmp/mr_minilm --textattack-first --textattack-hf --cpu-bf16 [--encoder]
 
+``--recipe textbugger`` runs our ``textbugger`` recipe against TextAttack's ``TextBuggerLi2018`` built by
+:func:`~textrobust.adversarial.textattack_interop.textbugger_like_textattack` (same neighbours, homoglyph table and
+MiniLM encoder; the character bugs draw random positions in each engine, so texts differ and rates are compared).
+
 Measured figures: ``benchmarks/RESULTS.md``. Possible sources of disagreement on other data: TextAttack splits words its own way
 (``AttackedText.words``; ours: ``\\w+`` runs with inner apostrophes/hyphens) and rebuilds the text when it deletes a
 word for ranking.
@@ -99,6 +103,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=256, help="our engine: examples advanced in lockstep")
     p.add_argument("--model-batch-size", type=int, default=64, help="predict_proba batch size (both engines)")
     p.add_argument("--sequential", action="store_true", help="also run our engine one example at a time")
+    p.add_argument("--recipe", choices=("textfooler", "textbugger"), default="textfooler",
+                   help="textfooler: the TextFooler-like attack above; textbugger: our textbugger recipe vs "
+                        "TextAttack's TextBuggerLi2018 with the same neighbours, homoglyphs and encoder (implies "
+                        "--encoder; character bugs are random, so compare rates, not texts)")
     p.add_argument("--max-candidates", type=int, default=50)
     p.add_argument("--textattack-first", action="store_true", help="run TextAttack before our engine")
     p.add_argument("--textattack-hf", action="store_true",
@@ -113,8 +121,15 @@ def main() -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="write the rows and per-example agreement as JSON here")
     args = p.parse_args()
+    if args.recipe == "textbugger":
+        args.encoder = True
 
-    from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
+    from textrobust.adversarial import textbugger
+    from textrobust.adversarial.textattack_interop import (
+        run_textattack,
+        textbugger_like_textattack,
+        textfooler_like_textattack,
+    )
 
     data_dir = Path(args.data_dir) if args.data_dir else shared_data_dir()
     xs, ys, ex, ey, pool = mr_data(data_dir, args.train)
@@ -147,9 +162,12 @@ def main() -> None:
             enc = Timed(sentence_encoder, "__call__")
             post = (SentenceSimilarity(enc, threshold=0.840845057, metric="angular", window_size=15,
                                        compare_against_original=False, skip_shorter_than_window=True),)
-        attack = Attack(model, WordSwapSource(neighbours, args.max_candidates), GreedyWordSwapWIR("delete"),
-                        UntargetedClassification(), (RepeatModification(), StopwordModification(stop)), post,
-                        "textfooler_like")
+        if args.recipe == "textbugger":
+            attack = textbugger(model, neighbours=neighbours, encoder=enc, stopwords=stop)
+        else:
+            attack = Attack(model, WordSwapSource(neighbours, args.max_candidates), GreedyWordSwapWIR("delete"),
+                            UntargetedClassification(), (RepeatModification(), StopwordModification(stop)), post,
+                            "textfooler_like")
         reports[engine] = run_attack(attack, ex, ey, batch_size=bs, progress=False,
                                      model_batch_size=args.model_batch_size)
         clf.cpu_bf16 = False
@@ -160,9 +178,13 @@ def main() -> None:
 
     def run_theirs(key: str, engine: str, model: Any) -> None:
         enc = Timed(sentence_encoder, "__call__") if sentence_encoder is not None else None
-        ta_attack = textfooler_like_textattack(model, neighbours, enc, stopwords=stop,
-                                               max_candidates=args.max_candidates,
-                                               model_batch_size=args.model_batch_size)
+        if args.recipe == "textbugger":
+            ta_attack = textbugger_like_textattack(model, neighbours, enc, stopwords=stop,
+                                                   model_batch_size=args.model_batch_size)
+        else:
+            ta_attack = textfooler_like_textattack(model, neighbours, enc, stopwords=stop,
+                                                   max_candidates=args.max_candidates,
+                                                   model_batch_size=args.model_batch_size)
         reports[key] = run_textattack(clf, ta_attack, ex, ey, progress=False)
         rows.append(row(engine, reports[key], model, enc))
         print(json.dumps(rows[-1]), flush=True)
@@ -185,7 +207,8 @@ def main() -> None:
     same_status = sum(a.status == b.status for a, b in zip(ours, theirs))
     same_text = sum(a.perturbed_text == b.perturbed_text for a, b in zip(ours, theirs))
     env = environment(str(clf.device))
-    print(f"\nMR first {len(ex)} (textfooler_eval/mr), MiniLM max_length {args.max_length}, device {clf.device}, "
+    print(f"\n{args.recipe}: MR first {len(ex)} (textfooler_eval/mr), MiniLM max_length {args.max_length}, "
+          f"device {clf.device}, "
           f"torch {env['torch']}, transformers {env['transformers']}, {env['torch_threads']} threads, "
           f"model batch {args.model_batch_size}")
     cols = ["engine", "n", "clean_acc", "success_rate", "adv_acc", "pct_words", "avg_queries", "model_texts",

@@ -156,6 +156,27 @@ def test_unknown_suite_and_recipe(spec):
         Runner(parse_experiment(spec), progress=False).run()
 
 
+def test_attack_options_reach_the_recipe_and_bad_ones_fail_before_training(spec, tmp_path):
+    spec.update(conditions={"baseline": {}}, seeds=[0])
+    spec["evaluations"].update(suites=[], attack={"recipe": "deepwordbug", "n": 8,
+                                                  "options": {"max_edit_distance": 0}})
+    Runner(parse_experiment(spec), progress=False).run()
+    attack = [json.loads(x) for x in (tmp_path / "run/units/baseline/seed0/attack.jsonl").read_text().splitlines()]
+    # No character edit fits in an edit distance of 0: every attacked example fails.
+    assert {r["status"] for r in attack} <= {"failed", "skipped"} and any(r["status"] == "failed" for r in attack)
+    for options, pattern in (({"max_candidates": 3}, r"takes no parameter\(s\) \['max_candidates'\]"),
+                             ({"neighbours": "x.json"}, "resources:")):
+        spec["output"] = str(tmp_path / "run2")
+        spec["evaluations"]["attack"] = {"recipe": "textfooler" if "neighbours" in options else "deepwordbug",
+                                         "options": options}
+        runner = Runner(parse_experiment(spec), progress=False)
+        with pytest.raises(ConfigError, match=pattern):
+            runner.plan()
+        with pytest.raises(ConfigError, match=pattern):
+            runner.run()
+        assert not (tmp_path / "run2" / "units").exists()  # nothing trained
+
+
 def test_yaml_loading_and_overrides(tmp_path, spec):
     import yaml
 

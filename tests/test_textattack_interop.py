@@ -152,6 +152,23 @@ def test_same_outcome_with_our_encoder_inside_textattack(ta, threshold):
     assert {a.status for a in native.results} >= {"succeeded"} if threshold < 0.9 else True
 
 
+def test_textbugger_same_outcome_in_both_engines(ta):
+    from textrobust.adversarial import textbugger
+    from textrobust.adversarial.textattack_interop import run_textattack, textbugger_like_textattack
+
+    model = KeywordModel()
+    native = run_attack(textbugger(model, neighbours=NEIGHBOURS, encoder=_bow, stopwords=STOP, sim_threshold=0.0),
+                        TEXTS, LABELS, progress=False)
+    attack = textbugger_like_textattack(model, NEIGHBOURS, _bow, stopwords=STOP, sim_threshold=0.0)
+    assert "WordSwapOurHomoglyphs" in repr(attack) and "WordSwapRandomCharacterInsertion" in repr(attack)
+    theirs = run_textattack(model, attack, TEXTS, LABELS, progress=False)
+    # Character bugs and homoglyphs only make a keyword unknown here; the neighbour swaps decide, in both engines.
+    pairs = [((a.status, a.perturbed_text), (b.status, b.perturbed_text))
+             for a, b in zip(native.results, theirs.results)]
+    assert all(x == y for x, y in pairs), pairs
+    assert [a.status for a in native.results] == ["succeeded", "succeeded", "failed", "skipped"]
+
+
 def test_stopwords_and_max_words_are_respected(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
 

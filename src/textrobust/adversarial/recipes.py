@@ -291,18 +291,41 @@ def build_attack(name: str, model: Any, **resources: Any) -> Attack:
     Example:
         >>> attack = build_attack("deepwordbug", model)  # doctest: +SKIP
     """
+    spec = RECIPES.get(name.replace("-", "_"))
+    if spec is None:
+        raise ConfigError(f"unknown attack recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
+    accepted = recipe_parameters(name)
+    # A shared resource dict (e.g. an experiment's) may hold resources other recipes need: drop those quietly.
+    kwargs = {k: v for k, v in resources.items() if k in accepted or k not in _SHARED_RESOURCES}
+    check_recipe_options(name, kwargs)
+    return spec.build(model, **kwargs)
+
+
+def recipe_parameters(name: str) -> set[str]:
+    """The keyword arguments (resources and options) a registered recipe accepts.
+
+    Example:
+        >>> sorted(recipe_parameters("deepwordbug"))
+        ['max_edit_distance', 'stopwords']
+    """
     import inspect
 
     spec = RECIPES.get(name.replace("-", "_"))
     if spec is None:
         raise ConfigError(f"unknown attack recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
-    accepted = set(inspect.signature(spec.build).parameters)
-    # A shared resource dict (e.g. an experiment's) may hold resources other recipes need: drop those quietly.
-    kwargs = {k: v for k, v in resources.items() if k in accepted or k not in _SHARED_RESOURCES}
-    unknown = sorted(set(kwargs) - accepted)
+    return set(inspect.signature(spec.build).parameters) - {"model"}
+
+
+def check_recipe_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the parameters ``name`` does not take (and those it does).
+
+    Example:
+        >>> check_recipe_options("textfooler", {"pos": "lexicon", "sim_threshold": 0.7})
+    """
+    accepted = recipe_parameters(name)
+    unknown = sorted(set(options) - accepted)
     if unknown:
-        raise ConfigError(f"recipe {name!r} takes no parameter(s) {unknown}; it accepts {sorted(accepted - {'model'})}")
-    return spec.build(model, **kwargs)
+        raise ConfigError(f"recipe {name!r} takes no parameter(s) {unknown}; it accepts {sorted(accepted)}")
 
 
 _SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors", "pos",

@@ -359,6 +359,67 @@ def textfooler_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[s
     return attack
 
 
+def _homoglyph_swap_class() -> Any:
+    from textattack.transformations import WordSwap
+
+    from textrobust.adversarial.transformations import HomoglyphSwap
+
+    class WordSwapOurHomoglyphs(WordSwap):  # type: ignore[misc, valid-type]
+        """TextAttack's ``WordSwapHomoglyphSwap`` (every position, one candidate each) over our homoglyph table:
+        0.3.11 reads a data file its wheel does not ship, and the same table keeps the comparison like for like."""
+
+        def _get_replacement_words(self, word: str) -> list[str]:
+            return HomoglyphSwap().variants(word)
+
+    return WordSwapOurHomoglyphs
+
+
+def textbugger_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[str]] | Any, encoder: Any, *,
+                               stopwords: Iterable[str] | None = None, max_candidates: int = 5,
+                               sim_threshold: float = 0.8, model_batch_size: int = 64) -> Any:
+    """TextAttack's ``TextBuggerLi2018`` recipe with our resources, for side-by-side runs with our ``textbugger``.
+
+    TextAttack's own character bugs (space insertion, deletion, neighbour swap; one random position each, first and
+    last characters kept), homoglyphs from our table (:class:`~textrobust.adversarial.HomoglyphSwap`), up to
+    ``max_candidates`` of ``neighbours`` instead of its embedding download, ``encoder`` (texts -> vectors, e.g. our
+    MiniLM) in TextAttack's ``SentenceEncoder`` constraint with the recipe's USE settings (angular >= 0.8, whole
+    text, against the original), ``RepeatModification``, case-insensitive stopwords, delete-one ranking.
+
+    Example:
+        >>> attack = textbugger_like_textattack(clf, neighbours, SentenceEncoder())  # doctest: +SKIP
+    """
+    ta = _textattack()
+    from textattack.constraints.pre_transformation import RepeatModification
+    from textattack.goal_functions import UntargetedClassification
+    from textattack.search_methods import GreedyWordSwapWIR
+    from textattack.transformations import (
+        CompositeTransformation,
+        WordSwapNeighboringCharacterSwap,
+        WordSwapRandomCharacterDeletion,
+        WordSwapRandomCharacterInsertion,
+    )
+
+    if stopwords is None:
+        from textrobust.augment.sources import DEFAULT_STOPWORDS
+
+        stopwords = DEFAULT_STOPWORDS
+    wrapper = make_model_wrapper(wrapper)
+    ends = {"skip_first_char": True, "skip_last_char": True}
+    transformation = CompositeTransformation([
+        WordSwapRandomCharacterInsertion(random_one=True, letters_to_insert=" ", **ends),
+        WordSwapRandomCharacterDeletion(random_one=True, **ends),
+        WordSwapNeighboringCharacterSwap(random_one=True, **ends),
+        _homoglyph_swap_class()(),
+        _word_swap_class()(neighbours, max_candidates),
+    ])
+    constraints = [RepeatModification(), _lowercase_stopwords_class()({w.lower() for w in stopwords}),
+                   textattack_sentence_encoder(encoder, threshold=sim_threshold, metric="angular")]
+    goal = UntargetedClassification(wrapper, model_batch_size=model_batch_size)
+    attack = ta.Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="delete"))
+    attack._textrobust_name = "textbugger_like"
+    return attack
+
+
 def textattack_sentence_encoder(encoder: Any, **kwargs: Any) -> Any:
     """A TextAttack ``SentenceEncoder`` constraint whose ``encode`` calls ``encoder`` (texts -> vectors, e.g. our
     MiniLM :class:`~textrobust.adversarial.SentenceEncoder`); ``kwargs`` go to TextAttack's constructor
@@ -386,5 +447,5 @@ def textattack_sentence_encoder(encoder: Any, **kwargs: Any) -> Any:
 
 __all__ = [
     "INSTALL_HINT", "TEXTATTACK_RECIPES", "build_textattack", "convert_result", "make_model_wrapper",
-    "run_textattack", "textattack_sentence_encoder", "textfooler_like_textattack",
+    "run_textattack", "textattack_sentence_encoder", "textbugger_like_textattack", "textfooler_like_textattack",
 ]

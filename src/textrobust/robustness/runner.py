@@ -130,16 +130,22 @@ def model_path(name: str) -> str:
 
 
 def needed_resources(exp: Experiment) -> list[str]:
-    from ..adversarial import RECIPES
+    """The resources the experiment's recipes need; checks recipe names and ``options`` before any training."""
+    from ..adversarial.recipes import RECIPES, check_recipe_options
 
-    recipes = [c.adversarial.recipe for c in exp.conditions.values() if c.adversarial]
+    recipes = [(c.adversarial.recipe, c.adversarial.options) for c in exp.conditions.values() if c.adversarial]
     if exp.evaluations.attack:
-        recipes.append(exp.evaluations.attack.recipe)
+        recipes.append((exp.evaluations.attack.recipe, exp.evaluations.attack.options))
     names: list[str] = []
-    for r in recipes:
+    for r, options in recipes:
         spec = RECIPES.get(r.replace("-", "_"))
         if spec is None:
             raise ConfigError(f"unknown attack recipe '{r}'; known: {', '.join(sorted(RECIPES))}")
+        check_recipe_options(r, options)
+        given = sorted(set(options) & {"neighbours", "lexicon", "encoder", "mlm"})
+        if given:
+            raise ConfigError(f"recipe '{r}' options name resource(s) {given}: give their paths under the "
+                              "experiment's 'resources:' instead (they are loaded once and shared)")
         names += [n for n in spec.resources if n not in names]
     return names
 
@@ -199,6 +205,7 @@ class Runner:
     # -- planning ---------------------------------------------------------------------------------
     def plan(self) -> dict[str, Any]:
         """Units, data sizes and estimated model work, without training anything (``--dry-run``)."""
+        needed_resources(self.exp)  # unknown recipes or recipe options fail here, not after the first training
         data = load_data(self.exp)
         units = unit_fingerprints(self.exp, data)
         done = [u.key for u in units if self._is_done(u)]
@@ -240,6 +247,7 @@ class Runner:
     def run(self, resume: bool = True) -> Any:
         """Run every unfinished unit, then write the tidy results, the summary and the environment file."""
         started = time.time()
+        needed_resources(self.exp)  # unknown recipes or recipe options fail here, not after the first training
         data = load_data(self.exp)
         units = unit_fingerprints(self.exp, data)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -279,7 +287,8 @@ class Runner:
 
             adv = cond.adversarial
             callback = make_online_callback(adv.recipe, adv.fraction, adv.every_k_epochs, seed=u.seed,
-                                            resources=self.resources(), query_budget=adv.query_budget)
+                                            resources={**self.resources(), **adv.options},
+                                            query_budget=adv.query_budget)
         phase("train")
         clf.fit(train, data.validation, epoch_callback=callback, progress=self.inner_progress)
         rows += [("train", "train_size", len(train)), ("train", "train_seconds", time.perf_counter() - t0)]
@@ -381,7 +390,7 @@ class Runner:
         clf.fit(train, val, progress=self.inner_progress)
         subset = train.sample(max(1, round(adv.fraction * len(train))), seed=u.seed)
         texts, labels = adversarial_examples_for_training(
-            clf, adv.recipe, subset.texts, subset.labels, resources=self.resources(),
+            clf, adv.recipe, subset.texts, subset.labels, resources={**self.resources(), **adv.options},
             query_budget=adv.query_budget, seed=u.seed, progress=self.inner_progress)
         _write_jsonl(out / "augmented_sample.jsonl", [
             {"operator": f"adversarial:{adv.recipe}", "source_text": "", "augmented_text": t,
@@ -448,7 +457,7 @@ class Runner:
 
         n = min(spec.n, len(test))
         # build_attack drops the resources that other recipes of this experiment need.
-        attack = build_attack(spec.recipe, clf, **self.resources())
+        attack = build_attack(spec.recipe, clf, **{**self.resources(), **spec.options})
         report = run_attack(attack, test.texts[:n], test.labels[:n], batch_size=spec.batch_size,
                             query_budget=spec.query_budget, progress=self.inner_progress)
         s = report.summary()

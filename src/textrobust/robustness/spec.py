@@ -16,7 +16,7 @@ Example YAML::
     evaluations:
       clean: true
       suites: [char, typo, synonym, case, punctuation, contraction]
-      attack: {recipe: deepwordbug, n: 200}
+      attack: {recipe: deepwordbug, n: 200}   # options: {...} passes recipe keyword arguments
     output: runs/sst2-lowresource
 
 ``{data_dir}`` in a path is replaced by the shared data directory (``$TEXTROBUST_DATA_DIR`` or ``../shared/data``),
@@ -98,6 +98,7 @@ class AdversarialSpec(_Strict):
     fraction: float = Field(0.2, gt=0, le=1, description="share of the training set attacked (per round)")
     every_k_epochs: int = Field(1, ge=1)
     query_budget: int | None = Field(None, ge=1)
+    options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon, max_candidates: 10}")
 
 
 class GenerateSpec(_Strict):
@@ -125,6 +126,7 @@ class AttackEvalSpec(_Strict):
     n: int = Field(100, ge=1, description="attack the first n test examples")
     query_budget: int | None = Field(None, ge=1)
     batch_size: int = Field(32, ge=1, description="examples advanced in lockstep")
+    options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon, sim_threshold: 0.7}")
 
 
 class SuiteSpec(_Strict):
