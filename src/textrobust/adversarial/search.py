@@ -55,9 +55,10 @@ class GreedyWordSwapWIR:
     the best swap's gain), ``"gradient"`` (A2T: norm of the loss gradient w.r.t. each word's embeddings, one
     backward pass; needs ``gradient_backend``, e.g. :class:`~textrobust.adversarial.gradients.WordGradients`),
     ``"none"`` (left to right). Then, word by word, keep the best candidate if it improves the goal score; stop
-    as soon as the goal is reached. When several candidates reach it, the one most similar to the original wins
-    (TextFooler's rule, as TextAttack applies it: among the top-scoring winners, in score order, the highest
-    ``AttackText.similarity`` a sentence-similarity constraint recorded; without one, the best score).
+    as soon as the goal is reached. When several candidates reach it, the most similar one wins (TextFooler's
+    rule, as TextAttack applies it: among the top-scoring winners, in score order, the highest
+    ``AttackText.similarity`` the sentence-similarity constraint recorded against its reference text; without
+    such a constraint, the best score).
 
     ``lazy_constraints=True`` scores every transformed candidate first and runs the post-transformation
     constraints (sentence encoder, embeddings, POS) only on candidates that improve the score, best first, until

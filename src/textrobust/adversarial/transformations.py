@@ -30,6 +30,18 @@ def _match_case(template: str, word: str) -> str:
     return word
 
 
+def _word_swaps(text: AttackText, indices: Sequence[int], per_index: Sequence[Sequence[str]]) -> list[AttackText]:
+    """Copies of ``text`` with word ``i`` swapped for each proposed word (case copied; the word itself and
+    non-words such as sub-word fragments skipped), for model-proposed candidates."""
+    out: list[AttackText] = []
+    for i, cands in zip(indices, per_index):
+        word = text.words[i]
+        for c in cands:
+            if c.lower() != word.lower() and is_word(c):
+                out.append(text.replace(i, _match_case(word, c)))
+    return out
+
+
 class _MappingSource:
     """Adapts a plain ``word -> [neighbours]`` mapping to the ``synonyms(word, pos=None)`` interface."""
 
@@ -251,13 +263,7 @@ class MaskedLMSwap:
             return []
         inputs = [(text.words, i, self.method == "bae", self.max_candidates) for i in indices]
         preds = yield BatchCall(self.mlm, inputs)
-        out: list[AttackText] = []
-        for i, cands in zip(indices, preds):
-            word = text.words[i]
-            for c in cands:
-                if c.lower() != word.lower() and is_word(c):
-                    out.append(text.replace(i, _match_case(word, c)))
-        return out
+        return _word_swaps(text, indices, preds)
 
 
 @dataclass(frozen=True)
@@ -281,10 +287,4 @@ class GradientWordSwap:
         if not indices:
             return []
         (per_index,) = yield BatchCall(self.backend, [(text.words, tuple(indices), self.max_candidates)])
-        out: list[AttackText] = []
-        for i, cands in zip(indices, per_index):
-            word = text.words[i]
-            for c in cands:
-                if c.lower() != word.lower() and is_word(c):
-                    out.append(text.replace(i, _match_case(word, c)))
-        return out
+        return _word_swaps(text, indices, per_index)
