@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from textrobust.errors import ConfigError
+
+
+def _embedding_gradients(clf: Any, word_lists: Sequence[Sequence[str]], labels: Sequence[int] | None,
+                         batch_size: int) -> Iterator[tuple[list[int], Any, Any, Any]]:
+    """Length-sorted batches of ``word_lists`` through ``clf``'s transformers module in eval mode: yields
+    ``(indices, encoding, input_ids, grad)`` with ``grad`` = d(summed cross-entropy)/d(input embeddings), against
+    ``labels`` or, when None, the model's own predictions. The module's training mode is restored afterwards."""
+    import torch
+
+    module, tok = clf.model, clf.tokenizer
+    device = getattr(clf, "device", None) or next(module.parameters()).device
+    max_length = getattr(clf, "max_length", None) or 512
+    was_training = module.training
+    module.eval()
+    try:
+        order = sorted(range(len(word_lists)), key=lambda i: len(word_lists[i]))
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            enc = tok([list(word_lists[i]) for i in idx], is_split_into_words=True, padding=True, truncation=True,
+                      max_length=max_length, return_tensors="pt")
+            ids = enc["input_ids"].to(device)
+            batch = {k: v.to(device) for k, v in enc.items() if k != "input_ids"}
+            embeds = module.get_input_embeddings()(ids).detach().requires_grad_(True)
+            logits = module(inputs_embeds=embeds, **batch).logits.float()
+            target = (logits.argmax(-1) if labels is None
+                      else torch.tensor([int(labels[i]) for i in idx], device=device))
+            loss = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, embeds)
+            yield idx, enc, ids, grad
+    finally:
+        module.train(was_training)
 
 
 class WordGradients:
@@ -26,37 +57,17 @@ class WordGradients:
         self.batch_size = batch_size
 
     def __call__(self, inputs: list[Hashable]) -> list[np.ndarray]:
-        import torch
-
-        clf = self.classifier
-        module, tok = clf.model, clf.tokenizer
-        device = getattr(clf, "device", None) or next(module.parameters()).device
-        max_length = getattr(clf, "max_length", None) or 512
-        was_training = module.training
-        module.eval()
+        words = [inp[0] for inp in inputs]  # type: ignore[index]
+        labels = [inp[1] for inp in inputs]  # type: ignore[index]
         out: list[Any] = [None] * len(inputs)
-        try:
-            order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))  # type: ignore[index]
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                words = [list(inputs[i][0]) for i in idx]  # type: ignore[index]
-                labels = torch.tensor([int(inputs[i][1]) for i in idx], device=device)  # type: ignore[index]
-                enc = tok(words, is_split_into_words=True, padding=True, truncation=True,
-                          max_length=max_length, return_tensors="pt")
-                batch = {k: v.to(device) for k, v in enc.items() if k != "input_ids"}
-                embeds = module.get_input_embeddings()(enc["input_ids"].to(device)).detach().requires_grad_(True)
-                logits = module(inputs_embeds=embeds, **batch).logits
-                loss = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
-                (grad,) = torch.autograd.grad(loss, embeds)
-                tok_imp = grad.abs().sum(-1).float().cpu().numpy()
-                for row, i in enumerate(idx):
-                    imp = np.zeros(len(words[row]))
-                    for t, w in enumerate(enc.word_ids(row)):
-                        if w is not None:
-                            imp[w] += tok_imp[row, t]
-                    out[i] = imp
-        finally:
-            module.train(was_training)
+        for idx, enc, _, grad in _embedding_gradients(self.classifier, words, labels, self.batch_size):
+            tok_imp = grad.abs().sum(-1).float().cpu().numpy()
+            for row, i in enumerate(idx):
+                imp = np.zeros(len(words[i]))
+                for t, w in enumerate(enc.word_ids(row)):
+                    if w is not None:
+                        imp[w] += tok_imp[row, t]
+                out[i] = imp
         return out
 
 
@@ -109,46 +120,27 @@ class GradientSwapCandidates:
     def __call__(self, inputs: list[Hashable]) -> list[list[list[str]]]:
         import torch
 
-        clf = self.classifier
-        module, tok = clf.model, clf.tokenizer
-        device = getattr(clf, "device", None) or next(module.parameters()).device
-        max_length = getattr(clf, "max_length", None) or 512
         ok, words_of = self._whole_words()
-        table = module.get_input_embeddings().weight.detach()
+        table = self.classifier.model.get_input_embeddings().weight.detach()
         allowed = torch.as_tensor(ok[: table.shape[0]], device=table.device)
-        was_training = module.training
-        module.eval()
+        words = [inp[0] for inp in inputs]  # type: ignore[index]
         out: list[Any] = [None] * len(inputs)
-        try:
-            order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))  # type: ignore[index]
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                words = [list(inputs[i][0]) for i in idx]  # type: ignore[index]
-                enc = tok(words, is_split_into_words=True, padding=True, truncation=True,
-                          max_length=max_length, return_tensors="pt")
-                ids = enc["input_ids"].to(device)
-                batch = {k: v.to(device) for k, v in enc.items() if k != "input_ids"}
-                embeds = module.get_input_embeddings()(ids).detach().requires_grad_(True)
-                logits = module(inputs_embeds=embeds, **batch).logits.float()
-                loss = torch.nn.functional.cross_entropy(logits, logits.argmax(-1), reduction="sum")
-                (grad,) = torch.autograd.grad(loss, embeds)
-                for row, i in enumerate(idx):
-                    _, positions, k = inputs[i]  # type: ignore[misc]
-                    word_ids = enc.word_ids(row)
-                    per_index: list[list[str]] = []
-                    for w in positions:
-                        if w not in word_ids:  # truncated away
-                            per_index.append([])
-                            continue
-                        p = word_ids.index(w)
-                        g = grad[row, p].to(table.dtype)
-                        scores = (table @ g - table[ids[row, p]] @ g).float()
-                        scores = scores.masked_fill(~allowed, float("-inf"))
-                        scores[ids[row, p]] = float("-inf")
-                        top = torch.topk(scores, min(k + 1, int(allowed.sum()))).indices.tolist()
-                        original = words[row][w].lower()
-                        per_index.append([words_of[t] for t in top if words_of[t].lower() != original][:k])
-                    out[i] = per_index
-        finally:
-            module.train(was_training)
+        for idx, enc, ids, grad in _embedding_gradients(self.classifier, words, None, self.batch_size):
+            for row, i in enumerate(idx):
+                _, positions, k = inputs[i]  # type: ignore[misc]
+                word_ids = enc.word_ids(row)
+                per_index: list[list[str]] = []
+                for w in positions:
+                    if w not in word_ids:  # truncated away
+                        per_index.append([])
+                        continue
+                    p = word_ids.index(w)
+                    g = grad[row, p].to(table.dtype)
+                    scores = (table @ g - table[ids[row, p]] @ g).float()
+                    scores = scores.masked_fill(~allowed, float("-inf"))
+                    scores[ids[row, p]] = float("-inf")
+                    top = torch.topk(scores, min(k + 1, int(allowed.sum()))).indices.tolist()
+                    original = words[i][w].lower()
+                    per_index.append([words_of[t] for t in top if words_of[t].lower() != original][:k])
+                out[i] = per_index
         return out
