@@ -13,6 +13,26 @@ from pathlib import Path
 from typing import Any
 
 
+def quiet_libraries() -> None:
+    """Silence transformers / datasets / textrobust logging, progress bars and warnings, so a benchmark prints only
+    its table."""
+    import contextlib
+    import logging
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("textrobust").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    with contextlib.suppress(ImportError, AttributeError):
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+
+
 def sync(device: str) -> None:
     """Wait for queued GPU work so wall-clock timings are honest."""
     if str(device).startswith("cuda"):

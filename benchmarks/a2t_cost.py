@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timed, Timer, environment, format_table, write_json
+from _common import Timed, Timer, environment, format_table, quiet_libraries, write_json
 
 from textrobust.data import LabeledData, shared_data_dir
 from textrobust.models import TextClassifier, TrainConfig, minilm_path, resolve_device
@@ -163,15 +161,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
-    from transformers.utils import logging as hf_logging
 
     from textrobust.adversarial import SentenceEncoder, adversarial_examples_for_training, load_resources
     from textrobust.adversarial.training import make_online_callback
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    logging.getLogger("textrobust").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore")
+    quiet_libraries()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

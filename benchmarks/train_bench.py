@@ -23,18 +23,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import logging
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, environment, format_table, write_json
+from _common import Timer, environment, format_table, quiet_libraries, write_json
 
 from textrobust.data import LabeledData, load_dataset, shared_data_dir
 from textrobust.models import TextClassifier, TrainConfig, minilm_path, resolve_device
@@ -257,18 +255,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    logging.getLogger("textrobust").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore")
+    quiet_libraries()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with contextlib.suppress(ImportError, AttributeError):
-        import datasets
-
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
 
     if args.threads:
         torch.set_num_threads(args.threads)
