@@ -107,18 +107,26 @@ def minilm_dir() -> str:
     return minilm_path()
 
 
-@pytest.fixture(scope="session")
-def gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
-    """A 1-layer GPT-2 with the tiny WordPiece tokenizer plus an [EOS] token (pad stays [PAD])."""
+def build_tiny_gpt(out, tokenizer_dir: str, *, n_embd: int, eos_token: str | None = None) -> str:
+    """Save a random 1-layer GPT-2 over the tiny WordPiece tokenizer in ``out``. EOS is ``eos_token`` (added to the
+    vocabulary) or, when None, [SEP]; BOS is [CLS], pad stays [PAD]."""
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
-    tok.add_special_tokens({"eos_token": "[EOS]"})
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    if eos_token is not None:
+        tok.add_special_tokens({"eos_token": eos_token})
     torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=1, n_head=2,
-                     eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id)
-    out = tmp_path_factory.mktemp("tiny_gpt_lambada")
+    cfg = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=n_embd, n_layer=1, n_head=2,
+                     eos_token_id=tok.eos_token_id if eos_token is not None else tok.sep_token_id,
+                     pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id)
     GPT2LMHeadModel(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
+    """A 1-layer GPT-2 with the tiny WordPiece tokenizer plus an [EOS] token (pad stays [PAD])."""
+    return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt_lambada"), tiny_tokenizer_dir, n_embd=32,
+                          eos_token="[EOS]")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import build_tiny_gpt
 from textrobust.augment import Operator, operator_from_spec, parse_op, registered
 
 SENTENCES = ["the film was good and the music was great", "a boring movie , really", "i thought the plot is fun",
@@ -51,17 +52,7 @@ def tiny_marian_dirs(tmp_path_factory, tiny_tokenizer_dir) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def tiny_gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
-    torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=16, n_layer=1, n_head=2,
-                     bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, pad_token_id=tok.pad_token_id)
-    out = tmp_path_factory.mktemp("tiny_gpt")
-    GPT2LMHeadModel(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)
+    return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt"), tiny_tokenizer_dir, n_embd=16)
 
 
 @pytest.fixture(params=["contextual_sub", "contextual_ins", "backtranslate", "generate"])
