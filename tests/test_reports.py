@@ -51,6 +51,18 @@ def _metrics(condition: str) -> dict[tuple[str, str], float]:
     return out
 
 
+def metric_metadata() -> list[dict]:
+    """The metadata the harness writes for these evaluations (from the evaluations themselves)."""
+    from textrobust.robustness import build_evaluation
+    from textrobust.robustness.training import TRAIN_METRICS
+
+    evals = [build_evaluation({"kind": "clean"}), build_evaluation({"kind": "inv", "suites": SUITES}),
+             build_evaluation({"kind": "attack", "recipe": RECIPE})]
+    infos = TRAIN_METRICS + [m for ev in evals for m in ev.metrics(["negative", "positive"])]
+    present = set(_metrics("baseline"))
+    return [m.to_dict() for m in infos if (m.evaluation, m.metric) in present]
+
+
 def make_run_dir(root: Path, *, xss: bool = False, records: bool = True, n_attacks: int = 10) -> Path:
     """Write a complete run directory following the harness contract (numbers chosen, not computed)."""
     run = root / "run"
@@ -99,7 +111,8 @@ def make_run_dir(root: Path, *, xss: bool = False, records: bool = True, n_attac
     (run / "config.json").write_text(json.dumps(config, indent=2))
     (run / "environment.json").write_text(json.dumps(env, indent=2))
     (run / "summary.json").write_text(json.dumps(
-        {"confidence": 0.95, "method": "t", "baseline": "baseline", "rows": summary_rows}, indent=2))
+        {"confidence": 0.95, "method": "t", "baseline": "baseline", "rows": summary_rows,
+         "metrics": metric_metadata(), "units": {"total": 10, "done": 10, "failed": [], "missing": 0}}, indent=2))
     with (run / "results.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["condition", "seed", "evaluation", "metric", "value"])
@@ -120,20 +133,19 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
             tail = "\u200b" if xss else "indeed"
             label = XSS_LABEL if xss else "positive"
             attacks = [{
-                "recipe": RECIPE, "original_text": f"{text} #{i}",
-                "perturbed_text": f"{text.replace('good', 'decent')} #{i} {tail}",
-                "label": label, "original_pred": label, "perturbed_pred": "negative" if not xss else XSS_TEXT,
-                "original_conf": 0.97, "perturbed_conf": 0.61, "status": "succeeded", "queries": 100 + i,
-                "words_perturbed_pct": 10.0 + i,
+                "evaluation": f"attack:{RECIPE}", "item": str(i), "failed": True, "original": f"{text} #{i}",
+                "text": f"{text.replace('good', 'decent')} #{i} {tail}", "label": label, "pred_original": label,
+                "pred": "negative" if not xss else XSS_TEXT, "conf_original": 0.97, "conf": 0.61,
+                "info": {"recipe": RECIPE, "status": "succeeded", "queries": 100 + i, "words_perturbed_pct": 10.0 + i},
             } for i in range(n_attacks)]
-            attacks.append({**attacks[0], "status": "failed"})
-            (d / "attack.jsonl").write_text("".join(json.dumps(a) + "\n" for a in attacks))
+            attacks.append({**attacks[0], "failed": False, "info": {**attacks[0]["info"], "status": "failed"}})
             inv = [{
-                "suite": suite, "original": f"{text} ({suite} {i})", "perturbed": f"{text} ({suite}{i})",
-                "label": label, "pred_original": label, "pred_perturbed": "negative" if i % 2 else label,
-                "conf_original": 0.9, "conf_perturbed": 0.55, "invariant": not i % 2,
+                "evaluation": f"inv:{suite}", "item": str(i), "failed": bool(i % 2),
+                "original": f"{text} ({suite} {i})", "text": f"{text} ({suite}{i})", "label": label,
+                "pred_original": label, "pred": "negative" if i % 2 else label, "conf_original": 0.9,
+                "conf": 0.55, "info": {"suite": suite},
             } for suite in SUITES for i in range(4)]
-            (d / "inv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in inv))
+            (d / "examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in attacks + inv))
             if name != "baseline":
                 aug = [{"operator": op, "source_text": f"{text} {i}", "augmented_text": f"{text} {i} extra",
                         "label": label} for op in ("keyboard", "synonym") for i in range(3)]
@@ -165,17 +177,23 @@ def test_report_written_next_to_run_with_key_numbers(built, run_dir):
     text = _plain(html)
     for expected in ("sst2-robustness", "minilm", "NVIDIA H100 80GB HBM3", "1 h 2 min", "5000 rows",
                      "91.2% ± 1.2", "27.4% ± 1.2", "Δ +6.1 pts 95% CI +3.0 to +9.2", "textrobust run exp.yaml",
-                     "Under attack: textfooler", "Perturbed: typo", "torch 2.13.0"):
+                     "accuracy under textfooler attack", "accuracy on typo-perturbed inputs", "torch 2.13.0",
+                     "10 of 10 condition × seed units finished"):
         assert expected in text, expected
     assert '<a href="./report.json">report.json</a>' in html
 
 
 def test_verdict_wording_depends_on_the_interval(built):
     text = _plain(built[1])
-    assert "more robust under attack: +6.1 pts (95% CI +3.0 to +9.2)" in text
-    assert "no detectable change in accuracy under attack (+0.8 pts, 95% CI −1.2 to +2.8)" in text
-    assert "lower clean accuracy: −1.5 pts (95% CI −2.5 to −0.5)" in text
-    assert "accuracy under attack: too few seeds for an interval" in text
+    assert "better accuracy under textfooler attack: +6.1 pts (95% CI +3.0 to +9.2)" in text
+    assert "no detectable change in accuracy under textfooler attack (+0.8 pts, 95% CI −1.2 to +2.8)" in text
+    assert "worse clean accuracy: −1.5 pts (95% CI −2.5 to −0.5)" in text
+    assert "accuracy under textfooler attack: too few seeds for an interval" in text
+    # Verdicts come from the metadata: robustness first, then clean; info metrics (training time) are not judged.
+    adv = next(c for c in built[2]["conditions"] if c["name"] == "adv_train")
+    assert [v["key"] for v in adv["verdicts"]][:1] == ["inv:char.accuracy"] and "train.train_seconds" not in {
+        v["key"] for v in adv["verdicts"]}
+    assert [v["key"] for v in adv["verdicts"]][-1] == "clean.accuracy"
 
 
 def test_best_condition_has_a_text_badge(built):
@@ -197,17 +215,22 @@ def test_json_twin_matches_summary(built, run_dir):
                 cell = by_name[row["condition"]]["cells"][key]
                 for field in ("mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high", "n_seeds"):
                     assert cell[field] == row[field], (row, field)
-    assert report["schema_version"] == 1 and report["baseline"] == "baseline"
+    assert report["schema_version"] == 2 and report["baseline"] == "baseline"
+    # Every metric appears in the details, headline or not (a new metric is never lost on the page).
+    detail_keys = {m["key"] for g in report["details"] for m in g["metrics"]}
+    assert detail_keys == {f"{r['evaluation']}.{r['metric']}" for r in summary["rows"]}
     assert [c["name"] for c in report["conditions"]] == list(CONDITIONS)
 
 
 def test_examples_are_capped_with_counts(built):
     _, html, report = built
-    attacks = report["examples"]["attacks"]
+    blocks = {b["evaluation"]: b for b in report["examples"]["failures"]}
+    attacks = blocks[f"attack:{RECIPE}"]
     assert attacks["total"] == 10 * 10 and attacks["shown"] == 50 and attacks["not_shown"] == 50
     assert {r["condition"] for r in attacks["rows"]} == set(CONDITIONS)  # fair share across conditions
+    assert attacks["info_columns"] == ["queries", "words_perturbed_pct"]  # constant columns (recipe) dropped
     assert "50 more not shown" in _plain(html)
-    assert report["examples"]["inv_failures"]["total"] == 10 * len(SUITES) * 2
+    assert [blocks[f"inv:{s}"]["total"] for s in SUITES] == [10 * 2] * len(SUITES)
     assert report["examples"]["augmented"]["by_group"] == {"keyboard": 21, "synonym": 21}
     assert "<del>good</del> <ins>decent</ins>" in html
 
@@ -257,16 +280,16 @@ def test_minimal_run_dir_single_seed_no_records(tmp_path):
         {"condition": "baseline", "evaluation": "clean", "metric": "accuracy", "n_seeds": 1, "mean": 0.8},
         {"condition": "aug", "evaluation": "clean", "metric": "accuracy", "n_seeds": 1, "mean": 0.82,
          "diff_mean": 0.02},
-    ]}))
+    ], "metrics": [m for m in metric_metadata() if m["evaluation"] == "clean" and m["metric"] == "accuracy"]}))
     (run / "results.csv").write_text("condition,seed,evaluation,metric,value\nbaseline,7,clean,accuracy,0.8\n"
                                      "aug,7,clean,accuracy,0.82\n")
     text = _plain(build_report(run).read_text())
     assert "clean accuracy: +2.0 pts, too few seeds for an interval" in text
-    assert "No successful attacks recorded." in text and "No perturbation suites or attacks" in text
+    assert "No per-example failures recorded." in text and "Clean accuracy" in text
 
 
 @pytest.mark.parametrize("breakage", ["missing_dir", "no_summary", "bad_config", "no_results", "bad_jsonl",
-                                      "bad_columns", "summary_not_rows"])
+                                      "bad_columns", "summary_not_rows", "no_metadata", "bad_metadata"])
 def test_broken_run_dirs_raise_data_error(tmp_path, breakage):
     run = make_run_dir(tmp_path)
     if breakage == "missing_dir":
@@ -278,11 +301,17 @@ def test_broken_run_dirs_raise_data_error(tmp_path, breakage):
     elif breakage == "no_results":
         (run / "results.csv").unlink()
     elif breakage == "bad_jsonl":
-        (run / "units" / "baseline" / "seed0" / "inv.jsonl").write_text('{"suite": "char"}\n{oops\n')
+        (run / "units" / "baseline" / "seed0" / "examples.jsonl").write_text('{"failed": true}\n{oops\n')
     elif breakage == "bad_columns":
         (run / "results.csv").write_text("a,b\n1,2\n")
     elif breakage == "summary_not_rows":
         (run / "summary.json").write_text('{"rows": 3}')
+    elif breakage in ("no_metadata", "bad_metadata"):  # a summary written by textrobust 0.1, or damaged
+        summary = json.loads((run / "summary.json").read_text())
+        summary["metrics"] = [{"evaluation": "clean"}] if breakage == "bad_metadata" else summary.pop("metrics") and None
+        if summary["metrics"] is None:
+            del summary["metrics"]
+        (run / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(DataError) as info:
         build_report(run)
     assert "\n" not in str(info.value)
@@ -300,7 +329,7 @@ def test_reports_imports_no_model_code(run_dir):
 
 
 def test_word_diff_and_formatting():
-    from textrobust.reports.fmt import pct, pts, verdict
+    from textrobust.reports.fmt import diff_text, pct, pts, value_text, verdict
     from textrobust.reports.textdiff import word_diff
 
     assert word_diff("the film was good", "the movie was good") == [
@@ -310,6 +339,11 @@ def test_word_diff_and_formatting():
     assert verdict(cell, what="x", better="better x", worse="worse x", confidence=0.9) == {
         "kind": "worse", "text": "worse x: −4.0 pts (90% CI −7.0 to −1.0)"}
     assert verdict(None, what="x", better="b", worse="w", confidence=0.95)["kind"] == "missing"
+    # Lower is better (a failure rate): a negative difference is the better one.
+    assert verdict(cell, what="x", better="better x", worse="worse x", confidence=0.9,
+                   higher_is_better=False)["kind"] == "better"
+    assert value_text(0.0421, "share") == "4.2%" and value_text(12.25, "seconds") == "12.2 s"
+    assert diff_text(-0.0123, "score") == "−0.012" and diff_text(3.0, "percent") == "+3.0 pts"
 
 
 def test_nan_values_become_null(run_dir):

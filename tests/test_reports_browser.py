@@ -96,24 +96,24 @@ def test_report_in_headless_chromium(browser, tmp_path):
     html_path = build_report(make_run_dir(tmp_path))
     url = _open(browser, html_path)
     summary = browser.find_element("id", "summary").text
-    assert "27.4% ± 1.2" in summary and "more robust under attack: +6.1 pts (95% CI +3.0 to +9.2)" in summary
+    assert "27.4% ± 1.2" in summary and "better accuracy under textfooler attack: +6.1 pts (95% CI +3.0 to +9.2)" in summary
 
-    queries = _column(browser, "attack-table", 6)
+    queries = _column(browser, "fail-attack-textfooler-table", 5)
     assert len(queries) == 50
-    browser.find_element("xpath", "//table[@id='attack-table']//th[normalize-space()='Queries ↕' or "
+    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[normalize-space()='Queries ↕' or "
                                   "starts-with(normalize-space(), 'Queries')]/button").click()
-    ascending = _column(browser, "attack-table", 6)
+    ascending = _column(browser, "fail-attack-textfooler-table", 5)
     assert ascending != queries and ascending == sorted(queries, key=float)
-    browser.find_element("xpath", "//table[@id='attack-table']//th[starts-with(normalize-space(), 'Queries')]"
+    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Queries')]"
                                   "/button").click()
-    assert _column(browser, "attack-table", 6) == sorted(queries, key=float, reverse=True)
+    assert _column(browser, "fail-attack-textfooler-table", 5) == sorted(queries, key=float, reverse=True)
 
-    box = browser.find_element("css selector", "input[data-table='attack-table']")
+    box = browser.find_element("css selector", "input[data-table='fail-attack-textfooler-table']")
     assert box.is_displayed()
     box.send_keys("adv_train")
-    visible = [r for r in browser.find_elements("css selector", "#attack-table tbody tr") if r.is_displayed()]
+    visible = [r for r in browser.find_elements("css selector", "#fail-attack-textfooler-table tbody tr") if r.is_displayed()]
     assert 0 < len(visible) < 50 and all("adv_train" in r.text for r in visible)
-    assert "rows match" in browser.find_element("css selector", ".filter-status[data-for='attack-table']").text
+    assert "rows match" in browser.find_element("css selector", ".filter-status[data-for='fail-attack-textfooler-table']").text
     box.clear()
 
     _check_clean_load(browser, url)
@@ -127,13 +127,13 @@ def test_xss_payloads_do_not_execute(browser, tmp_path):
     url = _open(browser, html_path)
     assert browser.execute_script("return window.__xss === undefined && window.__alerts.length === 0")
     assert browser.execute_script("return document.querySelectorAll('img, iframe, object, embed').length") == 0
-    table_text = browser.find_element("css selector", "#attack-table").text
+    table_text = browser.find_element("css selector", "#fail-attack-textfooler-table").text
     assert "<script>window.__xss=1;alert(1)</script>" in table_text  # shown as text, not run
     assert "U+202E" in table_text and "U+200B" in table_text
     # Sorting and filtering must not turn text into markup either.
-    browser.find_element("xpath", "//table[@id='attack-table']//th[starts-with(normalize-space(), 'Label')]"
+    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Label')]"
                                   "/button").click()
-    browser.find_element("css selector", "input[data-table='attack-table']").send_keys("<img")
+    browser.find_element("css selector", "input[data-table='fail-attack-textfooler-table']").send_keys("<img")
     assert browser.execute_script("return window.__xss === undefined && window.__alerts.length === 0")
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     _check_clean_load(browser, url)

@@ -29,8 +29,8 @@ def spec(tmp_path, tiny_model_dir):
                   "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
         "conditions": {"baseline": {}, "char": {"augment": {"ops": ["char:kind=keyboard,p=0.3"], "n": 1}}},
         "seeds": [0, 1],
-        "evaluations": {"clean": True, "suites": ["case", "punctuation", "typo"],
-                        "attack": {"recipe": "deepwordbug", "n": 8}},
+        "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": ["case", "punctuation", "typo"]},
+                        {"kind": "attack", "recipe": "deepwordbug", "n": 8}],
         "output": str(tmp_path / "run"),
     }
 
@@ -54,18 +54,25 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
 
     # Clean accuracy and invariance match a hand computation from the per-example records.
     unit = run / "units" / "baseline" / "seed0"
-    clean = [json.loads(x) for x in (unit / "clean.jsonl").read_text().splitlines()]
+    records = [json.loads(x) for x in (unit / "examples.jsonl").read_text().splitlines()]
+    clean = [r for r in records if r["evaluation"] == "clean"]
     acc = sum(r["pred"] == r["label"] for r in clean) / len(clean)
     got = table.query("condition == 'baseline' and seed == 0 and evaluation == 'clean' and metric == 'accuracy'")
-    assert got.value.item() == pytest.approx(acc)
-    inv = [json.loads(x) for x in (unit / "inv.jsonl").read_text().splitlines() if '"punctuation"' in x]
-    rate = sum(r["invariant"] for r in inv) / len(inv)
+    assert len(clean) == 120 and got.value.item() == pytest.approx(acc)  # every test example
+    inv = [r for r in records if r["evaluation"] == "inv:punctuation"]
+    rate = sum(not r["failed"] for r in inv) / len(inv)
     got = table.query("condition == 'baseline' and seed == 0 and evaluation == 'inv:punctuation' and "
                       "metric == 'invariance'")
     assert got.value.item() == pytest.approx(rate)
-    attack = [json.loads(x) for x in (unit / "attack.jsonl").read_text().splitlines()]
-    assert len(attack) == 8 and {r["status"] for r in attack} <= {"succeeded", "failed", "skipped",
-                                                                   "budget_exhausted"}
+    attack = [r for r in records if r["evaluation"] == "attack:deepwordbug"]
+    assert len(attack) == 8 and {r["info"]["status"] for r in attack} <= {"succeeded", "failed", "skipped",
+                                                                           "budget_exhausted"}
+    # Per-example outcomes: every metric that is a mean over examples is the mean of its stored outcomes.
+    outcomes = pd.read_parquet(unit / "outcomes.parquet")
+    for (ev, metric), group in outcomes.groupby(["evaluation", "metric"]):
+        got = table.query("condition == 'baseline' and seed == 0 and evaluation == @ev and metric == @metric")
+        assert got.value.item() == pytest.approx(group.value.mean(), nan_ok=True), (ev, metric)
+    assert set(outcomes.evaluation) >= {"clean", "inv:typo", "attack:deepwordbug"}
 
     # summary.json: mean and t interval over the two seeds, paired difference to baseline.
     summary = json.loads((run / "summary.json").read_text())
@@ -86,12 +93,12 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     html = build_report(run)
     examples = json.loads(html.with_suffix(".json").read_text())["examples"]
     assert examples["augmented"]["total"] == 2 * min(50, 120)
-    succeeded = sum(1 for d in run.glob("units/*/seed*/attack.jsonl") for line in d.read_text().splitlines()
-                    if json.loads(line)["status"] == "succeeded")
-    assert examples["attacks"]["total"] == succeeded
-    assert examples["inv_failures"]["total"] == sum(
-        1 for d in run.glob("units/*/seed*/inv.jsonl") for line in d.read_text().splitlines()
-        if not json.loads(line)["invariant"])
+    all_records = [json.loads(line) for d in run.glob("units/*/seed*/examples.jsonl")
+                   for line in d.read_text().splitlines()]
+    failures = {b["evaluation"]: b["total"] for b in examples["failures"]}
+    for ev in ("attack:deepwordbug", "inv:typo", "clean"):  # an evaluation without failures has no table
+        assert failures.get(ev, 0) == sum(r["failed"] for r in all_records if r["evaluation"] == ev)
+    assert failures["clean"] > 0
 
     # Resume: nothing reruns and the table is identical.
     def boom(*a, **k):
@@ -99,24 +106,24 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Runner, "_run_unit", boom)
     again = Runner(parse_experiment(spec), progress=False).run()
+    assert (run / "summary.json").exists()
     pd.testing.assert_frame_equal(again.reset_index(drop=True), table.reset_index(drop=True))
 
 
 def test_fingerprint_invalidation_reruns_only_changed_units(spec, monkeypatch):
     Runner(parse_experiment(spec), progress=False).plan()  # planning trains nothing
     ran = []
-    monkeypatch.setattr(Runner, "_run_unit", lambda self, u, data, phase: ran.append(u.key))
-    monkeypatch.setattr(Runner, "aggregate", lambda self, units: None)
+    monkeypatch.setattr(Runner, "_run_unit", lambda self, u, phase: ran.append(u.key))
+    monkeypatch.setattr("textrobust.robustness.runner.aggregate", lambda ws, units: None)
     monkeypatch.setattr(Runner, "_write_environment", lambda self, started: None)
     runner = Runner(parse_experiment(spec), progress=False)
     runner.run()
     assert sorted(ran) == ["baseline/seed0", "baseline/seed1", "char/seed0", "char/seed1"]
     # Mark all done, then change only the char condition.
-    from textrobust.robustness.runner import _write_json, load_data, unit_fingerprints
+    from textrobust.robustness.unit import write_json
 
-    exp = parse_experiment(spec)
-    for u in unit_fingerprints(exp, load_data(exp)):
-        _write_json(runner._unit_dir(u) / "done.json", {"fingerprint": u.fingerprint})
+    for u in runner.ws.units():
+        write_json(runner.ws.unit_dir(u) / "done.json", {"fingerprint": u.fingerprint})
     ran.clear()
     spec["conditions"]["char"]["augment"]["n"] = 2
     Runner(parse_experiment(spec), progress=False).run()
@@ -135,7 +142,12 @@ def test_fingerprint_invalidation_reruns_only_changed_units(spec, monkeypatch):
         (lambda s: s.update(seeds=[1, 1]), "seeds must be distinct"),
         (lambda s: s.update(baseline="none"), "baseline condition 'none'"),
         (lambda s: s["data"].pop("test_split"), "exactly one of test"),
-        (lambda s: s["evaluations"].update(suites=["case", "case"]), "duplicate suite names"),
+        (lambda s: s["evaluations"][1].update(suites=["case", "case"]), "duplicate suite names"),
+        (lambda s: s["evaluations"].append({"kind": "nope"}), r"evaluations\.3: .*'nope'.*'clean'"),
+        (lambda s: s["evaluations"][2].update(colour=1), r"evaluations\.2\.attack\.colour: unknown key"),
+        (lambda s: s["evaluations"].append({"kind": "attack", "recipe": "deepwordbug"}),
+         r"evaluation names \['attack:deepwordbug'\] appear twice"),
+        (lambda s: s.update(evaluations={"clean": True, "attacks": []}), r"unknown key\(s\) \['attacks'\]: write"),
         (lambda s: s["conditions"]["char"].update(adversarial={"mode": "sometimes"}),
          r"conditions\.char\.adversarial\.mode"),
     ],
@@ -147,28 +159,35 @@ def test_spec_errors_name_the_key(spec, change, pattern):
 
 
 def test_unknown_suite_and_recipe(spec):
-    spec["evaluations"]["suites"] = ["nonsense"]
+    spec["evaluations"][1]["suites"] = ["nonsense"]
     with pytest.raises(ConfigError, match="unknown suite 'nonsense'"):
-        Runner(parse_experiment(spec), progress=False).suites()
-    spec["evaluations"]["suites"] = []
-    spec["evaluations"]["attack"]["recipe"] = "nope"
+        Runner(parse_experiment(spec), progress=False).plan()
+    spec["evaluations"][1]["suites"] = ["case"]
+    spec["evaluations"][2]["recipe"] = "nope"
     with pytest.raises(ConfigError, match="unknown attack recipe 'nope'"):
         Runner(parse_experiment(spec), progress=False).run()
 
 
+def test_legacy_evaluations_mapping_still_works(spec):
+    spec["evaluations"] = {"clean": True, "suites": ["case"], "suite_seed": 3, "attack": {"recipe": "pwws", "n": 4}}
+    exp = parse_experiment(spec)
+    assert [(e.kind, getattr(e, "seed", None)) for e in exp.evaluations] == [("clean", None), ("inv", 3),
+                                                                            ("attack", None)]
+
+
 def test_attack_options_reach_the_recipe_and_bad_ones_fail_before_training(spec, tmp_path):
     spec.update(conditions={"baseline": {}}, seeds=[0])
-    spec["evaluations"].update(suites=[], attack={"recipe": "deepwordbug", "n": 8,
-                                                  "options": {"max_edit_distance": 0}})
+    spec["evaluations"] = [{"kind": "attack", "recipe": "deepwordbug", "n": 8, "options": {"max_edit_distance": 0}}]
     Runner(parse_experiment(spec), progress=False).run()
-    attack = [json.loads(x) for x in (tmp_path / "run/units/baseline/seed0/attack.jsonl").read_text().splitlines()]
+    attack = [json.loads(x) for x in (tmp_path / "run/units/baseline/seed0/examples.jsonl").read_text().splitlines()]
     # No character edit fits in an edit distance of 0: every attacked example fails.
-    assert {r["status"] for r in attack} <= {"failed", "skipped"} and any(r["status"] == "failed" for r in attack)
+    status = {r["info"]["status"] for r in attack}
+    assert status <= {"failed", "skipped"} and "failed" in status
     for options, pattern in (({"max_candidates": 3}, r"takes no parameter\(s\) \['max_candidates'\]"),
                              ({"neighbours": "x.json"}, "resources:")):
         spec["output"] = str(tmp_path / "run2")
-        spec["evaluations"]["attack"] = {"recipe": "textfooler" if "neighbours" in options else "deepwordbug",
-                                         "options": options}
+        spec["evaluations"] = [{"kind": "attack", "options": options,
+                                "recipe": "textfooler" if "neighbours" in options else "deepwordbug"}]
         runner = Runner(parse_experiment(spec), progress=False)
         with pytest.raises(ConfigError, match=pattern):
             runner.plan()
@@ -192,6 +211,12 @@ def test_yaml_loading_and_overrides(tmp_path, spec):
     with pytest.raises(ConfigError, match="not found"):
         load_experiment(tmp_path / "missing.yaml")
     assert apply_overrides({}, ["a.b=1"]) == {"a": {"b": 1}}
+    exp = load_experiment(p, ["evaluations.2.n=3", "evaluations.1.suites=[case]"])
+    assert exp.evaluations[2].n == 3 and exp.evaluations[1].suites == ["case"]
+    with pytest.raises(ConfigError, match="'7' is not an index of a list of 3 entries"):
+        load_experiment(p, ["evaluations.7.n=3"])
+    with pytest.raises(ConfigError, match="'max_length' is not a mapping or a list"):
+        load_experiment(p, ["model.max_length.x=3"])
 
 
 def test_dry_run_plan(spec):
@@ -233,7 +258,7 @@ def test_rule_perturbations():
 
 
 def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gpt_dir):
-    spec = {**spec, "seeds": [0], "evaluations": {"clean": True}}
+    spec = {**spec, "seeds": [0], "evaluations": [{"kind": "clean"}]}
     spec["conditions"] = {"baseline": {}, "lambada": {"generate": {
         "method": "lambada", "model": gpt_dir, "n_per_label": 4, "select": True,
         "options": {"epochs": 1, "max_new_tokens": 8, "oversample": 3.0}}}}
@@ -259,3 +284,43 @@ def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gp
                                                    "select": False, "options": {"nope": 1}}}}
     with pytest.raises(ConfigError, match="conditions.baseline.generate.options"):
         Runner(parse_experiment(bad), progress=False).run()
+
+
+def test_a_failing_unit_is_isolated_recorded_and_rerun(spec, tmp_path, monkeypatch):
+    """One unit raises: it is retried once, recorded in failed.json and summary.json while the other units finish;
+    the next run redoes only that unit."""
+    import textrobust.robustness.runner as runner_mod
+
+    spec.update(seeds=[0], evaluations=[{"kind": "clean"}])
+    real = runner_mod.run_unit
+    attempts = []
+
+    def flaky(ws, u, phase):
+        if u.condition == "char":
+            attempts.append(u.key)
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(ws, u, phase)
+
+    monkeypatch.setattr(runner_mod, "run_unit", flaky)
+    runner = Runner(parse_experiment(spec), progress=False)
+    table = runner.run()
+    assert attempts == ["char/seed0", "char/seed0"]  # retried once
+    assert set(table.condition) == {"baseline"} and [f["unit"] for f in runner.failed] == ["char/seed0"]
+    failed = json.loads((tmp_path / "run/units/char/seed0/failed.json").read_text())
+    assert failed["error"] == "RuntimeError: CUDA out of memory (simulated)" and failed["attempts"] == 2
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert summary["units"]["failed"][0]["unit"] == "char/seed0" and summary["units"]["done"] == 1
+    from textrobust.reports import build_report
+
+    assert "CUDA out of memory (simulated)" in build_report(tmp_path / "run").read_text()
+    monkeypatch.setattr(runner_mod, "run_unit", real)
+    ran = []
+    monkeypatch.setattr(runner_mod, "run_unit", lambda ws, u, phase: (ran.append(u.key), real(ws, u, phase)))
+    again = Runner(parse_experiment(spec), progress=False)
+    again.run()
+    assert ran == ["char/seed0"] and not again.failed
+    assert not (tmp_path / "run/units/char/seed0/failed.json").exists()
+    # Input errors are not isolated: they stop the run (every unit would hit them).
+    monkeypatch.setattr(runner_mod, "run_unit", lambda ws, u, phase: (_ for _ in ()).throw(ConfigError("bad op")))
+    with pytest.raises(ConfigError, match="bad op"):
+        Runner(parse_experiment(spec), progress=False).run(resume=False)

@@ -13,30 +13,33 @@ from . import app
 
 
 def _print_summary(run_dir: Path) -> None:
-    """The headline numbers: clean accuracy, invariance per suite, accuracy under attack; mean over seeds with
-    the 95% CI, and the paired difference to the baseline with its CI."""
+    """The headline metrics (as the evaluations declare them): mean over seeds with the 95% CI, and the paired
+    difference to the baseline with its CI."""
     from rich.console import Console
     from rich.table import Table
 
+    from ..reports.fmt import diff_text, value_text
+
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    headline = {"clean": "accuracy", "inv": "invariance", "attack": "accuracy_under_attack"}
-    keep = [r for r in summary["rows"] if headline.get(r["evaluation"].split(":")[0]) == r["metric"]]
+    headline = {(m["evaluation"], m["metric"]): m for m in summary.get("metrics", []) if m.get("headline")}
+    keep = [r for r in summary["rows"] if (r["evaluation"], r["metric"]) in headline]
     table = Table(title=f"mean over seeds [95% CI]; change vs '{summary['baseline']}' [95% CI]")
-    for col in ("condition", "score", "mean [CI]", "change [CI]"):
+    for col in ("condition", "metric", "mean [CI]", "change [CI]"):
         table.add_column(col, overflow="fold")
-
-    def ci(lo: Any, hi: Any) -> str:
-        return "" if lo is None else f" [{lo:.3f}, {hi:.3f}]"
-
     for r in keep:
+        m = headline[(r["evaluation"], r["metric"])]
+        unit = m["unit"]
+        ci = "" if r["ci_low"] is None else f" [{value_text(r['ci_low'], unit)}, {value_text(r['ci_high'], unit)}]"
         change = ""
         if r["diff_mean"] is not None:
-            change = f"{r['diff_mean']:+.3f}{ci(r['diff_ci_low'], r['diff_ci_high'])}"
+            change = diff_text(r["diff_mean"], unit)
+            if r["diff_ci_low"] is not None:
+                change += f" [{diff_text(r['diff_ci_low'], unit)}, {diff_text(r['diff_ci_high'], unit)}]"
             change += " ~0" if r["diff_includes_zero"] else ""
-        name = r["evaluation"] + ("" if r["evaluation"] == "clean" else f" {r['metric'].replace('_', ' ')}")
-        table.add_row(r["condition"], name, f"{r['mean']:.3f}{ci(r['ci_low'], r['ci_high'])}", change)
+        arrow = {True: " ↑", False: " ↓"}.get(m.get("higher_is_better"), "")
+        table.add_row(r["condition"], m["label"] + arrow, value_text(r["mean"], unit) + ci, change)
     Console(width=max(Console().width, 100)).print(table)
-    Console().print("~0: the interval includes zero (no detectable change)")
+    Console().print("~0: the interval includes zero (no detectable change); ↑/↓: higher/lower is better")
 
 
 def _run(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool) -> None:
@@ -53,7 +56,13 @@ def _run(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: b
         html = build_report(run_dir)
         typer.echo(f"report: {html} (JSON twin: {html.with_suffix('.json')})")
     typer.echo(f"results: {run_dir}/results.csv, {run_dir}/summary.json")
-    problems = check_fail_under(table, fail_under)
+    for f in runner.failed:
+        typer.echo(f"failed: {f['unit']}: {f['error']} (details in {run_dir}/units/{f['unit']}/failed.json)", err=True)
+    if runner.failed:
+        typer.echo(f"{len(runner.failed)} unit(s) failed; fix the cause and run again (finished units are kept)",
+                   err=True)
+        raise typer.Exit(1)
+    problems = check_fail_under(table, fail_under) if len(table) else []
     if problems:
         for p in problems:
             typer.echo(f"fail-under: {p}", err=True)

@@ -183,7 +183,7 @@ def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
     """Check a recipe name and build its resources from ``--resource NAME=PATH`` (else shared-data defaults)."""
     from ..adversarial import RECIPES
     from ..errors import ConfigError, ResourceError
-    from ..robustness.runner import build_resources
+    from ..robustness.resources import build_resources
 
     key = recipe.replace("-", "_")
     if key not in RECIPES:

@@ -64,3 +64,43 @@ def evaluate(model: Any, data: Any, batch_size: int | None = None) -> dict[str, 
     """Score ``model`` (anything with ``predict_proba``) on ``data`` (:class:`~textrobust.data.LabeledData`)."""
     probs = model.predict_proba(data.texts, batch_size=batch_size)
     return classification_metrics(probs, data.labels, data.label_names)
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], bins: int = 15) -> float:
+    """ECE of the top-label confidence (Guo et al. 2017): ``sum_b n_b / N * |accuracy_b - confidence_b|`` over
+    ``bins`` equal-width confidence bins ``(lo, hi]``.
+
+    Example:
+        >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]])
+        >>> round(expected_calibration_error(p, [0, 1, 1, 1], bins=2), 4)   # one bin: |0.75 - 0.75| = 0
+        0.0
+        >>> # bins=5: (.4,.6] {.6 right} .25*.4 + (.6,.8] {.7 right, .8 wrong} .5*|.5-.75| + (.8,1] {.9 right} .25*.1
+        >>> round(expected_calibration_error(p, [0, 1, 1, 1], bins=5), 4)
+        0.25
+    """
+    probs = np.asarray(probs, dtype=float)
+    y = np.asarray(y_true, dtype=int)
+    if len(y) == 0:
+        return float("nan")
+    conf, correct = probs.max(1), (probs.argmax(1) == y).astype(float)
+    # Bin b holds confidences in (b/bins, (b+1)/bins] (digitize on the inner edges; exact edges stay in the lower bin).
+    idx = np.digitize(conf, np.linspace(0.0, 1.0, bins + 1)[1:-1], right=True)
+    ece = 0.0
+    for b in np.unique(idx):
+        sel = idx == b
+        ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def brier_scores(probs: np.ndarray, y_true: Sequence[int]) -> np.ndarray:
+    """Per-example multi-class Brier score ``sum_k (p_k - [k == y])^2`` (0 best, 2 worst); its mean is the Brier
+    score.
+
+    Example:
+        >>> brier_scores(np.array([[0.8, 0.2], [0.5, 0.5]]), [0, 1]).round(3).tolist()
+        [0.08, 0.5]
+    """
+    probs = np.asarray(probs, dtype=float)
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(len(probs)), np.asarray(y_true, dtype=int)] = 1.0
+    return ((probs - onehot) ** 2).sum(1)

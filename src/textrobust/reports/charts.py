@@ -115,28 +115,21 @@ def _nice_max(bars: list[dict[str, Any]]) -> float:
     return peak
 
 
-def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
-    """All charts of the report, keyed by section."""
+#: Metric units as the chart axis reads them.
+AXIS_UNIT = {"share": "fraction", "percent": "percent"}
+
+
+def build_charts(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """One SVG per chart of ``content["charts"]`` (metrics that share a chart title), with a caption."""
     conditions = content["header"]["conditions"]
     series = {c: i for i, c in enumerate(conditions)}
-    charts = content["charts"]
-    out: dict[str, Markup] = {}
-    for metric, title in (("invariance", "Invariance rate (share of predictions unchanged) by suite"),
-                          ("accuracy", "Accuracy on perturbed inputs by suite")):
-        groups = [(f"suite: {s}", [{"label": r["condition"], "series": series[r["condition"]], "cell": r[metric]}
-                                   for r in charts["robustness"] if r["suite"] == s]) for s in content["suites"]]
-        out[f"robustness_{metric}"] = hbar_chart(title, groups, unit="fraction")
-    groups = []
-    for r in charts["attack"]:
-        rows = [{"label": "clean", "series": 0, "cell": r["clean"]}]
-        rows += [{"label": f"under {recipe} attack", "series": 1 + i, "cell": cell}
-                 for i, (recipe, cell) in enumerate(r["under_attack"].items())]
-        groups.append((f"condition: {r['condition']}", rows))
-    out["attack"] = hbar_chart("Clean vs attacked accuracy", groups, unit="fraction") if content["recipes"] else Markup("")
-    for metric, title, unit in (("avg_queries", "Average model queries per attacked example", "number"),
-                                ("avg_words_perturbed_pct", "Average share of words perturbed (%)", "percent")):
-        groups = [(f"recipe: {rec}", [{"label": r["condition"], "series": series[r["condition"]], "cell": r[metric]}
-                                      for r in charts["attack_cost"] if r["recipe"] == rec])
-                  for rec in content["recipes"]]
-        out[f"cost_{metric}"] = hbar_chart(title, groups, unit=unit)
+    out = []
+    for chart in content["charts"]:
+        groups = [(g["label"], [{"label": b["condition"], "series": series.get(b["condition"], 0), "cell": b["cell"]}
+                                for b in g["bars"]]) for g in chart["groups"]]
+        direction = {True: "higher is better", False: "lower is better"}.get(chart.get("higher_is_better"), "")
+        title = chart["title"] + (f" ({direction})" if direction else "")
+        svg = hbar_chart(title, groups, unit=AXIS_UNIT.get(chart["unit"], "number"))
+        if svg:
+            out.append({"title": chart["title"], "svg": svg, "direction": direction})
     return out

@@ -1,12 +1,14 @@
-"""Example tables (successful attacks, INV failures, augmented rows) sampled from the per-example records.
+"""Example tables sampled from the per-example records: the failures of every evaluation (successful attacks,
+invariance failures, failed behaviour tests, misclassified transfer examples, ...) and augmented training rows.
 
-Every table is capped (``cap`` rows) and shared fairly: rows are taken round-robin across groups (conditions,
-or operators for augmentation) so one condition cannot crowd out the others. Totals are always reported so
-the page can say how many rows were not shown.
+Every table is capped (``cap`` rows) and shared fairly: rows are taken round-robin across groups (conditions, or
+operators for augmentation) so one condition cannot crowd out the others. Totals are always reported so the page
+can say how many rows were not shown.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,56 +19,51 @@ from .textdiff import clip, word_diff
 EXAMPLE_ROWS = 50
 
 
-def build_examples(run: RunDir, conditions: list[str], cap: int = EXAMPLE_ROWS) -> dict[str, dict[str, Any]]:
-    """Sampled example rows; ``conditions`` gives the display order (baseline first, then config order)."""
-    return {
-        "attacks": _sample(_attack_rows(run, conditions), "condition", cap),
-        "inv_failures": _sample(_inv_failure_rows(run, conditions), "condition", cap),
-        "augmented": _sample(_augmented_rows(run, conditions), "operator", cap),
-    }
+def build_examples(run: RunDir, conditions: list[str], metrics: list[dict[str, Any]],
+                   cap: int = EXAMPLE_ROWS) -> dict[str, Any]:
+    """``{"failures": [block per evaluation], "augmented": block}``; evaluations in metric-metadata order."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for row in _failure_rows(run, conditions):
+        rows.setdefault(row["evaluation"], []).append(row)
+    order = list(dict.fromkeys(m["evaluation"] for m in metrics)) + sorted(rows)
+    headline = {m["evaluation"]: m["label"] for m in metrics if m.get("headline")}
+    failures = []
+    for ev in dict.fromkeys(order):
+        if ev in rows:
+            block = _sample(rows[ev], "condition", cap)
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", ev).strip("-").lower() or "evaluation"
+            failures.append({"evaluation": ev, "id": f"fail-{slug}-{len(failures) + 1}" if any(
+                f["id"] == f"fail-{slug}" for f in failures) else f"fail-{slug}", "metric_label": headline.get(ev),
+                **block, "info_columns": _varying_info(block["rows"])})
+    return {"failures": failures, "augmented": _sample(_augmented_rows(run, conditions), "operator", cap)}
 
 
-def _attack_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
-    for condition, seed, _, r in run.records("attack.jsonl", order):
-        if r.get("status") != "succeeded":
+def _failure_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
+    for condition, seed, _, r in run.records("examples.jsonl", order):
+        if not r.get("failed"):
             continue
+        original, text = r.get("original"), r.get("text")
+        info = r.get("info") if isinstance(r.get("info"), dict) else {}
         yield {
             "condition": condition,
             "seed": seed,
-            "recipe": _text(r.get("recipe")),
+            "evaluation": _text(r.get("evaluation")),
             "label": _text(r.get("label")),
-            "original_pred": _text(r.get("original_pred")),
-            "perturbed_pred": _text(r.get("perturbed_pred")),
-            "original_conf": _number(r.get("original_conf")),
-            "perturbed_conf": _number(r.get("perturbed_conf")),
-            "queries": _number(r.get("queries")),
-            "words_perturbed_pct": _number(r.get("words_perturbed_pct")),
-            "original_text": clip(r.get("original_text")),
-            "perturbed_text": clip(r.get("perturbed_text")),
-            "diff": word_diff(r.get("original_text"), r.get("perturbed_text")),
-        }
-
-
-def _inv_failure_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
-    for condition, seed, _, r in run.records("inv.jsonl", order):
-        invariant = r.get("invariant")
-        if invariant is None:  # older writers: derive it from the two predictions
-            invariant = r.get("pred_original") == r.get("pred_perturbed")
-        if invariant:
-            continue
-        yield {
-            "condition": condition,
-            "seed": seed,
-            "suite": _text(r.get("suite")),
-            "label": _text(r.get("label")),
-            "original": clip(r.get("original")),
-            "perturbed": clip(r.get("perturbed")),
-            "pred_original": _text(r.get("pred_original")),
-            "pred_perturbed": _text(r.get("pred_perturbed")),
+            "pred_original": None if r.get("pred_original") is None else _text(r.get("pred_original")),
+            "pred": _text(r.get("pred")),
             "conf_original": _number(r.get("conf_original")),
-            "conf_perturbed": _number(r.get("conf_perturbed")),
-            "diff": word_diff(r.get("original"), r.get("perturbed")),
+            "conf": _number(r.get("conf")),
+            "original": None if original is None else clip(original),
+            "text": clip(text),
+            "diff": word_diff(original, text) if original is not None else None,
+            "info": {str(k): (v if is_number(v) else _text(v)) for k, v in info.items()},
         }
+
+
+def _varying_info(rows: list[dict[str, Any]]) -> list[str]:
+    """Info keys worth a column: those whose value differs between the rows shown."""
+    keys = list(dict.fromkeys(k for r in rows for k in r["info"]))
+    return [k for k in keys if len({repr(r["info"].get(k)) for r in rows}) > 1]
 
 
 def _augmented_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:

@@ -64,34 +64,83 @@ def duration(seconds: Any) -> str:
     return f"{hours} h {minutes} min"
 
 
+def value_text(value: Any, unit: str) -> str:
+    """A metric value as its unit reads: ``share`` 0.853 -> ``85.3%``, ``percent`` 12.5 -> ``12.5%``,
+    ``seconds`` -> ``12.3 s``, ``score`` -> three decimals, ``count`` -> plain."""
+    if not is_number(value):
+        return "\u2013"
+    if unit == "share":
+        return pct(value)
+    if unit == "percent":
+        return num(value) + "%"
+    if unit == "seconds":
+        return num(value) + " s"
+    if unit == "score":
+        return _num(value, 3)
+    return num(value)
+
+
+def diff_text(value: Any, unit: str) -> str:
+    """A signed difference: ``share`` in percentage points (``+6.1 pts``), ``percent`` in points too,
+    ``seconds`` in s, ``score`` with three decimals."""
+    if not is_number(value):
+        return "\u2013"
+    if unit == "share":
+        return pts(value)
+    if unit == "percent":
+        return signed_num(value) + " pts"
+    if unit == "seconds":
+        return signed_num(value) + " s"
+    if unit == "score":
+        return _num(value, 3, sign=True)
+    return signed_num(value)
+
+
+def half_width(low: Any, high: Any, unit: str) -> str:
+    """``± x`` half-width of an interval, in the unit's display scale (shares in points)."""
+    if not (is_number(low) and is_number(high)):
+        return ""
+    half = (high - low) / 2
+    if unit == "share":
+        return num(100 * half)
+    return _num(half, 3) if unit == "score" else num(half)
+
+
 def ci_text(low: Any, high: Any, confidence: float, *, unit: str = "pts") -> str:
-    """``'95% CI −1.2 to +2.8'`` for a difference interval (fractions shown as points)."""
+    """``'95% CI −1.2 to +2.8'`` for a difference interval (``unit``: ``pts``/``share`` shows fractions as
+    points, ``score`` three decimals, anything else plain signed numbers)."""
     level = f"{confidence * 100:g}%"
-    if unit == "pts":
+    if unit in ("pts", "share"):
         return f"{level} CI {signed_pts_bare(low)} to {signed_pts_bare(high)}"
+    if unit == "score":
+        return f"{level} CI {_num(low, 3, sign=True)} to {_num(high, 3, sign=True)}"
     return f"{level} CI {signed_num(low)} to {signed_num(high)}"
 
 
-def verdict(cell: dict[str, Any] | None, *, what: str, better: str, worse: str, confidence: float) -> dict[str, str]:
+def verdict(cell: dict[str, Any] | None, *, what: str, better: str, worse: str, confidence: float,
+            unit: str = "share", higher_is_better: bool = True) -> dict[str, str]:
     """Plain-language judgement of one difference to the baseline, stating its uncertainty.
 
-    ``what`` names the measure ("accuracy under attack (textfooler)"), ``better``/``worse`` the phrase for a
-    difference whose interval excludes zero ("more robust under attack"). Returns ``{"kind", "text"}`` where
-    kind is ``better``, ``worse``, ``no_change``, ``too_few_seeds`` or ``missing``.
+    ``what`` names the measure ("accuracy under textfooler attack"), ``better``/``worse`` the phrase for a
+    difference whose interval excludes zero. For metrics where lower is better (failure rates, calibration error)
+    a negative difference is the better one. Returns ``{"kind", "text"}`` where kind is ``better``, ``worse``,
+    ``no_change``, ``too_few_seeds`` or ``missing``.
     """
     if cell is None or not is_number(cell.get("mean")):
         return {"kind": "missing", "text": f"{what}: not measured"}
     diff, low, high = cell.get("diff_mean"), cell.get("diff_ci_low"), cell.get("diff_ci_high")
     n_seeds = cell.get("n_seeds")
+    shown = diff_text(diff, unit)
     if (is_number(n_seeds) and n_seeds < 2) or not (is_number(low) and is_number(high)):
         if is_number(diff):
-            return {"kind": "too_few_seeds", "text": f"{what}: {pts(diff)}, too few seeds for an interval"}
+            return {"kind": "too_few_seeds", "text": f"{what}: {shown}, too few seeds for an interval"}
         return {"kind": "too_few_seeds", "text": f"{what}: too few seeds for an interval"}
-    interval = ci_text(low, high, confidence)
+    interval = ci_text(low, high, confidence, unit=unit)
     includes_zero = cell.get("diff_includes_zero")
     if not isinstance(includes_zero, bool):  # the harness's flag wins; derive it only when absent
         includes_zero = low <= 0 <= high
     if includes_zero:
-        return {"kind": "no_change", "text": f"no detectable change in {what} ({pts(diff)}, {interval})"}
-    kind, phrase = ("better", better) if (diff if is_number(diff) else low) > 0 else ("worse", worse)
-    return {"kind": kind, "text": f"{phrase}: {pts(diff)} ({interval})"}
+        return {"kind": "no_change", "text": f"no detectable change in {what} ({shown}, {interval})"}
+    up = (diff if is_number(diff) else low) > 0
+    kind, phrase = ("better", better) if up == higher_is_better else ("worse", worse)
+    return {"kind": kind, "text": f"{phrase}: {shown} ({interval})"}

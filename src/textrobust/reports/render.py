@@ -106,7 +106,8 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters.update(pct=fmt.pct, pts=fmt.pts, num=fmt.num, signed_num=fmt.signed_num,
-                       ci=fmt.ci_text, vis=visible_text)
+                       ci=fmt.ci_text, vis=visible_text, value_text=fmt.value_text, diff_text=fmt.diff_text,
+                       half_width=fmt.half_width)
     env.globals.update(is_number=fmt.is_number)
     return env
 

@@ -1,7 +1,8 @@
 """Read a run directory written by the robustness harness (read-only; nothing is recomputed).
 
 Layout (see ``docs/report-schema.md``): ``config.json``, ``environment.json``, ``results.parquet`` or
-``results.csv``, ``summary.json`` and optional ``units/<condition>/seed<k>/*.jsonl`` files.
+``results.csv``, ``summary.json`` (statistics and metric metadata) and optional ``units/<condition>/seed<k>/*.jsonl``
+files (``examples.jsonl``, ``augmented_sample.jsonl``, ``generated_sample.jsonl``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textrobust.errors import DataError
 
 RESULT_COLUMNS = ("condition", "seed", "evaluation", "metric", "value")
 SUMMARY_KEYS = ("condition", "evaluation", "metric", "mean")
+METRIC_KEYS = ("evaluation", "metric", "label", "unit", "range", "higher_is_better", "headline", "role")
 _SEED_DIR = re.compile(r"^seed(-?\d+)$")
 
 
@@ -63,6 +65,14 @@ def load_run_dir(run_dir: str | Path) -> RunDir:
         missing = [k for k in SUMMARY_KEYS if k not in row]
         if missing:
             raise DataError(f"{path / 'summary.json'}: row {i} lacks {', '.join(missing)}; the file is corrupt")
+    metrics = summary.get("metrics")
+    if not isinstance(metrics, list):
+        raise DataError(f"{path / 'summary.json'} has no metric metadata (written by textrobust 0.1); run "
+                        "'textrobust run' on the experiment again to regenerate it")
+    for i, m in enumerate(metrics):
+        missing = [k for k in METRIC_KEYS if not isinstance(m, dict) or k not in m]
+        if missing:
+            raise DataError(f"{path / 'summary.json'}: metrics[{i}] lacks {', '.join(missing)}; the file is corrupt")
     return RunDir(
         path=path,
         config=config,

@@ -5,12 +5,16 @@ Example:
     >>> table = Runner(load_experiment("examples/sst2_lowresource.yaml")).run()  # doctest: +SKIP
 """
 
-from .runner import Runner, Unit, check_fail_under, load_data, unit_fingerprints
+from .evaluations import EVALUATIONS, Evaluation, EvaluationResult, MetricInfo, build_evaluation
+from .inputs import LoadedData, load_data
+from .runner import Runner, check_fail_under
 from .spec import Experiment, apply_overrides, load_experiment, parse_experiment
 from .stats import summarise, t_interval
 from .suites import build_suite, builtin_suites
+from .unit import Unit, Workspace, run_unit
 
 __all__ = [
-    "Experiment", "Runner", "Unit", "apply_overrides", "build_suite", "builtin_suites", "check_fail_under",
-    "load_data", "load_experiment", "parse_experiment", "summarise", "t_interval", "unit_fingerprints",
+    "EVALUATIONS", "Evaluation", "EvaluationResult", "Experiment", "LoadedData", "MetricInfo", "Runner", "Unit",
+    "Workspace", "apply_overrides", "build_evaluation", "build_suite", "builtin_suites", "check_fail_under",
+    "load_data", "load_experiment", "parse_experiment", "run_unit", "summarise", "t_interval",
 ]

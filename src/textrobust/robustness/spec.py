@@ -13,10 +13,11 @@ Example YAML::
       eda: {augment: {ops: ["eda"], n: 4}}
       adv: {adversarial: {mode: online, recipe: a2t, fraction: 0.2}}
     seeds: [0, 1, 2]
-    evaluations:
-      clean: true
-      suites: [char, typo, synonym, case, punctuation, contraction]
-      attack: {recipe: deepwordbug, n: 200}   # options: {...} passes recipe keyword arguments
+    evaluations:                                  # a list of entries, each with a kind (see evaluations/)
+      - {kind: clean}
+      - {kind: inv, suites: [char, typo, synonym, case, punctuation, contraction]}
+      - {kind: attack, recipe: deepwordbug, n: 200}   # options: {...} passes recipe keyword arguments
+      - {kind: mft}                               # the built-in sentiment behaviour tests
     output: runs/sst2-lowresource
 
 ``{data_dir}`` in a path is replaced by the shared data directory (``$TEXTROBUST_DATA_DIR`` or ``../shared/data``),
@@ -28,11 +29,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
+from .evaluations import EVALUATIONS, build_evaluation
+from .evaluations.clean import CleanParams
 
 
 class _Strict(BaseModel):
@@ -121,35 +124,33 @@ class ConditionSpec(_Strict):
     adversarial: AdversarialSpec | None = None
 
 
-class AttackEvalSpec(_Strict):
-    recipe: str = "deepwordbug"
-    n: int = Field(100, ge=1, description="attack the first n test examples")
-    query_budget: int | None = Field(None, ge=1)
-    batch_size: int = Field(32, ge=1, description="examples advanced in lockstep")
-    options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon, sim_threshold: 0.7}")
+#: One entry of ``evaluations:``: the params model of a registered evaluation, chosen by its ``kind``.
+EvaluationEntry = Annotated[Union[tuple(cls.Params for cls in EVALUATIONS.values())],  # type: ignore[valid-type]
+                            Field(discriminator="kind")]
+_LEGACY_KEYS = {"clean", "suites", "attack", "suite_seed"}
 
 
-class SuiteSpec(_Strict):
-    """A perturbation suite: a built-in name or any augmentation operator spec (INV test)."""
+def legacy_evaluations(v: Any) -> Any:
+    """The mapping form of ``evaluations:`` (``clean``, ``suites``, ``attack``, ``suite_seed``; textrobust <= 0.1)
+    as the list form it means; anything else is returned unchanged.
 
-    name: str
-    op: str | dict[str, Any] | None = None
-
-
-class EvaluationSpec(_Strict):
-    clean: bool = True
-    suites: list[str | SuiteSpec] = []
-    attack: AttackEvalSpec | None = None
-    suite_seed: int = Field(0, description="seed of the perturbations; the same for every condition and seed")
-
-    @field_validator("suites")
-    @classmethod
-    def _unique(cls, v: list[str | SuiteSpec]) -> list[str | SuiteSpec]:
-        names = [s if isinstance(s, str) else s.name for s in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate suite names: {sorted(dup)}")
+    Example:
+        >>> legacy_evaluations({"suites": ["typo"], "attack": {"recipe": "pwws", "n": 5}})
+        [{'kind': 'clean'}, {'kind': 'inv', 'suites': ['typo'], 'seed': 0}, {'kind': 'attack', 'recipe': 'pwws', 'n': 5}]
+    """
+    if not isinstance(v, dict):
         return v
+    unknown = sorted(set(v) - _LEGACY_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}: write evaluations as a list of entries with a kind, e.g. "
+                         f"[{{kind: clean}}, {{kind: inv, suites: [typo]}}, {{kind: attack, recipe: textfooler}}] "
+                         f"(kinds: {', '.join(EVALUATIONS)})")
+    out: list[dict[str, Any]] = [{"kind": "clean"}] if v.get("clean", True) else []
+    if v.get("suites"):
+        out.append({"kind": "inv", "suites": v["suites"], "seed": v.get("suite_seed", 0)})
+    if v.get("attack"):
+        out.append({"kind": "attack", **v["attack"]})
+    return out
 
 
 class Experiment(_Strict):
@@ -159,12 +160,22 @@ class Experiment(_Strict):
     conditions: dict[str, ConditionSpec] = {"baseline": ConditionSpec()}
     baseline: str = "baseline"
     seeds: list[int] = Field([0], min_length=1)
-    evaluations: EvaluationSpec = EvaluationSpec()
+    evaluations: list[EvaluationEntry] = Field(
+        [CleanParams()], description="evaluation entries, each with a kind: " + ", ".join(EVALUATIONS))
     resources: dict[str, str] = Field({}, description="neighbours, lexicon, encoder, mlm: name -> path")
     output: str = "runs/experiment"
 
+    @field_validator("evaluations", mode="before")
+    @classmethod
+    def _legacy(cls, v: Any) -> Any:
+        return legacy_evaluations(v)
+
     @model_validator(mode="after")
     def _check(self) -> Experiment:
+        names = [build_evaluation(e).name for e in self.evaluations]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"evaluation names {dup} appear twice: give one of the entries a distinct 'name:'")
         if self.baseline not in self.conditions:
             raise ValueError(f"baseline condition '{self.baseline}' is not among conditions {list(self.conditions)}")
         if len(set(self.seeds)) != len(self.seeds):
@@ -184,11 +195,14 @@ def resolve_path(path: str) -> str:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (values parsed as YAML) to a raw spec dict.
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to a raw spec dict; a number in the path indexes
+    a list (``evaluations.2.n=300``).
 
     Example:
         >>> apply_overrides({"model": {"max_length": 64}}, ["model.max_length=32", "seeds=[1, 2]"])
         {'model': {'max_length': 32}, 'seeds': [1, 2]}
+        >>> apply_overrides({"evaluations": [{"kind": "clean"}, {"kind": "attack"}]}, ["evaluations.1.n=300"])
+        {'evaluations': [{'kind': 'clean'}, {'kind': 'attack', 'n': 300}]}
     """
     import yaml
 
@@ -196,16 +210,26 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key.path=value, got '{item}'")
-        node = raw
+        node: Any = raw
         parts = key.strip().split(".")
-        for part in parts[:-1]:
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {key}: '{part}' is not a mapping")
-            node = nxt
-        node[parts[-1]] = yaml.safe_load(value)
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"--set {key}: '{part}' is not an index of a list of {len(node)} entries")
+                if last:
+                    node[int(part)] = yaml.safe_load(value)
+                else:
+                    node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: '{parts[depth - 1]}' is not a mapping or a list")
+            if last:
+                node[part] = yaml.safe_load(value)
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
     return raw
 
 

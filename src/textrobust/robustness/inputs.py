@@ -1,0 +1,51 @@
+"""The experiment's data: train / test / validation sources loaded once, with the fixed subsamples applied."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..data import LabeledData, load_dataset
+from .spec import Experiment, Source, resolve_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedData:
+    train: LabeledData
+    test: LabeledData
+    validation: LabeledData | None
+
+
+def load_source(src: Source, label_names: list[str] | None = None) -> LabeledData:
+    return load_dataset(resolve_path(src.path), text_column=src.text_column, label_column=src.label_column,
+                        encoding=src.encoding, fmt=src.format, label_names=src.label_names or label_names)
+
+
+def load_data(exp: Experiment) -> LoadedData:
+    """Load train/test(/validation) and apply the fixed subsamples (the same for every condition and seed)."""
+    train = load_source(exp.data.train)
+    if exp.data.test is not None:
+        test = load_source(exp.data.test, train.label_names)
+    else:
+        train, test = train.split(exp.data.test_split or 0.2, seed=exp.data.sample_seed)
+    val = load_source(exp.data.validation, train.label_names) if exp.data.validation else None
+    if exp.data.exclude_test_overlap:
+        train = _without_overlap(train, test)
+    if exp.data.train_size:
+        train = train.sample(exp.data.train_size, seed=exp.data.sample_seed)
+    if exp.data.test_size:
+        test = test.sample(exp.data.test_size, seed=exp.data.sample_seed)
+    return LoadedData(train, test, val)
+
+
+def _without_overlap(train: LabeledData, test: LabeledData) -> LabeledData:
+    # Compare letters only: the same sentence is often tokenised differently ("can't" vs "ca n't").
+    def key(t: str) -> str:
+        return "".join(ch for ch in t.lower() if ch.isalpha())
+
+    seen = {key(t) for t in test.texts}
+    keep = [i for i, t in enumerate(train.texts) if key(t) not in seen]
+    log.info("excluded %d training rows that overlap the test set", len(train) - len(keep))
+    return train.subset(keep)

@@ -1,0 +1,229 @@
+"""The unit of work: one condition x seed. :func:`run_unit` builds the training set, trains, runs every
+evaluation and writes the unit's files; it is what any executor (the local loop, a worker pool, Ray) calls.
+
+A unit's directory (``units/<condition>/seed<k>/``) holds ``metrics.json`` (tidy rows), ``outcomes.parquet``
+(per-example outcomes of every evaluation: ``evaluation, metric, item, value``), ``examples.jsonl`` (per-example
+records for the report, failures first, capped per evaluation), the augmented / generated samples, and
+``done.json`` (the fingerprint) once everything else is written. A unit that raised has ``failed.json`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import atomic_path
+from ..errors import ConfigError
+from .evaluations import Evaluation, EvalContext, MetricInfo, Score, build_evaluation
+from .fingerprint import digest
+from .inputs import LoadedData, load_data
+from .spec import Experiment
+from .training import TRAIN_METRICS, train_unit, write_jsonl
+
+RECORD_LIMIT = 500  # per unit and evaluation: enough for the report's examples, small enough to keep runs light
+
+
+@dataclass(frozen=True)
+class Unit:
+    condition: str
+    seed: int
+    fingerprint: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.condition}/seed{self.seed}"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+class CachedModel:
+    """``predict_proba`` memoised by text for one unit: evaluations that score the same texts (clean accuracy,
+    calibration, the base texts of DIR tests) pay for them once."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.labels = model, list(model.labels)
+        self._probs: dict[str, np.ndarray] = {}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._probs))
+        if todo:
+            self._probs.update(zip(todo, self.model.predict_proba(todo)))
+        if not texts:
+            return np.empty((0, len(self.labels)), dtype=np.float32)
+        return np.stack([self._probs[t] for t in texts])
+
+
+class Workspace:
+    """What the units of one run share in one process: the spec, its data, evaluations, resources and caches.
+
+    Example:
+        >>> ws = Workspace(load_experiment("exp.yaml"), "runs/exp")  # doctest: +SKIP
+        >>> for u in ws.units(): run_unit(ws, u)  # doctest: +SKIP
+    """
+
+    def __init__(self, exp: Experiment, run_dir: str | Path, *, progress: bool = False,
+                 data: LoadedData | None = None) -> None:
+        self.exp, self.run_dir, self.progress = exp, Path(run_dir), progress
+        self.evaluations: list[Evaluation] = [build_evaluation(e) for e in exp.evaluations]
+        self._data = data
+        self._resources: dict[str, Any] | None = None
+        self.cache: dict[Any, Any] = {}  # per run: perturbed texts, test packs, transfer sets
+
+    @property
+    def data(self) -> LoadedData:
+        if self._data is None:
+            self._data = load_data(self.exp)
+        return self._data
+
+    def resources(self) -> dict[str, Any]:
+        from .resources import build_resources, needed_resources
+
+        if self._resources is None:
+            self._resources = build_resources(needed_resources(self.exp, self.evaluations), self.exp.resources)
+        return self._resources
+
+    def context(self, seed: int = 0, raw_model: Any = None) -> EvalContext:
+        return EvalContext(self.data.train.label_names, seed, self.progress, self.resources, self.cache, raw_model)
+
+    def check(self) -> None:
+        """Everything that can fail before training: recipes and options, evaluation files and labels, and
+        metric names emitted twice."""
+        from .resources import needed_resources
+
+        ctx = self.context()
+        for ev in self.evaluations:
+            ev.check(ctx)
+        needed_resources(self.exp, self.evaluations)
+        keys = [m.key for m in self.metric_infos()]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ConfigError(f"evaluations: metrics {dup} are emitted twice; give one of the entries a 'name:'")
+
+    def metric_infos(self) -> list[MetricInfo]:
+        labels = self.data.train.label_names
+        return TRAIN_METRICS + [m for ev in self.evaluations for m in ev.metrics(labels)]
+
+    def units(self) -> list[Unit]:
+        """One unit per condition x seed; the fingerprint covers everything that changes its results."""
+        from .. import __version__
+
+        data = self.data
+        shared = {
+            "version": __version__,
+            "train": digest([data.train.texts, data.train.labels, data.train.label_names]),
+            "test": digest([data.test.texts, data.test.labels]),
+            "validation": digest([data.validation.texts, data.validation.labels]) if data.validation else None,
+            "model": self.exp.model.model_dump(),
+            "evaluations": [ev.fingerprint() for ev in self.evaluations],
+            "resources": self.exp.resources,
+        }
+        return [Unit(name, seed, digest({**shared, "condition": cond.model_dump(), "seed": seed}))
+                for name, cond in self.exp.conditions.items() for seed in self.exp.seeds]
+
+    def unit_dir(self, u: Unit) -> Path:
+        return self.run_dir / "units" / u.condition / f"seed{u.seed}"
+
+    def is_done(self, u: Unit) -> bool:
+        try:
+            return json.loads((self.unit_dir(u) / "done.json").read_text())["fingerprint"] == u.fingerprint
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            return False
+
+    def failure(self, u: Unit) -> dict[str, Any] | None:
+        """The error of a unit whose last attempt with this fingerprint failed, else None."""
+        try:
+            info = json.loads((self.unit_dir(u) / "failed.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return info if info.get("fingerprint") == u.fingerprint else None
+
+
+def evaluate(ws: Workspace, model: Any, seed: int, phase: Callable[[str], None]) -> tuple[list[Score], list[dict]]:
+    """Run every evaluation on ``model``; returns the scores and the capped per-example records."""
+    ctx = ws.context(seed, raw_model=model)
+    cached = CachedModel(model)
+    scores: list[Score] = []
+    records: list[dict[str, Any]] = []
+    for ev in ws.evaluations:
+        phase(ev.name)
+        res = ev.run(cached, ws.data.test, ctx)
+        scores += res.scores
+        by_eval: dict[str, list[dict[str, Any]]] = {}
+        for r in res.records:
+            by_eval.setdefault(r["evaluation"], []).append(r)
+        for rows in by_eval.values():  # failures first: they are what the report shows
+            records += sorted(rows, key=lambda r: not r["failed"])[:RECORD_LIMIT]
+    return scores, records
+
+
+class PhaseTimer:
+    """Passes phase names on to ``report`` and keeps the seconds spent in each (``done.json`` records them)."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.report, self.seconds = report, {}
+        self._name, self._start = "", time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        self.stop()
+        self._name, self._start = name, time.perf_counter()
+        self.report(name)
+
+    def stop(self) -> None:
+        if self._name:
+            self.seconds[self._name] = self.seconds.get(self._name, 0.0) + time.perf_counter() - self._start
+            self._name = ""
+
+
+def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: None) -> None:
+    """Train and evaluate one unit and write its files; ``done.json`` is written last (see the module doc)."""
+    out = ws.unit_dir(u)
+    out.mkdir(parents=True, exist_ok=True)
+    for marker in ("done.json", "failed.json"):
+        (out / marker).unlink(missing_ok=True)
+    timer = PhaseTimer(phase)
+    t0 = time.perf_counter()  # train_seconds covers building the training set too (augmentation, attacks)
+    model, n_train = train_unit(ws, u.condition, u.seed, out, timer)
+    scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
+    more, records = evaluate(ws, model, u.seed, timer)
+    timer.stop()
+    scores += more
+    write_scores(out, u, scores)
+    write_jsonl(out / "examples.jsonl", records)
+    write_json(out / "done.json", {"fingerprint": u.fingerprint, "seconds": time.perf_counter() - t0,
+                                   "phase_seconds": {k: round(v, 3) for k, v in timer.seconds.items()}})
+
+
+def write_scores(out: Path, u: Unit, scores: list[Score]) -> None:
+    """``metrics.json`` (tidy rows) and ``outcomes.parquet`` (per-item outcomes where an evaluation gives them)."""
+    import pandas as pd
+
+    write_json(out / "metrics.json", [
+        {"condition": u.condition, "seed": u.seed, "evaluation": s.evaluation, "metric": s.metric,
+         "value": float(s.value)} for s in scores])
+    parts = [pd.DataFrame({"evaluation": s.evaluation, "metric": s.metric, "item": list(s.items),
+                           "value": np.asarray(s.outcomes, dtype=float)})
+             for s in scores if s.outcomes is not None and s.items is not None]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"evaluation": [], "metric": [], "item": [], "value": []})
+    with atomic_path(out / "outcomes.parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def record_failure(ws: Workspace, u: Unit, exc: BaseException, attempts: int) -> dict[str, Any]:
+    """Write ``failed.json`` for a unit that raised; returns what was written."""
+    info = {"unit": u.key, "fingerprint": u.fingerprint, "error": f"{type(exc).__name__}: {exc}".strip(),
+            "attempts": attempts, "traceback": "".join(traceback.format_exception(exc))[-4000:]}
+    out = ws.unit_dir(u)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "failed.json", info)
+    return info
