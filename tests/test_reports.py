@@ -355,3 +355,34 @@ def test_nan_values_become_null(run_dir):
     (run_dir / "config.json").write_text(json.dumps(config))
     report = json.loads(build_report(run_dir).with_suffix(".json").read_text())
     assert report["summary_rows"][0]["ci_low"] is None and report["config"]["lr"] is None
+
+
+def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction():
+    from textrobust.reports.fmt import verdict
+
+    base = {"mean": 0.3, "n_seeds": 3, "n_examples": 300, "diff_mean": 0.061, "diff_ci_low": 0.03,
+            "diff_ci_high": 0.092, "diff_method": "seeds+examples", "diff_p": 0.0021, "diff_p_adjusted": 0.0126,
+            "family_size": 6, "verdict": "better",
+            "by_seed": [{"seed": 0, "diff": 0.05, "p": 0.01}, {"seed": 1, "diff": 0.07, "p": 0.002},
+                        {"seed": 2, "diff": 0.06, "p": 0.2}]}
+    kw = {"what": "accuracy under attack", "better": "better accuracy under attack",
+          "worse": "worse accuracy under attack", "confidence": 0.95}
+    assert verdict(base, **kw)["text"] == (
+        "better accuracy under attack: +6.1 pts (95% CI +3.0 to +9.2 over 3 seeds and 300 test examples, "
+        "p = 0.0021; Holm-adjusted p = 0.013 across 6 comparisons); better in 3 of 3 seeds "
+        "(exact McNemar p < 0.05 in 2)")
+    no = {**base, "diff_mean": 0.02, "diff_ci_low": 0.001, "diff_ci_high": 0.039, "diff_p": 0.04,
+          "diff_p_adjusted": 0.2, "verdict": "no_change", "diff_mde": 0.03, "seeds_needed": 9}
+    assert verdict(no, **kw) == {"kind": "no_change", "text": (
+        "no detectable change in accuracy under attack after correcting for 6 comparisons (+2.0 pts, 95% CI +0.1 to "
+        "+3.9 over 3 seeds and 300 test examples, p = 0.04; Holm-adjusted p = 0.20 across 6 comparisons); "
+        "this design detects changes of 3.0 pts or more (80% power); about 9 seeds would detect +2.0 pts")}
+    two = {**base, "n_seeds": 2, "diff_method": "examples", "verdict": "too_few_seeds", "these_runs": "better",
+           "by_seed": base["by_seed"][:2], "seeds_needed": 4, "diff_mde": None}
+    text = verdict(two, **kw)["text"]
+    assert text.startswith("accuracy under attack: +6.1 pts on these 2 training runs (95% CI +3.0 to +9.2 over 300 "
+                           "test examples, seeds held fixed; better on these runs, Holm-adjusted p = 0.013")
+    assert "2 seeds cannot tell this from seed-to-seed variation" in text and "about 4 seeds would detect" in text
+    lower = {**base, "diff_mean": -0.03, "diff_ci_low": -0.05, "diff_ci_high": -0.01, "verdict": "better"}
+    assert verdict(lower, what="failure rate", better="better failure rate", worse="worse failure rate",
+                   confidence=0.95, higher_is_better=False)["text"].startswith("better failure rate: −3.0 pts")

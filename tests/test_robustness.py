@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,18 +75,30 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
         assert got.value.item() == pytest.approx(group.value.mean(), nan_ok=True), (ev, metric)
     assert set(outcomes.evaluation) >= {"clean", "inv:typo", "attack:deepwordbug"}
 
-    # summary.json: mean and t interval over the two seeds, paired difference to baseline.
+    # summary.json: with 2 seeds the difference is a paired t over test examples of the seed-averaged difference
+    # (seeds fixed: seed variance is not estimable from 2), checked here by hand from the stored outcomes.
     summary = json.loads((run / "summary.json").read_text())
     row = next(r for r in summary["rows"] if r["condition"] == "char" and r["evaluation"] == "clean"
                and r["metric"] == "accuracy")
     vals = table.query("condition == 'char' and evaluation == 'clean' and metric == 'accuracy'").sort_values("seed")
     base = table.query("condition == 'baseline' and evaluation == 'clean' and metric == 'accuracy'").sort_values("seed")
     assert row["mean"] == pytest.approx(vals.value.mean())
-    diffs = vals.value.to_numpy() - base.value.to_numpy()
-    assert row["diff_mean"] == pytest.approx(diffs.mean())
-    if diffs[0] != diffs[1]:
-        half = 12.706 * abs(diffs[0] - diffs[1]) / math.sqrt(2) / math.sqrt(2)  # t(0.975, 1) * sd / sqrt(n)
-        assert row["diff_ci_high"] - row["diff_mean"] == pytest.approx(half, rel=1e-3)
+    assert row["diff_mean"] == pytest.approx((vals.value.to_numpy() - base.value.to_numpy()).mean())
+    out = pd.read_parquet(run / "outcomes.parquet").query("evaluation == 'clean' and metric == 'accuracy'")
+    wide = out.pivot_table(index=["item"], columns=["condition", "seed"], values="value")
+    d = ((wide["char"] - wide["baseline"]).mean(axis=1)).to_numpy()
+    half = 1.9801 * d.std(ddof=1) / math.sqrt(len(d))  # t(0.975, 119)
+    assert row["diff_method"] == "examples" and row["diff_ci_high"] - row["diff_mean"] == pytest.approx(half, rel=1e-3)
+    assert row["verdict"] == "too_few_seeds" and row["in_family"] is True
+    assert 0.0 <= row["ci_low"] <= row["ci_high"] <= 1.0
+    assert {r["seed"] for r in row["by_seed"]} == {0, 1} and all("p" in r for r in row["by_seed"])  # McNemar
+    # A pilot: minimum detectable effects for a planned 5-seed run, from this run's variance components.
+    from textrobust.robustness.power import pilot_power
+
+    power = {(r["evaluation"], r["metric"]): r for r in pilot_power(run, 5)}
+    acc = power[("clean", "accuracy")]
+    assert acc["pilot_seeds"] == 2 and acc["examples"] == 120 and acc["seeds_random"] is True
+    assert 0 < acc["mde_pilot"] < 1 and 0 < acc["mde_planned"] < 1
 
     # The report reads the per-unit records the runner wrote (examples of attacks, INV failures, augmented rows).
     from textrobust.reports import build_report
@@ -229,14 +242,21 @@ def test_statistics_by_hand():
     m, lo, hi = t_interval([1.0, 2.0, 3.0])
     assert m == 2.0 and hi - m == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
     assert math.isnan(t_interval([1.0])[1])
+    # No per-example outcomes: the seed-only view (a paired t over the 3 seeds).
     t = pd.DataFrame({"condition": ["baseline"] * 3 + ["x"] * 3, "seed": [0, 1, 2] * 2,
                       "evaluation": ["clean"] * 6, "metric": ["accuracy"] * 6,
                       "value": [0.80, 0.82, 0.84, 0.81, 0.83, 0.85]})
-    x = next(r for r in summarise(t) if r["condition"] == "x")
+    meta = [{"evaluation": "clean", "metric": "accuracy", "range": [0, 1], "headline": True, "role": "clean",
+             "higher_is_better": True}]
+    x = next(r for r in summarise(t, metrics=meta) if r["condition"] == "x")
     assert x["diff_mean"] == pytest.approx(0.01) and x["diff_includes_zero"] is False  # constant +0.01: CI width 0
+    assert x["diff_method"] == "seeds" and x["verdict"] == "better" and x["diff_p_adjusted"] == 0.0
     t.loc[5, "value"] = 0.80
-    x = next(r for r in summarise(t) if r["condition"] == "x")
-    assert x["diff_includes_zero"] is True
+    x = next(r for r in summarise(t, metrics=meta) if r["condition"] == "x")
+    assert x["diff_includes_zero"] is True and x["verdict"] == "no_change"
+    diffs = np.array([0.01, 0.01, -0.04])
+    half = 4.302653 * diffs.std(ddof=1) / math.sqrt(3)
+    assert (x["diff_ci_low"], x["diff_ci_high"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
 
 
 def test_fail_under():

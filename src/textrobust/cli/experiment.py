@@ -24,7 +24,7 @@ def _print_summary(run_dir: Path) -> None:
     headline = {(m["evaluation"], m["metric"]): m for m in summary.get("metrics", []) if m.get("headline")}
     keep = [r for r in summary["rows"] if (r["evaluation"], r["metric"]) in headline]
     table = Table(title=f"mean over seeds [95% CI]; change vs '{summary['baseline']}' [95% CI]")
-    for col in ("condition", "metric", "mean [CI]", "change [CI]"):
+    for col in ("condition", "metric", "mean [CI]", "change [CI]", "verdict"):
         table.add_column(col, overflow="fold")
     for r in keep:
         m = headline[(r["evaluation"], r["metric"])]
@@ -35,11 +35,39 @@ def _print_summary(run_dir: Path) -> None:
             change = diff_text(r["diff_mean"], unit)
             if r["diff_ci_low"] is not None:
                 change += f" [{diff_text(r['diff_ci_low'], unit)}, {diff_text(r['diff_ci_high'], unit)}]"
-            change += " ~0" if r["diff_includes_zero"] else ""
         arrow = {True: " ↑", False: " ↓"}.get(m.get("higher_is_better"), "")
-        table.add_row(r["condition"], m["label"] + arrow, value_text(r["mean"], unit) + ci, change)
+        table.add_row(r["condition"], m["label"] + arrow, value_text(r["mean"], unit) + ci, change,
+                      _verdict_word(r))
     Console(width=max(Console().width, 100)).print(table)
-    Console().print("~0: the interval includes zero (no detectable change); ↑/↓: higher/lower is better")
+    corr = summary.get("correction") or {}
+    Console().print(f"verdicts: Holm-corrected over {corr.get('family', '?')} comparisons; intervals over seeds and "
+                    f"test examples from {summary.get('min_seeds', 3)} seeds, over test examples only below "
+                    "(\"runs:\" = on these training runs); ↑/↓: higher/lower is better; details in report.html")
+
+
+def _print_power(rows: list[dict[str, Any]]) -> None:
+    """The pilot-based minimum detectable effects, as a table on stderr (stdout stays JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..reports.fmt import diff_text
+
+    table = Table(title="minimum detectable effect (5% level, 80% power), from the pilot's variance components")
+    for col in ("metric", "examples", "pilot seeds", "MDE (pilot)", "planned seeds", "MDE (planned)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["label"], str(r["examples"]), str(r["pilot_seeds"]),
+                      diff_text(r["mde_pilot"], r["unit"]).lstrip("+"), str(r["planned_seeds"]),
+                      diff_text(r["mde_planned"], r["unit"]).lstrip("+")
+                      + ("" if r["seeds_random"] else " (seeds fixed: fewer than 3)"))
+    Console(stderr=True, width=120).print(table)
+
+
+def _verdict_word(r: dict[str, Any]) -> str:
+    v = r.get("verdict")
+    if v == "too_few_seeds":
+        return f"runs: {r['these_runs'].replace('_', ' ')}" if r.get("these_runs") else "too few seeds"
+    return {"no_change": "no change", None: ""}.get(v, v or "")
 
 
 def _run(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool) -> None:
@@ -77,6 +105,8 @@ def run(
                                 help="Skip condition x seed units already finished with the same config."),
     overrides: list[str] = typer.Option([], "--set", help="Override a spec value: key.path=value (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (units, data sizes, model work) and exit."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help="With --dry-run: a finished run directory whose "
+                                         "variance components give the minimum detectable effect of this plan."),
     fail_under: list[str] = typer.Option([], "--fail-under",
                                          help="EVALUATION.METRIC=VALUE: exit 1 if a condition's mean is below."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
@@ -87,7 +117,14 @@ def run(
     exp = load_experiment(experiment, overrides)
     run_dir = output or Path(exp.output)
     if dry_run:
-        typer.echo(json.dumps(Runner(exp, run_dir, progress=False).plan(), indent=2))
+        plan = Runner(exp, run_dir, progress=False).plan()
+        if pilot is not None:
+            from ..robustness.power import pilot_power
+
+            plan["power"] = pilot_power(pilot, len(exp.seeds))
+        typer.echo(json.dumps(plan, indent=2))
+        if pilot is not None:
+            _print_power(plan["power"])
         return
     _run(exp, run_dir, resume, fail_under, report)
 

@@ -117,30 +117,107 @@ def ci_text(low: Any, high: Any, confidence: float, *, unit: str = "pts") -> str
     return f"{level} CI {signed_num(low)} to {signed_num(high)}"
 
 
+def p_text(p: Any) -> str:
+    """``p = 0.034``, ``p < 0.001``."""
+    if not is_number(p):
+        return "p = \u2013"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def design_text(cell: dict[str, Any]) -> str:
+    """What varied in a difference's interval: seeds and test examples, test examples only, or seeds."""
+    method, seeds, examples = cell.get("diff_method"), cell.get("n_seeds"), cell.get("n_examples")
+    ex = f"{examples} test examples" if is_number(examples) else "the test examples"
+    if method == "seeds+examples":
+        return f"over {seeds} seeds and {ex}"
+    if method == "examples":
+        return f"over {ex}, seeds held fixed"
+    if method == "seeds":
+        return f"over {seeds} seeds"
+    return ""
+
+
+def seeds_tally(cell: dict[str, Any], higher_is_better: bool) -> str:
+    """``better in 3 of 3 seeds (McNemar p < 0.05 in 2)`` from the per-seed differences and tests."""
+    by_seed = [r for r in cell.get("by_seed") or [] if is_number(r.get("diff"))]
+    if not by_seed:
+        return ""
+    good = [r for r in by_seed if (r["diff"] > 0) == higher_is_better and r["diff"] != 0]
+    sig = [r for r in good if is_number(r.get("p")) and r["p"] < 0.05]
+    text = f"better in {len(good)} of {len(by_seed)} seeds"
+    if any(is_number(r.get("p")) for r in by_seed):
+        text += f" (exact McNemar p < 0.05 in {len(sig)})"
+    return text
+
+
+def _planning_text(cell: dict[str, Any], unit: str, diff: Any) -> str:
+    parts = []
+    if is_number(cell.get("diff_mde")):
+        parts.append(f"this design detects changes of {diff_text(cell['diff_mde'], unit).lstrip('+')} or more "
+                     "(80% power)")
+    if is_number(diff) and diff != 0:
+        if is_number(cell.get("seeds_needed")):
+            parts.append(f"about {cell['seeds_needed']} seeds would detect {diff_text(diff, unit)}")
+        elif is_number(cell.get("examples_needed")):
+            parts.append(f"more seeds alone would not; about {cell['examples_needed']} test examples would")
+    return "; ".join(parts)
+
+
 def verdict(cell: dict[str, Any] | None, *, what: str, better: str, worse: str, confidence: float,
             unit: str = "share", higher_is_better: bool = True) -> dict[str, str]:
-    """Plain-language judgement of one difference to the baseline, stating its uncertainty.
+    """Plain-language judgement of one difference to the baseline: what was compared, the interval (and what varied
+    in it), the Holm-adjusted p-value, and what the design can detect.
 
-    ``what`` names the measure ("accuracy under textfooler attack"), ``better``/``worse`` the phrase for a
-    difference whose interval excludes zero. For metrics where lower is better (failure rates, calibration error)
-    a negative difference is the better one. Returns ``{"kind", "text"}`` where kind is ``better``, ``worse``,
-    ``no_change``, ``too_few_seeds`` or ``missing``.
+    ``what`` names the measure ("accuracy under textfooler attack"), ``better``/``worse`` the phrase for a detected
+    difference. The kind is the harness's ``verdict`` (``better``, ``worse``, ``no_change``, ``too_few_seeds``);
+    without one (older summaries) it is derived from whether the interval includes zero. ``missing`` when there is
+    no value.
     """
     if cell is None or not is_number(cell.get("mean")):
         return {"kind": "missing", "text": f"{what}: not measured"}
     diff, low, high = cell.get("diff_mean"), cell.get("diff_ci_low"), cell.get("diff_ci_high")
-    n_seeds = cell.get("n_seeds")
     shown = diff_text(diff, unit)
+    kind = cell.get("verdict") or _legacy_kind(cell, diff, low, high, higher_is_better)
+    has_ci = is_number(low) and is_number(high)
+    interval = " ".join(x for x in (ci_text(low, high, confidence, unit=unit), design_text(cell)) if x)
+    q = cell.get("diff_p_adjusted")
+    family = cell.get("family_size")
+    holm = (f"Holm-adjusted {p_text(q)} across {family} comparisons" if is_number(q) and is_number(family)
+            else "")
+    tally = seeds_tally(cell, higher_is_better)
+    plan = _planning_text(cell, unit, diff)
+    if kind == "too_few_seeds":
+        if not has_ci:
+            head = f"{what}: {shown}, too few seeds for an interval" if is_number(diff) else \
+                f"{what}: too few seeds for an interval"
+            return {"kind": kind, "text": head + (f"; {tally}" if tally else "")}
+        runs = {"better": "better", "worse": "worse", "no_change": "no detectable change"}.get(
+            cell.get("these_runs") or "", "")
+        text = (f"{what}: {shown} on these {cell.get('n_seeds')} training runs ({interval}"
+                + (f"; {runs} on these runs, {holm}" if runs and holm else "") + "); "
+                + f"{cell.get('n_seeds')} seeds cannot tell this from seed-to-seed variation"
+                + (f"; {tally}" if tally else "") + (f"; {plan}" if plan else ""))
+        return {"kind": kind, "text": text}
+    stats = "; ".join(x for x in (p_text(cell.get("diff_p")) if is_number(cell.get("diff_p")) else "", holm) if x)
+    detail = ", ".join(x for x in (interval, stats) if x)
+    if kind == "no_change":
+        corrected = is_number(cell.get("diff_p")) and cell["diff_p"] < 1 - confidence
+        head = f"no detectable change in {what}" + (f" after correcting for {family} comparisons" if corrected
+                                                    and family else "")
+        return {"kind": kind, "text": f"{head} ({shown}, {detail})" + (f"; {plan}" if plan else "")}
+    phrase = better if kind == "better" else worse
+    return {"kind": kind, "text": f"{phrase}: {shown} ({detail})" + (f"; {tally}" if tally else "")}
+
+
+def _legacy_kind(cell: dict[str, Any], diff: Any, low: Any, high: Any, higher_is_better: bool) -> str:
+    """The verdict of a summary written without one: from the interval alone."""
+    n_seeds = cell.get("n_seeds")
     if (is_number(n_seeds) and n_seeds < 2) or not (is_number(low) and is_number(high)):
-        if is_number(diff):
-            return {"kind": "too_few_seeds", "text": f"{what}: {shown}, too few seeds for an interval"}
-        return {"kind": "too_few_seeds", "text": f"{what}: too few seeds for an interval"}
-    interval = ci_text(low, high, confidence, unit=unit)
+        return "too_few_seeds"
     includes_zero = cell.get("diff_includes_zero")
-    if not isinstance(includes_zero, bool):  # the harness's flag wins; derive it only when absent
+    if not isinstance(includes_zero, bool):
         includes_zero = low <= 0 <= high
     if includes_zero:
-        return {"kind": "no_change", "text": f"no detectable change in {what} ({shown}, {interval})"}
+        return "no_change"
     up = (diff if is_number(diff) else low) > 0
-    kind, phrase = ("better", better) if up == higher_is_better else ("worse", worse)
-    return {"kind": kind, "text": f"{phrase}: {shown} ({interval})"}
+    return "better" if up == higher_is_better else "worse"

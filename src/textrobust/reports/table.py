@@ -7,8 +7,9 @@ from typing import Any
 
 from .fmt import is_number, verdict
 
-CELL_FIELDS = ("n_seeds", "mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high",
-               "diff_includes_zero")
+CELL_FIELDS = ("n_seeds", "n_examples", "mean", "ci_low", "ci_high", "ci_method", "diff_mean", "diff_ci_low",
+               "diff_ci_high", "diff_includes_zero", "diff_method", "diff_p", "diff_p_adjusted", "verdict",
+               "these_runs", "family_size", "diff_mde", "seeds_needed", "examples_needed", "by_seed", "seed_view")
 #: The order verdicts are listed in: the questions a reader asks first come first.
 ROLE_ORDER = {"robustness": 0, "clean": 1, "calibration": 2, "cost": 3, "info": 4}
 JUDGED_ROLES = ("robustness", "clean", "calibration")
@@ -23,7 +24,7 @@ class Cells:
 
     def __call__(self, condition: str, evaluation: str, metric: str) -> dict[str, Any] | None:
         row = self._index.get((condition, evaluation, metric))
-        return None if row is None else {k: self._clean(row.get(k)) for k in CELL_FIELDS}
+        return None if row is None else {k: _tree(row.get(k), self._clean) for k in CELL_FIELDS}
 
     def conditions(self) -> list[str]:
         return list(dict.fromkeys(c for c, _, _ in self._index))
@@ -109,3 +110,11 @@ def details(metrics: list[dict[str, Any]], conditions: list[str], cells: Cells) 
         g["metrics"].append({**m, "key": f"{m['evaluation']}.{m['metric']}",
                              "cells": {c: cells(c, m["evaluation"], m["metric"]) for c in conditions}})
     return list(groups.values())
+
+
+def _tree(value: Any, clean: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _tree(v, clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tree(v, clean) for v in value]
+    return clean(value)

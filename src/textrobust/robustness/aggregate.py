@@ -26,6 +26,20 @@ def results_table(ws: Workspace, units: list[Unit]) -> Any:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
+def outcomes_table(ws: Workspace, units: list[Unit]) -> Any:
+    """Per-example outcomes of every finished unit: ``condition, seed, evaluation, metric, item, value``."""
+    import pandas as pd
+
+    parts = []
+    for u in units:
+        path = ws.unit_dir(u) / "outcomes.parquet"
+        if ws.is_done(u) and path.exists():
+            frame = pd.read_parquet(path)
+            parts.append(frame.assign(condition=u.condition, seed=u.seed))
+    columns = ["condition", "seed", "evaluation", "metric", "item", "value"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
 def metric_metadata(ws: Workspace, table: Any) -> list[dict[str, Any]]:
     """Metadata of every metric in ``table``, in declaration order (the order of the spec's evaluations)."""
     present = set(zip(table.evaluation, table.metric))
@@ -41,18 +55,26 @@ def metric_metadata(ws: Workspace, table: Any) -> list[dict[str, Any]]:
 def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     """Write ``results.csv``, ``results.parquet`` and ``summary.json``; return the tidy table."""
     from ..data import save_frame
-    from .stats import summarise
+    from .inference import CONFIDENCE, MIN_SEEDS
+    from .stats import METHOD, summarise
 
     table = results_table(ws, units)
     save_frame(table, ws.run_dir / "results.csv")
     save_frame(table, ws.run_dir / "results.parquet")
+    outcomes = outcomes_table(ws, units)
+    save_frame(outcomes, ws.run_dir / "outcomes.parquet")
     failed = [{"unit": f["unit"], "error": f["error"], "attempts": f.get("attempts", 1)}
               for u in units if not ws.is_done(u) and (f := ws.failure(u))]
     done = sum(ws.is_done(u) for u in units)
+    metrics = metric_metadata(ws, table)
+    rows = summarise(table, ws.exp.baseline, outcomes, metrics) if len(table) else []
     write_json(ws.run_dir / "summary.json", {
-        "confidence": 0.95, "method": "t", "baseline": ws.exp.baseline,
-        "rows": summarise(table, ws.exp.baseline) if len(table) else [],
-        "metrics": metric_metadata(ws, table),
+        "confidence": CONFIDENCE, "method": METHOD, "min_seeds": MIN_SEEDS, "baseline": ws.exp.baseline,
+        "correction": {"method": "holm", "alpha": round(1 - CONFIDENCE, 10),
+                       "family": sum(bool(r.get("in_family")) for r in rows),
+                       "scope": "every judged headline comparison with the baseline (the report's verdicts)"},
+        "rows": rows,
+        "metrics": metrics,
         "units": {"total": len(units), "done": done, "failed": failed, "missing": len(units) - done - len(failed)},
     })
     return table

@@ -1,8 +1,12 @@
-"""Statistics over seeds: mean with a Student-t confidence interval, and paired differences to the baseline.
+"""The run's statistics (``summary.json`` rows): per condition and metric the mean with its interval, and for every
+condition the paired difference to the baseline with its interval, p-value, Holm-adjusted p-value, verdict, power
+and per-seed McNemar tests. The methods are in :mod:`textrobust.robustness.inference`; ``docs/statistics.md``
+explains them.
 
-With few seeds (3-5 is typical) the t interval is the honest choice: a bootstrap over 3 values cannot express the
-uncertainty. Paired differences use the same seed (same data order and initial head) in both conditions, which
-removes the seed-to-seed variance that both share.
+Metrics that are means of per-example outcomes (accuracy, invariance, failure rates, Brier) use the two-level
+seeds x examples model; the others (macro-F1, ECE, queries) the seed-only view. The Holm family is every judged
+headline comparison of the run (the verdicts a reader sees): condition != baseline, a headline metric whose role is
+clean / robustness / calibration and that has a direction.
 """
 
 from __future__ import annotations
@@ -13,9 +17,19 @@ from typing import Any
 
 import numpy as np
 
+from .inference import (
+    CONFIDENCE, MIN_SEEDS, Estimate, decide, difference, holm, mcnemar_by_seed, mean_estimate, planning,
+    row_means, seed_estimate,
+)
 
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)``; the interval is NaN with fewer than two values.
+JUDGED_ROLES = ("clean", "robustness", "calibration")
+METHOD = ("two-level: seeds and test examples both random (crossed random-effects model, method of moments, "
+          f"Satterthwaite t) from {MIN_SEEDS} seeds; below that, test examples only, for the trained models at "
+          "hand; per-seed t for metrics without per-example outcomes")
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of a Student-t interval; the interval is NaN with fewer than two values.
 
     Example:
         >>> m, lo, hi = t_interval([0.80, 0.82, 0.84])
@@ -34,28 +48,150 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return mean, mean - half, mean + half
 
 
-def summarise(results: Any, baseline: str = "baseline", confidence: float = 0.95) -> list[dict[str, Any]]:
-    """Per (condition, evaluation, metric): mean and CI over seeds, and the paired difference to ``baseline``.
+class Outcomes:
+    """Per-example outcomes as ``seeds x examples`` tables, looked up by (condition, evaluation, metric)."""
 
-    ``results`` is the tidy table (``condition, seed, evaluation, metric, value``) as a DataFrame.
-    """
-    rows: list[dict[str, Any]] = []
-    base = results[results.condition == baseline]
-    base_map = {(r.evaluation, r.metric, r.seed): r.value for r in base.itertuples()}
+    def __init__(self, frame: Any | None) -> None:
+        self._tables: dict[tuple[str, str, str], tuple[list[int], list[str], np.ndarray]] = {}
+        if frame is None or not len(frame):
+            return
+        for (cond, ev, metric), g in frame.groupby(["condition", "evaluation", "metric"], sort=False):
+            wide = g.pivot_table(index="seed", columns="item", values="value", aggfunc="first", dropna=False)
+            self._tables[(str(cond), str(ev), str(metric))] = (list(wide.index), [str(c) for c in wide.columns],
+                                                              wide.to_numpy(dtype=float))
+
+    def table(self, cond: str, ev: str, metric: str, seeds: Sequence[int] | None = None,
+              items: Sequence[str] | None = None) -> np.ndarray | None:
+        found = self._tables.get((cond, ev, metric))
+        if found is None:
+            return None
+        s, i, x = found
+        rows = [s.index(k) for k in seeds] if seeds is not None else list(range(len(s)))
+        cols = [i.index(k) for k in items] if items is not None else list(range(len(i)))
+        return x[np.ix_(rows, cols)]
+
+    def keys(self, cond: str, ev: str, metric: str) -> tuple[list[int], list[str]] | None:
+        found = self._tables.get((cond, ev, metric))
+        return None if found is None else (found[0], found[1])
+
+
+def summarise(results: Any, baseline: str = "baseline", outcomes: Any | None = None,
+              metrics: Sequence[dict[str, Any]] = (), confidence: float = CONFIDENCE) -> list[dict[str, Any]]:
+    """Summary rows for the tidy ``results`` table (``condition, seed, evaluation, metric, value``), using the
+    per-example ``outcomes`` (``condition, seed, evaluation, metric, item, value``) where there are any and the
+    metric metadata (range, direction, headline, role) in ``metrics``."""
+    meta = {(m["evaluation"], m["metric"]): m for m in metrics}
+    tables = Outcomes(outcomes)
+    rows = []
     for (cond, ev, metric), group in results.groupby(["condition", "evaluation", "metric"], sort=False):
-        values = group.sort_values("seed").value.tolist()
-        mean, lo, hi = t_interval(values, confidence)
-        row: dict[str, Any] = {
-            "condition": cond, "evaluation": ev, "metric": metric, "n_seeds": len(values),
-            "mean": mean, "ci_low": lo, "ci_high": hi,
-            "diff_mean": None, "diff_ci_low": None, "diff_ci_high": None, "diff_includes_zero": None,
-        }
+        info = meta.get((ev, metric), {})
+        bounds = _bounds(info)
+        group = group.sort_values("seed")
+        row = _mean_row(cond, ev, metric, group, tables, bounds, confidence)
         if cond != baseline:
-            diffs = [v - base_map[(ev, metric, s)] for s, v in zip(group.seed, group.value)
-                     if (ev, metric, s) in base_map]
-            if diffs:
-                d, dlo, dhi = t_interval(diffs, confidence)
-                row.update(diff_mean=d, diff_ci_low=dlo, diff_ci_high=dhi,
-                           diff_includes_zero=None if math.isnan(dlo) else bool(dlo <= 0 <= dhi))
-        rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    return rows
+            base = results[(results.condition == baseline) & (results.evaluation == ev) & (results.metric == metric)]
+            row.update(_diff_fields(cond, baseline, ev, metric, group, base, tables, bounds, info, confidence))
+        rows.append(row)
+    _adjust(rows)
+    return [{k: _json(v) for k, v in r.items()} for r in rows]
+
+
+def _bounds(info: dict[str, Any]) -> tuple[float | None, float | None]:
+    lo, hi = (info.get("range") or (None, None))[:2]
+    return (None if lo is None else float(lo), None if hi is None else float(hi))
+
+
+def _mean_row(cond: str, ev: str, metric: str, group: Any, tables: Outcomes,
+              bounds: tuple[float | None, float | None], confidence: float) -> dict[str, Any]:
+    values = group.value.to_numpy(dtype=float)
+    table = tables.table(cond, ev, metric)
+    est = mean_estimate(table, bounds, confidence) if table is not None else seed_estimate(values, bounds,
+                                                                                             confidence)
+    finite = values[np.isfinite(values)]
+    return {"condition": cond, "evaluation": ev, "metric": metric, "n_seeds": int(len(finite)),
+            "n_examples": est.n_items, "mean": float(finite.mean()) if len(finite) else math.nan,
+            "ci_low": est.low, "ci_high": est.high, "ci_method": est.method,
+            "diff_mean": None, "diff_ci_low": None, "diff_ci_high": None, "diff_includes_zero": None}
+
+
+def _diff_fields(cond: str, baseline: str, ev: str, metric: str, group: Any, base: Any, tables: Outcomes,
+                 bounds: tuple[float | None, float | None], info: dict[str, Any],
+                 confidence: float) -> dict[str, Any]:
+    """The paired difference to the baseline: on the seeds both have, and the examples both scored."""
+    base_values = {int(s): v for s, v in zip(base.seed, base.value)}
+    seeds = [int(s) for s in group.seed if int(s) in base_values]
+    if not seeds:
+        return {}
+    mine, theirs = tables.keys(cond, ev, metric), tables.keys(baseline, ev, metric)
+    by_seed: list[dict[str, Any]] = []
+    seed_view = None
+    if mine and theirs and set(seeds) <= set(mine[0]) & set(theirs[0]):
+        items = [i for i in mine[1] if i in set(theirs[1])]
+        c, b = tables.table(cond, ev, metric, seeds, items), tables.table(baseline, ev, metric, seeds, items)
+        est = difference(c, b, bounds, confidence)
+        tests = mcnemar_by_seed(c, b) or []
+        diffs = row_means(c) - row_means(b)
+        by_seed = [{"seed": s, "diff": float(diffs[k]), **(tests[k] if tests else {})} for k, s in enumerate(seeds)]
+        if len(seeds) >= MIN_SEEDS:  # the seed-only view beside the two-level one
+            view = seed_estimate(np.array([r["diff"] for r in by_seed]), _diff_bounds(bounds), confidence)
+            seed_view = {"low": view.low, "high": view.high, "p": view.p}
+    else:
+        value = dict(zip(group.seed.astype(int), group.value))
+        diffs = np.array([value[s] - base_values[s] for s in seeds], dtype=float)
+        est = seed_estimate(diffs, _diff_bounds(bounds), confidence)
+        by_seed = [{"seed": s, "diff": float(d)} for s, d in zip(seeds, diffs)]
+    judged = bool(info.get("headline")) and info.get("role") in JUDGED_ROLES and info.get(
+        "higher_is_better") is not None
+    return {**_estimate_fields(est, info), "by_seed": by_seed, "seed_view": seed_view,
+            "in_family": judged and est.p is not None, "higher_is_better": info.get("higher_is_better"), "_est": est}
+
+
+def _diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+    """A difference of a bounded metric lies within +-the range's width."""
+    if bounds[0] is None or bounds[1] is None:
+        return None, None
+    return -(bounds[1] - bounds[0]), bounds[1] - bounds[0]
+
+
+def _estimate_fields(est: Estimate, info: dict[str, Any]) -> dict[str, Any]:
+    """The difference's summary fields, with the variance components and the planning numbers where known."""
+    out = {"diff_mean": est.estimate, "diff_ci_low": est.low, "diff_ci_high": est.high, "diff_method": est.method,
+           "diff_p": est.p, "diff_df": est.df, "diff_se": est.se, "diff_mde": est.mde,
+           "diff_includes_zero": None if est.low is None else bool(est.low <= 0 <= est.high)}
+    if est.components is not None:
+        c = est.components
+        out["components"] = {"n_seeds": c.n_seeds, "n_examples": c.n_items, "ms_seed": c.ms_seed,
+                             "ms_item": c.ms_item, "ms_resid": c.ms_resid}
+        out.update(planning(c, est.estimate, seeds_random=True))
+    return out
+
+
+def _adjust(rows: list[dict[str, Any]]) -> None:
+    """Holm over the family of judged comparisons; then each comparison's verdict."""
+    family = [r for r in rows if r.get("in_family")]
+    for r, q in zip(family, holm([r["diff_p"] for r in family])):
+        r["diff_p_adjusted"] = q
+    for r in rows:
+        est = r.pop("_est", None)
+        if est is None:
+            continue
+        q = r.get("diff_p_adjusted")
+        r["verdict"] = decide(est, q, r.get("higher_is_better")) if r.get("in_family") else None
+        if r["verdict"] == "too_few_seeds" and q is not None and est.method == "examples":
+            # What the data says about the trained models at hand (seeds fixed), never a general claim.
+            r["these_runs"] = "no_change" if q >= 1 - CONFIDENCE else (
+                "better" if (est.estimate > 0) == r.get("higher_is_better") else "worse")
+        r["family_size"] = len(family)
+
+
+def _json(v: Any) -> Any:
+    """JSON-safe values all the way down: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(v, dict):
+        return {k: _json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    if isinstance(v, np.floating | np.integer):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
