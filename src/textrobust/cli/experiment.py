@@ -40,9 +40,11 @@ def _print_summary(run_dir: Path) -> None:
                       _verdict_word(r))
     Console(width=max(Console().width, 100)).print(table)
     corr = summary.get("correction") or {}
-    Console().print(f"verdicts: Holm-corrected over {corr.get('family', '?')} comparisons; intervals over seeds and "
-                    f"test examples from {summary.get('min_seeds', 3)} seeds, over test examples only below "
-                    "(\"runs:\" = on these training runs); ↑/↓: higher/lower is better; details in report.html")
+    design = ("fixed models compared over test examples" if summary.get("models_fixed") else
+              f"intervals over seeds and test examples from {summary.get('min_seeds', 3)} seeds, over test examples "
+              "only below (\"runs:\" = on these training runs)")
+    Console().print(f"verdicts: Holm-corrected over {corr.get('family', '?')} comparisons; {design}; "
+                    "↑/↓: higher/lower is better; details in report.html")
 
 
 def _print_power(rows: list[dict[str, Any]]) -> None:

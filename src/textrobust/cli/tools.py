@@ -70,7 +70,8 @@ def _with_device(op, device: str):  # type: ignore[no-untyped-def]
 @app.command()
 def attack(
     data: str = typer.Argument(..., help="Labelled data to attack."),
-    model: str = typer.Option(..., "--model", "-m", help="Model directory written by 'textrobust train'."),
+    model: str = typer.Option(..., "--model", "-m", help="A 'textrobust train' directory, a Hugging Face "
+                              "classifier, or an http(s):// endpoint (black-box recipes; docs/scan.md)."),
     recipe: str = typer.Option(..., "--recipe", "-r", help="Recipe name; see 'textrobust list recipes'."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Per-example results (.jsonl/.parquet)."),
     n: Optional[int] = typer.Option(None, "-n", help="Attack the first N examples (default all)."),
@@ -98,7 +99,7 @@ def attack(
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
     from ..adversarial import build_attack, run_attack
     from ..errors import ConfigError
-    from ..models import TextClassifier
+    from ..models import load_model
 
     if engine not in ("native", "textattack"):
         raise ConfigError(f"unknown engine '{engine}'; use --engine native or --engine textattack")
@@ -115,14 +116,14 @@ def attack(
     else:
         key, resources = recipe_resources(recipe, resource)
         resources.update(_pos_options(recipe, key, pos, pos_lexicon))
-    clf = TextClassifier.load(model, device=device)
+    clf = load_model(model, device=device)  # a textrobust directory, a HF classifier, or an http(s):// endpoint
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
         dataset = dataset.subset(range(min(n, len(dataset))))
     if cpu_bf16:
         from ..models.classifier import cpu_has_fast_bf16
 
-        if clf.device == "cpu" and not cpu_has_fast_bf16():
+        if getattr(clf, "device", None) == "cpu" and not cpu_has_fast_bf16():
             typer.echo("warning: this CPU has no native bf16 (AVX512-BF16/AMX); --cpu-bf16 will likely be slower",
                        err=True)
         for m in (clf, *(resources.values() if engine == "native" else ())):
@@ -179,6 +180,19 @@ def _pos_options(recipe: str, key: str, pos: Optional[str], pos_lexicon: Optiona
     return {"pos": pos, **({"pos_lexicon": str(pos_lexicon)} if pos_lexicon is not None else {})}
 
 
+def parse_resources(items: list[str]) -> dict[str, str]:
+    """``--resource NAME=PATH`` options as a dict (NAME in neighbours, lexicon, encoder, mlm)."""
+    from ..errors import ConfigError
+
+    given = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or name not in ("neighbours", "lexicon", "encoder", "mlm"):
+            raise ConfigError(f"--resource expects NAME=PATH with NAME in neighbours, lexicon, encoder, mlm; got '{item}'")
+        given[name] = path
+    return given
+
+
 def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
     """Check a recipe name and build its resources from ``--resource NAME=PATH`` (else shared-data defaults)."""
     from ..adversarial import RECIPES
@@ -188,12 +202,7 @@ def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
     key = recipe.replace("-", "_")
     if key not in RECIPES:
         raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
-    given = {}
-    for item in resource:
-        name, sep, path = item.partition("=")
-        if not sep or name not in ("neighbours", "lexicon", "encoder", "mlm"):
-            raise ConfigError(f"--resource expects NAME=PATH with NAME in neighbours, lexicon, encoder, mlm; got '{item}'")
-        given[name] = path
+    given = parse_resources(resource)
     if "mlm" in RECIPES[key].resources and "mlm" not in given:
         raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
     return key, build_resources(RECIPES[key].resources, given)

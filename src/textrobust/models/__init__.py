@@ -6,15 +6,20 @@ Example:
 """
 
 from .classifier import TextClassifier, TrainConfig, minilm_path, resolve_device
+from .loading import load_model
+from .remote import RemoteModel, serve
 from .metrics import classification_metrics, confusion_matrix, evaluate, per_class_report
 
 __all__ = [
+    "RemoteModel",
     "TextClassifier",
     "TrainConfig",
     "classification_metrics",
     "confusion_matrix",
     "evaluate",
+    "load_model",
     "minilm_path",
     "per_class_report",
     "resolve_device",
+    "serve",
 ]

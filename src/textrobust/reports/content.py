@@ -40,6 +40,7 @@ def build_content(run: RunDir) -> dict[str, Any]:
         "header": _clean_tree(_header(run, conditions)),
         "confidence": confidence,
         "method": summary.get("method"),
+        "correction": _clean_tree(summary.get("correction")) if isinstance(summary.get("correction"), dict) else None,
         "baseline": baseline,
         "metrics": metrics,
         "columns": cols,
@@ -87,6 +88,11 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
     seeds = cfg.get("seeds") or sorted({r["seed"] for r in run.results}, key=str)
+    conds = cfg.get("conditions") if isinstance(cfg.get("conditions"), dict) else {}
+    fixed = [str((c.get("model") or {}).get("path")) for c in conds.values()
+             if isinstance(c, dict) and isinstance(c.get("model"), dict)]
+    if fixed:  # a scan: the models are the conditions' own
+        model = {"name": "fixed models: " + ", ".join(fixed), "max_length": None}
     return {
         "name": str(cfg.get("name") or run.path.name),
         "data": {"train": _source(data.get("train")), "train_size": data.get("train_size"),

@@ -131,7 +131,7 @@ def design_text(cell: dict[str, Any]) -> str:
     if method == "seeds+examples":
         return f"over {seeds} seeds and {ex}"
     if method == "examples":
-        return f"over {ex}, seeds held fixed"
+        return f"over {ex}" + (" (fixed models)" if cell.get("models_fixed") else ", seeds held fixed")
     if method == "seeds":
         return f"over {seeds} seeds"
     return ""
@@ -142,6 +142,13 @@ def seeds_tally(cell: dict[str, Any], higher_is_better: bool) -> str:
     by_seed = [r for r in cell.get("by_seed") or [] if is_number(r.get("diff"))]
     if not by_seed:
         return ""
+    if cell.get("models_fixed") and len(by_seed) == 1:  # two given models: one McNemar test, no seeds
+        r = by_seed[0]
+        if not is_number(r.get("p")):
+            return ""
+        mine, theirs = (r["b"], r["c"]) if higher_is_better else (r["c"], r["b"])
+        return (f"exact McNemar on the {r['b'] + r['c']} examples where the two disagree: {mine} favour this model, "
+                f"{theirs} the baseline, {p_text(r['p'])}")
     good = [r for r in by_seed if (r["diff"] > 0) == higher_is_better and r["diff"] != 0]
     sig = [r for r in good if is_number(r.get("p")) and r["p"] < 0.05]
     text = f"better in {len(good)} of {len(by_seed)} seeds"

@@ -9,7 +9,7 @@ from .fmt import is_number, verdict
 
 CELL_FIELDS = ("n_seeds", "n_examples", "mean", "ci_low", "ci_high", "ci_method", "diff_mean", "diff_ci_low",
                "diff_ci_high", "diff_includes_zero", "diff_method", "diff_p", "diff_p_adjusted", "verdict",
-               "these_runs", "family_size", "diff_mde", "seeds_needed", "examples_needed", "by_seed", "seed_view")
+               "these_runs", "family_size", "diff_mde", "seeds_needed", "examples_needed", "by_seed", "seed_view", "models_fixed")
 #: The order verdicts are listed in: the questions a reader asks first come first.
 ROLE_ORDER = {"robustness": 0, "clean": 1, "calibration": 2, "cost": 3, "info": 4}
 JUDGED_ROLES = ("robustness", "clean", "calibration")

@@ -56,7 +56,7 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     """Write ``results.csv``, ``results.parquet`` and ``summary.json``; return the tidy table."""
     from ..data import save_frame
     from .inference import CONFIDENCE, MIN_SEEDS
-    from .stats import METHOD, summarise
+    from .stats import METHOD, METHOD_FIXED, summarise
 
     table = results_table(ws, units)
     save_frame(table, ws.run_dir / "results.csv")
@@ -67,9 +67,11 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
               for u in units if not ws.is_done(u) and (f := ws.failure(u))]
     done = sum(ws.is_done(u) for u in units)
     metrics = metric_metadata(ws, table)
-    rows = summarise(table, ws.exp.baseline, outcomes, metrics) if len(table) else []
+    fixed = ws.exp.fixed_models
+    rows = summarise(table, ws.exp.baseline, outcomes, metrics, models_fixed=fixed) if len(table) else []
     write_json(ws.run_dir / "summary.json", {
-        "confidence": CONFIDENCE, "method": METHOD, "min_seeds": MIN_SEEDS, "baseline": ws.exp.baseline,
+        "confidence": CONFIDENCE, "method": METHOD_FIXED if fixed else METHOD, "min_seeds": MIN_SEEDS,
+        "models_fixed": fixed, "baseline": ws.exp.baseline,
         "correction": {"method": "holm", "alpha": round(1 - CONFIDENCE, 10),
                        "family": sum(bool(r.get("in_family")) for r in rows),
                        "scope": "every judged headline comparison with the baseline (the report's verdicts)"},

@@ -330,14 +330,15 @@ def holm(pvalues: list[float], alpha: float = 1 - CONFIDENCE) -> list[float]:
 
 
 def decide(est: Estimate, p_adjusted: float | None, higher_is_better: bool | None,
-           alpha: float = 1 - CONFIDENCE) -> str:
+           alpha: float = 1 - CONFIDENCE, models_fixed: bool = False) -> str:
     """The verdict of one comparison: ``better`` / ``worse`` when the family-wise adjusted p is below ``alpha``
     and seeds were a random factor (or the seed-only view had enough seeds), ``no_change`` otherwise,
     ``too_few_seeds`` when the data cannot generalise over training runs (fewer than MIN_SEEDS seeds), ``missing``
-    without an estimate."""
+    without an estimate. ``models_fixed``: the conditions are given models (a scan), not training runs, so the
+    question is about these models and an interval over test examples answers it."""
     if est.method == "none" or not math.isfinite(est.estimate):
         return "too_few_seeds" if est.n_seeds else "missing"
-    if est.method == "examples":
+    if est.method == "examples" and not models_fixed:
         return "too_few_seeds"
     if p_adjusted is None or higher_is_better is None or p_adjusted >= alpha:
         return "no_change"

@@ -13,9 +13,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LoadedData:
-    train: LabeledData
+    train: LabeledData | None  # None when every condition is a fixed model
     test: LabeledData
     validation: LabeledData | None
+
+    @property
+    def label_names(self) -> list[str]:
+        return (self.train or self.test).label_names
 
 
 def load_source(src: Source, label_names: list[str] | None = None) -> LabeledData:
@@ -25,6 +29,11 @@ def load_source(src: Source, label_names: list[str] | None = None) -> LabeledDat
 
 def load_data(exp: Experiment) -> LoadedData:
     """Load train/test(/validation) and apply the fixed subsamples (the same for every condition and seed)."""
+    if exp.data.train is None:  # a scan of fixed models: test data only
+        test = load_source(exp.data.test)  # type: ignore[arg-type]  # without train the spec requires test
+        if exp.data.test_size:
+            test = test.sample(exp.data.test_size, seed=exp.data.sample_seed)
+        return LoadedData(None, test, None)
     train = load_source(exp.data.train)
     if exp.data.test is not None:
         test = load_source(exp.data.test, train.label_names)

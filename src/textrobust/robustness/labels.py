@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -41,3 +42,38 @@ def match_labels(source: Sequence[str], target: Sequence[str], label_map: Mappin
                                   f"give label_map: {{{s}: MODEL_LABEL, ...}}")
             out[s] = hits[0]
     return out
+
+
+class LabelAligned:
+    """A model whose probability columns are put in the data's label order (a scanned model may order or name its
+    labels differently: ``NEGATIVE``/``POSITIVE`` vs ``negative``/``positive``).
+
+    Example:
+        >>> import numpy as np
+        >>> class M:
+        ...     labels = ["POS", "NEG"]
+        ...     def predict_proba(self, texts): return np.array([[0.9, 0.1]] * len(texts))
+        >>> LabelAligned.wrap(M(), ["neg", "pos"], where="m").predict_proba(["x"]).tolist()
+        [[0.1, 0.9]]
+    """
+
+    def __init__(self, model: Any, data_labels: Sequence[str], order: list[int]) -> None:
+        self.model, self.labels, self._order = model, list(data_labels), order
+
+    @classmethod
+    def wrap(cls, model: Any, data_labels: Sequence[str], label_map: Mapping[str, str] | None = None, *,
+             where: str) -> Any:
+        """``model`` itself when its labels already are the data's, else an aligned view; a :class:`ConfigError`
+        when the two label sets cannot be matched one to one."""
+        model_labels = [str(x) for x in model.labels]
+        if model_labels == list(data_labels):
+            return model
+        index = match_labels(model_labels, data_labels, label_map, where=where)
+        if len(model_labels) != len(data_labels) or sorted(index.values()) != list(range(len(data_labels))):
+            raise ConfigError(f"{where}: the model's labels {model_labels} do not match the data's labels "
+                              f"{list(data_labels)} one to one; give label_map: {{MODEL_LABEL: DATA_LABEL, ...}}")
+        order = [model_labels.index(m) for m in sorted(index, key=index.get)]
+        return cls(model, data_labels, order)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> Any:
+        return self.model.predict_proba(texts)[:, self._order]

@@ -67,19 +67,22 @@ class Runner:
         rows = []
         for u in units:
             cond = self.exp.conditions[u.condition]
+            if cond.model is not None:
+                rows.append({"unit": u.key, "model": cond.model.path, "done": u.key in done})
+                continue
             n_train = len(data.train) * (1 + (cond.augment.n if cond.augment else 0))
             if cond.generate:  # at most n_per_label per label
-                n_train += cond.generate.n_per_label * len(data.train.label_names)
+                n_train += cond.generate.n_per_label * len(data.label_names)
             rows.append({"unit": u.key, "train_examples": n_train,
                          "train_forward_passes": n_train * self.exp.model.train.epochs, "done": u.key in done})
         attack_n = sum(min(ev.params.n, len(data.test)) for ev in self.ws.evaluations if ev.kind == "attack")
         return {
             "name": self.exp.name, "run_dir": str(self.run_dir), "units": rows,
-            "train_size": len(data.train), "test_size": len(data.test),
+            "train_size": len(data.train) if data.train else 0, "test_size": len(data.test),
             "validation_size": len(data.validation) if data.validation else 0,
-            "labels": data.train.label_names,
+            "labels": data.label_names,
             "evaluations": [{"name": ev.name, "kind": ev.kind,
-                             "headline": [m.key for m in ev.metrics(data.train.label_names) if m.headline]}
+                             "headline": [m.key for m in ev.metrics(data.label_names) if m.headline]}
                             for ev in self.ws.evaluations],
             # ~50 queries per attacked example is typical of word-swap recipes (TextAttack's published runs).
             "attack_examples_per_unit": attack_n, "estimated_attack_queries_per_unit": attack_n * 50,

@@ -54,7 +54,8 @@ class Source(_Strict):
 
 
 class DataSpec(_Strict):
-    train: Source
+    train: Source | None = Field(None, description="training source (not needed when every condition is a fixed "
+                                                   "model)")
     test: Source | None = Field(None, description="test source; or leave out and set test_split")
     test_split: float | None = Field(None, gt=0, lt=1, description="hold out this share of train as the test set")
     validation: Source | None = None
@@ -68,6 +69,8 @@ class DataSpec(_Strict):
     def _test(self) -> DataSpec:
         if (self.test is None) == (self.test_split is None):
             raise ValueError("give exactly one of test (a source) or test_split (a share of train)")
+        if self.train is None and (self.test_split is not None or self.train_size or self.exclude_test_overlap):
+            raise ValueError("test_split, train_size and exclude_test_overlap need a train source")
         return self
 
 
@@ -118,10 +121,35 @@ class GenerateSpec(_Strict):
                                                     "fewshot_generate, e.g. {epochs: 3, max_new_tokens: 32}")
 
 
+class FixedModel(_Strict):
+    """An already trained model to score as it is (a scan): no training, no seeds."""
+
+    path: str = Field(..., description="a textrobust model directory, a Hugging Face sequence-classification "
+                                       "directory or hub name, or an http(s):// endpoint")
+    labels: list[str] | None = Field(None, description="the model's output order, where it does not say")
+    label_map: dict[str, str] | None = Field(None, description="model label -> data label, where names differ")
+    batch_size: int | None = Field(None, ge=1)
+    timeout: float = Field(30.0, gt=0, description="HTTP models: seconds per request")
+    retries: int = Field(3, ge=0, description="HTTP models: extra attempts on transient failures")
+    headers: dict[str, str] = Field({}, description="HTTP models: request headers (e.g. Authorization)")
+
+
 class ConditionSpec(_Strict):
     augment: AugmentSpec | None = None
     generate: GenerateSpec | None = None
     adversarial: AdversarialSpec | None = None
+    model: str | FixedModel | None = Field(None, description="score this trained model instead of training one")
+
+    @field_validator("model", mode="after")
+    @classmethod
+    def _fixed(cls, v: str | FixedModel | None) -> FixedModel | None:
+        return FixedModel(path=v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _alone(self) -> ConditionSpec:
+        if self.model is not None and (self.augment or self.generate or self.adversarial):
+            raise ValueError("a fixed model is scored as it is: it takes no augment, generate or adversarial")
+        return self
 
 
 #: One entry of ``evaluations:``: the params model of a registered evaluation, chosen by its ``kind``.
@@ -183,7 +211,21 @@ class Experiment(_Strict):
         for name in self.conditions:
             if not name.replace("_", "").replace("-", "").isalnum():
                 raise ValueError(f"condition name '{name}' must be letters, digits, '-' or '_'")
+        fixed = [n for n, c in self.conditions.items() if c.model is not None]
+        trained = [n for n, c in self.conditions.items() if c.model is None]
+        if fixed and trained:
+            raise ValueError(f"conditions {fixed} are fixed models and {trained} train one: a run either trains "
+                             "every condition or scores fixed models only")
+        if fixed and len(self.seeds) != 1:
+            raise ValueError("fixed models are not retrained: give a single seed (seeds: [0])")
+        if trained and self.data.train is None:
+            raise ValueError("data.train is needed to train the conditions (or give every condition a model:)")
         return self
+
+    @property
+    def fixed_models(self) -> bool:
+        """Every condition is an already trained model (a scan): nothing is trained."""
+        return all(c.model is not None for c in self.conditions.values())
 
 
 def resolve_path(path: str) -> str:

@@ -23,6 +23,7 @@ from .inference import (
 )
 
 JUDGED_ROLES = ("clean", "robustness", "calibration")
+METHOD_FIXED = "fixed models compared over test examples (paired t over examples; exact McNemar per example pair)"
 METHOD = ("two-level: seeds and test examples both random (crossed random-effects model, method of moments, "
           f"Satterthwaite t) from {MIN_SEEDS} seeds; below that, test examples only, for the trained models at "
           "hand; per-seed t for metrics without per-example outcomes")
@@ -76,10 +77,12 @@ class Outcomes:
 
 
 def summarise(results: Any, baseline: str = "baseline", outcomes: Any | None = None,
-              metrics: Sequence[dict[str, Any]] = (), confidence: float = CONFIDENCE) -> list[dict[str, Any]]:
+              metrics: Sequence[dict[str, Any]] = (), confidence: float = CONFIDENCE,
+              models_fixed: bool = False) -> list[dict[str, Any]]:
     """Summary rows for the tidy ``results`` table (``condition, seed, evaluation, metric, value``), using the
     per-example ``outcomes`` (``condition, seed, evaluation, metric, item, value``) where there are any and the
-    metric metadata (range, direction, headline, role) in ``metrics``."""
+    metric metadata (range, direction, headline, role) in ``metrics``. ``models_fixed``: the conditions are given
+    models (a scan), compared over test examples."""
     meta = {(m["evaluation"], m["metric"]): m for m in metrics}
     tables = Outcomes(outcomes)
     rows = []
@@ -90,9 +93,10 @@ def summarise(results: Any, baseline: str = "baseline", outcomes: Any | None = N
         row = _mean_row(cond, ev, metric, group, tables, bounds, confidence)
         if cond != baseline:
             base = results[(results.condition == baseline) & (results.evaluation == ev) & (results.metric == metric)]
-            row.update(_diff_fields(cond, baseline, ev, metric, group, base, tables, bounds, info, confidence))
+            row.update(_diff_fields(cond, baseline, ev, metric, group, base, tables, bounds, info, confidence,
+                                    models_fixed))
         rows.append(row)
-    _adjust(rows)
+    _adjust(rows, models_fixed)
     return [{k: _json(v) for k, v in r.items()} for r in rows]
 
 
@@ -115,8 +119,8 @@ def _mean_row(cond: str, ev: str, metric: str, group: Any, tables: Outcomes,
 
 
 def _diff_fields(cond: str, baseline: str, ev: str, metric: str, group: Any, base: Any, tables: Outcomes,
-                 bounds: tuple[float | None, float | None], info: dict[str, Any],
-                 confidence: float) -> dict[str, Any]:
+                 bounds: tuple[float | None, float | None], info: dict[str, Any], confidence: float,
+                 models_fixed: bool = False) -> dict[str, Any]:
     """The paired difference to the baseline: on the seeds both have, and the examples both scored."""
     base_values = {int(s): v for s, v in zip(base.seed, base.value)}
     seeds = [int(s) for s in group.seed if int(s) in base_values]
@@ -142,7 +146,7 @@ def _diff_fields(cond: str, baseline: str, ev: str, metric: str, group: Any, bas
         by_seed = [{"seed": s, "diff": float(d)} for s, d in zip(seeds, diffs)]
     judged = bool(info.get("headline")) and info.get("role") in JUDGED_ROLES and info.get(
         "higher_is_better") is not None
-    return {**_estimate_fields(est, info), "by_seed": by_seed, "seed_view": seed_view,
+    return {**_estimate_fields(est, models_fixed), "by_seed": by_seed, "seed_view": seed_view,
             "in_family": judged and est.p is not None, "higher_is_better": info.get("higher_is_better"), "_est": est}
 
 
@@ -153,7 +157,7 @@ def _diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | Non
     return -(bounds[1] - bounds[0]), bounds[1] - bounds[0]
 
 
-def _estimate_fields(est: Estimate, info: dict[str, Any]) -> dict[str, Any]:
+def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
     """The difference's summary fields, with the variance components and the planning numbers where known."""
     out = {"diff_mean": est.estimate, "diff_ci_low": est.low, "diff_ci_high": est.high, "diff_method": est.method,
            "diff_p": est.p, "diff_df": est.df, "diff_se": est.se, "diff_mde": est.mde,
@@ -162,11 +166,12 @@ def _estimate_fields(est: Estimate, info: dict[str, Any]) -> dict[str, Any]:
         c = est.components
         out["components"] = {"n_seeds": c.n_seeds, "n_examples": c.n_items, "ms_seed": c.ms_seed,
                              "ms_item": c.ms_item, "ms_resid": c.ms_resid}
-        out.update(planning(c, est.estimate, seeds_random=True))
+        plan = planning(c, est.estimate, seeds_random=not models_fixed)
+        out.update(plan if not models_fixed else {"seeds_needed": None, "examples_needed": plan["examples_needed"]})
     return out
 
 
-def _adjust(rows: list[dict[str, Any]]) -> None:
+def _adjust(rows: list[dict[str, Any]], models_fixed: bool = False) -> None:
     """Holm over the family of judged comparisons; then each comparison's verdict."""
     family = [r for r in rows if r.get("in_family")]
     for r, q in zip(family, holm([r["diff_p"] for r in family])):
@@ -176,7 +181,9 @@ def _adjust(rows: list[dict[str, Any]]) -> None:
         if est is None:
             continue
         q = r.get("diff_p_adjusted")
-        r["verdict"] = decide(est, q, r.get("higher_is_better")) if r.get("in_family") else None
+        r["verdict"] = decide(est, q, r.get("higher_is_better"), models_fixed=models_fixed) if r.get(
+            "in_family") else None
+        r["models_fixed"] = models_fixed
         if r["verdict"] == "too_few_seeds" and q is not None and est.method == "examples":
             # What the data says about the trained models at hand (seeds fixed), never a general claim.
             r["these_runs"] = "no_change" if q >= 1 - CONFIDENCE else (

@@ -77,6 +77,7 @@ class Workspace:
         self.evaluations: list[Evaluation] = [build_evaluation(e) for e in exp.evaluations]
         self._data = data
         self._resources: dict[str, Any] | None = None
+        self._fixed: dict[str, Any] = {}
         self.cache: dict[Any, Any] = {}  # per run: perturbed texts, test packs, transfer sets
 
     @property
@@ -93,7 +94,7 @@ class Workspace:
         return self._resources
 
     def context(self, seed: int = 0, raw_model: Any = None) -> EvalContext:
-        return EvalContext(self.data.train.label_names, seed, self.progress, self.resources, self.cache, raw_model)
+        return EvalContext(self.data.label_names, seed, self.progress, self.resources, self.cache, raw_model)
 
     def check(self) -> None:
         """Everything that can fail before training: recipes and options, evaluation files and labels, and
@@ -104,14 +105,24 @@ class Workspace:
         for ev in self.evaluations:
             ev.check(ctx)
         needed_resources(self.exp, self.evaluations)
+        for name, cond in self.exp.conditions.items():  # a missing model or server fails here, not mid-run
+            if cond.model is not None:
+                self.fixed_model(name)
         keys = [m.key for m in self.metric_infos()]
         dup = sorted({k for k in keys if keys.count(k) > 1})
         if dup:
             raise ConfigError(f"evaluations: metrics {dup} are emitted twice; give one of the entries a 'name:'")
 
     def metric_infos(self) -> list[MetricInfo]:
-        labels = self.data.train.label_names
+        labels = self.data.label_names
         return TRAIN_METRICS + [m for ev in self.evaluations for m in ev.metrics(labels)]
+
+    def fixed_model(self, condition: str) -> Any:
+        """The condition's already trained model (loaded once, labels checked against the data)."""
+        if condition not in self._fixed:
+            spec = self.exp.conditions[condition].model
+            self._fixed[condition] = load_fixed(spec, self.exp, self.data.label_names, condition)
+        return self._fixed[condition]
 
     def units(self) -> list[Unit]:
         """One unit per condition x seed; the fingerprint covers everything that changes its results."""
@@ -120,14 +131,15 @@ class Workspace:
         data = self.data
         shared = {
             "version": __version__,
-            "train": digest([data.train.texts, data.train.labels, data.train.label_names]),
+            "train": digest([data.train.texts, data.train.labels, data.train.label_names]) if data.train else None,
             "test": digest([data.test.texts, data.test.labels]),
             "validation": digest([data.validation.texts, data.validation.labels]) if data.validation else None,
             "model": self.exp.model.model_dump(),
             "evaluations": [ev.fingerprint() for ev in self.evaluations],
             "resources": self.exp.resources,
         }
-        return [Unit(name, seed, digest({**shared, "condition": cond.model_dump(), "seed": seed}))
+        return [Unit(name, seed, digest({**shared, "condition": cond.model_dump(), "seed": seed,
+                                         "model_files": _model_digest(cond.model)}))
                 for name, cond in self.exp.conditions.items() for seed in self.exp.seeds]
 
     def unit_dir(self, u: Unit) -> Path:
@@ -146,6 +158,33 @@ class Workspace:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         return info if info.get("fingerprint") == u.fingerprint else None
+
+
+def _model_digest(model: Any) -> str | None:
+    """Fixed models: a digest of the local directory's files, so a retrained model is scanned again (an HTTP
+    model cannot be fingerprinted: rerun with --no-resume when the deployment changes)."""
+    from .fingerprint import file_digest
+    from .spec import resolve_path
+
+    if model is None or model.path.startswith(("http://", "https://")):
+        return None
+    return file_digest(resolve_path(model.path))
+
+
+def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str) -> Any:
+    """A fixed model (a scan), its probability columns put in the data's label order."""
+    from ..models import load_model
+    from .labels import LabelAligned
+    from .spec import resolve_path
+
+    remote = spec.path.startswith(("http://", "https://"))
+    kwargs: dict[str, Any] = {"labels": spec.labels, "device": exp.model.device, "max_length": exp.model.max_length,
+                              "batch_size": spec.batch_size or exp.model.batch_size}
+    if remote:
+        kwargs.update(timeout=spec.timeout, retries=spec.retries, headers=spec.headers)
+    model = load_model(spec.path if remote else resolve_path(spec.path), **kwargs)
+    model.predict_proba(["a probe: the server answers, the weights load"])  # fail before the run, not in it
+    return LabelAligned.wrap(model, data_labels, spec.label_map, where=f"conditions.{name}.model ({spec.path})")
 
 
 def evaluate(ws: Workspace, model: Any, seed: int, phase: Callable[[str], None]) -> tuple[list[Score], list[dict]]:
@@ -192,8 +231,13 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
         (out / marker).unlink(missing_ok=True)
     timer = PhaseTimer(phase)
     t0 = time.perf_counter()  # train_seconds covers building the training set too (augmentation, attacks)
-    model, n_train = train_unit(ws, u.condition, u.seed, out, timer)
-    scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
+    fixed = ws.exp.conditions[u.condition].model
+    if fixed is not None:  # a scan: the model as it is
+        timer("load model")
+        model, scores = ws.fixed_model(u.condition), []
+    else:
+        model, n_train = train_unit(ws, u.condition, u.seed, out, timer)
+        scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
     more, records = evaluate(ws, model, u.seed, timer)
     timer.stop()
     scores += more

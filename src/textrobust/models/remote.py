@@ -1,0 +1,200 @@
+"""Models behind an HTTP endpoint: batches of texts go out as JSON, class probabilities come back.
+
+Protocol (what :func:`serve` implements and :class:`RemoteModel` expects)::
+
+    POST <url>   {"texts": ["first text", "second text", ...]}
+    200 OK       {"probabilities": [[0.9, 0.1], [0.2, 0.8], ...], "labels": ["negative", "positive"]}
+
+``probabilities`` has one row per text, in order, each row summing to 1 (within 1e-3); ``labels`` (optional) names
+the columns — without it, the client's ``labels`` say the order. A bare JSON list of rows is accepted too.
+
+The client sends ``batch_size`` texts per request over one kept-alive connection (an attack sends thousands of
+texts per step), retries connection errors, timeouts, 429 and 5xx answers with exponential back-off, and turns
+anything else into one :class:`~textrobust.errors.ModelError` line naming the URL and what was wrong.
+
+Example:
+    >>> m = RemoteModel("http://127.0.0.1:8000/predict", labels=["neg", "pos"])  # doctest: +SKIP
+    >>> m.predict_proba(["a fine film"]).shape  # doctest: +SKIP
+    (1, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class RemoteModel:
+    """A classifier served over HTTP (see the module docstring for the request and response).
+
+    ``labels``: the column order, needed unless the server sends ``labels``; ``batch_size`` texts per request;
+    ``timeout`` seconds per request; ``retries`` extra attempts on transient failures, waiting ``backoff`` x 2^k s.
+    """
+
+    def __init__(self, url: str, *, labels: Sequence[str] | None = None, batch_size: int = 256,
+                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
+                 headers: dict[str, str] | None = None) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{url}: an HTTP model URL starts with http:// or https://")
+        if batch_size < 1 or timeout <= 0 or retries < 0 or backoff < 0:
+            raise ConfigError(f"{url}: invalid batch_size={batch_size}, timeout={timeout}, retries={retries} "
+                              f"or backoff={backoff}")
+        self.url, self.batch_size, self.timeout = url, int(batch_size), float(timeout)
+        self.retries, self.backoff, self.headers = int(retries), float(backoff), dict(headers or {})
+        self._labels = [str(x) for x in labels] if labels is not None else None
+        self._session: Any = None
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"RemoteModel({self.url!r}, labels={self._labels})"
+
+    @property
+    def labels(self) -> list[str]:
+        """The column order: given, or learnt from the server's first answer (one probe request)."""
+        if self._labels is None:
+            self._post(["probe"])
+            if self._labels is None:
+                raise ModelError(f"{self.url}: the server does not say its label order (no 'labels' in the answer); "
+                                 "give the labels in the model's order (--labels a,b or labels: [a, b])")
+        return self._labels
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, one row per text in order, columns in :attr:`labels` order."""
+        if isinstance(texts, str):
+            raise ConfigError("predict_proba takes a list of texts, not a single string")
+        texts = list(texts)
+        bs = batch_size or self.batch_size
+        rows = [self._post(texts[i:i + bs]) for i in range(0, len(texts), bs)]
+        k = len(self.labels)
+        return np.concatenate(rows).astype(np.float32) if rows else np.empty((0, k), dtype=np.float32)
+
+    # -- transport -----------------------------------------------------------------------------------
+    def _post(self, texts: list[str]) -> np.ndarray:
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()  # one kept-alive connection for every batch
+        body = json.dumps({"texts": texts})
+        headers = {"Content-Type": "application/json", **self.headers}
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                resp = self._session.post(self.url, data=body, headers=headers, timeout=self.timeout)
+            except requests.Timeout:
+                problem = f"no answer within {self.timeout:g} s"
+                continue
+            except requests.ConnectionError as e:
+                problem = "connection refused" if "refused" in str(e).lower() else "cannot connect"
+                continue
+            self.requests_sent += 1
+            if resp.status_code in RETRY_STATUS:
+                problem = f"HTTP {resp.status_code}"
+                continue
+            if resp.status_code != 200:
+                raise ModelError(f"{self.url}: the server answered HTTP {resp.status_code} "
+                                 f"({_snippet(resp.text)}); check the URL and the request format (docs: "
+                                 "textrobust.models.remote)")
+            return self._parse(resp.text, len(texts))
+        raise ModelError(f"{self.url}: {problem} after {self.retries + 1} attempt(s); is the server running?")
+
+    def _parse(self, text: str, n: int) -> np.ndarray:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            raise ModelError(f"{self.url}: the answer is not JSON ({_snippet(text)})") from None
+        rows = data.get("probabilities") if isinstance(data, dict) else data
+        if isinstance(data, dict) and data.get("labels") is not None:
+            self._check_labels([str(x) for x in data["labels"]])
+        try:
+            probs = np.asarray(rows, dtype=float)
+        except (TypeError, ValueError):
+            probs = np.empty(0)
+        if probs.ndim != 2:
+            raise ModelError(f"{self.url}: expected 'probabilities' as a list of rows of numbers, got "
+                             f"{_snippet(json.dumps(rows))}")
+        if probs.shape[0] != n:
+            raise ModelError(f"{self.url}: sent {n} texts but got {probs.shape[0]} rows of probabilities")
+        k = len(self._labels) if self._labels is not None else probs.shape[1]
+        if probs.shape[1] != k:
+            raise ModelError(f"{self.url}: got {probs.shape[1]} probabilities per text for {k} labels "
+                             f"{self._labels}")
+        bad = np.flatnonzero(~np.isfinite(probs).all(1) | (probs < -1e-6).any(1) | (np.abs(probs.sum(1) - 1) > 1e-3))
+        if len(bad):
+            raise ModelError(f"{self.url}: row {bad[0]} of the answer is not a probability distribution "
+                             f"({probs[bad[0]].tolist()} sums to {probs[bad[0]].sum():.4g}); return softmax outputs")
+        return probs
+
+    def _check_labels(self, labels: list[str]) -> None:
+        if self._labels is None:
+            self._labels = labels
+        elif labels != self._labels:
+            raise ModelError(f"{self.url}: the server's labels {labels} differ from the given order {self._labels}")
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, *, background: bool = False) -> Any:
+    """Serve ``model`` (anything with ``labels`` and ``predict_proba``) with the protocol above, on a threaded
+    standard-library HTTP server. ``background=True`` returns the running server (``server.server_address``,
+    ``server.shutdown()``); otherwise it serves until interrupted.
+
+    Example:
+        >>> server = serve(TextClassifier.load("models/sst2"), port=0, background=True)  # doctest: +SKIP
+        >>> url = "http://%s:%d/" % server.server_address  # doctest: +SKIP
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock = threading.Lock()  # one model, many connections: predictions one at a time
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            try:
+                length = int(self.headers.get("Content-Length", 0))
+                texts = json.loads(self.rfile.read(length))["texts"]
+                if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                    raise ValueError("'texts' must be a list of strings")
+            except (ValueError, KeyError, TypeError) as e:
+                return self._send(400, {"error": f"bad request: {e}"})
+            with lock:
+                probs = model.predict_proba(texts)
+            self._send(200, {"probabilities": np.asarray(probs, dtype=float).tolist(), "labels": list(model.labels)})
+
+        def _send(self, status: int, obj: Any) -> None:
+            body = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:  # quiet: one line per request would flood the console
+            log.debug("%s", args)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    if not background:
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return server
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
