@@ -228,17 +228,28 @@ def mean_estimate(table: np.ndarray, bounds: tuple[float | None, float | None] =
     return est
 
 
+def diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+    """A difference of a bounded metric lies within +-the range's width.
+
+    Example:
+        >>> diff_bounds((0.0, 1.0)), diff_bounds((0.0, None))
+        ((-1.0, 1.0), (None, None))
+    """
+    if bounds[0] is None or bounds[1] is None:
+        return None, None
+    width = float(bounds[1]) - float(bounds[0])
+    return -width, width
+
+
 def difference(cond: np.ndarray, base: np.ndarray, bounds: tuple[float | None, float | None] = (None, None),
                confidence: float = CONFIDENCE) -> Estimate:
     """Paired difference ``cond - base`` of per-example outcomes (both ``S x N``, rows = the same seeds, columns =
     the same examples); ``bounds`` is the metric's range (the difference is kept within +-its width)."""
     c, b = np.asarray(cond, dtype=float), np.asarray(base, dtype=float)
-    width = None if None in bounds else float(bounds[1]) - float(bounds[0])  # type: ignore[operator]
-    diff_bounds = (None, None) if width is None else (-width, width)
     cols = complete_columns(c, b)
     if cols is None:
-        return seed_estimate(row_means(c) - row_means(b), diff_bounds, confidence)
-    return _crossed(c[:, cols] - b[:, cols], diff_bounds, confidence)
+        return seed_estimate(row_means(c) - row_means(b), diff_bounds(bounds), confidence)
+    return _crossed(c[:, cols] - b[:, cols], diff_bounds(bounds), confidence)
 
 
 def seed_estimate(values: np.ndarray, bounds: tuple[float | None, float | None] = (None, None),

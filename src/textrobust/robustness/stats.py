@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .inference import (
-    CONFIDENCE, MIN_SEEDS, Estimate, decide, difference, holm, mcnemar_by_seed, mean_estimate, planning,
-    row_means, seed_estimate,
+    CONFIDENCE, MIN_SEEDS, Estimate, decide, diff_bounds, difference, holm, mcnemar_by_seed, mean_estimate,
+    planning, row_means, seed_estimate,
 )
 
 JUDGED_ROLES = ("clean", "robustness", "calibration")
@@ -137,24 +137,18 @@ def _diff_fields(cond: str, baseline: str, ev: str, metric: str, group: Any, bas
         diffs = row_means(c) - row_means(b)
         by_seed = [{"seed": s, "diff": float(diffs[k]), **(tests[k] if tests else {})} for k, s in enumerate(seeds)]
         if len(seeds) >= MIN_SEEDS:  # the seed-only view beside the two-level one
-            view = seed_estimate(np.array([r["diff"] for r in by_seed]), _diff_bounds(bounds), confidence)
+            view = seed_estimate(np.array([r["diff"] for r in by_seed]), diff_bounds(bounds), confidence)
             seed_view = {"low": view.low, "high": view.high, "p": view.p}
     else:
         value = dict(zip(group.seed.astype(int), group.value))
         diffs = np.array([value[s] - base_values[s] for s in seeds], dtype=float)
-        est = seed_estimate(diffs, _diff_bounds(bounds), confidence)
+        est = seed_estimate(diffs, diff_bounds(bounds), confidence)
         by_seed = [{"seed": s, "diff": float(d)} for s, d in zip(seeds, diffs)]
     judged = bool(info.get("headline")) and info.get("role") in JUDGED_ROLES and info.get(
         "higher_is_better") is not None
     return {**_estimate_fields(est, models_fixed), "by_seed": by_seed, "seed_view": seed_view,
             "in_family": judged and est.p is not None, "higher_is_better": info.get("higher_is_better"), "_est": est}
 
-
-def _diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
-    """A difference of a bounded metric lies within +-the range's width."""
-    if bounds[0] is None or bounds[1] is None:
-        return None, None
-    return -(bounds[1] - bounds[0]), bounds[1] - bounds[0]
 
 
 def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
