@@ -131,7 +131,7 @@ def test_xss_payloads_do_not_execute(browser, tmp_path):
     assert "<script>window.__xss=1;alert(1)</script>" in table_text  # shown as text, not run
     assert "U+202E" in table_text and "U+200B" in table_text
     # Sorting and filtering must not turn text into markup either.
-    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Label')]"
+    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Expected')]"
                                   "/button").click()
     browser.find_element("css selector", "input[data-table='fail-attack-textfooler-table']").send_keys("<img")
     assert browser.execute_script("return window.__xss === undefined && window.__alerts.length === 0")
