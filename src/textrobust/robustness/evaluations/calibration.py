@@ -7,22 +7,17 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids
-from .inv import SuiteSpec, check_unique, perturbed_texts, suite_names
+from .inv import Suites, perturbed_texts, suite_names
 
 
 class CalibrationParams(EvalParams):
     kind: Literal["calibration"] = "calibration"
     bins: int = Field(15, ge=2, le=100, description="equal-width confidence bins of the ECE")
-    suites: list[str | SuiteSpec] = Field([], description="also measure on these perturbation suites' texts")
+    suites: Suites = Field([], description="also measure on these perturbation suites' texts")
     seed: int = Field(0, description="seed of the perturbations (the same seed as an inv entry shares its texts)")
-
-    @field_validator("suites")
-    @classmethod
-    def _unique(cls, v: list[str | SuiteSpec]) -> list[str | SuiteSpec]:
-        return check_unique(v)
 
 
 class CalibrationEvaluation(Evaluation):

@@ -7,10 +7,10 @@ Perturbations depend only on the suite seed and the row, so every condition and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..suites import Suite, build_suite
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids, record
@@ -36,6 +36,10 @@ def check_unique(suites: list[str | SuiteSpec]) -> list[str | SuiteSpec]:
     return suites
 
 
+#: A list of suites whose names are unique (validated wherever suites are listed).
+Suites = Annotated[list[str | SuiteSpec], AfterValidator(check_unique)]
+
+
 def perturbed_texts(suite_spec: str | SuiteSpec, seed: int, test: Any, ctx: EvalContext) -> list[str | None]:
     """The suite's perturbation of every test text (``None`` where it does not apply), computed once per run."""
     suite = ctx.cached(("suite", str(suite_spec)), lambda: _build(suite_spec))
@@ -48,13 +52,8 @@ def _build(s: str | SuiteSpec) -> Suite:
 
 class InvParams(EvalParams):
     kind: Literal["inv"] = "inv"
-    suites: list[str | SuiteSpec] = Field(..., min_length=1, description="built-in suite names or {name, op}")
+    suites: Suites = Field(..., min_length=1, description="built-in suite names or {name, op}")
     seed: int = Field(0, description="seed of the perturbations; the same for every condition and seed")
-
-    @field_validator("suites")
-    @classmethod
-    def _unique(cls, v: list[str | SuiteSpec]) -> list[str | SuiteSpec]:
-        return check_unique(v)
 
 
 class InvEvaluation(Evaluation):
