@@ -67,7 +67,7 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["num_examples"] == 4
     for extra, message in ((["--recipe", "deepwordbug", "--pos", "lexicon"], "has no part-of-speech check"),
-                           (["--recipe", "hotflip", "--pos", "spacy"], "--pos must be 'lexicon' or 'nltk'"),
+                           (["--recipe", "hotflip", "--pos", "flair"], "--pos must be 'spacy', 'lexicon' or 'nltk'"),
                            (["--recipe", "hotflip", "--pos-lexicon", "x.json"], "--pos-lexicon needs --pos")):
         r = run("attack", str(train_csv), "--model", str(model_dir), "--text-column", "review", "--label-column",
                 "sentiment", *extra)

@@ -195,7 +195,7 @@ def register(cls: type[Operator]) -> type[Operator]:
 
 def _ensure_builtins() -> None:
     # Importing the modules registers the built-in operators (cheap: heavy libs load inside the operators).
-    from textrobust.augment import char, containers, model_gen, model_ops, nlpaug_adapter, word  # noqa: F401
+    from textrobust.augment import char, containers, model_gen, model_ops, nlpaug_adapter, paraphrase, word  # noqa: F401
 
 
 def get(name: str) -> type[Operator]:

@@ -1,5 +1,9 @@
 """Word-level rule-based operators: ``synonym`` replacement and ``eda`` (Wei & Zou, 2019).
 
+Synonyms come from the installed Princeton WordNet by default (``source=wordnet``: ``apt-get install wordnet-base
+wordnet-sense-index`` plus NLTK), or from a JSON lexicon with ``path=`` (e.g. the Open English WordNet export
+``word_resources/oewn_lexicon.json``, which needs no install).
+
 Example:
     >>> from textrobust.augment import parse_op
     >>> op = parse_op("eda:alpha_sr=0,alpha_ri=0")  # swap/delete only: needs no lexicon
@@ -17,15 +21,20 @@ from textrobust.augment import _text
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.augment.sources import SOURCE_KINDS, SynonymSource, load_source, load_stopwords
 
-_SOURCES = "|".join(SOURCE_KINDS)
+_SOURCES = "|".join(("auto",) + SOURCE_KINDS)
 
 
 @dataclass(frozen=True)
 class SourceParams(Params):
-    source: str = "lexicon"
-    path: str | None = None
+    # auto: lexicon when path= is given (a JSON lexicon), else the installed WordNet; resolved on construction.
+    source: str = "auto"
+    path: str | None = None  # lexicon/embedding: a file; wordnet: a database folder (default: the installed one)
     stopwords: str | None = None  # stopword file; None = built-in English list
     top_k: int = 0  # sample among the best top_k synonyms (0 = all)
+
+    def __post_init__(self) -> None:
+        if self.source == "auto":
+            object.__setattr__(self, "source", "lexicon" if self.path else "wordnet")
 
     def validate(self, op: str) -> None:
         check(op, "source", self.source in SOURCE_KINDS, _SOURCES, self.source)
@@ -41,7 +50,8 @@ class _SourceMixin:
         # Loaded on first use (construction stays cheap); load_source shares one copy per path per process.
         src = self.__dict__.get("_src")
         if src is None:
-            src = self.__dict__["_src"] = load_source(self.params.source, self.params.path)
+            src = self.__dict__["_src"] = load_source(self.params.source, self.params.path,
+                                                      who=f"{getattr(self, 'name', 'synonym')}:source=wordnet")
         return src
 
     def _stop(self) -> frozenset[str]:
@@ -133,6 +143,7 @@ class EDAParams(SourceParams):
     p_rd: float = 0.1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.alpha is not None:
             for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd"):
                 object.__setattr__(self, f, self.alpha)

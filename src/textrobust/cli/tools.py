@@ -86,8 +86,9 @@ def attack(
     fmt: Optional[str] = FORMAT,
     device: str = DEVICE,
     pos: Optional[str] = typer.Option(None, "--pos", help="Part-of-speech check for textfooler, bae, a2t and "
-                                      "hotflip: 'lexicon' (offline: POS sets from the OEWN lexicon, or "
-                                      "--pos-lexicon) or 'nltk' (NLTK's tagger in context; needs its data)."),
+                                      "hotflip: 'spacy' (spaCy's tagger in context; the pos extra), 'lexicon' "
+                                      "(offline: POS sets from the OEWN lexicon, or --pos-lexicon) or 'nltk' "
+                                      "(NLTK's tagger in context; needs its data)."),
     pos_lexicon: Optional[Path] = typer.Option(None, "--pos-lexicon", help="With --pos lexicon: an OEWN-format "
                                                "JSON (word -> {pos: [...]}); default the shared oewn_lexicon.json."),
     cpu_bf16: bool = typer.Option(False, "--cpu-bf16", help="bf16 inference on CPU for the model and sentence "
@@ -167,8 +168,8 @@ def _pos_options(recipe: str, key: str, pos: Optional[str], pos_lexicon: Optiona
         if pos_lexicon is not None:
             raise ConfigError("--pos-lexicon needs --pos lexicon")
         return {}
-    if pos not in ("lexicon", "nltk"):
-        raise ConfigError(f"--pos must be 'lexicon' or 'nltk', got '{pos}'")
+    if pos not in ("spacy", "lexicon", "nltk"):
+        raise ConfigError(f"--pos must be 'spacy', 'lexicon' or 'nltk', got '{pos}'")
     if "pos" not in inspect.signature(RECIPES[key].build).parameters:
         with_pos = sorted(k for k, v in RECIPES.items() if "pos" in inspect.signature(v.build).parameters)
         raise ConfigError(f"recipe '{recipe}' has no part-of-speech check; --pos applies to {', '.join(with_pos)}")
