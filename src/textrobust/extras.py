@@ -96,6 +96,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "textrobust"
 
 
+def require(name: str, who: str, path: str | os.PathLike[str] | None = None) -> None:
+    """Raise the one-line :func:`missing` error unless resource ``name`` is installed; cheap (nothing is loaded).
+    ``path``: for ``wordnet``, a database folder given by the user instead of the installed one.
+
+    Example:
+        >>> require("bergamot", "backtranslate:engine=bergamot")  # doctest: +SKIP
+    """
+    if name == "wordnet" and path is not None:
+        ok, where = _is_wordnet_dir(Path(path).expanduser()), f"no WordNet database in {path}"
+    else:
+        ok, where = _locate(name)
+    if not ok:
+        raise missing(name, who, where)
+
+
 # ---------------------------------------------------------------------------------------------------- WordNet
 def _is_wordnet_dir(path: Path) -> bool:
     return all((path / f).is_file() for f in ("data.noun", "index.noun", "index.sense"))
@@ -178,8 +193,8 @@ def _wordnet_reader(folder: str) -> Any:
 def prepare_wordnet() -> Path:
     """Make the WordNet database readable by any NLTK-based tool (TextAttack, nlpaug, ``nltk.corpus.wordnet``):
     write ``lexnames`` into the database folder when it lacks one and is writable, and lay out
-    ``<cache>/nltk_data/corpora/wordnet`` (hard links to the database files, copies across file systems, plus
-    ``lexnames``; not symlinks, which NLTK >= 3.10 refuses when they leave its data path). Returns the
+    ``<cache>/nltk_data/corpora/wordnet`` (copies of the database files, 36 MB, plus ``lexnames``: NLTK >= 3.10
+    refuses symlinks and hard links that may point outside its data path). Returns the
     ``nltk_data`` folder to put on ``NLTK_DATA``. Idempotent.
 
     Example:
@@ -200,10 +215,7 @@ def prepare_wordnet() -> Path:
             if not (src / f).is_file() or (target / f).is_file():
                 continue
             tmp = target / f".{f}.{os.getpid()}.tmp"
-            try:
-                os.link((src / f).resolve(), tmp)
-            except OSError:  # another file system (or no hard links): copy
-                shutil.copyfile(src / f, tmp)
+            shutil.copyfile(src / f, tmp)
             os.replace(tmp, target / f)
     if not (target / "lexnames").is_file():
         _write_atomic(target / "lexnames", lexnames)
@@ -342,6 +354,7 @@ __all__ = [
     "cache_dir",
     "missing",
     "prepare_wordnet",
+    "require",
     "smollm2_dir",
     "spacy_pipeline",
     "status",

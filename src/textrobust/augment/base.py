@@ -82,6 +82,11 @@ class Operator:
         self.params = params
 
     # -- override points -------------------------------------------------------------------------------------
+    def check_resources(self) -> None:
+        """Raise :class:`~textrobust.errors.ResourceError` (naming the package to install) when an optional
+        resource this operator needs is missing; cheap (nothing is loaded). Called before any output is written."""
+        return None
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         """Return one variant of ``text`` (or None when nothing applies)."""
         raise NotImplementedError(f"{type(self).__name__} must override apply() or apply_batch()")

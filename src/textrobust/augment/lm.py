@@ -106,15 +106,12 @@ def gguf_checkpoint(folder: str, gguf_file: str, who: str = "causal LM") -> Path
     """
     import importlib.util
 
-    from textrobust.extras import cache_dir, missing
+    from textrobust.extras import missing
 
     src = Path(folder) / gguf_file
-    try:
-        st = src.stat()
-    except OSError:
-        raise ModelError(f"{who}: GGUF file not found: {src}") from None
-    key = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
-    out = cache_dir() / "gguf" / f"{src.stem}-{key}"
+    out = _checkpoint_dir(folder, gguf_file)
+    if out is None:
+        raise ModelError(f"{who}: GGUF file not found: {src}")
     if (out / "config.json").is_file():
         return out
     if importlib.util.find_spec("gguf") is None:
@@ -138,6 +135,33 @@ def gguf_checkpoint(folder: str, gguf_file: str, who: str = "causal LM") -> Path
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
     return out
+
+
+def _checkpoint_dir(folder: str, gguf_file: str) -> Path | None:
+    from textrobust.extras import cache_dir
+
+    src = Path(folder) / gguf_file
+    try:
+        st = src.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    return cache_dir() / "gguf" / f"{src.stem}-{key}"
+
+
+def check_causal_lm(name: str, who: str = "causal LM") -> None:
+    """Cheap check before any output is written: ResourceError when ``name`` is ``smollm2`` and the package is
+    missing, or names a GGUF file that is not cached yet while the ``gguf`` package is missing."""
+    import importlib.util
+
+    from textrobust.extras import missing
+
+    path, gguf = resolve_causal_lm(str(name), who)
+    if gguf is None:
+        return
+    out = _checkpoint_dir(path, gguf)
+    if (out is None or not (out / "config.json").is_file()) and importlib.util.find_spec("gguf") is None:
+        raise missing("smollm2", who, f"the gguf package is needed to read {gguf}")
 
 
 def smollm2_checkpoint() -> Path:
@@ -295,6 +319,7 @@ __all__ = [
     "GumbelSampler",
     "autocast",
     "chat_prompt",
+    "check_causal_lm",
     "check_dtype",
     "eos_id",
     "gguf_checkpoint",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import check_dtype, load_causal_lm, sample_continuations
+from textrobust.augment.lm import check_causal_lm, check_dtype, load_causal_lm, sample_continuations
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ class Generate(Operator):
     Params = GenerateParams
     params: GenerateParams
     batched = True
+
+    def check_resources(self) -> None:
+        check_causal_lm(self.params.model, "generate")
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         p = self.params

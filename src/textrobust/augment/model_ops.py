@@ -252,6 +252,12 @@ class Backtranslate(Operator):
     params: BacktranslateParams
     batched = True
 
+    def check_resources(self) -> None:
+        if self.params.engine == "bergamot":
+            from textrobust.extras import require
+
+            require("bergamot", "backtranslate:engine=bergamot")
+
     @property
     def deterministic(self) -> bool:
         return self.params.engine == "bergamot" or (not self.params.sampling and "|" not in self.params.via)

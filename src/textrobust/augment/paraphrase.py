@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import chat_prompt, check_dtype, load_causal_lm, sample_continuations
+from textrobust.augment.lm import chat_prompt, check_causal_lm, check_dtype, load_causal_lm, sample_continuations
 
 DEFAULT_PROMPT = ("Rewrite the following sentence in different words, keeping its meaning and tone. "
                   "Reply with the rewritten sentence only.\n\n{text}")
@@ -83,6 +83,9 @@ class Paraphrase(Operator):
     Params = ParaphraseParams
     params: ParaphraseParams
     batched = True
+
+    def check_resources(self) -> None:
+        check_causal_lm(self.params.model, "paraphrase")
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         p = self.params

@@ -46,6 +46,15 @@ class SourceParams(Params):
 class _SourceMixin:
     params: SourceParams
 
+    def _needs_source(self) -> bool:
+        return True
+
+    def check_resources(self) -> None:
+        if self.params.source == "wordnet" and self._needs_source():
+            from textrobust.extras import require
+
+            require("wordnet", f"{getattr(self, 'name', 'synonym')}:source=wordnet", self.params.path)
+
     def _source(self) -> SynonymSource:
         # Loaded on first use (construction stays cheap); load_source shares one copy per path per process.
         src = self.__dict__.get("_src")
@@ -172,6 +181,9 @@ class EDA(_SourceMixin, Operator):
     name = "eda"
     Params = EDAParams
     params: EDAParams
+
+    def _needs_source(self) -> bool:
+        return self.params.alpha_sr > 0 or self.params.alpha_ri > 0
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         tokens, seps = _text.split(text)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..data import LabeledData, atomic_path, load_dataset
 from ..errors import ConfigError
+from .preflight import check_resources
 from .spec import AdversarialSpec, AttackEvalSpec, ConditionSpec, Experiment, GenerateSpec, Source, resolve_path
 from .suites import Suite, build_suite
 
@@ -167,7 +168,8 @@ def build_resources(names: list[str] | tuple[str, ...], given: dict[str, str]) -
             out.update(default_resources([name]))
         elif name in ("neighbours", "lexicon"):
             p = resolve_path(path)
-            out[name] = load_source("lexicon" if p.endswith(".json") else "embedding", p)
+            kind = "wordnet" if p.lower() == "wordnet" else "lexicon" if p.endswith(".json") else "embedding"
+            out[name] = load_source(kind, None if kind == "wordnet" else p)
         elif name == "encoder":
             out[name] = SentenceEncoder(None if path.lower() == "minilm" else resolve_path(path))
         elif name == "mlm":
@@ -248,6 +250,7 @@ class Runner:
         """Run every unfinished unit, then write the tidy results, the summary and the environment file."""
         started = time.time()
         needed_resources(self.exp)  # unknown recipes or recipe options fail here, not after the first training
+        check_resources(self.exp)  # so do missing optional resources (WordNet, spaCy, SmolLM2, Bergamot)
         data = load_data(self.exp)
         units = unit_fingerprints(self.exp, data)
         self.run_dir.mkdir(parents=True, exist_ok=True)
