@@ -31,16 +31,26 @@ def augment(
     batch_size: int = typer.Option(256, help="Rows per chunk (memory stays flat on large files)."),
     device: str = DEVICE,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same output as one run)."),
-    filters: list[str] = typer.Option([], "--filter", help="Filter name: dedup, length, similarity (repeatable)."),
+    filters: list[str] = typer.Option([], "--filter", help="NAME[:key=value,...], repeatable: dedup, "
+                                      "length:min_words=3, similarity:threshold=0.7, label_preserving:threshold=0.5 "
+                                      "(needs --classifier)."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Model directory written by 'textrobust "
+                                              "train', for the label_preserving filter."),
     workers: int = typer.Option(1, "--workers", help="Worker processes for rule-based pipelines (same output as 1; "
                                 "model-backed operators and the similarity filter use 1)."),
 ) -> None:
     """Expand a training set with label-preserving variants."""
-    from ..augment import augment_file, filter_from_spec, load_filters_yaml, load_pipeline_yaml, parse_op
+    from ..augment import augment_file, load_filters_yaml, load_pipeline_yaml, parse_op
     from ..errors import ConfigError
+    from .generate import _filter
 
     ops = [parse_op(spec) for spec in op]
-    flt = [filter_from_spec(f) for f in filters]
+    clf = None
+    if classifier is not None:
+        from ..models import TextClassifier
+
+        clf = TextClassifier.load(classifier, device=device)
+    flt = [_filter(f, clf) for f in filters]
     if config is not None:
         ops.append(load_pipeline_yaml(config))
         flt += load_filters_yaml(config)
