@@ -185,24 +185,24 @@ def load_causal_lm(name: str | os.PathLike[str], device: str = "auto", dtype: st
     if not name:
         raise ConfigError(f"{who}: no model given; pass a causal LM name or path (e.g. smollm2)")
     device = resolve_device(device)
+    path, gguf = resolve_causal_lm(name, who)  # a missing package fails here, naming ``who``
+    if gguf is not None:
+        path = str(gguf_checkpoint(path, gguf, who))
     if fresh:
-        return _load_causal_lm.__wrapped__(name, device, dtype, who)
-    return _load_causal_lm(name, device, dtype, who)
+        return _load_causal_lm.__wrapped__(path, device, dtype, name)
+    return _load_causal_lm(path, device, dtype, name)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_causal_lm(name: str, device: str, dtype: str, who: str) -> tuple[Any, Any]:
+def _load_causal_lm(path: str, device: str, dtype: str, name: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path, gguf = resolve_causal_lm(name, who)
-    if gguf is not None:
-        path = str(gguf_checkpoint(path, gguf, who))
     try:
         tok = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(load_message("causal LM", name, exc)) from None
-    return place(model, device, dtype), prepare_tokenizer(tok, who)
+    return place(model, device, dtype), prepare_tokenizer(tok, name)
 
 
 def prepare_tokenizer(tok: Any, who: str = "causal LM") -> Any:
