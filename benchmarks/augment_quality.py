@@ -43,12 +43,13 @@ from textrobust.augment.filters import encode
 from textrobust.data import LabeledData, load_dataset, shared_data_dir
 from textrobust.models import TextClassifier, TrainConfig, evaluate, minilm_path
 
+# name -> operator spec (the table shows the spec)
 OPS = {
-    "backtranslate (bergamot, pt)": "backtranslate:engine=bergamot,via=pt",
-    "paraphrase (SmolLM2)": "paraphrase:model=smollm2,max_new_tokens=40,batch_size=64",
-    "generate (SmolLM2, continue half)": "generate:model=smollm2,keep=0.5,max_new_tokens=24,batch_size=64",
-    "synonym (WordNet, p=0.15)": "synonym:p=0.15",
-    "eda (WordNet, alpha=0.1)": "eda:alpha=0.1",
+    "backtranslate": "backtranslate:engine=bergamot,via=pt",
+    "paraphrase": "paraphrase:model=smollm2,max_new_tokens=32,batch_size=64",
+    "generate": "generate:model=smollm2,keep=0.5,max_new_tokens=24,batch_size=64",
+    "synonym": "synonym:p=0.15",
+    "eda": "eda:alpha=0.1",
 }
 
 
@@ -126,7 +127,7 @@ def main() -> None:
     env = environment("cpu")
     print(f"\n{len(data)} SST-2 training sentences (>= 4 words, seed {args.seed}), one variant each; judge dev accuracy "
           f"{judge_acc:.3f}; torch {env['torch']}, {env['torch_threads']} threads, {env['date_utc']}")
-    cols = ["operator", "n", "changed", "cosine", "kept_gold", "kept_pred", "sent_per_s"]
+    cols = ["operator", "spec", "n", "changed", "cosine", "kept_gold", "kept_pred", "sent_per_s"]
     print(format_table(cols, [[r[c] for c in cols] for r in rows]))
     if args.out:
         write_json(args.out, {"env": env, "args": vars(args), "judge_dev_accuracy": judge_acc, "rows": rows})

@@ -125,8 +125,8 @@ def test_eda_counts(lex) -> None:
 def test_eda_alpha_shortcut_and_validation(lex) -> None:
     op = parse_op(f"eda:alpha=0.3,path={lex}")
     assert (op.params.alpha_sr, op.params.alpha_ri, op.params.alpha_rs, op.params.p_rd) == (0.3,) * 4
-    assert EDA().params.source == "wordnet" and EDA(path=lex).params.source == "lexicon"  # auto
-    assert parse_op(EDA(path=lex).spec_str()) == EDA(path=lex)
+    assert EDA().params.kind() == "wordnet" and EDA(path=lex).params.kind() == "lexicon"  # source=auto
+    assert EDA(path=lex).spec_str() == f"eda:path={lex}" and parse_op(EDA(path=lex).spec_str()) == EDA(path=lex)
     with pytest.raises(ConfigError, match=r"eda: invalid path=None; valid: a JSON lexicon"):
         EDA(source="lexicon")
     with pytest.raises(ConfigError, match=r"eda: invalid p_rd=1.5"):

@@ -62,7 +62,7 @@ def test_wordnet_synonyms_are_lemma_names_by_sense_without_antonyms(wordnet) -> 
 def test_synonym_and_eda_need_no_path_with_wordnet(wordnet) -> None:
     for spec in ("synonym:p=0.5", "eda:alpha_rs=0,p_rd=0"):
         op = parse_op(spec)
-        assert op.params.source == "wordnet"
+        assert op.params.kind() == "wordnet"
         out = op(SENTENCES, seed=0, n=2)
         assert all(vs for vs in out) and all(t not in vs for t, vs in zip(SENTENCES, out))
         assert op(SENTENCES, seed=0, n=2) == out

@@ -26,19 +26,21 @@ _SOURCES = "|".join(("auto",) + SOURCE_KINDS)
 
 @dataclass(frozen=True)
 class SourceParams(Params):
-    # auto: lexicon when path= is given (a JSON lexicon), else the installed WordNet; resolved on construction.
+    # auto: lexicon when path= is given (a JSON lexicon), else the installed WordNet (see kind()).
     source: str = "auto"
     path: str | None = None  # lexicon/embedding: a file; wordnet: a database folder (default: the installed one)
     stopwords: str | None = None  # stopword file; None = built-in English list
     top_k: int = 0  # sample among the best top_k synonyms (0 = all)
 
-    def __post_init__(self) -> None:
+    def kind(self) -> str:
+        """The synonym source used: ``source``, with ``auto`` read as ``lexicon`` given a path, else ``wordnet``."""
         if self.source == "auto":
-            object.__setattr__(self, "source", "lexicon" if self.path else "wordnet")
+            return "lexicon" if self.path else "wordnet"
+        return self.source
 
     def validate(self, op: str) -> None:
-        check(op, "source", self.source in SOURCE_KINDS, _SOURCES, self.source)
-        check(op, "path", self.source == "wordnet" or bool(self.path),
+        check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
+        check(op, "path", self.kind() == "wordnet" or bool(self.path),
               "a JSON lexicon or vector file (e.g. word_resources/oewn_lexicon.json)", self.path)
         check(op, "top_k", self.top_k >= 0, "an integer >= 0", self.top_k)
 
@@ -50,7 +52,7 @@ class _SourceMixin:
         return True
 
     def check_resources(self) -> None:
-        if self.params.source == "wordnet" and self._needs_source():
+        if self.params.kind() == "wordnet" and self._needs_source():
             from textrobust.extras import require
 
             require("wordnet", f"{getattr(self, 'name', 'synonym')}:source=wordnet", self.params.path)
@@ -59,7 +61,7 @@ class _SourceMixin:
         # Loaded on first use (construction stays cheap); load_source shares one copy per path per process.
         src = self.__dict__.get("_src")
         if src is None:
-            src = self.__dict__["_src"] = load_source(self.params.source, self.params.path,
+            src = self.__dict__["_src"] = load_source(self.params.kind(), self.params.path,
                                                       who=f"{getattr(self, 'name', 'synonym')}:source=wordnet")
         return src
 
@@ -152,7 +154,6 @@ class EDAParams(SourceParams):
     p_rd: float = 0.1
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.alpha is not None:
             for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd"):
                 object.__setattr__(self, f, self.alpha)
@@ -160,8 +161,8 @@ class EDAParams(SourceParams):
 
     def validate(self, op: str) -> None:
         needs_source = self.alpha_sr > 0 or self.alpha_ri > 0
-        check(op, "source", self.source in SOURCE_KINDS, _SOURCES, self.source)
-        check(op, "path", not needs_source or self.source == "wordnet" or bool(self.path),
+        check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
+        check(op, "path", not needs_source or self.kind() == "wordnet" or bool(self.path),
               "a JSON lexicon (or alpha_sr=0,alpha_ri=0 to use only swap/delete)", self.path)
         for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd"):
             check(op, f, 0 <= getattr(self, f) <= 1, "a float in [0, 1]", getattr(self, f))
