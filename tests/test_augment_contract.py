@@ -66,7 +66,7 @@ CASES: dict[str, Callable[[str], Operator]] = {
     "sometimes": lambda lex: Sometimes(parse_op("char:kind=random_substitute"), p=0.7),
 }
 # Model-backed operators register their cases from tests/test_augment_models.py fixtures (heavier).
-MODEL_BACKED = {"contextual", "backtranslate", "generate"}
+MODEL_BACKED = {"contextual", "backtranslate", "generate", "paraphrase"}
 
 
 def test_every_registered_operator_has_a_case() -> None:

@@ -55,11 +55,12 @@ def tiny_gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
     return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt"), tiny_tokenizer_dir, n_embd=16)
 
 
-@pytest.fixture(params=["contextual_sub", "contextual_ins", "backtranslate", "generate"])
+@pytest.fixture(params=["contextual_sub", "contextual_ins", "backtranslate", "generate", "paraphrase"])
 def op(request, tiny_mlm_dir, tiny_marian_dirs, tiny_gpt_dir) -> Operator:
     fwd, bwd = tiny_marian_dirs
     return {
         "generate": lambda: parse_op(f"generate:model={tiny_gpt_dir},max_new_tokens=5,device=cpu,batch_size=4"),
+        "paraphrase": lambda: parse_op(f"paraphrase:model={tiny_gpt_dir},max_new_tokens=5,device=cpu,batch_size=4"),
         "contextual_sub": lambda: parse_op(f"contextual:model={tiny_mlm_dir},p=0.3,device=cpu,batch_size=4"),
         "contextual_ins": lambda: parse_op(f"contextual:model={tiny_mlm_dir},action=insert,top_p=0.9,device=cpu"),
         "backtranslate": lambda: parse_op(f"backtranslate:forward={fwd},backward={bwd},max_new_tokens=6,"
@@ -68,7 +69,7 @@ def op(request, tiny_mlm_dir, tiny_marian_dirs, tiny_gpt_dir) -> Operator:
 
 
 def test_model_backed_operators_are_all_covered() -> None:
-    covered = {"contextual", "backtranslate", "generate"}
+    covered = {"contextual", "backtranslate", "generate", "paraphrase"}
     model_backed = {name for name, cls in registered().items() if getattr(cls, "batched", False) is True}
     assert model_backed <= covered, f"add model-backed contract cases for {sorted(model_backed - covered)}"
 
@@ -125,7 +126,7 @@ def test_bf16_on_cpu_is_opt_in(tiny_marian_dirs) -> None:
     assert next(_seq2seq(fwd, "cpu", "auto")[0].parameters()).dtype == torch.float32
 
 
-@pytest.mark.parametrize("op", ["backtranslate", "contextual:model=m", "generate:model=m"])
+@pytest.mark.parametrize("op", ["backtranslate", "contextual:model=m", "generate:model=m", "paraphrase"])
 def test_bad_dtype_names_the_choices(op: str) -> None:
     from textrobust.errors import ConfigError
 
@@ -154,3 +155,61 @@ def test_generate_continue_keeps_the_prefix(tiny_gpt_dir) -> None:
     assert prompt.params.prompt == "review: {text} ;"
     with pytest.raises(Exception, match="template containing"):
         parse_op(f"generate:model={tiny_gpt_dir},mode=prompt,prompt=no placeholder")
+
+
+def test_paraphrase_prompt_goes_through_the_chat_template(tmp_path, tiny_tokenizer_dir, monkeypatch) -> None:
+    from transformers import AutoTokenizer
+
+    import textrobust.augment.paraphrase as paraphrase_mod
+
+    out = build_tiny_gpt(tmp_path / "chat_gpt", str(tiny_tokenizer_dir), n_embd=16)
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.chat_template = "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}<assistant>"
+    tok.save_pretrained(out)
+    seen: list[str] = []
+
+    def fake_sample(lm, tok, prompts, seeds, **kw):
+        seen.extend(prompts)
+        return ['Rewritten sentence: "a fine film"'] * len(prompts)
+
+    monkeypatch.setattr(paraphrase_mod, "sample_continuations", fake_sample)
+    chat = parse_op(f"paraphrase:model={out},device=cpu,prompt=Reword: {{text}}")
+    assert chat(["a  good film", "  "]) == [["a fine film"], []]  # reply cleaned; a blank input is not sent
+    plain = parse_op(f"paraphrase:model={out},device=cpu,chat=false")
+    plain(["a good film"])
+    assert seen[0] == "<user> Reword: a good film <assistant>"
+    assert seen[1].startswith("Rewrite the following sentence") and seen[1].endswith("a good film")
+    assert len(seen) == 2
+
+
+def test_paraphrase_cleans_lead_ins_and_quotes() -> None:
+    from textrobust.augment.paraphrase import clean_reply
+
+    assert clean_reply('Sure! Here is the rewritten sentence: "A fine film."') == "A fine film."
+    assert clean_reply("Paraphrase: the plot drags") == "the plot drags"
+    assert clean_reply("The sentence is good.") == "The sentence is good."  # no colon: not a lead-in
+
+
+def test_gguf_folder_resolution(tmp_path) -> None:
+    from textrobust.augment.lm import resolve_causal_lm
+    from textrobust.errors import ConfigError
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "m.Q4.gguf").write_bytes(b"")
+    assert resolve_causal_lm(str(tmp_path / "one")) == (str(tmp_path / "one"), "m.Q4.gguf")
+    assert resolve_causal_lm(str(tmp_path / "one" / "m.Q4.gguf")) == (str(tmp_path / "one"), "m.Q4.gguf")
+    (tmp_path / "one" / "m.Q8.gguf").write_bytes(b"")
+    with pytest.raises(ConfigError, match="several .gguf files"):
+        resolve_causal_lm(str(tmp_path / "one"))
+    assert resolve_causal_lm("org/some-model") == ("org/some-model", None)  # a hub name passes through
+
+
+def test_backtranslate_bergamot_validates_its_languages() -> None:
+    from textrobust.errors import ConfigError
+
+    op = parse_op("backtranslate:engine=bergamot,via=pt")
+    assert op.deterministic and op.spec_str() == "backtranslate:engine=bergamot,via=pt"
+    for bad, match in (("via=de", "invalid via='de'; valid: pt"), ("via=pt,source_lang=fr", "source_lang"),
+                       ("engine=fairseq", "invalid engine='fairseq'")):
+        with pytest.raises(ConfigError, match=match):
+            parse_op(f"backtranslate:engine=bergamot,{bad}" if "engine" not in bad else f"backtranslate:{bad}")

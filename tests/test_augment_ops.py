@@ -63,17 +63,14 @@ def test_embedding_source_reads_all_formats(tmp_path, fmt) -> None:
     assert src.synonyms("unknown") == []
 
 
-def test_wordnet_missing_is_a_resource_error_with_instructions() -> None:
-    try:
-        import nltk  # noqa: F401
-        from nltk.corpus import wordnet
-
-        wordnet.ensure_loaded()
-        pytest.skip("NLTK wordnet is installed here")
-    except (ImportError, LookupError):
-        pass
-    with pytest.raises(ResourceError, match=r"nltk\.downloader wordnet.*oewn_lexicon\.json"):
-        WordNetSource()
+def test_wordnet_missing_is_a_resource_error_with_instructions(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TEXTROBUST_WORDNET", str(tmp_path))  # an empty folder: no database there
+    with pytest.raises(ResourceError, match=r"^eda:source=wordnet needs Princeton WordNet 3\.0 .*"
+                                            r"apt-get install wordnet-base wordnet-sense-index"):
+        WordNetSource(who="eda:source=wordnet")
+    op = parse_op("eda:alpha_rs=0,p_rd=0")  # synonym replacement and insertion: needs the installed WordNet
+    with pytest.raises(ResourceError, match="eda:source=wordnet needs Princeton WordNet"):
+        op(["a good film"], seed=0)
 
 
 def test_load_source_caches_and_validates(lex) -> None:
@@ -128,11 +125,13 @@ def test_eda_counts(lex) -> None:
 def test_eda_alpha_shortcut_and_validation(lex) -> None:
     op = parse_op(f"eda:alpha=0.3,path={lex}")
     assert (op.params.alpha_sr, op.params.alpha_ri, op.params.alpha_rs, op.params.p_rd) == (0.3,) * 4
+    assert EDA().params.kind() == "wordnet" and EDA(path=lex).params.kind() == "lexicon"  # source=auto
+    assert EDA(path=lex).spec_str() == f"eda:path={lex}" and parse_op(EDA(path=lex).spec_str()) == EDA(path=lex)
     with pytest.raises(ConfigError, match=r"eda: invalid path=None; valid: a JSON lexicon"):
-        EDA()
+        EDA(source="lexicon")
     with pytest.raises(ConfigError, match=r"eda: invalid p_rd=1.5"):
         EDA(alpha_sr=0, alpha_ri=0, p_rd=1.5)
-    with pytest.raises(ConfigError, match=r"synonym: invalid source='wiki'; valid: lexicon\|embedding\|wordnet"):
+    with pytest.raises(ConfigError, match=r"synonym: invalid source='wiki'; valid: auto\|lexicon\|embedding\|wordnet"):
         Synonym(source="wiki", path=lex)
 
 

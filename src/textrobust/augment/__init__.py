@@ -27,6 +27,7 @@ from textrobust.augment.lambada import fewshot_generate, finetune_causal_lm, lam
 from textrobust.augment.model_gen import Generate
 from textrobust.augment.model_ops import Backtranslate, Contextual
 from textrobust.augment.nlpaug_adapter import NlpaugOp
+from textrobust.augment.paraphrase import Paraphrase
 from textrobust.augment.run import AugmentSummary, augment_file, load_filters_yaml, load_pipeline_yaml
 from textrobust.augment.sources import (
     EmbeddingSource,
@@ -53,6 +54,7 @@ __all__ = [
     "NlpaugOp",
     "OneOf",
     "Operator",
+    "Paraphrase",
     "Params",
     "Sequential",
     "Similarity",

@@ -82,6 +82,11 @@ class Operator:
         self.params = params
 
     # -- override points -------------------------------------------------------------------------------------
+    def check_resources(self) -> None:
+        """Raise :class:`~textrobust.errors.ResourceError` (naming the package to install) when an optional
+        resource this operator needs is missing; cheap (nothing is loaded). Called before any output is written."""
+        return None
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         """Return one variant of ``text`` (or None when nothing applies)."""
         raise NotImplementedError(f"{type(self).__name__} must override apply() or apply_batch()")
@@ -195,7 +200,7 @@ def register(cls: type[Operator]) -> type[Operator]:
 
 def _ensure_builtins() -> None:
     # Importing the modules registers the built-in operators (cheap: heavy libs load inside the operators).
-    from textrobust.augment import char, containers, model_gen, model_ops, nlpaug_adapter, word  # noqa: F401
+    from textrobust.augment import char, containers, model_gen, model_ops, nlpaug_adapter, paraphrase, word  # noqa: F401
 
 
 def get(name: str) -> type[Operator]:

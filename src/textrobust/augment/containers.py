@@ -66,6 +66,10 @@ class _Container(Operator):
     def batched(self) -> bool:  # type: ignore[override]
         return any(o.batched for o in self.params.ops)  # type: ignore[attr-defined]
 
+    def check_resources(self) -> None:
+        for o in self.params.ops:  # type: ignore[attr-defined]
+            o.check_resources()
+
 
 @register
 class Sequential(_Container):
@@ -168,6 +172,9 @@ class Sometimes(Operator):
     @property
     def batched(self) -> bool:  # type: ignore[override]
         return self.params.op.batched  # type: ignore[union-attr]
+
+    def check_resources(self) -> None:
+        self.params.op.check_resources()  # type: ignore[union-attr]
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         chains = [[self.params.op] if g.random() < self.params.p else [] for g in rngs]

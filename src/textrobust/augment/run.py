@@ -173,6 +173,8 @@ def augment_file(
     ops = [ops] if isinstance(ops, Operator) else list(ops)
     if not ops or not all(isinstance(o, Operator) for o in ops):
         raise ConfigError("augment_file: ops must be an operator or a non-empty list of operators")
+    for o in ops:  # a missing optional resource stops the run here, before anything is written
+        o.check_resources()
     if batch_size < 1 or n < 1:
         raise ConfigError(f"augment_file: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:

@@ -208,39 +208,41 @@ def _normalise(m: Any) -> Any:
 
 
 class WordNetSource:
-    """Synonyms from NLTK's WordNet (lemmas of all synsets, most frequent sense first).
+    """Synonyms from Princeton WordNet 3.0 through NLTK's reader on the installed database (see
+    :func:`textrobust.extras.wordnet`): the lemma names of the word's synsets (of part of speech ``pos`` when
+    given), most frequent sense first, ``_`` read as a space; the word itself and its antonyms (in any sense) are
+    excluded. Inflected forms are looked up by their lemma (WordNet's morphy), as NLTK and TextAttack do.
 
-    Raises ResourceError when NLTK or its ``wordnet`` corpus is missing.
+    Raises :class:`~textrobust.errors.ResourceError` naming the packages to install when WordNet is missing.
+
+    Example:
+        >>> WordNetSource().synonyms("movie")[:3]  # doctest: +SKIP
+        ['film', 'picture', 'moving picture']
     """
 
-    def __init__(self) -> None:
-        try:
-            from nltk.corpus import wordnet  # type: ignore[import-not-found]
+    def __init__(self, path: str | Path | None = None, who: str = "source=wordnet") -> None:
+        from textrobust.extras import wordnet
 
-            wordnet.ensure_loaded()
-        except ImportError:
-            raise ResourceError(
-                "WordNet needs NLTK: `pip install nltk && python -m nltk.downloader wordnet`, "
-                "or use source=lexicon with path=<shared data>/word_resources/oewn_lexicon.json"
-            ) from None
-        except LookupError:
-            raise ResourceError(
-                "NLTK wordnet data is missing: run `python -m nltk.downloader wordnet`, "
-                "or use source=lexicon with path=<shared data>/word_resources/oewn_lexicon.json"
-            ) from None
-        self._wn = wordnet
+        self.path = path
+        self._wn = wordnet(who, path)
+        self._cache: dict[tuple[str, str | None], list[str]] = {}
 
     def synonyms(self, word: str, pos: str | None = None) -> list[str]:
         p = _norm_pos(pos)
-        lemmas = (
-            lemma.name().replace("_", " ")
-            for syn in self._wn.synsets(word.lower(), pos=p if p in {"n", "v", "a", "r"} else None)
-            for lemma in syn.lemmas()
-        )
-        return _unique(lemmas, word.lower())
+        key = (word.lower(), p if p in {"n", "v", "a", "r"} else None)
+        hit = self._cache.get(key)
+        if hit is None:
+            synsets = self._wn.synsets(key[0], pos=key[1])
+            lemmas = [lemma for syn in synsets for lemma in syn.lemmas()]
+            antonyms = {a.name().replace("_", " ").lower() for lemma in lemmas for a in lemma.antonyms()}
+            names = (lemma.name().replace("_", " ") for lemma in lemmas)
+            hit = [w for w in _unique(names, key[0]) if w.lower() not in antonyms and w.lower() != key[0]]
+            if len(self._cache) < 200_000:
+                self._cache[key] = hit
+        return list(hit)
 
     def __repr__(self) -> str:
-        return "WordNetSource()"
+        return f"WordNetSource({'' if self.path is None else repr(str(self.path))})"
 
 
 SOURCE_KINDS = ("lexicon", "embedding", "wordnet")
@@ -251,6 +253,9 @@ _LOCK = threading.Lock()
 def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> SynonymSource:
     """Build (or reuse) a synonym source; cached per process by kind, resolved path and options.
 
+    ``kind`` is ``lexicon`` (a JSON file), ``embedding`` (a vector file) or ``wordnet`` (``path``: a WordNet
+    database folder, default the installed one).
+
     Example:
         >>> src = load_source("lexicon", "oewn_lexicon.json")  # doctest: +SKIP
         >>> load_source("lexicon", "oewn_lexicon.json") is src  # doctest: +SKIP
@@ -260,6 +265,11 @@ def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> Synonym
         raise ConfigError(f"unknown synonym source {kind!r}; valid: {', '.join(SOURCE_KINDS)}")
     if kind in ("lexicon", "embedding") and not path:
         raise ConfigError(f"synonym source {kind!r} needs path= (a JSON lexicon or a vector file)")
+    who = kw.pop("who", f"source={kind}")  # names the operator in a missing-resource error; not part of the key
+    if kind == "wordnet" and not path:
+        from textrobust.extras import wordnet_dir
+
+        path = wordnet_dir()  # cache by the database actually found (None: WordNetSource raises, nothing cached)
     rpath = str(Path(path).expanduser().resolve()) if path else None
     key = (kind, rpath, tuple(sorted(kw.items())))
     with _LOCK:
@@ -272,7 +282,9 @@ def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> Synonym
             elif kind == "embedding":
                 src = EmbeddingSource(rpath, **kw)  # type: ignore[arg-type]
             else:
-                src = WordNetSource()
+                if kw:
+                    raise ConfigError(f"wordnet source takes no options, got {sorted(kw)}")
+                src = WordNetSource(rpath, who=who)
             _CACHE[key] = src
     return src
 

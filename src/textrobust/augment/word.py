@@ -1,5 +1,9 @@
 """Word-level rule-based operators: ``synonym`` replacement and ``eda`` (Wei & Zou, 2019).
 
+Synonyms come from the installed Princeton WordNet by default (``source=wordnet``: ``apt-get install wordnet-base
+wordnet-sense-index`` plus NLTK), or from a JSON lexicon with ``path=`` (e.g. the Open English WordNet export
+``word_resources/oewn_lexicon.json``, which needs no install).
+
 Example:
     >>> from textrobust.augment import parse_op
     >>> op = parse_op("eda:alpha_sr=0,alpha_ri=0")  # swap/delete only: needs no lexicon
@@ -17,19 +21,26 @@ from textrobust.augment import _text
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.augment.sources import SOURCE_KINDS, SynonymSource, load_source, load_stopwords
 
-_SOURCES = "|".join(SOURCE_KINDS)
+_SOURCES = "|".join(("auto",) + SOURCE_KINDS)
 
 
 @dataclass(frozen=True)
 class SourceParams(Params):
-    source: str = "lexicon"
-    path: str | None = None
+    # auto: lexicon when path= is given (a JSON lexicon), else the installed WordNet (see kind()).
+    source: str = "auto"
+    path: str | None = None  # lexicon/embedding: a file; wordnet: a database folder (default: the installed one)
     stopwords: str | None = None  # stopword file; None = built-in English list
     top_k: int = 0  # sample among the best top_k synonyms (0 = all)
 
+    def kind(self) -> str:
+        """The synonym source used: ``source``, with ``auto`` read as ``lexicon`` given a path, else ``wordnet``."""
+        if self.source == "auto":
+            return "lexicon" if self.path else "wordnet"
+        return self.source
+
     def validate(self, op: str) -> None:
-        check(op, "source", self.source in SOURCE_KINDS, _SOURCES, self.source)
-        check(op, "path", self.source == "wordnet" or bool(self.path),
+        check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
+        check(op, "path", self.kind() == "wordnet" or bool(self.path),
               "a JSON lexicon or vector file (e.g. word_resources/oewn_lexicon.json)", self.path)
         check(op, "top_k", self.top_k >= 0, "an integer >= 0", self.top_k)
 
@@ -37,11 +48,21 @@ class SourceParams(Params):
 class _SourceMixin:
     params: SourceParams
 
+    def _needs_source(self) -> bool:
+        return True
+
+    def check_resources(self) -> None:
+        if self.params.kind() == "wordnet" and self._needs_source():
+            from textrobust.extras import require
+
+            require("wordnet", f"{getattr(self, 'name', 'synonym')}:source=wordnet", self.params.path)
+
     def _source(self) -> SynonymSource:
         # Loaded on first use (construction stays cheap); load_source shares one copy per path per process.
         src = self.__dict__.get("_src")
         if src is None:
-            src = self.__dict__["_src"] = load_source(self.params.source, self.params.path)
+            src = self.__dict__["_src"] = load_source(self.params.kind(), self.params.path,
+                                                      who=f"{getattr(self, 'name', 'synonym')}:source=wordnet")
         return src
 
     def _stop(self) -> frozenset[str]:
@@ -140,8 +161,8 @@ class EDAParams(SourceParams):
 
     def validate(self, op: str) -> None:
         needs_source = self.alpha_sr > 0 or self.alpha_ri > 0
-        check(op, "source", self.source in SOURCE_KINDS, _SOURCES, self.source)
-        check(op, "path", not needs_source or self.source == "wordnet" or bool(self.path),
+        check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
+        check(op, "path", not needs_source or self.kind() == "wordnet" or bool(self.path),
               "a JSON lexicon (or alpha_sr=0,alpha_ri=0 to use only swap/delete)", self.path)
         for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd"):
             check(op, f, 0 <= getattr(self, f) <= 1, "a float in [0, 1]", getattr(self, f))
@@ -161,6 +182,9 @@ class EDA(_SourceMixin, Operator):
     name = "eda"
     Params = EDAParams
     params: EDAParams
+
+    def _needs_source(self) -> bool:
+        return self.params.alpha_sr > 0 or self.params.alpha_ri > 0
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         tokens, seps = _text.split(text)

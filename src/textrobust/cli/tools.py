@@ -31,16 +31,26 @@ def augment(
     batch_size: int = typer.Option(256, help="Rows per chunk (memory stays flat on large files)."),
     device: str = DEVICE,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same output as one run)."),
-    filters: list[str] = typer.Option([], "--filter", help="Filter name: dedup, length, similarity (repeatable)."),
+    filters: list[str] = typer.Option([], "--filter", help="NAME[:key=value,...], repeatable: dedup, "
+                                      "length:min_words=3, similarity:threshold=0.7, label_preserving:threshold=0.5 "
+                                      "(needs --classifier)."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Model directory written by 'textrobust "
+                                              "train', for the label_preserving filter."),
     workers: int = typer.Option(1, "--workers", help="Worker processes for rule-based pipelines (same output as 1; "
                                 "model-backed operators and the similarity filter use 1)."),
 ) -> None:
     """Expand a training set with label-preserving variants."""
-    from ..augment import augment_file, filter_from_spec, load_filters_yaml, load_pipeline_yaml, parse_op
+    from ..augment import augment_file, load_filters_yaml, load_pipeline_yaml, parse_op
     from ..errors import ConfigError
+    from .generate import _filter
 
     ops = [parse_op(spec) for spec in op]
-    flt = [filter_from_spec(f) for f in filters]
+    clf = None
+    if classifier is not None:
+        from ..models import TextClassifier
+
+        clf = TextClassifier.load(classifier, device=device)
+    flt = [_filter(f, clf) for f in filters]
     if config is not None:
         ops.append(load_pipeline_yaml(config))
         flt += load_filters_yaml(config)
@@ -87,8 +97,9 @@ def attack(
     fmt: Optional[str] = FORMAT,
     device: str = DEVICE,
     pos: Optional[str] = typer.Option(None, "--pos", help="Part-of-speech check for textfooler, bae, a2t and "
-                                      "hotflip: 'lexicon' (offline: POS sets from the OEWN lexicon, or "
-                                      "--pos-lexicon) or 'nltk' (NLTK's tagger in context; needs its data)."),
+                                      "hotflip: 'spacy' (spaCy's tagger in context; the pos extra), 'lexicon' "
+                                      "(offline: POS sets from the OEWN lexicon, or --pos-lexicon) or 'nltk' "
+                                      "(NLTK's tagger in context; needs its data)."),
     pos_lexicon: Optional[Path] = typer.Option(None, "--pos-lexicon", help="With --pos lexicon: an OEWN-format "
                                                "JSON (word -> {pos: [...]}); default the shared oewn_lexicon.json."),
     cpu_bf16: bool = typer.Option(False, "--cpu-bf16", help="bf16 inference on CPU for the model and sentence "
@@ -168,8 +179,8 @@ def _pos_options(recipe: str, key: str, pos: Optional[str], pos_lexicon: Optiona
         if pos_lexicon is not None:
             raise ConfigError("--pos-lexicon needs --pos lexicon")
         return {}
-    if pos not in ("lexicon", "nltk"):
-        raise ConfigError(f"--pos must be 'lexicon' or 'nltk', got '{pos}'")
+    if pos not in ("spacy", "lexicon", "nltk"):
+        raise ConfigError(f"--pos must be 'spacy', 'lexicon' or 'nltk', got '{pos}'")
     if "pos" not in inspect.signature(RECIPES[key].build).parameters:
         with_pos = sorted(k for k, v in RECIPES.items() if "pos" in inspect.signature(v.build).parameters)
         raise ConfigError(f"recipe '{recipe}' has no part-of-speech check; --pos applies to {', '.join(with_pos)}")

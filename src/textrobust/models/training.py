@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,47 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     return [batches[i] for i in order]
 
 
+# Parameters without weight decay: biases and normalisation weights (BERT's LayerNorm, GPT-2's ln_*, RMSNorm).
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight", "ln_")
+
+
+def adamw(model: Any, lr: float, weight_decay: float, device: str) -> Any:
+    """AdamW over ``model``'s trainable parameters, without weight decay on :data:`NO_DECAY` (fused on CUDA)."""
+    import torch
+
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if not any(k in n for k in NO_DECAY)], "weight_decay": weight_decay},
+        {"params": [p for n, p in named if any(k in n for k in NO_DECAY)], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, fused=str(device).startswith("cuda") or None)
+
+
+def grad_scaler(device: str) -> Any:
+    """A loss scaler for fp16 autocast (CUDA without bf16), else None."""
+    import torch
+
+    fp16 = str(device).startswith("cuda") and not torch.cuda.is_bf16_supported()
+    return torch.amp.GradScaler("cuda") if fp16 else None
+
+
+def backward_step(loss: Any, model: Any, optimizer: Any, scaler: Any, max_grad_norm: float) -> None:
+    """One optimisation step: backward (scaled under fp16), gradient clipping to ``max_grad_norm``, step."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+
+
 def fit(
     clf: TextClassifier,
     train: LabeledData,
@@ -70,14 +111,7 @@ def fit(
     base_ids = clf.encode(train.texts)
     base_labels = list(train.labels)
 
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-         "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    use_cuda = device.startswith("cuda")
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, fused=use_cuda or None)
+    optimizer = adamw(model, cfg.lr, cfg.weight_decay, device)
     # The schedule follows training progress in epochs, so data added by an epoch callback does not
     # push the learning rate past zero.
     state = {"progress": 0.0}
@@ -90,8 +124,7 @@ def fit(
         return max(0.0, (cfg.epochs - p) / max(cfg.epochs - warm, 1e-9))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    fp16 = use_cuda and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler("cuda") if fp16 else None
+    scaler = grad_scaler(device)
 
     best_acc, best_state, bad_epochs = -1.0, None, 0
     for epoch in range(cfg.epochs):
@@ -116,17 +149,7 @@ def fit(
             with clf.accelerated(training=True):
                 logits = model(**batch).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
+            backward_step(loss, model, optimizer, scaler, cfg.max_grad_norm)
             state["progress"] = epoch + (step + 1) / len(batches)
             scheduler.step()
             # Reading the loss forces a GPU sync: do it every 20 steps, not every step.
@@ -157,4 +180,4 @@ def fit(
     model.eval()
 
 
-__all__ = ["fit", "length_grouped_batches"]
+__all__ = ["adamw", "backward_step", "fit", "grad_scaler", "length_grouped_batches"]

@@ -51,7 +51,8 @@ def build_resources(names: Sequence[str], given: dict[str, str]) -> dict[str, An
             out.update(default_resources([name]))
         elif name in ("neighbours", "lexicon"):
             p = resolve_path(path)
-            out[name] = load_source("lexicon" if p.endswith(".json") else "embedding", p)
+            kind = "wordnet" if p.lower() == "wordnet" else "lexicon" if p.endswith(".json") else "embedding"
+            out[name] = load_source(kind, None if kind == "wordnet" else p)
         elif name == "encoder":
             out[name] = SentenceEncoder(None if path.lower() == "minilm" else resolve_path(path))
         elif name == "mlm":

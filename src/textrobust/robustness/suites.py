@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ResourceError
 
 #: Built-in suites that are augmentation operators: name -> operator spec ("{data_dir}" is resolved at build time).
 OPERATOR_SUITES = {
@@ -139,6 +139,10 @@ def build_suite(name: str, op: str | dict[str, Any] | None = None) -> Suite:
                               f"or give {{name: ..., op: OPERATOR_SPEC}}")
         op = OPERATOR_SUITES[name]
     operator = parse_op(resolve_path(op)) if isinstance(op, str) else operator_from_spec(op)
+    try:  # a suite whose operator needs a missing resource (WordNet, a model) fails when it is built
+        operator.check_resources()
+    except ResourceError as exc:
+        raise ResourceError(f"suite '{name}': {exc}") from None
 
     def run(texts: Sequence[str], seed: int) -> list[str | None]:
         variants = operator(list(texts), seed=seed, n=1)

@@ -99,12 +99,13 @@ class Workspace:
     def check(self) -> None:
         """Everything that can fail before training: recipes and options, evaluation files and labels, and
         metric names emitted twice."""
+        from .preflight import check_resources
         from .resources import needed_resources
 
         ctx = self.context()
         for ev in self.evaluations:
             ev.check(ctx)
-        needed_resources(self.exp, self.evaluations)
+        check_resources(self.exp, needed_resources(self.exp, self.evaluations))
         for name, cond in self.exp.conditions.items():  # a missing model or server fails here, not mid-run
             if cond.model is not None:
                 self.fixed_model(name)

