@@ -100,3 +100,30 @@ def test_sentence_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
     for kw in ({"max_tokens": 1}, {"max_tokens": 48}, {}, {"batch_size": 4}):
         np.testing.assert_allclose(np.stack(SentenceEncoder(tiny_model_dir, device="cpu", max_length=32, **kw)(TEXTS)), ref,
                                    atol=1e-6)
+
+
+def test_cpu_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
+    from conftest import tiny_corpus
+    from textrobust.data import LabeledData
+    from textrobust.models import TrainConfig
+
+    clf = _classifier(tiny_model_dir, train_config=TrainConfig(epochs=1, lr=3e-3, batch_size=16))
+    fp32 = clf.predict_proba(TEXTS)
+    assert clf.inference_model() is clf.model  # off by default
+    clf.cpu_int8 = True
+    q = clf.inference_model()
+    assert q is not clf.model and q is clf.inference_model()  # one copy, reused
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), fp32, atol=0.05)
+    rows = tiny_corpus()[:64]
+    clf.fit(LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), progress=False)
+    assert clf.inference_model() is not q  # the weights changed: a fresh copy
+    clf.cpu_int8 = False
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), clf.predict_proba(TEXTS, batch_size=1), atol=1e-6)
+
+
+def test_lockstep_size_follows_the_token_budget(tiny_model_dir):
+    from textrobust.adversarial.runner import lockstep_size
+
+    assert lockstep_size(_classifier(tiny_model_dir, max_tokens=4096)) == 512
+    assert lockstep_size(_classifier(tiny_model_dir, max_tokens=64)) == 32  # never below 32
+    assert lockstep_size(object()) == 256  # a model without a token budget

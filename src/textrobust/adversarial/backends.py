@@ -52,7 +52,8 @@ class SentenceEncoder:
     """
 
     def __init__(self, path: str | Path | None = None, *, batch_size: int | None = None, max_length: int = 128,
-                 device: str | None = None, cpu_bf16: bool = False, max_tokens: int | None = None) -> None:
+                 device: str | None = None, cpu_bf16: bool = False, max_tokens: int | None = None,
+                 cpu_int8: bool = False) -> None:
         if batch_size is not None and batch_size < 1:
             raise ConfigError(f"SentenceEncoder: batch_size must be >= 1 or None, got {batch_size}")
         if max_tokens is not None and max_tokens < 1:
@@ -63,7 +64,9 @@ class SentenceEncoder:
         self.max_length = max_length
         self.device = device
         self.cpu_bf16 = cpu_bf16  # bf16 autocast on CPU (see textrobust.models.classifier.cpu_has_fast_bf16)
+        self.cpu_int8 = cpu_int8  # int8 linear layers on CPU (textrobust.models.classifier.quantize_int8); opt-in
         self._model: Any = None
+        self._int8_model: Any = None
         self._tokenizer: Any = None
 
     def _load(self) -> None:
@@ -117,13 +120,20 @@ class SentenceEncoder:
                                max_tokens=None if self.batch_size else self.token_budget, multiple=multiple,
                                limit=self.max_length)
         pad_id = self._tokenizer.pad_token_id or 0
+        model = self._model
+        if self.cpu_int8 and str(self.device) == "cpu":
+            if self._int8_model is None:
+                from textrobust.models.classifier import quantize_int8
+
+                self._int8_model = quantize_int8(self._model)
+            model = self._int8_model
         out: list[Any] = [None] * len(texts)
         for idx in batches:
             rows = _bucket_rows([ids[i] for i in idx], on_gpu)
             input_ids, mask = _pad_ids(rows, pad_id, multiple, self.max_length)
             input_ids, mask = input_ids.to(self.device), mask.to(self.device)
             with torch.inference_mode(), self._autocast():
-                hidden = self._model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
             m = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()

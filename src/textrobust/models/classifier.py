@@ -105,6 +105,28 @@ def autocast_context(device: str, cpu_bf16: bool = False) -> Any:
     return contextlib.nullcontext()
 
 
+def quantize_int8(model: Any) -> Any:
+    """A copy of ``model`` whose linear layers run in int8 on CPU (dynamic quantisation: int8 weights, activations
+    quantised per batch); the original is untouched.
+
+    Not exact: on MiniLM, probabilities moved by up to a few hundredths (benchmarks/RESULTS.md), so it is opt-in.
+    torch 2.13 deprecates its quantised tensors (pytorch issue 184982) without a built-in replacement for
+    ``quantize_dynamic``; the warning is silenced here and the path stays opt-in until torch removes it.
+
+    Example:
+        >>> q = quantize_int8(clf.model)  # doctest: +SKIP
+    """
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
 class TextClassifier:
     """A text classifier over ``AutoModelForSequenceClassification``.
 
@@ -161,6 +183,9 @@ class TextClassifier:
         # bf16 autocast for CPU *inference* (training stays fp32 on CPU). Off by default: outputs move by ~1e-3;
         # adversarial training turns it on for its attacks where the CPU has native bf16 (cpu_has_fast_bf16).
         self.cpu_bf16 = False
+        # int8 dynamic quantisation of the linear layers for CPU inference (opt-in: not exact; see quantize_int8).
+        self.cpu_int8 = False
+        self._int8_model: Any = None
         self._model: Any = None
         self._tokenizer: Any = None
         self._device: str | None = None
@@ -279,7 +304,7 @@ class TextClassifier:
         rows = batch_size or self.batch_size
         batches = plan_batches([len(x) for x in ids], batch_size=rows, max_tokens=None if rows else self.token_budget,
                                limit=self.max_length)
-        model = self.model
+        model = self.inference_model()
         was_training = model.training
         model.eval()
         chunks = []
@@ -295,6 +320,18 @@ class TextClassifier:
         out = np.empty_like(sorted_probs)
         out[np.concatenate(batches)] = sorted_probs
         return out
+
+    def inference_model(self) -> Any:
+        """The module ``predict_proba`` runs: the model, or its int8 copy when ``cpu_int8`` is set on CPU."""
+        if not (self.cpu_int8 and self.device == "cpu"):
+            return self.model
+        if self._int8_model is None:
+            self._int8_model = quantize_int8(self.model)
+        return self._int8_model
+
+    def forget_inference_copies(self) -> None:
+        """Drop the int8 copy (it is rebuilt from the current weights on the next ``predict_proba``)."""
+        self._int8_model = None
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Predicted label indices."""
@@ -359,7 +396,9 @@ class TextClassifier:
 
         if config is not None:
             self.train_config = config
+        self.forget_inference_copies()
         _fit(self, train, eval, self.train_config, epoch_callback=epoch_callback, progress=progress)
+        self.forget_inference_copies()
         self.fitted = True
         return self
 
