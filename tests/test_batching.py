@@ -127,3 +127,12 @@ def test_lockstep_size_follows_the_token_budget(tiny_model_dir):
     assert lockstep_size(_classifier(tiny_model_dir, max_tokens=4096)) == 512
     assert lockstep_size(_classifier(tiny_model_dir, max_tokens=64)) == 32  # never below 32
     assert lockstep_size(object()) == 256  # a model without a token budget
+
+
+def test_similarity_filter_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
+    from textrobust.augment.filters import encode
+
+    texts = [t[:60] for t in TEXTS]  # the tiny model has 64 positions
+    ref = encode(texts, str(tiny_model_dir), batch_size=1, device="cpu")
+    for kw in ({"max_tokens": 1}, {"max_tokens": 50}, {}, {"batch_size": 4}):
+        np.testing.assert_allclose(encode(texts, str(tiny_model_dir), device="cpu", **kw), ref, atol=1e-6)
