@@ -128,21 +128,27 @@ def train_as_user(ours_bin: str, model_dir: Path, data_dir: Path, n_train: int, 
 
 
 def run_process(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``cmd`` to completion; its wall time, the load average before and after, and its last JSON object."""
+    """Run ``cmd`` to completion: its wall time, its CPU time (user + system, all threads: far less sensitive than
+    wall time to other work on shared cores), the load average before and after, and its last JSON object."""
     import os
+    import resource
     import subprocess
 
     load0 = os.getloadavg()[0]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}")
     out = proc.stdout
     summary = json.loads(out[out.index("{"): out.rindex("}") + 1])  # the --json summary (ours) / the last line
     # ours: the CLI's "wall_s" is the attack alone (after start-up); TextAttack's script reports "attack_s".
     attack_s = summary.pop("wall_s", None) or summary.get("attack_s")
-    return {**summary, "attack_s": attack_s, "wall_s": wall, "load_before": load0, "load_after": os.getloadavg()[0]}
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return {**summary, "attack_s": attack_s, "wall_s": wall, "cpu_s": cpu, "load_before": load0,
+            "load_after": os.getloadavg()[0]}
 
 
 def as_user(args: argparse.Namespace) -> None:
@@ -181,7 +187,10 @@ def as_user(args: argparse.Namespace) -> None:
                     res["status"].append(rec["status"])
             res.update(engine=engine, round=r)
             runs.append(res)
-            print(f"round {r} {engine:10s} wall {res['wall_s']:6.1f}s attack {res['attack_s']:6.1f}s "
+            if args.out:  # after every run, so an interrupted series keeps what it measured
+                write_json(args.out, {"args": vars(args), "ours_cmd": ours, "textattack_cmd": theirs, "runs": runs})
+            print(f"round {r} {engine:10s} wall {res['wall_s']:6.1f}s cpu {res['cpu_s']:6.1f}s "
+                  f"attack {res['attack_s']:6.1f}s "
                   f"success {res['attack_success_rate']:.3f} load {res['load_before']:.1f}->{res['load_after']:.1f}",
                   flush=True)
     out_jsonl.unlink(missing_ok=True)
@@ -190,18 +199,20 @@ def as_user(args: argparse.Namespace) -> None:
         return [sum(x[key] for x in runs if x["round"] == r and x["engine"] == "textattack")
                 / sum(x[key] for x in runs if x["round"] == r and x["engine"] == "ours") for r in range(args.rounds)]
 
-    whole, attack_only = ratios("wall_s"), ratios("attack_s")
+    whole, attack_only, cpu = ratios("wall_s"), ratios("attack_s"), ratios("cpu_s")
     a = next(x for x in runs if x["engine"] == "ours")
     b = next(x for x in runs if x["engine"] == "textattack")
     same_status = sum(s == t for s, t in zip(a["status"], b["status"]))
     same_text = sum(s == t for s, t in zip(a["perturbed"], b["perturbed"]))
-    rows = [[x["round"], x["engine"], x["wall_s"], x["attack_s"], x["attack_success_rate"],
+    rows = [[x["round"], x["engine"], x["wall_s"], x["cpu_s"], x["attack_s"], x["attack_success_rate"],
              x["accuracy_under_attack"], x["avg_queries"], x["load_before"], x["load_after"]] for x in runs]
     print()
-    print(format_table(["round", "engine", "wall s", "attack s", "success", "adv acc", "avg queries",
+    print(format_table(["round", "engine", "wall s", "cpu s", "attack s", "success", "adv acc", "avg queries",
                         "load before", "load after"], rows))
     print(f"\nwhole-process ratio (TextAttack / ours) per round: {', '.join(f'{x:.2f}' for x in whole)}; "
           f"median {statistics.median(whole):.2f}x (range {min(whole):.2f}-{max(whole):.2f})")
+    print(f"whole-process CPU-time ratio per round: {', '.join(f'{x:.2f}' for x in cpu)}; "
+          f"median {statistics.median(cpu):.2f}x (range {min(cpu):.2f}-{max(cpu):.2f})")
     print(f"attack-only ratio per round: {', '.join(f'{x:.2f}' for x in attack_only)}; "
           f"median {statistics.median(attack_only):.2f}x (range {min(attack_only):.2f}-{max(attack_only):.2f})")
     print(f"success: ours {a['attack_success_rate']:.3f}, TextAttack {b['attack_success_rate']:.3f} "
@@ -209,7 +220,7 @@ def as_user(args: argparse.Namespace) -> None:
           f"{same_status}/{len(a['status'])}, same perturbed text on {same_text}/{len(a['status'])}")
     if args.out:
         write_json(args.out, {"env": environment("cpu"), "args": vars(args), "ours_cmd": ours, "textattack_cmd": theirs,
-                              "runs": [{k: v for k, v in x.items() if k not in ("perturbed", "status")} for x in runs],
+                              "runs": runs, "ratio_cpu": cpu,
                               "ratio_whole": whole, "ratio_attack": attack_only, "same_status": same_status,
                               "same_text": same_text})
 
