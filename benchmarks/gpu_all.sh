@@ -33,7 +33,7 @@ if [[ $DRY == 1 ]]; then
     DEVICE=cpu
     TRAIN=(--n-train 16 --n-infer 32 --warmup-steps 1 --skip-trainer)
     INFER=(--n 3 --rounds 1 --budgets 1024,4096 --fixed 32 --sweep budget)
-    ATTACK=(--n 4 --train 32 --epochs 1 --sequential 0 --recipes deepwordbug)
+    ATTACK=(--n 4 --train 32 --epochs 1 --sequential 0 --recipes deepwordbug --pool 64)
     VERSUS=(--n 4 --train 32 --epochs 1)
 else
     TRAIN=(--n-train 1024 --n-infer 2048)

@@ -24,12 +24,13 @@ from collections.abc import Sequence
 
 from ..errors import ConfigError
 
-# Tokens (rows x padded width) per forward pass when nobody chose a batch size. Measured, see
-# benchmarks/RESULTS.md ("Token budget"): on CPU, MiniLM throughput on attack queries was flat (within noise)
-# from 2,048 to 8,192 tokens and fell off below 1,024 (per-call overhead) and above 16,384 (cache misses);
-# 4,096 sits in the middle of the plateau. On CUDA, 32,768 tokens = 256 rows at width 128, the row count the
-# GPU benchmarks used at that length, so no more memory than runs already made there, while short texts get
-# more rows per launch; benchmarks/gpu_all.sh sweeps it so a GPU session can confirm or move it.
+# Tokens (rows x padded width) per forward pass when nobody chose a batch size; benchmarks/inference_bench.py
+# measures them (benchmarks/RESULTS.md, "Token budget"). CPU: on attack-shaped MiniLM queries 4,096 tokens ran
+# 1.34x the old 32 rows and 1.11x the old 64 (the classifier) and 1.04x the old 128 rows (the encoder), while
+# 1,024 tokens lost to all of them: enough rows per GEMM to keep both cores busy, few enough that length-sorted
+# batches stay tight. CUDA: 32,768 tokens = 256 rows at width 128, the row count the GPU benchmarks used at that
+# length (so no more memory than runs already made there) while short texts get more rows per launch;
+# benchmarks/gpu_all.sh sweeps 8k-128k so a GPU session can confirm or move it.
 CPU_TOKEN_BUDGET = 4096
 CUDA_TOKEN_BUDGET = 32768
 TOKEN_BUDGET_ENV = "TEXTROBUST_TOKEN_BUDGET"

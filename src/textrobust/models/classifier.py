@@ -109,7 +109,8 @@ def quantize_int8(model: Any) -> Any:
     """A copy of ``model`` whose linear layers run in int8 on CPU (dynamic quantisation: int8 weights, activations
     quantised per batch); the original is untouched.
 
-    Not exact: on MiniLM, probabilities moved by up to a few hundredths (benchmarks/RESULTS.md), so it is opt-in.
+    Not exact, so opt-in: on a MiniLM fine-tuned on MR it ran 1.8x fp32 on attack queries but moved probabilities by
+    up to 0.51 and flipped 3% of the predicted labels (benchmarks/RESULTS.md, "CPU inference modes").
     torch 2.13 deprecates its quantised tensors (pytorch issue 184982) without a built-in replacement for
     ``quantize_dynamic``; the warning is silenced here and the path stays opt-in until torch removes it.
 
