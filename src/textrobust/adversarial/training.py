@@ -57,7 +57,7 @@ def _fast_inference(model: Any, resources: dict[str, Any], enabled: bool | None)
 
 
 def adversarial_examples_for_training(model: Any, recipe: RecipeLike, texts: Sequence[str], labels: Sequence[Any],
-                                      *, resources: dict[str, Any] | None = None, batch_size: int = 256,
+                                      *, resources: dict[str, Any] | None = None, batch_size: int | None = None,
                                       query_budget: int | None = None, seed: int = 0,
                                       progress: bool = False, lazy_constraints: bool = False,
                                       model_batch_size: int | None = None,
@@ -83,7 +83,7 @@ def adversarial_examples_for_training(model: Any, recipe: RecipeLike, texts: Seq
 
 def make_online_callback(recipe_fn: RecipeLike, fraction: float = 0.2, every_k_epochs: int = 1, seed: int = 0,
                          *, resources: dict[str, Any] | None = None, query_budget: int | None = None,
-                         batch_size: int = 256, lazy_constraints: bool = False,
+                         batch_size: int | None = None, lazy_constraints: bool = False,
                          model_batch_size: int | None = None, cpu_bf16: bool | None = None) -> Callable[[Any, int, Sequence[str], Sequence[Any]],
                                                            tuple[list[str], list[Any]]]:
     """An epoch callback for ``TextClassifier.fit(..., epoch_callback=...)`` (A2T-style online training).

@@ -108,20 +108,24 @@ def _load_encoder(path: str, device: str) -> tuple[Any, Any]:
     return tok, model
 
 
-def encode(texts: list[str], model: str | None = None, *, batch_size: int = 64, device: str | None = None
-           ) -> np.ndarray:
-    """Mean-pooled, L2-normalised sentence embeddings (length-sorted batches, input order restored)."""
+def encode(texts: list[str], model: str | None = None, *, batch_size: int | None = None, device: str | None = None,
+           max_tokens: int | None = None) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings, input order kept. Batches are planned like every forward pass
+    of the library (:func:`textrobust.models.batching.plan_batches`): longest first, at most ``max_tokens`` tokens
+    (default: the device's budget), or fixed rows when ``batch_size`` is given."""
     import torch
+
+    from textrobust.models.batching import default_token_budget, plan_batches
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok, enc = _load_encoder(model or default_encoder_path(), device)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    ids = tok(list(texts), truncation=True, max_length=256)["input_ids"]
+    batches = plan_batches([len(x) for x in ids], batch_size=batch_size,
+                           max_tokens=None if batch_size else max_tokens or default_token_budget(device), multiple=1)
     out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
-        for s in range(0, len(order), batch_size):
-            idx = order[s:s + batch_size]
-            batch = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=256,
-                        return_tensors="pt").to(device)
+        for idx in batches:
+            batch = tok.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(device)
             hidden = enc(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -135,7 +139,7 @@ class Similarity:
 
     name = "similarity"
 
-    def __init__(self, threshold: float = 0.8, model: str | None = None, batch_size: int = 64,
+    def __init__(self, threshold: float = 0.8, model: str | None = None, batch_size: int | None = None,
                  device: str | None = None) -> None:
         if not -1 <= threshold <= 1:
             raise ConfigError(f"similarity filter: invalid threshold={threshold!r}; valid: a float in [-1, 1]")

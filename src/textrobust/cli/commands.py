@@ -119,7 +119,10 @@ def evaluate(
     label_column: str = LABEL_COLUMN,
     encoding: str = ENCODING,
     fmt: Optional[str] = FORMAT,
-    batch_size: int = typer.Option(64, help="Inference batch size."),
+    batch_size: Optional[int] = typer.Option(None, help="Inference rows per batch (default: batches of at most "
+                                             "--max-tokens tokens)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens (rows x padded width) per forward "
+                                             "pass (default: per device, 4096 on CPU, 32768 on CUDA)."),
     device: str = DEVICE,
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:
@@ -127,7 +130,7 @@ def evaluate(
     from ..models import TextClassifier
     from ..models import evaluate as _evaluate
 
-    clf = TextClassifier.load(model, device=device, batch_size=batch_size)
+    clf = TextClassifier.load(model, device=device, batch_size=batch_size, max_tokens=max_tokens)
     eval_set = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     metrics = _evaluate(clf, eval_set)
     if as_json:

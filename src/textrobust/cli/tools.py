@@ -86,7 +86,10 @@ def attack(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Per-example results (.jsonl/.parquet)."),
     n: Optional[int] = typer.Option(None, "-n", help="Attack the first N examples (default all)."),
     query_budget: Optional[int] = typer.Option(None, "--query-budget", help="Max model queries per example."),
-    batch_size: int = typer.Option(32, help="Examples advanced in lockstep."),
+    batch_size: Optional[int] = typer.Option(None, help="Examples advanced in lockstep (default: from the model's "
+                                             "token budget, 512 on CPU and 4096 on CUDA)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens (rows x padded width) per model "
+                                             "forward pass (default: per device, 4096 on CPU, 32768 on CUDA)."),
     seed: int = typer.Option(0, help="Seed (character-edit recipes)."),
     engine: str = typer.Option("native", help="native, or textattack (needs the textattack extra; TextAttack's "
                                "own recipe, e.g. deepwordbug; --batch-size/--seed do not apply)."),
@@ -105,6 +108,9 @@ def attack(
     cpu_bf16: bool = typer.Option(False, "--cpu-bf16", help="bf16 inference on CPU for the model and sentence "
                                   "encoder: ~2.8x faster on CPUs with AVX512-BF16/AMX (measured), probabilities move "
                                   "by ~1e-3 so a few borderline results can differ from fp32. CUDA always uses bf16."),
+    cpu_int8: bool = typer.Option(False, "--cpu-int8", help="int8 dynamic quantisation of the linear layers of the "
+                                  "model and sentence encoder on CPU (measured in benchmarks/RESULTS.md; not exact: "
+                                  "probabilities move, so some results differ from fp32)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
@@ -114,6 +120,8 @@ def attack(
 
     if engine not in ("native", "textattack"):
         raise ConfigError(f"unknown engine '{engine}'; use --engine native or --engine textattack")
+    if cpu_int8 and cpu_bf16:
+        raise ConfigError("choose one of --cpu-bf16 and --cpu-int8")
     if engine == "textattack":
         from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, _textattack
 
@@ -127,7 +135,12 @@ def attack(
     else:
         key, resources = recipe_resources(recipe, resource)
         resources.update(_pos_options(recipe, key, pos, pos_lexicon))
-    clf = load_model(model, device=device)  # a textrobust directory, a HF classifier, or an http(s):// endpoint
+    # a textrobust directory, a HF classifier, or an http(s):// endpoint
+    clf = load_model(model, device=device, **({"max_tokens": max_tokens} if max_tokens is not None else {}))
+    if max_tokens is not None:
+        for m in resources.values() if engine == "native" else ():
+            if hasattr(m, "max_tokens"):
+                m.max_tokens = max_tokens
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
         dataset = dataset.subset(range(min(n, len(dataset))))
@@ -140,6 +153,10 @@ def attack(
         for m in (clf, *(resources.values() if engine == "native" else ())):
             if hasattr(m, "cpu_bf16"):
                 m.cpu_bf16 = True
+    if cpu_int8:
+        for m in (clf, *(resources.values() if engine == "native" else ())):
+            if hasattr(m, "cpu_int8"):
+                m.cpu_int8 = True
     start = time.perf_counter()
     if engine == "textattack":
         from ..adversarial.textattack_interop import run_textattack

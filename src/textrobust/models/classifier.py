@@ -1,6 +1,7 @@
 """``TextClassifier``: a transformers sequence classifier with fast batched inference, training, clone and save.
 
-Inference sorts inputs by length and pads per batch (never to the model maximum), runs under
+Inference sorts inputs by length, packs them into batches of at most a token budget (rows x padded width, sized
+per device; see :mod:`textrobust.models.batching`), pads per batch (never to the model maximum), runs under
 ``torch.inference_mode()`` with bf16/fp16 autocast on CUDA, and returns probabilities in the input order.
 """
 
@@ -104,11 +105,36 @@ def autocast_context(device: str, cpu_bf16: bool = False) -> Any:
     return contextlib.nullcontext()
 
 
+def quantize_int8(model: Any) -> Any:
+    """A copy of ``model`` whose linear layers run in int8 on CPU (dynamic quantisation: int8 weights, activations
+    quantised per batch); the original is untouched.
+
+    Not exact, so opt-in: on a MiniLM fine-tuned on MR it ran 1.8x fp32 on attack queries but moved probabilities by
+    up to 0.51 and flipped 3% of the predicted labels (benchmarks/RESULTS.md, "CPU inference modes").
+    torch 2.13 deprecates its quantised tensors (pytorch issue 184982) without a built-in replacement for
+    ``quantize_dynamic``; the warning is silenced here and the path stays opt-in until torch removes it.
+
+    Example:
+        >>> q = quantize_int8(clf.model)  # doctest: +SKIP
+    """
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
 class TextClassifier:
     """A text classifier over ``AutoModelForSequenceClassification``.
 
     The constructor only stores parameters (scikit-learn style); weights load on first use. ``seed`` fixes the
     initial classification head, so two instances with the same arguments start from identical weights.
+    Inference batches hold at most ``max_tokens`` tokens (rows x padded width; default: the device's budget,
+    :func:`~textrobust.models.batching.default_token_budget`); ``batch_size`` asks for fixed row counts instead.
 
     Example:
         >>> clf = TextClassifier("path/to/minilm", labels=["neg", "pos"], max_length=64)  # doctest: +SKIP
@@ -125,7 +151,8 @@ class TextClassifier:
         config: Any = None,
         tokenizer: str | os.PathLike | None = None,
         max_length: int = 128,
-        batch_size: int = 64,
+        batch_size: int | None = None,
+        max_tokens: int | None = None,
         device: str = "auto",
         seed: int = 0,
         train_config: TrainConfig | None = None,
@@ -137,14 +164,19 @@ class TextClassifier:
             raise ConfigError("a model built from a config needs a tokenizer name or path")
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ConfigError(f"labels must be at least two distinct names, got {list(labels)}")
-        if max_length < 2 or batch_size < 1:
+        if max_length < 2 or (batch_size is not None and batch_size < 1):
             raise ConfigError(f"invalid max_length={max_length} or batch_size={batch_size}")
+        if max_tokens is not None and max_tokens < 1:
+            raise ConfigError(f"invalid max_tokens={max_tokens}; give a positive number of tokens per batch")
         self.model_name = None if model is None else str(model)
         self.labels = [str(x) for x in labels]
         self.config = config
         self.tokenizer_name = str(tokenizer) if tokenizer is not None else self.model_name
         self.max_length = int(max_length)
-        self.batch_size = int(batch_size)
+        # Inference batching: fixed rows when the user gives batch_size, else a token budget (rows x padded width)
+        # that defaults per device (textrobust.models.batching.default_token_budget).
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.device_name = device
         self.seed = int(seed)
         self.train_config = train_config or TrainConfig()
@@ -152,6 +184,9 @@ class TextClassifier:
         # bf16 autocast for CPU *inference* (training stays fp32 on CPU). Off by default: outputs move by ~1e-3;
         # adversarial training turns it on for its attacks where the CPU has native bf16 (cpu_has_fast_bf16).
         self.cpu_bf16 = False
+        # int8 dynamic quantisation of the linear layers for CPU inference (opt-in: not exact; see quantize_int8).
+        self.cpu_int8 = False
+        self._int8_model: Any = None
         self._model: Any = None
         self._tokenizer: Any = None
         self._device: str | None = None
@@ -167,6 +202,13 @@ class TextClassifier:
         if self._device is None:
             self._device = resolve_device(self.device_name)
         return self._device
+
+    @property
+    def token_budget(self) -> int:
+        """Tokens (rows x padded width) per inference batch: ``max_tokens``, else the device default."""
+        from .batching import default_token_budget
+
+        return self.max_tokens or default_token_budget(self.device)
 
     @property
     def tokenizer(self) -> Any:
@@ -242,36 +284,55 @@ class TextClassifier:
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Class probabilities, shape ``(len(texts), len(labels))``, in the input order.
 
+        Batches hold at most :attr:`token_budget` tokens (rows x padded width), longest texts first;
+        ``batch_size`` (here or in the constructor) asks for fixed row counts instead. The batching never changes
+        the result beyond float rounding.
+
         Example:
             >>> clf.predict_proba(["great", "awful"]).argmax(1)  # doctest: +SKIP
             array([1, 0])
         """
         import torch
 
+        from .batching import plan_batches
+
         if isinstance(texts, str):
             raise ConfigError("predict_proba takes a list of texts, not a single string")
         n = len(texts)
         if n == 0:
             return np.empty((0, len(self.labels)), dtype=np.float32)
-        bs = batch_size or self.batch_size
         ids = self.encode(texts)
-        order = np.argsort([-len(x) for x in ids], kind="stable")
-        model = self.model
+        rows = batch_size or self.batch_size
+        batches = plan_batches([len(x) for x in ids], batch_size=rows, max_tokens=None if rows else self.token_budget,
+                               limit=self.max_length)
+        model = self.inference_model()
         was_training = model.training
         model.eval()
         chunks = []
         try:
             with torch.inference_mode(), self.accelerated():
-                for start in range(0, n, bs):
-                    batch = self.pad([ids[i] for i in order[start : start + bs]])
+                for idx in batches:
+                    batch = self.pad([ids[i] for i in idx])
                     # Stay on the device: one copy to the host at the end instead of a sync per batch.
                     chunks.append(torch.softmax(model(**batch).logits.float(), dim=-1))
             sorted_probs = torch.cat(chunks).cpu().numpy()
         finally:
             model.train(was_training)
         out = np.empty_like(sorted_probs)
-        out[order] = sorted_probs
+        out[np.concatenate(batches)] = sorted_probs
         return out
+
+    def inference_model(self) -> Any:
+        """The module ``predict_proba`` runs: the model, or its int8 copy when ``cpu_int8`` is set on CPU."""
+        if not (self.cpu_int8 and self.device == "cpu"):
+            return self.model
+        if self._int8_model is None:
+            self._int8_model = quantize_int8(self.model)
+        return self._int8_model
+
+    def forget_inference_copies(self) -> None:
+        """Drop the int8 copy (it is rebuilt from the current weights on the next ``predict_proba``)."""
+        self._int8_model = None
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Predicted label indices."""
@@ -282,8 +343,9 @@ class TextClassifier:
         number of distinct shapes small for GPU kernels) and move it to the device in one transfer."""
         import torch
 
-        width = max(len(s) for s in seqs)
-        width = min(-(-width // 8) * 8, max(width, self.max_length))
+        from .batching import padded_width
+
+        width = padded_width(max(len(s) for s in seqs), 8, self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
         input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
         mask = np.zeros((len(seqs), width), dtype=np.int64)
@@ -335,7 +397,9 @@ class TextClassifier:
 
         if config is not None:
             self.train_config = config
+        self.forget_inference_copies()
         _fit(self, train, eval, self.train_config, epoch_callback=epoch_callback, progress=progress)
+        self.forget_inference_copies()
         self.fitted = True
         return self
 
@@ -348,6 +412,7 @@ class TextClassifier:
             tokenizer=self.tokenizer_name,
             max_length=self.max_length,
             batch_size=self.batch_size,
+            max_tokens=self.max_tokens,
             device=self.device_name,
             seed=self.seed,
             train_config=self.train_config,
@@ -368,7 +433,6 @@ class TextClassifier:
             meta = {
                 "labels": self.labels,
                 "max_length": self.max_length,
-                "batch_size": self.batch_size,
                 "seed": self.seed,
                 "base_model": self.model_name,
                 "train_config": asdict(self.train_config),
@@ -380,8 +444,13 @@ class TextClassifier:
         return directory
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, *, device: str = "auto", batch_size: int | None = None) -> TextClassifier:
+    def load(cls, directory: str | os.PathLike, *, device: str = "auto", batch_size: int | None = None,
+             max_tokens: int | None = None) -> TextClassifier:
         """Load a classifier saved with :meth:`save`.
+
+        Inference batching is a property of the machine, not of the model: ``batch_size`` (fixed rows) or
+        ``max_tokens`` (token budget) apply as given, else the device's token budget. A ``batch_size`` that older
+        versions stored in ``textrobust.json`` (always their default, 64) is ignored.
 
         Example:
             >>> clf = TextClassifier.load("runs/minilm-sst2")  # doctest: +SKIP
@@ -400,7 +469,8 @@ class TextClassifier:
             directory,
             labels=meta["labels"],
             max_length=meta.get("max_length", 128),
-            batch_size=batch_size or meta.get("batch_size", 64),
+            batch_size=batch_size,
+            max_tokens=max_tokens,
             device=device,
             seed=meta.get("seed", 0),
             train_config=TrainConfig(**meta.get("train_config", {})),

@@ -15,7 +15,8 @@ _GENERIC = re.compile(r"^LABEL_\d+$")
 
 
 def load_model(source: str, *, labels: Sequence[str] | None = None, device: str = "auto",
-               batch_size: int | None = None, max_length: int = 128, **remote: Any) -> Any:
+               batch_size: int | None = None, max_tokens: int | None = None, max_length: int = 128,
+               **remote: Any) -> Any:
     """A classifier (``labels`` + ``predict_proba``) from ``source``.
 
     * ``http://...`` / ``https://...``: a :class:`~textrobust.models.remote.RemoteModel` (``labels`` give the
@@ -35,12 +36,13 @@ def load_model(source: str, *, labels: Sequence[str] | None = None, device: str 
 
         return RemoteModel(source, labels=labels, batch_size=batch_size or 256, **remote)
     if (Path(source) / META_FILE).is_file():
-        clf = TextClassifier.load(source, device=device, batch_size=batch_size)
+        clf = TextClassifier.load(source, device=device, batch_size=batch_size, max_tokens=max_tokens)
         if labels is not None and list(labels) != clf.labels:
             raise ModelError(f"{source}: labels {list(labels)} given, but the model was trained with {clf.labels}")
         return clf
     names = _hf_labels(source, labels)
-    clf = TextClassifier(source, labels=names, device=device, batch_size=batch_size or 64, max_length=max_length)
+    clf = TextClassifier(source, labels=names, device=device, batch_size=batch_size, max_tokens=max_tokens,
+                         max_length=max_length)
     clf.fitted = True
     return clf
 

@@ -163,6 +163,7 @@ def fit(
                 loss_n = 0
         bar.close()
         model.eval()
+        clf.forget_inference_copies()  # the weights moved: an int8 copy made before would be stale
         if eval is not None:
             acc = float((clf.predict(eval.texts) == np.asarray(eval.labels)).mean())
             log.info("epoch %d: train loss %.4f, eval accuracy %.4f", epoch + 1, running or math.nan, acc)

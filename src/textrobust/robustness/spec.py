@@ -87,7 +87,10 @@ class TrainSpec(_Strict):
 class ModelSpec(_Strict):
     name: str = "minilm"
     max_length: int = Field(128, ge=2)
-    batch_size: int = Field(64, ge=1, description="inference batch size")
+    batch_size: int | None = Field(None, ge=1, description="inference: fixed rows per forward pass (default: the "
+                                                           "device's token budget)")
+    max_tokens: int | None = Field(None, ge=1, description="inference: rows x padded width per forward pass "
+                                                           "(default 4,096 on CPU, 32,768 on CUDA)")
     device: str = "auto"
     train: TrainSpec = TrainSpec()
 

@@ -36,7 +36,8 @@ def new_model(exp: Experiment, labels: list[str], seed: int) -> Any:
 
     m = exp.model
     return TextClassifier(model_path(m.name), labels=labels, max_length=m.max_length, batch_size=m.batch_size,
-                          device=m.device, seed=seed, train_config=TrainConfig(**m.train.model_dump(), seed=seed))
+                          max_tokens=m.max_tokens, device=m.device, seed=seed,
+                          train_config=TrainConfig(**m.train.model_dump(), seed=seed))
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

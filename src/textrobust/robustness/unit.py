@@ -181,6 +181,8 @@ def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str) ->
     remote = spec.path.startswith(("http://", "https://"))
     kwargs: dict[str, Any] = {"labels": spec.labels, "device": exp.model.device, "max_length": exp.model.max_length,
                               "batch_size": spec.batch_size or exp.model.batch_size}
+    if not remote:
+        kwargs["max_tokens"] = exp.model.max_tokens
     if remote:
         kwargs.update(timeout=spec.timeout, retries=spec.retries, headers=spec.headers)
     model = load_model(spec.path if remote else resolve_path(spec.path), **kwargs)

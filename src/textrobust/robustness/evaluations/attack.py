@@ -24,7 +24,8 @@ class AttackParams(EvalParams):
     recipe: str = Field("deepwordbug", description="attack recipe (textrobust list recipes)")
     n: int = Field(100, ge=1, description="attack the first n test examples")
     query_budget: int | None = Field(None, ge=1)
-    batch_size: int = Field(32, ge=1, description="examples advanced in lockstep")
+    batch_size: int | None = Field(None, ge=1, description="examples advanced in lockstep (default: from the "
+                                                           "model's token budget)")
     options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon}")
 
 

@@ -1,0 +1,99 @@
+"""Token-budget batching: how many rows go into one forward pass, decided by rows x padded width.
+
+A fixed row count is a poor unit for inference on inputs of mixed length: 64 one-line queries and 64
+paragraph-long ones differ twenty-fold in work and memory. :func:`plan_batches` sorts the inputs by length
+(longest first, so every batch pads only to its own first row) and fills each batch while
+``rows x padded width`` stays within a token budget. The budget depends on the device
+(:func:`default_token_budget`); an explicit ``batch_size`` still gives fixed row counts, for users who set one.
+
+Every batched forward pass in the library plans its batches here: :meth:`TextClassifier.predict_proba
+<textrobust.models.TextClassifier.predict_proba>` (evaluation, attacks, label-preserving filters, adversarial
+training) and the sentence encoders (attack similarity constraints, the augmentation similarity filter).
+
+Example:
+    >>> plan_batches([3, 30, 5, 29], max_tokens=64)
+    [[1, 3], [2, 0]]
+    >>> plan_batches([3, 30, 5, 29], batch_size=3)
+    [[1, 3, 2], [0]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ..errors import ConfigError
+
+# Tokens (rows x padded width) per forward pass when nobody chose a batch size; benchmarks/inference_bench.py
+# measures them (benchmarks/RESULTS.md, "Token budget"). CPU: on attack-shaped MiniLM queries 4,096 tokens ran
+# 1.34x the old 32 rows and 1.11x the old 64 (the classifier) and 1.04x the old 128 rows (the encoder), while
+# 1,024 tokens lost to all of them: enough rows per GEMM to keep both cores busy, few enough that length-sorted
+# batches stay tight. CUDA: 32,768 tokens = 256 rows at width 128, the row count the GPU benchmarks used at that
+# length (so no more memory than runs already made there) while short texts get more rows per launch;
+# benchmarks/gpu_all.sh sweeps 8k-128k so a GPU session can confirm or move it.
+CPU_TOKEN_BUDGET = 4096
+CUDA_TOKEN_BUDGET = 32768
+TOKEN_BUDGET_ENV = "TEXTROBUST_TOKEN_BUDGET"
+
+
+def default_token_budget(device: str) -> int:
+    """The token budget for ``device`` (``$TEXTROBUST_TOKEN_BUDGET`` overrides it for every device).
+
+    Example:
+        >>> default_token_budget("cpu") > 0
+        True
+    """
+    env = os.environ.get(TOKEN_BUDGET_ENV)
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(f"{TOKEN_BUDGET_ENV}={env!r}: expected a positive integer (tokens per forward pass)")
+        return value
+    return CUDA_TOKEN_BUDGET if str(device).startswith("cuda") else CPU_TOKEN_BUDGET
+
+
+def padded_width(longest: int, multiple: int = 8, limit: int | None = None) -> int:
+    """Width a batch is padded to: its longest row rounded up to ``multiple`` (fewer distinct shapes for GPU
+    kernels), but never past ``limit`` unless the row itself is longer.
+
+    Example:
+        >>> padded_width(13), padded_width(13, limit=14), padded_width(13, multiple=1)
+        (16, 14, 13)
+    """
+    width = -(-longest // multiple) * multiple if multiple > 1 else longest
+    return min(width, max(longest, limit)) if limit is not None else width
+
+
+def plan_batches(lengths: Sequence[int], *, max_tokens: int | None = None, batch_size: int | None = None,
+                 multiple: int = 8, limit: int | None = None) -> list[list[int]]:
+    """Split inputs of the given token ``lengths`` into batches of indices, longest first.
+
+    With ``batch_size``: fixed row counts (the caller asked for them). Otherwise each batch holds as many rows
+    as fit ``rows x padded_width(first row) <= max_tokens``; a single row longer than the budget gets a batch of
+    its own. Ties keep the input order (stable sort), so the plan is deterministic.
+
+    Example:
+        >>> plan_batches([10, 10, 10, 10], max_tokens=40)  # width 16 (multiple of 8): two rows per batch
+        [[0, 1], [2, 3]]
+    """
+    if batch_size is None and max_tokens is None:
+        raise ConfigError("plan_batches needs max_tokens= (a token budget) or batch_size= (rows per batch)")
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if max_tokens is not None and max_tokens < 1:
+        raise ConfigError(f"max_tokens must be >= 1, got {max_tokens}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    if batch_size is not None:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(order):
+        # Sorted longest first: the first row sets the width of the whole batch.
+        width = max(1, padded_width(lengths[order[start]], multiple, limit))
+        rows = max(1, max_tokens // width)  # type: ignore[operator]
+        batches.append(order[start : start + rows])
+        start += rows
+    return batches

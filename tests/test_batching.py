@@ -1,0 +1,138 @@
+"""Token-budget batching: the plan's invariants, and the same probabilities / embeddings whatever the budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textrobust.errors import ConfigError
+from textrobust.models import TextClassifier
+from textrobust.models.batching import default_token_budget, padded_width, plan_batches
+
+TEXTS = ["a", "the film was good and the cast was great and more", "", "dull plot", "x " * 100,
+         "a fine story", "the music was lovely", "boring", "i thought the ending is weak and more " * 3]
+
+
+def test_plan_covers_every_index_once_longest_first():
+    lengths = np.random.default_rng(0).integers(1, 200, size=500).tolist()
+    for budget in (1, 7, 64, 1000, 10**6):
+        batches = plan_batches(lengths, max_tokens=budget)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(len(lengths)))
+        assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+
+
+@pytest.mark.parametrize("multiple", [1, 8, 16])
+def test_batches_stay_within_the_budget_except_a_single_long_row(multiple):
+    lengths = np.random.default_rng(1).integers(1, 300, size=400).tolist()
+    for budget in (16, 100, 512, 4096):
+        for b in plan_batches(lengths, max_tokens=budget, multiple=multiple):
+            width = padded_width(max(lengths[i] for i in b), multiple)
+            assert len(b) * width <= budget or len(b) == 1
+
+
+def test_explicit_batch_size_gives_fixed_rows():
+    batches = plan_batches([5, 1, 9, 3, 7], batch_size=2, max_tokens=1)  # batch_size wins over a budget
+    assert [len(b) for b in batches] == [2, 2, 1] and batches[0] == [2, 4]
+
+
+def test_plan_rejects_bad_arguments(monkeypatch):
+    with pytest.raises(ConfigError, match="max_tokens"):
+        plan_batches([1, 2])
+    with pytest.raises(ConfigError, match="batch_size"):
+        plan_batches([1, 2], batch_size=0)
+    monkeypatch.setenv("TEXTROBUST_TOKEN_BUDGET", "lots")
+    with pytest.raises(ConfigError, match="TEXTROBUST_TOKEN_BUDGET"):
+        default_token_budget("cpu")
+    monkeypatch.setenv("TEXTROBUST_TOKEN_BUDGET", "123")
+    assert default_token_budget("cuda") == 123
+
+
+def test_default_budget_is_larger_on_cuda(monkeypatch):
+    monkeypatch.delenv("TEXTROBUST_TOKEN_BUDGET", raising=False)
+    assert default_token_budget("cuda:0") > default_token_budget("cpu") > 0
+
+
+def _classifier(tiny_model_dir, **kw) -> TextClassifier:
+    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu", **kw)
+
+
+def test_predict_proba_is_the_same_whatever_the_budget(tiny_model_dir):
+    clf = _classifier(tiny_model_dir)
+    one_by_one = np.vstack([clf.predict_proba([t], batch_size=1) for t in TEXTS])
+    for budget in (1, 16, 40, 100, 4096):
+        clf.max_tokens = budget
+        np.testing.assert_allclose(clf.predict_proba(TEXTS), one_by_one, atol=1e-6)
+
+
+def test_predict_proba_honours_an_explicit_batch_size(tiny_model_dir, monkeypatch):
+    seen: list[int] = []
+    clf = _classifier(tiny_model_dir, batch_size=3, max_tokens=10**6)
+    pad = clf.pad
+    monkeypatch.setattr(clf, "pad", lambda seqs: seen.append(len(seqs)) or pad(seqs))
+    clf.predict_proba(TEXTS)
+    assert seen == [3, 3, 3]
+    seen.clear()
+    clf.predict_proba(TEXTS, batch_size=4)  # the call's batch_size wins over the constructor's
+    assert seen == [4, 4, 1]
+    shapes: list[tuple[int, int]] = []
+    monkeypatch.setattr(clf, "pad", lambda seqs: shapes.append(tuple(pad(seqs)["input_ids"].shape)) or pad(seqs))
+    clf.batch_size, clf.max_tokens = None, 24  # budget: rows x padded width <= 24 (one over-long row alone)
+    clf.predict_proba(TEXTS)
+    assert sum(r for r, _ in shapes) == len(TEXTS) and all(r * w <= 24 or r == 1 for r, w in shapes)
+    assert max(r for r, _ in shapes) > 1
+
+
+def test_saved_batch_size_is_not_carried_to_another_machine(tiny_model_dir, tmp_path):
+    clf = _classifier(tiny_model_dir, batch_size=7)
+    clf.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m", device="cpu")
+    assert loaded.batch_size is None and loaded.token_budget == default_token_budget("cpu")
+    assert TextClassifier.load(tmp_path / "m", device="cpu", batch_size=5).batch_size == 5
+    assert TextClassifier.load(tmp_path / "m", device="cpu", max_tokens=99).token_budget == 99
+
+
+def test_sentence_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
+    from textrobust.adversarial import SentenceEncoder
+
+    ref = np.stack(SentenceEncoder(tiny_model_dir, batch_size=1, device="cpu", max_length=32)(TEXTS))
+    assert np.allclose(np.linalg.norm(ref, axis=1), 1, atol=1e-5)
+    for kw in ({"max_tokens": 1}, {"max_tokens": 48}, {}, {"batch_size": 4}):
+        np.testing.assert_allclose(np.stack(SentenceEncoder(tiny_model_dir, device="cpu", max_length=32, **kw)(TEXTS)), ref,
+                                   atol=1e-6)
+
+
+def test_cpu_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
+    from conftest import tiny_corpus
+    from textrobust.data import LabeledData
+    from textrobust.models import TrainConfig
+
+    clf = _classifier(tiny_model_dir, train_config=TrainConfig(epochs=1, lr=3e-3, batch_size=16))
+    fp32 = clf.predict_proba(TEXTS)
+    assert clf.inference_model() is clf.model  # off by default
+    clf.cpu_int8 = True
+    q = clf.inference_model()
+    assert q is not clf.model and q is clf.inference_model()  # one copy, reused
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), fp32, atol=0.05)
+    rows = tiny_corpus()[:64]
+    clf.fit(LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), progress=False)
+    assert clf.inference_model() is not q  # the weights changed: a fresh copy
+    clf.cpu_int8 = False
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), clf.predict_proba(TEXTS, batch_size=1), atol=1e-6)
+
+
+def test_lockstep_size_follows_the_token_budget(tiny_model_dir):
+    from textrobust.adversarial.runner import lockstep_size
+
+    assert lockstep_size(_classifier(tiny_model_dir, max_tokens=4096)) == 512
+    assert lockstep_size(_classifier(tiny_model_dir, max_tokens=64)) == 32  # never below 32
+    assert lockstep_size(object()) == 256  # a model without a token budget
+
+
+def test_similarity_filter_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
+    from textrobust.augment.filters import encode
+
+    texts = [t[:60] for t in TEXTS]  # the tiny model has 64 positions
+    ref = encode(texts, str(tiny_model_dir), batch_size=1, device="cpu")
+    for kw in ({"max_tokens": 1}, {"max_tokens": 50}, {}, {"batch_size": 4}):
+        np.testing.assert_allclose(encode(texts, str(tiny_model_dir), device="cpu", **kw), ref, atol=1e-6)
