@@ -86,7 +86,7 @@ def row(engine: str, report: Any, model: Timed, encoder: Timed | None = None) ->
     s = report.summary()
     return {
         "engine": engine, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
-        "success_rate": s["attack_success_rate"], "adv_acc": s["accuracy_under_attack"],
+        "success_rate": s["success_rate"], "adv_acc": s["accuracy_under_attack"],
         "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"],
         "model_texts": model.items, "model_calls": model.calls, "model_s": model.seconds,
         "encoder_texts": encoder.items if encoder else 0, "encoder_s": encoder.seconds if encoder else 0.0,

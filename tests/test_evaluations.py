@@ -97,7 +97,7 @@ def test_jsonl_pack_and_its_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"cases.jsonl:1: a mft case needs string field\(s\) \['expect'\]"):
         load_pack(str(p))
     p.write_text("{oops\n")
-    with pytest.raises(DataError, match="cases.jsonl:1: not valid JSON"):
+    with pytest.raises(DataError, match="cases.jsonl: line 1 is not valid JSON"):
         load_pack(str(p))
 
 
