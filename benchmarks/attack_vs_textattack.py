@@ -97,7 +97,7 @@ def row(engine: str, report: Any, model: Timed, encoder: Timed | None = None) ->
     s = report.summary()
     return {
         "engine": engine, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
-        "success_rate": s["attack_success_rate"], "adv_acc": s["accuracy_under_attack"],
+        "success_rate": s["success_rate"], "adv_acc": s["accuracy_under_attack"],
         "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"],
         "model_texts": model.items, "model_calls": model.calls, "model_s": model.seconds,
         "encoder_texts": encoder.items if encoder else 0, "encoder_s": encoder.seconds if encoder else 0.0,
@@ -183,15 +183,15 @@ def as_user(args: argparse.Namespace) -> None:
                 res["perturbed"], res["status"] = [], []
                 for line in out_jsonl.read_text(encoding="utf-8").splitlines():
                     rec = json.loads(line)
-                    res["perturbed"].append(rec["perturbed_text"])
-                    res["status"].append(rec["status"])
+                    res["perturbed"].append(rec["text"])  # the per-example record schema
+                    res["status"].append(rec["info"]["status"])
             res.update(engine=engine, round=r)
             runs.append(res)
             if args.out:  # after every run, so an interrupted series keeps what it measured
                 write_json(args.out, {"args": vars(args), "ours_cmd": ours, "textattack_cmd": theirs, "runs": runs})
             print(f"round {r} {engine:10s} wall {res['wall_s']:6.1f}s cpu {res['cpu_s']:6.1f}s "
                   f"attack {res['attack_s']:6.1f}s "
-                  f"success {res['attack_success_rate']:.3f} load {res['load_before']:.1f}->{res['load_after']:.1f}",
+                  f"success {res['success_rate']:.3f} load {res['load_before']:.1f}->{res['load_after']:.1f}",
                   flush=True)
     out_jsonl.unlink(missing_ok=True)
 
@@ -204,7 +204,7 @@ def as_user(args: argparse.Namespace) -> None:
     b = next(x for x in runs if x["engine"] == "textattack")
     same_status = sum(s == t for s, t in zip(a["status"], b["status"]))
     same_text = sum(s == t for s, t in zip(a["perturbed"], b["perturbed"]))
-    rows = [[x["round"], x["engine"], x["wall_s"], x["cpu_s"], x["attack_s"], x["attack_success_rate"],
+    rows = [[x["round"], x["engine"], x["wall_s"], x["cpu_s"], x["attack_s"], x["success_rate"],
              x["accuracy_under_attack"], x["avg_queries"], x["load_before"], x["load_after"]] for x in runs]
     print()
     print(format_table(["round", "engine", "wall s", "cpu s", "attack s", "success", "adv acc", "avg queries",
@@ -215,8 +215,8 @@ def as_user(args: argparse.Namespace) -> None:
           f"median {statistics.median(cpu):.2f}x (range {min(cpu):.2f}-{max(cpu):.2f})")
     print(f"attack-only ratio per round: {', '.join(f'{x:.2f}' for x in attack_only)}; "
           f"median {statistics.median(attack_only):.2f}x (range {min(attack_only):.2f}-{max(attack_only):.2f})")
-    print(f"success: ours {a['attack_success_rate']:.3f}, TextAttack {b['attack_success_rate']:.3f} "
-          f"({100 * (a['attack_success_rate'] - b['attack_success_rate']):+.1f} points); same status on "
+    print(f"success: ours {a['success_rate']:.3f}, TextAttack {b['success_rate']:.3f} "
+          f"({100 * (a['success_rate'] - b['success_rate']):+.1f} points); same status on "
           f"{same_status}/{len(a['status'])}, same perturbed text on {same_text}/{len(a['status'])}")
     if args.out:
         write_json(args.out, {"env": environment("cpu"), "args": vars(args), "ours_cmd": ours, "textattack_cmd": theirs,

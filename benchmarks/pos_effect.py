@@ -79,7 +79,7 @@ def main() -> None:
         s = report.summary()
         changed, total = pos_changes(report.results, tag)
         rows.append({"pos": setting, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
-                     "success_rate": s["attack_success_rate"], "adv_acc": s["accuracy_under_attack"],
+                     "success_rate": s["success_rate"], "adv_acc": s["accuracy_under_attack"],
                      "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"], "swaps": total,
                      "pos_changed": changed / total if total else 0.0, "elapsed_s": report.elapsed_s})
         print(json.dumps(rows[-1]), flush=True)

@@ -41,7 +41,7 @@ from textrobust.models import TextClassifier
 def row(engine: str, report, model: Timed) -> dict:
     s = report.summary()
     return {"engine": engine, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
-            "success_rate": s["attack_success_rate"], "adv_acc": s["accuracy_under_attack"],
+            "success_rate": s["success_rate"], "adv_acc": s["accuracy_under_attack"],
             "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"], "model_texts": model.items,
             "model_s": model.seconds, "elapsed_s": report.elapsed_s, "examples_per_s": s["examples_per_s"]}
 

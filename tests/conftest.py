@@ -42,6 +42,11 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory) -> Path:
     """A WordPiece tokenizer over the tiny corpus (its words, letters and 2-3 letter pieces), saved for transformers."""
+    return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny_tokenizer"))
+
+
+def build_tiny_tokenizer(out: Path) -> Path:
+    """Save the tiny WordPiece tokenizer in ``out`` (also used by benchmarks/kill_resume.py)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -63,7 +68,6 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
         mask_token="[MASK]", model_max_length=64,
     )
-    out = tmp_path_factory.mktemp("tiny_tokenizer")
     fast.save_pretrained(out)
     return out
 
@@ -88,6 +92,15 @@ def save_tiny_model(model_cls, config, tokenizer_dir: Path, out: Path) -> Path:
     model_cls(config).save_pretrained(out)
     AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(out)
     return out
+
+
+def build_tiny_model(out: Path, tokenizer_dir: Path) -> Path:
+    """A random 2-layer BERT with the tiny tokenizer, saved in ``out`` (what ``tiny_model_dir`` is)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    config = BertConfig(vocab_size=len(AutoTokenizer.from_pretrained(tokenizer_dir)), hidden_size=32,
+                        num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    return save_tiny_model(BertModel, config, tokenizer_dir, out)
 
 
 @pytest.fixture(scope="session")

@@ -532,7 +532,7 @@ def test_skipped_summary_and_label_names():
     s = report.summary()
     assert s["original_accuracy"] == pytest.approx(2 / 3)
     assert s["accuracy_under_attack"] == pytest.approx(1 / 3)
-    assert s["attack_success_rate"] == pytest.approx(1 / 2)
+    assert s["success_rate"] == pytest.approx(1 / 2)
     assert s["avg_words_perturbed_pct"] == pytest.approx(100 / 3)
     assert s["skipped"] == 1 and s["examples_per_s"] > 0
     assert report.results[1].num_queries == 1
@@ -555,9 +555,33 @@ def test_results_round_trip_jsonl_and_parquet(tmp_path):
     p = report.to_parquet(tmp_path / "out" / "results.parquet")
     assert sorted(x.name for x in (tmp_path / "out").iterdir()) == ["results.jsonl", "results.parquet"]
     rows = [json.loads(line) for line in j.read_text().splitlines()]
-    assert rows[0]["status"] in ("succeeded", "failed", "skipped", "budget_exhausted")
+    assert rows[0]["info"]["status"] in ("succeeded", "failed", "skipped", "budget_exhausted")
     assert [r.to_dict() for r in read_results(j)] == _comparable(report)
     assert [r.to_dict() for r in read_results(p)] == _comparable(report)
+    # files written by textrobust 0.1 (the flat dataclass fields) still read
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in report.results))
+    assert [r.to_dict() for r in read_results(old)] == _comparable(report)
+
+
+def test_one_record_schema_for_attack_files_and_run_directories(tmp_path):
+    """'attack -o' writes the records a run's examples.jsonl holds: the same keys, labels by name."""
+    from textrobust.data import LabeledData
+    from textrobust.robustness.evaluations import EvalContext, build_evaluation
+
+    model = FakeClassifier()
+    report = run_attack(deepwordbug(model), TEXTS, LABELS, progress=False)
+    cli_rows = report.records(list(model.labels))
+    ev = build_evaluation({"kind": "attack", "recipe": "deepwordbug", "n": len(TEXTS)})
+    test = LabeledData(list(TEXTS), list(LABELS), list(model.labels))
+    harness = ev.run(model, test, EvalContext(list(model.labels), raw_model=model)).records
+    assert [sorted(r) for r in cli_rows] == [sorted(r) for r in harness]
+    assert [r["info"].keys() for r in cli_rows] == [r["info"].keys() for r in harness]
+    assert [(r["text"], r["label"], r["pred"], r["failed"]) for r in cli_rows] == \
+        [(r["text"], r["label"], r["pred"], r["failed"]) for r in harness]
+    assert report.summary()["success_rate"] == pytest.approx(
+        np.nanmean([s.outcomes for s in ev.run(model, test, EvalContext(list(model.labels))).scores
+                    if s.metric == "success_rate"][0]))
 
 
 # ----------------------------------------------------------------------------------------------- recipes

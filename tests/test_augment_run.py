@@ -8,7 +8,8 @@ import pytest
 from textrobust.augment import Sequential, parse_op
 from textrobust.augment import run as run_mod
 from textrobust.augment.filters import Dedup, Length
-from textrobust.augment.run import augment_file, load_filters_yaml, load_pipeline_yaml
+from textrobust.augment.pipeline import load_filters_yaml, load_pipeline_yaml
+from textrobust.augment.run import augment_file
 from textrobust.errors import ConfigError, DataError
 
 TEXTS = ["the movie was great fun", "bad, boring film", "", "a truly lovely story about friends",
@@ -105,17 +106,18 @@ def test_progress_bar_runs(tmp_path, frame) -> None:
 def test_pipeline_yaml(tmp_path) -> None:
     (tmp_path / "p.yaml").write_text(
         "pipeline:\n"
-        "  - char:kind=ocr,p=0.2\n"
-        "  - one_of:\n"
-        "      weights: [1, 2]\n"
-        "      ops:\n"
-        "        - {name: char, params: {kind: random_swap}}\n"
-        "        - eda: {alpha_sr: 0, alpha_ri: 0}\n"
+        "  sequence:\n"
+        "    - char:kind=ocr,p=0.2\n"
+        "    - one_of:\n"
+        "        weights: [1, 2]\n"
+        "        ops:\n"
+        "          - {name: char, params: {kind: random_swap}}\n"
+        "          - eda: {alpha_sr: 0, alpha_ri: 0}\n"
         "filters:\n"
         "  - dedup\n"
         "  - length: {min_words: 2}\n"
     )
-    op = load_pipeline_yaml(tmp_path / "p.yaml")
+    (op,) = load_pipeline_yaml(tmp_path / "p.yaml")
     assert isinstance(op, Sequential) and op.params.ops[1].name == "one_of"
     assert op.params.ops[1].params.weights == (1.0, 2.0)
     assert len(op(["the movie was a great one"], seed=0, n=2)[0]) == 2
@@ -127,6 +129,38 @@ def test_pipeline_yaml(tmp_path) -> None:
     (tmp_path / "bad2.yaml").write_text("pipeline: [char: {wrong: 1}]\n")
     with pytest.raises(ConfigError, match="unknown parameter"):
         load_pipeline_yaml(tmp_path / "bad2.yaml")
+
+
+def test_a_list_of_operators_means_each_and_the_others_are_explicit(tmp_path) -> None:
+    """One meaning for a list: each operator makes its own variants (like repeated --op); one_of and sequence
+    are written out; a bare list of several in YAML (0.1 read it as sequence) is refused, saying what to write."""
+    from textrobust.augment import OneOf, operators_from_config
+
+    each = load_pipeline_yaml(_yaml(tmp_path, "pipeline: {each: [char:kind=ocr, 'char:kind=keyboard']}"))
+    assert [o.spec_str() for o in each] == ["char:kind=ocr", "char"]
+    (one,) = load_pipeline_yaml(_yaml(tmp_path, "one_of: [char:kind=ocr, 'char:kind=keyboard']"))
+    assert isinstance(one, OneOf) and len(one.params.ops) == 2
+    (seq,) = load_pipeline_yaml(_yaml(tmp_path, "pipeline: {sequence: [char:kind=ocr, 'char:kind=keyboard']}"))
+    assert isinstance(seq, Sequential)
+    assert [o.spec_str() for o in load_pipeline_yaml(_yaml(tmp_path, "[char:kind=ocr]"))] == ["char:kind=ocr"]
+    with pytest.raises(ConfigError, match=r"read it as sequence\); write 'one_of: \[\.\.\.\]'") as err:
+        load_pipeline_yaml(_yaml(tmp_path, "pipeline: [char:kind=ocr, 'char:kind=keyboard']"))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="at the top only"):
+        operators_from_config({"one_of": [{"each": ["char"]}, "char"]}, "x")
+    # the CLI's repeated --op and 'each:' give the same file
+    frame = pd.DataFrame({"text": TEXTS * 4, "label": [1, 0, 0, 1, 0] * 4})
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    augment_file(tmp_path / "in.csv", tmp_path / "a.csv", [parse_op("char:kind=ocr"), parse_op("char")], n=2,
+                 progress=False)
+    augment_file(tmp_path / "in.csv", tmp_path / "b.csv", each, n=2, progress=False)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def _yaml(tmp_path, text: str):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text + "\n")
+    return path
 
 
 @pytest.mark.parametrize("dst", ["csv", "parquet"])
@@ -181,3 +215,62 @@ def test_workers_fall_back_or_refuse(tmp_path, frame, caplog) -> None:
 
     with pytest.raises(ConfigError, match="picklable"):
         run_mod._effective_workers(2, OPS, [Local()])
+
+
+@pytest.mark.parametrize("lexicon", ["missing.json", "not_json.json"])
+def test_configuration_errors_leave_nothing_behind(tmp_path, frame, lexicon) -> None:
+    """The defect of issue 16: a bad lexicon used to leave .out.csv.partial behind."""
+    from textrobust.errors import ResourceError
+
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    (tmp_path / "not_json.json").write_text("this is not json")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    op = parse_op(f"synonym:source=lexicon,path={tmp_path / lexicon}")
+    for workers in (1, 2):
+        with pytest.raises(ResourceError, match="lexicon"):
+            augment_file(tmp_path / "in.csv", tmp_path / "new" / "out.csv", op, progress=False, workers=workers)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, partial or new folder
+
+
+def test_partial_output_is_kept_only_with_progress_and_the_message_says_so(tmp_path, frame, monkeypatch) -> None:
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    augment_file(tmp_path / "in.csv", tmp_path / "ref.csv", OPS, n=2, batch_size=32, progress=False)
+    real = run_mod._augment_chunk
+
+    def bad_row_at(limit):
+        def chunk(texts, labels, ops, names, seeds, n, offset, *rest):
+            if offset >= limit:
+                raise DataError("row 97: something wrong in the data")
+            return real(texts, labels, ops, names, seeds, n, offset, *rest)
+        return chunk
+
+    out = tmp_path / "out.csv"
+    monkeypatch.setattr(run_mod, "_augment_chunk", bad_row_at(0))
+    with pytest.raises(DataError) as err:
+        augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
+    assert "resume" not in str(err.value) and not list(tmp_path.glob(".out*"))  # no progress: nothing kept
+    monkeypatch.setattr(run_mod, "_augment_chunk", bad_row_at(96))
+    with pytest.raises(DataError) as err:
+        augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
+    assert "96 input rows are done and kept in" in str(err.value) and "--resume" in str(err.value)
+    assert "\n" not in str(err.value) and out.with_name(".out.csv.partial").exists()
+    monkeypatch.setattr(run_mod, "_augment_chunk", real)
+    summary = augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, resume=True)
+    assert summary.resumed_from == 96 and out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert not list(tmp_path.glob(".out*"))
+
+
+def test_augment_reads_a_saved_datasets_directory(tmp_path) -> None:
+    from textrobust.data import LabeledData
+
+    LabeledData(TEXTS[:2] * 3, [1, 0] * 3, ["neg", "pos"]).to_hf().save_to_disk(str(tmp_path / "hfds"))
+    s = augment_file(tmp_path / "hfds", tmp_path / "out.csv", OPS[0], keep_original=True, progress=False)
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert s.rows_in == 6 and out[out.operator == "original"].label.tolist() == ["pos", "neg"] * 3
+
+
+def test_off_a_terminal_progress_is_a_few_plain_lines(tmp_path, frame, capsys) -> None:
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    augment_file(tmp_path / "in.csv", tmp_path / "o.csv", OPS[0], batch_size=10, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and 1 <= len(err.splitlines()) <= 10 and "augment: 200/200 (100%) rows" in err

@@ -139,3 +139,72 @@ def test_local_hf_datasets_directory(tmp_path):
     assert back.texts == SAMPLE.texts and back.label_names == ["neg", "pos"] and back.labels == SAMPLE.labels
     with pytest.raises(DataError, match="hub"):
         load_dataset("hf:no-such-user/no-such-dataset")
+
+
+SOURCES = {
+    "csv": lambda d, p: d.to_pandas().to_csv(p / "d.csv", index=False) or p / "d.csv",
+    "tsv": lambda d, p: d.to_pandas().to_csv(p / "d.tsv", index=False, sep="\t") or p / "d.tsv",
+    "jsonl": lambda d, p: save_dataset(d, p / "d.jsonl"),
+    "parquet": lambda d, p: save_dataset(d, p / "d.parquet"),
+    "label-text": lambda d, p: save_dataset(d, p / "d", fmt="label-text"),
+    "hf-dir": lambda d, p: d.to_hf().save_to_disk(str(p / "hfds")) or p / "hfds",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SOURCES))
+def test_one_reader_whole_or_in_chunks(tmp_path, kind):
+    """Every command reads through iter_frames: chunked reading gives exactly the rows of a whole read, for
+    every format, including a saved datasets directory (which augment used to refuse)."""
+    from textrobust.data import iter_frames, read_table
+
+    data = LabeledData([f'text {i}, "quoted" \tand NA' if kind != "label-text" else f"text {i} NA"
+                        for i in range(23)], [i % 2 for i in range(23)], ["neg", "pos"])
+    src = SOURCES[kind](data, tmp_path)
+    fmt = "label-text" if kind == "label-text" else None
+    whole = read_table(src, fmt=fmt)
+    chunks = list(iter_frames(src, fmt=fmt, chunk_rows=5))
+    assert [len(c) for c in chunks] == [5, 5, 5, 5, 3]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole, check_dtype=False)
+    assert load_dataset(src, fmt=fmt).texts == data.texts
+
+
+def test_tsv_is_read_the_same_by_every_command(tmp_path):
+    """A TSV with quoted fields (what pandas and augment write) parses the same in load_dataset and augment."""
+    from textrobust.augment import augment_file, parse_op
+
+    p = tmp_path / "d.tsv"
+    p.write_text('text\tlabel\n"a ""quoted""\ttab"\t1\nplain text\t0\n', encoding="utf-8")
+    assert load_dataset(p).texts == ['a "quoted"\ttab', "plain text"]
+    augment_file(p, tmp_path / "out.jsonl", parse_op("char:kind=ocr"), keep_original=True, progress=False)
+    out = pd.read_json(tmp_path / "out.jsonl", lines=True)
+    assert out[out.operator == "original"].text.tolist() == ['a "quoted"\ttab', "plain text"]
+
+
+def test_bad_rows_half_way_are_one_line_data_errors(tmp_path):
+    from textrobust.data import iter_frames
+
+    p = tmp_path / "d.jsonl"
+    p.write_text("".join(json.dumps({"text": f"t{i}", "label": 1}) + "\n" for i in range(12)) + "{oops\n")
+    with pytest.raises(DataError, match="line 13 is not valid JSON"):
+        list(iter_frames(p, chunk_rows=5))
+    c = tmp_path / "d.csv"
+    c.write_bytes(b"text,label\n" + b"fine,1\n" * 12 + b"caf\xe9,0\n")
+    with pytest.raises(DataError, match="cannot decode byte.*--encoding"):
+        list(iter_frames(c, chunk_rows=5))
+
+
+def test_shared_data_dir_does_not_depend_on_the_install_location(tmp_path, monkeypatch):
+    """$TEXTROBUST_DATA_DIR, else shared/data beside the current directory or a parent; never the package path."""
+    from textrobust.data import shared_data_dir
+
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "checkout" / "tests").mkdir(parents=True)
+    monkeypatch.delenv("TEXTROBUST_DATA_DIR", raising=False)
+    for cwd in (tmp_path / "checkout", tmp_path / "checkout" / "tests"):
+        monkeypatch.chdir(cwd)
+        assert shared_data_dir() == (tmp_path / "shared" / "data").resolve()
+    monkeypatch.setenv("TEXTROBUST_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert shared_data_dir() == (tmp_path / "elsewhere").resolve()
+    monkeypatch.delenv("TEXTROBUST_DATA_DIR")
+    monkeypatch.chdir(tmp_path)  # nothing beside it or above it: the plain ../shared/data, which is absent
+    assert shared_data_dir() != (tmp_path / "shared" / "data").resolve()

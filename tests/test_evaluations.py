@@ -97,7 +97,7 @@ def test_jsonl_pack_and_its_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"cases.jsonl:1: a mft case needs string field\(s\) \['expect'\]"):
         load_pack(str(p))
     p.write_text("{oops\n")
-    with pytest.raises(DataError, match="cases.jsonl:1: not valid JSON"):
+    with pytest.raises(DataError, match="cases.jsonl: line 1 is not valid JSON"):
         load_pack(str(p))
 
 
@@ -176,3 +176,17 @@ def test_transfer_sets_and_their_errors(tmp_path):
                                                                    "format": "attack"}}})
     with pytest.raises(DataError, match="holds no successful attacks"):
         empty.check(ctx())
+
+
+def test_transfer_reads_attack_files_in_the_record_schema(tmp_path):
+    """``textrobust attack -o`` writes per-example records; a transfer set keeps the successful attacks' texts."""
+    from textrobust.adversarial import AttackResult
+
+    results = [AttackResult(0, "a good film", "a g00d film", 1, 1, 0, [0.1, 0.9], [0.6, 0.4], [1], 3, 7, "succeeded"),
+               AttackResult(1, "bad plot", "bad plot", 0, 0, 0, [0.9, 0.1], [0.9, 0.1], [], 2, 5, "failed")]
+    (tmp_path / "adv.jsonl").write_text("".join(json.dumps(r.to_record(["neg", "pos"])) + "\n" for r in results))
+    ev = build_evaluation({"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "adv.jsonl"),
+                                                                "format": "attack"}}})
+    ev.check(ctx())
+    res = ev.run(WordModel(), None, ctx())
+    assert [r["text"] for r in res.records] == ["a g00d film"] and res.records[0]["label"] == "pos"

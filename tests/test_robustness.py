@@ -12,6 +12,7 @@ import pytest
 
 from conftest import tiny_corpus
 from textrobust.errors import ConfigError
+from textrobust.robustness.unit import Workspace
 from textrobust.robustness import (
     Runner, apply_overrides, check_fail_under, load_experiment, parse_experiment, summarise, t_interval,
 )
@@ -163,6 +164,11 @@ def test_fingerprint_invalidation_reruns_only_changed_units(spec, monkeypatch):
         (lambda s: s.update(evaluations={"clean": True, "attacks": []}), r"unknown key\(s\) \['attacks'\]: write"),
         (lambda s: s["conditions"]["char"].update(adversarial={"mode": "sometimes"}),
          r"conditions\.char\.adversarial\.mode"),
+        # a bare list of several operators meant one_of in 0.1; a list now means each: say which
+        (lambda s: s["conditions"]["char"]["augment"].update(ops=["char:kind=ocr", "char"]),
+         r"conditions\.char\.augment\.ops: a bare list of several operators is ambiguous \(textrobust 0\.1 read "
+         r"it as one_of\); write 'one_of: \[\.\.\.\]'"),
+        (lambda s: s["conditions"]["char"]["augment"].update(ops={"one_of": []}), r"takes a non-empty list"),
     ],
 )
 def test_spec_errors_name_the_key(spec, change, pattern):
@@ -179,6 +185,27 @@ def test_unknown_suite_and_recipe(spec):
     spec["evaluations"][2]["recipe"] = "nope"
     with pytest.raises(ConfigError, match="unknown attack recipe 'nope'"):
         Runner(parse_experiment(spec), progress=False).run()
+
+
+def test_augment_ops_each_one_of_and_sequence(spec, tmp_path):
+    """each: n variants from every operator (the rows 'textrobust augment' writes); one_of: n in all."""
+    from textrobust.augment import augment_rows, parse_op
+    from textrobust.robustness.training import augment_pipeline, augmented_rows
+
+    exp = parse_experiment(spec)
+    train = Workspace(exp, tmp_path / "ws").data.train
+    got = {}
+    for name, ops in (("each", {"each": ["char:kind=ocr", "char:kind=keyboard"]}),
+                      ("one_of", {"one_of": ["char:kind=ocr", "char:kind=keyboard"]}),
+                      ("seq", {"sequence": ["char:kind=ocr", "char:kind=keyboard"]}), ("one", "char:kind=ocr")):
+        aug = exp.conditions["char"].augment.model_copy(update={"ops": ops, "n": 2})
+        got[name] = augmented_rows(aug, "char", train, 0, tmp_path / "cache", tmp_path)
+        assert [o.name for o in augment_pipeline(aug, "char")[0]] == (["char", "char"] if name == "each" else
+                                                                       [{"one_of": "one_of", "seq": "sequential",
+                                                                         "one": "char"}[name]])
+    assert len(got["each"]) > len(got["one_of"]) and len(got["one_of"]) <= 2 * len(train)
+    rows = augment_rows(train.texts, train.labels, [parse_op("char:kind=ocr"), parse_op("char")], n=2)
+    assert got["each"].texts == [r[0] for r in rows]
 
 
 def test_legacy_evaluations_mapping_still_works(spec):

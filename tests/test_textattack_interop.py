@@ -98,7 +98,7 @@ def test_textfooler_like_statuses_and_fields(ta):
     assert r0.num_queries >= 3  # original + deletions + candidates
     assert report.results[3].modified_indices == [] and report.results[3].perturbed_text == TEXTS[3]
     s = report.summary()
-    assert s["succeeded"] == 2 and s["skipped"] == 1 and s["attack_success_rate"] == pytest.approx(2 / 3)
+    assert s["succeeded"] == 2 and s["skipped"] == 1 and s["success_rate"] == pytest.approx(2 / 3)
     assert report.attack_name == "textattack:textfooler_like" and report.extra["engine"] == "textattack"
     assert report.model_texts > 0
 

@@ -49,19 +49,21 @@ class Attack:
                 allowed &= ok
         return sorted(allowed)
 
-    def candidates(self, original: AttackText, current: AttackText, indices: Sequence[int] | None = None,
-                   rng: np.random.Generator | None = None, *,
-                   check: bool = True) -> Generator[Any, Any, list[AttackText]]:
-        """Generator: transformed copies of ``current`` at ``indices`` (default: all allowed) that pass every
+    def candidates(self, original: AttackText, current: AttackText, indices: Sequence[int] | None,
+                   rng: np.random.Generator, *, check: bool = True) -> Generator[Any, Any, list[AttackText]]:
+        """Generator: transformed copies of ``current`` at ``indices`` (None: all allowed) that pass every
         constraint (with ``check=False``: the pre-transformation constraints only; see :meth:`passing`). May
-        yield backend requests; use with ``yield from`` inside a search."""
+        yield backend requests; use with ``yield from`` inside a search. ``rng`` is the example's generator (the
+        runner seeds one per example from its ``seed``): random transformations draw from it, so there is no
+        hidden default that would give every example the same draws."""
         allowed = self.modifiable_indices(original, current)
         if indices is not None:
             keep = set(allowed)
             allowed = [i for i in indices if i in keep]
         if not allowed:
             return []
-        rng = rng if rng is not None else np.random.default_rng(0)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"Attack.candidates needs the example's numpy Generator as rng, got {rng!r}")
         cands = yield from self.transformation.generate(current, allowed, rng)
         if check:
             cands = yield from self.passing(original, current, cands)

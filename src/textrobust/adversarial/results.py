@@ -1,4 +1,10 @@
-"""Per-example attack results and the run summary; JSONL / Parquet output written atomically."""
+"""Per-example attack results and the run summary; JSONL / Parquet output written atomically.
+
+One vocabulary everywhere: the summary's ``success_rate`` is the results table's ``success_rate``, and an attacked
+example is written as one record schema (:meth:`AttackResult.to_record`) both by ``textrobust attack -o`` and in a
+run directory's ``examples.jsonl``. :func:`read_results` also reads files written by textrobust 0.1 (flat
+``AttackResult`` fields).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textrobust.data.atomic import atomic_path
+from textrobust.data.records import example_record
 
 STATUSES = ("succeeded", "failed", "skipped", "budget_exhausted")
 
@@ -38,6 +45,46 @@ class AttackResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_record(self, label_names: Sequence[str] | None = None, *, evaluation: str = "attack",
+                  recipe: str = "custom") -> dict[str, Any]:
+        """This result in the per-example record schema (:mod:`textrobust.data.records`): labels as names
+        (``label_names``; index strings without), ``failed`` = the attack succeeded, the report's columns in
+        ``info`` and the rest, lossless, under ``attack``.
+
+        Example:
+            >>> r = AttackResult(0, "a good film", "a g00d film", 1, 1, 0, [0.1, 0.9], [0.6, 0.4], [1], 3, 7,
+            ...                  "succeeded")
+            >>> rec = r.to_record(["neg", "pos"], evaluation="attack:deepwordbug", recipe="deepwordbug")
+            >>> rec["failed"], rec["label"], rec["pred"], rec["info"]["queries"]
+            (True, 'pos', 'neg', 7)
+        """
+        def name(i: int) -> str:
+            return str(label_names[i]) if label_names is not None else str(i)
+
+        rec = example_record(
+            evaluation, str(self.index), failed=self.status == "succeeded", original=self.original_text,
+            text=self.perturbed_text, label=name(self.label), pred_original=name(self.original_pred),
+            pred=name(self.perturbed_pred), conf_original=max(self.original_probs, default=0.0),
+            conf=max(self.perturbed_probs, default=0.0), recipe=recipe, status=self.status,
+            queries=self.num_queries, words_perturbed_pct=round(100.0 * self.perturbed_fraction, 2))
+        rec["attack"] = {"label_id": self.label, "pred_original_id": self.original_pred,
+                         "pred_id": self.perturbed_pred, "probs_original": [float(p) for p in self.original_probs],
+                         "probs": [float(p) for p in self.perturbed_probs],
+                         "modified_indices": [int(i) for i in self.modified_indices], "num_words": self.num_words}
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> AttackResult:
+        """Inverse of :meth:`to_record`; also reads the flat fields of files written by textrobust 0.1."""
+        if "perturbed_text" in rec:  # textrobust 0.1: the dataclass fields
+            ints = ("index", "label", "original_pred", "perturbed_pred", "num_words", "num_queries")
+            return cls(**{k: (int(v) if k in ints else _plain(v)) for k, v in rec.items()})
+        a, info = rec["attack"], rec["info"]
+        return cls(int(rec["item"]), rec["original"], rec["text"], int(a["label_id"]), int(a["pred_original_id"]),
+                   int(a["pred_id"]), _plain(a["probs_original"]), _plain(a["probs"]),
+                   [int(i) for i in a["modified_indices"]], int(a["num_words"]), int(info["queries"]),
+                   info["status"])
 
 
 @dataclass
@@ -70,7 +117,7 @@ class AttackReport:
             "budget_exhausted": self.count("budget_exhausted"),
             "original_accuracy": len(attacked) / n if n else 0.0,
             "accuracy_under_attack": (len(attacked) - ok) / n if n else 0.0,
-            "attack_success_rate": ok / len(attacked) if attacked else 0.0,
+            "success_rate": ok / len(attacked) if attacked else 0.0,
             "avg_words_perturbed_pct": 100.0 * sum(r.perturbed_fraction for r in wins) / len(wins) if wins else 0.0,
             "avg_queries": sum(r.num_queries for r in attacked) / len(attacked) if attacked else 0.0,
             "examples_per_s": n / self.elapsed_s if self.elapsed_s > 0 else float("inf"),
@@ -82,37 +129,50 @@ class AttackReport:
     def successful(self) -> list[AttackResult]:
         return [r for r in self.results if r.status == "succeeded"]
 
-    def to_jsonl(self, path: str | os.PathLike) -> Path:
-        """Write one JSON object per example (atomic: temp file + rename)."""
+    def records(self, label_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Every result as a record (:meth:`AttackResult.to_record`), evaluation ``attack:<attack name>``."""
+        return [r.to_record(label_names, evaluation=f"attack:{self.attack_name}", recipe=self.attack_name)
+                for r in self.results]
+
+    def to_jsonl(self, path: str | os.PathLike, label_names: Sequence[str] | None = None) -> Path:
+        """Write one record per example (atomic: temp file + rename); pass the model's ``label_names`` to
+        write labels as names."""
         path = Path(path)
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in self.results)
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records(label_names))
         return path
 
-    def to_parquet(self, path: str | os.PathLike) -> Path:
-        """Write the results as a Parquet table (atomic)."""
+    def to_parquet(self, path: str | os.PathLike, label_names: Sequence[str] | None = None) -> Path:
+        """Write the records as a Parquet table (atomic; ``info`` and ``attack`` become struct columns)."""
         import pandas as pd
 
         path = Path(path)
-        df = pd.DataFrame([r.to_dict() for r in self.results], columns=list(AttackResult.__dataclass_fields__))
+        df = pd.DataFrame(self.records(label_names))
         with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
         return path
 
 
 def read_results(path: str | os.PathLike) -> list[AttackResult]:
-    """Read results written by :meth:`AttackReport.to_jsonl` or :meth:`AttackReport.to_parquet`."""
+    """Read results written by :meth:`AttackReport.to_jsonl` or :meth:`AttackReport.to_parquet` (or by
+    textrobust 0.1, whose files held the flat :class:`AttackResult` fields)."""
     path = Path(path)
     if path.suffix == ".parquet":
         import pandas as pd
 
         rows: Sequence[dict[str, Any]] = pd.read_parquet(path).to_dict("records")
-        rows = [{k: (list(v) if hasattr(v, "tolist") else v) for k, v in row.items()} for row in rows]
-        rows = [{k: ([x.item() if hasattr(x, "item") else x for x in v] if isinstance(v, list) else v)
-                 for k, v in row.items()} for row in rows]
     else:
         with open(path, encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh if line.strip()]
-    return [AttackResult(**{k: (int(v) if k in ("index", "label", "original_pred", "perturbed_pred",
-                                                "num_words", "num_queries") else v)
-                            for k, v in row.items()}) for row in rows]
+    return [AttackResult.from_record(row) for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    """Numpy arrays and scalars from Parquet as plain lists and numbers (dicts recursively)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [x.item() if hasattr(x, "item") else x for x in value]
+    return value

@@ -26,6 +26,7 @@ from textrobust.adversarial.attack import Attack
 from textrobust.adversarial.requests import BatchCall, ModelQuery
 from textrobust.adversarial.results import AttackReport, AttackResult
 from textrobust.adversarial.text import AttackText
+from textrobust.data.labels import label_index
 from textrobust.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,7 @@ def _drive(attack: Attack, ex: _Example, rng: np.random.Generator) -> Generator[
 
 
 def _label_index(model: Any, label: Any) -> int:
-    labels = list(getattr(model, "labels", []) or [])
-    if isinstance(label, (int, np.integer)):
-        if labels and not 0 <= int(label) < len(labels):
-            raise ConfigError(f"label index {label} is out of range for the model's labels {labels}")
-        return int(label)
-    if label in labels:
-        return labels.index(label)
-    raise ConfigError(f"label {label!r} is neither an index nor one of the model's labels {labels}")
+    return label_index(label, list(getattr(model, "labels", []) or []), where="run_attack")
 
 
 class _Runner:

@@ -8,18 +8,21 @@ the original and in every perturbed version (constraints and results rely on tha
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from textrobust.augment._text import WORD_OR_NUMBER
+from textrobust.augment._text import is_word as _is_word
+
 # A word: letters/digits joined by inner apostrophes or hyphens ("don't", "n't", "well-made"). Punctuation and
 # PTB clitics such as "'s" are not words, so attacks leave them alone (as TextAttack does).
-WORD_RE = re.compile(r"\w+(?:['\u2019\-]\w+)*")
+WORD_RE = WORD_OR_NUMBER
 
 
 def is_word(token: str) -> bool:
-    """True when ``token`` is exactly one word as the attacks tokenise it (no spaces, no punctuation run)."""
-    return bool(WORD_RE.fullmatch(token))
+    """True when ``token`` is exactly one word as the attacks tokenise it (digits count; see
+    :func:`textrobust.augment._text.is_word`)."""
+    return _is_word(token, digits=True)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ USE; PWWS: NLTK WordNet), which fails offline.
 
 Example:
     >>> report = run_textattack(clf, "deepwordbug", texts, labels)  # doctest: +SKIP
-    >>> report.summary()["attack_success_rate"]  # doctest: +SKIP
+    >>> report.summary()["success_rate"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -155,12 +155,9 @@ def build_textattack(recipe: str, model: Any, *, model_batch_size: int | None = 
 
 
 def _label_index(model: Any, label: Any) -> int:
-    labels = list(getattr(model, "labels", []) or [])
-    if isinstance(label, (int, np.integer)):
-        return int(label)
-    if label in labels:
-        return labels.index(label)
-    raise ConfigError(f"label {label!r} is neither an index nor one of the model's labels {labels}")
+    from textrobust.data.labels import label_index
+
+    return label_index(label, list(getattr(model, "labels", []) or []), where="run_textattack")
 
 
 def _probs(goal_result: Any) -> list[float]:

@@ -17,17 +17,10 @@ from typing import Any
 import numpy as np
 
 from textrobust.adversarial.text import AttackText, is_word
+from textrobust.augment._text import match_case
 from textrobust.errors import ConfigError
 
 TransformGen = Generator[Any, Any, list[AttackText]]
-
-
-def _match_case(template: str, word: str) -> str:
-    if template.isupper() and len(template) > 1:
-        return word.upper()
-    if template[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
 
 
 def _word_swaps(text: AttackText, indices: Sequence[int], per_index: Sequence[Sequence[str]]) -> list[AttackText]:
@@ -38,7 +31,7 @@ def _word_swaps(text: AttackText, indices: Sequence[int], per_index: Sequence[Se
         word = text.words[i]
         for c in cands:
             if c.lower() != word.lower() and is_word(c):
-                out.append(text.replace(i, _match_case(word, c)))
+                out.append(text.replace(i, match_case(word, c)))
     return out
 
 
@@ -90,7 +83,7 @@ class WordSwapSource:
                 if c in seen or not is_word(c):
                     continue
                 seen.add(c)
-                out.append(text.replace(i, _match_case(word, c)))
+                out.append(text.replace(i, match_case(word, c)))
                 n += 1
                 if n >= self.max_candidates:
                     break

@@ -28,7 +28,8 @@ from textrobust.augment.model_gen import Generate
 from textrobust.augment.model_ops import Backtranslate, Contextual
 from textrobust.augment.nlpaug_adapter import NlpaugOp
 from textrobust.augment.paraphrase import Paraphrase
-from textrobust.augment.run import AugmentSummary, augment_file, load_filters_yaml, load_pipeline_yaml
+from textrobust.augment.pipeline import load_filters_yaml, load_pipeline_yaml, operators_from_config
+from textrobust.augment.run import AugmentSummary, augment_file, augment_rows
 from textrobust.augment.sources import (
     EmbeddingSource,
     LexiconSource,
@@ -64,6 +65,7 @@ __all__ = [
     "SynonymSource",
     "WordNetSource",
     "augment_file",
+    "augment_rows",
     "fewshot_generate",
     "filter_from_spec",
     "finetune_causal_lm",
@@ -75,6 +77,7 @@ __all__ = [
     "load_source",
     "load_stopwords",
     "operator_from_spec",
+    "operators_from_config",
     "parse_op",
     "register",
     "registered",

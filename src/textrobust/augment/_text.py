@@ -15,6 +15,8 @@ _WS = re.compile(r"(\s+)")
 _EDGES = re.compile(r"^([^\w]*)(.*?)([^\w]*)$", re.DOTALL)
 # A word: letters with optional inner apostrophes/hyphens (don't, well-made); no digits or underscores.
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+# A word as the attacks tokenise text: word characters, digits included ("2nd", "1990"), with the same joins.
+WORD_OR_NUMBER = re.compile(r"\w+(?:['\u2019\-]\w+)*")
 
 
 @dataclass(slots=True)
@@ -62,9 +64,17 @@ def join(tokens: list[Token], seps: list[str]) -> str:
     return "".join(out)
 
 
-def is_word(core: str) -> bool:
-    """True for alphabetic words (any script); False for numbers, punctuation, emoji and mixed tokens."""
-    return bool(core) and _WORD.fullmatch(core) is not None
+def is_word(core: str, *, digits: bool = False) -> bool:
+    """True when ``core`` is exactly one word: letters of any script joined by inner apostrophes or hyphens;
+    with ``digits=True`` also digits and underscores (``"2nd"``, ``"1990"``: what attacks may swap). Never
+    punctuation, spaces or emoji. Augmentation operators leave numbers alone; attack transformations use
+    ``digits=True``, as TextAttack does.
+
+    Example:
+        >>> is_word("well-made"), is_word("1990"), is_word("1990", digits=True), is_word("a b", digits=True)
+        (True, False, True, False)
+    """
+    return bool(core) and (WORD_OR_NUMBER if digits else _WORD).fullmatch(core) is not None
 
 
 def match_case(src: str, repl: str) -> str:

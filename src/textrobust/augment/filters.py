@@ -179,14 +179,10 @@ class LabelPreserving:
         self.classifier, self.threshold = classifier, threshold
 
     def _label_index(self, label: Any) -> int:
-        if isinstance(label, (int, np.integer)):
-            return int(label)
-        names = list(getattr(self.classifier, "labels", []) or [])
-        if label in names:
-            return names.index(label)
-        if str(label).lstrip("-").isdigit():
-            return int(label)
-        raise ConfigError(f"label_preserving filter: label {label!r} is not one of the classifier labels {names}")
+        from textrobust.data.labels import label_index
+
+        return label_index(label, list(getattr(self.classifier, "labels", []) or []),
+                           where="label_preserving filter")
 
     def __call__(self, originals, variants, labels=None):
         flat = [v for vs in variants for v in vs]

@@ -88,16 +88,9 @@ def _check_sampling(fn: str, max_new_tokens: int, top_k: int, top_p: float, temp
 
 
 def _label_indexes(fn: str, labels: Sequence[Any], label_names: Sequence[str]) -> list[int]:
-    names = [str(x) for x in label_names]
-    out = []
-    for y in labels:
-        if isinstance(y, (int, np.integer)) and not isinstance(y, bool) and 0 <= int(y) < len(names):
-            out.append(int(y))
-        elif isinstance(y, str) and y in names:
-            out.append(names.index(y))
-        else:
-            raise ConfigError(f"{fn}: label {y!r} is neither an index into nor a name in label_names {names}")
-    return out
+    from textrobust.data.labels import label_index
+
+    return [label_index(y, label_names, where=fn) for y in labels]
 
 
 # ----------------------------------------------------------------------------------------------------- loading
@@ -212,9 +205,9 @@ def finetune_causal_lm(
     ``max_length`` tokens are truncated (and then have no EOS).
     """
     import torch
-    from tqdm.auto import tqdm
 
-    from textrobust.models.training import adamw, backward_step, grad_scaler, length_grouped_batches
+    from textrobust.models.training import adamw, backward_step, grad_scaler, length_grouped_batches, torch_seed
+    from textrobust.progress import note, steps
 
     fn = "finetune_causal_lm"
     _check_int(fn, "epochs", epochs)
@@ -231,7 +224,6 @@ def finetune_causal_lm(
     if next(lm.parameters()).dtype != torch.float32:
         lm = lm.float()  # fp32 master weights; autocast gives the bf16 compute
 
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     seqs = _encode(tok, lines, max_length, eos)
     optimizer = adamw(lm, lr, weight_decay, str(device_t))
@@ -240,21 +232,23 @@ def finetune_causal_lm(
     total = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
     lengths = np.array([len(s) for s in seqs])
-    lm.train()
-    for epoch in range(epochs):
-        batches = length_grouped_batches(lengths, batch_size, rng)
-        bar = tqdm(batches, desc=f"lambada epoch {epoch + 1}/{epochs}", unit="batch", disable=not progress,
-                   leave=False)
-        for idx in bar:
-            ids, mask = _pad_right([seqs[i] for i in idx], tok.pad_token_id, device_t)
-            target = ids.masked_fill(mask == 0, -100)  # pad may equal EOS: mask by attention, not by id
-            with autocast(device_t):
-                logits = lm(input_ids=ids, attention_mask=mask).logits
-            loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target[:, 1:],
-                                                     ignore_index=-100)
-            backward_step(loss, lm, optimizer, scaler, max_grad_norm)
-            scheduler.step()
-        bar.close()
+    # Dropout draws from torch's global generator: seed it for this call only (the caller's state is kept).
+    with torch_seed(seed, str(device_t)):
+        lm.train()
+        for epoch in range(epochs):
+            batches = length_grouped_batches(lengths, batch_size, rng)
+            bar = steps(batches, desc=f"lambada epoch {epoch + 1}/{epochs}", enabled=progress, unit="batch")
+            for idx in bar:
+                ids, mask = _pad_right([seqs[i] for i in idx], tok.pad_token_id, device_t)
+                target = ids.masked_fill(mask == 0, -100)  # pad may equal EOS: mask by attention, not by id
+                with autocast(device_t):
+                    logits = lm(input_ids=ids, attention_mask=mask).logits
+                loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target[:, 1:],
+                                                         ignore_index=-100)
+                backward_step(loss, lm, optimizer, scaler, max_grad_norm)
+                scheduler.step()
+            bar.close()
+            note(f"lambada epoch {epoch + 1}/{epochs} done", enabled=progress)
     lm.eval()
     return lm, tok
 

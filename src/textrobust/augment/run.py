@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textrobust.augment.base import Operator, operator_from_spec
-from textrobust.augment.containers import Sequential
-from textrobust.augment.filters import Filter, filter_from_spec
-from textrobust.errors import ConfigError, DataError
+from textrobust.augment.base import Operator
+from textrobust.augment.filters import Filter
+from textrobust.errors import ConfigError, DataError, TextRobustError
 
 log = logging.getLogger(__name__)
 
@@ -49,54 +48,46 @@ class AugmentSummary:
         return asdict(self)
 
 
-def _fmt(path: Path) -> str:
+#: Output formats (the columns source_index and operator do not fit the label-text format).
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+
+
+def _out_fmt(path: Path) -> str:
     from textrobust.data.io import format_of
 
     kind = format_of(path)
-    if kind not in ("csv", "tsv", "jsonl", "parquet"):
-        raise DataError(f"{path}: augment_file reads and writes .csv, .tsv, .jsonl or .parquet")
+    if kind not in OUTPUT_FORMATS:
+        raise DataError(f"{path}: augment writes .csv, .tsv, .jsonl or .parquet")
     return kind
 
 
-def _read_chunks(path: Path, batch_size: int) -> Iterator[Any]:
-    """Yield DataFrames of ``batch_size`` rows without loading the whole file."""
-    import pandas as pd
-
-    kind = _fmt(path)
-    if not path.exists():
-        raise DataError(f"{path}: input file not found")
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-            yield batch.to_pandas()
-        return
-    if kind == "jsonl":
-        reader = pd.read_json(path, lines=True, chunksize=batch_size, dtype=False)
-    else:
-        reader = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", chunksize=batch_size, dtype=str,
-                             keep_default_na=False, quoting=3 if kind == "tsv" else 0)
-    with reader as chunks:
-        yield from chunks
-
-
 class _Writer:
-    """Appends chunks to a partial output; CSV/TSV/JSONL append to one file, Parquet writes one part per chunk
-    (a Parquet file cannot be appended to after a crash) and merges them at the end."""
+    """Appends chunks to a partial output, created at the first chunk (nothing exists before there is
+    progress); CSV/TSV/JSONL append to one file, Parquet writes one part per chunk (a Parquet file cannot be
+    appended to after a crash) and merges them at the end."""
 
     def __init__(self, output: Path, state: dict[str, Any]) -> None:
-        self.output, self.kind, self.state = output, _fmt(output), state
-        self.partial = output.with_name(f".{output.name}.partial")
-        if self.kind == "parquet":
-            self.partial.mkdir(parents=True, exist_ok=True)
-        elif self.partial.exists():
+        self.output, self.kind, self.state = output, _out_fmt(output), state
+        self.partial = _partial_paths(output)[0]
+        self.created: list[Path] = []  # output folders this run made (removed again if nothing was written)
+        self.ready = False
+        if self.kind != "parquet" and self.partial.exists():
             # Drop anything written after the last checkpoint (a chunk interrupted half-way).
             with open(self.partial, "r+b") as fh:
                 fh.truncate(state.get("bytes", 0))
-        else:
-            self.partial.touch()
+
+    def _prepare(self) -> None:
+        if self.ready:
+            return
+        self.ready = True
+        missing = [p for p in (self.output.parent, *self.output.parent.parents) if not p.exists()]
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.created = missing
+        if self.kind == "parquet":
+            self.partial.mkdir(exist_ok=True)
 
     def write(self, frame: Any) -> None:
+        self._prepare()
         if self.kind == "parquet":
             frame.to_parquet(self.partial / f"part-{self.state['parts']:06d}.parquet", index=False)
             self.state["parts"] += 1
@@ -111,14 +102,20 @@ class _Writer:
                              sep="\t" if self.kind == "tsv" else ",")
         self.state["bytes"] = self.partial.stat().st_size
 
-    def finish(self) -> None:
+    def finish(self, state_path: Path) -> None:
+        """Move the finished output into place. The checkpoint goes first: a crash in between leaves no
+        checkpoint, so a rerun starts over instead of resuming into an output that is already complete."""
+        self._prepare()
+        if self.kind != "parquet" and not self.partial.exists():
+            self.partial.touch()  # an input with no rows: an empty output
         if self.kind != "parquet":
+            state_path.unlink(missing_ok=True)
             os.replace(self.partial, self.output)
             return
         import pyarrow.parquet as pq
 
-        tmp = self.output.with_name(f".{self.output.name}.merge")
-        parts = sorted(self.partial.glob("part-*.parquet"))
+        tmp = _partial_paths(self.output)[2]
+        parts = [self.partial / f"part-{i:06d}.parquet" for i in range(self.state["parts"])]
         writer = None
         try:
             for part in parts:
@@ -131,8 +128,17 @@ class _Writer:
                 writer.close()
         if writer is None:
             raise DataError(f"{self.output}: nothing to write (empty input)")
-        os.replace(tmp, self.output)
+        state_path.unlink(missing_ok=True)
         shutil.rmtree(self.partial, ignore_errors=True)
+        os.replace(tmp, self.output)
+
+    def discard(self, state_path: Path) -> None:
+        """Remove everything this run wrote (used when it stopped before any progress)."""
+        _clear_partial(self.output)
+        state_path.unlink(missing_ok=True)
+        for folder in self.created:  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def augment_file(
@@ -150,11 +156,23 @@ def augment_file(
     progress: bool = True,
     filters: Sequence[Filter] = (),
     workers: int = 1,
+    fmt: str | None = None,
+    encoding: str = "utf-8",
+    split: str = "train",
 ) -> AugmentSummary:
     """Write up to ``n`` variants per input row and per operator to ``output_path`` (format from its extension).
 
+    The input is anything :func:`textrobust.data.load_dataset` reads (CSV, TSV, JSONL, Parquet, ``label-text``
+    with ``fmt=``, a one-file-per-label directory, a saved ``datasets`` directory), read in chunks of
+    ``batch_size`` rows by :func:`textrobust.data.iter_frames`, so it parses exactly as ``train`` and
+    ``evaluate`` parse it.
+
     Each operator in ``ops`` runs separately on every row (its variants tagged with its spec string); operator k > 0
     uses a seed derived from (seed, k) so two copies of one operator do not produce the same variants.
+
+    Nothing is written before the first chunk is augmented, so a bad operator, resource or column fails with
+    nothing on disk. The partial output (hidden, next to the output) stays behind only when a run stops after
+    some progress, and the error then says how many rows are kept and that ``resume=True`` continues.
 
     ``workers > 1`` augments chunks of ``batch_size`` rows in that many spawned worker processes (at most
     ``2 * workers`` chunks in flight, written in input order), so the output is byte-identical to ``workers=1`` and
@@ -166,10 +184,11 @@ def augment_file(
     Example:
         >>> augment_file("in.csv", "out.parquet", parse_op("eda:alpha_sr=0,alpha_ri=0"), n=4)  # doctest: +SKIP
     """
-    import numpy as np
     import pandas as pd
 
-    inp, out = Path(input_path), Path(output_path)
+    from textrobust.data.io import count_rows, iter_frames, source_kind
+
+    out = Path(output_path)
     ops = [ops] if isinstance(ops, Operator) else list(ops)
     if not ops or not all(isinstance(o, Operator) for o in ops):
         raise ConfigError("augment_file: ops must be an operator or a non-empty list of operators")
@@ -179,17 +198,22 @@ def augment_file(
         raise ConfigError(f"augment_file: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"augment_file: workers must be an integer >= 1, got {workers!r}")
+    kind = source_kind(input_path, fmt)  # a missing input or unknown format fails here
+    _out_fmt(out)
     workers = _effective_workers(workers, ops, filters)
-    _fmt(inp), _fmt(out)
-    if inp.resolve() == out.resolve():
+    src = str(input_path) if kind == "hf" else str(Path(input_path).resolve())
+    if kind != "hf" and Path(src) == out.resolve():
         raise ConfigError(f"augment_file: output {out} would overwrite the input; choose another path")
+    if kind == "label-dir":  # its files give the columns text and label, as load_dataset reads them
+        text_column, label_column = "text", "label"
     names = [o.spec_str() for o in ops]
-    seeds = [seed] + [int(np.random.SeedSequence([seed, k]).generate_state(1)[0]) for k in range(1, len(ops))]
-    fingerprint = {"input": str(inp.resolve()), "ops": [o.spec() for o in ops], "n": n, "seed": seed,
+    seeds = operator_seeds(seed, len(ops))
+    fingerprint = {"input": src, "ops": [o.spec() for o in ops], "n": n, "seed": seed,
                    "keep_original": keep_original, "text_column": text_column, "label_column": label_column,
-                   "batch_size": batch_size, "filters": [repr(f) for f in filters]}
+                   "batch_size": batch_size, "filters": [repr(f) for f in filters],
+                   "format": fmt, "encoding": encoding, "split": split}
     fingerprint = json.loads(json.dumps(fingerprint, default=repr))
-    state_path = out.with_name(f".{out.name}.partial.json")
+    state_path = _partial_paths(out)[1]
     state = {"fingerprint": fingerprint, "rows_done": 0, "rows_out": 0, "bytes": 0, "parts": 0,
              "dropped": {f.name: 0 for f in filters}}
     if resume and state_path.exists():
@@ -198,22 +222,25 @@ def augment_file(
             raise ConfigError(f"augment_file: {state_path} was written with different settings; rerun them "
                               "or drop --resume to start over")
         state = saved
-    else:
+    elif any(p.exists() for p in _partial_paths(out)):
+        log.info("augment_file: discarding the partial output of an earlier run (resume=True continues one)")
         _clear_partial(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out, state)
     summary = AugmentSummary(output=str(out), resumed_from=state["rows_done"])
     start = time.perf_counter()
 
     def pending_chunks() -> Iterator[tuple[int, list[str], list[Any] | None]]:
         row = 0
-        for chunk in _read_chunks(inp, batch_size):
+        for chunk in iter_frames(input_path, fmt=fmt, encoding=encoding, split=split, chunk_rows=batch_size):
             if row + len(chunk) <= state["rows_done"]:
                 row += len(chunk)  # written before the interruption
                 continue
+            if row < state["rows_done"]:  # chunking changed within a file: skip what is written
+                chunk = chunk.iloc[state["rows_done"] - row:]
+                row = state["rows_done"]
             if text_column not in chunk.columns:
-                raise DataError(f"{inp}: no column {text_column!r}; columns are {list(chunk.columns)} "
-                                "(pass text_column=)")
+                raise DataError(f"{input_path}: no column {text_column!r}; columns are {list(chunk.columns)} "
+                                "(pass --text-column)")
             texts = ["" if pd.isna(t) else str(t) for t in chunk[text_column].tolist()]
             labels = chunk[label_column].tolist() if label_column in chunk.columns else None
             yield row, texts, labels
@@ -228,22 +255,50 @@ def augment_file(
         _write_state(state_path, state)  # checkpoint after the chunk is on disk
         advance(len(texts))
 
-    with _progress(progress, _count_rows(inp), state["rows_done"]) as advance:
-        if workers == 1:
-            for offset, texts, labels in pending_chunks():
-                dropped: dict[str, int] = {}
-                records = _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters,
-                                         dropped)
-                commit(offset, texts, labels, records, dropped)
-        else:
-            _run_parallel(pending_chunks(), commit, workers, (ops, names, seeds, n, keep_original, list(filters)))
-    row = state["rows_done"]
-    writer.finish()
-    state_path.unlink(missing_ok=True)
-    summary.rows_in, summary.rows_out, summary.dropped = row, state["rows_out"], dict(state["dropped"])
+    try:
+        with _progress(progress, count_rows(input_path, fmt), state["rows_done"]) as advance:
+            if workers == 1:
+                for offset, texts, labels in pending_chunks():
+                    dropped: dict[str, int] = {}
+                    records = _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters,
+                                             dropped)
+                    commit(offset, texts, labels, records, dropped)
+            else:
+                _run_parallel(pending_chunks(), commit, workers,
+                              (ops, names, seeds, n, keep_original, list(filters)))
+        writer.finish(state_path)
+    except BaseException as exc:
+        raise _stopped(exc, out, writer, state_path, state["rows_done"]) from None
+    summary.rows_in, summary.rows_out, summary.dropped = state["rows_done"], state["rows_out"], dict(state["dropped"])
     summary.seconds = round(time.perf_counter() - start, 3)
     log.info("augmented %d rows -> %d rows in %.1fs", summary.rows_in, summary.rows_out, summary.seconds)
     return summary
+
+
+def operator_seeds(seed: int, k: int) -> list[int]:
+    """The seed of each of ``k`` operators applied side by side: ``seed`` for the first, one derived from
+    ``(seed, i)`` for operator ``i > 0`` (two copies of one operator give different variants)."""
+    import numpy as np
+
+    return [seed] + [int(np.random.SeedSequence([seed, i]).generate_state(1)[0]) for i in range(1, k)]
+
+
+def _stopped(exc: BaseException, out: Path, writer: _Writer, state_path: Path, rows_done: int) -> BaseException:
+    """What to raise when a run stops early. Without progress everything it wrote is removed; with progress the
+    partial output is kept and the message says how to continue."""
+    if rows_done == 0:
+        writer.discard(state_path)
+        if isinstance(exc, OSError):
+            return DataError(f"{out}: cannot write the output: {exc.strerror or exc}")
+        return exc
+    note = (f"{rows_done} input rows are done and kept in {writer.partial}: rerun with --resume (resume=True) to "
+            "continue, or without it to start over")
+    if isinstance(exc, TextRobustError):
+        return type(exc)(f"{exc}; {note}")
+    if isinstance(exc, OSError):
+        return DataError(f"{out}: cannot write the output: {exc.strerror or exc}; {note}")
+    log.warning("augment stopped (%s); %s", type(exc).__name__, note)
+    return exc
 
 
 def _effective_workers(workers: int, ops: Sequence[Operator], filters: Sequence[Filter]) -> int:
@@ -314,6 +369,25 @@ def _columns(text_column: str, label_column: str, labels: Any) -> list[str]:
     return cols + ["source_index", "operator"]
 
 
+def augment_rows(texts: Sequence[str], labels: Sequence[Any] | None, ops: Sequence[Operator], *, seed: int = 0,
+                 n: int = 1, offset: int = 0, keep_original: bool = False, filters: Sequence[Filter] = (),
+                 dropped: dict[str, int] | None = None) -> list[tuple]:
+    """What :func:`augment_file` writes for these rows, in memory: ``(text, label, source_index, operator)``
+    tuples (no label without ``labels``), every operator making up to ``n`` variants of every row (``each``),
+    filtered; ``dropped`` counts the variants each filter removed. Experiments build their training rows here.
+
+    Example:
+        >>> from textrobust.augment import parse_op
+        >>> rows = augment_rows(["a fine movie about friends"], [1], [parse_op("char:p=0.5")], n=2)
+        >>> len(rows), {r[1:] for r in rows}
+        (2, {(1, 0, 'char:p=0.5')})
+    """
+    texts, ops = list(texts), list(ops)
+    names, seeds = [o.spec_str() for o in ops], operator_seeds(seed, len(ops))
+    return _augment_chunk(texts, None if labels is None else list(labels), ops, names, seeds, n, offset,
+                          keep_original, filters, {} if dropped is None else dropped)
+
+
 def _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped) -> list[tuple]:
     per_row: list[list[tuple[str, str]]] = [[("original", t)] if keep_original else [] for t in texts]
     for op, name, op_seed in zip(ops, names, seeds):
@@ -337,35 +411,41 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _partial_paths(out: Path) -> tuple[Path, Path, Path]:
+    """The hidden files of an unfinished output: the partial data, its checkpoint, the Parquet merge file."""
+    return (out.with_name(f".{out.name}.partial"), out.with_name(f".{out.name}.partial.json"),
+            out.with_name(f".{out.name}.merge"))
+
+
 def _clear_partial(out: Path) -> None:
-    for p in (out.with_name(f".{out.name}.partial"), out.with_name(f".{out.name}.partial.json")):
+    for p in _partial_paths(out):
         if p.is_dir():
             shutil.rmtree(p)
         else:
             p.unlink(missing_ok=True)
 
 
-def _count_rows(path: Path) -> int | None:
-    """Row count for the progress bar: Parquet metadata, or a fast newline count (approximate for CSV with
-    embedded newlines; used only for the ETA)."""
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            return pq.ParquetFile(path).metadata.num_rows
-        lines = 0
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                lines += block.count(b"\n")
-        return max(lines - (0 if path.suffix.lower() in (".jsonl", ".ndjson") else 1), 0)
-    except OSError:
-        return None
-
-
 @contextlib.contextmanager
 def _progress(enabled: bool, total: int | None, done: int) -> Iterator[Any]:
+    """A live bar on a terminal; elsewhere (a log) one line per tenth of the rows (per 10 chunks without a
+    total), never carriage-return redraws."""
     if not enabled:
         yield lambda k: None
+        return
+    from textrobust.progress import note, on_terminal
+
+    start = time.perf_counter()
+    count = [0, done, 0]  # rows this session, rows overall, chunks this session
+    if not on_terminal():
+        def line(k: int) -> None:
+            before = count[1]
+            count[0], count[1], count[2] = count[0] + k, count[1] + k, count[2] + 1
+            rate = count[0] / max(time.perf_counter() - start, 1e-9)
+            if total and 10 * count[1] // total > 10 * before // total or not total and count[2] % 10 == 0:
+                of = f"/{total:,} ({100 * count[1] / total:.0f}%)" if total else ""
+                note(f"augment: {count[1]:,}{of} rows, {rate:,.0f} rows/s")
+
+        yield line
         return
     from rich.progress import (
         BarColumn,
@@ -380,10 +460,8 @@ def _progress(enabled: bool, total: int | None, done: int) -> Iterator[Any]:
     columns = [TextColumn("augment"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[rate]} rows/s"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn()]
-    start = time.perf_counter()
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("augment", total=total, completed=done, rate="-")
-        count = [0]
 
         def advance(k: int) -> None:
             count[0] += k
@@ -391,56 +469,3 @@ def _progress(enabled: bool, total: int | None, done: int) -> Iterator[Any]:
             bar.update(task, advance=k, rate=f"{rate:,.0f}")
 
         yield advance
-
-
-def load_pipeline_yaml(path: str | os.PathLike) -> Operator:
-    """Read an operator pipeline from YAML: a spec, or a list of specs (applied in sequence), under the top level
-    or a ``pipeline:`` key. A spec is ``"char:kind=ocr"``, ``{name: ..., params: {...}}`` or ``{char: {kind: ocr}}``.
-
-    Example:
-        >>> op = load_pipeline_yaml("pipeline.yaml")  # doctest: +SKIP
-    """
-    doc = _read_yaml(path)
-    if isinstance(doc, dict) and "pipeline" in doc:
-        doc = doc["pipeline"]
-    try:
-        if isinstance(doc, list):
-            ops = [operator_from_spec(_normalise_spec(s)) for s in doc]
-            return ops[0] if len(ops) == 1 else Sequential(ops)
-        return operator_from_spec(_normalise_spec(doc))
-    except TypeError as exc:
-        raise ConfigError(f"{path}: bad operator spec: {exc}") from None
-
-
-def load_filters_yaml(path: str | os.PathLike, **context: Any) -> list[Filter]:
-    """The ``filters:`` list of a pipeline YAML (``- dedup``, ``- length: {min_words: 3}``); ``context`` passes
-    objects such as ``classifier=`` to filters that need them."""
-    doc = _read_yaml(path)
-    specs = doc.get("filters", []) if isinstance(doc, dict) else []
-    return [filter_from_spec(s, **context) for s in specs or []]
-
-
-def _read_yaml(path: str | os.PathLike) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read pipeline file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
-
-
-def _normalise_spec(spec: Any) -> Any:
-    """Accept the ``{opname: {params}}`` shorthand next to ``{name:, params:}`` and strings, recursively."""
-    if isinstance(spec, dict) and "name" not in spec and len(spec) == 1:
-        name, params = next(iter(spec.items()))
-        spec = {"name": name, "params": dict(params or {})}
-    if isinstance(spec, dict):
-        params = dict(spec.get("params") or {})
-        if "ops" in params:
-            params["ops"] = [_normalise_spec(s) for s in params["ops"]]
-        if "op" in params:
-            params["op"] = _normalise_spec(params["op"])
-        spec = {"name": spec["name"], "params": params}
-    return spec

@@ -90,6 +90,19 @@ class _SourceMixin:
             return None
         return _text.match_case(word, cands[draws.below(len(cands))])
 
+    def _replace_some(self, tokens: list[_text.Token], eligible: list[int], want: int, draws: _text.Draws) -> int:
+        """Replace up to ``want`` of the ``eligible`` tokens (visited in random order) with a synonym; returns how
+        many were replaced (words without synonyms are skipped)."""
+        done = 0
+        for j in draws.sample(len(eligible), len(eligible)):
+            if done >= want:
+                break
+            repl = self._pick_synonym(tokens[eligible[j]].core, draws)
+            if repl is not None:
+                tokens[eligible[j]].core = repl
+                done += 1
+        return done
+
     def _eligible(self, tokens: list[_text.Token]) -> list[int]:
         memo = self.__dict__.get("_elig")
         if memo is None:
@@ -131,17 +144,7 @@ class Synonym(_SourceMixin, Operator):
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         tokens, seps = _text.split(text)
         eligible = self._eligible(tokens)
-        want = _count(self.params.p, len(eligible))
-        done = 0
-        draws = _text.Draws(rng)
-        for j in draws.sample(len(eligible), len(eligible)):
-            if done >= want:
-                break
-            i = eligible[j]
-            repl = self._pick_synonym(tokens[i].core, draws)
-            if repl is not None:
-                tokens[i].core = repl
-                done += 1
+        done = self._replace_some(tokens, eligible, _count(self.params.p, len(eligible)), _text.Draws(rng))
         return _text.join(tokens, seps) if done else None
 
 
@@ -197,15 +200,7 @@ class EDA(_SourceMixin, Operator):
         tech = techniques[draws.below(len(techniques))]
         n_words = len(tokens)
         if tech == "sr":
-            eligible = self._eligible(tokens)
-            want, done = _count(p.alpha_sr, n_words), 0
-            for j in draws.sample(len(eligible), len(eligible)):
-                if done >= want:
-                    break
-                i = eligible[j]
-                repl = self._pick_synonym(tokens[i].core, draws)
-                if repl is not None:
-                    tokens[i].core, done = repl, done + 1
+            self._replace_some(tokens, self._eligible(tokens), _count(p.alpha_sr, n_words), draws)
         elif tech == "ri":
             eligible = self._eligible(tokens)
             for _ in range(_count(p.alpha_ri, n_words)):

@@ -1,8 +1,9 @@
 """The ``textrobust`` command line: a thin layer over the library.
 
 Only typer and the standard library load at start-up (``textrobust --help`` stays instant); each command imports
-what it needs. Input errors (:class:`~textrobust.errors.TextRobustError`) become one line on stderr and exit code 2;
-``--debug`` shows the traceback instead.
+what it needs. Input errors (:class:`~textrobust.errors.TextRobustError`) and refusals of the file system (a full
+disk, a read-only folder: ``OSError``) become one line on stderr and exit code 2; ``--debug`` shows the traceback
+instead.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # the file system said no: a full disk, a read-only or missing folder, permissions
+        if debug:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

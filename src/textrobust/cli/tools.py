@@ -18,15 +18,19 @@ app.add_typer(list_app, name="list")
 
 @app.command()
 def augment(
-    input: Path = typer.Argument(..., help="Input file (CSV/TSV/JSONL/Parquet)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file; format from its extension."),
-    op: list[str] = typer.Option([], "--op", help="Operator spec, e.g. 'eda:alpha_sr=0.1' (repeatable; "
-                                 "each operator makes its own variants). See 'textrobust list ops'."),
+    input: str = typer.Argument(..., help="Input: CSV/TSV/JSONL/Parquet file, a one-file-per-label directory or a "
+                                "saved 'datasets' directory (read exactly as train/evaluate read it)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file (.csv/.tsv/.jsonl/.parquet)."),
+    op: list[str] = typer.Option([], "--op", help="Operator spec, e.g. 'eda:alpha_sr=0.1' (repeatable: each "
+                                 "operator makes its own -n variants, as 'each:' in YAML; write 'one_of:' or "
+                                 "'sequence:' in a --config file to combine them). See 'textrobust list ops'."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML pipeline (instead of, or with, --op)."),
     n: int = typer.Option(1, "-n", help="Variants per input row and operator."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same output, whatever the batch size."),
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
+    encoding: str = ENCODING,
+    fmt: Optional[str] = FORMAT,
     keep_original: bool = typer.Option(False, "--keep-original", help="Also write the input rows."),
     batch_size: int = typer.Option(256, help="Rows per chunk (memory stays flat on large files)."),
     device: str = DEVICE,
@@ -39,7 +43,7 @@ def augment(
     workers: int = typer.Option(1, "--workers", help="Worker processes for rule-based pipelines (same output as 1; "
                                 "model-backed operators and the similarity filter use 1)."),
 ) -> None:
-    """Expand a training set with label-preserving variants."""
+    """Expand a training set with label-preserving variants (each operator makes its own variants)."""
     from ..augment import augment_file, load_filters_yaml, load_pipeline_yaml, parse_op
     from ..errors import ConfigError
     from .generate import _filter
@@ -52,7 +56,7 @@ def augment(
         clf = TextClassifier.load(classifier, device=device)
     flt = [_filter(f, clf) for f in filters]
     if config is not None:
-        ops.append(load_pipeline_yaml(config))
+        ops += load_pipeline_yaml(config)
         flt += load_filters_yaml(config)
     if not ops:
         raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
@@ -60,7 +64,7 @@ def augment(
         ops = [_with_device(o, device) for o in ops]
     summary = augment_file(input, output, ops, n=n, seed=seed, keep_original=keep_original,
                            text_column=text_column, label_column=label_column, batch_size=batch_size,
-                           resume=resume, filters=flt, workers=workers)
+                           resume=resume, filters=flt, workers=workers, fmt=fmt, encoding=encoding)
     typer.echo(json.dumps(summary.to_dict(), indent=2))
 
 
@@ -118,10 +122,14 @@ def attack(
     from ..errors import ConfigError
     from ..models import load_model
 
+    from ..progress import on_terminal
+
     if engine not in ("native", "textattack"):
         raise ConfigError(f"unknown engine '{engine}'; use --engine native or --engine textattack")
     if cpu_int8 and cpu_bf16:
         raise ConfigError("choose one of --cpu-bf16 and --cpu-int8")
+    if output is not None and output.suffix not in (".jsonl", ".parquet"):
+        raise ConfigError(f"{output}: --output must end in .jsonl or .parquet")
     if engine == "textattack":
         from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, _textattack
 
@@ -161,14 +169,15 @@ def attack(
     if engine == "textattack":
         from ..adversarial.textattack_interop import run_textattack
 
-        report = run_textattack(clf, recipe, dataset.texts, dataset.labels, query_budget=query_budget)
-    else:
+        report = run_textattack(clf, recipe, dataset.texts, dataset.labels, query_budget=query_budget,
+                                progress=on_terminal())
+    else:  # off a terminal no live bar: the summary table follows
         report = run_attack(build_attack(key, clf, **resources), dataset.texts, dataset.labels,
-                            batch_size=batch_size, query_budget=query_budget, seed=seed)
+                            batch_size=batch_size, query_budget=query_budget, seed=seed, progress=on_terminal())
     summary = report.summary()
     summary["wall_s"] = round(time.perf_counter() - start, 2)
-    if output is not None:
-        (report.to_parquet if output.suffix == ".parquet" else report.to_jsonl)(output)
+    if output is not None:  # the record schema of a run's examples.jsonl (labels by name)
+        (report.to_parquet if output.suffix == ".parquet" else report.to_jsonl)(output, clf.labels)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return

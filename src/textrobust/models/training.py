@@ -7,9 +7,10 @@ split, and a progress bar with the running loss.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,20 +94,55 @@ def fit(
     epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
     progress: bool = True,
 ) -> None:
-    """Fine-tune ``clf`` in place on ``train``; see :class:`~textrobust.models.TrainConfig` for the knobs."""
-    import torch
-    from tqdm.auto import tqdm
+    """Fine-tune ``clf`` in place on ``train``; see :class:`~textrobust.models.TrainConfig` for the knobs.
 
+    The caller's random state is left as it was: dropout draws from a generator seeded with ``cfg.seed`` for this
+    call only (:func:`torch_seed`), so the same seed trains the same model whatever ran before.
+    """
     if list(train.label_names) != clf.labels:
         raise ConfigError(f"training labels {train.label_names} differ from the model's labels {clf.labels}")
     if len(train) == 0:
         raise ConfigError("training data is empty")
     if cfg.early_stopping_patience is not None and eval is None:
         raise ConfigError("early stopping needs an eval split; pass eval data or drop early_stopping_patience")
+    with torch_seed(cfg.seed, clf.device):
+        _train(clf, train, eval, cfg, epoch_callback, progress)
+
+
+@contextlib.contextmanager
+def torch_seed(seed: int, device: str = "cpu") -> Iterator[None]:
+    """Seed torch's global generators for the block only: the CPU one and, on CUDA, the device's; both are put
+    back as they were afterwards (``torch.random.fork_rng``), so seeded training leaves the caller's random state
+    alone.
+
+    Example:
+        >>> import torch
+        >>> before = torch.random.get_rng_state()
+        >>> with torch_seed(0):
+        ...     _ = torch.rand(1)
+        >>> bool((torch.random.get_rng_state() == before).all())
+        True
+    """
+    import torch
+
+    dev = torch.device(device)
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda:  # only the device in use: seeding all of them would touch the caller's other GPUs
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+def _train(clf: TextClassifier, train: LabeledData, eval: LabeledData | None, cfg: TrainConfig,
+           epoch_callback: Callable[..., tuple[list[str], list[int]]] | None, progress: bool) -> None:
+    import torch
+
+    from ..progress import note, steps
 
     model = clf.model
     device = clf.device
-    torch.manual_seed(cfg.seed)  # dropout masks
     rng = np.random.default_rng(cfg.seed)  # data order
     base_ids = clf.encode(train.texts)
     base_labels = list(train.labels)
@@ -140,7 +176,7 @@ def fit(
         batches = length_grouped_batches(lengths, cfg.batch_size, rng)
         labels_arr = np.asarray(labels)
         model.train()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
+        bar = steps(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", enabled=progress, unit="batch")
         running = None
         loss_sum, loss_n = torch.zeros((), device=device), 0
         for step, idx in enumerate(bar):
@@ -164,8 +200,10 @@ def fit(
         bar.close()
         model.eval()
         clf.forget_inference_copies()  # the weights moved: an int8 copy made before would be stale
-        if eval is not None:
-            acc = float((clf.predict(eval.texts) == np.asarray(eval.labels)).mean())
+        acc = float((clf.predict(eval.texts) == np.asarray(eval.labels)).mean()) if eval is not None else None
+        note(f"epoch {epoch + 1}/{cfg.epochs}: train loss {running or math.nan:.4f}"
+             + (f", eval accuracy {acc:.4f}" if acc is not None else ""), enabled=progress)
+        if acc is not None:
             log.info("epoch %d: train loss %.4f, eval accuracy %.4f", epoch + 1, running or math.nan, acc)
             if cfg.early_stopping_patience is not None:
                 if acc > best_acc:
@@ -181,4 +219,4 @@ def fit(
     model.eval()
 
 
-__all__ = ["adamw", "backward_step", "fit", "grad_scaler", "length_grouped_batches"]
+__all__ = ["adamw", "backward_step", "fit", "grad_scaler", "length_grouped_batches", "torch_seed"]

@@ -19,6 +19,17 @@ def model_path(name: str) -> str:
     return minilm_path() if name.lower() in ("minilm", "all-minilm-l6-v2") else resolve_path(name)
 
 
+def check_model_name(name: str) -> None:
+    """A model named by a local path must exist: fail before training. (A hub name, ``org/name`` or ``name``,
+    cannot be checked offline.)"""
+    from pathlib import Path
+
+    path = model_path(name)
+    local = Path(path).is_absolute() or path.startswith((".", "~")) or path.count("/") > 1
+    if local and not Path(path).is_dir():
+        raise ConfigError(f"model.name: {path} is not a model directory (nor a Hugging Face hub name)")
+
+
 def needed_resources(exp: Experiment, evaluations: Sequence[Evaluation]) -> list[str]:
     """The resources the experiment's recipes need; recipe names and ``options`` are checked here, before any
     training (adversarial conditions and attack evaluations alike)."""
@@ -32,6 +43,23 @@ def needed_resources(exp: Experiment, evaluations: Sequence[Evaluation]) -> list
     for ev in evaluations:
         names += [n for n in ev.resources() if n not in names]
     return names
+
+
+def check_resource_paths(names: Sequence[str], given: dict[str, str]) -> None:
+    """The files and folders ``given`` names for the ``names`` an experiment needs must exist (loading them waits
+    for the first attack; a missing one fails now, before anything is written)."""
+    from pathlib import Path
+
+    from ..errors import ResourceError
+
+    for name in names:
+        path = given.get(name)
+        if path is None or (name == "encoder" and path.lower() == "minilm"):
+            continue
+        p = resolve_path(path)
+        local = Path(p).is_absolute() or p.startswith((".", "~")) or p.count("/") > 1 or bool(Path(p).suffix)
+        if local and not Path(p).exists():
+            raise ResourceError(f"resources.{name}: {p} not found")
 
 
 def build_resources(names: Sequence[str], given: dict[str, str]) -> dict[str, Any]:

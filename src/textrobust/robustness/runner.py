@@ -9,6 +9,8 @@ Run directory layout (what :mod:`textrobust.reports` reads)::
     units/<condition>/seed<k>/    see :mod:`textrobust.robustness.unit`
     cache/                        augmented and generated training rows, keyed by fingerprint
 
+``.lock`` keeps a second ``textrobust run`` out while one runs (:mod:`textrobust.robustness.lock`).
+
 A unit is finished when its ``done.json`` exists with the unit's fingerprint; rerunning skips those units, and a
 changed config changes the fingerprint, so the unit runs again. Every file is written atomically, so Ctrl-C loses
 at most the unit in progress. A unit that raises is retried (``retries``), then recorded in ``failed.json`` and
@@ -30,6 +32,7 @@ from typing import Any
 from ..data import atomic_path
 from ..errors import ConfigError, TextRobustError
 from .aggregate import aggregate
+from .lock import run_dir_lock
 from .spec import Experiment
 from .unit import Unit, Workspace, record_failure, run_unit, write_json
 
@@ -93,10 +96,16 @@ class Runner:
     def run(self, resume: bool = True) -> Any:
         """Run every unfinished unit, then write the tidy results, the summary and the environment file.
 
-        Units that fail (after ``retries``) are listed in ``self.failed`` and in ``summary.json``.
+        Units that fail (after ``retries``) are listed in ``self.failed`` and in ``summary.json``. Nothing is
+        written before every check passed; a second run on the same directory meanwhile stops with a
+        :class:`ConfigError` (:func:`~textrobust.robustness.lock.run_dir_lock`).
         """
         started = time.time()
         self.ws.check()
+        with run_dir_lock(self.run_dir):
+            return self._run_locked(resume, started)
+
+    def _run_locked(self, resume: bool, started: float) -> Any:
         units = self.ws.units()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / "config.json", self.exp.model_dump())

@@ -10,7 +10,8 @@ Example YAML::
     model: {name: minilm, max_length: 64, train: {epochs: 3, lr: 1e-4}}
     conditions:
       baseline: {}
-      eda: {augment: {ops: ["eda"], n: 4}}
+      eda: {augment: {ops: "eda:path={data_dir}/word_resources/oewn_lexicon.json", n: 4}}
+      mix: {augment: {ops: {one_of: [eda, "char:kind=keyboard"]}, n: 4}}   # or each: / sequence:
       adv: {adversarial: {mode: online, recipe: a2t, fraction: 0.2}}
     seeds: [0, 1, 2]
     evaluations:                                  # a list of entries, each with a kind (see evaluations/)
@@ -96,9 +97,24 @@ class ModelSpec(_Strict):
 
 
 class AugmentSpec(_Strict):
-    ops: list[str | dict[str, Any]] = Field(..., min_length=1, description="operator specs, applied as OneOf")
-    n: int = Field(1, ge=1, description="variants per training example")
+    """``ops``: one operator spec, or ``each: [...]`` (every operator makes its own ``n`` variants per training
+    example, like repeated ``augment --op``), ``one_of: [...]`` (one drawn per variant) or ``sequence: [...]``
+    (applied in turn). A bare list of several is refused: textrobust 0.1 read it as ``one_of``."""
+
+    ops: list[str | dict[str, Any]] | str | dict[str, Any] = Field(
+        ..., description="an operator spec, or each: / one_of: / sequence: [specs] (see textrobust.augment.pipeline)")
+    n: int = Field(1, ge=1, description="variants per training example (and per operator with each:)")
     filters: list[str | dict[str, Any]] = []
+
+    @field_validator("ops")
+    @classmethod
+    def _combination(cls, v: Any) -> Any:
+        from ..augment.pipeline import check_combination
+
+        if v == [] or v == {}:
+            raise ValueError("give at least one operator")
+        check_combination(v, "", meant="one_of")
+        return v
 
 
 class AdversarialSpec(_Strict):
@@ -287,7 +303,7 @@ def parse_experiment(raw: Any, origin: str = "experiment") -> Experiment:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         more = f" (and {len(e.errors()) - 1} more problem(s))" if len(e.errors()) > 1 else ""

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..augment._text import match_case
 from ..errors import ConfigError, ResourceError
 
 #: Built-in suites that are augmentation operators: name -> operator spec ("{data_dir}" is resolved at build time).
@@ -45,10 +46,6 @@ _EXPAND_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(_EXPANSIO
 _PTB_RE = re.compile(r"\b(\w+) n't\b", re.IGNORECASE)
 
 
-def _match_case(src: str, dst: str) -> str:
-    return dst[0].upper() + dst[1:] if src[:1].isupper() else dst
-
-
 def contraction(text: str, rng: np.random.Generator | None = None) -> str | None:
     """Contract expanded forms ("is not" -> "isn't") or expand contractions ("isn't" -> "is not"; PTB "is n't").
 
@@ -62,10 +59,10 @@ def contraction(text: str, rng: np.random.Generator | None = None) -> str | None
         out = _PTB_RE.sub(lambda m: _PTB_STEMS.get(m.group(1).lower(), m.group(1)) + " not", text)
         return out if out != text else None
     if _CONTRACT_RE.search(text):
-        out = _CONTRACT_RE.sub(lambda m: _match_case(m.group(0), _CONTRACTIONS[m.group(0).lower()]), text, count=1)
+        out = _CONTRACT_RE.sub(lambda m: match_case(m.group(0), _CONTRACTIONS[m.group(0).lower()]), text, count=1)
         return out if out != text else None
     if _EXPAND_RE.search(text):
-        out = _EXPAND_RE.sub(lambda m: _match_case(m.group(0), _EXPANSIONS[m.group(0).lower()]), text, count=1)
+        out = _EXPAND_RE.sub(lambda m: match_case(m.group(0), _EXPANSIONS[m.group(0).lower()]), text, count=1)
         return out if out != text else None
     return None
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..data.io import jsonl_objects
 from ..errors import ConfigError, DataError
 
 Direction = Literal["not_decrease", "not_increase", "unchanged"]
@@ -191,15 +191,7 @@ def _parse_yaml(text: str, where: str) -> BehaviourPack:
 
 def _parse_jsonl(text: str, where: str) -> BehaviourPack:
     cases, labels = [], []
-    for no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise DataError(f"{where}:{no}: not valid JSON") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}:{no}: expected a JSON object")
+    for no, row in jsonl_objects(enumerate(text.splitlines(), start=1), where):
         kind = row.get("type", "mft")
         need = ("text", "expect") if kind == "mft" else ("text", "perturbed", "label") if kind == "dir" else None
         if need is None:

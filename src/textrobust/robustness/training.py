@@ -58,21 +58,30 @@ def _cached_frame(path: Path, make: Callable[[], Any]) -> Any:
     return frame
 
 
-def augmented_rows(spec: AugmentSpec, train: LabeledData, seed: int, cache_dir: Path, out: Path) -> LabeledData:
-    """``spec.n`` variants per training row (operators applied as OneOf, then the filters), cached."""
+def augment_pipeline(spec: AugmentSpec, condition: str) -> tuple[list[Any], list[Any]]:
+    """The operators (applied side by side, see :mod:`textrobust.augment.pipeline`) and filters of a condition's
+    ``augment:``; bad specs fail here, before any training."""
+    from ..augment import filter_from_spec, operators_from_config
+
+    ops = operators_from_config(spec.ops, f"conditions.{condition}.augment.ops", meant="one_of",
+                                resolve=resolve_path)
+    return ops, [filter_from_spec(f) for f in spec.filters]
+
+
+def augmented_rows(spec: AugmentSpec, condition: str, train: LabeledData, seed: int, cache_dir: Path,
+                   out: Path) -> LabeledData:
+    """``spec.n`` variants per training row and operator (the rows ``textrobust augment`` would write), cached."""
     import pandas as pd
 
-    from ..augment import OneOf, filter_from_spec, operator_from_spec, parse_op
+    from ..augment import augment_rows
 
     def make() -> Any:
-        ops = [parse_op(resolve_path(o)) if isinstance(o, str) else operator_from_spec(o) for o in spec.ops]
-        op = ops[0] if len(ops) == 1 else OneOf(ops=tuple(ops))
-        variants = op(train.texts, seed=seed, n=spec.n)
-        for f in spec.filters:
-            variants, dropped = filter_from_spec(f)(train.texts, variants, train.labels)
-            log.info("filter %s dropped %d variants", f, dropped)
-        return pd.DataFrame([(i, v, train.labels[i], op.spec_str()) for i, vs in enumerate(variants) for v in vs],
-                            columns=["source_index", "text", "label", "operator"])
+        ops, filters = augment_pipeline(spec, condition)
+        dropped: dict[str, int] = {}
+        rows = augment_rows(train.texts, train.labels, ops, seed=seed, n=spec.n, filters=filters, dropped=dropped)
+        for name, k in dropped.items():
+            log.info("filter %s dropped %d variants", name, k)
+        return pd.DataFrame(rows, columns=["text", "label", "source_index", "operator"])
 
     key = digest([digest([train.texts, train.labels]), spec.model_dump(), seed])
     frame = _cached_frame(cache_dir / f"augment-{key}.parquet", make)
@@ -139,7 +148,7 @@ def train_unit(ws: Any, condition: str, seed: int, out: Path, phase: Callable[[s
     train = data.train
     if cond.augment is not None:
         phase("augment")
-        train = train.concat(augmented_rows(cond.augment, data.train, seed, cache_dir, out))
+        train = train.concat(augmented_rows(cond.augment, condition, data.train, seed, cache_dir, out))
     if cond.generate is not None:
         phase("generate")
         train = train.concat(generated_rows(exp, condition, cond.generate, data, seed, cache_dir, out, ws.progress))

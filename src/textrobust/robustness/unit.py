@@ -25,7 +25,7 @@ from .evaluations import Evaluation, EvalContext, MetricInfo, Score, build_evalu
 from .fingerprint import digest
 from .inputs import LoadedData, load_data
 from .spec import Experiment
-from .training import TRAIN_METRICS, train_unit, write_jsonl
+from .training import TRAIN_METRICS, augment_pipeline, train_unit, write_jsonl
 
 RECORD_LIMIT = 500  # per unit and evaluation: enough for the report's examples, small enough to keep runs light
 
@@ -100,15 +100,21 @@ class Workspace:
         """Everything that can fail before training: recipes and options, evaluation files and labels, and
         metric names emitted twice."""
         from .preflight import check_resources
-        from .resources import needed_resources
+        from .resources import check_model_name, check_resource_paths, needed_resources
 
+        if not self.exp.fixed_models:
+            check_model_name(self.exp.model.name)
         ctx = self.context()
         for ev in self.evaluations:
             ev.check(ctx)
-        check_resources(self.exp, needed_resources(self.exp, self.evaluations))
+        needed = needed_resources(self.exp, self.evaluations)
+        check_resource_paths(needed, self.exp.resources)
+        check_resources(self.exp, needed)
         for name, cond in self.exp.conditions.items():  # a missing model or server fails here, not mid-run
             if cond.model is not None:
                 self.fixed_model(name)
+            if cond.augment is not None:  # so does an unknown operator or filter
+                augment_pipeline(cond.augment, name)
         keys = [m.key for m in self.metric_infos()]
         dup = sorted({k for k in keys if keys.count(k) > 1})
         if dup:

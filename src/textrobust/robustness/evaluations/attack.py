@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from ...errors import ConfigError
-from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids, record
+from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids
 
 #: Recipe arguments that are shared resources: they belong under the experiment's ``resources:``, not ``options:``.
 RESOURCE_OPTIONS = frozenset({"neighbours", "lexicon", "encoder", "mlm"})
@@ -97,12 +97,8 @@ class AttackEvaluation(Evaluation):
                          np.where(attacked, [float(r.num_queries) for r in report.results], np.nan))
         res.add(ev, "n", n)
         res.add(ev, "examples_per_s", min(report.summary()["examples_per_s"], 1e9))
-        for i, r in enumerate(report.results):
-            res.records.append(record(
-                ev, items[i], failed=r.status == "succeeded", original=r.original_text, text=r.perturbed_text,
-                label=names[r.label], pred_original=names[r.original_pred], pred=names[r.perturbed_pred],
-                conf_original=max(r.original_probs), conf=max(r.perturbed_probs), recipe=self.params.recipe,
-                status=r.status, queries=r.num_queries, words_perturbed_pct=round(100.0 * r.perturbed_fraction, 2)))
+        # The same record schema as 'textrobust attack -o' writes (AttackResult.to_record).
+        res.records += [r.to_record(names, evaluation=ev, recipe=self.params.recipe) for r in report.results]
         return res
 
 

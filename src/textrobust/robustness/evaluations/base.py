@@ -24,6 +24,8 @@ from typing import Any, ClassVar, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...data.records import example_record
+
 #: How a metric's values read: ``share`` is a fraction in [0, 1] shown as a percentage (differences in points),
 #: ``percent`` is already 0..100, ``count`` and ``seconds`` are plain numbers, ``score`` a unitless number.
 MetricUnit = Literal["share", "percent", "count", "seconds", "score"]
@@ -101,14 +103,8 @@ class EvaluationResult:
         self.add(evaluation, metric, value, items, x)
 
 
-def record(evaluation: str, item: str, *, failed: bool, text: str, pred: str, conf: float,
-           original: str | None = None, label: str | None = None, pred_original: str | None = None,
-           conf_original: float | None = None, **info: Any) -> dict[str, Any]:
-    """One per-example record in the shape the report reads (see :class:`EvaluationResult`)."""
-    return {"evaluation": evaluation, "item": item, "failed": bool(failed), "original": original, "text": text,
-            "label": label, "pred_original": pred_original, "pred": pred,
-            "conf_original": None if conf_original is None else float(conf_original), "conf": float(conf),
-            "info": info}
+#: One per-example record in the shape the report reads (see :class:`EvaluationResult`).
+record = example_record
 
 
 class Model(Protocol):

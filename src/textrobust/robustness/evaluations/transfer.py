@@ -93,11 +93,14 @@ def _load_set(spec: TransferSet, model_labels: list[str], where: str) -> Any:
     path = resolve_path(spec.path)
     if spec.format == "attack":
         frame = read_frame(path, None, spec.encoding)
-        if "status" in frame.columns:
+        flat = "perturbed_text" in frame.columns  # textrobust 0.1 wrote flat results; now the record schema
+        if flat and "status" in frame.columns:
             frame = frame[frame["status"] == "succeeded"]
+        elif "failed" in frame.columns:
+            frame = frame[frame["failed"].astype(bool)]  # failed: the attack succeeded against the other model
         if frame.empty:
             raise DataError(f"{where}: {path} holds no successful attacks")
-        data = frame_to_data(frame, name=path, text_column=spec.text_column or "perturbed_text",
+        data = frame_to_data(frame, name=path, text_column=spec.text_column or ("perturbed_text" if flat else "text"),
                              label_column=spec.label_column, label_names=spec.label_names)
     else:
         data = load_dataset(path, text_column=spec.text_column or "text", label_column=spec.label_column,
