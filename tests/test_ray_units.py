@@ -1,0 +1,144 @@
+"""``run --backend ray``: a real local Ray instance runs the units of a tiny experiment (2 conditions x 2 seeds)
+and writes what the local backend writes; a unit that raises is retried, reported and the others finish; a staged
+(URI) run directory ends up with the same files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import tiny_corpus
+from textrobust.robustness import Runner, parse_experiment
+
+pytestmark = pytest.mark.ray
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray instance for the module: 2 CPUs, no dashboard, no usage stats, this machine only."""
+    import os
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # The failing-unit test's Runner subclass lives in this module, which the workers cannot import: ship it by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def spec(tmp_path, tiny_model_dir):
+    rows = tiny_corpus()
+    pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
+        tmp_path / "data.csv", index=False)
+    return {
+        "name": "tiny",
+        "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 120},
+        "model": {"name": str(tiny_model_dir), "max_length": 32, "device": "cpu",
+                  "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
+        "conditions": {"baseline": {}, "char": {"augment": {"ops": ["char:kind=keyboard,p=0.3"], "n": 1}}},
+        "seeds": [0, 1],
+        "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": ["case", "typo"]},
+                        {"kind": "attack", "recipe": "deepwordbug", "n": 8}],
+        "output": str(tmp_path / "run"),
+    }
+
+
+def _timing(run: Path) -> set[tuple[str, str]]:
+    summary = json.loads((run / "summary.json").read_text())
+    return {(m["evaluation"], m["metric"]) for m in summary["metrics"] if m.get("timing")}
+
+
+def _same_run(a: Path, b: Path) -> None:
+    """Everything a run writes is equal, except wall-clock measurements (train seconds, attack speed)."""
+    timing = _timing(a)
+    assert timing == {("train", "train_seconds"), ("attack:deepwordbug", "examples_per_s")}
+
+    def no_timing(frame: pd.DataFrame) -> pd.DataFrame:
+        keep = [(e, m) not in timing for e, m in zip(frame.evaluation, frame.metric)]
+        return frame[keep].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(no_timing(pd.read_parquet(a / "results.parquet")),
+                                  no_timing(pd.read_parquet(b / "results.parquet")))
+    assert (a / "outcomes.parquet").read_bytes() == (b / "outcomes.parquet").read_bytes()
+    for unit in sorted(p.relative_to(a) for p in a.glob("units/*/seed*")):
+        for name in ("examples.jsonl", "outcomes.parquet"):
+            assert (a / unit / name).read_bytes() == (b / unit / name).read_bytes(), (unit, name)
+        assert no_timing(pd.DataFrame(json.loads((a / unit / "metrics.json").read_text()))).equals(
+            no_timing(pd.DataFrame(json.loads((b / unit / "metrics.json").read_text()))))
+    sa, sb = (json.loads((r / "summary.json").read_text()) for r in (a, b))
+    strip = [r for r in sa["rows"] if (r["evaluation"], r["metric"]) not in timing]
+    assert strip == [r for r in sb["rows"] if (r["evaluation"], r["metric"]) not in timing]
+    assert {k: v for k, v in sa.items() if k != "rows"} == {k: v for k, v in sb.items() if k != "rows"}
+    assert (a / "config.json").read_bytes() == (b / "config.json").read_bytes()
+    assert sorted(p.name for p in (a / "cache").iterdir()) == sorted(p.name for p in (b / "cache").iterdir())
+
+
+def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec, tmp_path):
+    from textrobust.scale import RayExecutor, open_run_store
+
+    import torch
+
+    exp = parse_experiment(spec)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what a 1-CPU unit uses: float sums are then computed in the same order, bit for bit
+    try:
+        Runner(exp, tmp_path / "local", progress=False).run()
+    finally:
+        torch.set_num_threads(threads)
+    # A URI run directory, staged: workers write into their own local copy and upload; the driver downloads.
+    store = open_run_store(f"file://{tmp_path / 'remote'}", stage=True, stage_dir=tmp_path / "stage")
+    with store:
+        runner = Runner(exp, store.local, progress=False, executor=RayExecutor(store=store))
+        runner.run()
+    assert not runner.failed
+    _same_run(tmp_path / "local", tmp_path / "remote")
+    from textrobust.reports import build_report
+
+    reports = [json.loads(build_report(tmp_path / d).with_suffix(".json").read_text()) for d in ("local", "remote")]
+    for r in reports:  # the environment (host, duration, command) and timings differ by nature
+        r.pop("environment", None)
+    assert reports[0]["examples"] == reports[1]["examples"]
+    assert reports[0]["units"] == reports[1]["units"] if "units" in reports[0] else True
+
+
+class FlakyRunner(Runner):
+    """Unit 'char' always raises; every attempt leaves a file, so the count survives the worker processes."""
+
+    def _run_unit(self, u, phase):
+        marks = Path(self.exp.output) / "attempts"
+        marks.mkdir(parents=True, exist_ok=True)
+        (marks / f"{u.condition}-{u.seed}-{len(list(marks.glob(f'{u.condition}-{u.seed}-*')))}").touch()
+        if u.condition == "char":
+            raise RuntimeError("CUDA out of memory (simulated)")
+        super()._run_unit(u, phase)
+
+
+def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp_path):
+    from textrobust.scale import RayExecutor
+
+    spec.update(seeds=[0, 1], evaluations=[{"kind": "clean"}])
+    exp = parse_experiment(spec)
+    runner = FlakyRunner(exp, tmp_path / "run", progress=False, executor=RayExecutor())
+    table = runner.run()
+    marks = sorted(p.name for p in (tmp_path / "run" / "attempts").iterdir())
+    assert marks == ["baseline-0-0", "baseline-1-0", "char-0-0", "char-0-1", "char-1-0", "char-1-1"]  # retried once
+    assert set(table.condition) == {"baseline"}
+    assert sorted(f["unit"] for f in runner.failed) == ["char/seed0", "char/seed1"]
+    failed = json.loads((tmp_path / "run/units/char/seed0/failed.json").read_text())
+    assert failed["error"] == "RuntimeError: CUDA out of memory (simulated)" and failed["attempts"] == 2
+    assert "_run_unit" in failed["traceback"]  # the worker's traceback
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert summary["units"]["done"] == 2 and [f["unit"] for f in summary["units"]["failed"]] == ["char/seed0",
+                                                                                              "char/seed1"]
+    # Resume: only the failed units are submitted again; this time they finish.
+    again = Runner(exp, tmp_path / "run", progress=False, executor=RayExecutor())
+    again.run()
+    assert not again.failed and json.loads((tmp_path / "run/summary.json").read_text())["units"]["done"] == 4
+    assert not (tmp_path / "run/units/char/seed0/failed.json").exists()
+    assert sorted(p.name for p in (tmp_path / "run" / "attempts").iterdir()) == marks  # FlakyRunner ran no more
