@@ -16,6 +16,12 @@ list_app = typer.Typer(help="List operators, attack recipes and perturbation sui
 app.add_typer(list_app, name="list")
 
 
+BACKEND = typer.Option("local", "--backend", help="local (this machine) or ray (a Ray cluster; needs the ray "
+                       "extra). Same output.")
+ADDRESS = typer.Option(None, "--address", help="With --backend ray: the cluster (HOST:PORT, ray://HOST:10001 or "
+                       "auto); default: start a local Ray instance.")
+
+
 @app.command()
 def augment(
     input: Path = typer.Argument(..., help="Input file (CSV/TSV/JSONL/Parquet)."),
@@ -34,6 +40,12 @@ def augment(
     filters: list[str] = typer.Option([], "--filter", help="Filter name: dedup, length, similarity (repeatable)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes for rule-based pipelines (same output as 1; "
                                 "model-backed operators and the similarity filter use 1)."),
+    backend: str = BACKEND,
+    address: Optional[str] = ADDRESS,
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per task or "
+                                             "model actor (default 1)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per model actor "
+                                             "(default 0)."),
 ) -> None:
     """Expand a training set with label-preserving variants."""
     from ..augment import augment_file, filter_from_spec, load_filters_yaml, load_pipeline_yaml, parse_op
@@ -48,10 +60,42 @@ def augment(
         raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
     if device != "auto":
         ops = [_with_device(o, device) for o in ops]
-    summary = augment_file(input, output, ops, n=n, seed=seed, keep_original=keep_original,
-                           text_column=text_column, label_column=label_column, batch_size=batch_size,
-                           resume=resume, filters=flt, workers=workers)
+    kwargs = dict(n=n, seed=seed, keep_original=keep_original, text_column=text_column, label_column=label_column,
+                  batch_size=batch_size, resume=resume, filters=flt)
+    if _ray_backend(backend, address, num_cpus, num_gpus, workers=workers):
+        from ..scale import RayCluster, augment_file_ray
+
+        with RayCluster(address) as cluster:
+            _echo_dashboard(cluster)
+            summary = augment_file_ray(input, output, ops, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0, **kwargs)
+    else:
+        summary = augment_file(input, output, ops, workers=workers, **kwargs)
     typer.echo(json.dumps(summary.to_dict(), indent=2))
+
+
+
+def _ray_backend(backend: str, address: Optional[str], num_cpus: Optional[float], num_gpus: Optional[float],
+                 **local_only: int) -> bool:
+    """Whether ``--backend ray`` was asked for (and its options make sense); local-only options must be left as is."""
+    from ..errors import ConfigError
+    from ..scale.backend import check_backend
+
+    check_backend(backend, address)
+    if backend == "local" and (num_cpus is not None or num_gpus is not None):
+        raise ConfigError("--num-cpus / --num-gpus apply to --backend ray")
+    bad = [f"--{k.replace('_', '-')}" for k, v in local_only.items() if backend == "ray" and v not in (None, 1)]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)} applies to --backend local (Ray sizes its own workers)")
+    if backend == "ray":
+        from ..scale import require_ray
+
+        require_ray()
+    return backend == "ray"
+
+
+def _echo_dashboard(cluster) -> None:  # type: ignore[no-untyped-def]
+    if cluster.dashboard_url:
+        typer.echo(f"Ray dashboard: {cluster.dashboard_url}", err=True)
 
 
 def _with_device(op, device: str):  # type: ignore[no-untyped-def]

@@ -1,6 +1,11 @@
-"""``run --backend ray``: a real local Ray instance runs the units of a tiny experiment (2 conditions x 2 seeds)
-and writes what the local backend writes; a unit that raises is retried, reported and the others finish; a staged
-(URI) run directory ends up with the same files."""
+"""The Ray backend against the local one, on a real local Ray instance (2 CPUs, no dashboard, this machine only):
+
+- ``run``: the units of a tiny experiment (2 conditions x 2 seeds) write what the local backend writes, also into a
+  staged (URI) run directory; a unit that raises is retried, reported, the others finish, and resume reruns it only;
+- ``augment``: a few thousand rows, every input and output format, byte-identical to ``augment_file``, order
+  restored by row id; resume keeps the parts already written; a model-backed operator runs in actors;
+- ``attack``: a few dozen examples sharded over actors, per-example results and summary equal to one process.
+"""
 
 from __future__ import annotations
 
@@ -142,3 +147,95 @@ def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp
     assert not again.failed and json.loads((tmp_path / "run/summary.json").read_text())["units"]["done"] == 4
     assert not (tmp_path / "run/units/char/seed0/failed.json").exists()
     assert sorted(p.name for p in (tmp_path / "run" / "attempts").iterdir()) == marks  # FlakyRunner ran no more
+
+
+# -- augment ------------------------------------------------------------------------------------------------------
+def _augment_input(tmp_path: Path, fmt: str) -> Path:
+    """~3,000 rows with the awkward cases: an empty text, 'NA' and 'nan' as text, commas, quotes, unicode."""
+    rows = tiny_corpus() * 4 + [("", 0), ("NA", 1), ("nan", 0), ('a "quoted", comma film', 1), ("très bon 😀", 1)]
+    frame = pd.DataFrame({"text": [t for t, _ in rows], "label": [y for _, y in rows]})
+    path = tmp_path / f"in.{fmt}"
+    {"csv": lambda: frame.to_csv(path, index=False), "tsv": lambda: frame.to_csv(path, index=False, sep="\t"),
+     "jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
+     "parquet": lambda: frame.to_parquet(path)}[fmt]()
+    return path
+
+
+AUG_OPS = ["char:kind=ocr", "eda:alpha_sr=0,alpha_ri=0"]
+
+
+@pytest.mark.parametrize("src,dst", [("csv", "jsonl"), ("tsv", "parquet"), ("jsonl", "csv"), ("parquet", "tsv")])
+def test_ray_augment_is_byte_identical_to_one_process(ray_local, tmp_path, src, dst):
+    from textrobust.augment import augment_file, parse_op
+    from textrobust.augment.filters import Dedup, Length
+    from textrobust.scale import augment_file_ray
+
+    inp = _augment_input(tmp_path, src)
+    ops = [parse_op(o) for o in AUG_OPS]
+    # Small batches: ~30 tasks finish in any order, and the output must still come back in input order. (Parquet
+    # row groups follow the batch size, in both backends, so the bytes match for the same batch size.)
+    kw = dict(n=2, seed=3, keep_original=True, batch_size=97, progress=False, filters=[Dedup(), Length(min_words=2)])
+    local = augment_file(inp, tmp_path / f"local.{dst}", ops, **kw)
+    remote = augment_file_ray(inp, tmp_path / f"ray.{dst}", ops, **kw)
+    assert (tmp_path / f"local.{dst}").read_bytes() == (tmp_path / f"ray.{dst}").read_bytes()
+    assert (remote.rows_in, remote.rows_out, remote.dropped) == (local.rows_in, local.rows_out, local.dropped)
+    assert local.rows_in == len(tiny_corpus()) * 4 + 5 and not list(tmp_path.glob(".ray.*"))
+
+
+def test_ray_augment_resumes_from_the_parts_a_killed_driver_left(ray_local, tmp_path):
+    """A driver killed mid-run leaves the parts its batches wrote (and maybe a half-written temp file): a resumed
+    run keeps them, computes only the missing rows, and writes the same file as an uninterrupted run."""
+    from textrobust.augment import augment_file, parse_op
+    from textrobust.scale import augment_file_ray
+    from textrobust.scale import augment as aug_mod
+
+    inp = _augment_input(tmp_path, "csv")
+    ops = [parse_op(o) for o in AUG_OPS]
+    augment_file(inp, tmp_path / "ref.parquet", ops, n=2, batch_size=256, progress=False)
+    out = tmp_path / "out.parquet"
+    real_merge = aug_mod._merge
+    aug_mod._merge = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())  # the driver dies before merging
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            augment_file_ray(inp, out, ops, n=2, batch_size=256, progress=False)
+    finally:
+        aug_mod._merge = real_merge
+    parts_dir = tmp_path / ".out.parquet.ray-parts"
+    parts = sorted(parts_dir.glob("part-*.parquet"))
+    assert len(parts) > 4 and not out.exists()
+    for p in parts[1::2]:  # the batches still in flight when it died
+        p.unlink()
+    (parts_dir / ".part-000000000000-000000000255.parquet.123.tmp").write_bytes(b"half a file")
+    kept = sum(int(p.stem.split("-")[2]) - int(p.stem.split("-")[1]) + 1 for p in parts[::2])
+    summary = augment_file_ray(inp, out, ops, n=2, batch_size=256, progress=False, resume=True)
+    assert summary.resumed_from == kept > 0
+    assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes() and not parts_dir.exists()
+    # Different settings are refused rather than mixed into the old parts.
+    with pytest.raises(KeyboardInterrupt):
+        aug_mod._merge = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+        try:
+            augment_file_ray(inp, out, ops, n=2, batch_size=256, progress=False)
+        finally:
+            aug_mod._merge = real_merge
+    from textrobust.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="different settings"):
+        augment_file_ray(inp, out, ops, n=3, batch_size=256, progress=False, resume=True)
+
+
+def test_ray_augment_model_backed_operator_runs_in_actors(ray_local, tmp_path, tiny_tokenizer_dir, tiny_bert_config):
+    from transformers import BertForMaskedLM
+
+    from conftest import save_tiny_model
+    from textrobust.augment import augment_file, parse_op
+    from textrobust.scale import augment_file_ray
+
+    mlm = save_tiny_model(BertForMaskedLM, tiny_bert_config, tiny_tokenizer_dir, tmp_path / "mlm")
+    rows = tiny_corpus()[:300]
+    pd.DataFrame({"text": [t for t, _ in rows], "label": [y for _, y in rows]}).to_csv(tmp_path / "in.csv",
+                                                                                      index=False)
+    op = parse_op(f"contextual:model={mlm},p=0.3,device=cpu,batch_size=16")
+    augment_file(tmp_path / "in.csv", tmp_path / "local.jsonl", [op], n=2, batch_size=64, progress=False)
+    augment_file_ray(tmp_path / "in.csv", tmp_path / "ray.jsonl", [op], n=2, batch_size=64, progress=False,
+                     concurrency=2)
+    assert (tmp_path / "local.jsonl").read_bytes() == (tmp_path / "ray.jsonl").read_bytes()
