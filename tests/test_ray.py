@@ -239,3 +239,76 @@ def test_ray_augment_model_backed_operator_runs_in_actors(ray_local, tmp_path, t
     augment_file_ray(tmp_path / "in.csv", tmp_path / "ray.jsonl", [op], n=2, batch_size=64, progress=False,
                      concurrency=2)
     assert (tmp_path / "local.jsonl").read_bytes() == (tmp_path / "ray.jsonl").read_bytes()
+
+
+# -- attack -------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def attacked_model(tmp_path_factory, tiny_model_dir):
+    """A tiny classifier trained for a moment and saved, so actors load it from disk as a user's model."""
+    from textrobust.data import LabeledData
+    from textrobust.models import TextClassifier, TrainConfig
+
+    rows = tiny_corpus()
+    train = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
+    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu",
+                         train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16))
+    clf.fit(train, progress=False)
+    out = tmp_path_factory.mktemp("attacked") / "model"
+    clf.save(out)
+    return out
+
+
+def test_ray_attack_shards_equal_the_one_process_attack(ray_local, attacked_model, tmp_path):
+    """deepwordbug draws random character edits per example: equal results need every shard to seed each example
+    with its index in the whole list, and the merge to restore the input order."""
+    import torch
+
+    from textrobust.adversarial import build_attack, run_attack
+    from textrobust.models import load_model
+    from textrobust.scale import AttackSetup, ShardedAttack
+
+    rows = tiny_corpus()[::12][:40]
+    texts, labels = [t for t, _ in rows], [y for _, y in rows]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in each 1-CPU actor: the same float sums, bit for bit
+    try:
+        local = run_attack(build_attack("deepwordbug", load_model(str(attacked_model), device="cpu")), texts, labels,
+                           batch_size=8, seed=5, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    setup = AttackSetup(str(attacked_model), "deepwordbug", device="cpu")
+    with ShardedAttack(setup, actors=2) as sharded:
+        assert sharded.labels == ["neg", "pos"]
+        remote = sharded.run(texts, labels, batch_size=8, seed=5, shard_size=7, progress=False)  # 6 shards
+    assert [r.index for r in remote.results] == list(range(len(texts)))
+    # Everything equal; probabilities to float rounding: a shard pads its model batches to other lengths.
+    probs = ("original_probs", "perturbed_probs")
+    for a, b in zip(remote.results, local.results):
+        da, db = a.to_dict(), b.to_dict()
+        assert {k: v for k, v in da.items() if k not in probs} == {k: v for k, v in db.items() if k not in probs}
+        assert all(da[k] == pytest.approx(db[k], abs=1e-6) for k in probs)
+    timing = {"elapsed_s", "examples_per_s", "model_calls", "model_texts"}
+    assert {k: v for k, v in remote.summary().items() if k not in timing} == \
+        {k: v for k, v in local.summary().items() if k not in timing}
+    assert local.count("succeeded") > 0 and remote.extra == {"actors": 2, "shards": 6}
+
+
+def test_cli_ray_errors_are_one_line(tmp_path):
+    """Without Ray installed, and with a cluster address nobody answers: one line on stderr, exit code 2."""
+    import subprocess
+
+    (tmp_path / "in.csv").write_text("text,label\na good film,1\n")
+    no_ray = ("import sys; sys.modules['ray'] = None; from textrobust.cli import main; "
+              f"main(['augment', {str(tmp_path / 'in.csv')!r}, '-o', {str(tmp_path / 'o.csv')!r}, "
+              "'--op', 'char', '--backend', 'ray'])")
+    res = subprocess.run([sys.executable, "-c", no_ray], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
+    assert "pip install 'textrobust[ray]'" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "textrobust", "augment", str(tmp_path / "in.csv"), "-o",
+                          str(tmp_path / "o.csv"), "--op", "char", "--backend", "ray", "--address", "127.0.0.1:9"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("error: cannot reach the Ray cluster at 127.0.0.1:9")
+    assert res.stderr.strip().count("\n") == 0
+    res = subprocess.run([sys.executable, "-m", "textrobust", "run", str(tmp_path / "x.yaml"), "--address", "a:1"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "--address applies to --backend ray" in res.stderr

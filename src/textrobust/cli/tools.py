@@ -139,6 +139,12 @@ def attack(
                                   "encoder: ~2.8x faster on CPUs with AVX512-BF16/AMX (measured), probabilities move "
                                   "by ~1e-3 so a few borderline results can differ from fp32. CUDA always uses bf16."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    backend: str = BACKEND,
+    address: Optional[str] = ADDRESS,
+    actors: Optional[int] = typer.Option(None, "--actors", help="With --backend ray: attack actors, each loading "
+                                         "the model once (default: one per GPU, or one per --num-cpus CPUs)."),
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per actor (1)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per actor (0)."),
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
     from ..adversarial import build_attack, run_attack
@@ -147,6 +153,16 @@ def attack(
 
     if engine not in ("native", "textattack"):
         raise ConfigError(f"unknown engine '{engine}'; use --engine native or --engine textattack")
+    if _ray_backend(backend, address, num_cpus, num_gpus):
+        if engine != "native":
+            raise ConfigError("--backend ray runs the native engine (drop --engine textattack)")
+        report = _attack_on_ray(data, model, recipe, resource, pos, pos_lexicon, device, cpu_bf16, n, address,
+                                actors, num_cpus, num_gpus, (text_column, label_column, encoding, fmt),
+                                {"batch_size": batch_size, "query_budget": query_budget, "seed": seed})
+        _attack_output(report, output, as_json, f"{recipe} on {data} ({len(report.results)} examples, Ray)")
+        return
+    if actors is not None:
+        raise ConfigError("--actors applies to --backend ray")
     if engine == "textattack":
         from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, _textattack
 
@@ -181,8 +197,37 @@ def attack(
     else:
         report = run_attack(build_attack(key, clf, **resources), dataset.texts, dataset.labels,
                             batch_size=batch_size, query_budget=query_budget, seed=seed)
+    _attack_output(report, output, as_json, f"{recipe} on {data} ({len(dataset)} examples)",
+                   round(time.perf_counter() - start, 2))
+
+
+def _attack_on_ray(data, model, recipe, resource, pos, pos_lexicon, device, cpu_bf16, n, address, actors,  # type: ignore[no-untyped-def]
+                   num_cpus, num_gpus, columns, options):
+    """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
+    from ..adversarial import RECIPES
+    from ..errors import ConfigError, ResourceError
+    from ..scale import AttackSetup, RayCluster, ShardedAttack
+
+    key = recipe.replace("-", "_")
+    if key not in RECIPES:
+        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
+    given = parse_resources(resource)
+    if "mlm" in RECIPES[key].resources and "mlm" not in given:
+        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
+    setup = AttackSetup(model, key, resources=given, options=_pos_options(recipe, key, pos, pos_lexicon),
+                        device=device, cpu_bf16=cpu_bf16)
+    with RayCluster(address) as cluster:
+        _echo_dashboard(cluster)
+        with ShardedAttack(setup, actors=actors, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0) as sharded:
+            dataset = _load(data, *columns, sharded.labels)
+            if n is not None:
+                dataset = dataset.subset(range(min(n, len(dataset))))
+            return sharded.run(dataset.texts, dataset.labels, **options)
+
+
+def _attack_output(report, output, as_json: bool, title: str, wall_s: Optional[float] = None) -> None:  # type: ignore[no-untyped-def]
     summary = report.summary()
-    summary["wall_s"] = round(time.perf_counter() - start, 2)
+    summary["wall_s"] = round(wall_s if wall_s is not None else report.elapsed_s, 2)
     if output is not None:
         (report.to_parquet if output.suffix == ".parquet" else report.to_jsonl)(output)
     if as_json:
@@ -191,7 +236,7 @@ def attack(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{recipe} on {data} ({len(dataset)} examples)")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():

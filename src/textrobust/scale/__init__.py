@@ -5,28 +5,25 @@ local path calls, and the library never learns which executor runs it. Ray is an
 (``pip install 'textrobust[ray]'``) imported only inside the functions that use it.
 
 Example:
-    >>> from textrobust.scale import RayExecutor  # doctest: +SKIP
-    >>> Runner(exp, "runs/exp", executor=RayExecutor(address="auto")).run()  # doctest: +SKIP
+    >>> from textrobust.scale import RayCluster, RayExecutor  # doctest: +SKIP
+    >>> with RayCluster(address="auto"):  # doctest: +SKIP
+    ...     Runner(exp, "runs/exp", executor=RayExecutor()).run()
 """
+
+from importlib import import_module
+from typing import Any
 
 from .cluster import RayCluster, require_ray
 from .storage import RunStore, open_run_store
 
-__all__ = ["RayCluster", "RayExecutor", "RunStore", "augment_file_ray", "open_run_store", "require_ray",
-           "run_attack_sharded"]
+# Loaded on first use: importing textrobust.scale imports neither torch nor ray.
+_LAZY = {"RayExecutor": "units", "augment_file_ray": "augment", "AttackSetup": "attack", "ShardedAttack": "attack",
+         "run_attack_sharded": "attack"}
+
+__all__ = ["RayCluster", "RunStore", "open_run_store", "require_ray", *_LAZY]
 
 
-def __getattr__(name: str):  # lazy: importing textrobust.scale must not import torch or ray
-    if name == "RayExecutor":
-        from .units import RayExecutor
-
-        return RayExecutor
-    if name == "augment_file_ray":
-        from .augment import augment_file_ray
-
-        return augment_file_ray
-    if name == "run_attack_sharded":
-        from .attack import run_attack_sharded
-
-        return run_attack_sharded
-    raise AttributeError(name)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
