@@ -2,7 +2,8 @@
 
 AdamW with linear warm-up/decay, length-grouped batches with dynamic padding (the big win over padding to a fixed
 length), gradient clipping, bf16/fp16 autocast on CUDA, seeded data order, optional early stopping on an eval
-split, and a progress bar with the running loss.
+split, and a progress bar with the running loss. Under ``accelerate launch`` / ``torchrun`` the processes train
+one model data-parallel (DDP; see :mod:`textrobust.models.distributed`).
 """
 
 from __future__ import annotations
@@ -63,8 +64,12 @@ def fit(
     if cfg.early_stopping_patience is not None and eval is None:
         raise ConfigError("early stopping needs an eval split; pass eval data or drop early_stopping_patience")
 
+    from .distributed import DataParallel
+
     model = clf.model
     device = clf.device
+    ddp = DataParallel(device)  # under accelerate launch / torchrun: data-parallel over the launched processes
+    step_model = ddp.wrap(model)
     torch.manual_seed(cfg.seed)  # dropout masks
     rng = np.random.default_rng(cfg.seed)  # data order
     base_ids = clf.encode(train.texts)
@@ -104,7 +109,7 @@ def fit(
                 labels += list(extra_labels)
                 log.info("epoch %d: %d extra examples from the epoch callback", epoch + 1, len(extra_texts))
         lengths = np.array([len(x) for x in ids])
-        batches = length_grouped_batches(lengths, cfg.batch_size, rng)
+        batches = ddp.shard(length_grouped_batches(lengths, cfg.batch_size, rng))
         labels_arr = np.asarray(labels)
         model.train()
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
@@ -114,7 +119,7 @@ def fit(
             batch = clf.pad([ids[i] for i in idx])
             target = torch.as_tensor(labels_arr[idx]).to(device, non_blocking=True)
             with clf.accelerated(training=True):
-                logits = model(**batch).logits
+                logits = step_model(**batch).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
