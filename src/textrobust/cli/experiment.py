@@ -90,10 +90,9 @@ def _run_in(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         typer.echo(f"{run_dir} exists: finished units whose config is unchanged are skipped (--no-resume reruns all)")
     table = runner.run(resume=resume)
-    from ..models.distributed import finish, is_main_process
+    from ..models.distributed import is_main_process
 
     if not is_main_process():  # under accelerate launch: every rank trained the units together; rank 0 reports
-        finish()
         return
     _print_summary(run_dir)
     if report:
