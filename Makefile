@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make quickstart   create .venv, install, run the offline quickstart (output in runs/quickstart/)
-#   make test         create .venv, install, run the test suite
+#   make test         create .venv, install, run the test suite (the Ray tests start a local Ray instance)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU wheel on disk; an unpinned torch pulls GBs of CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[demo,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[demo,dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
