@@ -312,3 +312,21 @@ def test_cli_ray_errors_are_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "textrobust", "run", str(tmp_path / "x.yaml"), "--address", "a:1"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "--address applies to --backend ray" in res.stderr
+
+
+def test_cli_run_backend_ray_joins_a_cluster_by_address(ray_local, spec, tmp_path):
+    """The CLI as a user runs it, as a second driver joining the running cluster with --address."""
+    import subprocess
+
+    import yaml
+
+    spec.update(conditions={"baseline": {}}, seeds=[0], evaluations=[{"kind": "clean"}])
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
+    address = ray.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "textrobust", "run", str(tmp_path / "exp.yaml"), "--backend", "ray", "--address",
+           address, "--num-cpus", "1", "--no-report"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["units"] == {"total": 1, "done": 1, "failed": [], "missing": 0}
+    assert "results:" in res.stdout and "config.json" in {p.name for p in (tmp_path / "run").iterdir()}
