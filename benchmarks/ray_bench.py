@@ -6,7 +6,7 @@ One process does everything: the experiment with the local backend (units one af
 after an untimed one-unit warm-up),
 then with ``RayExecutor`` (one Ray task per unit, 1 CPU each) on a local Ray instance of ``--cpus`` CPUs; then
 ``augment_file`` (1 process, and ``--cpus`` spawned workers) and ``augment_file_ray`` on the same file. It prints
-seconds, the Ray/local ratio (below 1: Ray is faster) and whether the outputs agree (augment: byte-identical;
+seconds, the ratio to the fastest local run of the same work (below 1: Ray is faster) and whether the outputs agree (augment: byte-identical;
 experiment: every non-timing value equal to 1e-6 — torch sums floats in another order with another thread count).
 Ray's start-up (``ray.init``) is timed apart: a cluster pays it once, not per run. The machine's load average is
 recorded before and after, since these timings mean little on a busy machine.
@@ -162,11 +162,13 @@ def main() -> None:
     Runner(exp, work / "ray", progress=False, executor=RayExecutor(num_gpus=args.unit_gpus or None)).run()
     ray_exp = time.perf_counter() - t
     same = same_values(work / "local", work / "ray")
-    rows.append([f"experiment 2x2 (tiny BERT): local, 1 process, {threads} torch threads", local_exp, "", ""])
-    rows.append(["experiment 2x2: local, 1 process, 1 torch thread", local1_exp, local1_exp / local_exp,
+    # The reference is the faster local run (the ratio is Ray's overhead, or gain, over the best one process does).
+    ref_exp = min(local_exp, local1_exp)
+    rows.append(["experiment 2x2 (tiny BERT): local, 1 process, 1 torch thread", local1_exp, local1_exp / ref_exp,
                  "values" if same_values(work / "local", work / "local1") else "NO"])
+    rows.append([f"experiment 2x2: local, 1 process, {threads} torch threads", local_exp, local_exp / ref_exp, ""])
     rows.append([f"experiment 2x2: Ray, 1 task (1 CPU, 1 thread) per unit, {args.cpus} at a time", ray_exp,
-                 ray_exp / local_exp, "values" if same else "NO"])
+                 ray_exp / ref_exp, "values" if same else "NO"])
 
     inp = augment_input(work, args.rows)
     ops = [parse_op("char:kind=keyboard,p=0.1"), parse_op("eda:alpha_sr=0,alpha_ri=0,alpha_rs=0.1,p_rd=0.1")]
@@ -181,7 +183,7 @@ def main() -> None:
     summary = augment_file_ray(inp, work / "aug_ray.csv", ops, **kw)
     ray_aug = time.perf_counter() - t
     ref = (work / "aug_local.csv").read_bytes()
-    rows.append([f"augment {args.rows:,} rows: local, 1 process", local_aug, "", ""])
+    rows.append([f"augment {args.rows:,} rows: local, 1 process", local_aug, 1.0, ""])
     rows.append([f"augment: local, {args.cpus} worker processes", workers_aug, workers_aug / local_aug,
                  "bytes" if (work / "aug_workers.csv").read_bytes() == ref else "NO"])
     rows.append([f"augment: Ray Data ({args.cpus} CPUs)", ray_aug, ray_aug / local_aug,
@@ -194,7 +196,7 @@ def main() -> None:
     print(f"{env['date_utc']}  {env['cpu_count']} CPUs, torch {env['torch']} ({env['torch_threads']} threads), "
           f"ray {ray.__version__}; load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
           f"augmented rows out: {summary.rows_out:,}")
-    print(format_table(["workload", "seconds", "x local", "same output"], rows))
+    print(format_table(["workload", "seconds", "x fastest local", "same output as local"], rows))
     if args.json:
         write_json(args.json, {"env": env, "ray": ray.__version__, "load_before": load_before,
                                "load_after": load_after, "rows": rows})
