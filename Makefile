@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make quickstart   create .venv, install, run the offline quickstart (output in runs/quickstart/)
 #   make test         create .venv, install (with the optional language resources), run the test suite
+#                     (the Ray tests start a local Ray instance)
 # CI also runs `make test-textattack`: the TextAttack interop tests in .venv-textattack (TextAttack needs
 # transformers<5; the main venv stays on transformers 5).
 PYTHON ?= python3
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU wheel on disk; an unpinned torch pulls GBs of CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[demo,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[demo,dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

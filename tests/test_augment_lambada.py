@@ -122,7 +122,7 @@ def test_fewshot_contract_and_determinism(train, tuned) -> None:
     (lambda d, m: fewshot_generate(d, model=m, n_per_label=-1), ConfigError, "n_per_label=-1"),
     (lambda d, m: lambada_generate(d, model=m, n_per_label=1, top_p=0), ConfigError, "top_p"),
     (lambda d, m: lambada_generate(d, model=m, n_per_label=1, min_confidence=0.5), ConfigError, "classifier"),
-    (lambda d, m: finetune_causal_lm(d.texts, [5] * len(d), NAMES, m), ConfigError, "label 5"),
+    (lambda d, m: finetune_causal_lm(d.texts, [5] * len(d), NAMES, m), ConfigError, "label index 5"),
     (lambda d, m: finetune_causal_lm(d.texts, d.labels, NAMES, m, epochs=0), ConfigError, "epochs=0"),
 ])
 def test_bad_parameters_are_config_errors(train, gpt_dir, call, exc, match) -> None:

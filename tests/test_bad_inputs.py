@@ -129,7 +129,7 @@ CASES = [
     ("augment-lexicon-list", AUG + ["--op", "synonym:source=lexicon,path={ws}/list.json"], "JSON object"),
     ("augment-stopwords-missing", AUG + ["--op", "synonym:path={ws}/list.json,stopwords={ws}/missing.txt"],
      "stopword"),
-    ("augment-eda-no-path", AUG + ["--op", "eda"], "path"),
+    ("augment-eda-missing-lexicon", AUG + ["--op", "eda:path={ws}/missing.json"], "missing.json"),
     ("augment-bad-filter", AUG + ["--op", "char", "--filter", "nosuch"], "nosuch"),
     ("augment-output-ext", ["augment", G, "-o", "{ws}/out/o.xlsx", "--op", "char"], "extension"),
     ("augment-output-label-text", ["augment", G, "-o", "{ws}/out/o", "--op", "char"], "extension"),

@@ -153,7 +153,8 @@ def lockstep_size(model: Any) -> int:
 
 def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, batch_size: int | None = None,
                query_budget: int | None = None, seed: int = 0, progress: bool = True,
-               model_batch_size: int | None = None, cache: dict[str, np.ndarray] | None = None) -> AttackReport:
+               model_batch_size: int | None = None, cache: dict[str, np.ndarray] | None = None,
+               index_offset: int = 0) -> AttackReport:
     """Attack every ``(text, label)`` and return an :class:`AttackReport`.
 
     ``batch_size`` examples advance in lockstep (each step = at most one ``predict_proba`` call with all their
@@ -161,7 +162,9 @@ def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, b
     model for fixed rows per forward pass instead of its token budget; ``query_budget`` caps unique model
     queries per example (the original counts as one);
     ``seed`` seeds the per-example random generators (character edits); ``cache`` (text -> probs) may be
-    shared between runs on the same model. Results do not depend on ``batch_size``.
+    shared between runs on the same model. Results do not depend on ``batch_size``. ``index_offset``: these
+    examples start at that position of a larger list (a shard); results and random generators are numbered from
+    it, so the shards of a list give the results of the whole list.
 
     Example:
         >>> report = run_attack(textfooler(model, neighbours=nb, encoder=enc), texts, labels)  # doctest: +SKIP
@@ -201,7 +204,7 @@ def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, b
             while queue and len(active) < batch_size:
                 i = queue.popleft()
                 ex = _Example(i, _label_index(attack.model, labels[i]), AttackText.from_text(texts[i]), None)  # type: ignore[arg-type]
-                ex.gen = _drive(attack, ex, np.random.default_rng([seed, i]))
+                ex.gen = _drive(attack, ex, np.random.default_rng([seed, index_offset + i]))
                 active[i] = ex
                 advance(ex, None)
             step = list(active.values())
@@ -238,6 +241,9 @@ def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, b
         if bar is not None:
             bar[0].stop()
     elapsed = time.perf_counter() - start
+    for r in results:
+        if r is not None:
+            r.index += index_offset
     return AttackReport([r for r in results if r is not None], elapsed, attack.name,
                         runner.model_calls, runner.model_texts)
 

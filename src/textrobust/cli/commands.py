@@ -81,10 +81,14 @@ def train(
     else:
         clf.fit(train_data, eval_set)
     elapsed = time.perf_counter() - start
-    clf.save(output)
-    typer.echo(f"trained on {len(train_data)} examples in {elapsed:.1f}s; model saved to {output}")
-    if eval_set is not None:
-        _metrics_table(f"eval: {eval_data}", evaluate(clf, eval_set))
+    from ..models.distributed import finish, is_main_process
+
+    if is_main_process():  # under accelerate launch every process holds the same weights: one saves
+        clf.save(output)
+        typer.echo(f"trained on {len(train_data)} examples in {elapsed:.1f}s; model saved to {output}")
+        if eval_set is not None:
+            _metrics_table(f"eval: {eval_data}", evaluate(clf, eval_set))
+    finish()
 
 
 def _adversarial_fit(clf: Any, train_data: Any, eval_set: Any, recipe: str, mode: str, fraction: float,

@@ -72,22 +72,37 @@ def _verdict_word(r: dict[str, Any]) -> str:
     return {"no_change": "no change", None: ""}.get(v, v or "")
 
 
-def _run(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool) -> None:
+def _run(exp: Any, run_dir: str | Path, resume: bool, fail_under: list[str], report: bool,
+         backend: dict[str, Any] | None = None) -> None:
+    from ..scale.backend import unit_backend
+
+    # A staged (URI) run directory is worked on in a local copy and uploaded when the block ends.
+    with unit_backend(**(backend or {"backend": "local"}), run_dir=str(run_dir),
+                      echo=lambda m: typer.echo(m, err=True)) as (executor, store):
+        _run_in(exp, store.local, resume, fail_under, report, executor, store.display())
+
+
+def _run_in(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool, executor: Any,
+            shown: str) -> None:
     from ..robustness import Runner, check_fail_under
 
-    runner = Runner(exp, run_dir, command="textrobust " + " ".join(sys.argv[1:]))
+    runner = Runner(exp, run_dir, command="textrobust " + " ".join(sys.argv[1:]), executor=executor)
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         typer.echo(f"{run_dir} exists: finished units whose config is unchanged are skipped (--no-resume reruns all)")
     table = runner.run(resume=resume)
+    from ..models.distributed import is_main_process
+
+    if not is_main_process():  # under accelerate launch: every rank trained the units together; rank 0 reports
+        return
     _print_summary(run_dir)
     if report:
         from ..reports import build_report
 
         html = build_report(run_dir)
         typer.echo(f"report: {html} (JSON twin: {html.with_suffix('.json')})")
-    typer.echo(f"results: {run_dir}/results.csv, {run_dir}/summary.json")
+    typer.echo(f"results: {shown}/results.csv, {shown}/summary.json")
     for f in runner.failed:
-        typer.echo(f"failed: {f['unit']}: {f['error']} (details in {run_dir}/units/{f['unit']}/failed.json)", err=True)
+        typer.echo(f"failed: {f['unit']}: {f['error']} (details in {shown}/units/{f['unit']}/failed.json)", err=True)
     if runner.failed:
         typer.echo(f"{len(runner.failed)} unit(s) failed; fix the cause and run again (finished units are kept)",
                    err=True)
@@ -102,7 +117,9 @@ def _run(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: b
 @app.command()
 def run(
     experiment: Path = typer.Argument(..., help="Experiment YAML (data, model, conditions, seeds, evaluations)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory (default: the spec's output)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Run directory (default: the spec's output): "
+                                         "a path, or a filesystem URI such as s3://bucket/runs/x (needs its fsspec "
+                                         "driver; the run is staged locally and uploaded unit by unit)."),
     resume: bool = typer.Option(True, "--resume/--no-resume",
                                 help="Skip condition x seed units already finished with the same config."),
     overrides: list[str] = typer.Option([], "--set", help="Override a spec value: key.path=value (repeatable)."),
@@ -112,12 +129,23 @@ def run(
     fail_under: list[str] = typer.Option([], "--fail-under",
                                          help="EVALUATION.METRIC=VALUE: exit 1 if a condition's mean is below."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
+    backend: str = typer.Option("local", "--backend", help="local (units one after another here) or ray (each "
+                                "unit a Ray task; needs the ray extra). Results are the same."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --backend ray: the cluster (HOST:PORT, "
+                                          "ray://HOST:10001 or auto); default: start a local Ray instance."),
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per unit "
+                                             "(default: the spec's unit_resources, 1)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per unit "
+                                             "(default: the spec's unit_resources, 0)."),
 ) -> None:
     """Retrain and score every condition x seed; write tidy results, statistics and a report."""
     from ..robustness import Runner, load_experiment
+    from ..scale.backend import check_backend
 
+    check_backend(backend, address)
     exp = load_experiment(experiment, overrides)
-    run_dir = output or Path(exp.output)
+    run_dir = output or exp.output
+    options = {"backend": backend, "address": address, "num_cpus": num_cpus, "num_gpus": num_gpus}
     if dry_run:
         plan = Runner(exp, run_dir, progress=False).plan()
         if pilot is not None:
@@ -128,7 +156,7 @@ def run(
         if pilot is not None:
             _print_power(plan["power"])
         return
-    _run(exp, run_dir, resume, fail_under, report)
+    _run(exp, run_dir, resume, fail_under, report, options)
 
 
 @app.command()

@@ -16,6 +16,12 @@ list_app = typer.Typer(help="List operators, attack recipes and perturbation sui
 app.add_typer(list_app, name="list")
 
 
+BACKEND = typer.Option("local", "--backend", help="local (this machine) or ray (a Ray cluster; needs the ray "
+                       "extra). Same output.")
+ADDRESS = typer.Option(None, "--address", help="With --backend ray: the cluster (HOST:PORT, ray://HOST:10001 or "
+                       "auto); default: start a local Ray instance.")
+
+
 @app.command()
 def augment(
     input: str = typer.Argument(..., help="Input: CSV/TSV/JSONL/Parquet file, a one-file-per-label directory or a "
@@ -42,6 +48,12 @@ def augment(
                                               "train', for the label_preserving filter."),
     workers: int = typer.Option(1, "--workers", help="Worker processes for rule-based pipelines (same output as 1; "
                                 "model-backed operators and the similarity filter use 1)."),
+    backend: str = BACKEND,
+    address: Optional[str] = ADDRESS,
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per task or "
+                                             "model actor (default 1)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per model actor "
+                                             "(default 0)."),
 ) -> None:
     """Expand a training set with label-preserving variants (each operator makes its own variants)."""
     from ..augment import augment_file, load_filters_yaml, load_pipeline_yaml, parse_op
@@ -62,10 +74,45 @@ def augment(
         raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
     if device != "auto":
         ops = [_with_device(o, device) for o in ops]
-    summary = augment_file(input, output, ops, n=n, seed=seed, keep_original=keep_original,
-                           text_column=text_column, label_column=label_column, batch_size=batch_size,
-                           resume=resume, filters=flt, workers=workers, fmt=fmt, encoding=encoding)
+    kwargs = dict(n=n, seed=seed, keep_original=keep_original, text_column=text_column, label_column=label_column,
+                  batch_size=batch_size, resume=resume, filters=flt)
+    if _ray_backend(backend, address, num_cpus, num_gpus, workers=workers):
+        if fmt is not None or encoding.lower().replace("-", "") != "utf8":
+            raise ConfigError("--backend ray reads UTF-8 CSV/TSV/JSONL/Parquet files: drop --format/--encoding "
+                              "(convert the input first)")
+        from ..scale import RayCluster, augment_file_ray
+
+        with RayCluster(address) as cluster:
+            _echo_dashboard(cluster)
+            summary = augment_file_ray(input, output, ops, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0, **kwargs)
+    else:
+        summary = augment_file(input, output, ops, workers=workers, fmt=fmt, encoding=encoding, **kwargs)
     typer.echo(json.dumps(summary.to_dict(), indent=2))
+
+
+
+def _ray_backend(backend: str, address: Optional[str], num_cpus: Optional[float], num_gpus: Optional[float],
+                 **local_only: int) -> bool:
+    """Whether ``--backend ray`` was asked for (and its options make sense); local-only options must be left as is."""
+    from ..errors import ConfigError
+    from ..scale.backend import check_backend
+
+    check_backend(backend, address)
+    if backend == "local" and (num_cpus is not None or num_gpus is not None):
+        raise ConfigError("--num-cpus / --num-gpus apply to --backend ray")
+    bad = [f"--{k.replace('_', '-')}" for k, v in local_only.items() if backend == "ray" and v not in (None, 1)]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)} applies to --backend local (Ray sizes its own workers)")
+    if backend == "ray":
+        from ..scale import require_ray
+
+        require_ray()
+    return backend == "ray"
+
+
+def _echo_dashboard(cluster) -> None:  # type: ignore[no-untyped-def]
+    if cluster.dashboard_url:
+        typer.echo(f"Ray dashboard: {cluster.dashboard_url}", err=True)
 
 
 def _with_device(op, device: str):  # type: ignore[no-untyped-def]
@@ -116,6 +163,12 @@ def attack(
                                   "model and sentence encoder on CPU (measured in benchmarks/RESULTS.md; not exact: "
                                   "probabilities move, so some results differ from fp32)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    backend: str = BACKEND,
+    address: Optional[str] = ADDRESS,
+    actors: Optional[int] = typer.Option(None, "--actors", help="With --backend ray: attack actors, each loading "
+                                         "the model once (default: one per GPU, or one per --num-cpus CPUs)."),
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per actor (1)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per actor (0)."),
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
     from ..adversarial import build_attack, run_attack
@@ -130,6 +183,17 @@ def attack(
         raise ConfigError("choose one of --cpu-bf16 and --cpu-int8")
     if output is not None and output.suffix not in (".jsonl", ".parquet"):
         raise ConfigError(f"{output}: --output must end in .jsonl or .parquet")
+    if _ray_backend(backend, address, num_cpus, num_gpus):
+        if engine != "native":
+            raise ConfigError("--backend ray runs the native engine (drop --engine textattack)")
+        report, labels = _attack_on_ray(data, model, recipe, resource, pos, pos_lexicon, device,
+                                        (cpu_bf16, cpu_int8, max_tokens), n, address, actors, num_cpus, num_gpus,
+                                        (text_column, label_column, encoding, fmt),
+                                        {"batch_size": batch_size, "query_budget": query_budget, "seed": seed})
+        _attack_output(report, labels, output, as_json, f"{recipe} on {data} ({len(report.results)} examples, Ray)")
+        return
+    if actors is not None:
+        raise ConfigError("--actors applies to --backend ray")
     if engine == "textattack":
         from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, _textattack
 
@@ -174,17 +238,46 @@ def attack(
     else:  # off a terminal no live bar: the summary table follows
         report = run_attack(build_attack(key, clf, **resources), dataset.texts, dataset.labels,
                             batch_size=batch_size, query_budget=query_budget, seed=seed, progress=on_terminal())
+    _attack_output(report, clf.labels, output, as_json, f"{recipe} on {data} ({len(dataset)} examples)",
+                   round(time.perf_counter() - start, 2))
+
+
+def _attack_on_ray(data, model, recipe, resource, pos, pos_lexicon, device, speed, n, address, actors,  # type: ignore[no-untyped-def]
+                   num_cpus, num_gpus, columns, options):
+    """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
+    from ..adversarial import RECIPES
+    from ..errors import ConfigError, ResourceError
+    from ..scale import AttackSetup, RayCluster, ShardedAttack
+
+    key = recipe.replace("-", "_")
+    if key not in RECIPES:
+        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
+    given = parse_resources(resource)
+    if "mlm" in RECIPES[key].resources and "mlm" not in given:
+        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
+    setup = AttackSetup(model, key, resources=given, options=_pos_options(recipe, key, pos, pos_lexicon),
+                        device=device, cpu_bf16=speed[0], cpu_int8=speed[1], max_tokens=speed[2])
+    with RayCluster(address) as cluster:
+        _echo_dashboard(cluster)
+        with ShardedAttack(setup, actors=actors, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0) as sharded:
+            dataset = _load(data, *columns, sharded.labels)
+            if n is not None:
+                dataset = dataset.subset(range(min(n, len(dataset))))
+            return sharded.run(dataset.texts, dataset.labels, **options), sharded.labels
+
+
+def _attack_output(report, labels, output, as_json: bool, title: str, wall_s: Optional[float] = None) -> None:  # type: ignore[no-untyped-def]
     summary = report.summary()
-    summary["wall_s"] = round(time.perf_counter() - start, 2)
+    summary["wall_s"] = round(wall_s if wall_s is not None else report.elapsed_s, 2)
     if output is not None:  # the record schema of a run's examples.jsonl (labels by name)
-        (report.to_parquet if output.suffix == ".parquet" else report.to_jsonl)(output, clf.labels)
+        (report.to_parquet if output.suffix == ".parquet" else report.to_jsonl)(output, labels)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{recipe} on {data} ({len(dataset)} examples)")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():

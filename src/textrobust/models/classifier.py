@@ -428,7 +428,14 @@ class TextClassifier:
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         with atomic_path(directory, directory=True) as tmp:
-            self.model.save_pretrained(tmp)
+            try:
+                self.model.save_pretrained(tmp)
+            except OSError:
+                raise
+            except Exception as e:  # safetensors reports a full disk as its own SafetensorError, not OSError
+                if "I/O error" not in str(e):
+                    raise
+                raise OSError(f"cannot write the model to {directory}: {str(e).split(': ', 1)[-1]}") from None
             self.tokenizer.save_pretrained(tmp)
             meta = {
                 "labels": self.labels,

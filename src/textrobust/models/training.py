@@ -2,7 +2,8 @@
 
 AdamW with linear warm-up/decay, length-grouped batches with dynamic padding (the big win over padding to a fixed
 length), gradient clipping, bf16/fp16 autocast on CUDA, seeded data order, optional early stopping on an eval
-split, and a progress bar with the running loss.
+split, and a progress bar with the running loss. Under ``accelerate launch`` / ``torchrun`` the processes train
+one model data-parallel (DDP; see :mod:`textrobust.models.distributed`).
 """
 
 from __future__ import annotations
@@ -141,8 +142,12 @@ def _train(clf: TextClassifier, train: LabeledData, eval: LabeledData | None, cf
 
     from ..progress import note, steps
 
+    from .distributed import DataParallel
+
     model = clf.model
     device = clf.device
+    ddp = DataParallel(device)  # under accelerate launch / torchrun: data-parallel over the launched processes
+    step_model = ddp.wrap(model)
     rng = np.random.default_rng(cfg.seed)  # data order
     base_ids = clf.encode(train.texts)
     base_labels = list(train.labels)
@@ -173,7 +178,7 @@ def _train(clf: TextClassifier, train: LabeledData, eval: LabeledData | None, cf
                 labels += list(extra_labels)
                 log.info("epoch %d: %d extra examples from the epoch callback", epoch + 1, len(extra_texts))
         lengths = np.array([len(x) for x in ids])
-        batches = length_grouped_batches(lengths, cfg.batch_size, rng)
+        batches = ddp.shard(length_grouped_batches(lengths, cfg.batch_size, rng))
         labels_arr = np.asarray(labels)
         model.train()
         bar = steps(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", enabled=progress, unit="batch")
@@ -183,7 +188,7 @@ def _train(clf: TextClassifier, train: LabeledData, eval: LabeledData | None, cf
             batch = clf.pad([ids[i] for i in idx])
             target = torch.as_tensor(labels_arr[idx]).to(device, non_blocking=True)
             with clf.accelerated(training=True):
-                logits = model(**batch).logits
+                logits = step_model(**batch).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             backward_step(loss, model, optimizer, scaler, cfg.max_grad_norm)
             state["progress"] = epoch + (step + 1) / len(batches)

@@ -20,13 +20,10 @@ def check_resources(exp: Any, needed: list[str]) -> None:
     Example:
         >>> check_resources(load_experiment("examples/sst2_language_models.yaml"), [])  # doctest: +SKIP
     """
-    from ..augment import operator_from_spec, parse_op
     from ..augment.lm import check_causal_lm
     from ..extras import require
     from .spec import resolve_path
-
-    def op_of(spec: Any) -> Any:
-        return parse_op(resolve_path(spec)) if isinstance(spec, str) else operator_from_spec(spec)
+    from .training import augment_pipeline
 
     def at(where: str, check: Any) -> None:
         try:
@@ -35,8 +32,8 @@ def check_resources(exp: Any, needed: list[str]) -> None:
             raise ResourceError(f"{where}: {exc}") from None
 
     for name, cond in exp.conditions.items():
-        for spec in cond.augment.ops if cond.augment else []:
-            at(f"conditions.{name}.augment", op_of(spec).check_resources)
+        for op in augment_pipeline(cond.augment, name)[0] if cond.augment else []:
+            at(f"conditions.{name}.augment.ops", op.check_resources)
         if cond.generate:
             at(f"conditions.{name}.generate", lambda g=cond.generate: check_causal_lm(resolve_path(g.model),
                                                                                    g.method))

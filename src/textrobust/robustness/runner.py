@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..data import atomic_path
 from ..errors import ConfigError, TextRobustError
@@ -49,7 +49,7 @@ class Runner:
 
     def __init__(self, exp: Experiment, run_dir: str | Path | None = None, *, progress: bool = True,
                  command: str | None = None, phase_hook: Callable[[str, str], None] | None = None,
-                 retries: int = 1) -> None:
+                 retries: int = 1, executor: UnitExecutor | None = None) -> None:
         self.exp = exp
         self.run_dir = Path(run_dir or exp.output)
         self.progress = progress
@@ -59,6 +59,7 @@ class Runner:
         self.command = command
         self.phase_hook = phase_hook or (lambda unit, phase: None)
         self.retries = retries
+        self.executor: UnitExecutor = executor or LocalExecutor()
         self.failed: list[dict[str, Any]] = []
 
     # -- planning ---------------------------------------------------------------------------------
@@ -114,10 +115,7 @@ class Runner:
         log.info("%d of %d units to run", len(todo), len(units))
         self.failed = []
         with _UnitProgress(len(units), len(units) - len(todo), self.progress) as bar:
-            for u in todo:
-                self.phase_hook(u.key, "start")
-                self._attempt(u, lambda phase, u=u: bar.phase(u.key, phase))
-                bar.advance(failed=bool(self.failed and self.failed[-1]["unit"] == u.key))
+            self.executor.run_units(self, todo, bar)
         table = aggregate(self.ws, units)
         self._write_environment(started)
         return table
@@ -161,12 +159,30 @@ class Runner:
         write_json(prev, env)
 
 
+class UnitExecutor(Protocol):
+    """Runs a run's unfinished units somewhere (this process, a Ray cluster): calls :func:`run_unit` for each with
+    the runner's retry rule, appends failures to ``runner.failed`` and reports to ``bar`` (``advance`` per unit)."""
+
+    def run_units(self, runner: Runner, units: list[Unit], bar: _UnitProgress) -> None: ...
+
+
+class LocalExecutor:
+    """The default: units one after another in this process."""
+
+    def run_units(self, runner: Runner, units: list[Unit], bar: _UnitProgress) -> None:
+        for u in units:
+            runner.phase_hook(u.key, "start")
+            runner._attempt(u, lambda phase, u=u: bar.phase(u.key, phase))
+            bar.advance(failed=bool(runner.failed and runner.failed[-1]["unit"] == u.key))
+
+
 class _UnitProgress:
     """Units done / total with ETA and the current unit and phase: a live rich bar on a terminal, one log line
     per finished unit elsewhere (a CI log stays readable)."""
 
     def __init__(self, total: int, done: int, enabled: bool) -> None:
         self.total, self.done, self.failed, self.enabled = total, done, 0, enabled
+        self.in_flight = 0  # units running at once (set by executors that run several)
         self.tty = enabled and sys.stderr.isatty()
         self._progress: Any = None
         self._started = time.time()
@@ -186,6 +202,13 @@ class _UnitProgress:
         if self._progress is not None:
             self._progress.update(self._task, description=f"{unit}: {phase}")
 
+    def running(self, n: int) -> None:
+        """How many units are in flight now (shown next to the failed count)."""
+        self.in_flight = n
+        if self._progress is not None:
+            self._progress.update(self._task, description=f"running {n}"
+                                  + (f", failed {self.failed}" if self.failed else ""))
+
     def advance(self, failed: bool = False) -> None:
         self.done += 1
         self.failed += failed
@@ -194,6 +217,7 @@ class _UnitProgress:
         elif self.enabled:
             elapsed = time.time() - self._started
             print(f"units {self.done}/{self.total}" + (f" ({self.failed} failed)" if self.failed else "")
+                  + (f", {self.in_flight} running" if self.in_flight else "")
                   + f", {elapsed:.0f} s elapsed", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:

@@ -153,6 +153,13 @@ class FixedModel(_Strict):
     headers: dict[str, str] = Field({}, description="HTTP models: request headers (e.g. Authorization)")
 
 
+class UnitResources(_Strict):
+    """What one condition x seed unit asks a cluster for (``--backend ray``; the local backend ignores it)."""
+
+    num_cpus: float = Field(1, gt=0, description="CPU cores per unit (also its torch threads)")
+    num_gpus: float = Field(0, ge=0, description="GPUs per unit (fractions share a GPU)")
+
+
 class ConditionSpec(_Strict):
     augment: AugmentSpec | None = None
     generate: GenerateSpec | None = None
@@ -210,6 +217,7 @@ class Experiment(_Strict):
     evaluations: list[EvaluationEntry] = Field(
         [CleanParams()], description="evaluation entries, each with a kind: " + ", ".join(EVALUATIONS))
     resources: dict[str, str] = Field({}, description="neighbours, lexicon, encoder, mlm: name -> path")
+    unit_resources: UnitResources = UnitResources()
     output: str = "runs/experiment"
 
     @field_validator("evaluations", mode="before")
