@@ -71,7 +71,7 @@ def test_synonym_and_eda_need_no_path_with_wordnet(wordnet) -> None:
 
 def test_pwws_default_lexicon_is_wordnet(wordnet) -> None:
     from textrobust.adversarial import load_resources
-    from textrobust.robustness.runner import build_resources
+    from textrobust.robustness.resources import build_resources
 
     assert load_resources(["lexicon"])["lexicon"] is wordnet
     assert build_resources(["lexicon"], {"lexicon": "wordnet"})["lexicon"] is wordnet  # --resource lexicon=wordnet

@@ -31,7 +31,7 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
 
     Example:
         >>> b = length_grouped_batches(np.array([1, 9, 2, 8]), 2, np.random.default_rng(0))
-        >>> sorted(sorted(lengths) for lengths in ([np.array([1, 9, 2, 8])[i] for i in x] for x in b))
+        >>> sorted(sorted(int(np.array([1, 9, 2, 8])[i]) for i in x) for x in b)
         [[1, 2], [8, 9]]
     """
     perm = rng.permutation(len(lengths))
