@@ -41,8 +41,8 @@ def _print_summary(run_dir: Path) -> None:
     Console(width=max(Console().width, 100)).print(table)
     corr = summary.get("correction") or {}
     design = ("fixed models compared over test examples" if summary.get("models_fixed") else
-              f"intervals over seeds and test examples from {summary.get('min_seeds', 3)} seeds, over test examples "
-              "only below (\"runs:\" = on these training runs)")
+              f"intervals over seeds and test examples where a condition has >= {summary.get('min_seeds', 3)} seeds, "
+              "else over test examples only, and the verdict is about these training runs (\"runs:\")")
     Console().print(f"verdicts: Holm-corrected over {corr.get('family', '?')} comparisons; {design}; "
                     "↑/↓: higher/lower is better; details in report.html")
 
@@ -68,8 +68,8 @@ def _print_power(rows: list[dict[str, Any]]) -> None:
 def _verdict_word(r: dict[str, Any]) -> str:
     v = r.get("verdict")
     if v == "too_few_seeds":
-        return f"runs: {r['these_runs'].replace('_', ' ')}" if r.get("these_runs") else "too few seeds"
-    return {"no_change": "no change", None: ""}.get(v, v or "")
+        return f"runs: {_verdict_word({'verdict': r['these_runs']})}" if r.get("these_runs") else "too few seeds"
+    return {"no_change": "no detectable change", None: ""}.get(v, v or "")
 
 
 def _run(exp: Any, run_dir: str | Path, resume: bool, fail_under: list[str], report: bool,
