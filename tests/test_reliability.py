@@ -178,3 +178,25 @@ def test_train_off_a_terminal_prints_one_line_per_epoch(tmp_path, csv_file, tiny
     assert "\r" not in r.stderr and "\r" not in r.stdout
     epochs = [x for x in r.stderr.splitlines() if x.startswith("epoch ")]
     assert [x.split(":")[0] for x in epochs] == ["epoch 1/2", "epoch 2/2"] and "eval accuracy" in epochs[-1]
+
+
+def test_atomic_outputs_get_the_mode_of_any_new_file(tmp_path):
+    """Temp files are 0600 and temp dirs 0700; what lands (results, reports, saved models) follows the umask."""
+    import stat
+
+    from textrobust.data.atomic import atomic_path
+
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "results.csv") as tmp:
+            tmp.write_text("a\n1\n")
+        with atomic_path(tmp_path / "model", directory=True) as tmp:
+            (tmp / "weights").write_text("w")
+        os.umask(0o077)
+        with atomic_path(tmp_path / "private.csv") as tmp:
+            tmp.write_text("a\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "results.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "private.csv").stat().st_mode) == 0o600

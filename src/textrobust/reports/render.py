@@ -124,7 +124,6 @@ def _write_text(target: Path, text: str) -> None:
     try:
         with atomic_path(target) as tmp:
             tmp.write_text(text, encoding="utf-8")
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
     except OSError as exc:
         reason = " ".join(str(exc).split())[:200]
         raise DataError(f"cannot write {target} ({reason}); choose another output path with -o") from exc
