@@ -39,6 +39,16 @@ def check_dtype(op: str, dtype: str) -> None:
     check(op, "dtype", dtype in DTYPES, "|".join(DTYPES), dtype)
 
 
+def check_sampling(op: str, params: Any) -> None:
+    """ConfigError unless the sampling parameters every causal-LM operator shares are valid: ``max_new_tokens``,
+    ``top_k``, ``batch_size`` (integers >= 1), ``top_p`` in (0, 1], ``temperature`` > 0 and ``dtype``."""
+    for f in ("max_new_tokens", "top_k", "batch_size"):
+        check(op, f, getattr(params, f) >= 1, "an integer >= 1", getattr(params, f))
+    check(op, "top_p", 0 < params.top_p <= 1, "a float in (0, 1]", params.top_p)
+    check(op, "temperature", params.temperature > 0, "a float > 0", params.temperature)
+    check_dtype(op, params.dtype)
+
+
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is returned as is."""
     from textrobust.models.classifier import resolve_device as resolve

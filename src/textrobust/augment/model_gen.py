@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import check_causal_lm, check_dtype, load_causal_lm, sample_continuations
+from textrobust.augment.lm import check_causal_lm, check_sampling, load_causal_lm, sample_continuations
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,7 @@ class GenerateParams(Params):
         check(op, "mode", self.mode in ("continue", "prompt"), "continue|prompt", self.mode)
         check(op, "keep", 0 < self.keep < 1, "a float in (0, 1)", self.keep)
         check(op, "prompt", "{text}" in self.prompt, "a template containing {text}", self.prompt)
-        for f in ("max_new_tokens", "top_k", "batch_size"):
-            check(op, f, getattr(self, f) >= 1, "an integer >= 1", getattr(self, f))
-        check(op, "top_p", 0 < self.top_p <= 1, "a float in (0, 1]", self.top_p)
-        check(op, "temperature", self.temperature > 0, "a float > 0", self.temperature)
-        check_dtype(op, self.dtype)
+        check_sampling(op, self)
 
 
 @register

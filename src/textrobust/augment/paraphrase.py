@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import chat_prompt, check_causal_lm, check_dtype, load_causal_lm, sample_continuations
+from textrobust.augment.lm import chat_prompt, check_causal_lm, check_sampling, load_causal_lm, sample_continuations
 
 DEFAULT_PROMPT = ("Rewrite the following sentence in different words, keeping its meaning and tone. "
                   "Reply with the rewritten sentence only.\n\n{text}")
@@ -68,11 +68,7 @@ class ParaphraseParams(Params):
     def validate(self, op: str) -> None:
         check(op, "model", bool(self.model), "a causal LM name or path, e.g. smollm2", self.model)
         check(op, "prompt", "{text}" in self.prompt, "an instruction containing {text}", self.prompt)
-        for f in ("max_new_tokens", "top_k", "batch_size"):
-            check(op, f, getattr(self, f) >= 1, "an integer >= 1", getattr(self, f))
-        check(op, "top_p", 0 < self.top_p <= 1, "a float in (0, 1]", self.top_p)
-        check(op, "temperature", self.temperature > 0, "a float > 0", self.temperature)
-        check_dtype(op, self.dtype)
+        check_sampling(op, self)
 
 
 @register

@@ -23,8 +23,10 @@ def _print_summary(run_dir: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     headline = {(m["evaluation"], m["metric"]): m for m in summary.get("metrics", []) if m.get("headline")}
     keep = [r for r in summary["rows"] if (r["evaluation"], r["metric"]) in headline]
-    table = Table(title=f"mean over seeds [95% CI]; change vs '{summary['baseline']}' [95% CI]")
-    for col in ("condition", "metric", "mean [CI]", "change [CI]", "verdict"):
+    title = "value [95% CI over test examples]" if summary.get("models_fixed") else "mean over seeds [95% CI]"
+    table = Table(title=f"{title}; change vs '{summary['baseline']}' [95% CI]")
+    for col in ("condition", "metric", "value [CI]" if summary.get("models_fixed") else "mean [CI]", "change [CI]",
+                "verdict"):
         table.add_column(col, overflow="fold")
     for r in keep:
         m = headline[(r["evaluation"], r["metric"])]
@@ -43,8 +45,9 @@ def _print_summary(run_dir: Path) -> None:
     design = ("fixed models compared over test examples" if summary.get("models_fixed") else
               f"intervals over seeds and test examples where a condition has >= {summary.get('min_seeds', 3)} seeds, "
               "else over test examples only, and the verdict is about these training runs (\"runs:\")")
-    Console().print(f"verdicts: Holm-corrected over {corr.get('family', '?')} comparisons; {design}; "
-                    "↑/↓: higher/lower is better; details in report.html")
+    family = corr.get("family")
+    verdicts = f"verdicts: Holm-corrected over {family} comparisons; " if family else "no comparisons; "
+    Console().print(f"{verdicts}{design}; ↑/↓: higher/lower is better; details in report.html")
 
 
 def _print_power(rows: list[dict[str, Any]]) -> None:

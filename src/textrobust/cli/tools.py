@@ -245,16 +245,9 @@ def attack(
 def _attack_on_ray(data, model, recipe, resource, pos, pos_lexicon, device, speed, n, address, actors,  # type: ignore[no-untyped-def]
                    num_cpus, num_gpus, columns, options):
     """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
-    from ..adversarial import RECIPES
-    from ..errors import ConfigError, ResourceError
     from ..scale import AttackSetup, RayCluster, ShardedAttack
 
-    key = recipe.replace("-", "_")
-    if key not in RECIPES:
-        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
-    given = parse_resources(resource)
-    if "mlm" in RECIPES[key].resources and "mlm" not in given:
-        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
+    key, given = _recipe_and_paths(recipe, resource)
     setup = AttackSetup(model, key, resources=given, options=_pos_options(recipe, key, pos, pos_lexicon),
                         device=device, cpu_bf16=speed[0], cpu_int8=speed[1], max_tokens=speed[2])
     with RayCluster(address) as cluster:
@@ -326,8 +319,16 @@ def parse_resources(items: list[str]) -> dict[str, str]:
 def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
     """Check a recipe name and build its resources from ``--resource NAME=PATH`` (else shared-data defaults)."""
     from ..adversarial import RECIPES
-    from ..errors import ConfigError, ResourceError
     from ..robustness.resources import build_resources
+
+    key, given = _recipe_and_paths(recipe, resource)
+    return key, build_resources(RECIPES[key].resources, given)
+
+
+def _recipe_and_paths(recipe: str, resource: list[str]) -> tuple[str, dict[str, str]]:
+    """The recipe's registry key and the ``--resource NAME=PATH`` paths, checked (nothing loaded)."""
+    from ..adversarial import RECIPES
+    from ..errors import ConfigError, ResourceError
 
     key = recipe.replace("-", "_")
     if key not in RECIPES:
@@ -335,7 +336,7 @@ def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
     given = parse_resources(resource)
     if "mlm" in RECIPES[key].resources and "mlm" not in given:
         raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
-    return key, build_resources(RECIPES[key].resources, given)
+    return key, given
 
 
 @list_app.command("ops")
