@@ -135,7 +135,12 @@ def run_kills(work: Path, model_dir: str, data: Path, kills: int, seed: int = 0)
     ref_seconds = time.monotonic() - t0
     killed = 0
     for _ in range(kills):
-        at = rng.uniform(0.1, 1.0) * ref_seconds
+        # A resumed run skips the finished units, so draw the kill time over what is left (start-up included):
+        # drawing it over the whole reference time would let the resumed runs finish before most kill points.
+        left = 4 - len(list((work / "out").glob("units/*/*/done.json")))
+        if left <= 0:
+            break
+        at = rng.uniform(0.1, 1.0) * ref_seconds * left / 4
         if not _kill_when(_cli(*base, "-o", str(work / "out")), lambda elapsed, at=at: elapsed >= at):
             break
         killed += 1
