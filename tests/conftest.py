@@ -143,3 +143,24 @@ def gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
     """A 1-layer GPT-2 with the tiny WordPiece tokenizer plus an [EOS] token (pad stays [PAD])."""
     return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt_lambada"), tiny_tokenizer_dir, n_embd=32,
                           eos_token="[EOS]")
+
+
+def tiny_experiment(tmp_path: Path, model_dir: Path, suites: list[str]) -> dict:
+    """The tiny 2 conditions x 2 seeds experiment spec the harness and Ray tests run (its data written to
+    ``tmp_path/data.csv``, its output ``tmp_path/run``)."""
+    import pandas as pd
+
+    rows = tiny_corpus()
+    pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
+        tmp_path / "data.csv", index=False)
+    return {
+        "name": "tiny",
+        "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 120},
+        "model": {"name": str(model_dir), "max_length": 32, "device": "cpu",
+                  "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
+        "conditions": {"baseline": {}, "char": {"augment": {"ops": ["char:kind=keyboard,p=0.3"], "n": 1}}},
+        "seeds": [0, 1],
+        "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": suites},
+                        {"kind": "attack", "recipe": "deepwordbug", "n": 8}],
+        "output": str(tmp_path / "run"),
+    }

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import tiny_corpus
+from conftest import tiny_corpus, tiny_experiment
 from textrobust.robustness import Runner, parse_experiment
 
 pytestmark = pytest.mark.ray
@@ -38,20 +38,7 @@ def ray_local():
 
 @pytest.fixture
 def spec(tmp_path, tiny_model_dir):
-    rows = tiny_corpus()
-    pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        tmp_path / "data.csv", index=False)
-    return {
-        "name": "tiny",
-        "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 120},
-        "model": {"name": str(tiny_model_dir), "max_length": 32, "device": "cpu",
-                  "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
-        "conditions": {"baseline": {}, "char": {"augment": {"ops": ["char:kind=keyboard,p=0.3"], "n": 1}}},
-        "seeds": [0, 1],
-        "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": ["case", "typo"]},
-                        {"kind": "attack", "recipe": "deepwordbug", "n": 8}],
-        "output": str(tmp_path / "run"),
-    }
+    return tiny_experiment(tmp_path, tiny_model_dir, ["case", "typo"])
 
 
 def _timing(run: Path) -> set[tuple[str, str]]:

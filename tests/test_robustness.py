@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tiny_corpus
+from conftest import tiny_experiment
 from textrobust.errors import ConfigError
 from textrobust.robustness.unit import Workspace
 from textrobust.robustness import (
@@ -21,20 +21,7 @@ from textrobust.robustness.suites import contraction, punctuation
 
 @pytest.fixture
 def spec(tmp_path, tiny_model_dir):
-    rows = tiny_corpus()
-    pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        tmp_path / "data.csv", index=False)
-    return {
-        "name": "tiny",
-        "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 120},
-        "model": {"name": str(tiny_model_dir), "max_length": 32, "device": "cpu",
-                  "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
-        "conditions": {"baseline": {}, "char": {"augment": {"ops": ["char:kind=keyboard,p=0.3"], "n": 1}}},
-        "seeds": [0, 1],
-        "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": ["case", "punctuation", "typo"]},
-                        {"kind": "attack", "recipe": "deepwordbug", "n": 8}],
-        "output": str(tmp_path / "run"),
-    }
+    return tiny_experiment(tmp_path, tiny_model_dir, ["case", "punctuation", "typo"])
 
 
 def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):

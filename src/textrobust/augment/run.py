@@ -189,13 +189,7 @@ def augment_file(
     from textrobust.data.io import count_rows, iter_frames, source_kind
 
     out = Path(output_path)
-    ops = [ops] if isinstance(ops, Operator) else list(ops)
-    if not ops or not all(isinstance(o, Operator) for o in ops):
-        raise ConfigError("augment_file: ops must be an operator or a non-empty list of operators")
-    for o in ops:  # a missing optional resource stops the run here, before anything is written
-        o.check_resources()
-    if batch_size < 1 or n < 1:
-        raise ConfigError(f"augment_file: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
+    ops = checked_ops(ops, n, batch_size, "augment_file")
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"augment_file: workers must be an integer >= 1, got {workers!r}")
     kind = source_kind(input_path, fmt)  # a missing input or unknown format fails here
@@ -273,6 +267,19 @@ def augment_file(
     summary.seconds = round(time.perf_counter() - start, 3)
     log.info("augmented %d rows -> %d rows in %.1fs", summary.rows_in, summary.rows_out, summary.seconds)
     return summary
+
+
+def checked_ops(ops: Sequence[Operator] | Operator, n: int, batch_size: int, who: str) -> list[Operator]:
+    """``ops`` as a non-empty list, with their optional resources present and ``n`` / ``batch_size`` >= 1;
+    ConfigError / ResourceError otherwise (before anything is written)."""
+    ops = [ops] if isinstance(ops, Operator) else list(ops)
+    if not ops or not all(isinstance(o, Operator) for o in ops):
+        raise ConfigError(f"{who}: ops must be an operator or a non-empty list of operators")
+    for o in ops:
+        o.check_resources()
+    if batch_size < 1 or n < 1:
+        raise ConfigError(f"{who}: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
+    return ops
 
 
 def operator_seeds(seed: int, k: int) -> list[int]:

@@ -41,6 +41,7 @@ from ..augment.run import (
     _partial_paths,
     _progress,
     _Writer,
+    checked_ops,
     operator_seeds,
 )
 from ..errors import ConfigError, DataError
@@ -80,13 +81,7 @@ def augment_file_ray(
 
     ray = require_ray()
     inp, out = Path(input_path).resolve(), Path(output_path).resolve()
-    ops = [ops] if isinstance(ops, Operator) else list(ops)
-    if not ops or not all(isinstance(o, Operator) for o in ops):
-        raise ConfigError("augment_file_ray: ops must be an operator or a non-empty list of operators")
-    for o in ops:  # a missing optional resource stops the run here, before anything is written
-        o.check_resources()
-    if batch_size < 1 or n < 1:
-        raise ConfigError(f"augment_file_ray: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
+    ops = checked_ops(ops, n, batch_size, "augment_file_ray")
     if not inp.is_file():
         raise DataError(f"{inp}: input file not found (--backend ray reads one CSV/TSV/JSONL/Parquet file)")
     kind = _in_fmt(inp)
