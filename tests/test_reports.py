@@ -377,6 +377,9 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
         "no detectable change in accuracy under attack after correcting for 6 comparisons (+2.0 pts, 95% CI +0.1 to "
         "+3.9 over 3 seeds and 300 test examples, p = 0.04; Holm-adjusted p = 0.20 across 6 comparisons); "
         "this design detects changes of 3.0 pts or more (80% power); about 9 seeds would detect +2.0 pts")}
+    more = {**no, "seeds_needed": None, "examples_needed": 33645}
+    assert verdict(more, **kw)["text"].endswith(
+        "more seeds alone would not; about 33,645 test examples would detect +2.0 pts")
     two = {**base, "n_seeds": 2, "diff_method": "examples", "verdict": "too_few_seeds", "these_runs": "better",
            "by_seed": base["by_seed"][:2], "seeds_needed": 4, "diff_mde": None}
     text = verdict(two, **kw)["text"]

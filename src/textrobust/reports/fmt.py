@@ -166,7 +166,8 @@ def _planning_text(cell: dict[str, Any], unit: str, diff: Any) -> str:
         if is_number(cell.get("seeds_needed")):
             parts.append(f"about {cell['seeds_needed']} seeds would detect {diff_text(diff, unit)}")
         elif is_number(cell.get("examples_needed")):
-            parts.append(f"more seeds alone would not; about {cell['examples_needed']} test examples would")
+            parts.append(f"more seeds alone would not; about {cell['examples_needed']:,} test examples would detect "
+                         f"{diff_text(diff, unit)}")
     return "; ".join(parts)
 
 
