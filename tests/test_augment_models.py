@@ -188,6 +188,8 @@ def test_paraphrase_cleans_lead_ins_and_quotes() -> None:
     assert clean_reply('Sure! Here is the rewritten sentence: "A fine film."') == "A fine film."
     assert clean_reply("Paraphrase: the plot drags") == "the plot drags"
     assert clean_reply("The sentence is good.") == "The sentence is good."  # no colon: not a lead-in
+    assert clean_reply("Rewrite: the plot drags") == "the plot drags"
+    assert clean_reply("Rewrite:") == ""  # SmolLM2 echoing the instruction: the operator then returns no variant
 
 
 def test_gguf_folder_resolution(tmp_path) -> None:

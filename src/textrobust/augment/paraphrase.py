@@ -30,8 +30,9 @@ from textrobust.augment.lm import chat_prompt, check_causal_lm, check_sampling, 
 DEFAULT_PROMPT = ("Rewrite the following sentence in different words, keeping its meaning and tone. "
                   "Reply with the rewritten sentence only.\n\n{text}")
 # Lead-ins small instruction models put before the answer ("Rewritten sentence: ...", "Sure! Here it is: ...").
+# A reply that is only a lead-in (SmolLM2 sometimes answers just "Rewrite:") cleans to "": no variant for that text.
 _LEAD_IN = re.compile(r"^(sure[,!.]?\s*)?((here( is|'s)|the)?\s*(a |the )?(rewritten|paraphrased|new|revised)?"
-                      r"\s*(sentence|version|paraphrase|text)?\s*(is)?\s*:)\s*", re.IGNORECASE)
+                      r"\s*(sentence|version|paraphrase|text|rewrite)?\s*(is)?\s*:)\s*", re.IGNORECASE)
 _QUOTES = "\"'“”‘’`"
 
 
