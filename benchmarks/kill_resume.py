@@ -133,14 +133,15 @@ def run_kills(work: Path, model_dir: str, data: Path, kills: int, seed: int = 0)
     subprocess.run(_cli(*base, "-o", str(work / "ref")), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     ref_seconds = time.monotonic() - t0
+    n_units = len(list((work / "ref").glob("units/*/*/done.json")))  # what the experiment plans (4 today)
     killed = 0
     for _ in range(kills):
         # A resumed run skips the finished units, so draw the kill time over what is left (start-up included):
         # drawing it over the whole reference time would let the resumed runs finish before most kill points.
-        left = 4 - len(list((work / "out").glob("units/*/*/done.json")))
+        left = n_units - len(list((work / "out").glob("units/*/*/done.json")))
         if left <= 0:
             break
-        at = rng.uniform(0.1, 1.0) * ref_seconds * left / 4
+        at = rng.uniform(0.1, 1.0) * ref_seconds * left / n_units
         if not _kill_when(_cli(*base, "-o", str(work / "out")), lambda elapsed, at=at: elapsed >= at):
             break
         killed += 1
