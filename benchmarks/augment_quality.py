@@ -55,8 +55,9 @@ OPS = {
 
 def sst2_samples(n: int, n_judge: int, seed: int) -> tuple[LabeledData, LabeledData]:
     """``n`` sentences to augment and ``n_judge`` other ones to train the judge (distinct, >= 4 words)."""
-    sst = load_dataset(shared_data_dir() / "sst2" / "train.tsv", text_column="sentence",
-                       label_names=["negative", "positive"])
+    sst = load_dataset(
+        shared_data_dir() / "sst2" / "train.tsv", text_column="sentence", label_names=["negative", "positive"]
+    )
     seen, keep = set(), []
     for i, t in enumerate(sst.texts):
         key = " ".join(t.split())
@@ -64,7 +65,7 @@ def sst2_samples(n: int, n_judge: int, seed: int) -> tuple[LabeledData, LabeledD
             seen.add(key)
             keep.append(i)
     order = np.random.default_rng(seed).permutation(keep)
-    return sst.subset(order[:n].tolist()), sst.subset(order[n:n + n_judge].tolist())
+    return sst.subset(order[:n].tolist()), sst.subset(order[n : n + n_judge].tolist())
 
 
 def main() -> None:
@@ -84,8 +85,13 @@ def main() -> None:
     if (judge_dir / "textrobust.json").exists():
         judge = TextClassifier.load(judge_dir, device="cpu")
     else:
-        judge = TextClassifier(minilm_path(), labels=judge_data.label_names, max_length=64, device="cpu",
-                               train_config=TrainConfig(epochs=2, lr=1e-4, batch_size=32, seed=args.seed))
+        judge = TextClassifier(
+            minilm_path(),
+            labels=judge_data.label_names,
+            max_length=64,
+            device="cpu",
+            train_config=TrainConfig(epochs=2, lr=1e-4, batch_size=32, seed=args.seed),
+        )
         judge.fit(judge_data, progress=False)
         judge.save(judge_dir)
     dev = load_dataset(shared_data_dir() / "sst2" / "dev.tsv", text_column="sentence", label_names=judge.labels)
@@ -104,14 +110,21 @@ def main() -> None:
         idx = [i for i, v in enumerate(variants) if v]
         outs = [variants[i][0] for i in idx]
         emb = encode([data.texts[i] for i in idx] + outs, minilm_path()) if outs else np.zeros((0, 1))
-        cos = (emb[: len(idx)] * emb[len(idx):]).sum(1) if outs else np.zeros(0)
+        cos = (emb[: len(idx)] * emb[len(idx) :]).sum(1) if outs else np.zeros(0)
         pred = judge.predict(outs) if outs else np.zeros(0, dtype=int)
-        rows.append({"operator": name, "spec": OPS[name], "n": len(data), "changed": len(idx) / len(data),
-                     "cosine": float(cos.mean()) if outs else float("nan"),
-                     "kept_gold": float((pred == gold[idx]).mean()) if outs else float("nan"),
-                     "kept_pred": float((pred == orig_pred[idx]).mean()) if outs else float("nan"),
-                     "sent_per_s": len(data) / secs,
-                     "examples": [[data.texts[i], o] for i, o in list(zip(idx, outs))[:5]]})
+        rows.append(
+            {
+                "operator": name,
+                "spec": OPS[name],
+                "n": len(data),
+                "changed": len(idx) / len(data),
+                "cosine": float(cos.mean()) if outs else float("nan"),
+                "kept_gold": float((pred == gold[idx]).mean()) if outs else float("nan"),
+                "kept_pred": float((pred == orig_pred[idx]).mean()) if outs else float("nan"),
+                "sent_per_s": len(data) / secs,
+                "examples": [[data.texts[i], o] for i, o in list(zip(idx, outs, strict=True))[:5]],
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     if args.lambada:
         import pandas as pd
@@ -120,13 +133,24 @@ def main() -> None:
         frame = pd.concat([pd.read_parquet(f) for f in files]) if files else pd.DataFrame(columns=["text", "label"])
         if len(frame):
             pred = judge.predict(frame.text.tolist())
-            rows.append({"operator": f"lambada (SmolLM2, {len(files)} runs)", "spec": args.lambada, "n": len(frame),
-                         "changed": float("nan"), "cosine": float("nan"),
-                         "kept_gold": float((pred == frame.label.to_numpy()).mean()), "kept_pred": float("nan"),
-                         "sent_per_s": float("nan"), "examples": frame.head(5).values.tolist()})
+            rows.append(
+                {
+                    "operator": f"lambada (SmolLM2, {len(files)} runs)",
+                    "spec": args.lambada,
+                    "n": len(frame),
+                    "changed": float("nan"),
+                    "cosine": float("nan"),
+                    "kept_gold": float((pred == frame.label.to_numpy()).mean()),
+                    "kept_pred": float("nan"),
+                    "sent_per_s": float("nan"),
+                    "examples": frame.head(5).values.tolist(),
+                }
+            )
     env = environment("cpu")
-    print(f"\n{len(data)} SST-2 training sentences (>= 4 words, seed {args.seed}), one variant each; judge dev accuracy "
-          f"{judge_acc:.3f}; torch {env['torch']}, {env['torch_threads']} threads, {env['date_utc']}")
+    print(
+        f"\n{len(data)} SST-2 training sentences (>= 4 words, seed {args.seed}), one variant each; judge dev accuracy "
+        f"{judge_acc:.3f}; torch {env['torch']}, {env['torch_threads']} threads, {env['date_utc']}"
+    )
     cols = ["operator", "spec", "n", "changed", "cosine", "kept_gold", "kept_pred", "sent_per_s"]
     print(format_table(cols, [[r[c] for c in cols] for r in rows]))
     if args.out:

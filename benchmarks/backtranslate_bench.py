@@ -68,8 +68,13 @@ def build_tokenizer(corpus: list[str], vocab_size: int, pad_to: int | None, max_
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=max_len,
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_len,
     )
 
 
@@ -79,22 +84,47 @@ def build_models(root: Path, size: str, corpus: list[str], num_beams: int, new_t
 
     if size == "tiny":
         tok = build_tokenizer(corpus, 2000, None, 128)
-        dims = dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                    decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=256)
+        dims = dict(
+            d_model=64,
+            encoder_layers=2,
+            decoder_layers=2,
+            encoder_attention_heads=4,
+            decoder_attention_heads=4,
+            encoder_ffn_dim=128,
+            decoder_ffn_dim=128,
+            max_position_embeddings=256,
+        )
     else:
         tok = build_tokenizer(corpus, 16000, OPUS_VOCAB, 512)
-        dims = dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
-                    decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048,
-                    max_position_embeddings=512, scale_embedding=True)
+        dims = dict(
+            d_model=512,
+            encoder_layers=6,
+            decoder_layers=6,
+            encoder_attention_heads=8,
+            decoder_attention_heads=8,
+            encoder_ffn_dim=2048,
+            decoder_ffn_dim=2048,
+            max_position_embeddings=512,
+            scale_embedding=True,
+        )
     dirs = []
     for k, name in enumerate(("fwd", "bwd")):
         torch.manual_seed(k)
-        cfg = MarianConfig(vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id,
-                           decoder_start_token_id=tok.pad_token_id, forced_eos_token_id=tok.sep_token_id, **dims)
+        cfg = MarianConfig(
+            vocab_size=len(tok),
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.sep_token_id,
+            decoder_start_token_id=tok.pad_token_id,
+            forced_eos_token_id=tok.sep_token_id,
+            **dims,
+        )
         model = MarianMTModel(cfg)
         model.generation_config = GenerationConfig(
-            num_beams=num_beams, min_new_tokens=new_tokens, pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.sep_token_id, decoder_start_token_id=tok.pad_token_id,
+            num_beams=num_beams,
+            min_new_tokens=new_tokens,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.sep_token_id,
+            decoder_start_token_id=tok.pad_token_id,
             forced_eos_token_id=tok.sep_token_id,
         )
         out = root / name
@@ -120,13 +150,18 @@ def limit_runner(fwd: str, bwd: str, device: str, args: argparse.Namespace):
         out = [""] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for s in range(0, len(order), args.batch_size):
-            rows = order[s:s + args.batch_size]
+            rows = order[s : s + args.batch_size]
             enc = tok([texts[i] for i in rows], padding=True, truncation=True, return_tensors="pt").to(device)
             with torch.inference_mode():
-                gen = model.generate(**enc, num_beams=args.num_beams, do_sample=False,
-                                     max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens)
+                gen = model.generate(
+                    **enc,
+                    num_beams=args.num_beams,
+                    do_sample=False,
+                    max_new_tokens=args.max_new_tokens,
+                    min_new_tokens=args.max_new_tokens,
+                )
             counts.append(gen.shape[1] - 1)
-            for i, t in zip(rows, tok.batch_decode(gen, skip_special_tokens=True)):
+            for i, t in zip(rows, tok.batch_decode(gen, skip_special_tokens=True), strict=True):
                 out[i] = t
         return out
 
@@ -169,17 +204,26 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device
     texts = load_sentences(args.n)
     env = environment(device)
-    print(f"# backtranslate bench: size={args.size} n={args.n} beams={args.num_beams} batch={args.batch_size} "
-          f"new_tokens={args.max_new_tokens} repeat={args.repeat} (best) device={device} torch={env['torch']} "
-          f"transformers={env['transformers']} threads={env['torch_threads']} ({env['device_name']})")
+    print(
+        f"# backtranslate bench: size={args.size} n={args.n} beams={args.num_beams} batch={args.batch_size} "
+        f"new_tokens={args.max_new_tokens} repeat={args.repeat} (best) device={device} torch={env['torch']} "
+        f"transformers={env['transformers']} threads={env['torch_threads']} ({env['device_name']})"
+    )
     with tempfile.TemporaryDirectory(prefix="bt_bench_") as tmp:
         fwd, bwd = build_models(Path(tmp), args.size, texts, args.num_beams, args.max_new_tokens)
-        spec = (f"backtranslate:forward={fwd},backward={bwd},sampling=false,num_beams={args.num_beams},"
-                f"max_new_tokens={args.max_new_tokens},batch_size={args.batch_size},device={device}")
+        spec = (
+            f"backtranslate:forward={fwd},backward={bwd},sampling=false,num_beams={args.num_beams},"
+            f"max_new_tokens={args.max_new_tokens},batch_size={args.batch_size},device={device}"
+        )
         op = parse_op(spec)  # dtype=auto: fp32 on CPU (as nlpaug), bf16 on CUDA
         op_bf16 = parse_op(spec + ",dtype=bfloat16")
-        aug = naw.BackTranslationAug(from_model_name=fwd, to_model_name=bwd, device=device,
-                                     batch_size=args.batch_size, max_length=args.max_new_tokens + 1)
+        aug = naw.BackTranslationAug(
+            from_model_name=fwd,
+            to_model_name=bwd,
+            device=device,
+            batch_size=args.batch_size,
+            max_length=args.max_new_tokens + 1,
+        )
         limit, counts = limit_runner(fwd, bwd, device, args)
         systems = [
             ("textrobust backtranslate", lambda xs: op(xs, seed=0, n=1)),
@@ -194,11 +238,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {secs[name]:.2f}s", flush=True)
     assert counts and all(c == args.max_new_tokens for c in counts), f"generated lengths {set(counts)}"
     ours, ours_bf16, nl, lim = (secs[name] for name, _ in systems)
-    rows = [(name, args.n, secs[name], args.n / secs[name], secs[name] and nl / secs[name], lim / secs[name])
-            for name, _ in systems]
+    rows = [
+        (name, args.n, secs[name], args.n / secs[name], secs[name] and nl / secs[name], lim / secs[name])
+        for name, _ in systems
+    ]
     print(format_table(["system", "sentences", "seconds", "sent/s", "x nlpaug", "of limit"], rows))
-    print(f"ours vs nlpaug: {nl / ours:.2f}x at the same dtype, {nl / ours_bf16:.2f}x with dtype=bfloat16 "
-          f"(target >= 3x); ours of limit: {100 * lim / ours:.0f}% (target >= 70%)")
+    print(
+        f"ours vs nlpaug: {nl / ours:.2f}x at the same dtype, {nl / ours_bf16:.2f}x with dtype=bfloat16 "
+        f"(target >= 3x); ours of limit: {100 * lim / ours:.0f}% (target >= 70%)"
+    )
     return 0
 
 

@@ -23,8 +23,9 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def timed_rounds(settings: dict[str, Callable[[], Any]], rounds: int, device: st
         fn()
     out: dict[str, list[float]] = {k: [] for k in settings}
     for r in range(rounds):
-        for name in (list(settings) if r % 2 == 0 else list(reversed(settings))):
+        for name in list(settings) if r % 2 == 0 else list(reversed(settings)):
             sync(device)
             t = time.perf_counter()
             settings[name]()
@@ -83,25 +84,32 @@ def chunked(fn: Callable[[list[str]], Any], texts: list[str], call_size: int) ->
 def sweep_budget(clf: Any, enc: Any, texts: list[str], windows: list[str], args: argparse.Namespace) -> dict:
     settings: dict[str, Callable[[], Any]] = {}
     for bs in args.fixed:
-        settings[f"classifier, {bs} rows"] = chunked(lambda t, bs=bs: clf.predict_proba(t, batch_size=bs), texts,
-                                                     args.call_size)
+        settings[f"classifier, {bs} rows"] = chunked(
+            lambda t, bs=bs: clf.predict_proba(t, batch_size=bs), texts, args.call_size
+        )
     for b in args.budgets:
+
         def run(t: list[str], b: int = b) -> Any:
             clf.max_tokens = b
             return clf.predict_proba(t)
+
         settings[f"classifier, {b} tokens"] = chunked(run, texts, args.call_size)
     ct = timed_rounds(settings, args.rounds, args.device)
     clf.max_tokens = None
     esettings: dict[str, Callable[[], Any]] = {}
     for bs in args.fixed + [128]:
+
         def erun(t: list[str], bs: int = bs) -> Any:
             enc.batch_size, enc.max_tokens = bs, None
             return enc(t)
+
         esettings[f"encoder, {bs} rows"] = chunked(erun, windows, args.call_size)
     for b in args.budgets:
+
         def erun2(t: list[str], b: int = b) -> Any:
             enc.batch_size, enc.max_tokens = None, b
             return enc(t)
+
         esettings[f"encoder, {b} tokens"] = chunked(erun2, windows, args.call_size)
     et = timed_rounds(esettings, args.rounds, args.device)
     enc.batch_size, enc.max_tokens = None, None
@@ -125,6 +133,7 @@ def sweep_multiple(clf: Any, enc: Any, texts: list[str], windows: list[str], arg
                 return fn()
             finally:
                 batching.padded_width = original
+
         return run
 
     settings = {}
@@ -133,10 +142,17 @@ def sweep_multiple(clf: Any, enc: Any, texts: list[str], windows: list[str], arg
         settings[f"encoder, multiple {m}"] = with_multiple(m, chunked(enc, windows, args.call_size))
     t = timed_rounds(settings, args.rounds, args.device)
     cols = ["setting", "median texts/s", "slowest", "fastest", "x first row"]
-    print(format_table(cols, rows_for({k: v for k, v in t.items() if k.startswith("classifier")}, len(texts),
-                                      "classifier, multiple 8")))
-    print(format_table(cols, rows_for({k: v for k, v in t.items() if k.startswith("encoder")}, len(windows),
-                                      "encoder, multiple 8")))
+    print(
+        format_table(
+            cols,
+            rows_for({k: v for k, v in t.items() if k.startswith("classifier")}, len(texts), "classifier, multiple 8"),
+        )
+    )
+    print(
+        format_table(
+            cols, rows_for({k: v for k, v in t.items() if k.startswith("encoder")}, len(windows), "encoder, multiple 8")
+        )
+    )
     return t
 
 
@@ -218,8 +234,10 @@ def main() -> None:
     enc = SentenceEncoder(device=args.device)
     texts, windows = attack_texts(shared_data_dir(), args.n)
     env = environment(args.device)
-    print(f"{len(texts)} classifier texts, {len(windows)} encoder windows; device {args.device}, torch {env['torch']}, "
-          f"{env['torch_threads']} threads, {args.rounds} rounds, calls of {args.call_size} texts")
+    print(
+        f"{len(texts)} classifier texts, {len(windows)} encoder windows; device {args.device}, torch {env['torch']}, "
+        f"{env['torch_threads']} threads, {args.rounds} rounds, calls of {args.call_size} texts"
+    )
     record: dict[str, Any] = {"env": env, "args": vars(args)}
     for name in args.sweep.split(","):
         print(f"\n== {name}")

@@ -57,7 +57,8 @@ def write_corpus(path: Path, rows: list[tuple[str, int]]) -> Path:
     import pandas as pd
 
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
@@ -65,11 +66,25 @@ def augment_kills(work: Path, rows: int, kills: int, seed: int = 0, batch_size: 
     """Reference augment run, then ``kills`` SIGKILLed ``--resume`` runs and a final one; compare bytes."""
     rng = random.Random(seed)
     inp = write_rows(work / "in.csv", rows)
-    args = ["--op", "char:kind=keyboard,p=0.1", "--op", "eda:alpha_sr=0,alpha_ri=0", "-n", "2", "--seed", "3",
-            "--batch-size", str(batch_size)]
+    args = [
+        "--op",
+        "char:kind=keyboard,p=0.1",
+        "--op",
+        "eda:alpha_sr=0,alpha_ri=0",
+        "-n",
+        "2",
+        "--seed",
+        "3",
+        "--batch-size",
+        str(batch_size),
+    ]
     t0 = time.monotonic()
-    subprocess.run(_cli("augment", str(inp), "-o", str(work / "ref.csv"), *args), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        _cli("augment", str(inp), "-o", str(work / "ref.csv"), *args),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ref_seconds = time.monotonic() - t0
     out, state = work / "out.csv", work / ".out.csv.partial.json"
     killed = 0
@@ -91,24 +106,44 @@ def augment_kills(work: Path, rows: int, kills: int, seed: int = 0, batch_size: 
         if not _kill_when(_cli("augment", str(inp), "-o", str(out), *args, "--resume"), ready):
             break
         killed += 1
-    subprocess.run(_cli("augment", str(inp), "-o", str(out), *args, "--resume"), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        _cli("augment", str(inp), "-o", str(out), *args, "--resume"),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     same = out.read_bytes() == (work / "ref.csv").read_bytes()
     leftovers = sorted(p.name for p in work.iterdir() if p.name.startswith(".out"))
-    return {"rows": rows, "kills": killed, "identical": same, "leftovers": leftovers,
-            "reference_seconds": round(ref_seconds, 1), "output_bytes": out.stat().st_size}
+    return {
+        "rows": rows,
+        "kills": killed,
+        "identical": same,
+        "leftovers": leftovers,
+        "reference_seconds": round(ref_seconds, 1),
+        "output_bytes": out.stat().st_size,
+    }
 
 
 def experiment(work: Path, model_dir: str, data: Path) -> Path:
     import yaml
 
-    spec = {"name": "kill", "data": {"train": {"path": str(data)}, "test_split": 0.25, "train_size": 120},
-            "model": {"name": model_dir, "max_length": 32, "device": "cpu",
-                      "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
-            "conditions": {"baseline": {}, "char": {"augment": {"ops": "char:kind=keyboard,p=0.3"}}},
-            "seeds": [0, 1],
-            "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": ["typo"]},
-                            {"kind": "attack", "recipe": "deepwordbug", "n": 6}]}
+    spec = {
+        "name": "kill",
+        "data": {"train": {"path": str(data)}, "test_split": 0.25, "train_size": 120},
+        "model": {
+            "name": model_dir,
+            "max_length": 32,
+            "device": "cpu",
+            "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16},
+        },
+        "conditions": {"baseline": {}, "char": {"augment": {"ops": "char:kind=keyboard,p=0.3"}}},
+        "seeds": [0, 1],
+        "evaluations": [
+            {"kind": "clean"},
+            {"kind": "inv", "suites": ["typo"]},
+            {"kind": "attack", "recipe": "deepwordbug", "n": 6},
+        ],
+    }
     path = work / "exp.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -130,8 +165,9 @@ def run_kills(work: Path, model_dir: str, data: Path, kills: int, seed: int = 0)
     spec = experiment(work, model_dir, data)
     base = ["run", str(spec), "--no-report"]
     t0 = time.monotonic()
-    subprocess.run(_cli(*base, "-o", str(work / "ref")), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        _cli(*base, "-o", str(work / "ref")), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ref_seconds = time.monotonic() - t0
     n_units = len(list((work / "ref").glob("units/*/*/done.json")))  # what the experiment plans (4 today)
     killed = 0
@@ -145,16 +181,22 @@ def run_kills(work: Path, model_dir: str, data: Path, kills: int, seed: int = 0)
         if not _kill_when(_cli(*base, "-o", str(work / "out")), lambda elapsed, at=at: elapsed >= at):
             break
         killed += 1
-    subprocess.run(_cli(*base, "-o", str(work / "out")), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        _cli(*base, "-o", str(work / "out")), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ref, out = _table(work / "ref"), _table(work / "out")
     try:
         pd.testing.assert_frame_equal(ref, out)
         same = True
     except AssertionError:
         same = False
-    return {"units": 4, "kills": killed, "identical_except_timings": same, "rows": len(ref),
-            "reference_seconds": round(ref_seconds, 1)}
+    return {
+        "units": 4,
+        "kills": killed,
+        "identical_except_timings": same,
+        "rows": len(ref),
+        "reference_seconds": round(ref_seconds, 1),
+    }
 
 
 def main() -> None:

@@ -38,8 +38,11 @@ from textrobust.models import TextClassifier
 def pos_changes(results: list, tag) -> tuple[int, int]:
     """(swaps whose universal tag differs between original and perturbed sentence, all swaps) over successes."""
     changed = total = 0
-    pairs = [(AttackText.from_text(r.original_text).words, AttackText.from_text(r.perturbed_text).words,
-              r.modified_indices) for r in results if r.status == "succeeded"]
+    pairs = [
+        (AttackText.from_text(r.original_text).words, AttackText.from_text(r.perturbed_text).words, r.modified_indices)
+        for r in results
+        if r.status == "succeeded"
+    ]
     pairs = [(a, b, idx) for a, b, idx in pairs if len(a) == len(b) and idx]
     tags = tag([w for a, b, _ in pairs for w in (a, b)])
     for k, (_, _, idx) in enumerate(pairs):
@@ -73,20 +76,37 @@ def main() -> None:
 
     rows = []
     for setting in args.settings.split(","):
-        attack = textfooler(clf, neighbours=res["neighbours"], encoder=encoder, stopwords=res["stopwords"],
-                            pos=None if setting == "none" else setting)
+        attack = textfooler(
+            clf,
+            neighbours=res["neighbours"],
+            encoder=encoder,
+            stopwords=res["stopwords"],
+            pos=None if setting == "none" else setting,
+        )
         report = run_attack(attack, data.texts, data.labels, batch_size=args.batch_size, progress=False)
         s = report.summary()
         changed, total = pos_changes(report.results, tag)
-        rows.append({"pos": setting, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
-                     "success_rate": s["success_rate"], "adv_acc": s["accuracy_under_attack"],
-                     "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"], "swaps": total,
-                     "pos_changed": changed / total if total else 0.0, "elapsed_s": report.elapsed_s})
+        rows.append(
+            {
+                "pos": setting,
+                "n": s["num_examples"],
+                "clean_acc": s["original_accuracy"],
+                "success_rate": s["success_rate"],
+                "adv_acc": s["accuracy_under_attack"],
+                "pct_words": s["avg_words_perturbed_pct"],
+                "avg_queries": s["avg_queries"],
+                "swaps": total,
+                "pos_changed": changed / total if total else 0.0,
+                "elapsed_s": report.elapsed_s,
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     env = environment("cpu")
-    print(f"\nTextFooler, MR first {len(data)} (textfooler_eval/mr), MiniLM victim and encoder, torch {env['torch']}, "
-          f"{env['torch_threads']} threads, {env['date_utc']}; pos_changed: share of swaps whose universal tag "
-          "differs (spaCy on the whole sentences)")
+    print(
+        f"\nTextFooler, MR first {len(data)} (textfooler_eval/mr), MiniLM victim and encoder, torch {env['torch']}, "
+        f"{env['torch_threads']} threads, {env['date_utc']}; pos_changed: share of swaps whose universal tag "
+        "differs (spaCy on the whole sentences)"
+    )
     cols = list(rows[0])
     print(format_table(cols, [[r[c] for c in cols] for r in rows]))
     if args.out:

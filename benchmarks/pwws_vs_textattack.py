@@ -40,10 +40,19 @@ from textrobust.models import TextClassifier
 
 def row(engine: str, report, model: Timed) -> dict:
     s = report.summary()
-    return {"engine": engine, "n": s["num_examples"], "clean_acc": s["original_accuracy"],
-            "success_rate": s["success_rate"], "adv_acc": s["accuracy_under_attack"],
-            "pct_words": s["avg_words_perturbed_pct"], "avg_queries": s["avg_queries"], "model_texts": model.items,
-            "model_s": model.seconds, "elapsed_s": report.elapsed_s, "examples_per_s": s["examples_per_s"]}
+    return {
+        "engine": engine,
+        "n": s["num_examples"],
+        "clean_acc": s["original_accuracy"],
+        "success_rate": s["success_rate"],
+        "adv_acc": s["accuracy_under_attack"],
+        "pct_words": s["avg_words_perturbed_pct"],
+        "avg_queries": s["avg_queries"],
+        "model_texts": model.items,
+        "model_s": model.seconds,
+        "elapsed_s": report.elapsed_s,
+        "examples_per_s": s["examples_per_s"],
+    }
 
 
 def main() -> None:
@@ -75,8 +84,14 @@ def main() -> None:
     def ours() -> None:
         model = Timed(clf, "predict_proba")
         attack = pwws(model, lexicon=wordnet, stopwords=stop, max_candidates=args.max_candidates)
-        reports["ours"] = run_attack(attack, data.texts, data.labels, batch_size=args.batch_size, progress=False,
-                                     model_batch_size=args.model_batch_size)
+        reports["ours"] = run_attack(
+            attack,
+            data.texts,
+            data.labels,
+            batch_size=args.batch_size,
+            progress=False,
+            model_batch_size=args.model_batch_size,
+        )
         rows.append(row("textrobust pwws (lockstep)", reports["ours"], model))
         print(json.dumps(rows[-1]), flush=True)
 
@@ -87,24 +102,41 @@ def main() -> None:
         rows.append(row("textattack 0.3.11 PWWSRen2019", reports["textattack"], model))
         print(json.dumps(rows[-1]), flush=True)
 
-    for step in ((theirs, ours) if args.textattack_first else (ours, theirs)):
+    for step in (theirs, ours) if args.textattack_first else (ours, theirs):
         step()
     a, b = rows[0 if not args.textattack_first else 1], rows[1 if not args.textattack_first else 0]
-    same_status = sum(x.status == y.status for x, y in zip(reports["ours"].results, reports["textattack"].results))
-    same_text = sum(x.perturbed_text == y.perturbed_text
-                    for x, y in zip(reports["ours"].results, reports["textattack"].results))
+    same_status = sum(
+        x.status == y.status for x, y in zip(reports["ours"].results, reports["textattack"].results, strict=True)
+    )
+    same_text = sum(
+        x.perturbed_text == y.perturbed_text
+        for x, y in zip(reports["ours"].results, reports["textattack"].results, strict=True)
+    )
     env = environment("cpu")
-    print(f"\nPWWS, MR first {len(data)} (textfooler_eval/mr), WordNet {wordnet._wn.get_version()} "
-          f"({wordnet._wn.root}), nltk {nltk.__version__}, torch {env['torch']}, transformers "
-          f"{env['transformers']}, {env['torch_threads']} threads, {env['date_utc']}")
+    print(
+        f"\nPWWS, MR first {len(data)} (textfooler_eval/mr), WordNet {wordnet._wn.get_version()} "
+        f"({wordnet._wn.root}), nltk {nltk.__version__}, torch {env['torch']}, transformers "
+        f"{env['transformers']}, {env['torch_threads']} threads, {env['date_utc']}"
+    )
     cols = list(rows[0])
     print(format_table(cols, [[r[c] for c in cols] for r in rows]))
-    print(f"\nsuccess-rate difference (ours - TextAttack): {100 * (a['success_rate'] - b['success_rate']):+.1f} points;"
-          f" speed ratio (ours / TextAttack, examples/s): {a['examples_per_s'] / b['examples_per_s']:.2f}x; "
-          f"same status on {same_status}/{len(data)}, same perturbed text on {same_text}/{len(data)}")
+    print(
+        f"\nsuccess-rate difference (ours - TextAttack): {100 * (a['success_rate'] - b['success_rate']):+.1f} points;"
+        f" speed ratio (ours / TextAttack, examples/s): {a['examples_per_s'] / b['examples_per_s']:.2f}x; "
+        f"same status on {same_status}/{len(data)}, same perturbed text on {same_text}/{len(data)}"
+    )
     if args.out:
-        write_json(args.out, {"env": env, "args": vars(args), "rows": rows, "same_status": same_status,
-                              "same_text": same_text, "elapsed_wall": time.time()})
+        write_json(
+            args.out,
+            {
+                "env": env,
+                "args": vars(args),
+                "rows": rows,
+                "same_status": same_status,
+                "same_text": same_text,
+                "elapsed_wall": time.time(),
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -28,14 +28,26 @@ from _common import format_table
 PHASES = [
     ("import textrobust.cli", "", "import textrobust.cli"),
     ("import torch", "import textrobust.cli", "import torch"),
-    ("import transformers (model classes)", "import torch",
-     "from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer"),
-    ("load classifier + first forward", "import torch, transformers; from textrobust.models import TextClassifier",
-     "c = TextClassifier.load({model!r}, device='cpu'); c.predict_proba(['a fine film'])"),
-    ("load neighbour JSON (LexiconSource)", "from textrobust.augment.sources import load_source",
-     "load_source('lexicon', {neighbours!r})"),
-    ("load MiniLM encoder + first forward", "import torch, transformers; from textrobust.adversarial import SentenceEncoder",
-     "SentenceEncoder()(['a fine film'])"),
+    (
+        "import transformers (model classes)",
+        "import torch",
+        "from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer",
+    ),
+    (
+        "load classifier + first forward",
+        "import torch, transformers; from textrobust.models import TextClassifier",
+        "c = TextClassifier.load({model!r}, device='cpu'); c.predict_proba(['a fine film'])",
+    ),
+    (
+        "load neighbour JSON (LexiconSource)",
+        "from textrobust.augment.sources import load_source",
+        "load_source('lexicon', {neighbours!r})",
+    ),
+    (
+        "load MiniLM encoder + first forward",
+        "import torch, transformers; from textrobust.adversarial import SentenceEncoder",
+        "SentenceEncoder()(['a fine film'])",
+    ),
 ]
 
 SNIPPET = """
@@ -50,7 +62,9 @@ print(json.dumps(time.perf_counter() - t))
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="a model saved by 'textrobust train'")
-    p.add_argument("--neighbours", default=None, help="default: <shared data>/word_resources/counterfitted_neighbors.json")
+    p.add_argument(
+        "--neighbours", default=None, help="default: <shared data>/word_resources/counterfitted_neighbors.json"
+    )
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
     sys.path.insert(0, str(ROOT / "src"))

@@ -36,7 +36,7 @@ from _common import Timer, environment, format_table, quiet_libraries, write_jso
 
 from textrobust.data import LabeledData, load_dataset, shared_data_dir
 from textrobust.models import TextClassifier, TrainConfig, minilm_path, resolve_device
-from textrobust.models.training import length_grouped_batches
+from textrobust.models.finetune import length_grouped_batches
 
 
 # --------------------------------------------------------------------------------------------------- data
@@ -52,9 +52,7 @@ def _read_textfooler(path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def build_data(
-    n_train: int, n_infer: int, long_frac: float, seed: int
-) -> tuple[LabeledData, LabeledData, str]:
+def build_data(n_train: int, n_infer: int, long_frac: float, seed: int) -> tuple[LabeledData, LabeledData, str]:
     """Disjoint train / inference samples of SST-2 train sentences mixed with ``long_frac`` IMDB reviews.
 
     SST-2 train holds phrases and sentences (a few to ~60 tokens); IMDB reviews run to hundreds of tokens and are
@@ -283,9 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=B, seed=args.seed)
 
     def new_clf() -> TextClassifier:
-        return TextClassifier(
-            model_path, labels=labels, max_length=L, batch_size=B, device=device, seed=args.seed
-        )
+        return TextClassifier(model_path, labels=labels, max_length=L, batch_size=B, device=device, seed=args.seed)
 
     probe = new_clf()
     tok = probe.tokenizer
@@ -323,10 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             f"warmup {cfg.warmup_ratio}, clip {cfg.max_grad_norm}); {args.warmup_steps} untimed warm-up steps "
             "per method"
         ),
-        (
-            "padding efficiency (real/computed tokens): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in pad_eff.items())
-        ),
+        ("padding efficiency (real/computed tokens): " + ", ".join(f"{k} {v:.2f}" for k, v in pad_eff.items())),
     ]
     print("\n".join(header), flush=True)
     for n in notes:
@@ -340,9 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     # ---- ours
     print("\n[train] TextClassifier.fit ...", flush=True)
     ours = new_clf()
-    ours.fit(
-        warm_train, config=TrainConfig(epochs=1, lr=args.lr, batch_size=B, seed=args.seed), progress=False
-    )
+    ours.fit(warm_train, config=TrainConfig(epochs=1, lr=args.lr, batch_size=B, seed=args.seed), progress=False)
     ours.train_config = cfg
     with Timer(device) as t:
         ours.fit(train, config=cfg, progress=False)
@@ -523,9 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
-    print(
-        f"\nInference ({n_inf} texts, batch {B}; ratio vs {infer_base['method']}; agreement = argmax equal to ours)"
-    )
+    print(f"\nInference ({n_inf} texts, batch {B}; ratio vs {infer_base['method']}; agreement = argmax equal to ours)")
     print(
         format_table(
             ["method", "texts/s", "seconds", "ratio", "agree", "accuracy"],
@@ -570,7 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ob = by_key(infer_rows, "ours_budget")
     targets["infer_default_vs_pipeline"] = {"ratio": ob["throughput"] / infer_base["throughput"]}
-    print(f"  inference ours at the default token budget / pipeline = {ob['throughput'] / infer_base['throughput']:.2f}x")
+    print(
+        f"  inference ours at the default token budget / pipeline = {ob['throughput'] / infer_base['throughput']:.2f}x"
+    )
     pac = by_key(infer_rows, "pipeline_autocast")
     if pac is not None:
         r2 = ours_i["throughput"] / pac["throughput"]

@@ -49,15 +49,22 @@ def main() -> None:
     dev = load_dataset(d / "sst2" / "dev.tsv", text_column="sentence", label_names=["negative", "positive"])
     pool = sst.sample(args.n + args.n_train, seed=args.seed)
     order = np.random.default_rng(args.seed).permutation(len(pool))
-    judge_data, data = pool.subset(order[: args.n_train].tolist()), pool.subset(order[args.n_train:].tolist())
+    judge_data, data = pool.subset(order[: args.n_train].tolist()), pool.subset(order[args.n_train :].tolist())
 
     t0 = time.perf_counter()
-    judge = TextClassifier(minilm_path(), labels=sst.label_names, max_length=64, device=args.device,
-                           train_config=TrainConfig(epochs=2, lr=1e-4, batch_size=32, seed=args.seed))
+    judge = TextClassifier(
+        minilm_path(),
+        labels=sst.label_names,
+        max_length=64,
+        device=args.device,
+        train_config=TrainConfig(epochs=2, lr=1e-4, batch_size=32, seed=args.seed),
+    )
     judge.fit(judge_data, progress=False)
     judge_acc = evaluate(judge, dev)["accuracy"]
-    print(f"judge: MiniLM fine-tuned on {len(judge_data)} SST-2 sentences, SST-2 dev accuracy {judge_acc:.3f} "
-          f"({time.perf_counter() - t0:.0f}s)")
+    print(
+        f"judge: MiniLM fine-tuned on {len(judge_data)} SST-2 sentences, SST-2 dev accuracy {judge_acc:.3f} "
+        f"({time.perf_counter() - t0:.0f}s)"
+    )
     orig_pred = judge.predict(data.texts)
     gold = np.asarray(data.labels)
 
@@ -70,22 +77,29 @@ def main() -> None:
         idx = [i for i, v in enumerate(variants) if v]
         texts = [variants[i][0] for i in idx]
         pred = judge.predict(texts) if texts else np.zeros(0, dtype=int)
-        changed = [words_changed(data.texts[i], v) for i, v in zip(idx, texts)]
-        rows.append({
-            "operator": name, "spec": spec, "rows": len(data), "rows_changed": len(idx) / len(data),
-            "mean_words_changed": float(np.mean(changed)) if changed else 0.0,
-            "label_kept_vs_original_pred": float((pred == orig_pred[idx]).mean()) if texts else float("nan"),
-            "label_kept_vs_gold": float((pred == gold[idx]).mean()) if texts else float("nan"),
-            "original_acc_same_rows": float((orig_pred[idx] == gold[idx]).mean()) if texts else float("nan"),
-            "sentences_per_s": len(data) / secs,
-        })
+        changed = [words_changed(data.texts[i], v) for i, v in zip(idx, texts, strict=True)]
+        rows.append(
+            {
+                "operator": name,
+                "spec": spec,
+                "rows": len(data),
+                "rows_changed": len(idx) / len(data),
+                "mean_words_changed": float(np.mean(changed)) if changed else 0.0,
+                "label_kept_vs_original_pred": float((pred == orig_pred[idx]).mean()) if texts else float("nan"),
+                "label_kept_vs_gold": float((pred == gold[idx]).mean()) if texts else float("nan"),
+                "original_acc_same_rows": float((orig_pred[idx] == gold[idx]).mean()) if texts else float("nan"),
+                "sentences_per_s": len(data) / secs,
+            }
+        )
 
     print(f"\n{len(data)} SST-2 training sentences (seed {args.seed}), one variant each")
     print(f"{'operator':<40} {'changed':>8} {'words':>6} {'kept(pred)':>10} {'kept(gold)':>10} {'orig acc':>8}")
     for r in rows:
-        print(f"{r['operator']:<40} {r['rows_changed']:>8.1%} {r['mean_words_changed']:>6.2f} "
-              f"{r['label_kept_vs_original_pred']:>10.1%} {r['label_kept_vs_gold']:>10.1%} "
-              f"{r['original_acc_same_rows']:>8.1%}")
+        print(
+            f"{r['operator']:<40} {r['rows_changed']:>8.1%} {r['mean_words_changed']:>6.2f} "
+            f"{r['label_kept_vs_original_pred']:>10.1%} {r['label_kept_vs_gold']:>10.1%} "
+            f"{r['original_acc_same_rows']:>8.1%}"
+        )
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
             json.dump({"judge_dev_accuracy": judge_acc, "rows": rows}, f, indent=2)

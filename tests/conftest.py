@@ -56,7 +56,7 @@ def build_tiny_tokenizer(out: Path) -> Path:
     # (and every tiny model built on it) changed from process to process and made training tests flaky.
     words = sorted({w for t, _ in tiny_corpus() for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t))})
     chars = sorted({c for w in words for c in w})
-    pieces = sorted({"##" + w[i:i + n] for w in words for n in (2, 3) for i in range(1, len(w) - n + 1)})
+    pieces = sorted({"##" + w[i : i + n] for w in words for n in (2, 3) for i in range(1, len(w) - n + 1)})
     vocab = list(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words + pieces))
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer, tok.pre_tokenizer = normalizer, pre
@@ -65,8 +65,13 @@ def build_tiny_tokenizer(out: Path) -> Path:
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=64,
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
     )
     fast.save_pretrained(out)
     return out
@@ -78,7 +83,11 @@ def tiny_bert_config(tiny_tokenizer_dir):
 
     vocab = len(AutoTokenizer.from_pretrained(tiny_tokenizer_dir))
     return BertConfig(
-        vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
         max_position_embeddings=64,
     )
 
@@ -98,8 +107,14 @@ def build_tiny_model(out: Path, tokenizer_dir: Path) -> Path:
     """A random 2-layer BERT with the tiny tokenizer, saved in ``out`` (what ``tiny_model_dir`` is)."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    config = BertConfig(vocab_size=len(AutoTokenizer.from_pretrained(tokenizer_dir)), hidden_size=32,
-                        num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(AutoTokenizer.from_pretrained(tokenizer_dir)),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     return save_tiny_model(BertModel, config, tokenizer_dir, out)
 
 
@@ -130,9 +145,16 @@ def build_tiny_gpt(out, tokenizer_dir: str, *, n_embd: int, eos_token: str | Non
     if eos_token is not None:
         tok.add_special_tokens({"eos_token": eos_token})
     torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=n_embd, n_layer=1, n_head=2,
-                     eos_token_id=tok.eos_token_id if eos_token is not None else tok.sep_token_id,
-                     pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id)
+    cfg = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=64,
+        n_embd=n_embd,
+        n_layer=1,
+        n_head=2,
+        eos_token_id=tok.eos_token_id if eos_token is not None else tok.sep_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.cls_token_id,
+    )
     GPT2LMHeadModel(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)
@@ -141,8 +163,7 @@ def build_tiny_gpt(out, tokenizer_dir: str, *, n_embd: int, eos_token: str | Non
 @pytest.fixture(scope="session")
 def gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
     """A 1-layer GPT-2 with the tiny WordPiece tokenizer plus an [EOS] token (pad stays [PAD])."""
-    return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt_lambada"), tiny_tokenizer_dir, n_embd=32,
-                          eos_token="[EOS]")
+    return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt_lambada"), tiny_tokenizer_dir, n_embd=32, eos_token="[EOS]")
 
 
 def tiny_experiment(tmp_path: Path, model_dir: Path, suites: list[str]) -> dict:
@@ -152,15 +173,23 @@ def tiny_experiment(tmp_path: Path, model_dir: Path, suites: list[str]) -> dict:
 
     rows = tiny_corpus()
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        tmp_path / "data.csv", index=False)
+        tmp_path / "data.csv", index=False
+    )
     return {
         "name": "tiny",
         "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 120},
-        "model": {"name": str(model_dir), "max_length": 32, "device": "cpu",
-                  "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16}},
+        "model": {
+            "name": str(model_dir),
+            "max_length": 32,
+            "device": "cpu",
+            "train": {"epochs": 2, "lr": 3e-3, "batch_size": 16},
+        },
         "conditions": {"baseline": {}, "char": {"augment": {"ops": ["char:kind=keyboard,p=0.3"], "n": 1}}},
         "seeds": [0, 1],
-        "evaluations": [{"kind": "clean"}, {"kind": "inv", "suites": suites},
-                        {"kind": "attack", "recipe": "deepwordbug", "n": 8}],
+        "evaluations": [
+            {"kind": "clean"},
+            {"kind": "inv", "suites": suites},
+            {"kind": "attack", "recipe": "deepwordbug", "n": 8},
+        ],
         "output": str(tmp_path / "run"),
     }

@@ -48,8 +48,7 @@ from textrobust.errors import ConfigError, ResourceError
 
 # ----------------------------------------------------------------------------------------------- fakes
 
-WEIGHTS = {"good": 1.0, "great": 2.0, "fine": 0.5, "fun": 1.0, "bad": -1.0, "awful": -2.0, "dull": -1.0,
-           "boring": -1.5}
+WEIGHTS = {"good": 1.0, "great": 2.0, "fine": 0.5, "fun": 1.0, "bad": -1.0, "awful": -2.0, "dull": -1.0, "boring": -1.5}
 
 
 class FakeClassifier:
@@ -119,8 +118,14 @@ LABELS = [y for _, y in CORPUS]
 
 
 def swap_attack(model, search=None, pre=None, post=(), goal=None) -> Attack:
-    return Attack(model, WordSwapSource(NEIGHBOURS), search or GreedyWordSwapWIR("delete"),
-                  goal or UntargetedClassification(), pre or (RepeatModification(),), post)
+    return Attack(
+        model,
+        WordSwapSource(NEIGHBOURS),
+        search or GreedyWordSwapWIR("delete"),
+        goal or UntargetedClassification(),
+        pre or (RepeatModification(),),
+        post,
+    )
 
 
 def drive(gen, model=None):
@@ -246,8 +251,14 @@ def test_word_swap_source_case_limit_and_multiword():
     src = {"good": ["decent", "very good", "bad", "fine"]}
     t = AttackText.from_text("Good GOOD good")
     out = drive(WordSwapSource(src, max_candidates=2).generate(t, [0, 1, 2], np.random.default_rng(0)))
-    assert [c.text for c in out] == ["Decent GOOD good", "Bad GOOD good", "Good DECENT good", "Good BAD good",
-                                     "Good GOOD decent", "Good GOOD bad"]
+    assert [c.text for c in out] == [
+        "Decent GOOD good",
+        "Bad GOOD good",
+        "Good DECENT good",
+        "Good BAD good",
+        "Good GOOD decent",
+        "Good GOOD bad",
+    ]
     with pytest.raises(ConfigError):
         WordSwapSource(["not", "a", "mapping"])
 
@@ -297,8 +308,9 @@ def test_composite_transformation_concatenates_dedups_and_passes_batch_calls():
     from textrobust.adversarial import MaskedLMSwap
 
     t = AttackText.from_text("good film")
-    comp = CompositeTransformation((WordSwapSource({"good": ["great", "fine"]}), MaskedLMSwap(FakeMLM()),
-                                    CharEdits(("delete",))))
+    comp = CompositeTransformation(
+        (WordSwapSource({"good": ["great", "fine"]}), MaskedLMSwap(FakeMLM()), CharEdits(("delete",)))
+    )
     out = drive(comp.generate(t, [0], np.random.default_rng(0)))
     texts = [c.text for c in out]
     assert texts[:2] == ["great film", "fine film"] and len(texts) == len(set(texts)) == 3
@@ -310,14 +322,17 @@ def test_composite_transformation_concatenates_dedups_and_passes_batch_calls():
 def test_greedy_picks_the_most_similar_of_several_winning_swaps():
     class AngleEncoder:  # "dull" moves a text 0.1 rad away, "awful" 0.5 rad
         def __call__(self, texts):
-            return [np.array([np.cos(a), np.sin(a)]) for a in (0.5 if "awful" in t else 0.1 if "dull" in t
-                                                                else 0.0 for t in texts)]
+            return [
+                np.array([np.cos(a), np.sin(a)])
+                for a in (0.5 if "awful" in t else 0.1 if "dull" in t else 0.0 for t in texts)
+            ]
 
     source = {"great": ["awful", "dull"]}
 
     def attack(post):
-        return Attack(FakeClassifier(), WordSwapSource(source), GreedyWordSwapWIR("delete"),
-                      UntargetedClassification(), (), post)
+        return Attack(
+            FakeClassifier(), WordSwapSource(source), GreedyWordSwapWIR("delete"), UntargetedClassification(), (), post
+        )
 
     # Both swaps flip "good great movie" (scores 1 - 2 and 1 - 1: a tie goes to neg); "awful" scores higher.
     (plain,) = run_attack(attack(()), ["good great movie"], [1], progress=False).results
@@ -326,11 +341,22 @@ def test_greedy_picks_the_most_similar_of_several_winning_swaps():
     (r,) = run_attack(attack((sim,)), ["good great movie"], [1], progress=False).results
     assert r.status == "succeeded" and r.perturbed_text == "good dull movie"  # cos 0.1 rad > cos 0.5 rad
     # Passing candidates carry their score; lazy checking keeps the best-scoring winner.
-    (c,) = drive(sim.filter(AttackText.from_text("a great b"), AttackText.from_text("a great b"),
-                            [AttackText.from_text("a great b").replace(1, "dull")]))
+    (c,) = drive(
+        sim.filter(
+            AttackText.from_text("a great b"),
+            AttackText.from_text("a great b"),
+            [AttackText.from_text("a great b").replace(1, "dull")],
+        )
+    )
     assert c.similarity == pytest.approx(np.cos(0.1)) and c.text == "a dull b"
-    lazy = Attack(FakeClassifier(), WordSwapSource(source), GreedyWordSwapWIR("delete", lazy_constraints=True),
-                  UntargetedClassification(), (), (sim,))
+    lazy = Attack(
+        FakeClassifier(),
+        WordSwapSource(source),
+        GreedyWordSwapWIR("delete", lazy_constraints=True),
+        UntargetedClassification(),
+        (),
+        (sim,),
+    )
     (r,) = run_attack(lazy, ["good great movie"], [1], progress=False).results
     assert r.perturbed_text == "good awful movie"
 
@@ -348,8 +374,9 @@ def test_textbugger_recipe_mixes_bugs_and_checks_similarity_against_original():
     # "great" (weight 2) ranks first; of its 13 bugs, character edits and homoglyphs only make it unknown
     # (score 1, still positive), while the neighbour "awful" scores 1 - 2 < 0 and wins.
     assert r.status == "succeeded" and r.perturbed_text == "good awful movie"
-    assert r.num_queries == 1 + 3 + len(drive(attack.transformation.generate(
-        AttackText.from_text("good great movie"), [1], np.random.default_rng(0))))
+    assert r.num_queries == 1 + 3 + len(
+        drive(attack.transformation.generate(AttackText.from_text("good great movie"), [1], np.random.default_rng(0)))
+    )
 
 
 # ----------------------------------------------------------------------------------------------- search
@@ -370,7 +397,9 @@ def test_greedy_delete_ranking_hand_checked():
 
 def test_unk_ranking_and_no_swap_fails():
     model = FakeClassifier()
-    attack = Attack(model, WordSwapSource({"great": ["fine"]}), GreedyWordSwapWIR("unk"), pre_constraints=(RepeatModification(),))
+    attack = Attack(
+        model, WordSwapSource({"great": ["fine"]}), GreedyWordSwapWIR("unk"), pre_constraints=(RepeatModification(),)
+    )
     (r,) = run_attack(attack, ["great great"], [1], progress=False).results
     # Both "great" become "fine": still positive -> failed, best text reported with its modifications.
     assert r.status == "failed" and r.perturbed_text == "fine fine" and r.modified_indices == [0, 1]
@@ -379,8 +408,12 @@ def test_unk_ranking_and_no_swap_fails():
 
 def test_weighted_saliency_ranking_prefers_big_gains():
     model = FakeClassifier()
-    attack = Attack(model, WordSwapSource({"good": ["decent"], "fun": ["dull"]}),
-                    GreedyWordSwapWIR("weighted_saliency"), pre_constraints=(RepeatModification(),))
+    attack = Attack(
+        model,
+        WordSwapSource({"good": ["decent"], "fun": ["dull"]}),
+        GreedyWordSwapWIR("weighted_saliency"),
+        pre_constraints=(RepeatModification(),),
+    )
     (r,) = run_attack(attack, ["good fun"], [1], progress=False).results
     # Both words have the same [UNK] saliency; "fun" -> "dull" gains more, so it is tried first and wins.
     assert r.status == "succeeded" and r.perturbed_text == "good dull"
@@ -416,8 +449,13 @@ def test_targeted_goal_on_three_labels():
             return z / z.sum(1, keepdims=True)
 
     attack = swap_attack(ThreeWay(), goal=TargetedClassification(target=2))
-    attack = Attack(attack.model, WordSwapSource({"great": ["plain", "awful"]}), GreedyWordSwapWIR("delete"),
-                    TargetedClassification(target=2), (RepeatModification(),))
+    attack = Attack(
+        attack.model,
+        WordSwapSource({"great": ["plain", "awful"]}),
+        GreedyWordSwapWIR("delete"),
+        TargetedClassification(target=2),
+        (RepeatModification(),),
+    )
     (r,) = run_attack(attack, ["great movie"], ["pos"], progress=False).results
     assert r.status == "succeeded" and r.perturbed_text == "plain movie" and r.perturbed_pred == 2
 
@@ -429,12 +467,15 @@ def _comparable(report):
     return [r.to_dict() for r in report.results]
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: swap_attack(m),
-    lambda m: swap_attack(m, search=BeamSearch(2)),
-    lambda m: deepwordbug(m),
-    lambda m: textfooler(m, neighbours=NEIGHBOURS, encoder=BowEncoder(), window_size=3, sim_threshold=0.5),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: swap_attack(m),
+        lambda m: swap_attack(m, search=BeamSearch(2)),
+        lambda m: deepwordbug(m),
+        lambda m: textfooler(m, neighbours=NEIGHBOURS, encoder=BowEncoder(), window_size=3, sim_threshold=0.5),
+    ],
+)
 def test_lockstep_equals_one_at_a_time(make):
     texts, labels = TEXTS * 2, LABELS * 2
     one_model, many_model = FakeClassifier(), FakeClassifier()
@@ -455,15 +496,15 @@ def test_lazy_constraints_choose_the_same_swaps_with_fewer_encoder_texts(thresho
     reports, encoded = [], []
     for lazy in (False, True):
         enc = BowEncoder()
-        attack = textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=enc, window_size=None,
-                            sim_threshold=threshold)
+        attack = textfooler(
+            FakeClassifier(), neighbours=NEIGHBOURS, encoder=enc, window_size=None, sim_threshold=threshold
+        )
         attack = replace(attack, search=replace(attack.search, lazy_constraints=lazy, lazy_chunk=1))
         reports.append(run_attack(attack, texts, labels, batch_size=8, progress=False))
         encoded.append(len({t for call in enc.calls for t in call}))
     eager, lazy_r = reports
     strip = [{k: v for k, v in d.items() if k not in ("num_queries", "seconds")} for d in _comparable(eager)]
-    assert strip == [{k: v for k, v in d.items() if k not in ("num_queries", "seconds")}
-                     for d in _comparable(lazy_r)]
+    assert strip == [{k: v for k, v in d.items() if k not in ("num_queries", "seconds")} for d in _comparable(lazy_r)]
     if threshold < 0.9:  # some swaps pass: lazy checks stop at the first passing one
         assert {r.status for r in eager.results} >= {"succeeded"}
         assert encoded[1] < encoded[0]
@@ -507,11 +548,9 @@ def test_query_budget():
     assert r.status == "budget_exhausted" and r.num_queries == 3
     assert r.perturbed_text == "good great movie" and r.modified_indices == []
     # The winning candidate is the first of its step: a budget of 5 still finds it (the cut step is scored).
-    (r,) = run_attack(swap_attack(FakeClassifier()), ["good great movie"], [1], query_budget=5,
-                      progress=False).results
+    (r,) = run_attack(swap_attack(FakeClassifier()), ["good great movie"], [1], query_budget=5, progress=False).results
     assert r.status == "succeeded" and r.num_queries == 5 and r.perturbed_text == "good awful movie"
-    (r,) = run_attack(swap_attack(FakeClassifier()), ["good great movie"], [1], query_budget=6,
-                      progress=False).results
+    (r,) = run_attack(swap_attack(FakeClassifier()), ["good great movie"], [1], query_budget=6, progress=False).results
     assert r.status == "succeeded" and r.num_queries == 6
     with pytest.raises(ConfigError):
         run_attack(swap_attack(model), ["x"], [1], query_budget=0)
@@ -519,15 +558,18 @@ def test_query_budget():
 
 def test_budget_exhausted_reports_best_so_far():
     nb = {"great": ["fine"], "good": ["decent"], "fun": ["bad"]}
-    attack = Attack(FakeClassifier(), WordSwapSource(nb), GreedyWordSwapWIR("none"), pre_constraints=(RepeatModification(),))
+    attack = Attack(
+        FakeClassifier(), WordSwapSource(nb), GreedyWordSwapWIR("none"), pre_constraints=(RepeatModification(),)
+    )
     (r,) = run_attack(attack, ["great good fun"], [1], query_budget=3, progress=False).results
     assert r.status == "budget_exhausted" and r.perturbed_text == "fine decent fun" and r.num_queries == 3
 
 
 def test_skipped_summary_and_label_names():
     model = FakeClassifier()
-    report = run_attack(swap_attack(model), ["good great movie", "plain movie", "boring dull"],
-                        ["pos", "pos", "neg"], progress=False)
+    report = run_attack(
+        swap_attack(model), ["good great movie", "plain movie", "boring dull"], ["pos", "pos", "neg"], progress=False
+    )
     assert [r.status for r in report.results] == ["succeeded", "skipped", "failed"]
     s = report.summary()
     assert s["original_accuracy"] == pytest.approx(2 / 3)
@@ -577,11 +619,18 @@ def test_one_record_schema_for_attack_files_and_run_directories(tmp_path):
     harness = ev.run(model, test, EvalContext(list(model.labels), raw_model=model)).records
     assert [sorted(r) for r in cli_rows] == [sorted(r) for r in harness]
     assert [r["info"].keys() for r in cli_rows] == [r["info"].keys() for r in harness]
-    assert [(r["text"], r["label"], r["pred"], r["failed"]) for r in cli_rows] == \
-        [(r["text"], r["label"], r["pred"], r["failed"]) for r in harness]
+    assert [(r["text"], r["label"], r["pred"], r["failed"]) for r in cli_rows] == [
+        (r["text"], r["label"], r["pred"], r["failed"]) for r in harness
+    ]
     assert report.summary()["success_rate"] == pytest.approx(
-        np.nanmean([s.outcomes for s in ev.run(model, test, EvalContext(list(model.labels))).scores
-                    if s.metric == "success_rate"][0]))
+        np.nanmean(
+            [
+                s.outcomes
+                for s in ev.run(model, test, EvalContext(list(model.labels))).scores
+                if s.metric == "success_rate"
+            ][0]
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------------------- recipes
@@ -614,8 +663,7 @@ def test_missing_resources_raise_resource_error():
 
 
 def test_registry_lists_resources_and_recipes_run():
-    assert set(RECIPES) == {"textfooler", "pwws", "deepwordbug", "textbugger", "bae", "bert_attack", "a2t",
-                            "hotflip"}
+    assert set(RECIPES) == {"textfooler", "pwws", "deepwordbug", "textbugger", "bae", "bert_attack", "a2t", "hotflip"}
     assert RECIPES["textfooler"].resources == ("neighbours", "encoder")
     assert RECIPES["deepwordbug"].resources == ()
     fakes = {"neighbours": NEIGHBOURS, "lexicon": NEIGHBOURS, "encoder": BowEncoder()}
@@ -636,8 +684,7 @@ def test_a2t_limits_words_and_pwws_uses_lexicon():
     assert attack.search.ranking == "delete"  # fake model has no transformers module
     limit = next(c for c in attack.pre_constraints if isinstance(c, MaxWordsPerturbed))
     assert limit.limit(50) == 5 and limit.limit(10) == 4
-    (r,) = run_attack(pwws(FakeClassifier(), lexicon=NEIGHBOURS), ["good great movie"], [1],
-                      progress=False).results
+    (r,) = run_attack(pwws(FakeClassifier(), lexicon=NEIGHBOURS), ["good great movie"], [1], progress=False).results
     assert r.status == "succeeded" and r.perturbed_text == "good awful movie"
 
 
@@ -645,8 +692,9 @@ def test_a2t_limits_words_and_pwws_uses_lexicon():
 
 
 def test_adversarial_examples_for_training_keep_true_labels():
-    texts, labels = adversarial_examples_for_training(FakeClassifier(), lambda m: swap_attack(m), TEXTS,
-                                                      ["neg" if y == 0 else "pos" for y in LABELS])
+    texts, labels = adversarial_examples_for_training(
+        FakeClassifier(), lambda m: swap_attack(m), TEXTS, ["neg" if y == 0 else "pos" for y in LABELS]
+    )
     assert texts and "good awful movie" in texts
     assert labels[texts.index("good awful movie")] == "pos"
     t2, _ = adversarial_examples_for_training(FakeClassifier(), "deepwordbug", TEXTS, LABELS)
@@ -680,8 +728,9 @@ def test_training_attacks_switch_cpu_bf16_on_and_restore_it():
     enc.cpu_bf16 = False
     for flag, expect in ((True, {True}), (False, {False})):
         m = Recording()
-        cb = make_online_callback(lambda model, **r: swap_attack(model), fraction=1.0, cpu_bf16=flag,
-                                  resources={"encoder": enc})
+        cb = make_online_callback(
+            lambda model, **r: swap_attack(model), fraction=1.0, cpu_bf16=flag, resources={"encoder": enc}
+        )
         cb(m, 1, TEXTS, LABELS)
         assert m.seen == expect and m.cpu_bf16 is False and enc.cpu_bf16 is False  # restored afterwards
 

@@ -31,8 +31,13 @@ def mr_model(data_dir, minilm_dir):
     from textrobust.models import TextClassifier, TrainConfig
 
     xs, ys, ex, ey = mr_train_and_eval(data_dir, 2000, 50)
-    clf = TextClassifier(minilm_dir, labels=["neg", "pos"], max_length=48, device="cpu",
-                         train_config=TrainConfig(epochs=1, lr=1e-4, batch_size=32))
+    clf = TextClassifier(
+        minilm_dir,
+        labels=["neg", "pos"],
+        max_length=48,
+        device="cpu",
+        train_config=TrainConfig(epochs=1, lr=1e-4, batch_size=32),
+    )
     clf.fit(LabeledData(xs, ys, ["neg", "pos"]), progress=False)
     return clf, ex, ey
 
@@ -43,8 +48,9 @@ def test_textfooler_and_deepwordbug_break_minilm_on_mr(mr_model, data_dir):
     clf, texts, labels = mr_model
     res = load_resources(["neighbours", "encoder", "stopwords"], data_dir)
     tf = run_attack(textfooler(clf, **res), texts, labels, batch_size=50, progress=False).summary()
-    dwb = run_attack(deepwordbug(clf, stopwords=res["stopwords"]), texts, labels, batch_size=50,
-                     progress=False).summary()
+    dwb = run_attack(
+        deepwordbug(clf, stopwords=res["stopwords"]), texts, labels, batch_size=50, progress=False
+    ).summary()
     # Measured on 2 CPU cores (seed 0): clean accuracy 0.80; under TextFooler 0.12 (29 queries/example),
     # under DeepWordBug 0.10 (24 queries/example); about 100 s in all, 55 s of it fine-tuning.
     print("\ntextfooler", tf, "\ndeepwordbug", dwb)

@@ -72,18 +72,27 @@ def test_masked_lm_missing_dir_is_a_resource_error(tmp_path):
 def test_bae_and_bert_attack_run_batched_and_lockstep(mlm):
     counting = CountingMLM(mlm)
     texts, labels = TEXTS, LABELS
-    one = run_attack(bae(FakeClassifier(), mlm=counting, encoder=BowEncoder(), sim_threshold=0.0), texts, labels,
-                     batch_size=1, progress=False)
+    one = run_attack(
+        bae(FakeClassifier(), mlm=counting, encoder=BowEncoder(), sim_threshold=0.0),
+        texts,
+        labels,
+        batch_size=1,
+        progress=False,
+    )
     one_calls = len(counting.calls)
     counting.calls.clear()
-    many = run_attack(bae(FakeClassifier(), mlm=counting, encoder=BowEncoder(), sim_threshold=0.0), texts,
-                      labels, batch_size=64, progress=False)
+    many = run_attack(
+        bae(FakeClassifier(), mlm=counting, encoder=BowEncoder(), sim_threshold=0.0),
+        texts,
+        labels,
+        batch_size=64,
+        progress=False,
+    )
     assert [r.to_dict() for r in one.results] == [r.to_dict() for r in many.results]
     assert len(counting.calls) < one_calls and max(counting.calls) > 1  # one MLM call serves many examples
     for r in many.results:
         assert len(AttackText.from_text(r.perturbed_text)) == len(AttackText.from_text(r.original_text))
-    report = run_attack(bert_attack(FakeClassifier(), mlm=mlm, encoder=BowEncoder()), texts, labels,
-                        progress=False)
+    report = run_attack(bert_attack(FakeClassifier(), mlm=mlm, encoder=BowEncoder()), texts, labels, progress=False)
     assert len(report.results) == len(texts)
     assert all(len(r.modified_indices) <= max(1, int(0.4 * r.num_words) + 1) for r in report.results)
 
@@ -137,8 +146,9 @@ def test_gradient_swap_candidates_follow_the_first_order_score(tiny_classifier):
     score = {w: float((table[vocab[w]] - table[enc["input_ids"][0, pos]]) @ x.grad[0, pos]) for w in per_index[0]}
     assert [score[w] for w in per_index[0]] == sorted(score.values(), reverse=True)
     assert all(w.isalpha() and w != "film" and w not in tok.all_special_tokens for w in per_index[0])
-    others = [w for w in vocab if w.isalpha() and w not in per_index[0] and w != "film"
-              and w not in tok.all_special_tokens]
+    others = [
+        w for w in vocab if w.isalpha() and w not in per_index[0] and w != "film" and w not in tok.all_special_tokens
+    ]
     best_left = max(float((table[vocab[w]] - table[enc["input_ids"][0, pos]]) @ x.grad[0, pos]) for w in others)
     assert best_left <= min(score.values()) + 1e-5  # nothing better was left out
 
@@ -155,12 +165,12 @@ def test_hotflip_recipe_runs_lockstep_on_a_real_classifier(tiny_classifier):
     vocab = tiny_classifier.tokenizer.get_vocab()
     for r in one.results + many.results:
         assert len(r.modified_indices) <= 2
-        new = [w for w, o in zip(r.perturbed_text.split(), r.original_text.split()) if w != o]
+        new = [w for w, o in zip(r.perturbed_text.split(), r.original_text.split(), strict=True) if w != o]
         assert all(w.lower() in vocab for w in new)
     again = run_attack(build_attack("hotflip", tiny_classifier), texts, labels, batch_size=8, progress=False)
-    assert [r.to_dict() for r in again.results] == [r.to_dict() for r in
-                                                     run_attack(attack, texts, labels, batch_size=3,
-                                                                progress=False).results]
+    assert [r.to_dict() for r in again.results] == [
+        r.to_dict() for r in run_attack(attack, texts, labels, batch_size=3, progress=False).results
+    ]
 
 
 def test_online_callback_inside_fit(tiny_model_dir):
@@ -172,18 +182,25 @@ def test_online_callback_inside_fit(tiny_model_dir):
     rows = tiny_corpus()[::3]
     nb = {"good": ["bad"], "great": ["awful"], "bad": ["good"], "awful": ["great"], "fun": ["dull"]}
     seen: list[tuple[int, int]] = []
-    inner = make_online_callback(lambda m: a2t(m, neighbours=nb, encoder=BowEncoder(), sim_threshold=0.0),
-                                 fraction=0.25, seed=1)
+    inner = make_online_callback(
+        lambda m: a2t(m, neighbours=nb, encoder=BowEncoder(), sim_threshold=0.0), fraction=0.25, seed=1
+    )
 
     def callback(model, epoch, texts, labels):
         extra = inner(model, epoch, texts, labels)
         seen.append((epoch, len(extra[0])))
         return extra
 
-    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu",
-                         train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=16, warmup_ratio=0.0))
-    clf.fit(LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), epoch_callback=callback,
-            progress=False)
+    clf = TextClassifier(
+        tiny_model_dir,
+        labels=["neg", "pos"],
+        max_length=32,
+        device="cpu",
+        train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=16, warmup_ratio=0.0),
+    )
+    clf.fit(
+        LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), epoch_callback=callback, progress=False
+    )
     assert [e for e, _ in seen] == [1]
 
 

@@ -62,9 +62,29 @@ def kept(constraint, text: str, swaps: list[tuple[int, str]], original: str | No
 
 def test_coarse_pos_maps_common_tagsets():
     assert [coarse_pos(t) for t in ("NN", "NNS", "VBZ", "MD", "JJR", "RB", "IN", "DT", "PRP$", ",")] == [
-        "NOUN", "NOUN", "VERB", "VERB", "ADJ", "ADV", "ADP", "DET", "PRON", "."]
+        "NOUN",
+        "NOUN",
+        "VERB",
+        "VERB",
+        "ADJ",
+        "ADV",
+        "ADP",
+        "DET",
+        "PRON",
+        ".",
+    ]
     assert [coarse_pos(t) for t in ("NOUN", "adj", "PROPN", "AUX", "n", "v", "a", "s", "r", "n-1")] == [
-        "NOUN", "ADJ", "NOUN", "VERB", "NOUN", "VERB", "ADJ", "ADJ", "ADV", "NOUN"]
+        "NOUN",
+        "ADJ",
+        "NOUN",
+        "VERB",
+        "NOUN",
+        "VERB",
+        "ADJ",
+        "ADJ",
+        "ADV",
+        "NOUN",
+    ]
     assert coarse_pos("custom") == "CUSTOM"
 
 
@@ -84,7 +104,9 @@ def test_lexicon_mode(lexicon_path):
     assert kept(pos, "a great MOVIE", [(2, "Great"), (2, "Film")]) == ["a great Film"]
     # Inflected forms are looked up by their lemma (WordNet's detachment rules): movies -> movie (noun).
     assert kept(pos, "great movies", [(1, "films"), (1, "greatest"), (1, "pictures")]) == [
-        "great films", "great pictures"]
+        "great films",
+        "great pictures",
+    ]
     assert pos.accepts("movie", "picture") and not pos.accepts("movie", "great")
 
 
@@ -125,8 +147,20 @@ def test_lexicon_mode_on_the_shared_oewn_lexicon(data_dir):
 
 # ----------------------------------------------------------------------------------------------- taggers
 
-PTB = {"the": "DT", "a": "DT", "movie": "NN", "film": "NN", "plot": "NN", "was": "VBD", "good": "JJ",
-       "great": "JJ", "awful": "JJ", "quickly": "RB", "we": "PRP", "watch": "VBP"}
+PTB = {
+    "the": "DT",
+    "a": "DT",
+    "movie": "NN",
+    "film": "NN",
+    "plot": "NN",
+    "was": "VBD",
+    "good": "JJ",
+    "great": "JJ",
+    "awful": "JJ",
+    "quickly": "RB",
+    "we": "PRP",
+    "watch": "VBP",
+}
 
 
 class DictTagger:
@@ -137,18 +171,24 @@ class DictTagger:
 
     def __call__(self, tokens: list[str]) -> list[str]:
         self.calls.append(tuple(tokens))
-        return ["VBP" if t == "film" and k and tokens[k - 1] == "we" else PTB.get(t.lower(), "NN")
-                for k, t in enumerate(tokens)]
+        return [
+            "VBP" if t == "film" and k and tokens[k - 1] == "we" else PTB.get(t.lower(), "NN")
+            for k, t in enumerate(tokens)
+        ]
 
 
 def test_callable_tagger_in_context():
     tagger = DictTagger()
     pos = PartOfSpeech(tagger, allow_verb_noun_swap=False)
     assert kept(pos, "the movie was good", [(1, "film"), (1, "great"), (1, "quickly"), (3, "great")]) == [
-        "the film was good", "the movie was great"]
+        "the film was good",
+        "the movie was great",
+    ]
     # Tagged in context: "film" after "we" is a verb, so it may replace the verb "watch"; "movie" may not.
     assert kept(pos, "we watch a movie", [(1, "film"), (1, "movie"), (3, "film")]) == [
-        "we film a movie", "we watch a film"]
+        "we film a movie",
+        "we watch a film",
+    ]
     # With noun/verb swaps allowed (the default), the noun may replace the verb too.
     assert len(kept(PartOfSpeech(DictTagger()), "we watch a movie", [(1, "film"), (1, "movie")])) == 2
 
@@ -162,8 +202,12 @@ def test_tagger_calls_are_one_batch_of_context_windows_and_cached():
     assert isinstance(call, BatchCall) and call.backend is pos._backend
     # Windows: 2 words either side of the swapped word (cut at the text's ends), the reference window once.
     assert list(call.inputs) == [
-        ("three", "four", "five", "six", "seven"), ("three", "four", "film", "six", "seven"),
-        ("three", "four", "movie", "six", "seven"), ("one", "two", "three"), ("good", "two", "three")]
+        ("three", "four", "five", "six", "seven"),
+        ("three", "four", "film", "six", "seven"),
+        ("three", "four", "movie", "six", "seven"),
+        ("one", "two", "three"),
+        ("good", "two", "three"),
+    ]
     answers = call.backend(list(call.inputs))
     with pytest.raises(StopIteration) as stop:
         gen.send(answers)
@@ -224,7 +268,9 @@ def fresh_nltk_backend():
 
 def check_nltk_like(pos: PartOfSpeech) -> None:
     assert kept(pos, "the movie was good", [(1, "film"), (1, "good"), (3, "great"), (3, "story")]) == [
-        "the film was good", "the movie was great"]
+        "the film was good",
+        "the movie was great",
+    ]
     # "film" is ambiguous: tagged a verb after "they", so it may replace the verb "watch".
     assert kept(pos, "they watch the story", [(1, "film"), (1, "good")]) == ["they film the story"]
 
@@ -242,8 +288,11 @@ def test_nltk_mode_loads_the_perceptron_tagger(tiny_nltk_tagger, fresh_nltk_back
     class Pretrained(perceptron.PerceptronTagger):  # stands in for the downloaded model
         def __init__(self, *args, **kwargs):
             super().__init__(load=False)
-            self.model, self.tagdict, self.classes = (tiny_nltk_tagger.model, tiny_nltk_tagger.tagdict,
-                                                      tiny_nltk_tagger.classes)
+            self.model, self.tagdict, self.classes = (
+                tiny_nltk_tagger.model,
+                tiny_nltk_tagger.tagdict,
+                tiny_nltk_tagger.classes,
+            )
 
     monkeypatch.setattr(perceptron, "PerceptronTagger", Pretrained)
     pos = PartOfSpeech("nltk")
@@ -322,16 +371,22 @@ def test_recipe_pos_options(lexicon_path):
     (r,) = run_attack(attack, ["good movie"], [1], progress=False).results
     assert r.status == "failed" and tagger.calls  # movie (NN) -> awful (JJ) rejected by the callable tagger
     given = PartOfSpeech("lexicon", lexicon=lexicon_path)
-    assert given in textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(),
-                               pos=given).post_constraints
+    assert (
+        given in textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(), pos=given).post_constraints
+    )
     with pytest.raises(ConfigError):
-        textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(), pos="nltk",
-                   pos_lexicon=lexicon_path)
+        textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(), pos="nltk", pos_lexicon=lexicon_path)
     with pytest.raises(ConfigError):
         textfooler(FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(), pos="stanza")
     # build_attack passes pos= through; recipes without a POS check ignore it in a shared resource dict.
-    attack = build_attack("textfooler", FakeClassifier(), neighbours=NEIGHBOURS, encoder=BowEncoder(),
-                          pos="lexicon", pos_lexicon=lexicon_path)
+    attack = build_attack(
+        "textfooler",
+        FakeClassifier(),
+        neighbours=NEIGHBOURS,
+        encoder=BowEncoder(),
+        pos="lexicon",
+        pos_lexicon=lexicon_path,
+    )
     assert any(isinstance(c, PartOfSpeech) for c in attack.post_constraints)
     build_attack("deepwordbug", FakeClassifier(), pos="lexicon", pos_lexicon=lexicon_path)
     assert RECIPES["textfooler"].resources == ("neighbours", "encoder")  # pos stays optional
@@ -366,7 +421,7 @@ def test_recipe_with_pos_on_a_tiny_transformer(tiny_model_dir, lexicon_path):
         for t in sent:
             words = t.split()
             if len(words) == len(by_first[words[0]]):
-                swaps |= {(a, b) for a, b in zip(by_first[words[0]], words) if a != b}
+                swaps |= {(a, b) for a, b in zip(by_first[words[0]], words, strict=True) if a != b}
         return swaps
 
     # POS-safe swaps only: movie (n) -> film (n), great (a) -> fine (unknown to the lexicon: passes); never
@@ -390,8 +445,11 @@ def test_spacy_tags_in_context_and_maps_to_universal(spacy_ready):
     backend = constraints_mod._spacy_backend()
     ctx = [("the", "film", "was", "good"), ("they", "film", "the", "story"), ("a", "good", "film", ".")]
     # Hand-checked: "film" is a noun after a determiner and a verb after a pronoun; PTB tags -> universal.
-    assert backend(ctx) == [("DET", "NOUN", "VERB", "ADJ"), ("PRON", "VERB", "DET", "NOUN"),
-                            ("DET", "ADJ", "NOUN", ".")]
+    assert backend(ctx) == [
+        ("DET", "NOUN", "VERB", "ADJ"),
+        ("PRON", "VERB", "DET", "NOUN"),
+        ("DET", "ADJ", "NOUN", "."),
+    ]
     assert backend(ctx[:1]) == backend(ctx)[:1]  # cached per window, same answer
 
 
@@ -400,7 +458,9 @@ def test_spacy_mode_keeps_same_pos_swaps(spacy_ready):
     # Hand-checked with en_core_web_sm 3.8: film (NOUN) and great (ADJ) keep the tag; quickly (ADV) and story
     # (NOUN, for the adjective "good") do not.
     assert kept(pos, "the movie was good", [(1, "film"), (1, "quickly"), (3, "great"), (3, "story")]) == [
-        "the film was good", "the movie was great"]
+        "the film was good",
+        "the movie was great",
+    ]
     # In context "film" after "they" is a verb: it may replace the verb "watch"; the adverb "quickly" may not.
     assert kept(pos, "they watch the story", [(1, "film"), (1, "quickly")]) == ["they film the story"]
 
@@ -419,12 +479,16 @@ def test_spacy_missing_names_the_extra(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith(("spacy", "en_core"))
-                        else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith(("spacy", "en_core")) else real(name, *a)
+    )
     constraints_mod._spacy_backend.cache_clear()
     try:
-        with pytest.raises(ResourceError, match=r"pos='spacy'.* needs spaCy's en_core_web_sm tagger .*"
-                                                r"pip install 'textrobust\[pos\]'"):
+        with pytest.raises(
+            ResourceError,
+            match=r"pos='spacy'.* needs spaCy's en_core_web_sm tagger .*"
+            r"pip install 'textrobust\[pos\]'",
+        ):
             PartOfSpeech("spacy")
     finally:
         constraints_mod._spacy_backend.cache_clear()

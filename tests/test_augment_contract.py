@@ -31,18 +31,50 @@ SENTENCES = [
     "This restaurant serves delicious food at fair prices.",
     "The actors seemed tired, but the music was great.",
 ]
-EDGE = ["", "   \t\n ", "word " * 2000, "Great movie 😀🎬 loved it 👍", "这部电影非常好看 我很喜欢", "Фильм был очень хорошим", "فيلم رائع جدا"]
+EDGE = [
+    "",
+    "   \t\n ",
+    "word " * 2000,
+    "Great movie 😀🎬 loved it 👍",
+    "这部电影非常好看 我很喜欢",
+    "Фильм был очень хорошим",
+    "فيلم رائع جدا",
+]
 
 LEXICON = {
-    "movie": ["film", "picture"], "wonderful": ["marvelous", "great"], "moving": ["touching", "stirring"],
-    "story": ["tale", "narrative"], "family": ["household", "kin"], "dull": ["boring", "tedious"],
-    "boring": ["dull", "tedious"], "film": ["movie", "picture"], "terrible": ["awful", "dreadful"],
-    "acting": ["performing"], "silly": ["foolish", "goofy"], "plot": ["storyline"], "best": ["finest", "top"],
-    "performance": ["show"], "seen": ["watched"], "year": ["twelvemonth"], "quick": ["fast", "speedy"],
-    "brown": ["tan"], "jump": ["leap", "hop"], "lazy": ["idle", "slothful"], "dogs": ["hounds"],
-    "river": ["stream"], "restaurant": ["eatery", "diner"], "serves": ["offers"], "delicious": ["tasty", "yummy"],
-    "food": ["fare", "meals"], "fair": ["reasonable"], "prices": ["costs"], "actors": ["performers"],
-    "tired": ["weary", "exhausted"], "music": ["score"], "great": ["fine", "excellent"], "loved": ["adored"],
+    "movie": ["film", "picture"],
+    "wonderful": ["marvelous", "great"],
+    "moving": ["touching", "stirring"],
+    "story": ["tale", "narrative"],
+    "family": ["household", "kin"],
+    "dull": ["boring", "tedious"],
+    "boring": ["dull", "tedious"],
+    "film": ["movie", "picture"],
+    "terrible": ["awful", "dreadful"],
+    "acting": ["performing"],
+    "silly": ["foolish", "goofy"],
+    "plot": ["storyline"],
+    "best": ["finest", "top"],
+    "performance": ["show"],
+    "seen": ["watched"],
+    "year": ["twelvemonth"],
+    "quick": ["fast", "speedy"],
+    "brown": ["tan"],
+    "jump": ["leap", "hop"],
+    "lazy": ["idle", "slothful"],
+    "dogs": ["hounds"],
+    "river": ["stream"],
+    "restaurant": ["eatery", "diner"],
+    "serves": ["offers"],
+    "delicious": ["tasty", "yummy"],
+    "food": ["fare", "meals"],
+    "fair": ["reasonable"],
+    "prices": ["costs"],
+    "actors": ["performers"],
+    "tired": ["weary", "exhausted"],
+    "music": ["score"],
+    "great": ["fine", "excellent"],
+    "loved": ["adored"],
 }
 
 
@@ -61,8 +93,9 @@ CASES: dict[str, Callable[[str], Operator]] = {
     "nlpaug": lambda lex: parse_op("nlpaug:augmenter=nlpaug.augmenter.char.RandomCharAug"),
     "sequential": lambda lex: Sequential([parse_op("char:kind=ocr"), parse_op(f"synonym:path={lex}")]),
     "one_of": lambda lex: OneOf([parse_op("char:kind=random_swap"), parse_op("char:kind=spelling")], weights=[1, 3]),
-    "some_of": lambda lex: SomeOf([parse_op("char:kind=random_delete"), parse_op(f"eda:path={lex}"),
-                                   parse_op("char:kind=random_insert")], n=2),
+    "some_of": lambda lex: SomeOf(
+        [parse_op("char:kind=random_delete"), parse_op(f"eda:path={lex}"), parse_op("char:kind=random_insert")], n=2
+    ),
     "sometimes": lambda lex: Sometimes(parse_op("char:kind=random_substitute"), p=0.7),
 }
 # Model-backed operators register their cases from tests/test_augment_models.py fixtures (heavier).
@@ -82,7 +115,7 @@ def op(request: pytest.FixtureRequest, lexicon: str) -> Operator:
 def test_shape_and_no_identity(op: Operator) -> None:
     out = op(SENTENCES, seed=0, n=3)
     assert len(out) == len(SENTENCES)
-    for text, variants in zip(SENTENCES, out):
+    for text, variants in zip(SENTENCES, out, strict=True):
         assert isinstance(variants, list) and len(variants) <= 3
         assert all(isinstance(v, str) and v.strip() for v in variants)
         assert text not in variants
@@ -95,7 +128,7 @@ def test_deterministic_across_batch_size_and_chunking(op: Operator) -> None:
     assert op(SENTENCES, seed=7, n=2) == whole
     chunked = []
     for start in range(0, len(SENTENCES), 4):
-        chunked += op(SENTENCES[start:start + 4], seed=7, n=2, offset=start)
+        chunked += op(SENTENCES[start : start + 4], seed=7, n=2, offset=start)
     assert chunked == whole
     singles = [op([t], seed=7, n=2, offset=i)[0] for i, t in enumerate(SENTENCES)]
     assert singles == whole

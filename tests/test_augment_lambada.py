@@ -39,8 +39,18 @@ def train() -> LabeledData:
 
 @pytest.fixture(scope="module")
 def tuned(gpt_dir, train):
-    return finetune_causal_lm(train.texts, train.labels, NAMES, gpt_dir, epochs=3, lr=1e-2, batch_size=16,
-                              seed=0, device="cpu", progress=False)
+    return finetune_causal_lm(
+        train.texts,
+        train.labels,
+        NAMES,
+        gpt_dir,
+        epochs=3,
+        lr=1e-2,
+        batch_size=16,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
 
 
 class FakeClassifier:
@@ -74,8 +84,7 @@ def test_finetuning_lowers_the_lm_loss(gpt_dir, train, tuned) -> None:
 
 
 def test_lambada_contract_and_determinism(train, tuned) -> None:
-    kw = {"model": tuned, "n_per_label": 6, "finetune": False, "max_new_tokens": 12, "device": "cpu",
-          "batch_size": 8}
+    kw = {"model": tuned, "n_per_label": 6, "finetune": False, "max_new_tokens": 12, "device": "cpu", "batch_size": 8}
     out = lambada_generate(train, seed=1, **kw)
     _check_output(out, 6, train)
     assert len(out) > 0 and out.name == "tiny-lambada"
@@ -95,15 +104,34 @@ def test_lambada_finetunes_from_a_path_deterministically(gpt_dir, train) -> None
 
 def test_classifier_filter_keeps_agreeing_rows(train, tuned) -> None:
     clf = FakeClassifier()
-    out = lambada_generate(train, model=tuned, n_per_label=5, finetune=False, max_new_tokens=10, device="cpu",
-                           oversample=4, classifier=clf, min_confidence=0.6, seed=3)
+    out = lambada_generate(
+        train,
+        model=tuned,
+        n_per_label=5,
+        finetune=False,
+        max_new_tokens=10,
+        device="cpu",
+        oversample=4,
+        classifier=clf,
+        min_confidence=0.6,
+        seed=3,
+    )
     _check_output(out, 5, train)
     assert len(out) > 0
     probs = clf.predict_proba(out.texts)
     assert all(probs[i, y] >= 0.6 and probs[i].argmax() == y for i, y in enumerate(out.labels))
     # a classifier that is never confident enough leaves nothing
-    none = lambada_generate(train, model=tuned, n_per_label=5, finetune=False, max_new_tokens=10, device="cpu",
-                            classifier=clf, min_confidence=0.95, seed=3)
+    none = lambada_generate(
+        train,
+        model=tuned,
+        n_per_label=5,
+        finetune=False,
+        max_new_tokens=10,
+        device="cpu",
+        classifier=clf,
+        min_confidence=0.95,
+        seed=3,
+    )
     assert len(none) == 0 and none.label_names == NAMES
 
 
@@ -117,14 +145,17 @@ def test_fewshot_contract_and_determinism(train, tuned) -> None:
         fewshot_generate(train, seed=0, template="no placeholders", **kw)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda d, m: lambada_generate(d, model=m, n_per_label=0), ConfigError, "n_per_label=0"),
-    (lambda d, m: fewshot_generate(d, model=m, n_per_label=-1), ConfigError, "n_per_label=-1"),
-    (lambda d, m: lambada_generate(d, model=m, n_per_label=1, top_p=0), ConfigError, "top_p"),
-    (lambda d, m: lambada_generate(d, model=m, n_per_label=1, min_confidence=0.5), ConfigError, "classifier"),
-    (lambda d, m: finetune_causal_lm(d.texts, [5] * len(d), NAMES, m), ConfigError, "label index 5"),
-    (lambda d, m: finetune_causal_lm(d.texts, d.labels, NAMES, m, epochs=0), ConfigError, "epochs=0"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda d, m: lambada_generate(d, model=m, n_per_label=0), ConfigError, "n_per_label=0"),
+        (lambda d, m: fewshot_generate(d, model=m, n_per_label=-1), ConfigError, "n_per_label=-1"),
+        (lambda d, m: lambada_generate(d, model=m, n_per_label=1, top_p=0), ConfigError, "top_p"),
+        (lambda d, m: lambada_generate(d, model=m, n_per_label=1, min_confidence=0.5), ConfigError, "classifier"),
+        (lambda d, m: finetune_causal_lm(d.texts, [5] * len(d), NAMES, m), ConfigError, "label index 5"),
+        (lambda d, m: finetune_causal_lm(d.texts, d.labels, NAMES, m, epochs=0), ConfigError, "epochs=0"),
+    ],
+)
 def test_bad_parameters_are_config_errors(train, gpt_dir, call, exc, match) -> None:
     with pytest.raises(exc, match=match) as info:
         call(train, gpt_dir)
@@ -133,9 +164,11 @@ def test_bad_parameters_are_config_errors(train, gpt_dir, call, exc, match) -> N
 
 def test_unknown_model_is_a_model_error(tmp_path, train) -> None:
     missing = str(tmp_path / "nope")
-    for call in (lambda: finetune_causal_lm(train.texts, train.labels, NAMES, missing, device="cpu"),
-                 lambda: lambada_generate(train, model=missing, n_per_label=2, device="cpu"),
-                 lambda: fewshot_generate(train, model=missing, n_per_label=2, device="cpu")):
+    for call in (
+        lambda: finetune_causal_lm(train.texts, train.labels, NAMES, missing, device="cpu"),
+        lambda: lambada_generate(train, model=missing, n_per_label=2, device="cpu"),
+        lambda: fewshot_generate(train, model=missing, n_per_label=2, device="cpu"),
+    ):
         with pytest.raises(ModelError, match="cannot load causal LM") as info:
             call()
         assert "\n" not in str(info.value)

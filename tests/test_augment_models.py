@@ -10,20 +10,24 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import build_tiny_gpt
+
 from textrobust.augment import Operator, operator_from_spec, parse_op, registered
 
-SENTENCES = ["the film was good and the music was great", "a boring movie , really", "i thought the plot is fun",
-             "the cast was lovely", "the ending was messy and weak"]
+SENTENCES = [
+    "the film was good and the music was great",
+    "a boring movie , really",
+    "i thought the plot is fun",
+    "the cast was lovely",
+    "the ending was messy and weak",
+]
 EDGE = ["", "   ", "word " * 300, "great movie 😀 loved it", "这部电影非常好看 Фильм был хорошим"]
 
 
 @pytest.fixture(scope="module")
 def tiny_mlm_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config) -> Path:
-    from transformers import BertForMaskedLM
-
     from conftest import save_tiny_model
+    from transformers import BertForMaskedLM
 
     return save_tiny_model(BertForMaskedLM, tiny_bert_config, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_mlm"))
 
@@ -38,9 +42,18 @@ def tiny_marian_dirs(tmp_path_factory, tiny_tokenizer_dir) -> tuple[str, str]:
     for k in range(2):
         torch.manual_seed(k)
         cfg = MarianConfig(
-            vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64,
-            pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id, decoder_start_token_id=tok.pad_token_id,
+            vocab_size=len(tok),
+            d_model=16,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_ffn_dim=32,
+            max_position_embeddings=64,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.sep_token_id,
+            decoder_start_token_id=tok.pad_token_id,
             forced_eos_token_id=tok.sep_token_id,
         )
         out = tmp_path_factory.mktemp(f"tiny_marian{k}")
@@ -63,8 +76,9 @@ def op(request, tiny_mlm_dir, tiny_marian_dirs, tiny_gpt_dir) -> Operator:
         "paraphrase": lambda: parse_op(f"paraphrase:model={tiny_gpt_dir},max_new_tokens=5,device=cpu,batch_size=4"),
         "contextual_sub": lambda: parse_op(f"contextual:model={tiny_mlm_dir},p=0.3,device=cpu,batch_size=4"),
         "contextual_ins": lambda: parse_op(f"contextual:model={tiny_mlm_dir},action=insert,top_p=0.9,device=cpu"),
-        "backtranslate": lambda: parse_op(f"backtranslate:forward={fwd},backward={bwd},max_new_tokens=6,"
-                                          "device=cpu,batch_size=4"),
+        "backtranslate": lambda: parse_op(
+            f"backtranslate:forward={fwd},backward={bwd},max_new_tokens=6,device=cpu,batch_size=4"
+        ),
     }[request.param]()
 
 
@@ -77,7 +91,7 @@ def test_model_backed_operators_are_all_covered() -> None:
 def test_contract(op: Operator) -> None:
     whole = op(SENTENCES, seed=5, n=2)
     assert len(whole) == len(SENTENCES)
-    for text, vs in zip(SENTENCES, whole):
+    for text, vs in zip(SENTENCES, whole, strict=True):
         assert len(vs) <= 2 and text not in vs and all(v.strip() for v in vs)
     assert sum(map(len, whole)) > 0
     chunked = op(SENTENCES[:3], seed=5, n=2) + op(SENTENCES[3:], seed=5, n=2, offset=3)
@@ -101,7 +115,7 @@ def test_contextual_never_proposes_original_fragments_or_specials(tiny_mlm_dir) 
             assert "##" not in v and not any(s in v for s in tok.all_special_tokens)
             words = v.split()
             assert len(words) == 4
-            assert all(w != o for w, o in zip(words, text.split()) if o not in {"the", "was"})
+            assert all(w != o for w, o in zip(words, text.split(), strict=True) if o not in {"the", "was"})
 
 
 def test_backtranslate_beam_is_deterministic(tiny_marian_dirs) -> None:
@@ -211,7 +225,10 @@ def test_backtranslate_bergamot_validates_its_languages() -> None:
 
     op = parse_op("backtranslate:engine=bergamot,via=pt")
     assert op.deterministic and op.spec_str() == "backtranslate:engine=bergamot,via=pt"
-    for bad, match in (("via=de", "invalid via='de'; valid: pt"), ("via=pt,source_lang=fr", "source_lang"),
-                       ("engine=fairseq", "invalid engine='fairseq'")):
+    for bad, match in (
+        ("via=de", "invalid via='de'; valid: pt"),
+        ("via=pt,source_lang=fr", "source_lang"),
+        ("engine=fairseq", "invalid engine='fairseq'"),
+    ):
         with pytest.raises(ConfigError, match=match):
             parse_op(f"backtranslate:engine=bergamot,{bad}" if "engine" not in bad else f"backtranslate:{bad}")

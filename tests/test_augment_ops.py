@@ -21,8 +21,14 @@ from textrobust.augment.sources import (
 )
 from textrobust.errors import ConfigError, ResourceError
 
-LEX = {"movie": ["film", "Movie"], "great": ["superb", "excellent"], "story": ["tale"], "the": ["this"],
-       "wonderful": ["marvelous"], "acting": ["performing"]}
+LEX = {
+    "movie": ["film", "Movie"],
+    "great": ["superb", "excellent"],
+    "story": ["tale"],
+    "the": ["this"],
+    "wonderful": ["marvelous"],
+    "acting": ["performing"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +71,11 @@ def test_embedding_source_reads_all_formats(tmp_path, fmt) -> None:
 
 def test_wordnet_missing_is_a_resource_error_with_instructions(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TEXTROBUST_WORDNET", str(tmp_path))  # an empty folder: no database there
-    with pytest.raises(ResourceError, match=r"^eda:source=wordnet needs Princeton WordNet 3\.0 .*"
-                                            r"apt-get install wordnet-base wordnet-sense-index"):
+    with pytest.raises(
+        ResourceError,
+        match=r"^eda:source=wordnet needs Princeton WordNet 3\.0 .*"
+        r"apt-get install wordnet-base wordnet-sense-index",
+    ):
         WordNetSource(who="eda:source=wordnet")
     op = parse_op("eda:alpha_rs=0,p_rd=0")  # synonym replacement and insertion: needs the installed WordNet
     with pytest.raises(ResourceError, match="eda:source=wordnet needs Princeton WordNet"):
@@ -110,7 +119,7 @@ def test_eda_counts(lex) -> None:
     rs = EDA(alpha_sr=0, alpha_ri=0, alpha_rs=0.2, p_rd=0)
     for v in rs([text], seed=0, n=5)[0]:
         assert sorted(v.split()) == sorted(text.split())
-        assert sum(a != b for a, b in zip(v.split(), text.split())) <= 4  # 2 swaps touch at most 4 words
+        assert sum(a != b for a, b in zip(v.split(), text.split(), strict=True)) <= 4  # 2 swaps touch at most 4 words
     rd = EDA(alpha_sr=0, alpha_ri=0, alpha_rs=0, p_rd=0.3)
     for v in rd([text], seed=0, n=5)[0]:
         assert set(v.split()) < set(text.split())
@@ -136,8 +145,9 @@ def test_eda_alpha_shortcut_and_validation(lex) -> None:
 
 
 # -- char ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["keyboard", "ocr", "random_insert", "random_substitute", "random_swap",
-                                  "random_delete", "spelling"])
+@pytest.mark.parametrize(
+    "kind", ["keyboard", "ocr", "random_insert", "random_substitute", "random_swap", "random_delete", "spelling"]
+)
 def test_char_kinds(kind) -> None:
     text = "The quick brown foxes believe everything, because people are beautiful."
     out = CharNoise(kind=kind, p=0.5)([text], seed=2, n=3)[0]
@@ -225,8 +235,9 @@ class _Clf:
 
 def test_label_preserving() -> None:
     f = LabelPreserving(_Clf(), threshold=0.5)
-    kept, dropped = f(["good film", "bad film"], [["good movie", "bad movie"], ["awful movie", "good one"]],
-                      labels=["pos", 0])
+    kept, dropped = f(
+        ["good film", "bad film"], [["good movie", "bad movie"], ["awful movie", "good one"]], labels=["pos", 0]
+    )
     assert kept == [["good movie"], ["awful movie"]] and dropped == 2
     kept, _ = f(["good film"], [["good movie", "meh"]])  # no labels: the classifier's own prediction
     assert kept == [["good movie"]]
@@ -261,10 +272,10 @@ def test_synonym_on_real_lexicons_and_stopwords(data_dir) -> None:
         out = op(lines, seed=0, n=2)
         assert sum(map(len, out)) > 60
         stops = load_stopwords(stop)
-        for text, vs in zip(lines, out):
+        for text, vs in zip(lines, out, strict=True):
             for v in vs:
                 if len(v.split()) == len(text.split()):  # single-word synonyms: stopwords stay in place
-                    assert all(a == b for a, b in zip(v.split(), text.split()) if b.lower() in stops)
+                    assert all(a == b for a, b in zip(v.split(), text.split(), strict=True) if b.lower() in stops)
 
 
 @pytest.mark.integration

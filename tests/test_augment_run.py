@@ -6,14 +6,19 @@ import pandas as pd
 import pytest
 
 from textrobust.augment import Sequential, parse_op
-from textrobust.augment import run as run_mod
+from textrobust.augment import files as files_mod
+from textrobust.augment.files import augment_file
 from textrobust.augment.filters import Dedup, Length
 from textrobust.augment.pipeline import load_filters_yaml, load_pipeline_yaml
-from textrobust.augment.run import augment_file
 from textrobust.errors import ConfigError, DataError
 
-TEXTS = ["the movie was great fun", "bad, boring film", "", "a truly lovely story about friends",
-         "Terrible acting; I left early!"]
+TEXTS = [
+    "the movie was great fun",
+    "bad, boring film",
+    "",
+    "a truly lovely story about friends",
+    "Terrible acting; I left early!",
+]
 
 
 @pytest.fixture()
@@ -27,14 +32,22 @@ OPS = [parse_op("char:kind=ocr"), parse_op("eda:alpha_sr=0,alpha_ri=0")]
 @pytest.mark.parametrize("src,dst", [("csv", "jsonl"), ("parquet", "csv"), ("jsonl", "parquet"), ("tsv", "tsv")])
 def test_formats_round_trip_and_columns(tmp_path, frame, src, dst) -> None:
     inp = tmp_path / f"in.{src}"
-    {"csv": lambda p: frame.to_csv(p, index=False), "tsv": lambda p: frame.to_csv(p, index=False, sep="\t"),
-     "jsonl": lambda p: frame.to_json(p, orient="records", lines=True),
-     "parquet": lambda p: frame.to_parquet(p)}[src](inp)
+    {
+        "csv": lambda p: frame.to_csv(p, index=False),
+        "tsv": lambda p: frame.to_csv(p, index=False, sep="\t"),
+        "jsonl": lambda p: frame.to_json(p, orient="records", lines=True),
+        "parquet": lambda p: frame.to_parquet(p),
+    }[src](inp)
     out = tmp_path / f"out.{dst}"
-    summary = augment_file(inp, out, OPS, n=2, batch_size=64, keep_original=True, progress=False,
-                           filters=[Dedup(), Length(min_words=3)])
-    got = {"csv": lambda p: pd.read_csv(p, keep_default_na=False), "tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False),
-           "jsonl": lambda p: pd.read_json(p, lines=True), "parquet": pd.read_parquet}[dst](out)
+    summary = augment_file(
+        inp, out, OPS, n=2, batch_size=64, keep_original=True, progress=False, filters=[Dedup(), Length(min_words=3)]
+    )
+    got = {
+        "csv": lambda p: pd.read_csv(p, keep_default_na=False),
+        "tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False),
+        "jsonl": lambda p: pd.read_json(p, lines=True),
+        "parquet": pd.read_parquet,
+    }[dst](out)
     assert list(got.columns) == ["text", "label", "source_index", "operator"]
     assert summary.rows_in == 200 and summary.rows_out == len(got)
     assert summary.dropped["length"] > 0 and set(summary.dropped) == {"dedup", "length"}
@@ -57,7 +70,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch, dst) -> 
     ref = tmp_path / f"ref.{dst}"
     augment_file(tmp_path / "in.csv", ref, OPS, n=2, batch_size=32, progress=False)
 
-    real = run_mod._augment_chunk
+    real = files_mod._augment_chunk
 
     def crash_at_row_96(texts, labels, ops, names, seeds, n, offset, *rest):
         if offset >= 96:
@@ -65,10 +78,10 @@ def test_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch, dst) -> 
         return real(texts, labels, ops, names, seeds, n, offset, *rest)
 
     out = tmp_path / f"out.{dst}"
-    monkeypatch.setattr(run_mod, "_augment_chunk", crash_at_row_96)
+    monkeypatch.setattr(files_mod, "_augment_chunk", crash_at_row_96)
     with pytest.raises(KeyboardInterrupt):
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
-    monkeypatch.setattr(run_mod, "_augment_chunk", real)
+    monkeypatch.setattr(files_mod, "_augment_chunk", real)
     assert not out.exists()
     partial = out.with_name(f".{out.name}.partial")
     if dst == "csv":
@@ -79,7 +92,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch, dst) -> 
     read = pd.read_parquet if dst == "parquet" else pd.read_csv
     pd.testing.assert_frame_equal(read(out), read(ref))
     with pytest.raises(ConfigError, match="different settings"):
-        monkeypatch.setattr(run_mod, "_augment_chunk", crash_at_row_96)
+        monkeypatch.setattr(files_mod, "_augment_chunk", crash_at_row_96)
         with pytest.raises(KeyboardInterrupt):
             augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
         augment_file(tmp_path / "in.csv", out, OPS, n=3, batch_size=32, progress=False, resume=True)
@@ -151,8 +164,9 @@ def test_a_list_of_operators_means_each_and_the_others_are_explicit(tmp_path) ->
     # the CLI's repeated --op and 'each:' give the same file
     frame = pd.DataFrame({"text": TEXTS * 4, "label": [1, 0, 0, 1, 0] * 4})
     frame.to_csv(tmp_path / "in.csv", index=False)
-    augment_file(tmp_path / "in.csv", tmp_path / "a.csv", [parse_op("char:kind=ocr"), parse_op("char")], n=2,
-                 progress=False)
+    augment_file(
+        tmp_path / "in.csv", tmp_path / "a.csv", [parse_op("char:kind=ocr"), parse_op("char")], n=2, progress=False
+    )
     augment_file(tmp_path / "in.csv", tmp_path / "b.csv", each, n=2, progress=False)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
@@ -167,14 +181,33 @@ def _yaml(tmp_path, text: str):
 def test_workers_output_identical_to_one_worker(tmp_path, frame, dst) -> None:
     frame.to_csv(tmp_path / "in.csv", index=False)
     flt = [Dedup(), Length(min_words=3)]
-    one = augment_file(tmp_path / "in.csv", tmp_path / f"one.{dst}", OPS, n=2, batch_size=32, keep_original=True,
-                       progress=False, filters=flt)
-    two = augment_file(tmp_path / "in.csv", tmp_path / f"two.{dst}", OPS, n=2, batch_size=17, keep_original=True,
-                       progress=False, filters=flt, workers=2)
+    one = augment_file(
+        tmp_path / "in.csv",
+        tmp_path / f"one.{dst}",
+        OPS,
+        n=2,
+        batch_size=32,
+        keep_original=True,
+        progress=False,
+        filters=flt,
+    )
+    two = augment_file(
+        tmp_path / "in.csv",
+        tmp_path / f"two.{dst}",
+        OPS,
+        n=2,
+        batch_size=17,
+        keep_original=True,
+        progress=False,
+        filters=flt,
+        workers=2,
+    )
     if dst == "csv":
         assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
     else:
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "two.parquet"))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "two.parquet")
+        )
     assert (one.rows_in, one.rows_out, one.dropped) == (two.rows_in, two.rows_out, two.dropped)
     assert not list(tmp_path.glob(".two*"))
 
@@ -182,7 +215,7 @@ def test_workers_output_identical_to_one_worker(tmp_path, frame, dst) -> None:
 def test_workers_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch) -> None:
     frame.to_csv(tmp_path / "in.csv", index=False)
     augment_file(tmp_path / "in.csv", tmp_path / "ref.csv", OPS, n=2, batch_size=32, progress=False)
-    real = run_mod._write_state
+    real = files_mod._write_state
 
     def crash_after_row_96(path, state):
         real(path, state)
@@ -190,10 +223,10 @@ def test_workers_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch) 
             raise KeyboardInterrupt
 
     out = tmp_path / "out.csv"
-    monkeypatch.setattr(run_mod, "_write_state", crash_after_row_96)
+    monkeypatch.setattr(files_mod, "_write_state", crash_after_row_96)
     with pytest.raises(KeyboardInterrupt):
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, workers=2)
-    monkeypatch.setattr(run_mod, "_write_state", real)
+    monkeypatch.setattr(files_mod, "_write_state", real)
     assert not out.exists()
     summary = augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, resume=True, workers=2)
     assert summary.resumed_from == 96
@@ -206,15 +239,15 @@ def test_workers_fall_back_or_refuse(tmp_path, frame, caplog) -> None:
     frame.to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(ConfigError, match="workers must be"):
         augment_file(tmp_path / "in.csv", tmp_path / "o.csv", OPS, workers=0, progress=False)
-    assert run_mod._effective_workers(4, OPS, [Similarity()]) == 1
+    assert files_mod._effective_workers(4, OPS, [Similarity()]) == 1
     assert "1 worker" in caplog.text
-    assert run_mod._effective_workers(4, OPS, [Dedup()]) == 4
+    assert files_mod._effective_workers(4, OPS, [Dedup()]) == 4
 
     class Local(Dedup):  # defined in a function: cannot be pickled
         pass
 
     with pytest.raises(ConfigError, match="picklable"):
-        run_mod._effective_workers(2, OPS, [Local()])
+        files_mod._effective_workers(2, OPS, [Local()])
 
 
 @pytest.mark.parametrize("lexicon", ["missing.json", "not_json.json"])
@@ -235,26 +268,27 @@ def test_configuration_errors_leave_nothing_behind(tmp_path, frame, lexicon) -> 
 def test_partial_output_is_kept_only_with_progress_and_the_message_says_so(tmp_path, frame, monkeypatch) -> None:
     frame.to_csv(tmp_path / "in.csv", index=False)
     augment_file(tmp_path / "in.csv", tmp_path / "ref.csv", OPS, n=2, batch_size=32, progress=False)
-    real = run_mod._augment_chunk
+    real = files_mod._augment_chunk
 
     def bad_row_at(limit):
         def chunk(texts, labels, ops, names, seeds, n, offset, *rest):
             if offset >= limit:
                 raise DataError("row 97: something wrong in the data")
             return real(texts, labels, ops, names, seeds, n, offset, *rest)
+
         return chunk
 
     out = tmp_path / "out.csv"
-    monkeypatch.setattr(run_mod, "_augment_chunk", bad_row_at(0))
+    monkeypatch.setattr(files_mod, "_augment_chunk", bad_row_at(0))
     with pytest.raises(DataError) as err:
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
     assert "resume" not in str(err.value) and not list(tmp_path.glob(".out*"))  # no progress: nothing kept
-    monkeypatch.setattr(run_mod, "_augment_chunk", bad_row_at(96))
+    monkeypatch.setattr(files_mod, "_augment_chunk", bad_row_at(96))
     with pytest.raises(DataError) as err:
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
     assert "96 input rows are done and kept in" in str(err.value) and "--resume" in str(err.value)
     assert "\n" not in str(err.value) and out.with_name(".out.csv.partial").exists()
-    monkeypatch.setattr(run_mod, "_augment_chunk", real)
+    monkeypatch.setattr(files_mod, "_augment_chunk", real)
     summary = augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, resume=True)
     assert summary.resumed_from == 96 and out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
     assert not list(tmp_path.glob(".out*"))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import tiny_corpus
+
 from textrobust.cli import main
 
 
@@ -51,28 +51,44 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
     (d / "emptydir").mkdir()
     (d / "fake_model").mkdir()
     (d / "fake_model" / "config.json").write_text("{not json")
-    base = {"data": {"train": {"path": str(d / "good.csv")}, "test_split": 0.25},
-            "model": {"name": str(tiny_model_dir), "max_length": 16, "device": "cpu"},
-            "output": str(d / "out" / "run")}
+    base = {
+        "data": {"train": {"path": str(d / "good.csv")}, "test_split": 0.25},
+        "model": {"name": str(tiny_model_dir), "max_length": 16, "device": "cpu"},
+        "output": str(d / "out" / "run"),
+    }
     specs = {
         "exp_unknown_key": {**base, "colour": "red"},
-        "exp_bare_list": {**base, "conditions": {"baseline": {}, "aug": {"augment": {
-            "ops": ["char:kind=ocr", "char"]}}}},
+        "exp_bare_list": {
+            **base,
+            "conditions": {"baseline": {}, "aug": {"augment": {"ops": ["char:kind=ocr", "char"]}}},
+        },
         "exp_bad_op": {**base, "conditions": {"baseline": {}, "aug": {"augment": {"ops": "nosuch:x=1"}}}},
         "exp_bad_recipe": {**base, "evaluations": [{"kind": "attack", "recipe": "nope"}]},
         "exp_bad_suite": {**base, "evaluations": [{"kind": "inv", "suites": ["nonsense"]}]},
         "exp_missing_data": {**base, "data": {"train": {"path": str(d / "missing.csv")}, "test_split": 0.25}},
-        "exp_bad_column": {**base, "data": {"train": {"path": str(d / "good.csv"), "text_column": "review"},
-                                            "test_split": 0.25}},
+        "exp_bad_column": {
+            **base,
+            "data": {"train": {"path": str(d / "good.csv"), "text_column": "review"}, "test_split": 0.25},
+        },
         "exp_missing_model": {**base, "model": {"name": str(d / "nomodel")}},
         "exp_bad_seeds": {**base, "seeds": [1, 1]},
         "exp_bad_pack": {**base, "evaluations": [{"kind": "mft", "pack": str(d / "notes.txt")}]},
-        "exp_bad_transfer": {**base, "evaluations": [{"kind": "transfer", "sets": {"x": {"path": str(d / "empty.csv")}}}]},
-        "exp_http_model": {**base, "data": {"test": {"path": str(d / "good.csv")}}, "seeds": [0],
-                           "conditions": {"api": {"model": {"path": "http://127.0.0.1:9/", "retries": 0,
-                                                            "timeout": 2}}}, "baseline": "api"},
-        "exp_bad_resources": {**base, "resources": {"neighbours": str(d / "missing.json")},
-                              "evaluations": [{"kind": "attack", "recipe": "textfooler"}]},
+        "exp_bad_transfer": {
+            **base,
+            "evaluations": [{"kind": "transfer", "sets": {"x": {"path": str(d / "empty.csv")}}}],
+        },
+        "exp_http_model": {
+            **base,
+            "data": {"test": {"path": str(d / "good.csv")}},
+            "seeds": [0],
+            "conditions": {"api": {"model": {"path": "http://127.0.0.1:9/", "retries": 0, "timeout": 2}}},
+            "baseline": "api",
+        },
+        "exp_bad_resources": {
+            **base,
+            "resources": {"neighbours": str(d / "missing.json")},
+            "evaluations": [{"kind": "attack", "recipe": "textfooler"}],
+        },
     }
     for name, spec in specs.items():
         (d / f"{name}.yaml").write_text(yaml.safe_dump(spec))
@@ -101,17 +117,25 @@ CASES = [
     ("train-bad-jsonl", ["train", "{ws}/bad.jsonl", "--model", M, "-o", "{ws}/out/m"], "line 2 is a JSON list"),
     ("train-no-label", ["train", "{ws}/nolabel.csv", "--model", M, "-o", "{ws}/out/m"], "has no label"),
     ("train-extension", ["train", "{ws}/notes.txt", "--model", M, "-o", "{ws}/out/m"], "unknown file extension"),
-    ("train-label-text", ["train", "{ws}/labels.txt", "--format", "label-text", "--model", M, "-o", "{ws}/out/m"],
-     "no text after the label"),
+    (
+        "train-label-text",
+        ["train", "{ws}/labels.txt", "--format", "label-text", "--model", M, "-o", "{ws}/out/m"],
+        "no text after the label",
+    ),
     ("train-bad-format", ["train", G, "--format", "xlsx", "--model", M, "-o", "{ws}/out/m"], "unknown format"),
-    ("train-text-column", ["train", G, "--text-column", "review", "--model", M, "-o", "{ws}/out/m"],
-     "no text column 'review'"),
+    (
+        "train-text-column",
+        ["train", G, "--text-column", "review", "--model", M, "-o", "{ws}/out/m"],
+        "no text column 'review'",
+    ),
     ("train-epochs", ["train", G, "--model", M, "-o", "{ws}/out/m", "--epochs", "0"], "epochs"),
-    ("train-bad-eval", ["train", G, "--model", M, "-o", "{ws}/out/m", "--eval", "{ws}/missing.csv"],
-     "file not found"),
+    ("train-bad-eval", ["train", G, "--model", M, "-o", "{ws}/out/m", "--eval", "{ws}/missing.csv"], "file not found"),
     ("train-adv-recipe", ["train", G, "--model", M, "-o", "{ws}/out/m", "--adversarial", "nope"], "unknown recipe"),
-    ("train-adv-resource", ["train", G, "--model", M, "-o", "{ws}/out/m", "--adversarial", "a2t", "--resource",
-                            "colour=red"], "--resource expects NAME=PATH"),
+    (
+        "train-adv-resource",
+        ["train", G, "--model", M, "-o", "{ws}/out/m", "--adversarial", "a2t", "--resource", "colour=red"],
+        "--resource expects NAME=PATH",
+    ),
     ("evaluate-empty-dir", ["evaluate", G, "--model", "{ws}/emptydir"], "not a textrobust model directory"),
     ("evaluate-missing-dir", ["evaluate", G, "--model", "{ws}/nomodel"], "not a textrobust model directory"),
     ("evaluate-not-textrobust", ["evaluate", G, "--model", M], "not a textrobust model directory"),
@@ -123,12 +147,14 @@ CASES = [
     ("augment-bad-number", AUG + ["--op", "char:p=lots"], "cannot read p='lots'"),
     ("augment-no-equals", AUG + ["--op", "char:kind"], "expected key=value"),
     ("augment-p-range", AUG + ["--op", "char:p=2"], "invalid p=2"),
-    ("augment-lexicon-missing", AUG + ["--op", "synonym:source=lexicon,path={ws}/missing.json"],
-     "synonym lexicon not found"),
+    (
+        "augment-lexicon-missing",
+        AUG + ["--op", "synonym:source=lexicon,path={ws}/missing.json"],
+        "synonym lexicon not found",
+    ),
     ("augment-lexicon-not-json", AUG + ["--op", "synonym:source=lexicon,path={ws}/not_json.json"], "lexicon"),
     ("augment-lexicon-list", AUG + ["--op", "synonym:source=lexicon,path={ws}/list.json"], "JSON object"),
-    ("augment-stopwords-missing", AUG + ["--op", "synonym:path={ws}/list.json,stopwords={ws}/missing.txt"],
-     "stopword"),
+    ("augment-stopwords-missing", AUG + ["--op", "synonym:path={ws}/list.json,stopwords={ws}/missing.txt"], "stopword"),
     ("augment-eda-missing-lexicon", AUG + ["--op", "eda:path={ws}/missing.json"], "missing.json"),
     ("augment-bad-filter", AUG + ["--op", "char", "--filter", "nosuch"], "nosuch"),
     ("augment-output-ext", ["augment", G, "-o", "{ws}/out/o.xlsx", "--op", "char"], "extension"),
@@ -149,8 +175,11 @@ CASES = [
     ("attack-unknown-recipe", ATT + ["--recipe", "nope"], "unknown recipe 'nope'"),
     ("attack-mlm-missing", ATT + ["--recipe", "bae"], "mlm"),
     ("attack-bad-resource-name", ATT + ["--recipe", "textfooler", "--resource", "colour=x"], "NAME=PATH"),
-    ("attack-resource-missing", ATT + ["--recipe", "textfooler", "--resource", "neighbours={ws}/missing.json"],
-     "missing.json"),
+    (
+        "attack-resource-missing",
+        ATT + ["--recipe", "textfooler", "--resource", "neighbours={ws}/missing.json"],
+        "missing.json",
+    ),
     ("attack-engine", ATT + ["--recipe", "deepwordbug", "--engine", "nope"], "unknown engine"),
     ("attack-pos", ATT + ["--recipe", "deepwordbug", "--pos", "lexicon"], "no part-of-speech check"),
     ("attack-output-ext", ATT + ["--recipe", "deepwordbug", "-o", "{ws}/out/a.txt"], ".jsonl or .parquet"),
@@ -161,8 +190,7 @@ CASES = [
     # generate
     ("generate-method", GEN + ["--method", "nope"], "unknown method"),
     ("generate-wrong-option", GEN + ["--method", "fewshot", "--epochs", "2"], "--epochs"),
-    ("generate-output-ext", ["generate", G, "-o", "{ws}/out/g.xlsx", "--model", M, "--method", "lambada"],
-     "extension"),
+    ("generate-output-ext", ["generate", G, "-o", "{ws}/out/g.xlsx", "--model", M, "--method", "lambada"], "extension"),
     ("generate-same-file", ["generate", G, "-o", G, "--model", M, "--method", "lambada"], "overwrite the input"),
     ("generate-bad-filter", GEN + ["--method", "fewshot", "--filter", "label_preserving"], "needs a classifier"),
     # experiment YAML (run) and its checks before training
@@ -186,13 +214,18 @@ CASES = [
     ("run-bad-fail-under", ["run", "{ws}/exp_unknown_key.yaml", "--set", "colour=1"], "colour"),
     # scan (fixed and HTTP models)
     ("scan-missing-model", ["scan", G, "--model", "{ws}/nomodel", "-o", "{ws}/out/scan"], None),
-    ("scan-http-down", ["scan", G, "--model", "http://127.0.0.1:9/", "--retries", "0", "--labels", "neg,pos",
-                        "-o", "{ws}/out/scan"], "127.0.0.1:9"),
+    (
+        "scan-http-down",
+        ["scan", G, "--model", "http://127.0.0.1:9/", "--retries", "0", "--labels", "neg,pos", "-o", "{ws}/out/scan"],
+        "127.0.0.1:9",
+    ),
     ("scan-bad-eval", ["scan", G, "--model", M, "--eval", "{{kind: nope}}", "-o", "{ws}/out/scan"], "nope"),
-    ("scan-bad-eval-syntax", ["scan", G, "--model", M, "--eval", "attack:recipe", "-o", "{ws}/out/scan"],
-     "expected KIND:key=value"),
-    ("scan-duplicate-name", ["scan", G, "--model", f"a={M}", "--model", f"a={M}", "-o", "{ws}/out/scan"],
-     "used twice"),
+    (
+        "scan-bad-eval-syntax",
+        ["scan", G, "--model", M, "--eval", "attack:recipe", "-o", "{ws}/out/scan"],
+        "expected KIND:key=value",
+    ),
+    ("scan-duplicate-name", ["scan", G, "--model", f"a={M}", "--model", f"a={M}", "-o", "{ws}/out/scan"], "used twice"),
     # report directories
     ("report-missing", ["report", "{ws}/nothing"], "does not exist"),
     ("report-empty", ["report", "{ws}/emptydir"], "missing"),
@@ -210,8 +243,7 @@ def test_the_table_is_large_and_covers_every_command():
 
 
 @pytest.mark.parametrize("name,args,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_leaves_nothing(ws, tiny_model_dir, capsys, monkeypatch, name, args,
-                                                         message):
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(ws, tiny_model_dir, capsys, monkeypatch, name, args, message):
     monkeypatch.chdir(ws)
     before = _digests(ws)
     argv = [a.format(ws=ws, model=tiny_model_dir) for a in args]

@@ -9,8 +9,17 @@ from textrobust.errors import ConfigError
 from textrobust.models import TextClassifier
 from textrobust.models.batching import default_token_budget, padded_width, plan_batches
 
-TEXTS = ["a", "the film was good and the cast was great and more", "", "dull plot", "x " * 100,
-         "a fine story", "the music was lovely", "boring", "i thought the ending is weak and more " * 3]
+TEXTS = [
+    "a",
+    "the film was good and the cast was great and more",
+    "",
+    "dull plot",
+    "x " * 100,
+    "a fine story",
+    "the music was lovely",
+    "boring",
+    "i thought the ending is weak and more " * 3,
+]
 
 
 def test_plan_covers_every_index_once_longest_first():
@@ -98,12 +107,14 @@ def test_sentence_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
     ref = np.stack(SentenceEncoder(tiny_model_dir, batch_size=1, device="cpu", max_length=32)(TEXTS))
     assert np.allclose(np.linalg.norm(ref, axis=1), 1, atol=1e-5)
     for kw in ({"max_tokens": 1}, {"max_tokens": 48}, {}, {"batch_size": 4}):
-        np.testing.assert_allclose(np.stack(SentenceEncoder(tiny_model_dir, device="cpu", max_length=32, **kw)(TEXTS)), ref,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            np.stack(SentenceEncoder(tiny_model_dir, device="cpu", max_length=32, **kw)(TEXTS)), ref, atol=1e-6
+        )
 
 
 def test_cpu_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
     from conftest import tiny_corpus
+
     from textrobust.data import LabeledData
     from textrobust.models import TrainConfig
 
@@ -122,7 +133,7 @@ def test_cpu_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
 
 
 def test_lockstep_size_follows_the_token_budget(tiny_model_dir):
-    from textrobust.adversarial.runner import lockstep_size
+    from textrobust.adversarial.lockstep import lockstep_size
 
     assert lockstep_size(_classifier(tiny_model_dir, max_tokens=4096)) == 512
     assert lockstep_size(_classifier(tiny_model_dir, max_tokens=64)) == 32  # never below 32

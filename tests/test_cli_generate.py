@@ -36,7 +36,8 @@ def seed_csv(tmp_path_factory):
     rows = tiny_corpus()[::5]  # 96 rows, both labels
     p = tmp_path_factory.mktemp("generate") / "seed.csv"
     pd.DataFrame({"review": [t for t, _ in rows], "sentiment": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        p, index=False)
+        p, index=False
+    )
     return p
 
 
@@ -46,13 +47,33 @@ def clf_dir(tmp_path_factory, tiny_model_dir):
     from textrobust.models import TextClassifier
 
     return TextClassifier(str(tiny_model_dir), labels=["neg", "pos"], max_length=32, device="cpu").save(
-        tmp_path_factory.mktemp("clf") / "clf")
+        tmp_path_factory.mktemp("clf") / "clf"
+    )
 
 
 def test_lambada_file_contract_seed_and_saved_lm(tmp_path, cli, seed_csv, gpt_dir) -> None:
     lm_dir, out = tmp_path / "lm", tmp_path / "out.csv"
-    args = ["generate", seed_csv, "--method", "lambada", "--model", gpt_dir, "-n", 3, "--text-column", "review",
-            "--label-column", "sentiment", "--epochs", 1, "--lr", "1e-2", "--seed", 5, *FAST]
+    args = [
+        "generate",
+        seed_csv,
+        "--method",
+        "lambada",
+        "--model",
+        gpt_dir,
+        "-n",
+        3,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--epochs",
+        1,
+        "--lr",
+        "1e-2",
+        "--seed",
+        5,
+        *FAST,
+    ]
     code, stdout, _ = cli(*args, "-o", out, "--save-lm", lm_dir)
     assert code == 0
     rows = pd.read_csv(out)
@@ -73,17 +94,61 @@ def test_lambada_file_contract_seed_and_saved_lm(tmp_path, cli, seed_csv, gpt_di
     assert summary["per_label"] == {label: int(counts.get(label, 0)) for label in ("neg", "pos")}
     # the saved fine-tuned LM samples the same rows without fine-tuning again
     reused = tmp_path / "reused.csv"
-    assert cli("generate", seed_csv, "--method", "lambada", "--model", lm_dir, "--no-finetune", "-n", 3,
-               "--text-column", "review", "--label-column", "sentiment", "--seed", 5, *FAST, "-o", reused)[0] == 0
+    assert (
+        cli(
+            "generate",
+            seed_csv,
+            "--method",
+            "lambada",
+            "--model",
+            lm_dir,
+            "--no-finetune",
+            "-n",
+            3,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--seed",
+            5,
+            *FAST,
+            "-o",
+            reused,
+        )[0]
+        == 0
+    )
     assert reused.read_bytes() == out.read_bytes()
 
 
 def test_fewshot_with_classifier_and_filter(tmp_path, cli, seed_csv, gpt_dir, clf_dir) -> None:
     out = tmp_path / "out.jsonl"
-    code, stdout, _ = cli("generate", seed_csv, "-o", out, "--method", "fewshot", "--model", gpt_dir, "-n", 4,
-                          "--k-shots", 2, "--text-column", "review", "--label-column", "sentiment",
-                          "--classifier", clf_dir, "--min-confidence", "0.3", "--filter", "length:min_words=3",
-                          "--oversample", 3, *FAST)
+    code, stdout, _ = cli(
+        "generate",
+        seed_csv,
+        "-o",
+        out,
+        "--method",
+        "fewshot",
+        "--model",
+        gpt_dir,
+        "-n",
+        4,
+        "--k-shots",
+        2,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--classifier",
+        clf_dir,
+        "--min-confidence",
+        "0.3",
+        "--filter",
+        "length:min_words=3",
+        "--oversample",
+        3,
+        *FAST,
+    )
     assert code == 0
     rows = pd.read_json(out, lines=True)
     assert len(rows) > 0 and list(rows.columns) == ["review", "sentiment", "method", "confidence"]
@@ -96,22 +161,38 @@ def test_fewshot_with_classifier_and_filter(tmp_path, cli, seed_csv, gpt_dir, cl
     assert len(rows) < 8 and "fewer than asked" in stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{tmp}/missing.csv"], "missing.csv: file not found"),
-    (["{csv}", "--text-column", "body"], "no text column 'body'; columns are: review, sentiment"),
-    (["{csv}", "--method", "beam"], "unknown method 'beam'; use --method lambada or --method fewshot"),
-    (["{csv}", "--k-shots", "2"], "--k-shots do(es) not apply to --method lambada"),
-    (["{csv}", "-n", "0"], "invalid n_per_label=0"),
-    (["{csv}", "--filter", "nope"], "unknown filter 'nope'"),
-    (["{csv}", "--filter", "length:words=3"], "filter length: expected key=value with key in min_words"),
-    (["{csv}", "--filter", "label_preserving"], "needs a classifier: pass --classifier"),
-    (["{csv}", "--save-lm", "{tmp}/lm", "--no-finetune"], "save_lm saves the fine-tuned LM"),
-    (["{csv}", "-o", "{tmp}/out.xlsx"], "unknown file extension '.xlsx'"),
-    (["{csv}", "--model", "{tmp}/no-model"], "cannot load causal LM"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}/missing.csv"], "missing.csv: file not found"),
+        (["{csv}", "--text-column", "body"], "no text column 'body'; columns are: review, sentiment"),
+        (["{csv}", "--method", "beam"], "unknown method 'beam'; use --method lambada or --method fewshot"),
+        (["{csv}", "--k-shots", "2"], "--k-shots do(es) not apply to --method lambada"),
+        (["{csv}", "-n", "0"], "invalid n_per_label=0"),
+        (["{csv}", "--filter", "nope"], "unknown filter 'nope'"),
+        (["{csv}", "--filter", "length:words=3"], "filter length: expected key=value with key in min_words"),
+        (["{csv}", "--filter", "label_preserving"], "needs a classifier: pass --classifier"),
+        (["{csv}", "--save-lm", "{tmp}/lm", "--no-finetune"], "save_lm saves the fine-tuned LM"),
+        (["{csv}", "-o", "{tmp}/out.xlsx"], "unknown file extension '.xlsx'"),
+        (["{csv}", "--model", "{tmp}/no-model"], "cannot load causal LM"),
+    ],
+)
 def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, cli, seed_csv, args, message) -> None:
-    base = ["generate", "-o", "{tmp}/out.csv", "--method", "lambada", "--model", "{tmp}/no-model",
-            "--text-column", "review", "--label-column", "sentiment", "--device", "cpu"]
+    base = [
+        "generate",
+        "-o",
+        "{tmp}/out.csv",
+        "--method",
+        "lambada",
+        "--model",
+        "{tmp}/no-model",
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--device",
+        "cpu",
+    ]
     argv = [a.format(csv=seed_csv, tmp=tmp_path) for a in [*base, *args]]
     code, _, stderr = cli(*argv)
     assert code == 2

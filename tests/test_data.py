@@ -11,7 +11,7 @@ import pytest
 from textrobust.data import LabeledData, load_dataset, save_dataset
 from textrobust.errors import DataError
 
-SAMPLE = LabeledData(["a fine film", "dull, \"quoted\" and long", "NA", "émoji 🙂 ok"], [1, 0, 0, 1], ["neg", "pos"])
+SAMPLE = LabeledData(["a fine film", 'dull, "quoted" and long', "NA", "émoji 🙂 ok"], [1, 0, 0, 1], ["neg", "pos"])
 
 
 @pytest.mark.parametrize("ext", ["csv", "tsv", "jsonl", "parquet"])
@@ -126,8 +126,9 @@ def test_real_datasets(data_dir):
 
 
 def test_json_metrics_are_serialisable():
-    from textrobust.models import classification_metrics
     import numpy as np
+
+    from textrobust.models import classification_metrics
 
     m = classification_metrics(np.array([[0.9, 0.1], [0.3, 0.7]]), [0, 0], ["a", "b"])
     json.dumps(m)
@@ -157,8 +158,11 @@ def test_one_reader_whole_or_in_chunks(tmp_path, kind):
     every format, including a saved datasets directory (which augment used to refuse)."""
     from textrobust.data import iter_frames, read_table
 
-    data = LabeledData([f'text {i}, "quoted" \tand NA' if kind != "label-text" else f"text {i} NA"
-                        for i in range(23)], [i % 2 for i in range(23)], ["neg", "pos"])
+    data = LabeledData(
+        [f'text {i}, "quoted" \tand NA' if kind != "label-text" else f"text {i} NA" for i in range(23)],
+        [i % 2 for i in range(23)],
+        ["neg", "pos"],
+    )
     src = SOURCES[kind](data, tmp_path)
     fmt = "label-text" if kind == "label-text" else None
     whole = read_table(src, fmt=fmt)

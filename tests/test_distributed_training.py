@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import tiny_corpus
 
 
@@ -27,13 +26,43 @@ def test_two_process_ddp_training_saves_a_model_that_loads_and_predicts(tmp_path
         pytest.skip("accelerate is not installed (dev extra)")
     rows = tiny_corpus()
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        tmp_path / "train.csv", index=False)
+        tmp_path / "train.csv", index=False
+    )
     # --multi_gpu selects accelerate's torch.distributed launcher; with --device cpu the processes talk over gloo.
-    cmd = [str(accelerate if accelerate.exists() else "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()), "-m", "textrobust", "-v", "train", str(tmp_path / "train.csv"),
-           "--model", str(tiny_model_dir), "-o", str(tmp_path / "model"), "--epochs", "2", "--lr", "3e-3",
-           "--batch-size", "16", "--max-length", "32", "--device", "cpu"]
+    cmd = [
+        str(accelerate if accelerate.exists() else "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        "textrobust",
+        "-v",
+        "train",
+        str(tmp_path / "train.csv"),
+        "--model",
+        str(tiny_model_dir),
+        "-o",
+        str(tmp_path / "model"),
+        "--epochs",
+        "2",
+        "--lr",
+        "3e-3",
+        "--batch-size",
+        "16",
+        "--max-length",
+        "32",
+        "--device",
+        "cpu",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "DDP: rank 0 of 2 (gloo)" in res.stderr and "DDP: rank 1 of 2 (gloo)" in res.stderr

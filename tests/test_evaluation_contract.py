@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import tiny_corpus
+
 from textrobust.data import LabeledData
 from textrobust.robustness import EVALUATIONS, build_evaluation
 from textrobust.robustness.evaluations import EvalContext
@@ -20,18 +20,51 @@ from textrobust.robustness.unit import CachedModel
 
 UNITS = {"share", "percent", "count", "seconds", "score"}
 ROLES = {"clean", "robustness", "cost", "calibration", "info"}
-RECORD_KEYS = {"evaluation", "item", "failed", "original", "text", "label", "pred_original", "pred",
-               "conf_original", "conf", "info"}
+RECORD_KEYS = {
+    "evaluation",
+    "item",
+    "failed",
+    "original",
+    "text",
+    "label",
+    "pred_original",
+    "pred",
+    "conf_original",
+    "conf",
+    "info",
+}
 
 
 class WordModel:
     """A keyword classifier as a batch function (CheckList's model interface): no weights, deterministic."""
 
     labels = ["neg", "pos"]
-    POS = {"good": 2.0, "great": 2.0, "lovely": 1.5, "fine": 1.0, "superb": 2.0, "fun": 1.0, "charming": 1.0,
-           "brilliant": 2.0, "excellent": 2.0, "wonderful": 2.0, "amazing": 2.0, "loved": 2.0}
-    NEG = {"bad": -2.0, "awful": -2.0, "boring": -1.5, "dull": -1.0, "poor": -1.5, "weak": -1.0,
-           "terrible": -2.0, "messy": -1.0, "not": -1.0, "hated": -2.0}
+    POS = {
+        "good": 2.0,
+        "great": 2.0,
+        "lovely": 1.5,
+        "fine": 1.0,
+        "superb": 2.0,
+        "fun": 1.0,
+        "charming": 1.0,
+        "brilliant": 2.0,
+        "excellent": 2.0,
+        "wonderful": 2.0,
+        "amazing": 2.0,
+        "loved": 2.0,
+    }
+    NEG = {
+        "bad": -2.0,
+        "awful": -2.0,
+        "boring": -1.5,
+        "dull": -1.0,
+        "poor": -1.5,
+        "weak": -1.0,
+        "terrible": -2.0,
+        "messy": -1.0,
+        "not": -1.0,
+        "hated": -2.0,
+    }
 
     def predict_proba(self, texts, batch_size=None):
         out = []
@@ -52,11 +85,17 @@ def test_data():
 @pytest.fixture(scope="module")
 def transfer_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("transfer")
-    pd.DataFrame({"text": ["a good film", "an awful plot", "great cast", "dull and poor"],
-                  "label": ["positive", "negative", "positive", "negative"]}).to_csv(d / "reviews.csv", index=False)
-    rows = [{"perturbed_text": "a goood film", "label": 1, "status": "succeeded"},
-            {"perturbed_text": "an awfull plot", "label": 0, "status": "succeeded"},
-            {"perturbed_text": "skipped", "label": 0, "status": "skipped"}]
+    pd.DataFrame(
+        {
+            "text": ["a good film", "an awful plot", "great cast", "dull and poor"],
+            "label": ["positive", "negative", "positive", "negative"],
+        }
+    ).to_csv(d / "reviews.csv", index=False)
+    rows = [
+        {"perturbed_text": "a goood film", "label": 1, "status": "succeeded"},
+        {"perturbed_text": "an awfull plot", "label": 0, "status": "succeeded"},
+        {"perturbed_text": "skipped", "label": 0, "status": "skipped"},
+    ]
     (d / "attack.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return d
 
@@ -68,9 +107,13 @@ def cases(files) -> dict[str, dict]:
         "mft": {"kind": "mft"},
         "dir": {"kind": "dir", "n_test": 20},
         "attack": {"kind": "attack", "recipe": "deepwordbug", "n": 6},
-        "transfer": {"kind": "transfer", "sets": {
-            "reviews": {"path": str(files / "reviews.csv")},
-            "adv": {"path": str(files / "attack.jsonl"), "format": "attack", "label_names": ["neg", "pos"]}}},
+        "transfer": {
+            "kind": "transfer",
+            "sets": {
+                "reviews": {"path": str(files / "reviews.csv")},
+                "adv": {"path": str(files / "attack.jsonl"), "format": "attack", "label_names": ["neg", "pos"]},
+            },
+        },
         "calibration": {"kind": "calibration", "suites": ["typo"]},
     }
 
@@ -131,6 +174,6 @@ def test_evaluation_contract(kind, model, test_data, transfer_files):
     json.dumps(res.records)  # records go to JSONL as they are
     again = run()  # the same model and data give the same numbers (timings excepted)
     timing = {(m.evaluation, m.metric) for m in infos if m.timing}
-    for a, b in zip(res.scores, again.scores):
+    for a, b in zip(res.scores, again.scores, strict=True):
         if (a.evaluation, a.metric) not in timing:
             assert a.value == pytest.approx(b.value, nan_ok=True), (a.evaluation, a.metric)

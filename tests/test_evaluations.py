@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from test_evaluation_contract import WordModel
+
 from textrobust.data import LabeledData
 from textrobust.errors import ConfigError, DataError
 from textrobust.robustness import build_evaluation
@@ -59,12 +59,15 @@ def test_label_matching():
 def test_pack_expansion_is_complete_and_sampling_is_seeded(pack_file):
     pack = load_pack(str(pack_file))
     mft = pack.expand("mft")
-    assert [c.text for c in mft if c.test == "plain"] == [f"the {n} was {a}" for n in ("film", "plot")
-                                                          for a in ("good", "great", "bad")]
+    assert [c.text for c in mft if c.test == "plain"] == [
+        f"the {n} was {a}" for n in ("film", "plot") for a in ("good", "great", "bad")
+    ]
     assert pack.capabilities("mft") == ["vocab", "negation"] and pack.capabilities("dir") == ["sentiment", "names"]
     dir_cases = pack.expand("dir")
-    assert [c.perturbed for c in dir_cases if c.test == "same"] == ["the film was fine and fun",
-                                                                    "the plot was fine and fun"]
+    assert [c.perturbed for c in dir_cases if c.test == "same"] == [
+        "the film was fine and fun",
+        "the plot was fine and fun",
+    ]
     builtin = load_pack("sentiment")
     assert len(builtin.expand("mft")) + len(builtin.expand("dir", test_texts=["x"] * 200)) >= 300
     assert len(set(builtin.capabilities("mft") + builtin.capabilities("dir"))) >= 6
@@ -72,14 +75,17 @@ def test_pack_expansion_is_complete_and_sampling_is_seeded(pack_file):
     assert a == builtin.expand("mft", seed=0) and [c.text for c in a] != [c.text for c in b]
 
 
-@pytest.mark.parametrize("change,pattern", [
-    (lambda s: s.replace("{adj}\"]}", "{adj\"]}"), r"test 'plain': malformed template"),
-    (lambda s: s.replace("{adj}\"]}", "{colour}\"]}"), r"test 'plain': .*uses \{colour\}, which is not a lexicon"),
-    (lambda s: s.replace("expect: negative", "expect: neutral"), r"test 'negated': label 'neutral' is not among"),
-    (lambda s: s.replace("type: mft, expect: positive", "type: mft"), r"tests\.0: .*needs templates and expect"),
-    (lambda s: s.replace("name: hand", "name: hand\ncolour: red"), r"colour: unknown key"),
-    (lambda s: s + "  - [oops", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "change,pattern",
+    [
+        (lambda s: s.replace('{adj}"]}', '{adj"]}'), r"test 'plain': malformed template"),
+        (lambda s: s.replace('{adj}"]}', '{colour}"]}'), r"test 'plain': .*uses \{colour\}, which is not a lexicon"),
+        (lambda s: s.replace("expect: negative", "expect: neutral"), r"test 'negated': label 'neutral' is not among"),
+        (lambda s: s.replace("type: mft, expect: positive", "type: mft"), r"tests\.0: .*needs templates and expect"),
+        (lambda s: s.replace("name: hand", "name: hand\ncolour: red"), r"colour: unknown key"),
+        (lambda s: s + "  - [oops", "not valid YAML"),
+    ],
+)
 def test_malformed_packs_name_the_test(pack_file, change, pattern):
     pack_file.write_text(change(PACK))
     with pytest.raises((ConfigError, DataError), match=pattern) as info:
@@ -89,8 +95,10 @@ def test_malformed_packs_name_the_test(pack_file, change, pattern):
 
 def test_jsonl_pack_and_its_errors(tmp_path):
     p = tmp_path / "cases.jsonl"
-    p.write_text('{"test": "t", "capability": "c", "type": "mft", "text": "good", "expect": "pos"}\n'
-                 '{"type": "dir", "text": "bad", "perturbed": "bad bad", "label": "neg", "tolerance": 0.2}\n')
+    p.write_text(
+        '{"test": "t", "capability": "c", "type": "mft", "text": "good", "expect": "pos"}\n'
+        '{"type": "dir", "text": "bad", "perturbed": "bad bad", "label": "neg", "tolerance": 0.2}\n'
+    )
     pack = load_pack(str(p))
     assert [c.text for c in pack.expand("mft")] == ["good"] and pack.expand("dir")[0].tolerance == 0.2
     p.write_text('{"type": "mft", "text": "good"}\n')
@@ -129,8 +137,11 @@ def test_dir_failure_rates_by_hand(pack_file):
 
 def test_pack_labels_the_model_lacks_fail_in_check(pack_file):
     ev = build_evaluation({"kind": "mft", "pack": str(pack_file)})
-    with pytest.raises(ConfigError, match=r"evaluation 'mft' \(test pack .*pack.yaml\): label 'negative' is not a "
-                                          r"model label"):
+    with pytest.raises(
+        ConfigError,
+        match=r"evaluation 'mft' \(test pack .*pack.yaml\): label 'negative' is not a "
+        r"model label",
+    ):
         ev.check(ctx(labels=("0", "1")))
     ev = build_evaluation({"kind": "mft", "pack": str(pack_file), "label_map": {"negative": "0", "positive": "1"}})
     ev.check(ctx(labels=("0", "1")))
@@ -162,18 +173,22 @@ def test_transfer_sets_and_their_errors(tmp_path):
     ev = build_evaluation({"kind": "transfer", "sets": {"ints": {"path": str(tmp_path / "ints.csv")}}})
     with pytest.raises(ConfigError, match=r"set 'ints'.*label '0' is not a model label"):
         ev.check(ctx())
-    ev = build_evaluation({"kind": "transfer", "sets": {"ints": {"path": str(tmp_path / "ints.csv"),
-                                                                 "label_names": ["neg", "pos"]}}})
+    ev = build_evaluation(
+        {"kind": "transfer", "sets": {"ints": {"path": str(tmp_path / "ints.csv"), "label_names": ["neg", "pos"]}}}
+    )
     ev.check(ctx())
     res = ev.run(WordModel(), None, ctx())
-    assert {(s.evaluation, s.metric): s.value for s in res.scores} == {("transfer:ints", "accuracy"): 1.0,
-                                                                        ("transfer:ints", "n"): 3}
+    assert {(s.evaluation, s.metric): s.value for s in res.scores} == {
+        ("transfer:ints", "accuracy"): 1.0,
+        ("transfer:ints", "n"): 3,
+    }
     missing = build_evaluation({"kind": "transfer", "sets": {"x": {"path": str(tmp_path / "nope.csv")}}})
     with pytest.raises(DataError, match="nope.csv: file not found"):
         missing.check(ctx())
     (tmp_path / "adv.jsonl").write_text(json.dumps({"perturbed_text": "x", "label": 1, "status": "failed"}) + "\n")
-    empty = build_evaluation({"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "adv.jsonl"),
-                                                                   "format": "attack"}}})
+    empty = build_evaluation(
+        {"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "adv.jsonl"), "format": "attack"}}}
+    )
     with pytest.raises(DataError, match="holds no successful attacks"):
         empty.check(ctx())
 
@@ -182,11 +197,14 @@ def test_transfer_reads_attack_files_in_the_record_schema(tmp_path):
     """``textrobust attack -o`` writes per-example records; a transfer set keeps the successful attacks' texts."""
     from textrobust.adversarial import AttackResult
 
-    results = [AttackResult(0, "a good film", "a g00d film", 1, 1, 0, [0.1, 0.9], [0.6, 0.4], [1], 3, 7, "succeeded"),
-               AttackResult(1, "bad plot", "bad plot", 0, 0, 0, [0.9, 0.1], [0.9, 0.1], [], 2, 5, "failed")]
+    results = [
+        AttackResult(0, "a good film", "a g00d film", 1, 1, 0, [0.1, 0.9], [0.6, 0.4], [1], 3, 7, "succeeded"),
+        AttackResult(1, "bad plot", "bad plot", 0, 0, 0, [0.9, 0.1], [0.9, 0.1], [], 2, 5, "failed"),
+    ]
     (tmp_path / "adv.jsonl").write_text("".join(json.dumps(r.to_record(["neg", "pos"])) + "\n" for r in results))
-    ev = build_evaluation({"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "adv.jsonl"),
-                                                                "format": "attack"}}})
+    ev = build_evaluation(
+        {"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "adv.jsonl"), "format": "attack"}}}
+    )
     ev.check(ctx())
     res = ev.run(WordModel(), None, ctx())
     assert [r["text"] for r in res.records] == ["a g00d film"] and res.records[0]["label"] == "pos"

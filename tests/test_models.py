@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import tiny_corpus
+
 from textrobust.data import LabeledData
 from textrobust.errors import ConfigError, ModelError
 from textrobust.models import TextClassifier, TrainConfig, classification_metrics, confusion_matrix, evaluate
-from textrobust.models.training import length_grouped_batches
+from textrobust.models.finetune import length_grouped_batches
 
 LABELS = ["neg", "pos"]
 
@@ -105,8 +105,14 @@ def test_save_load_round_trip(tiny_model_dir, corpus, tmp_path):
 
 
 def test_from_config_trains_from_scratch(tiny_tokenizer_dir, tiny_bert_config, corpus):
-    clf = TextClassifier(labels=LABELS, config=tiny_bert_config, tokenizer=tiny_tokenizer_dir, device="cpu",
-                         max_length=32, train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16))
+    clf = TextClassifier(
+        labels=LABELS,
+        config=tiny_bert_config,
+        tokenizer=tiny_tokenizer_dir,
+        device="cpu",
+        max_length=32,
+        train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16),
+    )
     clf.fit(corpus, progress=False)
     assert evaluate(clf, corpus)["accuracy"] > 0.9
     np.testing.assert_allclose(clf.clone().predict_proba(["x"]), clf.clone().predict_proba(["x"]))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import tiny_corpus, tiny_experiment
+
 from textrobust.robustness import Runner, parse_experiment
 
 pytestmark = pytest.mark.ray
@@ -52,17 +52,19 @@ def _same_run(a: Path, b: Path) -> None:
     assert timing == {("train", "train_seconds"), ("attack:deepwordbug", "examples_per_s")}
 
     def no_timing(frame: pd.DataFrame) -> pd.DataFrame:
-        keep = [(e, m) not in timing for e, m in zip(frame.evaluation, frame.metric)]
+        keep = [(e, m) not in timing for e, m in zip(frame.evaluation, frame.metric, strict=True)]
         return frame[keep].reset_index(drop=True)
 
-    pd.testing.assert_frame_equal(no_timing(pd.read_parquet(a / "results.parquet")),
-                                  no_timing(pd.read_parquet(b / "results.parquet")))
+    pd.testing.assert_frame_equal(
+        no_timing(pd.read_parquet(a / "results.parquet")), no_timing(pd.read_parquet(b / "results.parquet"))
+    )
     assert (a / "outcomes.parquet").read_bytes() == (b / "outcomes.parquet").read_bytes()
     for unit in sorted(p.relative_to(a) for p in a.glob("units/*/seed*")):
         for name in ("examples.jsonl", "outcomes.parquet"):
             assert (a / unit / name).read_bytes() == (b / unit / name).read_bytes(), (unit, name)
         assert no_timing(pd.DataFrame(json.loads((a / unit / "metrics.json").read_text()))).equals(
-            no_timing(pd.DataFrame(json.loads((b / unit / "metrics.json").read_text()))))
+            no_timing(pd.DataFrame(json.loads((b / unit / "metrics.json").read_text())))
+        )
     sa, sb = (json.loads((r / "summary.json").read_text()) for r in (a, b))
     strip = [r for r in sa["rows"] if (r["evaluation"], r["metric"]) not in timing]
     assert strip == [r for r in sb["rows"] if (r["evaluation"], r["metric"]) not in timing]
@@ -72,9 +74,9 @@ def _same_run(a: Path, b: Path) -> None:
 
 
 def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec, tmp_path):
-    from textrobust.scale import RayExecutor, open_run_store
-
     import torch
+
+    from textrobust.scale import RayExecutor, open_run_store
 
     exp = parse_experiment(spec)
     threads = torch.get_num_threads()
@@ -126,8 +128,10 @@ def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp
     assert failed["error"] == "RuntimeError: CUDA out of memory (simulated)" and failed["attempts"] == 2
     assert "_run_unit" in failed["traceback"]  # the worker's traceback
     summary = json.loads((tmp_path / "run/summary.json").read_text())
-    assert summary["units"]["done"] == 2 and [f["unit"] for f in summary["units"]["failed"]] == ["char/seed0",
-                                                                                              "char/seed1"]
+    assert summary["units"]["done"] == 2 and [f["unit"] for f in summary["units"]["failed"]] == [
+        "char/seed0",
+        "char/seed1",
+    ]
     # Resume: only the failed units are submitted again; this time they finish.
     again = Runner(exp, tmp_path / "run", progress=False, executor=RayExecutor())
     again.run()
@@ -142,9 +146,12 @@ def _augment_input(tmp_path: Path, fmt: str) -> Path:
     rows = tiny_corpus() * 4 + [("", 0), ("NA", 1), ("nan", 0), ('a "quoted", comma film', 1), ("très bon 😀", 1)]
     frame = pd.DataFrame({"text": [t for t, _ in rows], "label": [y for _, y in rows]})
     path = tmp_path / f"in.{fmt}"
-    {"csv": lambda: frame.to_csv(path, index=False), "tsv": lambda: frame.to_csv(path, index=False, sep="\t"),
-     "jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
-     "parquet": lambda: frame.to_parquet(path)}[fmt]()
+    {
+        "csv": lambda: frame.to_csv(path, index=False),
+        "tsv": lambda: frame.to_csv(path, index=False, sep="\t"),
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
+        "parquet": lambda: frame.to_parquet(path),
+    }[fmt]()
     return path
 
 
@@ -173,8 +180,8 @@ def test_ray_augment_resumes_from_the_parts_a_killed_driver_left(ray_local, tmp_
     """A driver killed mid-run leaves the parts its batches wrote (and maybe a half-written temp file): a resumed
     run keeps them, computes only the missing rows, and writes the same file as an uninterrupted run."""
     from textrobust.augment import augment_file, parse_op
-    from textrobust.scale import augment_file_ray
     from textrobust.scale import augment as aug_mod
+    from textrobust.scale import augment_file_ray
 
     inp = _augment_input(tmp_path, "csv")
     ops = [parse_op(o) for o in AUG_OPS]
@@ -211,20 +218,20 @@ def test_ray_augment_resumes_from_the_parts_a_killed_driver_left(ray_local, tmp_
 
 
 def test_ray_augment_model_backed_operator_runs_in_actors(ray_local, tmp_path, tiny_tokenizer_dir, tiny_bert_config):
+    from conftest import save_tiny_model
     from transformers import BertForMaskedLM
 
-    from conftest import save_tiny_model
     from textrobust.augment import augment_file, parse_op
     from textrobust.scale import augment_file_ray
 
     mlm = save_tiny_model(BertForMaskedLM, tiny_bert_config, tiny_tokenizer_dir, tmp_path / "mlm")
     rows = tiny_corpus()[:300]
-    pd.DataFrame({"text": [t for t, _ in rows], "label": [y for _, y in rows]}).to_csv(tmp_path / "in.csv",
-                                                                                      index=False)
+    pd.DataFrame({"text": [t for t, _ in rows], "label": [y for _, y in rows]}).to_csv(tmp_path / "in.csv", index=False)
     op = parse_op(f"contextual:model={mlm},p=0.3,device=cpu,batch_size=16")
     augment_file(tmp_path / "in.csv", tmp_path / "local.jsonl", [op], n=2, batch_size=64, progress=False)
-    augment_file_ray(tmp_path / "in.csv", tmp_path / "ray.jsonl", [op], n=2, batch_size=64, progress=False,
-                     concurrency=2)
+    augment_file_ray(
+        tmp_path / "in.csv", tmp_path / "ray.jsonl", [op], n=2, batch_size=64, progress=False, concurrency=2
+    )
     assert (tmp_path / "local.jsonl").read_bytes() == (tmp_path / "ray.jsonl").read_bytes()
 
 
@@ -237,8 +244,13 @@ def attacked_model(tmp_path_factory, tiny_model_dir):
 
     rows = tiny_corpus()
     train = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
-    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu",
-                         train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16))
+    clf = TextClassifier(
+        tiny_model_dir,
+        labels=["neg", "pos"],
+        max_length=32,
+        device="cpu",
+        train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16),
+    )
     clf.fit(train, progress=False)
     out = tmp_path_factory.mktemp("attacked") / "model"
     clf.save(out)
@@ -259,8 +271,14 @@ def test_ray_attack_shards_equal_the_one_process_attack(ray_local, attacked_mode
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in each 1-CPU actor: the same float sums, bit for bit
     try:
-        local = run_attack(build_attack("deepwordbug", load_model(str(attacked_model), device="cpu")), texts, labels,
-                           batch_size=8, seed=5, progress=False)
+        local = run_attack(
+            build_attack("deepwordbug", load_model(str(attacked_model), device="cpu")),
+            texts,
+            labels,
+            batch_size=8,
+            seed=5,
+            progress=False,
+        )
     finally:
         torch.set_num_threads(threads)
     setup = AttackSetup(str(attacked_model), "deepwordbug", device="cpu")
@@ -270,13 +288,14 @@ def test_ray_attack_shards_equal_the_one_process_attack(ray_local, attacked_mode
     assert [r.index for r in remote.results] == list(range(len(texts)))
     # Everything equal; probabilities to float rounding: a shard pads its model batches to other lengths.
     probs = ("original_probs", "perturbed_probs")
-    for a, b in zip(remote.results, local.results):
+    for a, b in zip(remote.results, local.results, strict=True):
         da, db = a.to_dict(), b.to_dict()
         assert {k: v for k, v in da.items() if k not in probs} == {k: v for k, v in db.items() if k not in probs}
         assert all(da[k] == pytest.approx(db[k], abs=1e-6) for k in probs)
     timing = {"elapsed_s", "examples_per_s", "model_calls", "model_texts"}
-    assert {k: v for k, v in remote.summary().items() if k not in timing} == \
-        {k: v for k, v in local.summary().items() if k not in timing}
+    assert {k: v for k, v in remote.summary().items() if k not in timing} == {
+        k: v for k, v in local.summary().items() if k not in timing
+    }
     assert local.count("succeeded") > 0 and remote.extra == {"actors": 2, "shards": 6}
 
 
@@ -285,19 +304,42 @@ def test_cli_ray_errors_are_one_line(tmp_path):
     import subprocess
 
     (tmp_path / "in.csv").write_text("text,label\na good film,1\n")
-    no_ray = ("import sys; sys.modules['ray'] = None; from textrobust.cli import main; "
-              f"main(['augment', {str(tmp_path / 'in.csv')!r}, '-o', {str(tmp_path / 'o.csv')!r}, "
-              "'--op', 'char', '--backend', 'ray'])")
+    no_ray = (
+        "import sys; sys.modules['ray'] = None; from textrobust.cli import main; "
+        f"main(['augment', {str(tmp_path / 'in.csv')!r}, '-o', {str(tmp_path / 'o.csv')!r}, "
+        "'--op', 'char', '--backend', 'ray'])"
+    )
     res = subprocess.run([sys.executable, "-c", no_ray], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
     assert "pip install 'textrobust[ray]'" in res.stderr
-    res = subprocess.run([sys.executable, "-m", "textrobust", "augment", str(tmp_path / "in.csv"), "-o",
-                          str(tmp_path / "o.csv"), "--op", "char", "--backend", "ray", "--address", "127.0.0.1:9"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "textrobust",
+            "augment",
+            str(tmp_path / "in.csv"),
+            "-o",
+            str(tmp_path / "o.csv"),
+            "--op",
+            "char",
+            "--backend",
+            "ray",
+            "--address",
+            "127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and res.stderr.startswith("error: cannot reach the Ray cluster at 127.0.0.1:9")
     assert res.stderr.strip().count("\n") == 0
-    res = subprocess.run([sys.executable, "-m", "textrobust", "run", str(tmp_path / "x.yaml"), "--address", "a:1"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "textrobust", "run", str(tmp_path / "x.yaml"), "--address", "a:1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "--address applies to --backend ray" in res.stderr
 
 
@@ -310,8 +352,20 @@ def test_cli_run_backend_ray_joins_a_cluster_by_address(ray_local, spec, tmp_pat
     spec.update(conditions={"baseline": {}}, seeds=[0], evaluations=[{"kind": "clean"}])
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
     address = ray.get_runtime_context().gcs_address
-    cmd = [sys.executable, "-m", "textrobust", "run", str(tmp_path / "exp.yaml"), "--backend", "ray", "--address",
-           address, "--num-cpus", "1", "--no-report"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "textrobust",
+        "run",
+        str(tmp_path / "exp.yaml"),
+        "--backend",
+        "ray",
+        "--address",
+        address,
+        "--num-cpus",
+        "1",
+        "--no-report",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import tiny_corpus
+
 from textrobust.errors import ConfigError
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=600,
-                          cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
 
 
 @contextlib.contextmanager
@@ -56,8 +57,18 @@ def _digest(p: Path) -> str:
 def test_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, csv_file, readonly):
     before = _digest(csv_file)
     with _small_fs(tmp_path / "fs", "48k", readonly) as fs:
-        r = _cli("augment", str(csv_file), "-o", str(fs / "out.csv"), "--op", "char:kind=keyboard", "-n", "3",
-                 "--batch-size", "5000")
+        r = _cli(
+            "augment",
+            str(csv_file),
+            "-o",
+            str(fs / "out.csv"),
+            "--op",
+            "char:kind=keyboard",
+            "-n",
+            "3",
+            "--batch-size",
+            "5000",
+        )
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
@@ -68,8 +79,18 @@ def test_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, csv_fil
 
 def test_full_disk_after_some_progress_keeps_the_partial_and_says_resume(tmp_path, csv_file):
     with _small_fs(tmp_path / "fs", "160k") as fs:
-        r = _cli("augment", str(csv_file), "-o", str(fs / "out.csv"), "--op", "char:kind=keyboard", "-n", "3",
-                 "--batch-size", "200")
+        r = _cli(
+            "augment",
+            str(csv_file),
+            "-o",
+            str(fs / "out.csv"),
+            "--op",
+            "char:kind=keyboard",
+            "-n",
+            "3",
+            "--batch-size",
+            "200",
+        )
         errors = [x for x in r.stderr.splitlines() if x.startswith("error:")]  # after the per-tenth progress lines
         assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
         assert "No space left on device" in errors[0] and "--resume" in errors[0] and "rows are done" in errors[0]
@@ -78,8 +99,20 @@ def test_full_disk_after_some_progress_keeps_the_partial_and_says_resume(tmp_pat
 
 def test_model_save_on_a_full_disk_leaves_no_half_model(tmp_path, csv_file, tiny_model_dir):
     with _small_fs(tmp_path / "fs", "64k") as fs:
-        r = _cli("train", str(csv_file), "--model", str(tiny_model_dir), "-o", str(fs / "model"), "--epochs", "1",
-                 "--max-length", "16", "--device", "cpu")
+        r = _cli(
+            "train",
+            str(csv_file),
+            "--model",
+            str(tiny_model_dir),
+            "-o",
+            str(fs / "model"),
+            "--epochs",
+            "1",
+            "--max-length",
+            "16",
+            "--device",
+            "cpu",
+        )
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len([x for x in r.stderr.splitlines() if x.strip()]) <= 3, r.stderr
         assert sorted(os.listdir(fs)) == []
@@ -93,15 +126,24 @@ def test_a_run_directory_takes_one_run_at_a_time_and_sigkill_frees_it(tmp_path):
         with pytest.raises(ConfigError, match=r"is in use by another textrobust run \(pid \d+"):
             with run_dir_lock(run_dir):
                 pass
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from textrobust.robustness.lock import run_dir_lock\n"
-        f"with run_dir_lock({str(run_dir)!r}):\n    print('held', flush=True); time.sleep(600)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from textrobust.robustness.lock import run_dir_lock\n"
+                f"with run_dir_lock({str(run_dir)!r}):\n    print('held', flush=True); time.sleep(600)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     spec = tmp_path / "exp.yaml"
     spec.write_text(f"data: {{train: {{path: {tmp_path / 'x.csv'}}}, test_split: 0.5}}\n")
     pd.DataFrame({"text": ["a fine film", "a dull film"] * 4, "label": ["pos", "neg"] * 4}).to_csv(
-        tmp_path / "x.csv", index=False)
+        tmp_path / "x.csv", index=False
+    )
     r = _cli("run", str(spec), "-o", str(run_dir), "--set", "model.name=./nowhere/model")
     assert r.returncode == 2  # the spec's checks come first: a bad model path fails before the lock is tried
     os.kill(holder.pid, signal.SIGKILL)
@@ -115,14 +157,28 @@ def test_two_runs_on_one_directory_second_stops_with_a_clear_message(tmp_path, t
 
     rows = tiny_corpus()
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        tmp_path / "d.csv", index=False)
-    spec = {"data": {"train": {"path": str(tmp_path / "d.csv")}, "test_split": 0.25, "train_size": 80},
-            "model": {"name": str(tiny_model_dir), "max_length": 16, "device": "cpu", "train": {"epochs": 1}},
-            "seeds": [0, 1, 2]}
+        tmp_path / "d.csv", index=False
+    )
+    spec = {
+        "data": {"train": {"path": str(tmp_path / "d.csv")}, "test_split": 0.25, "train_size": 80},
+        "model": {"name": str(tiny_model_dir), "max_length": 16, "device": "cpu", "train": {"epochs": 1}},
+        "seeds": [0, 1, 2],
+    }
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
-    first = subprocess.Popen([sys.executable, "-m", "textrobust", "run", str(tmp_path / "exp.yaml"), "-o",
-                              str(tmp_path / "run"), "--no-report"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "textrobust",
+            "run",
+            str(tmp_path / "exp.yaml"),
+            "-o",
+            str(tmp_path / "run"),
+            "--no-report",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 300
         while not (tmp_path / "run" / ".lock").exists() or not (tmp_path / "run" / "config.json").exists():
@@ -148,8 +204,14 @@ def test_fit_leaves_the_callers_random_state_alone(tiny_model_dir):
     data = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
 
     def fit_once() -> np.ndarray:
-        clf = TextClassifier(str(tiny_model_dir), labels=["neg", "pos"], max_length=16, device="cpu", seed=3,
-                             train_config=TrainConfig(epochs=1, lr=3e-3, batch_size=8, seed=3))
+        clf = TextClassifier(
+            str(tiny_model_dir),
+            labels=["neg", "pos"],
+            max_length=16,
+            device="cpu",
+            seed=3,
+            train_config=TrainConfig(epochs=1, lr=3e-3, batch_size=8, seed=3),
+        )
         clf.fit(data, progress=False)
         return clf.predict_proba(data.texts[:4])
 
@@ -172,8 +234,22 @@ def test_attack_candidates_need_the_examples_generator():
 
 
 def test_train_off_a_terminal_prints_one_line_per_epoch(tmp_path, csv_file, tiny_model_dir):
-    r = _cli("train", str(csv_file), "--model", str(tiny_model_dir), "-o", str(tmp_path / "m"), "--epochs", "2",
-             "--max-length", "16", "--device", "cpu", "--eval", str(csv_file))
+    r = _cli(
+        "train",
+        str(csv_file),
+        "--model",
+        str(tiny_model_dir),
+        "-o",
+        str(tmp_path / "m"),
+        "--epochs",
+        "2",
+        "--max-length",
+        "16",
+        "--device",
+        "cpu",
+        "--eval",
+        str(csv_file),
+    )
     assert r.returncode == 0, r.stderr
     assert "\r" not in r.stderr and "\r" not in r.stdout
     epochs = [x for x in r.stderr.splitlines() if x.startswith("epoch ")]

@@ -25,7 +25,7 @@ CONDITIONS = {
     "one_seed": (0.900, 0.250, None, [0]),
 }
 SUITE_DROP = {"char": 0.08, "typo": 0.05, "synonym": 0.03}
-XSS_TEXT = '<script>window.__xss=1;alert(1)</script> "q" \'s\' \u202egnp.exe \u200bzw'
+XSS_TEXT = "<script>window.__xss=1;alert(1)</script> \"q\" 's' \u202egnp.exe \u200bzw"
 XSS_LABEL = '<img src=x onerror="window.__xss=2">'
 XSS_CONDITION = 'x"><img src=x onerror=alert(1)>'
 
@@ -38,26 +38,31 @@ def _metrics(condition: str) -> dict[tuple[str, str], float]:
         out[(f"inv:{suite}", "accuracy")] = round(clean - SUITE_DROP[suite] + bonus, 4)
         out[(f"inv:{suite}", "invariance")] = round(0.9 - SUITE_DROP[suite] + bonus, 4)
         out[(f"inv:{suite}", "n")] = 200.0
-    out.update({
-        (f"attack:{RECIPE}", "original_accuracy"): clean,
-        (f"attack:{RECIPE}", "accuracy_under_attack"): attack,
-        (f"attack:{RECIPE}", "success_rate"): round(1 - attack / clean, 4),
-        (f"attack:{RECIPE}", "avg_words_perturbed_pct"): 12.5 + 10 * bonus,
-        (f"attack:{RECIPE}", "avg_queries"): 150.0 + 1000 * bonus,
-        (f"attack:{RECIPE}", "n"): 100.0,
-        ("train", "train_size"): 5000.0,
-        ("train", "train_seconds"): 60.0 + 600 * bonus,
-    })
+    out.update(
+        {
+            (f"attack:{RECIPE}", "original_accuracy"): clean,
+            (f"attack:{RECIPE}", "accuracy_under_attack"): attack,
+            (f"attack:{RECIPE}", "success_rate"): round(1 - attack / clean, 4),
+            (f"attack:{RECIPE}", "avg_words_perturbed_pct"): 12.5 + 10 * bonus,
+            (f"attack:{RECIPE}", "avg_queries"): 150.0 + 1000 * bonus,
+            (f"attack:{RECIPE}", "n"): 100.0,
+            ("train", "train_size"): 5000.0,
+            ("train", "train_seconds"): 60.0 + 600 * bonus,
+        }
+    )
     return out
 
 
 def metric_metadata() -> list[dict]:
     """The metadata the harness writes for these evaluations (from the evaluations themselves)."""
     from textrobust.robustness import build_evaluation
-    from textrobust.robustness.training import TRAIN_METRICS
+    from textrobust.robustness.trainset import TRAIN_METRICS
 
-    evals = [build_evaluation({"kind": "clean"}), build_evaluation({"kind": "inv", "suites": SUITES}),
-             build_evaluation({"kind": "attack", "recipe": RECIPE})]
+    evals = [
+        build_evaluation({"kind": "clean"}),
+        build_evaluation({"kind": "inv", "suites": SUITES}),
+        build_evaluation({"kind": "attack", "recipe": RECIPE}),
+    ]
     infos = TRAIN_METRICS + [m for ev in evals for m in ev.metrics(["negative", "positive"])]
     present = set(_metrics("baseline"))
     return [m.to_dict() for m in infos if (m.evaluation, m.metric) in present]
@@ -79,10 +84,17 @@ def make_run_dir(root: Path, *, xss: bool = False, records: bool = True, n_attac
         "evaluations": {"inv": SUITES, "attack": [RECIPE]},
     }
     env = {
-        "python": "3.11.7", "platform": "Linux-6.1-x86_64", "packages": {"torch": "2.13.0", "textrobust": "0.1.0"},
-        "device": "cuda", "gpu": "NVIDIA H100 80GB HBM3", "cpu_count": 16, "git_commit": "abc1234",
+        "python": "3.11.7",
+        "platform": "Linux-6.1-x86_64",
+        "packages": {"torch": "2.13.0", "textrobust": "0.1.0"},
+        "device": "cuda",
+        "gpu": "NVIDIA H100 80GB HBM3",
+        "cpu_count": 16,
+        "git_commit": "abc1234",
         "command": "textrobust run exp.yaml" + (f" --note '{XSS_TEXT}'" if xss else ""),
-        "started_at": "2026-11-23T09:00:00+00:00", "finished_at": "2026-11-23T10:02:05+00:00", "duration_s": 3725.0,
+        "started_at": "2026-11-23T09:00:00+00:00",
+        "finished_at": "2026-11-23T10:02:05+00:00",
+        "duration_s": 3725.0,
     }
     results, summary_rows = [], []
     base = _metrics("baseline")
@@ -102,17 +114,36 @@ def make_run_dir(root: Path, *, xss: bool = False, records: bool = True, n_attac
             if name == "adv_train" and evaluation == "clean":
                 half = 0.010
             dlo, dhi = (diff - half, diff + half) if (multi and not is_base) else (None, None)
-            summary_rows.append({
-                "condition": name, "evaluation": evaluation, "metric": metric, "n_seeds": len(seeds),
-                "mean": mean, "ci_low": mean - half_ci if multi else None, "ci_high": mean + half_ci if multi else None,
-                "diff_mean": diff, "diff_ci_low": dlo, "diff_ci_high": dhi,
-                "diff_includes_zero": None if dlo is None else bool(dlo <= 0 <= dhi),
-            })
+            summary_rows.append(
+                {
+                    "condition": name,
+                    "evaluation": evaluation,
+                    "metric": metric,
+                    "n_seeds": len(seeds),
+                    "mean": mean,
+                    "ci_low": mean - half_ci if multi else None,
+                    "ci_high": mean + half_ci if multi else None,
+                    "diff_mean": diff,
+                    "diff_ci_low": dlo,
+                    "diff_ci_high": dhi,
+                    "diff_includes_zero": None if dlo is None else bool(dlo <= 0 <= dhi),
+                }
+            )
     (run / "config.json").write_text(json.dumps(config, indent=2))
     (run / "environment.json").write_text(json.dumps(env, indent=2))
-    (run / "summary.json").write_text(json.dumps(
-        {"confidence": 0.95, "method": "t", "baseline": "baseline", "rows": summary_rows,
-         "metrics": metric_metadata(), "units": {"total": 10, "done": 10, "failed": [], "missing": 0}}, indent=2))
+    (run / "summary.json").write_text(
+        json.dumps(
+            {
+                "confidence": 0.95,
+                "method": "t",
+                "baseline": "baseline",
+                "rows": summary_rows,
+                "metrics": metric_metadata(),
+                "units": {"total": 10, "done": 10, "failed": [], "missing": 0},
+            },
+            indent=2,
+        )
+    )
     with (run / "results.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["condition", "seed", "evaluation", "metric", "value"])
@@ -132,23 +163,57 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
             text = XSS_TEXT if xss else "the film was good and the cast was great"
             tail = "\u200b" if xss else "indeed"
             label = XSS_LABEL if xss else "positive"
-            attacks = [{
-                "evaluation": f"attack:{RECIPE}", "item": str(i), "failed": True, "original": f"{text} #{i}",
-                "text": f"{text.replace('good', 'decent')} #{i} {tail}", "label": label, "pred_original": label,
-                "pred": "negative" if not xss else XSS_TEXT, "conf_original": 0.97, "conf": 0.61,
-                "info": {"recipe": RECIPE, "status": "succeeded", "queries": 100 + i, "words_perturbed_pct": 10.0 + i},
-            } for i in range(n_attacks)]
+            attacks = [
+                {
+                    "evaluation": f"attack:{RECIPE}",
+                    "item": str(i),
+                    "failed": True,
+                    "original": f"{text} #{i}",
+                    "text": f"{text.replace('good', 'decent')} #{i} {tail}",
+                    "label": label,
+                    "pred_original": label,
+                    "pred": "negative" if not xss else XSS_TEXT,
+                    "conf_original": 0.97,
+                    "conf": 0.61,
+                    "info": {
+                        "recipe": RECIPE,
+                        "status": "succeeded",
+                        "queries": 100 + i,
+                        "words_perturbed_pct": 10.0 + i,
+                    },
+                }
+                for i in range(n_attacks)
+            ]
             attacks.append({**attacks[0], "failed": False, "info": {**attacks[0]["info"], "status": "failed"}})
-            inv = [{
-                "evaluation": f"inv:{suite}", "item": str(i), "failed": bool(i % 2),
-                "original": f"{text} ({suite} {i})", "text": f"{text} ({suite}{i})", "label": label,
-                "pred_original": label, "pred": "negative" if i % 2 else label, "conf_original": 0.9,
-                "conf": 0.55, "info": {"suite": suite},
-            } for suite in SUITES for i in range(4)]
+            inv = [
+                {
+                    "evaluation": f"inv:{suite}",
+                    "item": str(i),
+                    "failed": bool(i % 2),
+                    "original": f"{text} ({suite} {i})",
+                    "text": f"{text} ({suite}{i})",
+                    "label": label,
+                    "pred_original": label,
+                    "pred": "negative" if i % 2 else label,
+                    "conf_original": 0.9,
+                    "conf": 0.55,
+                    "info": {"suite": suite},
+                }
+                for suite in SUITES
+                for i in range(4)
+            ]
             (d / "examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in attacks + inv))
             if name != "baseline":
-                aug = [{"operator": op, "source_text": f"{text} {i}", "augmented_text": f"{text} {i} extra",
-                        "label": label} for op in ("keyboard", "synonym") for i in range(3)]
+                aug = [
+                    {
+                        "operator": op,
+                        "source_text": f"{text} {i}",
+                        "augmented_text": f"{text} {i} extra",
+                        "label": label,
+                    }
+                    for op in ("keyboard", "synonym")
+                    for i in range(3)
+                ]
                 (d / "augmented_sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in aug))
 
 
@@ -175,10 +240,21 @@ def test_report_written_next_to_run_with_key_numbers(built, run_dir):
     assert html_path == run_dir / "report.html" and (run_dir / "report.json").is_file()
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
     text = _plain(html)
-    for expected in ("sst2-robustness", "minilm", "NVIDIA H100 80GB HBM3", "1 h 2 min", "5000 rows",
-                     "91.2% ± 1.2", "27.4% ± 1.2", "Δ +6.1 pts 95% CI +3.0 to +9.2", "textrobust run exp.yaml",
-                     "accuracy under textfooler attack", "accuracy on typo-perturbed inputs", "torch 2.13.0",
-                     "10 of 10 condition × seed units finished"):
+    for expected in (
+        "sst2-robustness",
+        "minilm",
+        "NVIDIA H100 80GB HBM3",
+        "1 h 2 min",
+        "5000 rows",
+        "91.2% ± 1.2",
+        "27.4% ± 1.2",
+        "Δ +6.1 pts 95% CI +3.0 to +9.2",
+        "textrobust run exp.yaml",
+        "accuracy under textfooler attack",
+        "accuracy on typo-perturbed inputs",
+        "torch 2.13.0",
+        "10 of 10 condition × seed units finished",
+    ):
         assert expected in text, expected
     assert '<a href="./report.json">report.json</a>' in html
 
@@ -192,7 +268,8 @@ def test_verdict_wording_depends_on_the_interval(built):
     # Verdicts come from the metadata: robustness first, then clean; info metrics (training time) are not judged.
     adv = next(c for c in built[2]["conditions"] if c["name"] == "adv_train")
     assert [v["key"] for v in adv["verdicts"]][:1] == ["inv:char.accuracy"] and "train.train_seconds" not in {
-        v["key"] for v in adv["verdicts"]}
+        v["key"] for v in adv["verdicts"]
+    }
     assert [v["key"] for v in adv["verdicts"]][-1] == "clean.accuracy"
 
 
@@ -262,10 +339,15 @@ def test_xss_payloads_are_escaped(tmp_path):
     html = build_report(run).read_text(encoding="utf-8")
     for raw in ("<script>window.__xss", "<img", "\u202e", "\u200b"):
         assert raw not in html, raw
-    for escaped in ("&lt;script&gt;window.__xss=1;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=&#34;window.__xss=2&#34;&gt;",
-                    "x&#34;&gt;&lt;img src=x onerror=alert(1)&gt;", "&#34;q&#34;", "&#39;s&#39;",
-                    '<span class="cp" title="U+202E RIGHT-TO-LEFT OVERRIDE">U+202E</span>',
-                    '<span class="cp" title="U+200B ZERO WIDTH SPACE">U+200B</span>'):
+    for escaped in (
+        "&lt;script&gt;window.__xss=1;alert(1)&lt;/script&gt;",
+        "&lt;img src=x onerror=&#34;window.__xss=2&#34;&gt;",
+        "x&#34;&gt;&lt;img src=x onerror=alert(1)&gt;",
+        "&#34;q&#34;",
+        "&#39;s&#39;",
+        '<span class="cp" title="U+202E RIGHT-TO-LEFT OVERRIDE">U+202E</span>',
+        '<span class="cp" title="U+200B ZERO WIDTH SPACE">U+200B</span>',
+    ):
         assert escaped in html, escaped
     assert html.count("<script") == 1  # only the page's own script
     report = json.loads(run.joinpath("report.json").read_text(encoding="utf-8"))
@@ -276,20 +358,47 @@ def test_minimal_run_dir_single_seed_no_records(tmp_path):
     run = tmp_path / "mini"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"name": "mini", "seeds": [7]}))
-    (run / "summary.json").write_text(json.dumps({"baseline": "baseline", "rows": [
-        {"condition": "baseline", "evaluation": "clean", "metric": "accuracy", "n_seeds": 1, "mean": 0.8},
-        {"condition": "aug", "evaluation": "clean", "metric": "accuracy", "n_seeds": 1, "mean": 0.82,
-         "diff_mean": 0.02},
-    ], "metrics": [m for m in metric_metadata() if m["evaluation"] == "clean" and m["metric"] == "accuracy"]}))
-    (run / "results.csv").write_text("condition,seed,evaluation,metric,value\nbaseline,7,clean,accuracy,0.8\n"
-                                     "aug,7,clean,accuracy,0.82\n")
+    (run / "summary.json").write_text(
+        json.dumps(
+            {
+                "baseline": "baseline",
+                "rows": [
+                    {"condition": "baseline", "evaluation": "clean", "metric": "accuracy", "n_seeds": 1, "mean": 0.8},
+                    {
+                        "condition": "aug",
+                        "evaluation": "clean",
+                        "metric": "accuracy",
+                        "n_seeds": 1,
+                        "mean": 0.82,
+                        "diff_mean": 0.02,
+                    },
+                ],
+                "metrics": [m for m in metric_metadata() if m["evaluation"] == "clean" and m["metric"] == "accuracy"],
+            }
+        )
+    )
+    (run / "results.csv").write_text(
+        "condition,seed,evaluation,metric,value\nbaseline,7,clean,accuracy,0.8\naug,7,clean,accuracy,0.82\n"
+    )
     text = _plain(build_report(run).read_text())
     assert "clean accuracy: +2.0 pts, too few seeds for an interval" in text
     assert "No per-example failures recorded." in text and "Clean accuracy" in text
 
 
-@pytest.mark.parametrize("breakage", ["missing_dir", "no_summary", "bad_config", "no_results", "bad_jsonl",
-                                      "bad_columns", "summary_not_rows", "no_metadata", "bad_metadata"])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        "missing_dir",
+        "no_summary",
+        "bad_config",
+        "no_results",
+        "bad_jsonl",
+        "bad_columns",
+        "summary_not_rows",
+        "no_metadata",
+        "bad_metadata",
+    ],
+)
 def test_broken_run_dirs_raise_data_error(tmp_path, breakage):
     run = make_run_dir(tmp_path)
     if breakage == "missing_dir":
@@ -308,7 +417,9 @@ def test_broken_run_dirs_raise_data_error(tmp_path, breakage):
         (run / "summary.json").write_text('{"rows": 3}')
     elif breakage in ("no_metadata", "bad_metadata"):  # a summary written by textrobust 0.1, or damaged
         summary = json.loads((run / "summary.json").read_text())
-        summary["metrics"] = [{"evaluation": "clean"}] if breakage == "bad_metadata" else summary.pop("metrics") and None
+        summary["metrics"] = (
+            [{"evaluation": "clean"}] if breakage == "bad_metadata" else summary.pop("metrics") and None
+        )
         if summary["metrics"] is None:
             del summary["metrics"]
         (run / "summary.json").write_text(json.dumps(summary))
@@ -324,7 +435,9 @@ def test_reports_imports_no_model_code(run_dir):
         "bad = [m for m in sys.modules if m.startswith(('textrobust.models', 'textrobust.augment', "
         "'textrobust.adversarial', 'torch', 'transformers'))]; print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(run_dir)], check=False, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(run_dir)], check=False, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -333,15 +446,23 @@ def test_word_diff_and_formatting():
     from textrobust.reports.textdiff import word_diff
 
     assert word_diff("the film was good", "the movie was good") == [
-        ["equal", "the"], ["del", "film"], ["ins", "movie"], ["equal", "was good"]]
+        ["equal", "the"],
+        ["del", "film"],
+        ["ins", "movie"],
+        ["equal", "was good"],
+    ]
     assert pct(0.8534) == "85.3%" and pts(-0.015) == "−1.5 pts" and pts(0.0) == "0.0 pts"
     cell = {"mean": 0.5, "n_seeds": 3, "diff_mean": -0.04, "diff_ci_low": -0.07, "diff_ci_high": -0.01}
     assert verdict(cell, what="x", better="better x", worse="worse x", confidence=0.9) == {
-        "kind": "worse", "text": "worse x: −4.0 pts (90% CI −7.0 to −1.0)"}
+        "kind": "worse",
+        "text": "worse x: −4.0 pts (90% CI −7.0 to −1.0)",
+    }
     assert verdict(None, what="x", better="b", worse="w", confidence=0.95)["kind"] == "missing"
     # Lower is better (a failure rate): a negative difference is the better one.
-    assert verdict(cell, what="x", better="better x", worse="worse x", confidence=0.9,
-                   higher_is_better=False)["kind"] == "better"
+    assert (
+        verdict(cell, what="x", better="better x", worse="worse x", confidence=0.9, higher_is_better=False)["kind"]
+        == "better"
+    )
     assert value_text(0.0421, "share") == "4.2%" and value_text(12.25, "seconds") == "12.2 s"
     assert diff_text(-0.0123, "score") == "−0.012" and diff_text(3.0, "percent") == "+3.0 pts"
 
@@ -360,32 +481,81 @@ def test_nan_values_become_null(run_dir):
 def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction():
     from textrobust.reports.fmt import verdict
 
-    base = {"mean": 0.3, "n_seeds": 3, "n_examples": 300, "diff_mean": 0.061, "diff_ci_low": 0.03,
-            "diff_ci_high": 0.092, "diff_method": "seeds+examples", "diff_p": 0.0021, "diff_p_adjusted": 0.0126,
-            "family_size": 6, "verdict": "better",
-            "by_seed": [{"seed": 0, "diff": 0.05, "p": 0.01}, {"seed": 1, "diff": 0.07, "p": 0.002},
-                        {"seed": 2, "diff": 0.06, "p": 0.2}]}
-    kw = {"what": "accuracy under attack", "better": "better accuracy under attack",
-          "worse": "worse accuracy under attack", "confidence": 0.95}
+    base = {
+        "mean": 0.3,
+        "n_seeds": 3,
+        "n_examples": 300,
+        "diff_mean": 0.061,
+        "diff_ci_low": 0.03,
+        "diff_ci_high": 0.092,
+        "diff_method": "seeds+examples",
+        "diff_p": 0.0021,
+        "diff_p_adjusted": 0.0126,
+        "family_size": 6,
+        "verdict": "better",
+        "by_seed": [
+            {"seed": 0, "diff": 0.05, "p": 0.01},
+            {"seed": 1, "diff": 0.07, "p": 0.002},
+            {"seed": 2, "diff": 0.06, "p": 0.2},
+        ],
+    }
+    kw = {
+        "what": "accuracy under attack",
+        "better": "better accuracy under attack",
+        "worse": "worse accuracy under attack",
+        "confidence": 0.95,
+    }
     assert verdict(base, **kw)["text"] == (
         "better accuracy under attack: +6.1 pts (95% CI +3.0 to +9.2 over 3 seeds and 300 test examples, "
         "p = 0.0021; Holm-adjusted p = 0.013 across 6 comparisons); better in 3 of 3 seeds "
-        "(exact McNemar p < 0.05 in 2)")
-    no = {**base, "diff_mean": 0.02, "diff_ci_low": 0.001, "diff_ci_high": 0.039, "diff_p": 0.04,
-          "diff_p_adjusted": 0.2, "verdict": "no_change", "diff_mde": 0.03, "seeds_needed": 9}
-    assert verdict(no, **kw) == {"kind": "no_change", "text": (
-        "no detectable change in accuracy under attack after correcting for 6 comparisons (+2.0 pts, 95% CI +0.1 to "
-        "+3.9 over 3 seeds and 300 test examples, p = 0.04; Holm-adjusted p = 0.20 across 6 comparisons); "
-        "this design detects changes of 3.0 pts or more (80% power); about 9 seeds would detect +2.0 pts")}
+        "(exact McNemar p < 0.05 in 2)"
+    )
+    no = {
+        **base,
+        "diff_mean": 0.02,
+        "diff_ci_low": 0.001,
+        "diff_ci_high": 0.039,
+        "diff_p": 0.04,
+        "diff_p_adjusted": 0.2,
+        "verdict": "no_change",
+        "diff_mde": 0.03,
+        "seeds_needed": 9,
+    }
+    assert verdict(no, **kw) == {
+        "kind": "no_change",
+        "text": (
+            "no detectable change in accuracy under attack after correcting for 6 comparisons "
+            "(+2.0 pts, 95% CI +0.1 to +3.9 over 3 seeds and 300 test examples, p = 0.04; "
+            "Holm-adjusted p = 0.20 across 6 comparisons); "
+            "this design detects changes of 3.0 pts or more (80% power); about 9 seeds would detect +2.0 pts"
+        ),
+    }
     more = {**no, "seeds_needed": None, "examples_needed": 33645}
     assert verdict(more, **kw)["text"].endswith(
-        "more seeds alone would not; about 33,645 test examples would detect +2.0 pts")
-    two = {**base, "n_seeds": 2, "diff_method": "examples", "verdict": "too_few_seeds", "these_runs": "better",
-           "by_seed": base["by_seed"][:2], "seeds_needed": 4, "diff_mde": None}
+        "more seeds alone would not; about 33,645 test examples would detect +2.0 pts"
+    )
+    two = {
+        **base,
+        "n_seeds": 2,
+        "diff_method": "examples",
+        "verdict": "too_few_seeds",
+        "these_runs": "better",
+        "by_seed": base["by_seed"][:2],
+        "seeds_needed": 4,
+        "diff_mde": None,
+    }
     text = verdict(two, **kw)["text"]
-    assert text.startswith("accuracy under attack: +6.1 pts on these 2 training runs (95% CI +3.0 to +9.2 over 300 "
-                           "test examples, seeds held fixed; better on these runs, Holm-adjusted p = 0.013")
+    assert text.startswith(
+        "accuracy under attack: +6.1 pts on these 2 training runs (95% CI +3.0 to +9.2 over 300 "
+        "test examples, seeds held fixed; better on these runs, Holm-adjusted p = 0.013"
+    )
     assert "2 seeds cannot tell this from seed-to-seed variation" in text and "about 4 seeds would detect" in text
     lower = {**base, "diff_mean": -0.03, "diff_ci_low": -0.05, "diff_ci_high": -0.01, "verdict": "better"}
-    assert verdict(lower, what="failure rate", better="better failure rate", worse="worse failure rate",
-                   confidence=0.95, higher_is_better=False)["text"].startswith("better failure rate: −3.0 pts")
+    assert verdict(
+        lower,
+        what="failure rate",
+        better="better failure rate",
+        worse="worse failure rate",
+        confidence=0.95,
+        higher_is_better=False,
+    )["text"].startswith("better failure rate: −3.0 pts")

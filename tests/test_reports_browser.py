@@ -19,11 +19,23 @@ from textrobust.reports import build_report
 
 CHROMIUM = os.environ.get("TEXTROBUST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("TEXTROBUST_CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+]
 # Runs before any page script (CDP bypasses the page's CSP): records alert()/confirm()/prompt() calls.
-HOOK = "window.__alerts = []; ['alert','confirm','prompt'].forEach(function (n) { window[n] = function (m) { window.__alerts.push(String(m)); }; });"
+HOOK = (
+    "window.__alerts = []; ['alert','confirm','prompt'].forEach(function (n) { "
+    "window[n] = function (m) { window.__alerts.push(String(m)); }; });"
+)
 
 
 def _artifacts() -> Path:
@@ -36,8 +48,9 @@ def _artifacts() -> Path:
 def browser(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        pytest.skip(f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} "
-                    "(apt-get install chromium chromium-driver)")
+        pytest.skip(
+            f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
+        )
     from selenium.webdriver.chrome.service import Service
 
     os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager must never try to download a driver
@@ -78,8 +91,10 @@ def _check_clean_load(driver, url: str) -> None:
 
 
 def _screenshot(driver, name: str, dark: bool = False) -> Path:
-    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
-        "features": [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]})
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]},
+    )
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1280, min(int(height) + 140, 12000))
     path = _artifacts() / name
@@ -96,24 +111,36 @@ def test_report_in_headless_chromium(browser, tmp_path):
     html_path = build_report(make_run_dir(tmp_path))
     url = _open(browser, html_path)
     summary = browser.find_element("id", "summary").text
-    assert "27.4% ± 1.2" in summary and "better accuracy under textfooler attack: +6.1 pts (95% CI +3.0 to +9.2)" in summary
+    assert (
+        "27.4% ± 1.2" in summary
+        and "better accuracy under textfooler attack: +6.1 pts (95% CI +3.0 to +9.2)" in summary
+    )
 
     queries = _column(browser, "fail-attack-textfooler-table", 5)
     assert len(queries) == 50
-    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[normalize-space()='Queries ↕' or "
-                                  "starts-with(normalize-space(), 'Queries')]/button").click()
+    browser.find_element(
+        "xpath",
+        "//table[@id='fail-attack-textfooler-table']//th[normalize-space()='Queries ↕' or "
+        "starts-with(normalize-space(), 'Queries')]/button",
+    ).click()
     ascending = _column(browser, "fail-attack-textfooler-table", 5)
     assert ascending != queries and ascending == sorted(queries, key=float)
-    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Queries')]"
-                                  "/button").click()
+    browser.find_element(
+        "xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Queries')]/button"
+    ).click()
     assert _column(browser, "fail-attack-textfooler-table", 5) == sorted(queries, key=float, reverse=True)
 
     box = browser.find_element("css selector", "input[data-table='fail-attack-textfooler-table']")
     assert box.is_displayed()
     box.send_keys("adv_train")
-    visible = [r for r in browser.find_elements("css selector", "#fail-attack-textfooler-table tbody tr") if r.is_displayed()]
+    visible = [
+        r for r in browser.find_elements("css selector", "#fail-attack-textfooler-table tbody tr") if r.is_displayed()
+    ]
     assert 0 < len(visible) < 50 and all("adv_train" in r.text for r in visible)
-    assert "rows match" in browser.find_element("css selector", ".filter-status[data-for='fail-attack-textfooler-table']").text
+    assert (
+        "rows match"
+        in browser.find_element("css selector", ".filter-status[data-for='fail-attack-textfooler-table']").text
+    )
     box.clear()
 
     _check_clean_load(browser, url)
@@ -131,8 +158,9 @@ def test_xss_payloads_do_not_execute(browser, tmp_path):
     assert "<script>window.__xss=1;alert(1)</script>" in table_text  # shown as text, not run
     assert "U+202E" in table_text and "U+200B" in table_text
     # Sorting and filtering must not turn text into markup either.
-    browser.find_element("xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Expected')]"
-                                  "/button").click()
+    browser.find_element(
+        "xpath", "//table[@id='fail-attack-textfooler-table']//th[starts-with(normalize-space(), 'Expected')]/button"
+    ).click()
     browser.find_element("css selector", "input[data-table='fail-attack-textfooler-table']").send_keys("<img")
     assert browser.execute_script("return window.__xss === undefined && window.__alerts.length === 0")
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0

@@ -9,14 +9,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import tiny_experiment
+
 from textrobust.errors import ConfigError
-from textrobust.robustness.unit import Workspace
 from textrobust.robustness import (
-    Runner, apply_overrides, check_fail_under, load_experiment, parse_experiment, summarise, t_interval,
+    Runner,
+    apply_overrides,
+    check_fail_under,
+    load_experiment,
+    parse_experiment,
 )
 from textrobust.robustness.suites import contraction, punctuation
+from textrobust.robustness.unit import Workspace
+from textrobust.stats import summarise
 
 
 @pytest.fixture
@@ -50,12 +55,17 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     assert len(clean) == 120 and got.value.item() == pytest.approx(acc)  # every test example
     inv = [r for r in records if r["evaluation"] == "inv:punctuation"]
     rate = sum(not r["failed"] for r in inv) / len(inv)
-    got = table.query("condition == 'baseline' and seed == 0 and evaluation == 'inv:punctuation' and "
-                      "metric == 'invariance'")
+    got = table.query(
+        "condition == 'baseline' and seed == 0 and evaluation == 'inv:punctuation' and metric == 'invariance'"
+    )
     assert got.value.item() == pytest.approx(rate)
     attack = [r for r in records if r["evaluation"] == "attack:deepwordbug"]
-    assert len(attack) == 8 and {r["info"]["status"] for r in attack} <= {"succeeded", "failed", "skipped",
-                                                                           "budget_exhausted"}
+    assert len(attack) == 8 and {r["info"]["status"] for r in attack} <= {
+        "succeeded",
+        "failed",
+        "skipped",
+        "budget_exhausted",
+    }
     # Per-example outcomes: every metric that is a mean over examples is the mean of its stored outcomes.
     outcomes = pd.read_parquet(unit / "outcomes.parquet")
     for (ev, metric), group in outcomes.groupby(["evaluation", "metric"]):
@@ -66,8 +76,11 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     # summary.json: with 2 seeds the difference is a paired t over test examples of the seed-averaged difference
     # (seeds fixed: seed variance is not estimable from 2), checked here by hand from the stored outcomes.
     summary = json.loads((run / "summary.json").read_text())
-    row = next(r for r in summary["rows"] if r["condition"] == "char" and r["evaluation"] == "clean"
-               and r["metric"] == "accuracy")
+    row = next(
+        r
+        for r in summary["rows"]
+        if r["condition"] == "char" and r["evaluation"] == "clean" and r["metric"] == "accuracy"
+    )
     vals = table.query("condition == 'char' and evaluation == 'clean' and metric == 'accuracy'").sort_values("seed")
     base = table.query("condition == 'baseline' and evaluation == 'clean' and metric == 'accuracy'").sort_values("seed")
     assert row["mean"] == pytest.approx(vals.value.mean())
@@ -81,7 +94,7 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     assert 0.0 <= row["ci_low"] <= row["ci_high"] <= 1.0
     assert {r["seed"] for r in row["by_seed"]} == {0, 1} and all("p" in r for r in row["by_seed"])  # McNemar
     # A pilot: minimum detectable effects for a planned 5-seed run, from this run's variance components.
-    from textrobust.robustness.power import pilot_power
+    from textrobust.stats.power import pilot_power
 
     power = {(r["evaluation"], r["metric"]): r for r in pilot_power(run, 5)}
     acc = power[("clean", "accuracy")]
@@ -94,8 +107,9 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     html = build_report(run)
     examples = json.loads(html.with_suffix(".json").read_text())["examples"]
     assert examples["augmented"]["total"] == 2 * min(50, 120)
-    all_records = [json.loads(line) for d in run.glob("units/*/seed*/examples.jsonl")
-                   for line in d.read_text().splitlines()]
+    all_records = [
+        json.loads(line) for d in run.glob("units/*/seed*/examples.jsonl") for line in d.read_text().splitlines()
+    ]
     failures = {b["evaluation"]: b["total"] for b in examples["failures"]}
     for ev in ("attack:deepwordbug", "inv:typo", "clean"):  # an evaluation without failures has no table
         assert failures.get(ev, 0) == sum(r["failed"] for r in all_records if r["evaluation"] == ev)
@@ -146,15 +160,21 @@ def test_fingerprint_invalidation_reruns_only_changed_units(spec, monkeypatch):
         (lambda s: s["evaluations"][1].update(suites=["case", "case"]), "duplicate suite names"),
         (lambda s: s["evaluations"].append({"kind": "nope"}), r"evaluations\.3: .*'nope'.*'clean'"),
         (lambda s: s["evaluations"][2].update(colour=1), r"evaluations\.2\.attack\.colour: unknown key"),
-        (lambda s: s["evaluations"].append({"kind": "attack", "recipe": "deepwordbug"}),
-         r"evaluation names \['attack:deepwordbug'\] appear twice"),
-        (lambda s: s.update(evaluations={"clean": True, "attacks": []}), r"unknown key\(s\) \['attacks'\]: write"),
-        (lambda s: s["conditions"]["char"].update(adversarial={"mode": "sometimes"}),
-         r"conditions\.char\.adversarial\.mode"),
+        (
+            lambda s: s["evaluations"].append({"kind": "attack", "recipe": "deepwordbug"}),
+            r"evaluation names \['attack:deepwordbug'\] appear twice",
+        ),
+        (lambda s: s.update(evaluations={"clean": True, "attacks": []}), r"evaluations: write evaluations as a list"),
+        (
+            lambda s: s["conditions"]["char"].update(adversarial={"mode": "sometimes"}),
+            r"conditions\.char\.adversarial\.mode",
+        ),
         # a bare list of several operators meant one_of in 0.1; a list now means each: say which
-        (lambda s: s["conditions"]["char"]["augment"].update(ops=["char:kind=ocr", "char"]),
-         r"conditions\.char\.augment\.ops: a bare list of several operators is ambiguous \(textrobust 0\.1 read "
-         r"it as one_of\); write 'one_of: \[\.\.\.\]'"),
+        (
+            lambda s: s["conditions"]["char"]["augment"].update(ops=["char:kind=ocr", "char"]),
+            r"conditions\.char\.augment\.ops: a bare list of several operators is ambiguous \(textrobust 0\.1 read "
+            r"it as one_of\); write 'one_of: \[\.\.\.\]'",
+        ),
         (lambda s: s["conditions"]["char"]["augment"].update(ops={"one_of": []}), r"takes a non-empty list"),
     ],
 )
@@ -177,29 +197,31 @@ def test_unknown_suite_and_recipe(spec):
 def test_augment_ops_each_one_of_and_sequence(spec, tmp_path):
     """each: n variants from every operator (the rows 'textrobust augment' writes); one_of: n in all."""
     from textrobust.augment import augment_rows, parse_op
-    from textrobust.robustness.training import augment_pipeline, augmented_rows
+    from textrobust.robustness.trainset import augment_pipeline, augmented_rows
 
     exp = parse_experiment(spec)
     train = Workspace(exp, tmp_path / "ws").data.train
     got = {}
-    for name, ops in (("each", {"each": ["char:kind=ocr", "char:kind=keyboard"]}),
-                      ("one_of", {"one_of": ["char:kind=ocr", "char:kind=keyboard"]}),
-                      ("seq", {"sequence": ["char:kind=ocr", "char:kind=keyboard"]}), ("one", "char:kind=ocr")):
+    for name, ops in (
+        ("each", {"each": ["char:kind=ocr", "char:kind=keyboard"]}),
+        ("one_of", {"one_of": ["char:kind=ocr", "char:kind=keyboard"]}),
+        ("seq", {"sequence": ["char:kind=ocr", "char:kind=keyboard"]}),
+        ("one", "char:kind=ocr"),
+    ):
         aug = exp.conditions["char"].augment.model_copy(update={"ops": ops, "n": 2})
         got[name] = augmented_rows(aug, "char", train, 0, tmp_path / "cache", tmp_path)
-        assert [o.name for o in augment_pipeline(aug, "char")[0]] == (["char", "char"] if name == "each" else
-                                                                       [{"one_of": "one_of", "seq": "sequential",
-                                                                         "one": "char"}[name]])
+        assert [o.name for o in augment_pipeline(aug, "char")[0]] == (
+            ["char", "char"] if name == "each" else [{"one_of": "one_of", "seq": "sequential", "one": "char"}[name]]
+        )
     assert len(got["each"]) > len(got["one_of"]) and len(got["one_of"]) <= 2 * len(train)
     rows = augment_rows(train.texts, train.labels, [parse_op("char:kind=ocr"), parse_op("char")], n=2)
     assert got["each"].texts == [r[0] for r in rows]
 
 
-def test_legacy_evaluations_mapping_still_works(spec):
+def test_the_mapping_form_of_evaluations_is_refused_with_what_to_write(spec):
     spec["evaluations"] = {"clean": True, "suites": ["case"], "suite_seed": 3, "attack": {"recipe": "pwws", "n": 4}}
-    exp = parse_experiment(spec)
-    assert [(e.kind, getattr(e, "seed", None)) for e in exp.evaluations] == [("clean", None), ("inv", 3),
-                                                                            ("attack", None)]
+    with pytest.raises(ConfigError, match=r"evaluations: write evaluations as a list of entries with a kind"):
+        parse_experiment(spec)
 
 
 def test_attack_options_reach_the_recipe_and_bad_ones_fail_before_training(spec, tmp_path):
@@ -210,11 +232,14 @@ def test_attack_options_reach_the_recipe_and_bad_ones_fail_before_training(spec,
     # No character edit fits in an edit distance of 0: every attacked example fails.
     status = {r["info"]["status"] for r in attack}
     assert status <= {"failed", "skipped"} and "failed" in status
-    for options, pattern in (({"max_candidates": 3}, r"takes no parameter\(s\) \['max_candidates'\]"),
-                             ({"neighbours": "x.json"}, "resources:")):
+    for options, pattern in (
+        ({"max_candidates": 3}, r"takes no parameter\(s\) \['max_candidates'\]"),
+        ({"neighbours": "x.json"}, "resources:"),
+    ):
         spec["output"] = str(tmp_path / "run2")
-        spec["evaluations"] = [{"kind": "attack", "options": options,
-                                "recipe": "textfooler" if "neighbours" in options else "deepwordbug"}]
+        spec["evaluations"] = [
+            {"kind": "attack", "options": options, "recipe": "textfooler" if "neighbours" in options else "deepwordbug"}
+        ]
         runner = Runner(parse_experiment(spec), progress=False)
         with pytest.raises(ConfigError, match=pattern):
             runner.plan()
@@ -253,15 +278,26 @@ def test_dry_run_plan(spec):
 
 
 def test_statistics_by_hand():
-    m, lo, hi = t_interval([1.0, 2.0, 3.0])
-    assert m == 2.0 and hi - m == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
-    assert math.isnan(t_interval([1.0])[1])
     # No per-example outcomes: the seed-only view (a paired t over the 3 seeds).
-    t = pd.DataFrame({"condition": ["baseline"] * 3 + ["x"] * 3, "seed": [0, 1, 2] * 2,
-                      "evaluation": ["clean"] * 6, "metric": ["accuracy"] * 6,
-                      "value": [0.80, 0.82, 0.84, 0.81, 0.83, 0.85]})
-    meta = [{"evaluation": "clean", "metric": "accuracy", "range": [0, 1], "headline": True, "role": "clean",
-             "higher_is_better": True}]
+    t = pd.DataFrame(
+        {
+            "condition": ["baseline"] * 3 + ["x"] * 3,
+            "seed": [0, 1, 2] * 2,
+            "evaluation": ["clean"] * 6,
+            "metric": ["accuracy"] * 6,
+            "value": [0.80, 0.82, 0.84, 0.81, 0.83, 0.85],
+        }
+    )
+    meta = [
+        {
+            "evaluation": "clean",
+            "metric": "accuracy",
+            "range": [0, 1],
+            "headline": True,
+            "role": "clean",
+            "higher_is_better": True,
+        }
+    ]
     x = next(r for r in summarise(t, metrics=meta) if r["condition"] == "x")
     assert x["diff_mean"] == pytest.approx(0.01) and x["diff_includes_zero"] is False  # constant +0.01: CI width 0
     assert x["diff_method"] == "seeds" and x["verdict"] == "better" and x["diff_p_adjusted"] == 0.0
@@ -274,8 +310,15 @@ def test_statistics_by_hand():
 
 
 def test_fail_under():
-    t = pd.DataFrame({"condition": ["a", "b"], "seed": [0, 0], "evaluation": ["clean"] * 2,
-                      "metric": ["accuracy"] * 2, "value": [0.9, 0.5]})
+    t = pd.DataFrame(
+        {
+            "condition": ["a", "b"],
+            "seed": [0, 0],
+            "evaluation": ["clean"] * 2,
+            "metric": ["accuracy"] * 2,
+            "value": [0.9, 0.5],
+        }
+    )
     assert check_fail_under(t, ["clean.accuracy=0.6"]) == ["b: clean.accuracy = 0.5000 < 0.6"]
     with pytest.raises(ConfigError, match="EVALUATION.METRIC=VALUE"):
         check_fail_under(t, ["accuracy"])
@@ -290,12 +333,20 @@ def test_rule_perturbations():
     assert punctuation("fine!!") == "fine" and punctuation("fine") == "fine."
 
 
-
 def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gpt_dir):
     spec = {**spec, "seeds": [0], "evaluations": [{"kind": "clean"}]}
-    spec["conditions"] = {"baseline": {}, "lambada": {"generate": {
-        "method": "lambada", "model": gpt_dir, "n_per_label": 4, "select": True,
-        "options": {"epochs": 1, "max_new_tokens": 8, "oversample": 3.0}}}}
+    spec["conditions"] = {
+        "baseline": {},
+        "lambada": {
+            "generate": {
+                "method": "lambada",
+                "model": gpt_dir,
+                "n_per_label": 4,
+                "select": True,
+                "options": {"epochs": 1, "max_new_tokens": 8, "oversample": 3.0},
+            }
+        },
+    }
     runner = Runner(parse_experiment(spec), progress=False)
     plan = runner.plan()["units"]
     assert plan[1]["train_examples"] == plan[0]["train_examples"] + 8
@@ -314,8 +365,17 @@ def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gp
     again = Runner(parse_experiment(spec), progress=False).run(resume=False)  # generated rows come from the cache
     assert again[again.metric == "train_size"].set_index("condition").value["lambada"] == sizes["lambada"]
     bad = {**spec, "output": str(tmp_path / "bad")}
-    bad["conditions"] = {"baseline": {"generate": {"method": "lambada", "model": gpt_dir, "n_per_label": 2,
-                                                   "select": False, "options": {"nope": 1}}}}
+    bad["conditions"] = {
+        "baseline": {
+            "generate": {
+                "method": "lambada",
+                "model": gpt_dir,
+                "n_per_label": 2,
+                "select": False,
+                "options": {"nope": 1},
+            }
+        }
+    }
     with pytest.raises(ConfigError, match="conditions.baseline.generate.options"):
         Runner(parse_experiment(bad), progress=False).run()
 

@@ -7,8 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import tiny_corpus
+
 from textrobust.errors import ConfigError
 from textrobust.robustness import Runner, parse_experiment
 from textrobust.scale.backend import unit_backend
@@ -49,13 +49,23 @@ def test_local_backend_on_a_uri_run_dir_uploads_and_resumes(memfs, tmp_path, tin
 
     rows = tiny_corpus()
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
-        tmp_path / "data.csv", index=False)
-    exp = parse_experiment({
-        "name": "tiny", "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 60},
-        "model": {"name": str(tiny_model_dir), "max_length": 32, "device": "cpu",
-                  "train": {"epochs": 1, "lr": 3e-3, "batch_size": 16}},
-        "conditions": {"baseline": {}}, "seeds": [0], "evaluations": [{"kind": "clean"}],
-    })
+        tmp_path / "data.csv", index=False
+    )
+    exp = parse_experiment(
+        {
+            "name": "tiny",
+            "data": {"train": {"path": str(tmp_path / "data.csv")}, "test_split": 0.25, "train_size": 60},
+            "model": {
+                "name": str(tiny_model_dir),
+                "max_length": 32,
+                "device": "cpu",
+                "train": {"epochs": 1, "lr": 3e-3, "batch_size": 16},
+            },
+            "conditions": {"baseline": {}},
+            "seeds": [0],
+            "evaluations": [{"kind": "clean"}],
+        }
+    )
     with unit_backend("local", "memory://runs/exp") as (executor, store):
         table = Runner(exp, store.local, progress=False, executor=executor).run()
     assert memfs.exists("/runs/exp/units/baseline/seed0/done.json") and memfs.exists("/runs/exp/summary.json")

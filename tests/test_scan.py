@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import tiny_corpus
 from test_evaluation_contract import WordModel
+
 from textrobust.errors import ConfigError, ModelError
 from textrobust.models import RemoteModel, load_model, serve
 
@@ -32,7 +32,7 @@ def word_server():
         return accept()
 
     server.get_request = counting
-    yield server, "http://%s:%d/predict" % server.server_address
+    yield server, "http://{}:{}/predict".format(*server.server_address)
     server.shutdown()
     server.server_close()
 
@@ -86,18 +86,21 @@ def bad_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
     server.calls, server.mode = 0, "ok"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server, "http://%s:%d/" % server.server_address
+    yield server, "http://{}:{}/".format(*server.server_address)
     server.shutdown()
     server.server_close()
 
 
-@pytest.mark.parametrize("mode,pattern", [
-    ("not_json", r"the answer is not JSON \(<html>oops</html>\)"),
-    ("rows", r"sent 2 texts but got 3 rows of probabilities"),
-    ("sum", r"row 0 of the answer is not a probability distribution"),
-    ("cols", r"got 3 probabilities per text for 2 labels"),
-    ("missing", r"answered HTTP 404"),
-])
+@pytest.mark.parametrize(
+    "mode,pattern",
+    [
+        ("not_json", r"the answer is not JSON \(<html>oops</html>\)"),
+        ("rows", r"sent 2 texts but got 3 rows of probabilities"),
+        ("sum", r"row 0 of the answer is not a probability distribution"),
+        ("cols", r"got 3 probabilities per text for 2 labels"),
+        ("missing", r"answered HTTP 404"),
+    ],
+)
 def test_garbage_answers_are_one_line_errors(bad_server, mode, pattern):
     server, url = bad_server
     server.mode = mode
@@ -137,8 +140,9 @@ def test_load_model_errors_name_the_model(tmp_path, tiny_model_dir):
         load_model(str(tiny_model_dir))
     d = tmp_path / "generic"
     d.mkdir()
-    (d / "config.json").write_text(json.dumps({"architectures": ["BertForSequenceClassification"],
-                                               "id2label": {"0": "LABEL_0", "1": "LABEL_1"}}))
+    (d / "config.json").write_text(
+        json.dumps({"architectures": ["BertForSequenceClassification"], "id2label": {"0": "LABEL_0", "1": "LABEL_1"}})
+    )
     with pytest.raises(ModelError, match="unknown label order .* give the labels in output order"):
         load_model(str(d))
     assert load_model(str(d), labels=["neg", "pos"]).labels == ["neg", "pos"]
@@ -154,8 +158,13 @@ def trained_dir(tmp_path_factory, tiny_model_dir):
 
     rows = tiny_corpus()
     data = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
-    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu",
-                         train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=32))
+    clf = TextClassifier(
+        tiny_model_dir,
+        labels=["neg", "pos"],
+        max_length=32,
+        device="cpu",
+        train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=32),
+    )
     clf.fit(data, progress=False)
     return clf.save(tmp_path_factory.mktemp("scan_model") / "model")
 
@@ -169,13 +178,33 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
 
     rows = tiny_corpus()[1::4]
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["positive" if y else "negative" for _, y in rows]}).to_csv(
-        tmp_path / "test.csv", index=False)
+        tmp_path / "test.csv", index=False
+    )
     server = serve(TextClassifier.load(trained_dir, device="cpu"), port=0, background=True)
-    url = "http://%s:%d/" % server.server_address
+    url = "http://{}:{}/".format(*server.server_address)
     try:
-        r = _cli("scan", str(tmp_path / "test.csv"), "--model", f"local={trained_dir}", "--model", f"http={url}",
-                 "--eval", "clean", "--eval", "inv:suites=[typo, case]", "--eval", "mft", "--eval", "calibration",
-                 "--eval", "attack:recipe=deepwordbug,n=6", "-o", str(tmp_path / "scan"), "--device", "cpu")
+        r = _cli(
+            "scan",
+            str(tmp_path / "test.csv"),
+            "--model",
+            f"local={trained_dir}",
+            "--model",
+            f"http={url}",
+            "--eval",
+            "clean",
+            "--eval",
+            "inv:suites=[typo, case]",
+            "--eval",
+            "mft",
+            "--eval",
+            "calibration",
+            "--eval",
+            "attack:recipe=deepwordbug,n=6",
+            "-o",
+            str(tmp_path / "scan"),
+            "--device",
+            "cpu",
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -187,8 +216,11 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
     np.testing.assert_allclose(wide["http"], wide["local"], atol=1e-5)  # same texts, same answers, to 1e-5
     summary = json.loads((run / "summary.json").read_text())
     assert summary["models_fixed"] is True and "train" not in {r["evaluation"] for r in summary["rows"]}
-    acc = next(r for r in summary["rows"] if r["condition"] == "http" and r["evaluation"] == "clean"
-               and r["metric"] == "accuracy")
+    acc = next(
+        r
+        for r in summary["rows"]
+        if r["condition"] == "http" and r["evaluation"] == "clean" and r["metric"] == "accuracy"
+    )
     assert acc["diff_mean"] == 0 and acc["verdict"] == "no_change" and acc["diff_method"] == "examples"
     report = json.loads((run / "report.json").read_text())
     assert report["header"]["model"]["name"].startswith("fixed models: ")
@@ -214,10 +246,11 @@ def test_scan_bad_inputs_stop_before_anything_is_written(tmp_path, tiny_model_di
 def test_attack_a_model_over_http(tmp_path, trained_dir):
     from textrobust.models import TextClassifier
 
-    pd.DataFrame({"text": [t for t, _ in tiny_corpus()[:40:4]], "label": ["neg"] * 10}).to_csv(tmp_path / "a.csv",
-                                                                                                index=False)
+    pd.DataFrame({"text": [t for t, _ in tiny_corpus()[:40:4]], "label": ["neg"] * 10}).to_csv(
+        tmp_path / "a.csv", index=False
+    )
     server = serve(TextClassifier.load(trained_dir, device="cpu"), port=0, background=True)
-    url = "http://%s:%d/" % server.server_address
+    url = "http://{}:{}/".format(*server.server_address)
     try:
         r = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "deepwordbug", "--json")
         bad = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "hotflip")

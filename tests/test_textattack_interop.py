@@ -107,12 +107,21 @@ def test_same_outcome_as_native_engine(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
 
     model = KeywordModel()
-    native = run_attack(Attack(model, WordSwapSource(NEIGHBOURS), GreedyWordSwapWIR("delete"),
-                               pre_constraints=(RepeatModification(), StopwordModification(STOP))),
-                        TEXTS, LABELS, progress=False)
-    theirs = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP), TEXTS, LABELS,
-                            progress=False)
-    for a, b in zip(native.results, theirs.results):
+    native = run_attack(
+        Attack(
+            model,
+            WordSwapSource(NEIGHBOURS),
+            GreedyWordSwapWIR("delete"),
+            pre_constraints=(RepeatModification(), StopwordModification(STOP)),
+        ),
+        TEXTS,
+        LABELS,
+        progress=False,
+    )
+    theirs = run_textattack(
+        model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP), TEXTS, LABELS, progress=False
+    )
+    for a, b in zip(native.results, theirs.results, strict=True):
         assert (a.status, a.perturbed_text, a.modified_indices) == (b.status, b.perturbed_text, b.modified_indices)
 
 
@@ -139,15 +148,26 @@ def test_same_outcome_with_our_encoder_inside_textattack(ta, threshold):
 
     kw = dict(threshold=threshold, metric="cosine", window_size=3, compare_against_original=False)
     model = KeywordModel()
-    native = run_attack(Attack(model, WordSwapSource(NEIGHBOURS), GreedyWordSwapWIR("delete"),
-                               pre_constraints=(RepeatModification(), StopwordModification(STOP)),
-                               post_constraints=(SentenceSimilarity(_bow, skip_shorter_than_window=False, **kw),)),
-                        TEXTS, LABELS, progress=False)
+    native = run_attack(
+        Attack(
+            model,
+            WordSwapSource(NEIGHBOURS),
+            GreedyWordSwapWIR("delete"),
+            pre_constraints=(RepeatModification(), StopwordModification(STOP)),
+            post_constraints=(SentenceSimilarity(_bow, skip_shorter_than_window=False, **kw),),
+        ),
+        TEXTS,
+        LABELS,
+        progress=False,
+    )
     enc = textattack_sentence_encoder(_bow, skip_text_shorter_than_window=False, **kw)
-    theirs = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, enc, stopwords=STOP), TEXTS,
-                            LABELS, progress=False)
-    pairs = [((a.status, a.perturbed_text), (b.status, b.perturbed_text)) for a, b in zip(native.results,
-                                                                                        theirs.results)]
+    theirs = run_textattack(
+        model, textfooler_like_textattack(model, NEIGHBOURS, enc, stopwords=STOP), TEXTS, LABELS, progress=False
+    )
+    pairs = [
+        ((a.status, a.perturbed_text), (b.status, b.perturbed_text))
+        for a, b in zip(native.results, theirs.results, strict=True)
+    ]
     assert all(x == y for x, y in pairs), pairs
     assert {a.status for a in native.results} >= {"succeeded"} if threshold < 0.9 else True
 
@@ -157,14 +177,20 @@ def test_textbugger_same_outcome_in_both_engines(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textbugger_like_textattack
 
     model = KeywordModel()
-    native = run_attack(textbugger(model, neighbours=NEIGHBOURS, encoder=_bow, stopwords=STOP, sim_threshold=0.0),
-                        TEXTS, LABELS, progress=False)
+    native = run_attack(
+        textbugger(model, neighbours=NEIGHBOURS, encoder=_bow, stopwords=STOP, sim_threshold=0.0),
+        TEXTS,
+        LABELS,
+        progress=False,
+    )
     attack = textbugger_like_textattack(model, NEIGHBOURS, _bow, stopwords=STOP, sim_threshold=0.0)
     assert "WordSwapOurHomoglyphs" in repr(attack) and "WordSwapRandomCharacterInsertion" in repr(attack)
     theirs = run_textattack(model, attack, TEXTS, LABELS, progress=False)
     # Character bugs and homoglyphs only make a keyword unknown here; the neighbour swaps decide, in both engines.
-    pairs = [((a.status, a.perturbed_text), (b.status, b.perturbed_text))
-             for a, b in zip(native.results, theirs.results)]
+    pairs = [
+        ((a.status, a.perturbed_text), (b.status, b.perturbed_text))
+        for a, b in zip(native.results, theirs.results, strict=True)
+    ]
     assert all(x == y for x, y in pairs), pairs
     assert [a.status for a in native.results] == ["succeeded", "succeeded", "failed", "skipped"]
 
@@ -173,15 +199,26 @@ def test_stopwords_and_max_words_are_respected(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
 
     model = KeywordModel()
-    report = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP + ["good"]),
-                            ["a good movie"], [1], progress=False)
+    report = run_textattack(
+        model,
+        textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP + ["good"]),
+        ["a good movie"],
+        [1],
+        progress=False,
+    )
     assert report.results[0].status == "failed"  # "good" is protected; "film" does not flip it
     text = "a good great great movie"  # 6.5: one swap (-5) is not enough, two are
-    free = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP), [text], [1],
-                          progress=False)
+    free = run_textattack(
+        model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP), [text], [1], progress=False
+    )
     assert free.results[0].status == "succeeded" and len(free.results[0].modified_indices) == 2
-    capped = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP,
-                                                              max_words_perturbed=1), [text], [1], progress=False)
+    capped = run_textattack(
+        model,
+        textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP, max_words_perturbed=1),
+        [text],
+        [1],
+        progress=False,
+    )
     assert capped.results[0].status == "failed" and len(capped.results[0].modified_indices) <= 1
 
 
@@ -189,8 +226,14 @@ def test_query_budget_gives_budget_exhausted(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
 
     model = KeywordModel()
-    report = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP),
-                            ["the movie was great and good"], [1], query_budget=2, progress=False)
+    report = run_textattack(
+        model,
+        textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP),
+        ["the movie was great and good"],
+        [1],
+        query_budget=2,
+        progress=False,
+    )
     r = report.results[0]
     assert r.status == "budget_exhausted" and r.num_queries <= 2
 
@@ -199,8 +242,9 @@ def test_label_names_are_accepted(ta):
     from textrobust.adversarial.textattack_interop import run_textattack, textfooler_like_textattack
 
     model = KeywordModel()
-    report = run_textattack(model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP),
-                            ["a good movie"], ["pos"], progress=False)
+    report = run_textattack(
+        model, textfooler_like_textattack(model, NEIGHBOURS, stopwords=STOP), ["a good movie"], ["pos"], progress=False
+    )
     assert report.results[0].label == 1 and report.results[0].status == "succeeded"
 
 
@@ -232,8 +276,13 @@ def test_cli_engine_textattack_errors(tmp_path):
     data.write_text("text,label\na good movie,pos\n", encoding="utf-8")
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "textrobust", "attack", str(data), "--model", str(tmp_path),
-                               *args], capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "textrobust", "attack", str(data), "--model", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     r = cli("--recipe", "deepwordbug", "--engine", "nope")
     assert r.returncode == 2 and "unknown engine 'nope'" in r.stderr

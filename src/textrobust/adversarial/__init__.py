@@ -26,14 +26,15 @@ from textrobust.adversarial.constraints import (
 )
 from textrobust.adversarial.goals import TargetedClassification, UntargetedClassification
 from textrobust.adversarial.gradients import GradientSwapCandidates, WordGradients
+from textrobust.adversarial.lockstep import run_attack
 from textrobust.adversarial.recipes import (
     RECIPES,
     a2t,
-    hotflip,
     bae,
     bert_attack,
     build_attack,
     deepwordbug,
+    hotflip,
     pwws,
     textbugger,
     textfooler,
@@ -41,7 +42,6 @@ from textrobust.adversarial.recipes import (
 from textrobust.adversarial.requests import BatchCall, ModelQuery
 from textrobust.adversarial.resources import load_resources
 from textrobust.adversarial.results import STATUSES, AttackReport, AttackResult, read_results
-from textrobust.adversarial.runner import run_attack
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
 from textrobust.adversarial.text import AttackText
 from textrobust.adversarial.training import adversarial_examples_for_training, make_online_callback
@@ -55,11 +55,47 @@ from textrobust.adversarial.transformations import (
 )
 
 __all__ = [
-    "RECIPES", "STATUSES", "Attack", "AttackReport", "AttackResult", "AttackText", "BatchCall", "BeamSearch",
-    "CharEdits", "CompositeTransformation", "GradientSwapCandidates", "GradientWordSwap", "GreedyWordSwapWIR", "HomoglyphSwap", "LevenshteinDistance", "MaskedLM", "MaskedLMSwap", "MaxWordsPerturbed",
-    "ModelQuery", "PartOfSpeech", "RepeatModification", "SentenceEncoder", "SentenceSimilarity",
-    "StopwordModification", "TargetedClassification", "UntargetedClassification", "WordEmbeddingCosine",
-    "WordGradients", "WordSwapSource", "a2t", "adversarial_examples_for_training", "bae", "bert_attack", "hotflip",
-    "build_attack", "deepwordbug", "load_resources", "make_online_callback", "pwws", "read_results",
-    "run_attack", "textbugger", "textfooler",
+    "RECIPES",
+    "STATUSES",
+    "Attack",
+    "AttackReport",
+    "AttackResult",
+    "AttackText",
+    "BatchCall",
+    "BeamSearch",
+    "CharEdits",
+    "CompositeTransformation",
+    "GradientSwapCandidates",
+    "GradientWordSwap",
+    "GreedyWordSwapWIR",
+    "HomoglyphSwap",
+    "LevenshteinDistance",
+    "MaskedLM",
+    "MaskedLMSwap",
+    "MaxWordsPerturbed",
+    "ModelQuery",
+    "PartOfSpeech",
+    "RepeatModification",
+    "SentenceEncoder",
+    "SentenceSimilarity",
+    "StopwordModification",
+    "TargetedClassification",
+    "UntargetedClassification",
+    "WordEmbeddingCosine",
+    "WordGradients",
+    "WordSwapSource",
+    "a2t",
+    "adversarial_examples_for_training",
+    "bae",
+    "bert_attack",
+    "hotflip",
+    "build_attack",
+    "deepwordbug",
+    "load_resources",
+    "make_online_callback",
+    "pwws",
+    "read_results",
+    "run_attack",
+    "textbugger",
+    "textfooler",
 ]

@@ -49,8 +49,15 @@ class Attack:
                 allowed &= ok
         return sorted(allowed)
 
-    def candidates(self, original: AttackText, current: AttackText, indices: Sequence[int] | None,
-                   rng: np.random.Generator, *, check: bool = True) -> Generator[Any, Any, list[AttackText]]:
+    def candidates(
+        self,
+        original: AttackText,
+        current: AttackText,
+        indices: Sequence[int] | None,
+        rng: np.random.Generator,
+        *,
+        check: bool = True,
+    ) -> Generator[Any, Any, list[AttackText]]:
         """Generator: transformed copies of ``current`` at ``indices`` (None: all allowed) that pass every
         constraint (with ``check=False``: the pre-transformation constraints only; see :meth:`passing`). May
         yield backend requests; use with ``yield from`` inside a search. ``rng`` is the example's generator (the
@@ -69,8 +76,9 @@ class Attack:
             cands = yield from self.passing(original, current, cands)
         return cands
 
-    def passing(self, original: AttackText, current: AttackText,
-                cands: list[AttackText]) -> Generator[Any, Any, list[AttackText]]:
+    def passing(
+        self, original: AttackText, current: AttackText, cands: list[AttackText]
+    ) -> Generator[Any, Any, list[AttackText]]:
         """Generator: the ``cands`` that pass every post-transformation constraint, in their order."""
         for constraint in self.post_constraints:
             if not cands:
@@ -79,7 +87,7 @@ class Attack:
         return cands
 
     def run(self, texts: Sequence[str], labels: Sequence[int], **kw: Any) -> AttackReport:
-        """Shortcut for :func:`textrobust.adversarial.runner.run_attack`."""
-        from textrobust.adversarial.runner import run_attack
+        """Shortcut for :func:`textrobust.adversarial.lockstep.run_attack`."""
+        from textrobust.adversarial.lockstep import run_attack
 
         return run_attack(self, texts, labels, **kw)

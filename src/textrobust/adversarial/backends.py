@@ -51,9 +51,17 @@ class SentenceEncoder:
         (384,)
     """
 
-    def __init__(self, path: str | Path | None = None, *, batch_size: int | None = None, max_length: int = 128,
-                 device: str | None = None, cpu_bf16: bool = False, max_tokens: int | None = None,
-                 cpu_int8: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        batch_size: int | None = None,
+        max_length: int = 128,
+        device: str | None = None,
+        cpu_bf16: bool = False,
+        max_tokens: int | None = None,
+        cpu_int8: bool = False,
+    ) -> None:
         if batch_size is not None and batch_size < 1:
             raise ConfigError(f"SentenceEncoder: batch_size must be >= 1 or None, got {batch_size}")
         if max_tokens is not None and max_tokens < 1:
@@ -116,9 +124,13 @@ class SentenceEncoder:
         # Widths to multiples of 16 on a GPU (fewer kernel shapes, see _bucket_rows); 8 elsewhere.
         multiple = 16 if on_gpu else 8
         ids = self._tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)["input_ids"]
-        batches = plan_batches([len(x) for x in ids], batch_size=self.batch_size,
-                               max_tokens=None if self.batch_size else self.token_budget, multiple=multiple,
-                               limit=self.max_length)
+        batches = plan_batches(
+            [len(x) for x in ids],
+            batch_size=self.batch_size,
+            max_tokens=None if self.batch_size else self.token_budget,
+            multiple=multiple,
+            limit=self.max_length,
+        )
         pad_id = self._tokenizer.pad_token_id or 0
         model = self._model
         if self.cpu_int8 and str(self.device) == "cpu":
@@ -172,8 +184,9 @@ class MaskedLM:
         >>> mlm([(("a", "great", "film"), 1, True, 5)])  # doctest: +SKIP
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 32, max_length: int = 256,
-                 device: str | None = None) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, batch_size: int = 32, max_length: int = 256, device: str | None = None
+    ) -> None:
         import torch
 
         self.model = model.eval()
@@ -227,9 +240,15 @@ class MaskedLM:
                 batch_words.append(words)
                 targets.append(index)
             on_gpu = str(self.device).startswith("cuda")
-            enc = self.tokenizer(_bucket_rows(batch_words, on_gpu), is_split_into_words=True, padding=True,
-                                 truncation=True, max_length=self.max_length,
-                                 pad_to_multiple_of=16 if on_gpu else None, return_tensors="pt")
+            enc = self.tokenizer(
+                _bucket_rows(batch_words, on_gpu),
+                is_split_into_words=True,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                pad_to_multiple_of=16 if on_gpu else None,
+                return_tensors="pt",
+            )
             with torch.inference_mode():
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits
             for row, i in enumerate(idx):

@@ -172,8 +172,11 @@ class SentenceSimilarity:
 
     def filter(self, original: AttackText, current: AttackText, candidates: list[AttackText]) -> FilterGen:
         ref = original if self.compare_against_original else current
-        todo = [k for k, c in enumerate(candidates)
-                if not (self.skip_shorter_than_window and self.window_size and len(c) < self.window_size)]
+        todo = [
+            k
+            for k, c in enumerate(candidates)
+            if not (self.skip_shorter_than_window and self.window_size and len(c) < self.window_size)
+        ]
         scores = [1.0] * len(candidates)
         keep = [True] * len(candidates)  # skipped short texts always pass
         if todo:
@@ -184,9 +187,9 @@ class SentenceSimilarity:
             b = np.asarray(vecs[len(todo) :], dtype=np.float64)
             cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
             sims = 1.0 - np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi if self.metric == "angular" else cos
-            for k, sim in zip(todo, sims.tolist()):
+            for k, sim in zip(todo, sims.tolist(), strict=True):
                 scores[k], keep[k] = sim, sim >= self.threshold
-        return [replace(c, similarity=sim) for c, sim, ok in zip(candidates, scores, keep) if ok]
+        return [replace(c, similarity=sim) for c, sim, ok in zip(candidates, scores, keep, strict=True) if ok]
 
 
 # ---------------------------------------------------------------- part of speech
@@ -203,15 +206,34 @@ _PTB_TO_UNIVERSAL = {
     **dict.fromkeys(["RP", "TO", "POS", "PRT"], "PRT"),
     **dict.fromkeys(["FW", "LS", "SYM", "UH", "RN", "WH"], "X"),
     **dict.fromkeys(["!", "#", "$", "''", "``", "(", ")", "-LRB-", "-RRB-", ",", ".", ":", "?"], "."),
-    "IN": "ADP", "CC": "CONJ", "CD": "NUM",
+    "IN": "ADP",
+    "CC": "CONJ",
+    "CD": "NUM",
     # OntoNotes tags that spaCy's English models add to the Penn Treebank set
-    **dict.fromkeys(["HYPH", "NFP", "_SP"], "."), "ADD": "X", "XX": "X", "AFX": "ADJ",
+    **dict.fromkeys(["HYPH", "NFP", "_SP"], "."),
+    "ADD": "X",
+    "XX": "X",
+    "AFX": "ADJ",
 }
 _UNIVERSAL_TAGS = frozenset({"NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", ".", "X"})
 _TAG_ALIASES = {  # Universal Dependencies tags and WordNet / OEWN part-of-speech letters (lower-cased)
-    "propn": "NOUN", "aux": "VERB", "cconj": "CONJ", "sconj": "CONJ", "part": "PRT", "punct": ".", "sym": "X",
-    "intj": "X", "n": "NOUN", "noun": "NOUN", "v": "VERB", "verb": "VERB", "a": "ADJ", "s": "ADJ", "adj": "ADJ",
-    "r": "ADV", "adv": "ADV",
+    "propn": "NOUN",
+    "aux": "VERB",
+    "cconj": "CONJ",
+    "sconj": "CONJ",
+    "part": "PRT",
+    "punct": ".",
+    "sym": "X",
+    "intj": "X",
+    "n": "NOUN",
+    "noun": "NOUN",
+    "v": "VERB",
+    "verb": "VERB",
+    "a": "ADJ",
+    "s": "ADJ",
+    "adj": "ADJ",
+    "r": "ADV",
+    "adv": "ADV",
 }
 
 
@@ -256,8 +278,10 @@ class _ContextTagger:
             if tags is None:
                 raw = list(self.tag(list(ctx)))
                 if len(raw) != len(ctx):
-                    raise ConfigError(f"POS tagger returned {len(raw)} tags for {len(ctx)} tokens {list(ctx)!r}; "
-                                      "it must return one tag (or one (token, tag) pair) per token")
+                    raise ConfigError(
+                        f"POS tagger returned {len(raw)} tags for {len(ctx)} tokens {list(ctx)!r}; "
+                        "it must return one tag (or one (token, tag) pair) per token"
+                    )
                 tags = tuple(coarse_pos(t[1] if isinstance(t, (tuple, list)) else str(t)) for t in raw)
                 if len(self._cache) >= _TAG_CACHE_SIZE:
                     self._cache.clear()
@@ -273,13 +297,17 @@ def _nltk_backend() -> _ContextTagger:
     try:
         from nltk.tag.perceptron import PerceptronTagger
     except ImportError:
-        raise ResourceError(f"PartOfSpeech(tagger='nltk') needs NLTK: pip install nltk, then {hint} "
-                            "(or use tagger='lexicon', which works offline)") from None
+        raise ResourceError(
+            f"PartOfSpeech(tagger='nltk') needs NLTK: pip install nltk, then {hint} "
+            "(or use tagger='lexicon', which works offline)"
+        ) from None
     try:
         tagger = PerceptronTagger()
     except (LookupError, OSError):
-        raise ResourceError(f"NLTK tagger data {NLTK_TAGGER_DATA!r} not found: run `{hint}` or set NLTK_DATA to a "
-                            "folder that holds it (or use tagger='lexicon', which works offline)") from None
+        raise ResourceError(
+            f"NLTK tagger data {NLTK_TAGGER_DATA!r} not found: run `{hint}` or set NLTK_DATA to a "
+            "folder that holds it (or use tagger='lexicon', which works offline)"
+        ) from None
     return _ContextTagger(tagger.tag)
 
 
@@ -299,11 +327,12 @@ class _SpacyTagger:
             if len(self._cache) + len(todo) > _TAG_CACHE_SIZE:
                 self._cache.clear()
             docs = (Doc(self.nlp.vocab, words=list(ctx)) for ctx in todo)
-            for ctx, doc in zip(todo, self.nlp.pipe(docs, batch_size=self.batch_size)):
+            for ctx, doc in zip(todo, self.nlp.pipe(docs, batch_size=self.batch_size), strict=True):
                 # Fine-grained (Penn Treebank) tags mapped like TextFooler's NLTK check; the coarse UD tag when
                 # a model emits a fine tag the map does not know.
-                self._cache[ctx] = tuple(coarse_pos(t.tag_) if t.tag_ in _PTB_TO_UNIVERSAL else coarse_pos(t.pos_)
-                                         for t in doc)
+                self._cache[ctx] = tuple(
+                    coarse_pos(t.tag_) if t.tag_ in _PTB_TO_UNIVERSAL else coarse_pos(t.pos_) for t in doc
+                )
         return [self._cache[c] for c in contexts]
 
 
@@ -317,8 +346,16 @@ def _spacy_backend() -> _SpacyTagger:
 
 # WordNet's morphy detachment rules: inflected form -> lemma candidates, per part of speech.
 _DETACH = {
-    "NOUN": (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
-             ("ies", "y")),
+    "NOUN": (
+        ("s", ""),
+        ("ses", "s"),
+        ("xes", "x"),
+        ("zes", "z"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("men", "man"),
+        ("ies", "y"),
+    ),
     "VERB": (("s", ""), ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", "")),
     "ADJ": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
 }
@@ -340,9 +377,10 @@ class _PosLexicon:
         if found is None:
             tags = set(self.table.get(w, ()))
             for tag, rules in _DETACH.items():
-                if tag not in tags and any(w.endswith(suf) and len(w) > len(suf)
-                                           and tag in self.table.get(w[: len(w) - len(suf)] + rep, ())
-                                           for suf, rep in rules):
+                if tag not in tags and any(
+                    w.endswith(suf) and len(w) > len(suf) and tag in self.table.get(w[: len(w) - len(suf)] + rep, ())
+                    for suf, rep in rules
+                ):
                     tags.add(tag)
             found = frozenset(tags)
             if len(self._cache) < _TAG_CACHE_SIZE:
@@ -362,8 +400,10 @@ def _pos_table(raw: Mapping[str, Any], where: str) -> dict[str, frozenset[str]]:
             continue
         table.setdefault(str(word).lower(), set()).update(coarse_pos(t) for t in tags)
     if not table:
-        raise ResourceError(f"POS lexicon {where} has no entries: expected {{word: {{pos: [...]}}}}, "
-                            "{word: [pos, ...]} or the OEWN export")
+        raise ResourceError(
+            f"POS lexicon {where} has no entries: expected {{word: {{pos: [...]}}}}, "
+            "{word: [pos, ...]} or the OEWN export"
+        )
     return {w: frozenset(t) for w, t in table.items()}
 
 
@@ -373,8 +413,10 @@ def _load_pos_lexicon(path: str) -> _PosLexicon:
         with open(path, encoding="utf-8") as fh:
             raw = json.load(fh)
     except FileNotFoundError:
-        raise ResourceError(f"POS lexicon not found: {path}; pass lexicon= a JSON lexicon such as "
-                            "<data>/word_resources/oewn_lexicon.json") from None
+        raise ResourceError(
+            f"POS lexicon not found: {path}; pass lexicon= a JSON lexicon such as "
+            "<data>/word_resources/oewn_lexicon.json"
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ResourceError(f"cannot read POS lexicon {path}: {exc}") from None
     if not isinstance(raw, dict):
@@ -385,8 +427,10 @@ def _load_pos_lexicon(path: str) -> _PosLexicon:
     # list (e.g. counter-fitted neighbours), whose values are words, not tags.
     tagged = {w: v for w, v in raw.items() if isinstance(v, dict)}
     if not tagged:
-        raise ResourceError(f"POS lexicon {path} has no part-of-speech entries: expected {{word: {{pos: [...]}}}} "
-                            "(as oewn_lexicon.json), not a plain synonym list")
+        raise ResourceError(
+            f"POS lexicon {path} has no part-of-speech entries: expected {{word: {{pos: [...]}}}} "
+            "(as oewn_lexicon.json), not a plain synonym list"
+        )
     return _PosLexicon(_pos_table(tagged, path), path)
 
 
@@ -403,8 +447,10 @@ def _pos_lexicon(lexicon: Any) -> _PosLexicon:
         if isinstance(lexicon.get("synonyms"), Mapping):
             lexicon = lexicon["synonyms"]  # an OEWN export already loaded
         return _PosLexicon(_pos_table(lexicon, "(mapping)"), "(mapping)")
-    raise ConfigError(f"PartOfSpeech lexicon must be a path to a JSON lexicon or a mapping word -> POS tags, "
-                      f"got {type(lexicon).__name__}")
+    raise ConfigError(
+        f"PartOfSpeech lexicon must be a path to a JSON lexicon or a mapping word -> POS tags, "
+        f"got {type(lexicon).__name__}"
+    )
 
 
 @dataclass(frozen=True)
@@ -456,8 +502,9 @@ class PartOfSpeech:
             raise ConfigError(f"context_words must be >= 0 or None, got {self.context_words}")
         if isinstance(self.tagger, str):
             if self.tagger not in ("nltk", "spacy", "lexicon"):
-                raise ConfigError(f"PartOfSpeech tagger must be 'spacy', 'nltk', 'lexicon' or a callable, got "
-                                  f"{self.tagger!r}")
+                raise ConfigError(
+                    f"PartOfSpeech tagger must be 'spacy', 'nltk', 'lexicon' or a callable, got {self.tagger!r}"
+                )
         if self.lexicon is not None and self.tagger != "lexicon":
             raise ConfigError("PartOfSpeech: lexicon= is only used with tagger='lexicon'")
         if self.tagger == "lexicon":
@@ -471,8 +518,10 @@ class PartOfSpeech:
         elif callable(self.tagger):
             object.__setattr__(self, "_backend", _ContextTagger(self.tagger))
         else:
-            raise ConfigError(f"PartOfSpeech tagger must be 'spacy', 'nltk', 'lexicon' or a callable, got "
-                              f"{type(self.tagger).__name__}")
+            raise ConfigError(
+                f"PartOfSpeech tagger must be 'spacy', 'nltk', 'lexicon' or a callable, got "
+                f"{type(self.tagger).__name__}"
+            )
 
     def compatible(self, a: str, b: str) -> bool:
         """Whether universal tag ``b`` may replace ``a``."""
@@ -498,8 +547,11 @@ class PartOfSpeech:
         ref = original if self.compare_against_original else current
         if self._backend is None:
             yield from _never_yields()
-            return [c for c in candidates
-                    if c.new_index is None or self.accepts(ref.words[c.new_index], c.words[c.new_index])]
+            return [
+                c
+                for c in candidates
+                if c.new_index is None or self.accepts(ref.words[c.new_index], c.words[c.new_index])
+            ]
         jobs: list[tuple[int, tuple[str, ...], tuple[str, ...], int]] = []
         for k, c in enumerate(candidates):
             i = c.new_index
@@ -509,7 +561,7 @@ class PartOfSpeech:
             return list(candidates)
         inputs: list[Hashable] = list(dict.fromkeys(w for _, r, c, _ in jobs for w in (r, c)))
         answers = yield BatchCall(self._backend, inputs)
-        tags = dict(zip(inputs, answers))
+        tags = dict(zip(inputs, answers, strict=True))
         rejected = {k for k, r, c, at in jobs if not self.compatible(tags[r][at], tags[c][at])}
         return [c for k, c in enumerate(candidates) if k not in rejected]
 

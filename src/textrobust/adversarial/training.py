@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from textrobust.adversarial.attack import Attack
+from textrobust.adversarial.lockstep import run_attack
 from textrobust.adversarial.search import GreedyWordSwapWIR
-from textrobust.adversarial.runner import run_attack
 from textrobust.errors import ConfigError
 
 RecipeLike = str | Callable[[Any], Attack] | Attack
@@ -52,16 +52,25 @@ def _fast_inference(model: Any, resources: dict[str, Any], enabled: bool | None)
     try:
         yield
     finally:
-        for m, b in zip(targets, before):
+        for m, b in zip(targets, before, strict=True):
             m.cpu_bf16 = b
 
 
-def adversarial_examples_for_training(model: Any, recipe: RecipeLike, texts: Sequence[str], labels: Sequence[Any],
-                                      *, resources: dict[str, Any] | None = None, batch_size: int | None = None,
-                                      query_budget: int | None = None, seed: int = 0,
-                                      progress: bool = False, lazy_constraints: bool = False,
-                                      model_batch_size: int | None = None,
-                                      cpu_bf16: bool | None = None) -> tuple[list[str], list[Any]]:
+def adversarial_examples_for_training(
+    model: Any,
+    recipe: RecipeLike,
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    resources: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    query_budget: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    lazy_constraints: bool = False,
+    model_batch_size: int | None = None,
+    cpu_bf16: bool | None = None,
+) -> tuple[list[str], list[Any]]:
     """Attack ``texts`` and return the successful adversarial texts paired with their TRUE labels.
 
     ``lazy_constraints`` (greedy searches): check the sentence encoder only on improving candidates, best first
@@ -75,17 +84,33 @@ def adversarial_examples_for_training(model: Any, recipe: RecipeLike, texts: Seq
     """
     attack = _make_attack(model, recipe, resources or {}, lazy_constraints)
     with _fast_inference(model, resources or {}, cpu_bf16):
-        report = run_attack(attack, texts, labels, batch_size=batch_size, query_budget=query_budget, seed=seed,
-                            progress=progress, model_batch_size=model_batch_size)
+        report = run_attack(
+            attack,
+            texts,
+            labels,
+            batch_size=batch_size,
+            query_budget=query_budget,
+            seed=seed,
+            progress=progress,
+            model_batch_size=model_batch_size,
+        )
     wins = report.successful()
     return [r.perturbed_text for r in wins], [labels[r.index] for r in wins]
 
 
-def make_online_callback(recipe_fn: RecipeLike, fraction: float = 0.2, every_k_epochs: int = 1, seed: int = 0,
-                         *, resources: dict[str, Any] | None = None, query_budget: int | None = None,
-                         batch_size: int | None = None, lazy_constraints: bool = False,
-                         model_batch_size: int | None = None, cpu_bf16: bool | None = None) -> Callable[[Any, int, Sequence[str], Sequence[Any]],
-                                                           tuple[list[str], list[Any]]]:
+def make_online_callback(
+    recipe_fn: RecipeLike,
+    fraction: float = 0.2,
+    every_k_epochs: int = 1,
+    seed: int = 0,
+    *,
+    resources: dict[str, Any] | None = None,
+    query_budget: int | None = None,
+    batch_size: int | None = None,
+    lazy_constraints: bool = False,
+    model_batch_size: int | None = None,
+    cpu_bf16: bool | None = None,
+) -> Callable[[Any, int, Sequence[str], Sequence[Any]], tuple[list[str], list[Any]]]:
     """An epoch callback for ``TextClassifier.fit(..., epoch_callback=...)`` (A2T-style online training).
 
     ``callback(model, epoch, train_texts, train_labels) -> (extra_texts, extra_labels)``: on epochs ``>= 1``
@@ -102,16 +127,26 @@ def make_online_callback(recipe_fn: RecipeLike, fraction: float = 0.2, every_k_e
     if every_k_epochs < 1:
         raise ConfigError(f"every_k_epochs must be >= 1, got {every_k_epochs}")
 
-    def callback(model: Any, epoch: int, train_texts: Sequence[str],
-                 train_labels: Sequence[Any]) -> tuple[list[str], list[Any]]:
+    def callback(
+        model: Any, epoch: int, train_texts: Sequence[str], train_labels: Sequence[Any]
+    ) -> tuple[list[str], list[Any]]:
         if epoch < 1 or epoch % every_k_epochs or not train_texts:
             return [], []
         rng = np.random.default_rng([seed, epoch])
         n = max(1, round(fraction * len(train_texts)))
         idx = np.sort(rng.choice(len(train_texts), size=n, replace=False))
         return adversarial_examples_for_training(
-            model, recipe_fn, [train_texts[i] for i in idx], [train_labels[i] for i in idx],
-            resources=resources, batch_size=batch_size, query_budget=query_budget, seed=seed + epoch,
-            lazy_constraints=lazy_constraints, model_batch_size=model_batch_size, cpu_bf16=cpu_bf16)
+            model,
+            recipe_fn,
+            [train_texts[i] for i in idx],
+            [train_labels[i] for i in idx],
+            resources=resources,
+            batch_size=batch_size,
+            query_budget=query_budget,
+            seed=seed + epoch,
+            lazy_constraints=lazy_constraints,
+            model_batch_size=model_batch_size,
+            cpu_bf16=cpu_bf16,
+        )
 
     return callback

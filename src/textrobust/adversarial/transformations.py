@@ -3,8 +3,8 @@
 Each transformation implements ``generate(text, indices, rng)`` as a generator that returns a list of
 :class:`AttackText` (each with one more modified word). Model-backed transformations (the masked LM) ``yield`` a
 :class:`~textrobust.adversarial.requests.BatchCall` so that the runner batches them across examples; rule-based
-ones never yield. Every candidate replaces a single word, so word indices stay stable (TextBugger's space insertion splits a
-word in two on screen, but the pair keeps the word's one span and index).
+ones never yield. Every candidate replaces a single word, so word indices stay stable (TextBugger's space insertion
+splits a word in two on screen, but the pair keeps the word's one span and index).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _word_swaps(text: AttackText, indices: Sequence[int], per_index: Sequence[Se
     """Copies of ``text`` with word ``i`` swapped for each proposed word (case copied; the word itself and
     non-words such as sub-word fragments skipped), for model-proposed candidates."""
     out: list[AttackText] = []
-    for i, cands in zip(indices, per_index):
+    for i, cands in zip(indices, per_index, strict=True):
         word = text.words[i]
         for c in cands:
             if c.lower() != word.lower() and is_word(c):
@@ -106,9 +106,9 @@ class CharEdits:
 
     ``swap`` exchanges two neighbouring characters, ``substitute`` replaces one with a random letter, ``delete``
     drops one, ``insert`` adds a random letter (these four, DeepWordBug's, are the default); ``space`` inserts a
-    space inside the word (TextBugger; both halves keep the word's index). As in TextAttack, the first and last characters are kept when
-    ``skip_first_last`` (the default is False for DeepWordBug, matching TextAttack's recipe). Randomness comes
-    from the per-example ``rng`` the runner passes, so results do not depend on batching.
+    space inside the word (TextBugger; both halves keep the word's index). As in TextAttack, the first and last
+    characters are kept when ``skip_first_last`` (the default is False for DeepWordBug, matching TextAttack's
+    recipe). Randomness comes from the per-example ``rng`` the runner passes, so results do not depend on batching.
 
     Example:
         >>> bugs = CharEdits(ops=("space", "delete", "swap"), skip_first_last=True)  # TextBugger's edits
@@ -170,12 +170,42 @@ class CharEdits:
 # capitals), after Unicode's confusables data (UTS #39). Every lookalike is itself a letter, so a swapped word is
 # still one word; letters without a convincing lookalike (f, k, m, r, t) are left out.
 HOMOGLYPHS: dict[str, str] = {
-    "a": "\u0430", "c": "\u0441", "d": "\u0501", "e": "\u0435", "g": "\u0261", "h": "\u04bb", "i": "\u0456",
-    "j": "\u0458", "l": "\u04cf", "n": "\u0578", "o": "\u043e", "p": "\u0440", "q": "\u051b", "s": "\u0455",
-    "u": "\u057d", "v": "\u0475", "w": "\u051d", "x": "\u0445", "y": "\u0443", "z": "\u1d22",
-    "A": "\u0410", "B": "\u0412", "C": "\u0421", "E": "\u0415", "H": "\u041d", "I": "\u0406", "J": "\u0408",
-    "K": "\u041a", "M": "\u041c", "O": "\u041e", "P": "\u0420", "S": "\u0405", "T": "\u0422", "X": "\u0425",
-    "Y": "\u04ae", "Z": "\u0396",
+    "a": "\u0430",
+    "c": "\u0441",
+    "d": "\u0501",
+    "e": "\u0435",
+    "g": "\u0261",
+    "h": "\u04bb",
+    "i": "\u0456",
+    "j": "\u0458",
+    "l": "\u04cf",
+    "n": "\u0578",
+    "o": "\u043e",
+    "p": "\u0440",
+    "q": "\u051b",
+    "s": "\u0455",
+    "u": "\u057d",
+    "v": "\u0475",
+    "w": "\u051d",
+    "x": "\u0445",
+    "y": "\u0443",
+    "z": "\u1d22",
+    "A": "\u0410",
+    "B": "\u0412",
+    "C": "\u0421",
+    "E": "\u0415",
+    "H": "\u041d",
+    "I": "\u0406",
+    "J": "\u0408",
+    "K": "\u041a",
+    "M": "\u041c",
+    "O": "\u041e",
+    "P": "\u0420",
+    "S": "\u0405",
+    "T": "\u0422",
+    "X": "\u0425",
+    "Y": "\u04ae",
+    "Z": "\u0396",
 }
 
 

@@ -22,6 +22,7 @@ from textrobust.augment.base import (
 )
 from textrobust.augment.char import CharNoise
 from textrobust.augment.containers import OneOf, Sequential, SomeOf, Sometimes
+from textrobust.augment.files import AugmentSummary, augment_file, augment_rows
 from textrobust.augment.filters import Dedup, LabelPreserving, Length, Similarity, filter_from_spec
 from textrobust.augment.lambada import fewshot_generate, finetune_causal_lm, lambada_generate
 from textrobust.augment.model_gen import Generate
@@ -29,7 +30,6 @@ from textrobust.augment.model_ops import Backtranslate, Contextual
 from textrobust.augment.nlpaug_adapter import NlpaugOp
 from textrobust.augment.paraphrase import Paraphrase
 from textrobust.augment.pipeline import load_filters_yaml, load_pipeline_yaml, operators_from_config
-from textrobust.augment.run import AugmentSummary, augment_file, augment_rows
 from textrobust.augment.sources import (
     EmbeddingSource,
     LexiconSource,

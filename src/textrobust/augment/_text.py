@@ -59,7 +59,7 @@ def join(tokens: list[Token], seps: list[str]) -> str:
     if len(seps) != len(tokens) + 1:
         seps = [seps[0] if seps else ""] + [" "] * max(len(tokens) - 1, 0) + [seps[-1] if seps else ""]
     out = [seps[0]]
-    for tok, sep in zip(tokens, seps[1:]):
+    for tok, sep in zip(tokens, seps[1:], strict=True):
         out += (tok.pre, tok.core, tok.post, sep)
     return "".join(out)
 
@@ -109,9 +109,9 @@ class Draws:
 
     def _take(self, n: int) -> list[float]:
         if self._i + n > len(self._buf):
-            self._buf = self._buf[self._i:] + self._rng.random(max(32, n)).tolist()
+            self._buf = self._buf[self._i :] + self._rng.random(max(32, n)).tolist()
             self._i = 0
-        out = self._buf[self._i:self._i + n]
+        out = self._buf[self._i : self._i + n]
         self._i += n
         return out
 

@@ -75,7 +75,8 @@ class Operator:
             unknown = sorted(set(kwargs) - fields)
             if unknown:
                 raise ConfigError(
-                    f"{self.name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields)) or '(none)'}"
+                    f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                    f"valid: {', '.join(sorted(fields)) or '(none)'}"
                 )
             params = self.Params(**kwargs)
         params.validate(self.name)
@@ -93,7 +94,7 @@ class Operator:
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         """Return one variant (or None) per text; model-backed operators override this to batch model calls."""
-        return [self.apply(t, g) for t, g in zip(texts, rngs)]
+        return [self.apply(t, g) for t, g in zip(texts, rngs, strict=True)]
 
     # -- contract ----------------------------------------------------------------------------------------------
     def __call__(self, texts: Sequence[str], *, seed: int = 0, n: int = 1, offset: int = 0) -> list[list[str]]:
@@ -114,7 +115,7 @@ class Operator:
             rngs = [row_rng(seed, offset + i, attempt) for i in pending]
             results = self.apply_batch([texts[i] for i in pending], rngs)
             still = []
-            for i, res in zip(pending, results):
+            for i, res in zip(pending, results, strict=True):
                 if res is not None and res.strip() and _key(res) not in seen[i]:
                     seen[i].add(_key(res))
                     out[i].append(res)

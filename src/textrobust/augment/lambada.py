@@ -59,9 +59,11 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_SEPARATOR = " [SEP] "
 DEFAULT_FEWSHOT_TEMPLATE = 'Here are some texts with the label "{label}", one per line.\n{examples}\n- '
 #: The few-shot request sent through a chat template (instruction models): the reply is the new text.
-DEFAULT_FEWSHOT_CHAT_TEMPLATE = ('Here are some texts with the label "{label}", one per line:\n{examples}\n'
-                                 'Write one new, different text with the label "{label}" in the same style. '
-                                 'Reply with the text only.')
+DEFAULT_FEWSHOT_CHAT_TEMPLATE = (
+    'Here are some texts with the label "{label}", one per line:\n{examples}\n'
+    'Write one new, different text with the label "{label}" in the same style. '
+    "Reply with the text only."
+)
 DEFAULT_EXAMPLE_FORMAT = "- {text}"
 
 
@@ -76,14 +78,14 @@ def _check_int(fn: str, name: str, value: Any, low: int = 1) -> None:
     _check(fn, name, ok, f"an integer >= {low}", value)
 
 
-def _check_sampling(fn: str, max_new_tokens: int, top_k: int, top_p: float, temperature: float, batch_size: int,
-                    oversample: float) -> None:
+def _check_sampling(
+    fn: str, max_new_tokens: int, top_k: int, top_p: float, temperature: float, batch_size: int, oversample: float
+) -> None:
     _check_int(fn, "max_new_tokens", max_new_tokens)
     _check_int(fn, "top_k", top_k)
     _check_int(fn, "batch_size", batch_size)
     _check(fn, "top_p", isinstance(top_p, (int, float)) and 0 < top_p <= 1, "a float in (0, 1]", top_p)
-    _check(fn, "temperature", isinstance(temperature, (int, float)) and temperature > 0, "a float > 0",
-           temperature)
+    _check(fn, "temperature", isinstance(temperature, (int, float)) and temperature > 0, "a float > 0", temperature)
     _check(fn, "oversample", isinstance(oversample, (int, float)) and oversample >= 1, "a float >= 1", oversample)
 
 
@@ -103,19 +105,16 @@ def _load(model: Any, device: str, fn: str, fresh: bool) -> tuple[Any, Any]:
         lm, tok = model
         return lm, prepare_tokenizer(tok, fn)
     if not isinstance(model, (str, os.PathLike)) or not str(model):
-        raise ConfigError(f"{fn}: invalid model={model!r}; valid: a causal LM name/path (e.g. smollm2) or "
-                          "(model, tokenizer)")
+        raise ConfigError(
+            f"{fn}: invalid model={model!r}; valid: a causal LM name/path (e.g. smollm2) or (model, tokenizer)"
+        )
     return load_causal_lm(model, device, who=fn, fresh=fresh)
 
 
-def _eos_text(tok: Any) -> str:
-    """The end-of-text marker appended to training lines: the EOS token, else SEP, else a newline."""
-    return tok.eos_token or tok.sep_token or "\n"
-
-
 # ----------------------------------------------------------------------------------------------------- training
-def format_lines(texts: Sequence[str], labels: Sequence[Any], label_names: Sequence[str], *,
-                 separator: str = DEFAULT_SEPARATOR) -> list[str]:
+def format_lines(
+    texts: Sequence[str], labels: Sequence[Any], label_names: Sequence[str], *, separator: str = DEFAULT_SEPARATOR
+) -> list[str]:
     """The LAMBADA training lines ``"{label_name}{separator}{text}"`` (EOS is appended at tokenisation).
 
     Example:
@@ -125,15 +124,19 @@ def format_lines(texts: Sequence[str], labels: Sequence[Any], label_names: Seque
     if len(texts) != len(labels):
         raise ConfigError(f"format_lines: {len(texts)} texts but {len(labels)} labels")
     idx = _label_indexes("format_lines", labels, label_names)
-    return [f"{label_names[y]}{separator}{' '.join(str(t).split())}" for t, y in zip(texts, idx)]
+    return [f"{label_names[y]}{separator}{' '.join(str(t).split())}" for t, y in zip(texts, idx, strict=True)]
 
 
 def _encode(tok: Any, lines: Sequence[str], max_length: int, eos: bool) -> list[list[int]]:
     end = eos_id(tok)
     suffix = [end] if eos and end is not None else []
     text_suffix = "\n" if eos and end is None else ""
-    enc = tok([line + text_suffix for line in lines], add_special_tokens=False, truncation=True,
-              max_length=max(1, max_length - len(suffix)))["input_ids"]
+    enc = tok(
+        [line + text_suffix for line in lines],
+        add_special_tokens=False,
+        truncation=True,
+        max_length=max(1, max_length - len(suffix)),
+    )["input_ids"]
     return [list(ids) + suffix for ids in enc]
 
 
@@ -149,8 +152,9 @@ def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple
     return ids.to(device), mask.to(device)
 
 
-def lm_loss(model: Any, tokenizer: Any, lines: Sequence[str], *, max_length: int = 64, eos: bool = True,
-            batch_size: int = 32) -> float:
+def lm_loss(
+    model: Any, tokenizer: Any, lines: Sequence[str], *, max_length: int = 64, eos: bool = True, batch_size: int = 32
+) -> float:
     """Mean per-token negative log-likelihood of ``lines`` (as :func:`finetune_causal_lm` tokenises them)."""
     import torch
 
@@ -163,12 +167,13 @@ def lm_loss(model: Any, tokenizer: Any, lines: Sequence[str], *, max_length: int
     model.eval()
     with torch.inference_mode():
         for s in range(0, len(seqs), batch_size):
-            ids, mask = _pad_right(seqs[s:s + batch_size], tokenizer.pad_token_id, device)
+            ids, mask = _pad_right(seqs[s : s + batch_size], tokenizer.pad_token_id, device)
             with autocast(device):
                 logits = model(input_ids=ids, attention_mask=mask).logits
             target = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
-            nll = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target,
-                                                    ignore_index=-100, reduction="sum")
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].float().transpose(1, 2), target, ignore_index=-100, reduction="sum"
+            )
             total += float(nll)
             count += int((target != -100).sum())
     model.train(was_training)
@@ -206,7 +211,7 @@ def finetune_causal_lm(
     """
     import torch
 
-    from textrobust.models.training import adamw, backward_step, grad_scaler, length_grouped_batches, torch_seed
+    from textrobust.models.finetune import adamw, backward_step, grad_scaler, length_grouped_batches, torch_seed
     from textrobust.progress import note, steps
 
     fn = "finetune_causal_lm"
@@ -214,8 +219,7 @@ def finetune_causal_lm(
     _check_int(fn, "batch_size", batch_size)
     _check_int(fn, "max_length", max_length, low=2)
     _check(fn, "lr", isinstance(lr, (int, float)) and lr > 0, "a float > 0", lr)
-    _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string",
-           separator)
+    _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string", separator)
     if len(texts) == 0:
         raise ConfigError(f"{fn}: no training texts")
     lines = format_lines(texts, labels, label_names, separator=separator)
@@ -243,8 +247,9 @@ def finetune_causal_lm(
                 target = ids.masked_fill(mask == 0, -100)  # pad may equal EOS: mask by attention, not by id
                 with autocast(device_t):
                     logits = lm(input_ids=ids, attention_mask=mask).logits
-                loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target[:, 1:],
-                                                         ignore_index=-100)
+                loss = torch.nn.functional.cross_entropy(
+                    logits[:, :-1].float().transpose(1, 2), target[:, 1:], ignore_index=-100
+                )
                 backward_step(loss, lm, optimizer, scaler, max_grad_norm)
                 scheduler.step()
             bar.close()
@@ -270,8 +275,17 @@ def _candidate_seed(seed: int, label: int, i: int, stream: int) -> int:
     return int(np.random.SeedSequence([seed, label, i, stream]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def _select(fn: str, candidates: list[list[str]], label_names: Sequence[str], n_per_label: int, banned: set[str],
-            filters: Sequence[Any], classifier: Any, min_confidence: float | None, name: str) -> LabeledData:
+def _select(
+    fn: str,
+    candidates: list[list[str]],
+    label_names: Sequence[str],
+    n_per_label: int,
+    banned: set[str],
+    filters: Sequence[Any],
+    classifier: Any,
+    min_confidence: float | None,
+    name: str,
+) -> LabeledData:
     """Drop empties and copies, run the filters, rank by classifier confidence, keep ``n_per_label`` per label."""
     from textrobust.data import LabeledData
 
@@ -290,15 +304,20 @@ def _select(fn: str, candidates: list[list[str]], label_names: Sequence[str], n_
         flat = [c for g in groups for c in g]
         probs = np.asarray(classifier.predict_proba(flat)) if flat else np.zeros((0, len(label_names)))
         if probs.ndim != 2 or probs.shape != (len(flat), len(label_names)):
-            raise ConfigError(f"{fn}: classifier.predict_proba returned shape {probs.shape}; "
-                              f"expected ({len(flat)}, {len(label_names)})")
+            raise ConfigError(
+                f"{fn}: classifier.predict_proba returned shape {probs.shape}; "
+                f"expected ({len(flat)}, {len(label_names)})"
+            )
         probs = probs[:, _classifier_columns(fn, classifier, label_names)]  # column y = data label y
         k, ranked = 0, []
         for y, g in enumerate(groups):
-            block = probs[k:k + len(g)]
+            block = probs[k : k + len(g)]
             k += len(g)
-            ok = [j for j in range(len(g)) if int(np.argmax(block[j])) == y
-                  and (min_confidence is None or block[j, y] >= min_confidence)]
+            ok = [
+                j
+                for j in range(len(g))
+                if int(np.argmax(block[j])) == y and (min_confidence is None or block[j, y] >= min_confidence)
+            ]
             top = sorted(ok, key=lambda j: (-block[j, y], j))[:n_per_label]
             ranked.append([g[j] for j in sorted(top)])  # the most confident, in generation order
         groups = ranked
@@ -321,8 +340,9 @@ def _classifier_columns(fn: str, classifier: Any, label_names: Sequence[str]) ->
     return [clf_names.index(x) for x in names]
 
 
-def _common_checks(fn: str, data: Any, n_per_label: int, classifier: Any, min_confidence: float | None,
-                   filters: Sequence[Any]) -> None:
+def _common_checks(
+    fn: str, data: Any, n_per_label: int, classifier: Any, min_confidence: float | None, filters: Sequence[Any]
+) -> None:
     from textrobust.data import LabeledData
 
     if not isinstance(data, LabeledData):
@@ -331,8 +351,13 @@ def _common_checks(fn: str, data: Any, n_per_label: int, classifier: Any, min_co
     if classifier is not None and not hasattr(classifier, "predict_proba"):
         raise ConfigError(f"{fn}: classifier must have predict_proba(texts) -> array[n, num_labels]")
     if min_confidence is not None:
-        _check(fn, "min_confidence", isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1,
-               "a float in [0, 1] or None", min_confidence)
+        _check(
+            fn,
+            "min_confidence",
+            isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1,
+            "a float in [0, 1] or None",
+            min_confidence,
+        )
         if classifier is None:
             raise ConfigError(f"{fn}: min_confidence needs a classifier; pass classifier=")
     for f in filters:
@@ -385,16 +410,26 @@ def lambada_generate(
     fn = "lambada_generate"
     _common_checks(fn, data, n_per_label, classifier, min_confidence, filters)
     _check_sampling(fn, max_new_tokens, top_k, top_p, temperature, batch_size, oversample)
-    _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string",
-           separator)
+    _check(fn, "separator", isinstance(separator, str) and bool(separator.strip()), "a non-blank string", separator)
     if save_lm is not None and not finetune:
         raise ConfigError(f"{fn}: save_lm saves the fine-tuned LM; it needs finetune=True")
     if finetune:
         if len(data) == 0:
             raise ConfigError(f"{fn}: no training rows to fine-tune on; pass data with rows or finetune=False")
-        lm, tok = finetune_causal_lm(data.texts, data.labels, data.label_names, model, epochs=epochs, lr=lr,
-                                     batch_size=train_batch_size, max_length=max_length, seed=seed, device=device,
-                                     separator=separator, progress=progress)
+        lm, tok = finetune_causal_lm(
+            data.texts,
+            data.labels,
+            data.label_names,
+            model,
+            epochs=epochs,
+            lr=lr,
+            batch_size=train_batch_size,
+            max_length=max_length,
+            seed=seed,
+            device=device,
+            separator=separator,
+            progress=progress,
+        )
         if save_lm is not None:
             _save_lm(lm, tok, save_lm, fn)
     else:
@@ -406,12 +441,31 @@ def lambada_generate(
             # Trailing spaces are cut: BPE tokenizers fold them into the next word's token.
             prompts.append(f"{name}{separator}".rstrip(" "))
             seeds.append(_candidate_seed(seed, y, i, 0))
-    texts = sample_continuations(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
-                                 temperature=temperature, batch_size=batch_size, stops=(separator.strip(),))
-    candidates = [texts[y * pool:(y + 1) * pool] for y in range(data.num_labels)]
+    texts = sample_continuations(
+        lm,
+        tok,
+        prompts,
+        seeds,
+        max_new_tokens=max_new_tokens,
+        top_k=top_k,
+        top_p=top_p,
+        temperature=temperature,
+        batch_size=batch_size,
+        stops=(separator.strip(),),
+    )
+    candidates = [texts[y * pool : (y + 1) * pool] for y in range(data.num_labels)]
     banned = {_key(t) for t in data.texts}
-    return _select(fn, candidates, data.label_names, n_per_label, banned, filters, classifier, min_confidence,
-                   f"{data.name}-lambada")
+    return _select(
+        fn,
+        candidates,
+        data.label_names,
+        n_per_label,
+        banned,
+        filters,
+        classifier,
+        min_confidence,
+        f"{data.name}-lambada",
+    )
 
 
 def fewshot_generate(
@@ -443,9 +497,9 @@ def fewshot_generate(
     ``(model, tokenizer)`` pair. ``chat``: wrap the prompt in the tokenizer's chat template as the user's message
     (``None``, the default: when the tokenizer has one, as instruction models like SmolLM2 do); ``template``
     defaults to :data:`DEFAULT_FEWSHOT_CHAT_TEMPLATE` with a chat template, else :data:`DEFAULT_FEWSHOT_TEMPLATE`
-    (a list the model continues). Labels without examples get a zero-shot prompt. Prompts longer than the model's context minus
-    ``max_new_tokens`` are cut from the left. Post-processing (dedup against ``data``, ``filters``, ``classifier``,
-    ``min_confidence``, at most ``n_per_label`` per label) is as in :func:`lambada_generate`.
+    (a list the model continues). Labels without examples get a zero-shot prompt. Prompts longer than the model's
+    context minus ``max_new_tokens`` are cut from the left. Post-processing (dedup against ``data``, ``filters``,
+    ``classifier``, ``min_confidence``, at most ``n_per_label`` per label) is as in :func:`lambada_generate`.
 
     This is the prompting variant of the issue, not part of Anaby-Tavor et al. 2020 (which fine-tunes).
     """
@@ -453,11 +507,20 @@ def fewshot_generate(
     _common_checks(fn, data, n_per_label, classifier, min_confidence, filters)
     _check_sampling(fn, max_new_tokens, top_k, top_p, temperature, batch_size, oversample)
     _check_int(fn, "k_shots", k_shots, low=0)
-    _check(fn, "template", template is None or (isinstance(template, str) and "{label}" in template
-                                                and "{examples}" in template),
-           "a string containing {label} and {examples}", template)
-    _check(fn, "example_format", isinstance(example_format, str) and "{text}" in example_format,
-           "a string containing {text}", example_format)
+    _check(
+        fn,
+        "template",
+        template is None or (isinstance(template, str) and "{label}" in template and "{examples}" in template),
+        "a string containing {label} and {examples}",
+        template,
+    )
+    _check(
+        fn,
+        "example_format",
+        isinstance(example_format, str) and "{text}" in example_format,
+        "a string containing {text}",
+        example_format,
+    )
     lm, tok = _load(model, device, fn, fresh=False)
     has_template = bool(getattr(tok, "chat_template", None))
     if chat and not has_template:
@@ -466,7 +529,7 @@ def fewshot_generate(
     if template is None:
         template = DEFAULT_FEWSHOT_CHAT_TEMPLATE if chat else DEFAULT_FEWSHOT_TEMPLATE
     by_label: list[list[str]] = [[] for _ in data.label_names]
-    for t, y in zip(data.texts, data.labels):
+    for t, y in zip(data.texts, data.labels, strict=True):
         by_label[y].append(" ".join(t.split()))
     pool = math.ceil(oversample * n_per_label)
     prompts, seeds = [], []
@@ -481,14 +544,32 @@ def fewshot_generate(
             prompts.append(chat_prompt(tok, prompt) if chat else prompt.rstrip(" "))
             seeds.append(_candidate_seed(seed, y, i, 0))
     prefix = example_format.split("{text}")[0].strip()
-    texts = sample_continuations(lm, tok, prompts, seeds, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
-                                 temperature=temperature, batch_size=batch_size)
+    texts = sample_continuations(
+        lm,
+        tok,
+        prompts,
+        seeds,
+        max_new_tokens=max_new_tokens,
+        top_k=top_k,
+        top_p=top_p,
+        temperature=temperature,
+        batch_size=batch_size,
+    )
     if prefix:
-        texts = [t[len(prefix):].strip() if t.startswith(prefix) else t for t in texts]
-    candidates = [texts[y * pool:(y + 1) * pool] for y in range(data.num_labels)]
+        texts = [t[len(prefix) :].strip() if t.startswith(prefix) else t for t in texts]
+    candidates = [texts[y * pool : (y + 1) * pool] for y in range(data.num_labels)]
     banned = {_key(t) for t in data.texts}
-    return _select(fn, candidates, data.label_names, n_per_label, banned, filters, classifier, min_confidence,
-                   f"{data.name}-fewshot")
+    return _select(
+        fn,
+        candidates,
+        data.label_names,
+        n_per_label,
+        banned,
+        filters,
+        classifier,
+        min_confidence,
+        f"{data.name}-fewshot",
+    )
 
 
 __all__ = ["fewshot_generate", "finetune_causal_lm", "format_lines", "lambada_generate", "lm_loss"]

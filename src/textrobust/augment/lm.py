@@ -100,8 +100,9 @@ def resolve_causal_lm(name: str, who: str = "causal LM") -> tuple[str, str | Non
     if path.is_dir() and not (path / "config.json").is_file():
         ggufs = sorted(p.name for p in path.glob("*.gguf"))
         if len(ggufs) > 1:
-            raise ConfigError(f"{who}: {path} holds several .gguf files ({', '.join(ggufs)}); name one: "
-                              f"model={path / ggufs[0]}")
+            raise ConfigError(
+                f"{who}: {path} holds several .gguf files ({', '.join(ggufs)}); name one: model={path / ggufs[0]}"
+            )
         if ggufs:
             return str(path), ggufs[0]
     return name, None
@@ -180,8 +181,14 @@ def smollm2_checkpoint() -> Path:
     return gguf_checkpoint(folder, gguf or "", "smollm2")
 
 
-def load_causal_lm(name: str | os.PathLike[str], device: str = "auto", dtype: str = "auto", *,
-                   who: str = "causal LM", fresh: bool = False) -> tuple[Any, Any]:
+def load_causal_lm(
+    name: str | os.PathLike[str],
+    device: str = "auto",
+    dtype: str = "auto",
+    *,
+    who: str = "causal LM",
+    fresh: bool = False,
+) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a causal LM (see :func:`resolve_causal_lm` for the names accepted), in eval mode
     on ``device`` with ``dtype`` (see :func:`place`), the tokenizer padded and truncated on the left with a pad
     token. Loaded once per process and shared; ``fresh=True`` loads a private copy (to fine-tune).
@@ -261,16 +268,29 @@ class GumbelSampler:
             cum = sorted_s.softmax(-1).cumsum(-1)
             drop = cum - sorted_s.softmax(-1) > self.top_p  # keep the token that crosses top_p
             scores = scores.scatter(-1, sorted_i, sorted_s.masked_fill(drop, float("-inf")))
-        noise = torch.stack([
-            -torch.log(-torch.log(torch.rand(scores.shape[-1], generator=g).clamp(1e-10, 1 - 1e-10)))
-            for g in self.gens
-        ]).to(scores.device)
+        noise = torch.stack(
+            [
+                -torch.log(-torch.log(torch.rand(scores.shape[-1], generator=g).clamp(1e-10, 1 - 1e-10)))
+                for g in self.gens
+            ]
+        ).to(scores.device)
         return scores + noise
 
 
-def sample_continuations(lm: Any, tok: Any, prompts: Sequence[str], seeds: Sequence[int], *,
-                         max_new_tokens: int = 32, top_k: int = 50, top_p: float = 0.95, temperature: float = 1.0,
-                         batch_size: int = 16, stops: Sequence[str] = (), first_line: bool = True) -> list[str]:
+def sample_continuations(
+    lm: Any,
+    tok: Any,
+    prompts: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    max_new_tokens: int = 32,
+    top_k: int = 50,
+    top_p: float = 0.95,
+    temperature: float = 1.0,
+    batch_size: int = 16,
+    stops: Sequence[str] = (),
+    first_line: bool = True,
+) -> list[str]:
     """One sampled continuation per prompt (cut at EOS, at the first line break when ``first_line``, and at any
     of ``stops``; whitespace collapsed), each drawn with its own seed, so a prompt gets the same continuation
     whatever the batch. Prompts are sorted by length into batches (little padding), padded on the left, cut from
@@ -297,18 +317,30 @@ def sample_continuations(lm: Any, tok: Any, prompts: Sequence[str], seeds: Seque
     lm.eval()
     try:
         for s in range(0, len(order), batch_size):
-            rows = order[s:s + batch_size]
-            enc = tok([prompts[i] for i in rows], padding=True, truncation=True, max_length=limit,
-                      return_tensors="pt", add_special_tokens=False).to(device)
+            rows = order[s : s + batch_size]
+            enc = tok(
+                [prompts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=limit,
+                return_tensors="pt",
+                add_special_tokens=False,
+            ).to(device)
             gens = [torch.Generator().manual_seed(int(seeds[i])) for i in rows]
             sampler = GumbelSampler(gens, top_k, top_p, temperature)
             with torch.inference_mode(), autocast(device):
                 # Only ids and mask: tokenizers that return token_type_ids would shift GPT-2's embeddings.
-                gen = lm.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                                  max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                  logits_processor=LogitsProcessorList([sampler]), pad_token_id=tok.pad_token_id,
-                                  eos_token_id=eos)
-            for i, ids in zip(rows, gen[:, enc["input_ids"].shape[1]:].tolist()):
+                gen = lm.generate(
+                    input_ids=enc["input_ids"],
+                    attention_mask=enc["attention_mask"],
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    logits_processor=LogitsProcessorList([sampler]),
+                    pad_token_id=tok.pad_token_id,
+                    eos_token_id=eos,
+                )
+            for i, ids in zip(rows, gen[:, enc["input_ids"].shape[1] :].tolist(), strict=True):
                 if eos is not None and eos in ids:
                     ids = ids[: ids.index(eos)]
                 text = tok.decode(ids, skip_special_tokens=True)

@@ -72,11 +72,19 @@ class Generate(Operator):
                 prompts.append(p.prompt.replace("{text}", " ".join(words)))
         seeds = [int(g.integers(2**62)) for g in rngs]
         rows = [i for i, q in enumerate(prompts) if q]
-        conts = sample_continuations(lm, tok, [prompts[i] or "" for i in rows], [seeds[i] for i in rows],
-                                     max_new_tokens=p.max_new_tokens, top_k=p.top_k, top_p=p.top_p,
-                                     temperature=p.temperature, batch_size=p.batch_size)
+        conts = sample_continuations(
+            lm,
+            tok,
+            [prompts[i] or "" for i in rows],
+            [seeds[i] for i in rows],
+            max_new_tokens=p.max_new_tokens,
+            top_k=p.top_k,
+            top_p=p.top_p,
+            temperature=p.temperature,
+            batch_size=p.batch_size,
+        )
         results: list[str | None] = [None] * len(texts)
-        for i, cont in zip(rows, conts):
+        for i, cont in zip(rows, conts, strict=True):
             if cont:
                 results[i] = " ".join(f"{prompts[i]} {cont}".split()) if p.mode == "continue" else cont
         return results

@@ -45,10 +45,16 @@ def _masked_lm(name: str, device: str, dtype: str = "auto") -> tuple[Any, Any, n
     # Never propose special tokens or subword fragments: WordPiece marks continuations with "##"; byte-level BPE
     # and SentencePiece mark word starts with "Ġ" / "▁", so there a piece without the marker is a fragment.
     marked = sum(1 for t in vocab if t and t[0] in "Ġ▁") > len(vocab) // 10
-    allowed = np.array([
-        i not in special and t is not None and not t.startswith("##") and (not marked or t[:1] in ("Ġ", "▁"))
-        and _text.is_word(t.lstrip("Ġ▁")) for i, t in enumerate(vocab)
-    ])
+    allowed = np.array(
+        [
+            i not in special
+            and t is not None
+            and not t.startswith("##")
+            and (not marked or t[:1] in ("Ġ", "▁"))
+            and _text.is_word(t.lstrip("Ġ▁"))
+            for i, t in enumerate(vocab)
+        ]
+    )
     return model, tok, allowed
 
 
@@ -127,14 +133,14 @@ class Contextual(Operator):
         import torch
 
         model, tok, allowed = _masked_lm(self.params.model, resolve_device(self.params.device), self.params.dtype)
-        plans = [self._plan(t, g, tok.mask_token) for t, g in zip(texts, rngs)]
+        plans = [self._plan(t, g, tok.mask_token) for t, g in zip(texts, rngs, strict=True)]
         results: list[str | None] = [None] * len(texts)
         todo = [i for i, p in enumerate(plans) if p[2]]
         order = sorted(todo, key=lambda i: len(texts[i]))  # length buckets: little padding
         device = next(model.parameters()).device
         ban = torch.as_tensor(~allowed, device=device)
         for s in range(0, len(order), self.params.batch_size):
-            rows = order[s:s + self.params.batch_size]
+            rows = order[s : s + self.params.batch_size]
             masked = [_text.join(plans[i][0], plans[i][1]) for i in rows]
             enc = tok(masked, padding=True, truncation=True, return_tensors="pt").to(device)
             with torch.inference_mode():
@@ -216,15 +222,23 @@ class BacktranslateParams(Params):
         check(op, "engine", self.engine in BACKTRANSLATE_ENGINES, "|".join(BACKTRANSLATE_ENGINES), self.engine)
         if self.engine == "bergamot":
             check(op, "via", self.via == "pt", "pt (the Bergamot models are en<->pt)", self.via)
-            check(op, "source_lang", self.source_lang == "en", "en (the Bergamot models are en<->pt)",
-                  self.source_lang)
-            check(op, "forward/backward", self.forward is None and self.backward is None,
-                  "neither with engine=bergamot (its models are built in)", (self.forward, self.backward))
+            check(op, "source_lang", self.source_lang == "en", "en (the Bergamot models are en<->pt)", self.source_lang)
+            check(
+                op,
+                "forward/backward",
+                self.forward is None and self.backward is None,
+                "neither with engine=bergamot (its models are built in)",
+                (self.forward, self.backward),
+            )
         check(op, "via", bool(self.via.strip("|")), "one or more language codes, e.g. de or de|fr", self.via)
-        check(op, "forward/backward", (self.forward is None) == (self.backward is None),
-              "both or neither of forward= and backward=", (self.forward, self.backward))
-        check(op, "via", self.forward is None or "|" not in self.via, "a single pivot with explicit models",
-              self.via)
+        check(
+            op,
+            "forward/backward",
+            (self.forward is None) == (self.backward is None),
+            "both or neither of forward= and backward=",
+            (self.forward, self.backward),
+        )
+        check(op, "via", self.forward is None or "|" not in self.via, "a single pivot with explicit models", self.via)
         for f, lo in (("num_beams", 1), ("top_k", 1), ("max_new_tokens", 1), ("batch_size", 1)):
             check(op, f, getattr(self, f) >= lo, f"an integer >= {lo}", getattr(self, f))
         check(op, "top_p", 0 < self.top_p <= 1, "a float in (0, 1]", self.top_p)
@@ -288,18 +302,20 @@ class Backtranslate(Operator):
         out = [""] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length buckets
         for s in range(0, len(order), p.batch_size):
-            rows = order[s:s + p.batch_size]
+            rows = order[s : s + p.batch_size]
             enc = tok([texts[i] for i in rows], padding=True, truncation=True, return_tensors="pt").to(device)
             kw: dict[str, Any] = {"max_new_tokens": p.max_new_tokens, "do_sample": False}
             if p.sampling:
                 gens = [torch.Generator().manual_seed(seeds[i]) for i in rows]
-                kw.update(num_beams=1, logits_processor=LogitsProcessorList(
-                    [GumbelSampler(gens, p.top_k, p.top_p, p.temperature)]))
+                kw.update(
+                    num_beams=1,
+                    logits_processor=LogitsProcessorList([GumbelSampler(gens, p.top_k, p.top_p, p.temperature)]),
+                )
             else:
                 kw.update(num_beams=p.num_beams)
             with torch.inference_mode():
                 gen = model.generate(**enc, **kw)
-            for i, text in zip(rows, tok.batch_decode(gen, skip_special_tokens=True)):
+            for i, text in zip(rows, tok.batch_decode(gen, skip_special_tokens=True), strict=True):
                 out[i] = " ".join(text.split())
         return out
 
@@ -317,6 +333,6 @@ class Backtranslate(Operator):
             fwd, bwd = self.params.models(pivot)
             mid = self._translate(fwd, [texts[i] for i in rows], [seeds[i][0] for i in rows])
             back = self._translate(bwd, mid, [seeds[i][1] for i in rows])
-            for i, b in zip(rows, back):
+            for i, b in zip(rows, back, strict=True):
                 results[i] = b or None
         return results

@@ -36,9 +36,14 @@ class NlpaugParams(Params):
             object.__setattr__(self, "kwargs", tuple(tuple(kv) for kv in self.kwargs))
 
     def validate(self, op: str) -> None:
-        check(op, "augmenter", self.augmenter is not None and (not isinstance(self.augmenter, str)
-              or self.augmenter.startswith("nlpaug.")), "an nlpaug augmenter or a dotted name 'nlpaug.…'",
-              self.augmenter)
+        check(
+            op,
+            "augmenter",
+            self.augmenter is not None
+            and (not isinstance(self.augmenter, str) or self.augmenter.startswith("nlpaug.")),
+            "an nlpaug augmenter or a dotted name 'nlpaug.…'",
+            self.augmenter,
+        )
 
 
 @register

@@ -27,12 +27,17 @@ import numpy as np
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.augment.lm import chat_prompt, check_causal_lm, check_sampling, load_causal_lm, sample_continuations
 
-DEFAULT_PROMPT = ("Rewrite the following sentence in different words, keeping its meaning and tone. "
-                  "Reply with the rewritten sentence only.\n\n{text}")
+DEFAULT_PROMPT = (
+    "Rewrite the following sentence in different words, keeping its meaning and tone. "
+    "Reply with the rewritten sentence only.\n\n{text}"
+)
 # Lead-ins small instruction models put before the answer ("Rewritten sentence: ...", "Sure! Here it is: ...").
 # A reply that is only a lead-in (SmolLM2 sometimes answers just "Rewrite:") cleans to "": no variant for that text.
-_LEAD_IN = re.compile(r"^(sure[,!.]?\s*)?((here( is|'s)|the)?\s*(a |the )?(rewritten|paraphrased|new|revised)?"
-                      r"\s*(sentence|version|paraphrase|text|rewrite)?\s*(is)?\s*:)\s*", re.IGNORECASE)
+_LEAD_IN = re.compile(
+    r"^(sure[,!.]?\s*)?((here( is|'s)|the)?\s*(a |the )?(rewritten|paraphrased|new|revised)?"
+    r"\s*(sentence|version|paraphrase|text|rewrite)?\s*(is)?\s*:)\s*",
+    re.IGNORECASE,
+)
 _QUOTES = "\"'“”‘’`"
 
 
@@ -47,7 +52,7 @@ def clean_reply(reply: str) -> str:
     for _ in range(2):  # "Sure! Here is the rewritten sentence: ..." has two lead-ins
         m = _LEAD_IN.match(text)
         if m and m.group(0).strip():
-            text = text[m.end():].strip()
+            text = text[m.end() :].strip()
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         text = text[1:-1].strip()
     return text
@@ -94,9 +99,18 @@ class Paraphrase(Operator):
             request = p.prompt.replace("{text}", " ".join(texts[i].split()))
             prompts.append(chat_prompt(tok, request) if use_chat else request)
         seeds = [int(rngs[i].integers(2**62)) for i in rows]
-        replies = sample_continuations(lm, tok, prompts, seeds, max_new_tokens=p.max_new_tokens, top_k=p.top_k,
-                                       top_p=p.top_p, temperature=p.temperature, batch_size=p.batch_size)
+        replies = sample_continuations(
+            lm,
+            tok,
+            prompts,
+            seeds,
+            max_new_tokens=p.max_new_tokens,
+            top_k=p.top_k,
+            top_p=p.top_p,
+            temperature=p.temperature,
+            batch_size=p.batch_size,
+        )
         results: list[str | None] = [None] * len(texts)
-        for i, reply in zip(rows, replies):
+        for i, reply in zip(rows, replies, strict=True):
             results[i] = clean_reply(reply) or None
         return results

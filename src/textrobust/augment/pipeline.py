@@ -36,9 +36,12 @@ COMBINATIONS = {"each": None, "one_of": "one_of", "sequence": "sequential"}
 
 def bare_list_message(where: str, meant: str) -> str:
     """The one-line error for a bare list of several operators in a YAML file (``meant``: its 0.1 meaning)."""
-    return (f"{where + ': ' if where else ''}a bare list of several operators is ambiguous (textrobust 0.1 read it as {meant}); write "
-            f"'one_of: [...]' (one operator drawn per variant), 'sequence: [...]' (applied in turn) or "
-            f"'each: [...]' (every operator makes its own variants, like repeated --op)")
+    return (
+        f"{where + ': ' if where else ''}a bare list of several operators is ambiguous "
+        f"(textrobust 0.1 read it as {meant}); write "
+        f"'one_of: [...]' (one operator drawn per variant), 'sequence: [...]' (applied in turn) or "
+        f"'each: [...]' (every operator makes its own variants, like repeated --op)"
+    )
 
 
 def check_combination(node: Any, where: str, meant: str) -> None:
@@ -55,12 +58,15 @@ def check_combination(node: Any, where: str, meant: str) -> None:
                 raise ConfigError(f"{where + ': ' if where else ''}'{key}:' takes a non-empty list of operators")
             for child in value:
                 if isinstance(child, dict) and "each" in child:
-                    raise ConfigError(f"{where + ': ' if where else ''}'each:' combines operators at the top "
-                                      "only; nest one_of or sequence instead")
+                    raise ConfigError(
+                        f"{where + ': ' if where else ''}'each:' combines operators at the top "
+                        "only; nest one_of or sequence instead"
+                    )
 
 
-def operators_from_config(node: Any, where: str, *, meant: str = "sequence",
-                          resolve: Callable[[str], str] | None = None) -> list[Operator]:
+def operators_from_config(
+    node: Any, where: str, *, meant: str = "sequence", resolve: Callable[[str], str] | None = None
+) -> list[Operator]:
     """The operators a config entry names, applied side by side (``each``): a spec (``"char:kind=ocr"``,
     ``{name: char, params: {...}}``, ``{char: {kind: ocr}}``), ``each:`` / ``one_of:`` / ``sequence:`` lists,
     or a one-item list. ``resolve`` rewrites string values (e.g. ``{data_dir}`` in paths).
@@ -96,8 +102,12 @@ def _normalise_spec(spec: Any, resolve: Callable[[str], str] | None = None) -> A
     ``one_of: [...]`` / ``sequence: [...]`` lists as containers."""
     if isinstance(spec, str):
         return resolve(spec) if resolve else spec
-    if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("one_of", "sequence") \
-            and isinstance(next(iter(spec.values())), list):
+    if (
+        isinstance(spec, dict)
+        and len(spec) == 1
+        and next(iter(spec)) in ("one_of", "sequence")
+        and isinstance(next(iter(spec.values())), list)
+    ):
         key, children = next(iter(spec.items()))
         spec = {"name": COMBINATIONS[key], "params": {"ops": children}}
     if isinstance(spec, dict) and "name" not in spec and len(spec) == 1:
@@ -106,8 +116,9 @@ def _normalise_spec(spec: Any, resolve: Callable[[str], str] | None = None) -> A
             raise ConfigError(f"operator {name!r}: expected its parameters as a mapping, got {params!r}")
         spec = {"name": name, "params": dict(params or {})}
     if isinstance(spec, dict):
-        params = {k: (resolve(v) if resolve and isinstance(v, str) else v)
-                  for k, v in dict(spec.get("params") or {}).items()}
+        params = {
+            k: (resolve(v) if resolve and isinstance(v, str) else v) for k, v in dict(spec.get("params") or {}).items()
+        }
         if "ops" in params:
             params["ops"] = [_normalise_spec(s, resolve) for s in params["ops"]]
         if "op" in params:

@@ -40,8 +40,13 @@ class SourceParams(Params):
 
     def validate(self, op: str) -> None:
         check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
-        check(op, "path", self.kind() == "wordnet" or bool(self.path),
-              "a JSON lexicon or vector file (e.g. word_resources/oewn_lexicon.json)", self.path)
+        check(
+            op,
+            "path",
+            self.kind() == "wordnet" or bool(self.path),
+            "a JSON lexicon or vector file (e.g. word_resources/oewn_lexicon.json)",
+            self.path,
+        )
         check(op, "top_k", self.top_k >= 0, "an integer >= 0", self.top_k)
 
 
@@ -61,8 +66,9 @@ class _SourceMixin:
         # Loaded on first use (construction stays cheap); load_source shares one copy per path per process.
         src = self.__dict__.get("_src")
         if src is None:
-            src = self.__dict__["_src"] = load_source(self.params.kind(), self.params.path,
-                                                      who=f"{getattr(self, 'name', 'synonym')}:source=wordnet")
+            src = self.__dict__["_src"] = load_source(
+                self.params.kind(), self.params.path, who=f"{getattr(self, 'name', 'synonym')}:source=wordnet"
+            )
         return src
 
     def _stop(self) -> frozenset[str]:
@@ -165,12 +171,22 @@ class EDAParams(SourceParams):
     def validate(self, op: str) -> None:
         needs_source = self.alpha_sr > 0 or self.alpha_ri > 0
         check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
-        check(op, "path", not needs_source or self.kind() == "wordnet" or bool(self.path),
-              "a JSON lexicon (or alpha_sr=0,alpha_ri=0 to use only swap/delete)", self.path)
+        check(
+            op,
+            "path",
+            not needs_source or self.kind() == "wordnet" or bool(self.path),
+            "a JSON lexicon (or alpha_sr=0,alpha_ri=0 to use only swap/delete)",
+            self.path,
+        )
         for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd"):
             check(op, f, 0 <= getattr(self, f) <= 1, "a float in [0, 1]", getattr(self, f))
-        check(op, "alpha_*", any(getattr(self, f) > 0 for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd")),
-              "at least one of alpha_sr, alpha_ri, alpha_rs, p_rd > 0", 0)
+        check(
+            op,
+            "alpha_*",
+            any(getattr(self, f) > 0 for f in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd")),
+            "at least one of alpha_sr, alpha_ri, alpha_rs, p_rd > 0",
+            0,
+        )
 
 
 @register
@@ -194,8 +210,9 @@ class EDA(_SourceMixin, Operator):
         if not tokens:
             return None
         p = self.params
-        techniques = [t for t, a in (("sr", p.alpha_sr), ("ri", p.alpha_ri), ("rs", p.alpha_rs), ("rd", p.p_rd))
-                      if a > 0]
+        techniques = [
+            t for t, a in (("sr", p.alpha_sr), ("ri", p.alpha_ri), ("rs", p.alpha_rs), ("rd", p.p_rd)) if a > 0
+        ]
         draws = _text.Draws(rng)
         tech = techniques[draws.below(len(techniques))]
         n_words = len(tokens)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -18,7 +18,7 @@ FORMAT = typer.Option(None, "--format", help="Input format when the extension do
 DEVICE = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
 
 
-def _load(path: str, text_column: str, label_column: str, encoding: str, fmt: Optional[str], labels: Any = None):
+def _load(path: str, text_column: str, label_column: str, encoding: str, fmt: str | None, labels: Any = None):
     from ..data import load_dataset
 
     return load_dataset(
@@ -35,8 +35,9 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
     for col in ("precision", "recall", "f1", "support"):
         table.add_column(col, justify="right")
     for row in metrics["per_class"]:
-        table.add_row(row["label"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
-                      str(row["support"]))
+        table.add_row(
+            row["label"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
+        )
     console = Console()
     console.print(table)
     console.print(f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   n={metrics['n']}")
@@ -47,22 +48,27 @@ def train(
     data: str = typer.Argument(..., help="Training data: CSV/TSV/JSONL/Parquet file or one-file-per-label dir."),
     model: str = typer.Option(..., "--model", "-m", help="Hub name or local directory of a pretrained model."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory to write the fine-tuned model to."),
-    eval_data: Optional[str] = typer.Option(None, "--eval", help="Optional eval data (early stopping, scores)."),
+    eval_data: str | None = typer.Option(None, "--eval", help="Optional eval data (early stopping, scores)."),
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
     encoding: str = ENCODING,
-    fmt: Optional[str] = FORMAT,
+    fmt: str | None = FORMAT,
     epochs: int = typer.Option(3, help="Training epochs."),
     lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up and decay)."),
     batch_size: int = typer.Option(32, help="Training batch size."),
     max_length: int = typer.Option(128, help="Truncate texts to this many tokens."),
     seed: int = typer.Option(0, help="Seed for the head initialisation and data order."),
-    patience: Optional[int] = typer.Option(None, help="Early stopping patience in epochs (needs --eval)."),
+    patience: int | None = typer.Option(None, help="Early stopping patience in epochs (needs --eval)."),
     device: str = DEVICE,
-    adversarial: Optional[str] = typer.Option(None, "--adversarial", help="Adversarial training with this recipe "
-                                              "(a2t is the cheap one; see 'textrobust list recipes')."),
-    adversarial_mode: str = typer.Option("online", help="online: attack a fraction every epoch (A2T style); "
-                                         "offline: train, attack, add successes, retrain."),
+    adversarial: str | None = typer.Option(
+        None,
+        "--adversarial",
+        help="Adversarial training with this recipe (a2t is the cheap one; see 'textrobust list recipes').",
+    ),
+    adversarial_mode: str = typer.Option(
+        "online",
+        help="online: attack a fraction every epoch (A2T style); offline: train, attack, add successes, retrain.",
+    ),
     adversarial_fraction: float = typer.Option(0.2, help="Share of the training set attacked (per round)."),
     resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for the recipe's resources."),
 ) -> None:
@@ -72,12 +78,14 @@ def train(
     train_data = _load(data, text_column, label_column, encoding, fmt)
     eval_set = _load(eval_data, text_column, label_column, encoding, fmt, train_data.label_names) if eval_data else None
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, early_stopping_patience=patience)
-    clf = TextClassifier(model, labels=train_data.label_names, max_length=max_length, device=device, seed=seed,
-                         train_config=cfg)
+    clf = TextClassifier(
+        model, labels=train_data.label_names, max_length=max_length, device=device, seed=seed, train_config=cfg
+    )
     start = time.perf_counter()
     if adversarial:
-        train_data = _adversarial_fit(clf, train_data, eval_set, adversarial, adversarial_mode,
-                                      adversarial_fraction, resource, seed)
+        train_data = _adversarial_fit(
+            clf, train_data, eval_set, adversarial, adversarial_mode, adversarial_fraction, resource, seed
+        )
     else:
         clf.fit(train_data, eval_set)
     elapsed = time.perf_counter() - start
@@ -91,8 +99,9 @@ def train(
     finish()
 
 
-def _adversarial_fit(clf: Any, train_data: Any, eval_set: Any, recipe: str, mode: str, fraction: float,
-                    resource: list[str], seed: int) -> Any:
+def _adversarial_fit(
+    clf: Any, train_data: Any, eval_set: Any, recipe: str, mode: str, fraction: float, resource: list[str], seed: int
+) -> Any:
     """Online (A2T-style epoch callback) or offline (attack a trained copy, add successes, retrain) training."""
     from ..adversarial import adversarial_examples_for_training, make_online_callback
     from ..data import LabeledData
@@ -101,14 +110,17 @@ def _adversarial_fit(clf: Any, train_data: Any, eval_set: Any, recipe: str, mode
 
     key, resources = recipe_resources(recipe, resource)
     if mode == "online":
-        clf.fit(train_data, eval_set, epoch_callback=make_online_callback(key, fraction, seed=seed, resources=resources))
+        clf.fit(
+            train_data, eval_set, epoch_callback=make_online_callback(key, fraction, seed=seed, resources=resources)
+        )
         return train_data
     if mode != "offline":
         raise ConfigError(f"--adversarial-mode must be online or offline, got '{mode}'")
     clean = clf.clone().fit(train_data, eval_set)
     subset = train_data.sample(max(1, round(fraction * len(train_data))), seed=seed)
-    texts, labels = adversarial_examples_for_training(clean, key, subset.texts, subset.labels, resources=resources,
-                                                      seed=seed, progress=True)
+    texts, labels = adversarial_examples_for_training(
+        clean, key, subset.texts, subset.labels, resources=resources, seed=seed, progress=True
+    )
     typer.echo(f"offline adversarial training: {len(texts)} adversarial examples from {len(subset)} attacked")
     train_data = train_data.concat(LabeledData(texts, [int(y) for y in labels], train_data.label_names))
     clf.fit(train_data, eval_set)
@@ -122,11 +134,15 @@ def evaluate(
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
     encoding: str = ENCODING,
-    fmt: Optional[str] = FORMAT,
-    batch_size: Optional[int] = typer.Option(None, help="Inference rows per batch (default: batches of at most "
-                                             "--max-tokens tokens)."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens (rows x padded width) per forward "
-                                             "pass (default: per device, 4096 on CPU, 32768 on CUDA)."),
+    fmt: str | None = FORMAT,
+    batch_size: int | None = typer.Option(
+        None, help="Inference rows per batch (default: batches of at most --max-tokens tokens)."
+    ),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        help="Tokens (rows x padded width) per forward pass (default: per device, 4096 on CPU, 32768 on CUDA).",
+    ),
     device: str = DEVICE,
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -25,8 +25,13 @@ def _print_summary(run_dir: Path) -> None:
     keep = [r for r in summary["rows"] if (r["evaluation"], r["metric"]) in headline]
     title = "value [95% CI over test examples]" if summary.get("models_fixed") else "mean over seeds [95% CI]"
     table = Table(title=f"{title}; change vs '{summary['baseline']}' [95% CI]")
-    for col in ("condition", "metric", "value [CI]" if summary.get("models_fixed") else "mean [CI]", "change [CI]",
-                "verdict"):
+    for col in (
+        "condition",
+        "metric",
+        "value [CI]" if summary.get("models_fixed") else "mean [CI]",
+        "change [CI]",
+        "verdict",
+    ):
         table.add_column(col, overflow="fold")
     for r in keep:
         m = headline[(r["evaluation"], r["metric"])]
@@ -38,13 +43,15 @@ def _print_summary(run_dir: Path) -> None:
             if r["diff_ci_low"] is not None:
                 change += f" [{diff_text(r['diff_ci_low'], unit)}, {diff_text(r['diff_ci_high'], unit)}]"
         arrow = {True: " ↑", False: " ↓"}.get(m.get("higher_is_better"), "")
-        table.add_row(r["condition"], m["label"] + arrow, value_text(r["mean"], unit) + ci, change,
-                      _verdict_word(r))
+        table.add_row(r["condition"], m["label"] + arrow, value_text(r["mean"], unit) + ci, change, _verdict_word(r))
     Console(width=max(Console().width, 100)).print(table)
     corr = summary.get("correction") or {}
-    design = ("fixed models compared over test examples" if summary.get("models_fixed") else
-              f"intervals over seeds and test examples where a condition has >= {summary.get('min_seeds', 3)} seeds, "
-              "else over test examples only, and the verdict is about these training runs (\"runs:\")")
+    design = (
+        "fixed models compared over test examples"
+        if summary.get("models_fixed")
+        else f"intervals over seeds and test examples where a condition has >= {summary.get('min_seeds', 3)} seeds, "
+        'else over test examples only, and the verdict is about these training runs ("runs:")'
+    )
     family = corr.get("family")
     verdicts = f"verdicts: Holm-corrected over {family} comparisons; " if family else "no comparisons; "
     Console().print(f"{verdicts}{design}; ↑/↓: higher/lower is better; details in report.html")
@@ -61,10 +68,15 @@ def _print_power(rows: list[dict[str, Any]]) -> None:
     for col in ("metric", "examples", "pilot seeds", "MDE (pilot)", "planned seeds", "MDE (planned)"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["label"], str(r["examples"]), str(r["pilot_seeds"]),
-                      diff_text(r["mde_pilot"], r["unit"]).lstrip("+"), str(r["planned_seeds"]),
-                      diff_text(r["mde_planned"], r["unit"]).lstrip("+")
-                      + ("" if r["seeds_random"] else " (seeds fixed: fewer than 3)"))
+        table.add_row(
+            r["label"],
+            str(r["examples"]),
+            str(r["pilot_seeds"]),
+            diff_text(r["mde_pilot"], r["unit"]).lstrip("+"),
+            str(r["planned_seeds"]),
+            diff_text(r["mde_planned"], r["unit"]).lstrip("+")
+            + ("" if r["seeds_random"] else " (seeds fixed: fewer than 3)"),
+        )
     Console(stderr=True, width=120).print(table)
 
 
@@ -75,18 +87,26 @@ def _verdict_word(r: dict[str, Any]) -> str:
     return {"no_change": "no detectable change", None: ""}.get(v, v or "")
 
 
-def _run(exp: Any, run_dir: str | Path, resume: bool, fail_under: list[str], report: bool,
-         backend: dict[str, Any] | None = None) -> None:
+def _run(
+    exp: Any,
+    run_dir: str | Path,
+    resume: bool,
+    fail_under: list[str],
+    report: bool,
+    backend: dict[str, Any] | None = None,
+) -> None:
     from ..scale.backend import unit_backend
 
     # A staged (URI) run directory is worked on in a local copy and uploaded when the block ends.
-    with unit_backend(**(backend or {"backend": "local"}), run_dir=str(run_dir),
-                      echo=lambda m: typer.echo(m, err=True)) as (executor, store):
+    with unit_backend(
+        **(backend or {"backend": "local"}), run_dir=str(run_dir), echo=lambda m: typer.echo(m, err=True)
+    ) as (executor, store):
         _run_in(exp, store.local, resume, fail_under, report, executor, store.display())
 
 
-def _run_in(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool, executor: Any,
-            shown: str) -> None:
+def _run_in(
+    exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool, executor: Any, shown: str
+) -> None:
     from ..robustness import Runner, check_fail_under
 
     runner = Runner(exp, run_dir, command="textrobust " + " ".join(sys.argv[1:]), executor=executor)
@@ -107,8 +127,9 @@ def _run_in(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report
     for f in runner.failed:
         typer.echo(f"failed: {f['unit']}: {f['error']} (details in {shown}/units/{f['unit']}/failed.json)", err=True)
     if runner.failed:
-        typer.echo(f"{len(runner.failed)} unit(s) failed; fix the cause and run again (finished units are kept)",
-                   err=True)
+        typer.echo(
+            f"{len(runner.failed)} unit(s) failed; fix the cause and run again (finished units are kept)", err=True
+        )
         raise typer.Exit(1)
     problems = check_fail_under(table, fail_under) if len(table) else []
     if problems:
@@ -120,26 +141,47 @@ def _run_in(exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report
 @app.command()
 def run(
     experiment: Path = typer.Argument(..., help="Experiment YAML (data, model, conditions, seeds, evaluations)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Run directory (default: the spec's output): "
-                                         "a path, or a filesystem URI such as s3://bucket/runs/x (needs its fsspec "
-                                         "driver; the run is staged locally and uploaded unit by unit)."),
-    resume: bool = typer.Option(True, "--resume/--no-resume",
-                                help="Skip condition x seed units already finished with the same config."),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Run directory (default: the spec's output): "
+        "a path, or a filesystem URI such as s3://bucket/runs/x (needs its fsspec "
+        "driver; the run is staged locally and uploaded unit by unit).",
+    ),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Skip condition x seed units already finished with the same config."
+    ),
     overrides: list[str] = typer.Option([], "--set", help="Override a spec value: key.path=value (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (units, data sizes, model work) and exit."),
-    pilot: Optional[Path] = typer.Option(None, "--pilot", help="With --dry-run: a finished run directory whose "
-                                         "variance components give the minimum detectable effect of this plan."),
-    fail_under: list[str] = typer.Option([], "--fail-under",
-                                         help="EVALUATION.METRIC=VALUE: exit 1 if a condition's mean is below."),
+    pilot: Path | None = typer.Option(
+        None,
+        "--pilot",
+        help="With --dry-run: a finished run directory whose "
+        "variance components give the minimum detectable effect of this plan.",
+    ),
+    fail_under: list[str] = typer.Option(
+        [], "--fail-under", help="EVALUATION.METRIC=VALUE: exit 1 if a condition's mean is below."
+    ),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
-    backend: str = typer.Option("local", "--backend", help="local (units one after another here) or ray (each "
-                                "unit a Ray task; needs the ray extra). Results are the same."),
-    address: Optional[str] = typer.Option(None, "--address", help="With --backend ray: the cluster (HOST:PORT, "
-                                          "ray://HOST:10001 or auto); default: start a local Ray instance."),
-    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per unit "
-                                             "(default: the spec's unit_resources, 1)."),
-    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per unit "
-                                             "(default: the spec's unit_resources, 0)."),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        help="local (units one after another here) or ray (each "
+        "unit a Ray task; needs the ray extra). Results are the same.",
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="With --backend ray: the cluster (HOST:PORT, "
+        "ray://HOST:10001 or auto); default: start a local Ray instance.",
+    ),
+    num_cpus: float | None = typer.Option(
+        None, "--num-cpus", help="With --backend ray: CPUs per unit (default: the spec's unit_resources, 1)."
+    ),
+    num_gpus: float | None = typer.Option(
+        None, "--num-gpus", help="With --backend ray: GPUs per unit (default: the spec's unit_resources, 0)."
+    ),
 ) -> None:
     """Retrain and score every condition x seed; write tidy results, statistics and a report."""
     from ..robustness import Runner, load_experiment
@@ -152,7 +194,7 @@ def run(
     if dry_run:
         plan = Runner(exp, run_dir, progress=False).plan()
         if pilot is not None:
-            from ..robustness.power import pilot_power
+            from ..stats.power import pilot_power
 
             plan["power"] = pilot_power(pilot, len(exp.seeds))
         typer.echo(json.dumps(plan, indent=2))
@@ -185,7 +227,7 @@ def quickstart(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by 'textrobust run'."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file (default RUN_DIR/report.html)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="HTML file (default RUN_DIR/report.html)."),
 ) -> None:
     """Write the self-contained HTML robustness report (and report.json) for a run directory."""
     from ..reports import build_report

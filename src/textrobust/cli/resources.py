@@ -11,9 +11,13 @@ from . import app
 
 @app.command()
 def resources(
-    prepare: bool = typer.Option(False, "--prepare", help="Make installed resources ready: write WordNet's "
-                                 "lexnames file (and an NLTK_DATA folder for other NLTK tools), and cache the "
-                                 "dequantised SmolLM2 checkpoint (about 20 s once)."),
+    prepare: bool = typer.Option(
+        False,
+        "--prepare",
+        help="Make installed resources ready: write WordNet's "
+        "lexnames file (and an NLTK_DATA folder for other NLTK tools), and cache the "
+        "dequantised SmolLM2 checkpoint (about 20 s once).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Optional offline resources (WordNet, spaCy tagger, SmolLM2, Bergamot): installed or not, where, and the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -81,13 +81,17 @@ def default_evaluations(label_names: list[str]) -> list[dict[str, Any]]:
         match_labels(load_pack(None).labels, label_names, where="scan")
         evals += [{"kind": "mft"}, {"kind": "dir"}]
     except ConfigError:
-        typer.echo(f"behaviour tests skipped: the built-in pack is for sentiment, the data's labels are {label_names}"
-                   " (give your own with --eval '{kind: mft, pack: my_pack.yaml}')", err=True)
+        typer.echo(
+            f"behaviour tests skipped: the built-in pack is for sentiment, the data's labels are {label_names}"
+            " (give your own with --eval '{kind: mft, pack: my_pack.yaml}')",
+            err=True,
+        )
     return evals + [{"kind": "calibration", "suites": ["typo"]}, {"kind": "attack", "recipe": "deepwordbug", "n": 100}]
 
 
-def _models(models: list[str], labels: Optional[str], batch_size: Optional[int], timeout: float,
-            retries: int) -> dict[str, dict[str, Any]]:
+def _models(
+    models: list[str], labels: str | None, batch_size: int | None, timeout: float, retries: int
+) -> dict[str, dict[str, Any]]:
     from ..errors import ConfigError
 
     out: dict[str, dict[str, Any]] = {}
@@ -109,30 +113,49 @@ def _models(models: list[str], labels: Optional[str], batch_size: Optional[int],
 @app.command()
 def scan(
     data: str = typer.Argument(..., help="Labelled test data (CSV/TSV/JSONL/Parquet, a label directory, ...)."),
-    model: list[str] = typer.Option(..., "--model", "-m", help="MODEL or NAME=MODEL, repeatable: a 'textrobust "
-                                    "train' directory, a Hugging Face classifier directory or hub name, or an "
-                                    "http(s):// endpoint (docs/scan.md). The first is the baseline."),
-    evals: list[str] = typer.Option([], "--eval", help="An evaluation entry, repeatable: "
-                                    "'attack:recipe=textfooler,n=200' or \"{kind: transfer, sets: {...}}\". "
-                                    "Default: clean, inv, mft/dir (sentiment labels), calibration, deepwordbug."),
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="MODEL or NAME=MODEL, repeatable: a 'textrobust "
+        "train' directory, a Hugging Face classifier directory or hub name, or an "
+        "http(s):// endpoint (docs/scan.md). The first is the baseline.",
+    ),
+    evals: list[str] = typer.Option(
+        [],
+        "--eval",
+        help="An evaluation entry, repeatable: "
+        "'attack:recipe=textfooler,n=200' or \"{kind: transfer, sets: {...}}\". "
+        "Default: clean, inv, mft/dir (sentiment labels), calibration, deepwordbug.",
+    ),
     output: Path = typer.Option(Path("runs/scan"), "--output", "-o", help="Run directory."),
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
     encoding: str = ENCODING,
-    fmt: Optional[str] = FORMAT,
-    data_labels: Optional[str] = typer.Option(None, "--data-labels", help="Names of the data's integer labels, "
-                                              "in order (e.g. negative,positive)."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Output order of models that do not say it "
-                                         "(HTTP endpoints without 'labels', checkpoints named LABEL_0, ...)."),
-    n: Optional[int] = typer.Option(None, "-n", help="Score a stratified sample of N test examples."),
-    resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for attack resources (neighbours, "
-                                       "encoder, ...)."),
+    fmt: str | None = FORMAT,
+    data_labels: str | None = typer.Option(
+        None, "--data-labels", help="Names of the data's integer labels, in order (e.g. negative,positive)."
+    ),
+    labels: str | None = typer.Option(
+        None,
+        "--labels",
+        help="Output order of models that do not say it "
+        "(HTTP endpoints without 'labels', checkpoints named LABEL_0, ...).",
+    ),
+    n: int | None = typer.Option(None, "-n", help="Score a stratified sample of N test examples."),
+    resource: list[str] = typer.Option(
+        [], "--resource", help="NAME=PATH for attack resources (neighbours, encoder, ...)."
+    ),
     device: str = DEVICE,
-    batch_size: Optional[int] = typer.Option(None, help="Texts per model call (per HTTP request)."),
+    batch_size: int | None = typer.Option(None, help="Texts per model call (per HTTP request)."),
     timeout: float = typer.Option(30.0, help="HTTP models: seconds per request."),
     retries: int = typer.Option(3, help="HTTP models: extra attempts on connection errors, timeouts and 5xx."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep models already scored with the same "
-                                "settings (an HTTP model is always taken as unchanged: --no-resume rescans)."),
+    resume: bool = typer.Option(
+        True,
+        "--resume/--no-resume",
+        help="Keep models already scored with the same "
+        "settings (an HTTP model is always taken as unchanged: --no-resume rescans).",
+    ),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
 ) -> None:
     """Score models you already have with every evaluation, side by side, without retraining."""
@@ -142,18 +165,32 @@ def scan(
     from .tools import parse_resources
 
     names = [x.strip() for x in data_labels.split(",")] if data_labels else None
-    source: dict[str, Any] = {"path": data, "text_column": text_column, "label_column": label_column,
-                              "encoding": encoding, "format": fmt, "label_names": names}
+    source: dict[str, Any] = {
+        "path": data,
+        "text_column": text_column,
+        "label_column": label_column,
+        "encoding": encoding,
+        "format": fmt,
+        "label_names": names,
+    }
     entries = [parse_eval(e) for e in evals]
     if not entries:
-        found = load_dataset(data, text_column=text_column, label_column=label_column, encoding=encoding, fmt=fmt,
-                             label_names=names).label_names
+        found = load_dataset(
+            data, text_column=text_column, label_column=label_column, encoding=encoding, fmt=fmt, label_names=names
+        ).label_names
         entries = default_evaluations(found)
     conditions = _models(model, labels, batch_size, timeout, retries)
-    raw = {"name": f"scan of {Path(data).name}", "data": {"test": source, **({"test_size": n} if n else {})},
-           "model": {"device": device, **({"batch_size": batch_size} if batch_size else {})},
-           "conditions": conditions, "baseline": next(iter(conditions)), "seeds": [0], "evaluations": entries,
-           "resources": parse_resources(resource), "output": str(output)}
+    raw = {
+        "name": f"scan of {Path(data).name}",
+        "data": {"test": source, **({"test_size": n} if n else {})},
+        "model": {"device": device, **({"batch_size": batch_size} if batch_size else {})},
+        "conditions": conditions,
+        "baseline": next(iter(conditions)),
+        "seeds": [0],
+        "evaluations": entries,
+        "resources": parse_resources(resource),
+        "output": str(output),
+    }
     exp = parse_experiment(raw, "scan")
     typer.echo(f"scanning {len(conditions)} model(s) with {len(entries)} evaluation(s) into {output}", err=True)
     _run(exp, output, resume, [], report)
@@ -164,11 +201,12 @@ def serve(
     model: str = typer.Argument(..., help="A 'textrobust train' directory or a Hugging Face classifier."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="Port (0: any free port)."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Output order, where the model does not say."),
+    labels: str | None = typer.Option(None, "--labels", help="Output order, where the model does not say."),
     device: str = DEVICE,
 ) -> None:
     """Serve a model over HTTP: POST {"texts": [...]} -> {"probabilities": [[...]], "labels": [...]}."""
-    from ..models import load_model, serve as _serve
+    from ..models import load_model
+    from ..models import serve as _serve
 
     clf = load_model(model, labels=[x.strip() for x in labels.split(",")] if labels else None, device=device)
     clf.predict_proba(["warm-up"])  # load the weights before the first request (and fail now, not then)

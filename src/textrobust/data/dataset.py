@@ -131,7 +131,7 @@ def _stratified_indices(labels_list: Sequence[int], n: int, seed: int) -> list[i
     for j in np.argsort(-(exact - alloc))[: n - alloc.sum()]:
         alloc[j] += 1
     chosen: list[int] = []
-    for c, k in zip(classes, alloc):
+    for c, k in zip(classes, alloc, strict=True):
         pool = np.flatnonzero(labels == c)
         chosen.extend(rng.choice(pool, size=min(k, len(pool)), replace=False).tolist())
     return chosen

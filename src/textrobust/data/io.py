@@ -117,8 +117,9 @@ def iter_frames(
     yield from _guarded(path, kind, encoding, _table_frames(path, kind, encoding, chunk_rows))
 
 
-def read_table(source: str | os.PathLike, *, fmt: str | None = None, encoding: str = "utf-8",
-               split: str = "train") -> pd.DataFrame:
+def read_table(
+    source: str | os.PathLike, *, fmt: str | None = None, encoding: str = "utf-8", split: str = "train"
+) -> pd.DataFrame:
     """The whole of ``source`` as one DataFrame (see :func:`iter_frames` for the sources and parsing rules).
 
     Example:
@@ -201,8 +202,10 @@ def _guarded(path: Path, kind: str, encoding: str, frames: Iterator[pd.DataFrame
 
 
 def _decode_message(path: Path, e: UnicodeDecodeError, encoding: str) -> str:
-    return (f"{path}: cannot decode byte {e.object[e.start:e.start + 1]!r} at offset {e.start} as {encoding}; "
-            f"pass the file's encoding (e.g. --encoding cp1252)")
+    return (
+        f"{path}: cannot decode byte {e.object[e.start : e.start + 1]!r} at offset {e.start} as {encoding}; "
+        f"pass the file's encoding (e.g. --encoding cp1252)"
+    )
 
 
 def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
@@ -272,7 +275,7 @@ def _slices(frame: pd.DataFrame, chunk_rows: int | None) -> Iterator[pd.DataFram
         yield frame
         return
     for start in range(0, len(frame), chunk_rows):
-        yield frame.iloc[start:start + chunk_rows].reset_index(drop=True)
+        yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
 
 
 def _hf_frames(name: str, split: str, local: bool, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
@@ -283,7 +286,9 @@ def _hf_frames(name: str, split: str, local: bool, chunk_rows: int | None) -> It
         ds: Any = datasets.load_from_disk(name) if local else datasets.load_dataset(name, split=split)
     except Exception as e:
         where = "local datasets directory" if local else "Hugging Face dataset (is the hub reachable?)"
-        raise DataError(f"{name}: cannot load {where}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise DataError(
+            f"{name}: cannot load {where}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     if isinstance(ds, datasets.DatasetDict):
         if split not in ds:
             raise DataError(f"{name}: no split '{split}'; available: {', '.join(ds)}")
@@ -366,8 +371,7 @@ def frame_to_data(
     for col, what in ((text_column, "text"), (label_column, "label")):
         if col not in cols:
             raise DataError(
-                f"{name}: no {what} column '{col}'; columns are: {', '.join(cols)} "
-                f"(choose with --{what}-column)"
+                f"{name}: no {what} column '{col}'; columns are: {', '.join(cols)} (choose with --{what}-column)"
             )
     if len(frame) == 0:
         raise DataError(f"{name}: no rows (the file is empty but for its header)")
@@ -436,7 +440,7 @@ def save_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None = N
             frame.to_parquet(tmp, index=False)
         else:
             with open(tmp, "w", encoding="utf-8") as f:
-                for t, y in zip(frame["text"], frame["label"]):
+                for t, y in zip(frame["text"], frame["label"], strict=True):
                     f.write(f"{y} {t}\n")
     return path
 

@@ -13,16 +13,36 @@ from __future__ import annotations
 from typing import Any
 
 
-def example_record(evaluation: str, item: str, *, failed: bool, text: str, pred: str, conf: float,
-                   original: str | None = None, label: str | None = None, pred_original: str | None = None,
-                   conf_original: float | None = None, **info: Any) -> dict[str, Any]:
+def example_record(
+    evaluation: str,
+    item: str,
+    *,
+    failed: bool,
+    text: str,
+    pred: str,
+    conf: float,
+    original: str | None = None,
+    label: str | None = None,
+    pred_original: str | None = None,
+    conf_original: float | None = None,
+    **info: Any,
+) -> dict[str, Any]:
     """One per-example record (see the module notes); keyword arguments beyond the named ones go to ``info``.
 
     Example:
         >>> example_record("clean", "0", failed=False, text="fine", pred="pos", conf=0.9)["info"]
         {}
     """
-    return {"evaluation": evaluation, "item": item, "failed": bool(failed), "original": original, "text": text,
-            "label": label, "pred_original": pred_original, "pred": pred,
-            "conf_original": None if conf_original is None else float(conf_original), "conf": float(conf),
-            "info": info}
+    return {
+        "evaluation": evaluation,
+        "item": item,
+        "failed": bool(failed),
+        "original": original,
+        "text": text,
+        "label": label,
+        "pred_original": pred_original,
+        "pred": pred,
+        "conf_original": None if conf_original is None else float(conf_original),
+        "conf": float(conf),
+        "info": info,
+    }

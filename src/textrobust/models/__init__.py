@@ -7,8 +7,8 @@ Example:
 
 from .classifier import TextClassifier, TrainConfig, minilm_path, resolve_device
 from .loading import load_model
-from .remote import RemoteModel, serve
 from .metrics import classification_metrics, confusion_matrix, evaluate, per_class_report
+from .remote import RemoteModel, serve
 
 __all__ = [
     "RemoteModel",

@@ -67,8 +67,14 @@ def padded_width(longest: int, multiple: int = 8, limit: int | None = None) -> i
     return min(width, max(longest, limit)) if limit is not None else width
 
 
-def plan_batches(lengths: Sequence[int], *, max_tokens: int | None = None, batch_size: int | None = None,
-                 multiple: int = 8, limit: int | None = None) -> list[list[int]]:
+def plan_batches(
+    lengths: Sequence[int],
+    *,
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
+    multiple: int = 8,
+    limit: int | None = None,
+) -> list[list[int]]:
     """Split inputs of the given token ``lengths`` into batches of indices, longest first.
 
     With ``batch_size``: fixed row counts (the caller asked for them). Otherwise each batch holds as many rows

@@ -8,7 +8,6 @@ per device; see :mod:`textrobust.models.batching`), pads per batch (never to the
 from __future__ import annotations
 
 import functools
-
 import json
 import logging
 import os
@@ -124,8 +123,9 @@ def quantize_int8(model: Any) -> Any:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {torch.nn.Linear},
-                                                      dtype=torch.qint8)
+        return torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model).cpu().eval(), {torch.nn.Linear}, dtype=torch.qint8
+        )
 
 
 class TextClassifier:
@@ -278,7 +278,9 @@ class TextClassifier:
         if not texts:
             return []
         # An empty text still gets [CLS] [SEP]; a space keeps tokenizers that return nothing for "" happy.
-        enc = self.tokenizer([t if t else " " for t in texts], truncation=True, max_length=self.max_length, padding=False)
+        enc = self.tokenizer(
+            [t if t else " " for t in texts], truncation=True, max_length=self.max_length, padding=False
+        )
         return enc["input_ids"]
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -303,8 +305,12 @@ class TextClassifier:
             return np.empty((0, len(self.labels)), dtype=np.float32)
         ids = self.encode(texts)
         rows = batch_size or self.batch_size
-        batches = plan_batches([len(x) for x in ids], batch_size=rows, max_tokens=None if rows else self.token_budget,
-                               limit=self.max_length)
+        batches = plan_batches(
+            [len(x) for x in ids],
+            batch_size=rows,
+            max_tokens=None if rows else self.token_budget,
+            limit=self.max_length,
+        )
         model = self.inference_model()
         was_training = model.training
         model.eval()
@@ -364,7 +370,6 @@ class TextClassifier:
         On CPU: bf16 autocast for inference when ``self.cpu_bf16`` is set, else nothing."""
         import contextlib
 
-
         if not self.device.startswith("cuda"):
             return autocast_context(self.device, self.cpu_bf16 and not training)
         stack = contextlib.ExitStack()
@@ -372,8 +377,9 @@ class TextClassifier:
         try:
             from torch.nn.attention import SDPBackend, sdpa_kernel
 
-            stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-                                             SDPBackend.MATH]))
+            stack.enter_context(
+                sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+            )
         except ImportError:  # older torch: no backend selection
             pass
         return stack
@@ -388,12 +394,12 @@ class TextClassifier:
         epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
         progress: bool = True,
     ) -> TextClassifier:
-        """Fine-tune on ``train`` (see :func:`textrobust.models.training.fit`); returns ``self``.
+        """Fine-tune on ``train`` (see :func:`textrobust.models.finetune.fit`); returns ``self``.
 
         ``epoch_callback(model, epoch, texts, labels) -> (extra_texts, extra_labels)`` runs before every epoch
         after the first; what it returns is added to that epoch's data (online adversarial training).
         """
-        from .training import fit as _fit
+        from .finetune import fit as _fit
 
         if config is not None:
             self.train_config = config
@@ -451,8 +457,14 @@ class TextClassifier:
         return directory
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, *, device: str = "auto", batch_size: int | None = None,
-             max_tokens: int | None = None) -> TextClassifier:
+    def load(
+        cls,
+        directory: str | os.PathLike,
+        *,
+        device: str = "auto",
+        batch_size: int | None = None,
+        max_tokens: int | None = None,
+    ) -> TextClassifier:
         """Load a classifier saved with :meth:`save`.
 
         Inference batching is a property of the machine, not of the model: ``batch_size`` (fixed rows) or

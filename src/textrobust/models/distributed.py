@@ -1,6 +1,6 @@
 """Data-parallel fine-tuning of one model over several processes (DDP), for ``accelerate launch`` or ``torchrun``.
 
-Launched that way, every process runs the same program; :func:`~textrobust.models.training.fit` then wraps the model
+Launched that way, every process runs the same program; :func:`~textrobust.models.finetune.fit` then wraps the model
 in ``DistributedDataParallel`` (NCCL on GPUs, one GPU per process; gloo on CPU), each process trains on its share of
 every epoch's batches (the batch order is seeded, so all processes agree on it) and gradients are averaged after
 every step, so the processes hold identical weights. Only the main process should write files

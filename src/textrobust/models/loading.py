@@ -14,9 +14,16 @@ from ..errors import ModelError
 _GENERIC = re.compile(r"^LABEL_\d+$")
 
 
-def load_model(source: str, *, labels: Sequence[str] | None = None, device: str = "auto",
-               batch_size: int | None = None, max_tokens: int | None = None, max_length: int = 128,
-               **remote: Any) -> Any:
+def load_model(
+    source: str,
+    *,
+    labels: Sequence[str] | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    max_length: int = 128,
+    **remote: Any,
+) -> Any:
     """A classifier (``labels`` + ``predict_proba``) from ``source``.
 
     * ``http://...`` / ``https://...``: a :class:`~textrobust.models.remote.RemoteModel` (``labels`` give the
@@ -41,8 +48,9 @@ def load_model(source: str, *, labels: Sequence[str] | None = None, device: str 
             raise ModelError(f"{source}: labels {list(labels)} given, but the model was trained with {clf.labels}")
         return clf
     names = _hf_labels(source, labels)
-    clf = TextClassifier(source, labels=names, device=device, batch_size=batch_size, max_tokens=max_tokens,
-                         max_length=max_length)
+    clf = TextClassifier(
+        source, labels=names, device=device, batch_size=batch_size, max_tokens=max_tokens, max_length=max_length
+    )
     clf.fitted = True
     return clf
 
@@ -52,8 +60,10 @@ def _hf_labels(source: str, labels: Sequence[str] | None) -> list[str]:
     config = _read_config(source)
     arch = config.get("architectures") or []
     if not any(a.endswith("ForSequenceClassification") for a in arch):
-        raise ModelError(f"{source}: not a sequence classifier (architectures: {', '.join(arch) or 'none'}); "
-                         "fine-tune it first ('textrobust train') or give a classifier")
+        raise ModelError(
+            f"{source}: not a sequence classifier (architectures: {', '.join(arch) or 'none'}); "
+            "fine-tune it first ('textrobust train') or give a classifier"
+        )
     id2label = config.get("id2label") or {}
     found = [str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))]
     if labels is not None:
@@ -61,8 +71,10 @@ def _hf_labels(source: str, labels: Sequence[str] | None) -> list[str]:
             raise ModelError(f"{source}: {len(labels)} labels given, but the model has {len(found)} outputs")
         return [str(x) for x in labels]
     if not found or all(_GENERIC.match(x) for x in found):
-        raise ModelError(f"{source}: unknown label order (the config names its outputs {found or 'nothing'}); "
-                         "give the labels in output order, e.g. --labels negative,positive")
+        raise ModelError(
+            f"{source}: unknown label order (the config names its outputs {found or 'nothing'}); "
+            "give the labels in output order, e.g. --labels negative,positive"
+        )
     return found
 
 
@@ -81,5 +93,7 @@ def _read_config(source: str) -> dict[str, Any]:
         return AutoConfig.from_pretrained(source).to_dict()
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"cannot load model '{source}': not a local directory and it could not be fetched from "
-                         f"the Hugging Face hub (offline?) - give a local path ({first[:120]})") from None
+        raise ModelError(
+            f"cannot load model '{source}': not a local directory and it could not be fetched from "
+            f"the Hugging Face hub (offline?) - give a local path ({first[:120]})"
+        ) from None

@@ -32,13 +32,11 @@ def per_class_report(cm: np.ndarray, label_names: Sequence[str]) -> list[dict[st
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
     return [
         {"label": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for name, p, r, f, s in zip(label_names, precision, recall, f1, true)
+        for name, p, r, f, s in zip(label_names, precision, recall, f1, true, strict=True)
     ]
 
 
-def classification_metrics(
-    probs: np.ndarray, y_true: Sequence[int], label_names: Sequence[str]
-) -> dict[str, Any]:
+def classification_metrics(probs: np.ndarray, y_true: Sequence[int], label_names: Sequence[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class report and confusion matrix from ``predict_proba`` output.
 
     Example:

@@ -43,14 +43,23 @@ class RemoteModel:
     ``timeout`` seconds per request; ``retries`` extra attempts on transient failures, waiting ``backoff`` x 2^k s.
     """
 
-    def __init__(self, url: str, *, labels: Sequence[str] | None = None, batch_size: int = 256,
-                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        labels: Sequence[str] | None = None,
+        batch_size: int = 256,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{url}: an HTTP model URL starts with http:// or https://")
         if batch_size < 1 or timeout <= 0 or retries < 0 or backoff < 0:
-            raise ConfigError(f"{url}: invalid batch_size={batch_size}, timeout={timeout}, retries={retries} "
-                              f"or backoff={backoff}")
+            raise ConfigError(
+                f"{url}: invalid batch_size={batch_size}, timeout={timeout}, retries={retries} or backoff={backoff}"
+            )
         self.url, self.batch_size, self.timeout = url, int(batch_size), float(timeout)
         self.retries, self.backoff, self.headers = int(retries), float(backoff), dict(headers or {})
         self._labels = [str(x) for x in labels] if labels is not None else None
@@ -66,8 +75,10 @@ class RemoteModel:
         if self._labels is None:
             self._post(["probe"])
             if self._labels is None:
-                raise ModelError(f"{self.url}: the server does not say its label order (no 'labels' in the answer); "
-                                 "give the labels in the model's order (--labels a,b or labels: [a, b])")
+                raise ModelError(
+                    f"{self.url}: the server does not say its label order (no 'labels' in the answer); "
+                    "give the labels in the model's order (--labels a,b or labels: [a, b])"
+                )
         return self._labels
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -76,7 +87,7 @@ class RemoteModel:
             raise ConfigError("predict_proba takes a list of texts, not a single string")
         texts = list(texts)
         bs = batch_size or self.batch_size
-        rows = [self._post(texts[i:i + bs]) for i in range(0, len(texts), bs)]
+        rows = [self._post(texts[i : i + bs]) for i in range(0, len(texts), bs)]
         k = len(self.labels)
         return np.concatenate(rows).astype(np.float32) if rows else np.empty((0, k), dtype=np.float32)
 
@@ -105,9 +116,11 @@ class RemoteModel:
                 problem = f"HTTP {resp.status_code}"
                 continue
             if resp.status_code != 200:
-                raise ModelError(f"{self.url}: the server answered HTTP {resp.status_code} "
-                                 f"({_snippet(resp.text)}); check the URL and the request format (docs: "
-                                 "textrobust.models.remote)")
+                raise ModelError(
+                    f"{self.url}: the server answered HTTP {resp.status_code} "
+                    f"({_snippet(resp.text)}); check the URL and the request format (docs: "
+                    "textrobust.models.remote)"
+                )
             return self._parse(resp.text, len(texts))
         raise ModelError(f"{self.url}: {problem} after {self.retries + 1} attempt(s); is the server running?")
 
@@ -124,18 +137,20 @@ class RemoteModel:
         except (TypeError, ValueError):
             probs = np.empty(0)
         if probs.ndim != 2:
-            raise ModelError(f"{self.url}: expected 'probabilities' as a list of rows of numbers, got "
-                             f"{_snippet(json.dumps(rows))}")
+            raise ModelError(
+                f"{self.url}: expected 'probabilities' as a list of rows of numbers, got {_snippet(json.dumps(rows))}"
+            )
         if probs.shape[0] != n:
             raise ModelError(f"{self.url}: sent {n} texts but got {probs.shape[0]} rows of probabilities")
         k = len(self._labels) if self._labels is not None else probs.shape[1]
         if probs.shape[1] != k:
-            raise ModelError(f"{self.url}: got {probs.shape[1]} probabilities per text for {k} labels "
-                             f"{self._labels}")
+            raise ModelError(f"{self.url}: got {probs.shape[1]} probabilities per text for {k} labels {self._labels}")
         bad = np.flatnonzero(~np.isfinite(probs).all(1) | (probs < -1e-6).any(1) | (np.abs(probs.sum(1) - 1) > 1e-3))
         if len(bad):
-            raise ModelError(f"{self.url}: row {bad[0]} of the answer is not a probability distribution "
-                             f"({probs[bad[0]].tolist()} sums to {probs[bad[0]].sum():.4g}); return softmax outputs")
+            raise ModelError(
+                f"{self.url}: row {bad[0]} of the answer is not a probability distribution "
+                f"({probs[bad[0]].tolist()} sums to {probs[bad[0]].sum():.4g}); return softmax outputs"
+            )
         return probs
 
     def _check_labels(self, labels: list[str]) -> None:

@@ -36,8 +36,10 @@ def hbar_chart(title: str, groups: list[tuple[str, list[dict[str, Any]]]], *, un
         return Markup("")
     top = 1.0 if unit == "fraction" else min(_nice_max(bars), 100.0) if unit == "percent" else _nice_max(bars)
     height = TOP + BOTTOM + sum(GROUP_H + ROW_H * len(rows) for _, rows in groups)
-    parts = [Markup('<title>{}</title>').format(plain_label(title)),
-             Markup('<text class="ttl" x="0" y="16">{}</text>').format(plain_label(title))]
+    parts = [
+        Markup("<title>{}</title>").format(plain_label(title)),
+        Markup('<text class="ttl" x="0" y="16">{}</text>').format(plain_label(title)),
+    ]
     parts += _axis(top, unit, height)
     y = TOP
     for group, rows in groups:
@@ -62,22 +64,30 @@ def _fmt(value: Any, unit: str) -> str:
 
 def _bar(bar: dict[str, Any], y: float, top: float, unit: str) -> list[Markup]:
     cell = bar["cell"]
-    out = [Markup('<text class="lbl" x="{}" y="{}" text-anchor="end">{}</text>').format(
-        LABEL_W - 8, y + 15, plain_label(bar["label"]))]
+    out = [
+        Markup('<text class="lbl" x="{}" y="{}" text-anchor="end">{}</text>').format(
+            LABEL_W - 8, y + 15, plain_label(bar["label"])
+        )
+    ]
     if not (cell and is_number(cell.get("mean"))):
         out.append(Markup('<text class="val" x="{}" y="{}">not measured</text>').format(LABEL_W + 4, y + 15))
         return out
     mean, low, high = cell["mean"], cell.get("ci_low"), cell.get("ci_high")
     x_end = _scale(mean, top)
-    out.append(Markup('<rect class="bar s{}" x="{}" y="{}" width="{:.1f}" height="14" rx="2"/>').format(
-        int(bar["series"]) % 6, LABEL_W, y + 4, max(x_end - LABEL_W, 0.5)))
+    out.append(
+        Markup('<rect class="bar s{}" x="{}" y="{}" width="{:.1f}" height="14" rx="2"/>').format(
+            int(bar["series"]) % 6, LABEL_W, y + 4, max(x_end - LABEL_W, 0.5)
+        )
+    )
     label = _fmt(mean, unit)
     right = x_end
     if is_number(low) and is_number(high):
         x1, x2 = _scale(low, top), _scale(high, top)
-        out.append(Markup(
-            '<path class="err" d="M{a:.1f} {m} H{b:.1f} M{a:.1f} {t} V{u} M{b:.1f} {t} V{u}"/>'
-        ).format(a=x1, b=x2, m=y + 11, t=y + 6, u=y + 16))
+        out.append(
+            Markup('<path class="err" d="M{a:.1f} {m} H{b:.1f} M{a:.1f} {t} V{u} M{b:.1f} {t} V{u}"/>').format(
+                a=x1, b=x2, m=y + 11, t=y + 6, u=y + 16
+            )
+        )
         half = (high - low) / 2 * (100 if unit == "fraction" else 1)
         label += f" \u00b1 {num(half)}"
         right = max(right, x2)
@@ -90,10 +100,16 @@ def _axis(top: float, unit: str, height: int) -> list[Markup]:
     for i in range(5):
         value = top * i / 4
         x = _scale(value, top)
-        out.append(Markup('<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{a}" y2="{b}"/>').format(
-            x=x, a=TOP - 6, b=height - BOTTOM + 4))
-        out.append(Markup('<text class="tick" x="{:.1f}" y="{}" text-anchor="middle">{}</text>').format(
-            x, height - 10, _tick(value, unit)))
+        out.append(
+            Markup('<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{a}" y2="{b}"/>').format(
+                x=x, a=TOP - 6, b=height - BOTTOM + 4
+            )
+        )
+        out.append(
+            Markup('<text class="tick" x="{:.1f}" y="{}" text-anchor="middle">{}</text>').format(
+                x, height - 10, _tick(value, unit)
+            )
+        )
     return out
 
 
@@ -125,8 +141,16 @@ def build_charts(content: dict[str, Any]) -> list[dict[str, Any]]:
     series = {c: i for i, c in enumerate(conditions)}
     out = []
     for chart in content["charts"]:
-        groups = [(g["label"], [{"label": b["condition"], "series": series.get(b["condition"], 0), "cell": b["cell"]}
-                                for b in g["bars"]]) for g in chart["groups"]]
+        groups = [
+            (
+                g["label"],
+                [
+                    {"label": b["condition"], "series": series.get(b["condition"], 0), "cell": b["cell"]}
+                    for b in g["bars"]
+                ],
+            )
+            for g in chart["groups"]
+        ]
         direction = {True: "higher is better", False: "lower is better"}.get(chart.get("higher_is_better"), "")
         title = chart["title"] + (f" ({direction})" if direction else "")
         svg = hbar_chart(title, groups, unit=AXIS_UNIT.get(chart["unit"], "number"))

@@ -30,9 +30,16 @@ def build_content(run: RunDir) -> dict[str, Any]:
     table = summary_rows(conditions, baseline, cols, cells, confidence)
     best = best_condition(table, cols)
     raw_units = summary.get("units") if isinstance(summary.get("units"), dict) else {}
-    units = {"total": raw_units.get("total"), "done": raw_units.get("done"), "missing": raw_units.get("missing"),
-             "failed": [{"unit": str(f.get("unit")), "error": str(f.get("error"))}
-                        for f in raw_units.get("failed") or [] if isinstance(f, dict)]}
+    units = {
+        "total": raw_units.get("total"),
+        "done": raw_units.get("done"),
+        "missing": raw_units.get("missing"),
+        "failed": [
+            {"unit": str(f.get("unit")), "error": str(f.get("error"))}
+            for f in raw_units.get("failed") or []
+            if isinstance(f, dict)
+        ],
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -75,11 +82,24 @@ def _charts(metrics: list[dict[str, Any]], conditions: list[str], cells: Cells) 
     for m in metrics:
         if not m.get("chart"):
             continue
-        chart = charts.setdefault(m["chart"], {"title": m["chart"], "unit": m["unit"], "range": m["range"],
-                                               "higher_is_better": m.get("higher_is_better"), "groups": []})
-        chart["groups"].append({"label": m["label"], "evaluation": m["evaluation"], "metric": m["metric"],
-                                "bars": [{"condition": c, "cell": cells(c, m["evaluation"], m["metric"])}
-                                         for c in conditions]})
+        chart = charts.setdefault(
+            m["chart"],
+            {
+                "title": m["chart"],
+                "unit": m["unit"],
+                "range": m["range"],
+                "higher_is_better": m.get("higher_is_better"),
+                "groups": [],
+            },
+        )
+        chart["groups"].append(
+            {
+                "label": m["label"],
+                "evaluation": m["evaluation"],
+                "metric": m["metric"],
+                "bars": [{"condition": c, "cell": cells(c, m["evaluation"], m["metric"])} for c in conditions],
+            }
+        )
     return list(charts.values())
 
 
@@ -89,15 +109,21 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
     seeds = cfg.get("seeds") or sorted({r["seed"] for r in run.results}, key=str)
     conds = cfg.get("conditions") if isinstance(cfg.get("conditions"), dict) else {}
-    fixed = [str((c.get("model") or {}).get("path")) for c in conds.values()
-             if isinstance(c, dict) and isinstance(c.get("model"), dict)]
+    fixed = [
+        str((c.get("model") or {}).get("path"))
+        for c in conds.values()
+        if isinstance(c, dict) and isinstance(c.get("model"), dict)
+    ]
     if fixed:  # a scan: the models are the conditions' own
         model = {"name": "fixed models: " + ", ".join(fixed), "max_length": None}
     return {
         "name": str(cfg.get("name") or run.path.name),
-        "data": {"train": _source(data.get("train")), "train_size": data.get("train_size"),
-                 "test": _source(data.get("test")) or (
-                     f"{data['test_split']:.0%} of train held out" if data.get("test_split") else None)},
+        "data": {
+            "train": _source(data.get("train")),
+            "train_size": data.get("train_size"),
+            "test": _source(data.get("test"))
+            or (f"{data['test_split']:.0%} of train held out" if data.get("test_split") else None),
+        },
         "model": {"name": model.get("name"), "max_length": model.get("max_length")},
         "seeds": list(seeds),
         "conditions": conditions,
@@ -115,8 +141,9 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
 def _source(src: Any) -> str | None:
     """A data source as written in the config: a path string, or a mapping with a ``path`` (plus columns)."""
     if isinstance(src, dict):
-        extra = [f"{k}={src[k]}" for k in ("text_column", "format", "encoding")
-                 if src.get(k) not in (None, "text", "utf-8")]
+        extra = [
+            f"{k}={src[k]}" for k in ("text_column", "format", "encoding") if src.get(k) not in (None, "text", "utf-8")
+        ]
         return str(src.get("path")) + (f" ({', '.join(extra)})" if extra else "")
     return None if src is None else str(src)
 
@@ -129,8 +156,10 @@ def _per_seed(run: RunDir, cols: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = wanted.get((str(r["evaluation"]), str(r["metric"])))
         if key is None:
             continue
-        entry = rows.setdefault((str(r["condition"]), r["seed"]),
-                                {"condition": str(r["condition"]), "seed": _clean(r["seed"]), "values": {}})
+        entry = rows.setdefault(
+            (str(r["condition"]), r["seed"]),
+            {"condition": str(r["condition"]), "seed": _clean(r["seed"]), "values": {}},
+        )
         entry["values"][key] = _clean(r["value"])
     return list(rows.values())
 

@@ -19,8 +19,9 @@ from .textdiff import clip, word_diff
 EXAMPLE_ROWS = 50
 
 
-def build_examples(run: RunDir, conditions: list[str], metrics: list[dict[str, Any]],
-                   cap: int = EXAMPLE_ROWS) -> dict[str, Any]:
+def build_examples(
+    run: RunDir, conditions: list[str], metrics: list[dict[str, Any]], cap: int = EXAMPLE_ROWS
+) -> dict[str, Any]:
     """``{"failures": [block per evaluation], "augmented": block}``; evaluations in metric-metadata order."""
     rows: dict[str, list[dict[str, Any]]] = {}
     for row in _failure_rows(run, conditions):
@@ -32,9 +33,17 @@ def build_examples(run: RunDir, conditions: list[str], metrics: list[dict[str, A
         if ev in rows:
             block = _sample(rows[ev], "condition", cap)
             slug = re.sub(r"[^A-Za-z0-9]+", "-", ev).strip("-").lower() or "evaluation"
-            failures.append({"evaluation": ev, "id": f"fail-{slug}-{len(failures) + 1}" if any(
-                f["id"] == f"fail-{slug}" for f in failures) else f"fail-{slug}", "metric_label": headline.get(ev),
-                **block, "info_columns": _varying_info(block["rows"])})
+            failures.append(
+                {
+                    "evaluation": ev,
+                    "id": f"fail-{slug}-{len(failures) + 1}"
+                    if any(f["id"] == f"fail-{slug}" for f in failures)
+                    else f"fail-{slug}",
+                    "metric_label": headline.get(ev),
+                    **block,
+                    "info_columns": _varying_info(block["rows"]),
+                }
+            )
     return {"failures": failures, "augmented": _sample(_augmented_rows(run, conditions), "operator", cap)}
 
 

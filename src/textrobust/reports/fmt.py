@@ -147,8 +147,10 @@ def seeds_tally(cell: dict[str, Any], higher_is_better: bool) -> str:
         if not is_number(r.get("p")):
             return ""
         mine, theirs = (r["b"], r["c"]) if higher_is_better else (r["c"], r["b"])
-        return (f"exact McNemar on the {r['b'] + r['c']} examples where the two disagree: {mine} favour this model, "
-                f"{theirs} the baseline, {p_text(r['p'])}")
+        return (
+            f"exact McNemar on the {r['b'] + r['c']} examples where the two disagree: {mine} favour this model, "
+            f"{theirs} the baseline, {p_text(r['p'])}"
+        )
     good = [r for r in by_seed if (r["diff"] > 0) == higher_is_better and r["diff"] != 0]
     sig = [r for r in good if is_number(r.get("p")) and r["p"] < 0.05]
     text = f"better in {len(good)} of {len(by_seed)} seeds"
@@ -160,19 +162,30 @@ def seeds_tally(cell: dict[str, Any], higher_is_better: bool) -> str:
 def _planning_text(cell: dict[str, Any], unit: str, diff: Any) -> str:
     parts = []
     if is_number(cell.get("diff_mde")):
-        parts.append(f"this design detects changes of {diff_text(cell['diff_mde'], unit).lstrip('+')} or more "
-                     "(80% power)")
+        parts.append(
+            f"this design detects changes of {diff_text(cell['diff_mde'], unit).lstrip('+')} or more (80% power)"
+        )
     if is_number(diff) and diff != 0:
         if is_number(cell.get("seeds_needed")):
             parts.append(f"about {cell['seeds_needed']} seeds would detect {diff_text(diff, unit)}")
         elif is_number(cell.get("examples_needed")):
-            parts.append(f"more seeds alone would not; about {cell['examples_needed']:,} test examples would detect "
-                         f"{diff_text(diff, unit)}")
+            parts.append(
+                f"more seeds alone would not; about {cell['examples_needed']:,} test examples would detect "
+                f"{diff_text(diff, unit)}"
+            )
     return "; ".join(parts)
 
 
-def verdict(cell: dict[str, Any] | None, *, what: str, better: str, worse: str, confidence: float,
-            unit: str = "share", higher_is_better: bool = True) -> dict[str, str]:
+def verdict(
+    cell: dict[str, Any] | None,
+    *,
+    what: str,
+    better: str,
+    worse: str,
+    confidence: float,
+    unit: str = "share",
+    higher_is_better: bool = True,
+) -> dict[str, str]:
     """Plain-language judgement of one difference to the baseline: what was compared, the interval (and what varied
     in it), the Holm-adjusted p-value, and what the design can detect.
 
@@ -190,28 +203,36 @@ def verdict(cell: dict[str, Any] | None, *, what: str, better: str, worse: str, 
     interval = " ".join(x for x in (ci_text(low, high, confidence, unit=unit), design_text(cell)) if x)
     q = cell.get("diff_p_adjusted")
     family = cell.get("family_size")
-    holm = (f"Holm-adjusted {p_text(q)} across {family} comparisons" if is_number(q) and is_number(family)
-            else "")
+    holm = f"Holm-adjusted {p_text(q)} across {family} comparisons" if is_number(q) and is_number(family) else ""
     tally = seeds_tally(cell, higher_is_better)
     plan = _planning_text(cell, unit, diff)
     if kind == "too_few_seeds":
         if not has_ci:
-            head = f"{what}: {shown}, too few seeds for an interval" if is_number(diff) else \
-                f"{what}: too few seeds for an interval"
+            head = (
+                f"{what}: {shown}, too few seeds for an interval"
+                if is_number(diff)
+                else f"{what}: too few seeds for an interval"
+            )
             return {"kind": kind, "text": head + (f"; {tally}" if tally else "")}
         runs = {"better": "better", "worse": "worse", "no_change": "no detectable change"}.get(
-            cell.get("these_runs") or "", "")
-        text = (f"{what}: {shown} on these {cell.get('n_seeds')} training runs ({interval}"
-                + (f"; {runs} on these runs, {holm}" if runs and holm else "") + "); "
-                + f"{cell.get('n_seeds')} seeds cannot tell this from seed-to-seed variation"
-                + (f"; {tally}" if tally else "") + (f"; {plan}" if plan else ""))
+            cell.get("these_runs") or "", ""
+        )
+        text = (
+            f"{what}: {shown} on these {cell.get('n_seeds')} training runs ({interval}"
+            + (f"; {runs} on these runs, {holm}" if runs and holm else "")
+            + "); "
+            + f"{cell.get('n_seeds')} seeds cannot tell this from seed-to-seed variation"
+            + (f"; {tally}" if tally else "")
+            + (f"; {plan}" if plan else "")
+        )
         return {"kind": kind, "text": text}
     stats = "; ".join(x for x in (p_text(cell.get("diff_p")) if is_number(cell.get("diff_p")) else "", holm) if x)
     detail = ", ".join(x for x in (interval, stats) if x)
     if kind == "no_change":
         corrected = is_number(cell.get("diff_p")) and cell["diff_p"] < 1 - confidence
-        head = f"no detectable change in {what}" + (f" after correcting for {family} comparisons" if corrected
-                                                    and family else "")
+        head = f"no detectable change in {what}" + (
+            f" after correcting for {family} comparisons" if corrected and family else ""
+        )
         return {"kind": kind, "text": f"{head} ({shown}, {detail})" + (f"; {plan}" if plan else "")}
     phrase = better if kind == "better" else worse
     return {"kind": kind, "text": f"{phrase}: {shown} ({detail})" + (f"; {tally}" if tally else "")}

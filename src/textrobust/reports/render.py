@@ -36,7 +36,8 @@ def build_report(run_dir: str | os.PathLike, output: str | os.PathLike | None = 
     """Write ``report.html`` and its JSON twin for a finished run directory; return the HTML path.
 
     ``output`` defaults to ``run_dir/report.html`` (an existing directory means ``output/report.html``); the
-    twin is the same path with a ``.json`` suffix. Both files are written atomically. Raises :class:`textrobust.errors.DataError` for a missing or corrupt run dir.
+    twin is the same path with a ``.json`` suffix. Both files are written atomically. Raises
+    :class:`textrobust.errors.DataError` for a missing or corrupt run dir.
 
     Example:
         >>> from textrobust.reports import build_report
@@ -64,7 +65,12 @@ def render_html(content: dict[str, Any], *, json_name: str = "report.json") -> s
     )
     template = _environment().get_template("report.html.j2")
     return template.render(
-        c=content, charts=build_charts(content), css=Markup(css), js=Markup(js), csp=csp, json_name=json_name,
+        c=content,
+        charts=build_charts(content),
+        css=Markup(css),
+        js=Markup(js),
+        csp=csp,
+        json_name=json_name,
         config_json=json.dumps(content["config"], indent=2, ensure_ascii=False, default=str),
     )
 
@@ -105,9 +111,17 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=fmt.pct, pts=fmt.pts, num=fmt.num, signed_num=fmt.signed_num,
-                       ci=fmt.ci_text, vis=visible_text, value_text=fmt.value_text, diff_text=fmt.diff_text,
-                       half_width=fmt.half_width)
+    env.filters.update(
+        pct=fmt.pct,
+        pts=fmt.pts,
+        num=fmt.num,
+        signed_num=fmt.signed_num,
+        ci=fmt.ci_text,
+        vis=visible_text,
+        value_text=fmt.value_text,
+        diff_text=fmt.diff_text,
+        half_width=fmt.half_width,
+    )
     env.globals.update(is_number=fmt.is_number)
     return env
 

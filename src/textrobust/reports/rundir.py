@@ -67,8 +67,10 @@ def load_run_dir(run_dir: str | Path) -> RunDir:
             raise DataError(f"{path / 'summary.json'}: row {i} lacks {', '.join(missing)}; the file is corrupt")
     metrics = summary.get("metrics")
     if not isinstance(metrics, list):
-        raise DataError(f"{path / 'summary.json'} has no metric metadata (written by textrobust 0.1); run "
-                        "'textrobust run' on the experiment again to regenerate it")
+        raise DataError(
+            f"{path / 'summary.json'} has no metric metadata (written by textrobust 0.1); run "
+            "'textrobust run' on the experiment again to regenerate it"
+        )
     for i, m in enumerate(metrics):
         missing = [k for k in METRIC_KEYS if not isinstance(m, dict) or k not in m]
         if missing:

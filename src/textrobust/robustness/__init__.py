@@ -9,12 +9,26 @@ from .evaluations import EVALUATIONS, Evaluation, EvaluationResult, MetricInfo, 
 from .inputs import LoadedData, load_data
 from .runner import Runner, check_fail_under
 from .spec import Experiment, apply_overrides, load_experiment, parse_experiment
-from .stats import summarise, t_interval
 from .suites import build_suite, builtin_suites
 from .unit import Unit, Workspace, run_unit
 
 __all__ = [
-    "EVALUATIONS", "Evaluation", "EvaluationResult", "Experiment", "LoadedData", "MetricInfo", "Runner", "Unit",
-    "Workspace", "apply_overrides", "build_evaluation", "build_suite", "builtin_suites", "check_fail_under",
-    "load_data", "load_experiment", "parse_experiment", "run_unit", "summarise", "t_interval",
+    "EVALUATIONS",
+    "Evaluation",
+    "EvaluationResult",
+    "Experiment",
+    "LoadedData",
+    "MetricInfo",
+    "Runner",
+    "Unit",
+    "Workspace",
+    "apply_overrides",
+    "build_evaluation",
+    "build_suite",
+    "builtin_suites",
+    "check_fail_under",
+    "load_data",
+    "load_experiment",
+    "parse_experiment",
+    "run_unit",
 ]

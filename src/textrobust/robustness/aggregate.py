@@ -42,41 +42,56 @@ def outcomes_table(ws: Workspace, units: list[Unit]) -> Any:
 
 def metric_metadata(ws: Workspace, table: Any) -> list[dict[str, Any]]:
     """Metadata of every metric in ``table``, in declaration order (the order of the spec's evaluations)."""
-    present = set(zip(table.evaluation, table.metric))
+    present = set(zip(table.evaluation, table.metric, strict=True))
     infos = [m for m in ws.metric_infos() if (m.evaluation, m.metric) in present]
     known = {(m.evaluation, m.metric) for m in infos}
     for ev, metric in sorted(present - known):  # a metric nobody declared (an evaluation bug): shown, never judged
         log.warning("metric %s.%s has no metadata; it is reported as a plain number", ev, metric)
-        infos.append(MetricInfo(ev, metric, f"{ev} {metric}", unit="score", range=(None, None),
-                                higher_is_better=None, role="info"))
+        infos.append(
+            MetricInfo(
+                ev, metric, f"{ev} {metric}", unit="score", range=(None, None), higher_is_better=None, role="info"
+            )
+        )
     return [m.to_dict() for m in infos]
 
 
 def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     """Write ``results.csv``, ``results.parquet`` and ``summary.json``; return the tidy table."""
     from ..data import save_frame
-    from .inference import CONFIDENCE, MIN_SEEDS
-    from .stats import METHOD, METHOD_FIXED, summarise
+    from ..stats.crossed import CONFIDENCE, MIN_SEEDS
+    from ..stats.summary import METHOD, METHOD_FIXED, summarise
 
     table = results_table(ws, units)
     save_frame(table, ws.run_dir / "results.csv")
     save_frame(table, ws.run_dir / "results.parquet")
     outcomes = outcomes_table(ws, units)
     save_frame(outcomes, ws.run_dir / "outcomes.parquet")
-    failed = [{"unit": f["unit"], "error": f["error"], "attempts": f.get("attempts", 1)}
-              for u in units if not ws.is_done(u) and (f := ws.failure(u))]
+    failed = [
+        {"unit": f["unit"], "error": f["error"], "attempts": f.get("attempts", 1)}
+        for u in units
+        if not ws.is_done(u) and (f := ws.failure(u))
+    ]
     done = sum(ws.is_done(u) for u in units)
     metrics = metric_metadata(ws, table)
     fixed = ws.exp.fixed_models
     rows = summarise(table, ws.exp.baseline, outcomes, metrics, models_fixed=fixed) if len(table) else []
-    write_json(ws.run_dir / "summary.json", {
-        "confidence": CONFIDENCE, "method": METHOD_FIXED if fixed else METHOD, "min_seeds": MIN_SEEDS,
-        "models_fixed": fixed, "baseline": ws.exp.baseline,
-        "correction": {"method": "holm", "alpha": round(1 - CONFIDENCE, 10),
-                       "family": sum(bool(r.get("in_family")) for r in rows),
-                       "scope": "every judged headline comparison with the baseline (the report's verdicts)"},
-        "rows": rows,
-        "metrics": metrics,
-        "units": {"total": len(units), "done": done, "failed": failed, "missing": len(units) - done - len(failed)},
-    })
+    write_json(
+        ws.run_dir / "summary.json",
+        {
+            "confidence": CONFIDENCE,
+            "method": METHOD_FIXED if fixed else METHOD,
+            "min_seeds": MIN_SEEDS,
+            "models_fixed": fixed,
+            "baseline": ws.exp.baseline,
+            "correction": {
+                "method": "holm",
+                "alpha": round(1 - CONFIDENCE, 10),
+                "family": sum(bool(r.get("in_family")) for r in rows),
+                "scope": "every judged headline comparison with the baseline (the report's verdicts)",
+            },
+            "rows": rows,
+            "metrics": metrics,
+            "units": {"total": len(units), "done": done, "failed": failed, "missing": len(units) - done - len(failed)},
+        },
+    )
     return table

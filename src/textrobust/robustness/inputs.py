@@ -23,8 +23,14 @@ class LoadedData:
 
 
 def load_source(src: Source, label_names: list[str] | None = None) -> LabeledData:
-    return load_dataset(resolve_path(src.path), text_column=src.text_column, label_column=src.label_column,
-                        encoding=src.encoding, fmt=src.format, label_names=src.label_names or label_names)
+    return load_dataset(
+        resolve_path(src.path),
+        text_column=src.text_column,
+        label_column=src.label_column,
+        encoding=src.encoding,
+        fmt=src.format,
+        label_names=src.label_names or label_names,
+    )
 
 
 def load_data(exp: Experiment) -> LoadedData:

@@ -8,8 +8,9 @@ from typing import Any
 from ..errors import ConfigError
 
 
-def match_labels(source: Sequence[str], target: Sequence[str], label_map: Mapping[str, str] | None = None,
-                 *, where: str) -> dict[str, int]:
+def match_labels(
+    source: Sequence[str], target: Sequence[str], label_map: Mapping[str, str] | None = None, *, where: str
+) -> dict[str, int]:
     """Index into ``target`` (the model's labels) for every ``source`` label.
 
     ``label_map`` (source -> target name) wins; otherwise a label matches exactly, then ignoring case, then by a
@@ -27,8 +28,9 @@ def match_labels(source: Sequence[str], target: Sequence[str], label_map: Mappin
         if label_map and s in label_map:
             name = str(label_map[s])
             if name not in target:
-                raise ConfigError(f"{where}: label_map maps '{s}' to '{name}', which is not a model label "
-                                  f"(model labels: {target})")
+                raise ConfigError(
+                    f"{where}: label_map maps '{s}' to '{name}', which is not a model label (model labels: {target})"
+                )
             out[s] = target.index(name)
             continue
         if s in target:
@@ -36,10 +38,14 @@ def match_labels(source: Sequence[str], target: Sequence[str], label_map: Mappin
         elif s.lower() in lower:
             out[s] = lower[s.lower()]
         else:
-            hits = [i for i, t in enumerate(target) if t.lower().startswith(s.lower()) or s.lower().startswith(t.lower())]
+            hits = [
+                i for i, t in enumerate(target) if t.lower().startswith(s.lower()) or s.lower().startswith(t.lower())
+            ]
             if len(hits) != 1:
-                raise ConfigError(f"{where}: label '{s}' is not a model label (model labels: {target}); "
-                                  f"give label_map: {{{s}: MODEL_LABEL, ...}}")
+                raise ConfigError(
+                    f"{where}: label '{s}' is not a model label (model labels: {target}); "
+                    f"give label_map: {{{s}: MODEL_LABEL, ...}}"
+                )
             out[s] = hits[0]
     return out
 
@@ -61,8 +67,9 @@ class LabelAligned:
         self.model, self.labels, self._order = model, list(data_labels), order
 
     @classmethod
-    def wrap(cls, model: Any, data_labels: Sequence[str], label_map: Mapping[str, str] | None = None, *,
-             where: str) -> Any:
+    def wrap(
+        cls, model: Any, data_labels: Sequence[str], label_map: Mapping[str, str] | None = None, *, where: str
+    ) -> Any:
         """``model`` itself when its labels already are the data's, else an aligned view; a :class:`ConfigError`
         when the two label sets cannot be matched one to one."""
         model_labels = [str(x) for x in model.labels]
@@ -70,8 +77,10 @@ class LabelAligned:
             return model
         index = match_labels(model_labels, data_labels, label_map, where=where)
         if len(model_labels) != len(data_labels) or sorted(index.values()) != list(range(len(data_labels))):
-            raise ConfigError(f"{where}: the model's labels {model_labels} do not match the data's labels "
-                              f"{list(data_labels)} one to one; give label_map: {{MODEL_LABEL: DATA_LABEL, ...}}")
+            raise ConfigError(
+                f"{where}: the model's labels {model_labels} do not match the data's labels "
+                f"{list(data_labels)} one to one; give label_map: {{MODEL_LABEL: DATA_LABEL, ...}}"
+            )
         order = [model_labels.index(m) for m in sorted(index, key=index.get)]
         return cls(model, data_labels, order)
 

@@ -41,8 +41,10 @@ def run_dir_lock(run_dir: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise ConfigError(f"{run_dir} is in use by another textrobust run ({holder}); wait for it to finish "
-                              "or give another --output") from None
+            raise ConfigError(
+                f"{run_dir} is in use by another textrobust run ({holder}); wait for it to finish "
+                "or give another --output"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
         yield

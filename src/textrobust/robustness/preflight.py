@@ -23,7 +23,7 @@ def check_resources(exp: Any, needed: list[str]) -> None:
     from ..augment.lm import check_causal_lm
     from ..extras import require
     from .spec import resolve_path
-    from .training import augment_pipeline
+    from .trainset import augment_pipeline
 
     def at(where: str, check: Any) -> None:
         try:
@@ -35,8 +35,7 @@ def check_resources(exp: Any, needed: list[str]) -> None:
         for op in augment_pipeline(cond.augment, name)[0] if cond.augment else []:
             at(f"conditions.{name}.augment.ops", op.check_resources)
         if cond.generate:
-            at(f"conditions.{name}.generate", lambda g=cond.generate: check_causal_lm(resolve_path(g.model),
-                                                                                   g.method))
+            at(f"conditions.{name}.generate", lambda g=cond.generate: check_causal_lm(resolve_path(g.model), g.method))
         if cond.adversarial and cond.adversarial.options.get("pos") == "spacy":
             at(f"conditions.{name}.adversarial", lambda: require("spacy", "pos='spacy'"))
     if "lexicon" in needed and "lexicon" not in exp.resources:  # pwws: WordNet unless a lexicon file is given

@@ -47,9 +47,17 @@ class Runner:
         >>> table = runner.run()  # doctest: +SKIP
     """
 
-    def __init__(self, exp: Experiment, run_dir: str | Path | None = None, *, progress: bool = True,
-                 command: str | None = None, phase_hook: Callable[[str, str], None] | None = None,
-                 retries: int = 1, executor: UnitExecutor | None = None) -> None:
+    def __init__(
+        self,
+        exp: Experiment,
+        run_dir: str | Path | None = None,
+        *,
+        progress: bool = True,
+        command: str | None = None,
+        phase_hook: Callable[[str, str], None] | None = None,
+        retries: int = 1,
+        executor: UnitExecutor | None = None,
+    ) -> None:
         self.exp = exp
         self.run_dir = Path(run_dir or exp.output)
         self.progress = progress
@@ -77,20 +85,36 @@ class Runner:
             n_train = len(data.train) * (1 + (cond.augment.n if cond.augment else 0))
             if cond.generate:  # at most n_per_label per label
                 n_train += cond.generate.n_per_label * len(data.label_names)
-            rows.append({"unit": u.key, "train_examples": n_train,
-                         "train_forward_passes": n_train * self.exp.model.train.epochs, "done": u.key in done})
+            rows.append(
+                {
+                    "unit": u.key,
+                    "train_examples": n_train,
+                    "train_forward_passes": n_train * self.exp.model.train.epochs,
+                    "done": u.key in done,
+                }
+            )
         attack_n = sum(min(ev.params.n, len(data.test)) for ev in self.ws.evaluations if ev.kind == "attack")
         return {
-            "name": self.exp.name, "run_dir": str(self.run_dir), "units": rows,
-            "train_size": len(data.train) if data.train else 0, "test_size": len(data.test),
+            "name": self.exp.name,
+            "run_dir": str(self.run_dir),
+            "units": rows,
+            "train_size": len(data.train) if data.train else 0,
+            "test_size": len(data.test),
             "validation_size": len(data.validation) if data.validation else 0,
             "labels": data.label_names,
-            "evaluations": [{"name": ev.name, "kind": ev.kind,
-                             "headline": [m.key for m in ev.metrics(data.label_names) if m.headline]}
-                            for ev in self.ws.evaluations],
+            "evaluations": [
+                {
+                    "name": ev.name,
+                    "kind": ev.kind,
+                    "headline": [m.key for m in ev.metrics(data.label_names) if m.headline],
+                }
+                for ev in self.ws.evaluations
+            ],
             # ~50 queries per attacked example is typical of word-swap recipes (TextAttack's published runs).
-            "attack_examples_per_unit": attack_n, "estimated_attack_queries_per_unit": attack_n * 50,
-            "units_done": len(done), "units_total": len(units),
+            "attack_examples_per_unit": attack_n,
+            "estimated_attack_queries_per_unit": attack_n * 50,
+            "units_done": len(done),
+            "units_total": len(units),
         }
 
     # -- running ----------------------------------------------------------------------------------
@@ -191,8 +215,14 @@ class _UnitProgress:
         if self.tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._progress = Progress(TextColumn("[bold]units"), BarColumn(), MofNCompleteColumn(),
-                                      TimeRemainingColumn(), TextColumn("{task.description}"), transient=False)
+            self._progress = Progress(
+                TextColumn("[bold]units"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                transient=False,
+            )
             self._progress.start()
             self._task = self._progress.add_task("", total=self.total, completed=self.done)
         return self
@@ -206,8 +236,9 @@ class _UnitProgress:
         """How many units are in flight now (shown next to the failed count)."""
         self.in_flight = n
         if self._progress is not None:
-            self._progress.update(self._task, description=f"running {n}"
-                                  + (f", failed {self.failed}" if self.failed else ""))
+            self._progress.update(
+                self._task, description=f"running {n}" + (f", failed {self.failed}" if self.failed else "")
+            )
 
     def advance(self, failed: bool = False) -> None:
         self.done += 1
@@ -216,9 +247,14 @@ class _UnitProgress:
             self._progress.advance(self._task)
         elif self.enabled:
             elapsed = time.time() - self._started
-            print(f"units {self.done}/{self.total}" + (f" ({self.failed} failed)" if self.failed else "")
-                  + (f", {self.in_flight} running" if self.in_flight else "")
-                  + f", {elapsed:.0f} s elapsed", file=sys.stderr, flush=True)
+            print(
+                f"units {self.done}/{self.total}"
+                + (f" ({self.failed} failed)" if self.failed else "")
+                + (f", {self.in_flight} running" if self.in_flight else "")
+                + f", {elapsed:.0f} s elapsed",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
@@ -247,8 +283,10 @@ def check_fail_under(table: Any, bounds: list[str]) -> list[str]:
             raise ConfigError(f"--fail-under expects EVALUATION.METRIC=VALUE (e.g. clean.accuracy=0.8), got '{bound}'")
         sel = table[(table.evaluation == ev) & (table.metric == metric)]
         if sel.empty:
-            raise ConfigError(f"--fail-under {key}: no such evaluation/metric in the results "
-                              f"(have: {', '.join(sorted(set(table.evaluation + '.' + table.metric)))})")
+            raise ConfigError(
+                f"--fail-under {key}: no such evaluation/metric in the results "
+                f"(have: {', '.join(sorted(set(table.evaluation + '.' + table.metric)))})"
+            )
         for cond, group in sel.groupby("condition", sort=False):
             mean = float(group.value.mean())
             if mean < limit:

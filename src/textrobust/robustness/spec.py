@@ -55,8 +55,7 @@ class Source(_Strict):
 
 
 class DataSpec(_Strict):
-    train: Source | None = Field(None, description="training source (not needed when every condition is a fixed "
-                                                   "model)")
+    train: Source | None = Field(None, description="training source (not needed when every condition is a fixed model)")
     test: Source | None = Field(None, description="test source; or leave out and set test_split")
     test_split: float | None = Field(None, gt=0, lt=1, description="hold out this share of train as the test set")
     validation: Source | None = None
@@ -64,7 +63,8 @@ class DataSpec(_Strict):
     test_size: int | None = Field(None, gt=0, description="subsample the test set (stratified)")
     sample_seed: int = Field(0, description="seed of the subsamples; fixed across seeds so conditions are paired")
     exclude_test_overlap: bool = Field(
-        False, description="drop training rows whose letters match a test text (MR vs TextFooler's MR set)")
+        False, description="drop training rows whose letters match a test text (MR vs TextFooler's MR set)"
+    )
 
     @model_validator(mode="after")
     def _test(self) -> DataSpec:
@@ -88,10 +88,12 @@ class TrainSpec(_Strict):
 class ModelSpec(_Strict):
     name: str = "minilm"
     max_length: int = Field(128, ge=2)
-    batch_size: int | None = Field(None, ge=1, description="inference: fixed rows per forward pass (default: the "
-                                                           "device's token budget)")
-    max_tokens: int | None = Field(None, ge=1, description="inference: rows x padded width per forward pass "
-                                                           "(default 4,096 on CPU, 32,768 on CUDA)")
+    batch_size: int | None = Field(
+        None, ge=1, description="inference: fixed rows per forward pass (default: the device's token budget)"
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, description="inference: rows x padded width per forward pass (default 4,096 on CPU, 32,768 on CUDA)"
+    )
     device: str = "auto"
     train: TrainSpec = TrainSpec()
 
@@ -102,7 +104,8 @@ class AugmentSpec(_Strict):
     (applied in turn). A bare list of several is refused: textrobust 0.1 read it as ``one_of``."""
 
     ops: list[str | dict[str, Any]] | str | dict[str, Any] = Field(
-        ..., description="an operator spec, or each: / one_of: / sequence: [specs] (see textrobust.augment.pipeline)")
+        ..., description="an operator spec, or each: / one_of: / sequence: [specs] (see textrobust.augment.pipeline)"
+    )
     n: int = Field(1, ge=1, description="variants per training example (and per operator with each:)")
     filters: list[str | dict[str, Any]] = []
 
@@ -132,19 +135,28 @@ class GenerateSpec(_Strict):
     method: Literal["lambada", "fewshot"]
     model: str = Field(..., description="causal LM: hub name or local directory")
     n_per_label: int = Field(..., ge=1, description="rows to generate per label (fewer if filtered out)")
-    select: bool = Field(True, description="keep candidates a classifier trained on the unit's training set assigns "
-                                           "to their label, most confident first (LAMBADA's filter)")
+    select: bool = Field(
+        True,
+        description="keep candidates a classifier trained on the unit's training set assigns "
+        "to their label, most confident first (LAMBADA's filter)",
+    )
     min_confidence: float | None = Field(None, gt=0, le=1)
     filters: list[str | dict[str, Any]] = []
-    options: dict[str, Any] = Field({}, description="other keyword arguments of lambada_generate / "
-                                                    "fewshot_generate, e.g. {epochs: 3, max_new_tokens: 32}")
+    options: dict[str, Any] = Field(
+        {},
+        description="other keyword arguments of lambada_generate / "
+        "fewshot_generate, e.g. {epochs: 3, max_new_tokens: 32}",
+    )
 
 
 class FixedModel(_Strict):
     """An already trained model to score as it is (a scan): no training, no seeds."""
 
-    path: str = Field(..., description="a textrobust model directory, a Hugging Face sequence-classification "
-                                       "directory or hub name, or an http(s):// endpoint")
+    path: str = Field(
+        ...,
+        description="a textrobust model directory, a Hugging Face sequence-classification "
+        "directory or hub name, or an http(s):// endpoint",
+    )
     labels: list[str] | None = Field(None, description="the model's output order, where it does not say")
     label_map: dict[str, str] | None = Field(None, description="model label -> data label, where names differ")
     batch_size: int | None = Field(None, ge=1)
@@ -179,32 +191,22 @@ class ConditionSpec(_Strict):
 
 
 #: One entry of ``evaluations:``: the params model of a registered evaluation, chosen by its ``kind``.
-EvaluationEntry = Annotated[Union[tuple(cls.Params for cls in EVALUATIONS.values())],  # type: ignore[valid-type]
-                            Field(discriminator="kind")]
-_LEGACY_KEYS = {"clean", "suites", "attack", "suite_seed"}
+# Union[...] of a tuple built at import time: the registry decides the members, so PEP 604's `A | B` cannot be written.
+EvaluationEntry = Annotated[
+    Union[tuple(cls.Params for cls in EVALUATIONS.values())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="kind"),
+]
 
 
-def legacy_evaluations(v: Any) -> Any:
-    """The mapping form of ``evaluations:`` (``clean``, ``suites``, ``attack``, ``suite_seed``; textrobust <= 0.1)
-    as the list form it means; anything else is returned unchanged.
-
-    Example:
-        >>> legacy_evaluations({"suites": ["typo"], "attack": {"recipe": "pwws", "n": 5}})
-        [{'kind': 'clean'}, {'kind': 'inv', 'suites': ['typo'], 'seed': 0}, {'kind': 'attack', 'recipe': 'pwws', 'n': 5}]
-    """
-    if not isinstance(v, dict):
-        return v
-    unknown = sorted(set(v) - _LEGACY_KEYS)
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown}: write evaluations as a list of entries with a kind, e.g. "
-                         f"[{{kind: clean}}, {{kind: inv, suites: [typo]}}, {{kind: attack, recipe: textfooler}}] "
-                         f"(kinds: {', '.join(EVALUATIONS)})")
-    out: list[dict[str, Any]] = [{"kind": "clean"}] if v.get("clean", True) else []
-    if v.get("suites"):
-        out.append({"kind": "inv", "suites": v["suites"], "seed": v.get("suite_seed", 0)})
-    if v.get("attack"):
-        out.append({"kind": "attack", **v["attack"]})
-    return out
+def _mapping_form(v: Any) -> Any:
+    """The mapping form of ``evaluations:`` (textrobust 0.1) is refused with what to write instead."""
+    if isinstance(v, dict):
+        raise ValueError(
+            "write evaluations as a list of entries with a kind, e.g. [{kind: clean}, {kind: inv, suites: [typo]}, "
+            f"{{kind: attack, recipe: textfooler}}] (kinds: {', '.join(EVALUATIONS)}); the mapping form of "
+            "textrobust 0.1 was removed in 0.2 (CHANGELOG.md)"
+        )
+    return v
 
 
 class Experiment(_Strict):
@@ -215,7 +217,8 @@ class Experiment(_Strict):
     baseline: str = "baseline"
     seeds: list[int] = Field([0], min_length=1)
     evaluations: list[EvaluationEntry] = Field(
-        [CleanParams()], description="evaluation entries, each with a kind: " + ", ".join(EVALUATIONS))
+        [CleanParams()], description="evaluation entries, each with a kind: " + ", ".join(EVALUATIONS)
+    )
     resources: dict[str, str] = Field({}, description="neighbours, lexicon, encoder, mlm: name -> path")
     unit_resources: UnitResources = UnitResources()
     output: str = "runs/experiment"
@@ -223,7 +226,7 @@ class Experiment(_Strict):
     @field_validator("evaluations", mode="before")
     @classmethod
     def _legacy(cls, v: Any) -> Any:
-        return legacy_evaluations(v)
+        return _mapping_form(v)
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
@@ -241,8 +244,10 @@ class Experiment(_Strict):
         fixed = [n for n, c in self.conditions.items() if c.model is not None]
         trained = [n for n, c in self.conditions.items() if c.model is None]
         if fixed and trained:
-            raise ValueError(f"conditions {fixed} are fixed models and {trained} train one: a run either trains "
-                             "every condition or scores fixed models only")
+            raise ValueError(
+                f"conditions {fixed} are fixed models and {trained} train one: a run either trains "
+                "every condition or scores fixed models only"
+            )
         if fixed and len(self.seeds) != 1:
             raise ValueError("fixed models are not retrained: give a single seed (seeds: [0])")
         if trained and self.data.train is None:

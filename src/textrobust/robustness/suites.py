@@ -29,20 +29,43 @@ OPERATOR_SUITES = {
 }
 
 _CONTRACTIONS = {
-    "is not": "isn't", "are not": "aren't", "was not": "wasn't", "were not": "weren't", "do not": "don't",
-    "does not": "doesn't", "did not": "didn't", "can not": "can't", "cannot": "can't", "could not": "couldn't",
-    "would not": "wouldn't", "should not": "shouldn't", "will not": "won't", "has not": "hasn't",
-    "have not": "haven't", "had not": "hadn't", "it is": "it's", "that is": "that's", "i am": "i'm",
-    "you are": "you're", "they are": "they're", "we are": "we're", "there is": "there's", "i have": "i've",
-    "i will": "i'll", "let us": "let's", "what is": "what's",
+    "is not": "isn't",
+    "are not": "aren't",
+    "was not": "wasn't",
+    "were not": "weren't",
+    "do not": "don't",
+    "does not": "doesn't",
+    "did not": "didn't",
+    "can not": "can't",
+    "cannot": "can't",
+    "could not": "couldn't",
+    "would not": "wouldn't",
+    "should not": "shouldn't",
+    "will not": "won't",
+    "has not": "hasn't",
+    "have not": "haven't",
+    "had not": "hadn't",
+    "it is": "it's",
+    "that is": "that's",
+    "i am": "i'm",
+    "you are": "you're",
+    "they are": "they're",
+    "we are": "we're",
+    "there is": "there's",
+    "i have": "i've",
+    "i will": "i'll",
+    "let us": "let's",
+    "what is": "what's",
 }
 _EXPANSIONS = {v: k for k, v in _CONTRACTIONS.items() if k != "cannot"}
 # PTB-tokenised corpora (SST-2, MR) split contractions: "is n't", "ca n't".
 _PTB_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}
-_CONTRACT_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(_CONTRACTIONS, key=len, reverse=True)) + r")\b",
-                          re.IGNORECASE)
-_EXPAND_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(_EXPANSIONS, key=len, reverse=True)) + r")(?!\w)",
-                        re.IGNORECASE)
+_CONTRACT_RE = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(_CONTRACTIONS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
+_EXPAND_RE = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(_EXPANSIONS, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
+)
 _PTB_RE = re.compile(r"\b(\w+) n't\b", re.IGNORECASE)
 
 
@@ -115,7 +138,7 @@ class Suite:
     def perturb(self, texts: Sequence[str], seed: int) -> list[str | None]:
         out = self.fn(texts, seed)
         # A perturbation that changes nothing is not a test of invariance.
-        return [p if p is not None and p != t and p.strip() else None for t, p in zip(texts, out)]
+        return [p if p is not None and p != t and p.strip() else None for t, p in zip(texts, out, strict=True)]
 
 
 def builtin_suites() -> list[str]:
@@ -132,8 +155,10 @@ def build_suite(name: str, op: str | dict[str, Any] | None = None) -> Suite:
         return Suite(name, name, lambda texts, seed: [rule(t, row_rng(seed, i, 0)) for i, t in enumerate(texts)])
     if op is None:
         if name not in OPERATOR_SUITES:
-            raise ConfigError(f"unknown suite '{name}'; built-in suites: {', '.join(builtin_suites())}, "
-                              f"or give {{name: ..., op: OPERATOR_SPEC}}")
+            raise ConfigError(
+                f"unknown suite '{name}'; built-in suites: {', '.join(builtin_suites())}, "
+                f"or give {{name: ..., op: OPERATOR_SPEC}}"
+            )
         op = OPERATOR_SUITES[name]
     operator = parse_op(resolve_path(op)) if isinstance(op, str) else operator_from_spec(op)
     try:  # a suite whose operator needs a missing resource (WordNet, a model) fails when it is built

@@ -122,12 +122,14 @@ class BehaviourPack:
     cases: tuple[Case, ...] = ()  # JSONL packs arrive as ready cases
 
     def capabilities(self, kind: str) -> list[str]:
-        caps = [t.capability for t in self.tests if t.type == kind] + [c.capability for c in self.cases
-                                                                       if c.type == kind]
+        caps = [t.capability for t in self.tests if t.type == kind] + [
+            c.capability for c in self.cases if c.type == kind
+        ]
         return list(dict.fromkeys(caps))
 
-    def expand(self, kind: str, *, seed: int = 0, test_texts: Sequence[str] | None = None,
-               n_test: int = 100) -> list[Case]:
+    def expand(
+        self, kind: str, *, seed: int = 0, test_texts: Sequence[str] | None = None, n_test: int = 100
+    ) -> list[Case]:
         """All cases of type ``kind``; templates are filled from the lexicons, at most ``max_cases`` per test
         (sampled with ``seed``); ``data: test`` tests use up to ``n_test`` of ``test_texts``."""
         out = [c for c in self.cases if c.type == kind]
@@ -184,8 +186,9 @@ def _parse_yaml(text: str, where: str) -> BehaviourPack:
             _fields(tpl, out, t.name)
         for lab in (t.expect, t.label):
             if lab is not None and lab not in pack.labels:
-                raise ConfigError(f"{where}: test '{t.name}': label '{lab}' is not among the pack's labels "
-                                  f"{pack.labels}")
+                raise ConfigError(
+                    f"{where}: test '{t.name}': label '{lab}' is not among the pack's labels {pack.labels}"
+                )
     return out
 
 
@@ -205,11 +208,20 @@ def _parse_jsonl(text: str, where: str) -> BehaviourPack:
         test = str(row.get("test", kind))
         lab = row["expect"] if kind == "mft" else row["label"]
         labels.append(lab)
-        cases.append(Case(f"{test}/{no}", test, str(row.get("capability", test)), kind, row["text"],
-                          expect=row.get("expect") if kind == "mft" else None, perturbed=row.get("perturbed"),
-                          label=row.get("label") if kind == "dir" else None,
-                          direction=direction if kind == "dir" else None,
-                          tolerance=float(row.get("tolerance", 0.1 if kind == "dir" else 0.0))))
+        cases.append(
+            Case(
+                f"{test}/{no}",
+                test,
+                str(row.get("capability", test)),
+                kind,
+                row["text"],
+                expect=row.get("expect") if kind == "mft" else None,
+                perturbed=row.get("perturbed"),
+                label=row.get("label") if kind == "dir" else None,
+                direction=direction if kind == "dir" else None,
+                tolerance=float(row.get("tolerance", 0.1 if kind == "dir" else 0.0)),
+            )
+        )
     if not cases:
         raise DataError(f"{where}: the test pack has no cases")
     return BehaviourPack(Path(where).stem, where, _digest(text), sorted(set(labels)), {}, [], tuple(cases))
@@ -227,16 +239,20 @@ def _fields(template: str, pack: BehaviourPack, test: str) -> list[str]:
         raise ConfigError(f"{pack.source}: test '{test}': malformed template {template!r} ({e})") from None
     for f in names:
         if not f.isidentifier():
-            raise ConfigError(f"{pack.source}: test '{test}': template {template!r} has placeholder {{{f}}}; "
-                              "use {lexicon_name}")
+            raise ConfigError(
+                f"{pack.source}: test '{test}': template {template!r} has placeholder {{{f}}}; use {{lexicon_name}}"
+            )
         if f not in pack.lexicons:
-            raise ConfigError(f"{pack.source}: test '{test}': template {template!r} uses {{{f}}}, which is not a "
-                              f"lexicon (lexicons: {sorted(pack.lexicons)})")
+            raise ConfigError(
+                f"{pack.source}: test '{test}': template {template!r} uses {{{f}}}, which is not a "
+                f"lexicon (lexicons: {sorted(pack.lexicons)})"
+            )
     return list(dict.fromkeys(names))
 
 
-def _expand_test(t: PackTest, pack: BehaviourPack, seed: int, test_texts: Sequence[str] | None,
-                 n_test: int) -> list[Case]:
+def _expand_test(
+    t: PackTest, pack: BehaviourPack, seed: int, test_texts: Sequence[str] | None, n_test: int
+) -> list[Case]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, int(_digest(t.name), 16) % 2**32]))
     if t.data == "test":
         texts = list(test_texts or [])
@@ -244,9 +260,21 @@ def _expand_test(t: PackTest, pack: BehaviourPack, seed: int, test_texts: Sequen
         pairs = [(f"{t.name}/test{i}", texts[i], _perturb_plain(t.perturb, texts[i], rng)) for i in idx]
     else:
         pairs = _fill_templates(t, pack, rng)
-    return [Case(cid, t.name, t.capability, t.type, text, expect=t.expect, perturbed=pert, label=t.label,
-                 direction=t.direction if t.type == "dir" else None, tolerance=t.tolerance if t.type == "dir" else 0.0)
-            for cid, text, pert in pairs]
+    return [
+        Case(
+            cid,
+            t.name,
+            t.capability,
+            t.type,
+            text,
+            expect=t.expect,
+            perturbed=pert,
+            label=t.label,
+            direction=t.direction if t.type == "dir" else None,
+            tolerance=t.tolerance if t.type == "dir" else 0.0,
+        )
+        for cid, text, pert in pairs
+    ]
 
 
 def _fill_templates(t: PackTest, pack: BehaviourPack, rng: np.random.Generator) -> list[tuple[str, str, str | None]]:
@@ -260,7 +288,7 @@ def _fill_templates(t: PackTest, pack: BehaviourPack, rng: np.random.Generator) 
         combos = [combos[i] for i in sorted(rng.choice(len(combos), t.max_cases, replace=False).tolist())]
     out = []
     for n, (k, values, fields) in enumerate(combos):
-        fill = dict(zip(fields, values))
+        fill = dict(zip(fields, values, strict=True))
         text = t.templates[k].format(**fill)
         pert = None
         if t.type == "dir":

@@ -21,11 +21,11 @@ import numpy as np
 
 from ..data import atomic_path
 from ..errors import ConfigError
-from .evaluations import Evaluation, EvalContext, MetricInfo, Score, build_evaluation
+from .evaluations import EvalContext, Evaluation, MetricInfo, Score, build_evaluation
 from .fingerprint import digest
 from .inputs import LoadedData, load_data
 from .spec import Experiment
-from .training import TRAIN_METRICS, augment_pipeline, train_unit, write_jsonl
+from .trainset import TRAIN_METRICS, augment_pipeline, train_unit, write_jsonl
 
 RECORD_LIMIT = 500  # per unit and evaluation: enough for the report's examples, small enough to keep runs light
 
@@ -57,7 +57,7 @@ class CachedModel:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         todo = list(dict.fromkeys(t for t in texts if t not in self._probs))
         if todo:
-            self._probs.update(zip(todo, self.model.predict_proba(todo)))
+            self._probs.update(zip(todo, self.model.predict_proba(todo), strict=True))
         if not texts:
             return np.empty((0, len(self.labels)), dtype=np.float32)
         return np.stack([self._probs[t] for t in texts])
@@ -71,8 +71,9 @@ class Workspace:
         >>> for u in ws.units(): run_unit(ws, u)  # doctest: +SKIP
     """
 
-    def __init__(self, exp: Experiment, run_dir: str | Path, *, progress: bool = False,
-                 data: LoadedData | None = None) -> None:
+    def __init__(
+        self, exp: Experiment, run_dir: str | Path, *, progress: bool = False, data: LoadedData | None = None
+    ) -> None:
         self.exp, self.run_dir, self.progress = exp, Path(run_dir), progress
         self.evaluations: list[Evaluation] = [build_evaluation(e) for e in exp.evaluations]
         self._data = data
@@ -145,9 +146,17 @@ class Workspace:
             "evaluations": [ev.fingerprint() for ev in self.evaluations],
             "resources": self.exp.resources,
         }
-        return [Unit(name, seed, digest({**shared, "condition": cond.model_dump(), "seed": seed,
-                                         "model_files": _model_digest(cond.model)}))
-                for name, cond in self.exp.conditions.items() for seed in self.exp.seeds]
+        return [
+            Unit(
+                name,
+                seed,
+                digest(
+                    {**shared, "condition": cond.model_dump(), "seed": seed, "model_files": _model_digest(cond.model)}
+                ),
+            )
+            for name, cond in self.exp.conditions.items()
+            for seed in self.exp.seeds
+        ]
 
     def unit_dir(self, u: Unit) -> Path:
         return self.run_dir / "units" / u.condition / f"seed{u.seed}"
@@ -185,8 +194,12 @@ def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str) ->
     from .spec import resolve_path
 
     remote = spec.path.startswith(("http://", "https://"))
-    kwargs: dict[str, Any] = {"labels": spec.labels, "device": exp.model.device, "max_length": exp.model.max_length,
-                              "batch_size": spec.batch_size or exp.model.batch_size}
+    kwargs: dict[str, Any] = {
+        "labels": spec.labels,
+        "device": exp.model.device,
+        "max_length": exp.model.max_length,
+        "batch_size": spec.batch_size or exp.model.batch_size,
+    }
     if not remote:
         kwargs["max_tokens"] = exp.model.max_tokens
     if remote:
@@ -252,30 +265,63 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
     scores += more
     write_scores(out, u, scores)
     write_jsonl(out / "examples.jsonl", records)
-    write_json(out / "done.json", {"fingerprint": u.fingerprint, "seconds": time.perf_counter() - t0,
-                                   "phase_seconds": {k: round(v, 3) for k, v in timer.seconds.items()}})
+    write_json(
+        out / "done.json",
+        {
+            "fingerprint": u.fingerprint,
+            "seconds": time.perf_counter() - t0,
+            "phase_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
+        },
+    )
 
 
 def write_scores(out: Path, u: Unit, scores: list[Score]) -> None:
     """``metrics.json`` (tidy rows) and ``outcomes.parquet`` (per-item outcomes where an evaluation gives them)."""
     import pandas as pd
 
-    write_json(out / "metrics.json", [
-        {"condition": u.condition, "seed": u.seed, "evaluation": s.evaluation, "metric": s.metric,
-         "value": float(s.value)} for s in scores])
-    parts = [pd.DataFrame({"evaluation": s.evaluation, "metric": s.metric, "item": list(s.items),
-                           "value": np.asarray(s.outcomes, dtype=float)})
-             for s in scores if s.outcomes is not None and s.items is not None]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {"evaluation": [], "metric": [], "item": [], "value": []})
+    write_json(
+        out / "metrics.json",
+        [
+            {
+                "condition": u.condition,
+                "seed": u.seed,
+                "evaluation": s.evaluation,
+                "metric": s.metric,
+                "value": float(s.value),
+            }
+            for s in scores
+        ],
+    )
+    parts = [
+        pd.DataFrame(
+            {
+                "evaluation": s.evaluation,
+                "metric": s.metric,
+                "item": list(s.items),
+                "value": np.asarray(s.outcomes, dtype=float),
+            }
+        )
+        for s in scores
+        if s.outcomes is not None and s.items is not None
+    ]
+    frame = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame({"evaluation": [], "metric": [], "item": [], "value": []})
+    )
     with atomic_path(out / "outcomes.parquet") as tmp:
         frame.to_parquet(tmp, index=False)
 
 
 def record_failure(ws: Workspace, u: Unit, exc: BaseException, attempts: int) -> dict[str, Any]:
     """Write ``failed.json`` for a unit that raised; returns what was written."""
-    info = {"unit": u.key, "fingerprint": u.fingerprint, "error": f"{type(exc).__name__}: {exc}".strip(),
-            "attempts": attempts, "traceback": "".join(traceback.format_exception(exc))[-4000:]}
+    info = {
+        "unit": u.key,
+        "fingerprint": u.fingerprint,
+        "error": f"{type(exc).__name__}: {exc}".strip(),
+        "attempts": attempts,
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
     out = ws.unit_dir(u)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "failed.json", info)

@@ -17,8 +17,13 @@ from .cluster import RayCluster, require_ray
 from .storage import RunStore, open_run_store
 
 # Loaded on first use: importing textrobust.scale imports neither torch nor ray.
-_LAZY = {"RayExecutor": "units", "augment_file_ray": "augment", "AttackSetup": "attack", "ShardedAttack": "attack",
-         "run_attack_sharded": "attack"}
+_LAZY = {
+    "RayExecutor": "units",
+    "augment_file_ray": "augment",
+    "AttackSetup": "attack",
+    "ShardedAttack": "attack",
+    "run_attack_sharded": "attack",
+}
 
 __all__ = ["RayCluster", "RunStore", "open_run_store", "require_ray", *_LAZY]
 

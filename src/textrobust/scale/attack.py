@@ -88,8 +88,9 @@ class _AttackActor:
     def run(self, texts: list[str], labels: list[Any], offset: int, options: dict[str, Any]) -> tuple[Any, ...]:
         from ..adversarial import run_attack
 
-        report = run_attack(self.attack, texts, labels, progress=False, cache=self.cache, index_offset=offset,
-                            **options)
+        report = run_attack(
+            self.attack, texts, labels, progress=False, cache=self.cache, index_offset=offset, **options
+        )
         return report.results, report.model_calls, report.model_texts, self.attack.name
 
 
@@ -102,8 +103,9 @@ class ShardedAttack:
         ...     print(sharded.labels)
     """
 
-    def __init__(self, setup: AttackSetup, *, actors: int | None = None, num_cpus: float = 1,
-                 num_gpus: float = 0) -> None:
+    def __init__(
+        self, setup: AttackSetup, *, actors: int | None = None, num_cpus: float = 1, num_gpus: float = 0
+    ) -> None:
         setup.key()  # an unknown recipe fails here, before any actor starts
         self.setup, self.num_cpus, self.num_gpus, self.n_actors = setup, num_cpus, num_gpus, actors
         self.actors: list[Any] = []
@@ -123,9 +125,17 @@ class ShardedAttack:
             ray.kill(a)
         self.actors = []
 
-    def run(self, texts: Sequence[str], labels: Sequence[Any], *, batch_size: int = 32,
-            query_budget: int | None = None, seed: int = 0, shard_size: int | None = None,
-            progress: bool = True) -> Any:
+    def run(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        *,
+        batch_size: int = 32,
+        query_budget: int | None = None,
+        seed: int = 0,
+        shard_size: int | None = None,
+        progress: bool = True,
+    ) -> Any:
         """Attack every ``(text, label)``; same arguments and :class:`~textrobust.adversarial.AttackReport` as
         :func:`~textrobust.adversarial.run_attack`. ``shard_size`` defaults to a quarter of an even split, so a
         slow shard does not hold the others up."""
@@ -137,26 +147,40 @@ class ShardedAttack:
             raise ConfigError(f"texts and labels differ in length ({len(texts)} vs {len(labels)})")
         ray = require_ray()
         size = shard_size or max(1, math.ceil(len(texts) / (4 * len(self.actors))))
-        shards = [(list(texts[i:i + size]), list(labels[i:i + size]), i) for i in range(0, len(texts), size)]
+        shards = [(list(texts[i : i + size]), list(labels[i : i + size]), i) for i in range(0, len(texts), size)]
         options = {"batch_size": batch_size, "query_budget": query_budget, "seed": seed}
         start = time.perf_counter()
         results, calls, sent, name = [], 0, 0, self.setup.recipe
         pool = ActorPool(self.actors)
         with _bar(progress, len(texts), self.setup.recipe) as advance:
             try:
-                for res, c, t, name in pool.map_unordered(lambda a, s: a.run.remote(*s, options), shards):
+                for res, c, t, _name in pool.map_unordered(lambda a, s: a.run.remote(*s, options), shards):
                     results += res
                     calls, sent = calls + c, sent + t
                     advance(len(res))
             except ray.exceptions.RayTaskError as exc:
                 raise getattr(exc, "cause", None) or exc from None
         results.sort(key=lambda r: r.index)
-        return AttackReport(results, time.perf_counter() - start, name, calls, sent,
-                            extra={"actors": len(self.actors), "shards": len(shards)})
+        return AttackReport(
+            results,
+            time.perf_counter() - start,
+            name,
+            calls,
+            sent,
+            extra={"actors": len(self.actors), "shards": len(shards)},
+        )
 
 
-def run_attack_sharded(setup: AttackSetup, texts: Sequence[str], labels: Sequence[Any], *,
-                       actors: int | None = None, num_cpus: float = 1, num_gpus: float = 0, **kwargs: Any) -> Any:
+def run_attack_sharded(
+    setup: AttackSetup,
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    actors: int | None = None,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    **kwargs: Any,
+) -> Any:
     """One call: start the actors, attack, stop them. ``kwargs`` go to :meth:`ShardedAttack.run`.
 
     Example:
@@ -196,8 +220,13 @@ class _bar:
             return lambda k: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn(f"attack {self.name} (ray)"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), transient=True)
+        self.progress = Progress(
+            TextColumn(f"attack {self.name} (ray)"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        )
         task = self.progress.add_task("attack", total=self.total)
         self.progress.start()
         return lambda k: self.progress.update(task, advance=k)

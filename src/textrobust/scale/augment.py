@@ -1,8 +1,8 @@
 """Augment a file on Ray: ``textrobust augment IN -o OUT --backend ray``.
 
 Ray Data reads the input (CSV/TSV/JSONL/Parquet, read the way :func:`~textrobust.augment.augment_file` reads it:
-standard quoting, columns as strings), each row gets its input row number (Ray Data does not keep order by default, so the
-order is restored from these ids, never assumed), and ``map_batches`` augments the rows: rule-based pipelines as
+standard quoting, columns as strings), each row gets its input row number (Ray Data does not keep order by default, so
+the order is restored from these ids, never assumed), and ``map_batches`` augments the rows: rule-based pipelines as
 stateless tasks, model-backed ones (``contextual``, ``backtranslate``, ``generate``, the ``similarity`` /
 ``label_preserving`` filters) as actors that load the model once (``num_gpus`` each). Every batch writes its
 output rows atomically as one part file named by the input rows it covers, then the driver merges the parts in
@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..augment.base import Operator
-from ..augment.filters import Filter
-from ..augment.run import (
+from ..augment.files import (
     _IN_PROCESS_FILTERS,
     AugmentSummary,
     _augment_chunk,
@@ -44,6 +43,7 @@ from ..augment.run import (
     checked_ops,
     operator_seeds,
 )
+from ..augment.filters import Filter
 from ..errors import ConfigError, DataError
 from .cluster import require_ray
 
@@ -90,24 +90,42 @@ def augment_file_ray(
         raise ConfigError(f"augment_file_ray: output {out} would overwrite the input; choose another path")
     names = [o.spec_str() for o in ops]
     seeds = operator_seeds(seed, len(ops))
-    fingerprint = json.loads(json.dumps({
-        "backend": "ray", "input": str(inp), "ops": [o.spec() for o in ops], "n": n, "seed": seed,
-        "keep_original": keep_original, "text_column": text_column, "label_column": label_column,
-        "filters": [repr(f) for f in filters]}, default=repr))
+    fingerprint = json.loads(
+        json.dumps(
+            {
+                "backend": "ray",
+                "input": str(inp),
+                "ops": [o.spec() for o in ops],
+                "n": n,
+                "seed": seed,
+                "keep_original": keep_original,
+                "text_column": text_column,
+                "label_column": label_column,
+                "filters": [repr(f) for f in filters],
+            },
+            default=repr,
+        )
+    )
     parts = _parts_dir(out, fingerprint, resume)
     start = time.perf_counter()
     ds, total, done, has_labels = _read_pending(ray, inp, kind, text_column, label_column, parts)
-    pipeline = (ops, names, seeds, n, keep_original, list(filters), text_column, label_column, has_labels,
-                str(parts))
+    pipeline = (ops, names, seeds, n, keep_original, list(filters), text_column, label_column, has_labels, str(parts))
     with _progress(progress, total, done) as advance:
         if ds is not None:
             for row in _map(ray, ds, pipeline, batch_size, num_cpus, num_gpus, concurrency).iter_rows():
                 advance(int(row["rows"]))
-    rows_out, dropped = _merge(parts, out, total, batch_size, text_column, label_column, has_labels,
-                               [f.name for f in filters])
+    rows_out, dropped = _merge(
+        parts, out, total, batch_size, text_column, label_column, has_labels, [f.name for f in filters]
+    )
     shutil.rmtree(parts, ignore_errors=True)
-    summary = AugmentSummary(output=str(out), rows_in=total, rows_out=rows_out, dropped=dropped,
-                             seconds=round(time.perf_counter() - start, 3), resumed_from=done)
+    summary = AugmentSummary(
+        output=str(out),
+        rows_in=total,
+        rows_out=rows_out,
+        dropped=dropped,
+        seconds=round(time.perf_counter() - start, 3),
+        resumed_from=done,
+    )
     log.info("augmented %d rows -> %d rows on Ray in %.1fs", total, rows_out, summary.seconds)
     return summary
 
@@ -117,8 +135,10 @@ def _in_fmt(path: Path) -> str:
 
     kind = format_of(path)
     if kind not in ("csv", "tsv", "jsonl", "parquet"):
-        raise DataError(f"{path}: --backend ray reads .csv, .tsv, .jsonl or .parquet files (convert it, or run "
-                        "without --backend ray)")
+        raise DataError(
+            f"{path}: --backend ray reads .csv, .tsv, .jsonl or .parquet files (convert it, or run "
+            "without --backend ray)"
+        )
     return kind
 
 
@@ -128,8 +148,9 @@ def _parts_dir(out: Path, fingerprint: dict[str, Any], resume: bool) -> Path:
     state = parts / "state.json"
     if resume and state.exists():
         if json.loads(state.read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
-            raise ConfigError(f"augment: {parts} was written with different settings; rerun them or drop "
-                              "--resume to start over")
+            raise ConfigError(
+                f"augment: {parts} was written with different settings; rerun them or drop --resume to start over"
+            )
         for tmp in parts.glob(".*"):  # a part interrupted half-way
             tmp.unlink(missing_ok=True)
         return parts
@@ -153,8 +174,9 @@ def _done_ranges(parts: Path) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged]
 
 
-def _read_pending(ray: Any, inp: Path, kind: str, text_column: str, label_column: str,
-                  parts: Path) -> tuple[Any, int, int, bool]:
+def _read_pending(
+    ray: Any, inp: Path, kind: str, text_column: str, label_column: str, parts: Path
+) -> tuple[Any, int, int, bool]:
     """A Ray dataset of the rows not yet written (with their row numbers), the input's row count, how many
     rows were already done, and whether the input has the label column; the dataset is None when nothing is left."""
     ctx = ray.data.DataContext.get_current()
@@ -177,8 +199,12 @@ def _read_pending(ray: Any, inp: Path, kind: str, text_column: str, label_column
     for c in counts[:-1]:
         offsets.append(offsets[-1] + c)
     number = ray.remote(num_cpus=0.25)(_number_rows)
-    return ray.data.from_arrow_refs([number.remote(r, off, done_ranges) for r, off in zip(refs, offsets)]), total, done, \
-        has_labels
+    return (
+        ray.data.from_arrow_refs([number.remote(r, off, done_ranges) for r, off in zip(refs, offsets, strict=True)]),
+        total,
+        done,
+        has_labels,
+    )
 
 
 def _read(ray: Any, inp: Path, kind: str) -> Any:
@@ -195,8 +221,9 @@ def _read(ray: Any, inp: Path, kind: str) -> Any:
 
     sep = "\t" if kind == "tsv" else ","
     header = pd.read_csv(inp, sep=sep, nrows=0).columns
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False,
-                                   quoted_strings_can_be_null=False)
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
+    )
     parse = pacsv.ParseOptions(delimiter=sep, quote_char='"', newlines_in_values=True)
     return ray.data.read_csv(str(inp), convert_options=convert, parse_options=parse, file_extensions=None)
 
@@ -220,11 +247,17 @@ def _number_rows(table: Any, offset: int, done: list[tuple[int, int]]) -> Any:
     return table.filter(pa.array(keep))
 
 
-def _map(ray: Any, ds: Any, pipeline: tuple[Any, ...], batch_size: int, num_cpus: float, num_gpus: float,
-         concurrency: int | None) -> Any:
+def _map(
+    ray: Any,
+    ds: Any,
+    pipeline: tuple[Any, ...],
+    batch_size: int,
+    num_cpus: float,
+    num_gpus: float,
+    concurrency: int | None,
+) -> Any:
     ops, filters = pipeline[0], pipeline[5]
-    model_backed = any(o.batched for o in ops) or any(getattr(f, "name", None) in _IN_PROCESS_FILTERS
-                                                      for f in filters)
+    model_backed = any(o.batched for o in ops) or any(getattr(f, "name", None) in _IN_PROCESS_FILTERS for f in filters)
     common = {"batch_size": batch_size, "batch_format": "pyarrow", "num_cpus": num_cpus, "num_gpus": num_gpus}
     if not model_backed:  # stateless tasks: any worker, any number at once
         return ds.map_batches(_augment_batch, fn_args=(pipeline,), **common)
@@ -286,8 +319,16 @@ def _write_part(parts: Path, first: int, last: int, frame: Any, dropped: dict[st
     os.replace(tmp, target)
 
 
-def _merge(parts: Path, out: Path, total: int, batch_size: int, text_column: str, label_column: str,
-           has_labels: bool, filter_names: list[str]) -> tuple[int, dict[str, int]]:
+def _merge(
+    parts: Path,
+    out: Path,
+    total: int,
+    batch_size: int,
+    text_column: str,
+    label_column: str,
+    has_labels: bool,
+    filter_names: list[str],
+) -> tuple[int, dict[str, int]]:
     """Write the parts in input-row order to ``out``, one frame per ``batch_size`` input rows as ``augment_file``
     writes them (so Parquet row groups match too); returns the rows written and the variants dropped per filter."""
     import pandas as pd

@@ -36,8 +36,15 @@ def check_backend(backend: str, address: str | None) -> None:
 
 
 @contextlib.contextmanager
-def unit_backend(backend: str, run_dir: str, *, address: str | None = None, num_cpus: float | None = None,
-                 num_gpus: float | None = None, echo: Callable[[str], None] = print) -> Iterator[tuple[Any, RunStore]]:
+def unit_backend(
+    backend: str,
+    run_dir: str,
+    *,
+    address: str | None = None,
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    echo: Callable[[str], None] = print,
+) -> Iterator[tuple[Any, RunStore]]:
     """``(executor, store)`` for a run: the executor to give :class:`~textrobust.robustness.Runner` (None means
     the default local one) and the run directory's store (run the runner in ``store.local``). On exit a staged
     run directory is uploaded and a Ray instance this call started is shut down.

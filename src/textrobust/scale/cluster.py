@@ -39,8 +39,10 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise ConfigError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); start one with "
-                          "'ray start --head' or check the address") from None
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); start one with "
+            "'ray start --head' or check the address"
+        ) from None
 
 
 class RayCluster:
@@ -55,8 +57,14 @@ class RayCluster:
         ...     print(cluster.dashboard_url)
     """
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
-                 include_dashboard: bool | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        num_gpus: int | None = None,
+        include_dashboard: bool | None = None,
+    ) -> None:
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus
         self.include_dashboard = include_dashboard
         self.dashboard_url: str | None = None
@@ -98,8 +106,11 @@ class RayCluster:
 
 def _dashboard(ray: Any) -> str | None:
     try:
-        url = ray.get_runtime_context().get_dashboard_url() if hasattr(ray.get_runtime_context(),
-                                                                       "get_dashboard_url") else None
+        url = (
+            ray.get_runtime_context().get_dashboard_url()
+            if hasattr(ray.get_runtime_context(), "get_dashboard_url")
+            else None
+        )
     except Exception:  # noqa: BLE001 - the dashboard address is informative only
         url = None
     if url and not url.startswith("http"):

@@ -142,7 +142,7 @@ def _relative(path: str, root: str) -> str:
     path = path.split("://", 1)[-1] if "://" in path and "://" not in root else path
     if not path.startswith(root):  # memory:// paths come back as '/x/...' while the root is 'x/...'
         path, root = path.lstrip("/"), root.lstrip("/")
-    return path[len(root):].lstrip("/")
+    return path[len(root) :].lstrip("/")
 
 
 def _filesystem(uri: str) -> tuple[Any, str]:
@@ -153,12 +153,15 @@ def _filesystem(uri: str) -> tuple[Any, str]:
     try:
         return fsspec.core.url_to_fs(uri)
     except (ImportError, ValueError) as exc:
-        raise ConfigError(f"{uri}: cannot open this filesystem ({exc}); install its fsspec driver "
-                          "(s3fs for s3://, gcsfs for gs://, adlfs for az://)") from None
+        raise ConfigError(
+            f"{uri}: cannot open this filesystem ({exc}); install its fsspec driver "
+            "(s3fs for s3://, gcsfs for gs://, adlfs for az://)"
+        ) from None
 
 
-def open_run_store(path: str | os.PathLike, *, stage: bool | None = None, stage_dir: str | os.PathLike | None = None
-                   ) -> RunStore:
+def open_run_store(
+    path: str | os.PathLike, *, stage: bool | None = None, stage_dir: str | os.PathLike | None = None
+) -> RunStore:
     """A :class:`RunStore` for ``path``: a local path or ``file://`` URI is used directly; any other URI is staged
     in ``stage_dir`` (default: a new temporary directory). ``stage=True`` stages a ``file://`` URI too, which is how
     the tests exercise the remote path without a cloud bucket.

@@ -37,14 +37,22 @@ class RayExecutor:
         ...     Runner(exp, "runs/exp", executor=RayExecutor()).run()
     """
 
-    def __init__(self, *, num_cpus: float | None = None, num_gpus: float | None = None,
-                 store: RunStore | None = None, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        store: RunStore | None = None,
+        poll_s: float = 1.0,
+    ) -> None:
         self.num_cpus, self.num_gpus, self.store, self.poll_s = num_cpus, num_gpus, store, poll_s
 
     def resources(self, exp: Any) -> tuple[float, float]:
         req = exp.unit_resources
-        return (self.num_cpus if self.num_cpus is not None else req.num_cpus,
-                self.num_gpus if self.num_gpus is not None else req.num_gpus)
+        return (
+            self.num_cpus if self.num_cpus is not None else req.num_cpus,
+            self.num_gpus if self.num_gpus is not None else req.num_gpus,
+        )
 
     def run_units(self, runner: Any, units: list[Any], bar: Any) -> None:
         ray = require_ray()
@@ -52,14 +60,24 @@ class RayExecutor:
             return
         num_cpus, num_gpus = self.resources(runner.exp)
         store = self.store or open_run_store(runner.run_dir)
-        task = ray.remote(_unit_task).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=runner.retries,
-                                              retry_exceptions=False, name="textrobust-unit")
+        task = ray.remote(_unit_task).options(
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            max_retries=runner.retries,
+            retry_exceptions=False,
+            name="textrobust-unit",
+        )
         # The runner's class travels too: a subclass (a test's failing unit, a user's own _run_unit) runs remotely.
         spec = ray.put((type(runner), runner.exp, store, runner.retries, max(1, math.floor(num_cpus))))
         pending = {task.remote(spec, u): u for u in units}
         capacity = _capacity(ray, num_cpus, num_gpus)
-        log.info("%d units submitted to Ray (%s CPU, %s GPU each; about %d at a time)", len(units), num_cpus,
-                 num_gpus, capacity)
+        log.info(
+            "%d units submitted to Ray (%s CPU, %s GPU each; about %d at a time)",
+            len(units),
+            num_cpus,
+            num_gpus,
+            capacity,
+        )
         try:
             while pending:
                 bar.running(min(len(pending), capacity))
@@ -116,8 +134,9 @@ def _unit_task(spec: tuple[Any, ...], u: Any) -> dict[str, Any] | None:
 
     runner_cls, exp, store, retries, threads = spec
     torch.set_num_threads(threads)  # a reused worker keeps whatever its first task set: make it explicit
-    key = digest([exp.model_dump(), store.uri, str(store.local), runner_cls.__module__, runner_cls.__qualname__,
-                  retries])
+    key = digest(
+        [exp.model_dump(), store.uri, str(store.local), runner_cls.__module__, runner_cls.__qualname__, retries]
+    )
     local = worker_store(store, key)
     runner = _RUNNERS.get(key)
     if runner is None:

@@ -53,6 +53,14 @@ def build_evaluation(params: EvalParams | dict[str, Any]) -> Evaluation:
 
 
 __all__ = [
-    "EVALUATIONS", "EvalContext", "EvalParams", "Evaluation", "EvaluationResult", "MetricInfo", "Score",
-    "SuiteSpec", "build_evaluation", "record",
+    "EVALUATIONS",
+    "EvalContext",
+    "EvalParams",
+    "Evaluation",
+    "EvaluationResult",
+    "MetricInfo",
+    "Score",
+    "SuiteSpec",
+    "build_evaluation",
+    "record",
 ]

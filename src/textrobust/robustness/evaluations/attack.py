@@ -24,8 +24,9 @@ class AttackParams(EvalParams):
     recipe: str = Field("deepwordbug", description="attack recipe (textrobust list recipes)")
     n: int = Field(100, ge=1, description="attack the first n test examples")
     query_budget: int | None = Field(None, ge=1)
-    batch_size: int | None = Field(None, ge=1, description="examples advanced in lockstep (default: from the "
-                                                           "model's token budget)")
+    batch_size: int | None = Field(
+        None, ge=1, description="examples advanced in lockstep (default: from the model's token budget)"
+    )
     options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon}")
 
 
@@ -42,20 +43,46 @@ class AttackEvaluation(Evaluation):
     def metrics(self, labels: Sequence[str]) -> list[MetricInfo]:
         ev, r = self.name, self.params.recipe
         return [
-            self.info(ev, "accuracy_under_attack", f"accuracy under {r} attack", headline=True,
-                      chart="Accuracy under attack"),
-            self.info(ev, "original_accuracy", f"accuracy on the {r}-attacked examples before the attack",
-                      role="clean"),
-            self.info(ev, "success_rate", f"{r} attack success rate (of examples the model got right)",
-                      higher_is_better=False),
-            self.info(ev, "avg_words_perturbed_pct", f"words {r} perturbed per successful attack (%)",
-                      unit="percent", range=(0, 100), role="cost", chart="Attack cost: words perturbed (%)"),
-            self.info(ev, "avg_queries", f"model queries per attacked example ({r})", unit="count",
-                      range=(0, None), role="cost", chart="Attack cost: model queries per example"),
-            self.info(ev, "n", f"examples attacked ({r})", unit="count", range=(0, None), higher_is_better=None,
-                      role="info"),
-            self.info(ev, "examples_per_s", f"{r} attack speed (examples/s)", unit="score", range=(0, None),
-                      higher_is_better=None, role="info", timing=True),
+            self.info(
+                ev, "accuracy_under_attack", f"accuracy under {r} attack", headline=True, chart="Accuracy under attack"
+            ),
+            self.info(
+                ev, "original_accuracy", f"accuracy on the {r}-attacked examples before the attack", role="clean"
+            ),
+            self.info(
+                ev, "success_rate", f"{r} attack success rate (of examples the model got right)", higher_is_better=False
+            ),
+            self.info(
+                ev,
+                "avg_words_perturbed_pct",
+                f"words {r} perturbed per successful attack (%)",
+                unit="percent",
+                range=(0, 100),
+                role="cost",
+                chart="Attack cost: words perturbed (%)",
+            ),
+            self.info(
+                ev,
+                "avg_queries",
+                f"model queries per attacked example ({r})",
+                unit="count",
+                range=(0, None),
+                role="cost",
+                chart="Attack cost: model queries per example",
+            ),
+            self.info(
+                ev, "n", f"examples attacked ({r})", unit="count", range=(0, None), higher_is_better=None, role="info"
+            ),
+            self.info(
+                ev,
+                "examples_per_s",
+                f"{r} attack speed (examples/s)",
+                unit="score",
+                range=(0, None),
+                higher_is_better=None,
+                role="info",
+                timing=True,
+            ),
         ]
 
     def resources(self) -> list[str]:
@@ -78,8 +105,14 @@ class AttackEvaluation(Evaluation):
         target = ctx.raw_model if ctx.raw_model is not None else model
         # build_attack drops the resources that other recipes of this experiment need.
         attack = build_attack(p.recipe, target, **{**ctx.resources(), **p.options})
-        report = run_attack(attack, test.texts[:n], test.labels[:n], batch_size=p.batch_size,
-                            query_budget=p.query_budget, progress=ctx.progress)
+        report = run_attack(
+            attack,
+            test.texts[:n],
+            test.labels[:n],
+            batch_size=p.batch_size,
+            query_budget=p.query_budget,
+            progress=ctx.progress,
+        )
         return self._result(report, test, n)
 
     def _result(self, report: Any, test: Any, n: int) -> EvaluationResult:
@@ -93,8 +126,9 @@ class AttackEvaluation(Evaluation):
         res.add_outcomes(ev, "success_rate", items, np.where(attacked, won, np.nan))
         frac = np.array([100.0 * r.perturbed_fraction for r in report.results])
         res.add_outcomes(ev, "avg_words_perturbed_pct", items, np.where(won, frac, np.nan))
-        res.add_outcomes(ev, "avg_queries", items,
-                         np.where(attacked, [float(r.num_queries) for r in report.results], np.nan))
+        res.add_outcomes(
+            ev, "avg_queries", items, np.where(attacked, [float(r.num_queries) for r in report.results], np.nan)
+        )
         res.add(ev, "n", n)
         res.add(ev, "examples_per_s", min(report.summary()["examples_per_s"], 1e9))
         # The same record schema as 'textrobust attack -o' writes (AttackResult.to_record).
@@ -109,5 +143,7 @@ def check_recipe(recipe: str, options: dict[str, Any]) -> None:
     check_recipe_options(recipe, options)  # also rejects an unknown recipe
     given = sorted(set(options) & RESOURCE_OPTIONS)
     if given:
-        raise ConfigError(f"recipe '{recipe}' options name resource(s) {given}: give their paths under the "
-                          "experiment's 'resources:' instead (they are loaded once and shared)")
+        raise ConfigError(
+            f"recipe '{recipe}' options name resource(s) {given}: give their paths under the "
+            "experiment's 'resources:' instead (they are loaded once and shared)"
+        )

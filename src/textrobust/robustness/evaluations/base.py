@@ -91,8 +91,14 @@ class EvaluationResult:
     scores: list[Score] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, evaluation: str, metric: str, value: float, items: Sequence[str] | None = None,
-            outcomes: Sequence[float] | np.ndarray | None = None) -> None:
+    def add(
+        self,
+        evaluation: str,
+        metric: str,
+        value: float,
+        items: Sequence[str] | None = None,
+        outcomes: Sequence[float] | np.ndarray | None = None,
+    ) -> None:
         out = None if outcomes is None else [float(x) for x in outcomes]
         self.scores.append(Score(evaluation, metric, float(value), None if items is None else list(items), out))
 

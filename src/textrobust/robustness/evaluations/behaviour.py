@@ -34,13 +34,29 @@ class PackEvaluation(Evaluation):
 
     def metrics(self, labels: Sequence[str]) -> list[MetricInfo]:
         w = self.label_word
-        out = [self.info(self.name, "failure_rate", f"{w} failure rate (all capabilities)", headline=True,
-                         higher_is_better=False, chart=f"{w} behaviour tests: failure rate"),
-               self.info(self.name, "n", f"{w} test cases", unit="count", range=(0, None),
-                         higher_is_better=None, role="info")]
-        out += [self.info(f"{self.name}:{c}", "failure_rate", f"{w} failure rate: {c}", higher_is_better=False,
-                          chart=f"{w} failure rate by capability")
-                for c in self.pack().capabilities(self.kind)]
+        out = [
+            self.info(
+                self.name,
+                "failure_rate",
+                f"{w} failure rate (all capabilities)",
+                headline=True,
+                higher_is_better=False,
+                chart=f"{w} behaviour tests: failure rate",
+            ),
+            self.info(
+                self.name, "n", f"{w} test cases", unit="count", range=(0, None), higher_is_better=None, role="info"
+            ),
+        ]
+        out += [
+            self.info(
+                f"{self.name}:{c}",
+                "failure_rate",
+                f"{w} failure rate: {c}",
+                higher_is_better=False,
+                chart=f"{w} failure rate by capability",
+            )
+            for c in self.pack().capabilities(self.kind)
+        ]
         return out
 
     def fingerprint(self) -> Any:
@@ -56,8 +72,12 @@ class PackEvaluation(Evaluation):
 
     def label_index(self, model_labels: Sequence[str]) -> dict[str, int]:
         pack = self.pack()
-        return match_labels(pack.labels, model_labels, self.params.label_map,
-                            where=f"evaluation '{self.name}' (test pack {pack.source})")
+        return match_labels(
+            pack.labels,
+            model_labels,
+            self.params.label_map,
+            where=f"evaluation '{self.name}' (test pack {pack.source})",
+        )
 
     def scores(self, cases: list[Case], failed: np.ndarray, res: EvaluationResult) -> None:
         """Failure rate overall and per capability, as per-case outcomes."""

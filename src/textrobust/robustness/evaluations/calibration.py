@@ -31,13 +31,30 @@ class CalibrationEvaluation(Evaluation):
         out = []
         for inputs in ["clean", *suite_names(self.params.suites)]:
             ev, on = f"{self.name}:{inputs}", "clean inputs" if inputs == "clean" else f"{inputs}-perturbed inputs"
-            out += [self.info(ev, "ece", f"expected calibration error on {on}", headline=inputs == "clean",
-                              higher_is_better=False, role="calibration",
-                              chart=f"Expected calibration error ({self.params.bins} bins)"),
-                    self.info(ev, "brier", f"Brier score on {on}", unit="score", range=(0, 2),
-                              higher_is_better=False, role="calibration", chart="Brier score"),
-                    self.info(ev, "n", f"examples ({on})", unit="count", range=(0, None), higher_is_better=None,
-                              role="info")]
+            out += [
+                self.info(
+                    ev,
+                    "ece",
+                    f"expected calibration error on {on}",
+                    headline=inputs == "clean",
+                    higher_is_better=False,
+                    role="calibration",
+                    chart=f"Expected calibration error ({self.params.bins} bins)",
+                ),
+                self.info(
+                    ev,
+                    "brier",
+                    f"Brier score on {on}",
+                    unit="score",
+                    range=(0, 2),
+                    higher_is_better=False,
+                    role="calibration",
+                    chart="Brier score",
+                ),
+                self.info(
+                    ev, "n", f"examples ({on})", unit="count", range=(0, None), higher_is_better=None, role="info"
+                ),
+            ]
         return out
 
     def check(self, ctx: EvalContext) -> None:
@@ -51,7 +68,7 @@ class CalibrationEvaluation(Evaluation):
 
         y = np.asarray(test.labels)
         inputs: dict[str, tuple[list[int], list[str]]] = {"clean": (list(range(len(test))), list(test.texts))}
-        for name, s in zip(suite_names(self.params.suites), self.params.suites):
+        for name, s in zip(suite_names(self.params.suites), self.params.suites, strict=True):
             texts = perturbed_texts(s, self.params.seed, test, ctx)
             rows = [i for i, t in enumerate(texts) if t is not None]
             inputs[name] = (rows, [texts[i] for i in rows])

@@ -22,13 +22,16 @@ class CleanEvaluation(Evaluation):
 
     def metrics(self, labels: Sequence[str]) -> list[MetricInfo]:
         ev = self.name
-        out = [self.info(ev, "accuracy", "clean accuracy", headline=True, role="clean", chart="Clean accuracy"),
-               self.info(ev, "macro_f1", "clean macro-F1", role="clean"),
-               self.info(ev, "n", "test examples", unit="count", range=(0, None), higher_is_better=None,
-                         role="info")]
+        out = [
+            self.info(ev, "accuracy", "clean accuracy", headline=True, role="clean", chart="Clean accuracy"),
+            self.info(ev, "macro_f1", "clean macro-F1", role="clean"),
+            self.info(ev, "n", "test examples", unit="count", range=(0, None), higher_is_better=None, role="info"),
+        ]
         for name in labels:
-            out += [self.info(ev, f"{m}:{name}", f"{m} of class '{name}'", role="clean")
-                    for m in ("precision", "recall", "f1")]
+            out += [
+                self.info(ev, f"{m}:{name}", f"{m} of class '{name}'", role="clean")
+                for m in ("precision", "recall", "f1")
+            ]
         return out
 
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
@@ -49,6 +52,16 @@ class CleanEvaluation(Evaluation):
             res.add(ev, f"precision:{row['label']}", row["precision"])
             res.add(ev, f"f1:{row['label']}", row["f1"])
         names = test.label_names
-        res.records = [record(ev, items[i], failed=pred[i] != y[i], text=t, label=names[y[i]], pred=names[pred[i]],
-                              conf=probs[i].max()) for i, t in enumerate(test.texts)]
+        res.records = [
+            record(
+                ev,
+                items[i],
+                failed=pred[i] != y[i],
+                text=t,
+                label=names[y[i]],
+                pred=names[pred[i]],
+                conf=probs[i].max(),
+            )
+            for i, t in enumerate(test.texts)
+        ]
         return res

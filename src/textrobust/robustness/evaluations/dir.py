@@ -30,21 +30,36 @@ class DirEvaluation(PackEvaluation):
         index = self.label_index(model.labels)
         cases = self.pack().expand("dir", seed=self.params.seed, test_texts=test.texts, n_test=self.params.n_test)
         probs = model.predict_proba([c.text for c in cases] + [c.perturbed for c in cases])
-        base, pert = probs[: len(cases)], probs[len(cases):]
+        base, pert = probs[: len(cases)], probs[len(cases) :]
         watched = np.array([index[c.label] for c in cases])
         rows = np.arange(len(cases))
         delta = pert[rows, watched] - base[rows, watched]
         tol = np.array([c.tolerance for c in cases])
         direction = np.array([c.direction for c in cases])
-        failed = np.where(direction == "not_decrease", delta < -tol,
-                          np.where(direction == "not_increase", delta > tol, np.abs(delta) > tol))
+        failed = np.where(
+            direction == "not_decrease",
+            delta < -tol,
+            np.where(direction == "not_increase", delta > tol, np.abs(delta) > tol),
+        )
         res = EvaluationResult()
         self.scores(cases, failed, res)
         names = model.labels
-        res.records = [record(self.name, c.id, failed=failed[i], original=c.text, text=c.perturbed,
-                              label=f"P({names[watched[i]]}) {c.direction} (±{c.tolerance:g})",
-                              pred_original=names[base[i].argmax()], pred=names[pert[i].argmax()],
-                              conf_original=base[i, watched[i]], conf=pert[i, watched[i]],
-                              capability=c.capability, test=c.test, delta=round(float(delta[i]), 4))
-                       for i, c in enumerate(cases)]
+        res.records = [
+            record(
+                self.name,
+                c.id,
+                failed=failed[i],
+                original=c.text,
+                text=c.perturbed,
+                label=f"P({names[watched[i]]}) {c.direction} (±{c.tolerance:g})",
+                pred_original=names[base[i].argmax()],
+                pred=names[pert[i].argmax()],
+                conf_original=base[i, watched[i]],
+                conf=pert[i, watched[i]],
+                capability=c.capability,
+                test=c.test,
+                delta=round(float(delta[i]), 4),
+            )
+            for i, c in enumerate(cases)
+        ]
         return res

@@ -68,12 +68,28 @@ class InvEvaluation(Evaluation):
         for s in suite_names(self.params.suites):
             ev = f"{self.name}:{s}"
             out += [
-                self.info(ev, "accuracy", f"accuracy on {s}-perturbed inputs", headline=True,
-                          chart="Accuracy on perturbed inputs, by suite"),
-                self.info(ev, "invariance", f"invariance under {s} (share of predictions unchanged)",
-                          chart="Invariance rate (share of predictions unchanged), by suite"),
-                self.info(ev, "n", f"test examples {s} applies to", unit="count", range=(0, None),
-                          higher_is_better=None, role="info"),
+                self.info(
+                    ev,
+                    "accuracy",
+                    f"accuracy on {s}-perturbed inputs",
+                    headline=True,
+                    chart="Accuracy on perturbed inputs, by suite",
+                ),
+                self.info(
+                    ev,
+                    "invariance",
+                    f"invariance under {s} (share of predictions unchanged)",
+                    chart="Invariance rate (share of predictions unchanged), by suite",
+                ),
+                self.info(
+                    ev,
+                    "n",
+                    f"test examples {s} applies to",
+                    unit="count",
+                    range=(0, None),
+                    higher_is_better=None,
+                    role="info",
+                ),
             ]
         return out
 
@@ -83,12 +99,14 @@ class InvEvaluation(Evaluation):
 
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         seed = self.params.seed
-        perturbed = {name: perturbed_texts(s, seed, test, ctx)
-                     for name, s in zip(suite_names(self.params.suites), self.params.suites)}
+        perturbed = {
+            name: perturbed_texts(s, seed, test, ctx)
+            for name, s in zip(suite_names(self.params.suites), self.params.suites, strict=True)
+        }
         clean = model.predict_proba(test.texts)
         # One prediction call over every perturbed text of every suite (the model dedups and sorts by length).
         flat = [p for ps in perturbed.values() for p in ps if p is not None]
-        probs = dict(zip(flat, model.predict_proba(flat))) if flat else {}
+        probs = dict(zip(flat, model.predict_proba(flat), strict=True)) if flat else {}
         y, pred = np.asarray(test.labels), clean.argmax(1)
         names, items, res = test.label_names, item_ids(len(test)), EvaluationResult()
         for suite, texts in perturbed.items():
@@ -101,8 +119,20 @@ class InvEvaluation(Evaluation):
             res.add_outcomes(ev, "accuracy", items, np.where(applies, ppred == y, np.nan))
             res.add_outcomes(ev, "invariance", items, np.where(applies, ppred == pred, np.nan))
             res.add(ev, "n", len(rows))
-            res.records += [record(ev, items[i], failed=ppred[i] != pred[i], original=test.texts[i], text=texts[i],
-                                   label=names[y[i]], pred_original=names[pred[i]], pred=names[ppred[i]],
-                                   conf_original=clean[i].max(), conf=probs[texts[i]].max(), suite=suite)
-                            for i in rows]
+            res.records += [
+                record(
+                    ev,
+                    items[i],
+                    failed=ppred[i] != pred[i],
+                    original=test.texts[i],
+                    text=texts[i],
+                    label=names[y[i]],
+                    pred_original=names[pred[i]],
+                    pred=names[ppred[i]],
+                    conf_original=clean[i].max(),
+                    conf=probs[texts[i]].max(),
+                    suite=suite,
+                )
+                for i in rows
+            ]
         return res

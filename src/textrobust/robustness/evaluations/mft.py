@@ -31,7 +31,18 @@ class MftEvaluation(PackEvaluation):
         failed = pred != expected
         res = EvaluationResult()
         self.scores(cases, failed, res)
-        res.records = [record(self.name, c.id, failed=failed[i], text=c.text, label=model.labels[expected[i]],
-                              pred=model.labels[pred[i]], conf=probs[i].max(), capability=c.capability, test=c.test)
-                       for i, c in enumerate(cases)]
+        res.records = [
+            record(
+                self.name,
+                c.id,
+                failed=failed[i],
+                text=c.text,
+                label=model.labels[expected[i]],
+                pred=model.labels[pred[i]],
+                conf=probs[i].max(),
+                capability=c.capability,
+                test=c.test,
+            )
+            for i, c in enumerate(cases)
+        ]
         return res

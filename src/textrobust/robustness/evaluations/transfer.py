@@ -46,10 +46,20 @@ class TransferEvaluation(Evaluation):
         out = []
         for s in self.params.sets:
             ev = f"{self.name}:{s}"
-            out += [self.info(ev, "accuracy", f"accuracy on transfer set {s}", headline=True,
-                              chart="Accuracy on transfer sets"),
-                    self.info(ev, "n", f"examples in transfer set {s}", unit="count", range=(0, None),
-                              higher_is_better=None, role="info")]
+            out += [
+                self.info(
+                    ev, "accuracy", f"accuracy on transfer set {s}", headline=True, chart="Accuracy on transfer sets"
+                ),
+                self.info(
+                    ev,
+                    "n",
+                    f"examples in transfer set {s}",
+                    unit="count",
+                    range=(0, None),
+                    higher_is_better=None,
+                    role="info",
+                ),
+            ]
         return out
 
     def check(self, ctx: EvalContext) -> None:
@@ -66,8 +76,10 @@ class TransferEvaluation(Evaluation):
     def load(self, name: str, model_labels: Sequence[str], ctx: EvalContext) -> Any:
         """The set with labels re-indexed to the model's label order (loaded once per run)."""
         spec = self.params.sets[name]
-        return ctx.cached(("transfer", spec.model_dump_json(), tuple(model_labels)),
-                          lambda: _load_set(spec, list(model_labels), f"evaluation '{self.name}', set '{name}'"))
+        return ctx.cached(
+            ("transfer", spec.model_dump_json(), tuple(model_labels)),
+            lambda: _load_set(spec, list(model_labels), f"evaluation '{self.name}', set '{name}'"),
+        )
 
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         res = EvaluationResult()
@@ -79,9 +91,19 @@ class TransferEvaluation(Evaluation):
             items = item_ids(len(data), f"{name}/")
             res.add_outcomes(ev, "accuracy", items, (pred == y).astype(float))
             res.add(ev, "n", len(data))
-            res.records += [record(ev, items[i], failed=pred[i] != y[i], text=t, label=model.labels[y[i]],
-                                   pred=model.labels[pred[i]], conf=probs[i].max(), set=name)
-                            for i, t in enumerate(data.texts)]
+            res.records += [
+                record(
+                    ev,
+                    items[i],
+                    failed=pred[i] != y[i],
+                    text=t,
+                    label=model.labels[y[i]],
+                    pred=model.labels[pred[i]],
+                    conf=probs[i].max(),
+                    set=name,
+                )
+                for i, t in enumerate(data.texts)
+            ]
         return res
 
 
@@ -100,11 +122,22 @@ def _load_set(spec: TransferSet, model_labels: list[str], where: str) -> Any:
             frame = frame[frame["failed"].astype(bool)]  # failed: the attack succeeded against the other model
         if frame.empty:
             raise DataError(f"{where}: {path} holds no successful attacks")
-        data = frame_to_data(frame, name=path, text_column=spec.text_column or ("perturbed_text" if flat else "text"),
-                             label_column=spec.label_column, label_names=spec.label_names)
+        data = frame_to_data(
+            frame,
+            name=path,
+            text_column=spec.text_column or ("perturbed_text" if flat else "text"),
+            label_column=spec.label_column,
+            label_names=spec.label_names,
+        )
     else:
-        data = load_dataset(path, text_column=spec.text_column or "text", label_column=spec.label_column,
-                            label_names=spec.label_names, encoding=spec.encoding, fmt=spec.format)
+        data = load_dataset(
+            path,
+            text_column=spec.text_column or "text",
+            label_column=spec.label_column,
+            label_names=spec.label_names,
+            encoding=spec.encoding,
+            fmt=spec.format,
+        )
     if spec.size:
         data = data.sample(spec.size, seed=spec.sample_seed)
     index = match_labels(data.label_names, model_labels, spec.label_map, where=where)

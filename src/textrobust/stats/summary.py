@@ -1,6 +1,6 @@
 """The run's statistics (``summary.json`` rows): per condition and metric the mean with its interval, and for every
 condition the paired difference to the baseline with its interval, p-value, Holm-adjusted p-value, verdict, power
-and per-seed McNemar tests. The methods are in :mod:`textrobust.robustness.inference`; ``docs/statistics.md``
+and per-seed McNemar tests. The methods are in :mod:`textrobust.stats.crossed`; ``docs/statistics.md``
 explains them.
 
 Metrics that are means of per-example outcomes (accuracy, invariance, failure rates, Brier) use the two-level
@@ -17,36 +17,28 @@ from typing import Any
 
 import numpy as np
 
-from .inference import (
-    CONFIDENCE, MIN_SEEDS, Estimate, decide, diff_bounds, difference, holm, mcnemar_by_seed, mean_estimate,
-    planning, row_means, seed_estimate,
+from .crossed import (
+    CONFIDENCE,
+    MIN_SEEDS,
+    Estimate,
+    decide,
+    diff_bounds,
+    difference,
+    holm,
+    mcnemar_by_seed,
+    mean_estimate,
+    planning,
+    row_means,
+    seed_estimate,
 )
 
 JUDGED_ROLES = ("clean", "robustness", "calibration")
 METHOD_FIXED = "fixed models compared over test examples (paired t over examples; exact McNemar per example pair)"
-METHOD = ("two-level: seeds and test examples both random (crossed random-effects model, method of moments, "
-          f"Satterthwaite t) from {MIN_SEEDS} seeds; below that, test examples only, for the trained models at "
-          "hand; per-seed t for metrics without per-example outcomes")
-
-
-def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """``(mean, low, high)`` of a Student-t interval; the interval is NaN with fewer than two values.
-
-    Example:
-        >>> m, lo, hi = t_interval([0.80, 0.82, 0.84])
-        >>> round(m, 3), round(lo, 4), round(hi, 4)   # 0.82 -+ 4.303 * 0.02 / sqrt(3)
-        (0.82, 0.7703, 0.8697)
-    """
-    from scipy import stats
-
-    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    if len(x) == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
+METHOD = (
+    "two-level: seeds and test examples both random (crossed random-effects model, method of moments, "
+    f"Satterthwaite t) from {MIN_SEEDS} seeds; below that, test examples only, for the trained models at "
+    "hand; per-seed t for metrics without per-example outcomes"
+)
 
 
 class Outcomes:
@@ -58,11 +50,15 @@ class Outcomes:
             return
         for (cond, ev, metric), g in frame.groupby(["condition", "evaluation", "metric"], sort=False):
             wide = g.pivot_table(index="seed", columns="item", values="value", aggfunc="first", dropna=False)
-            self._tables[(str(cond), str(ev), str(metric))] = (list(wide.index), [str(c) for c in wide.columns],
-                                                              wide.to_numpy(dtype=float))
+            self._tables[(str(cond), str(ev), str(metric))] = (
+                list(wide.index),
+                [str(c) for c in wide.columns],
+                wide.to_numpy(dtype=float),
+            )
 
-    def table(self, cond: str, ev: str, metric: str, seeds: Sequence[int] | None = None,
-              items: Sequence[str] | None = None) -> np.ndarray | None:
+    def table(
+        self, cond: str, ev: str, metric: str, seeds: Sequence[int] | None = None, items: Sequence[str] | None = None
+    ) -> np.ndarray | None:
         found = self._tables.get((cond, ev, metric))
         if found is None:
             return None
@@ -76,9 +72,14 @@ class Outcomes:
         return None if found is None else (found[0], found[1])
 
 
-def summarise(results: Any, baseline: str = "baseline", outcomes: Any | None = None,
-              metrics: Sequence[dict[str, Any]] = (), confidence: float = CONFIDENCE,
-              models_fixed: bool = False) -> list[dict[str, Any]]:
+def summarise(
+    results: Any,
+    baseline: str = "baseline",
+    outcomes: Any | None = None,
+    metrics: Sequence[dict[str, Any]] = (),
+    confidence: float = CONFIDENCE,
+    models_fixed: bool = False,
+) -> list[dict[str, Any]]:
     """Summary rows for the tidy ``results`` table (``condition, seed, evaluation, metric, value``), using the
     per-example ``outcomes`` (``condition, seed, evaluation, metric, item, value``) where there are any and the
     metric metadata (range, direction, headline, role) in ``metrics``. ``models_fixed``: the conditions are given
@@ -93,8 +94,9 @@ def summarise(results: Any, baseline: str = "baseline", outcomes: Any | None = N
         row = _mean_row(cond, ev, metric, group, tables, bounds, confidence)
         if cond != baseline:
             base = results[(results.condition == baseline) & (results.evaluation == ev) & (results.metric == metric)]
-            row.update(_diff_fields(cond, baseline, ev, metric, group, base, tables, bounds, info, confidence,
-                                    models_fixed))
+            row.update(
+                _diff_fields(cond, baseline, ev, metric, group, base, tables, bounds, info, confidence, models_fixed)
+            )
         rows.append(row)
     _adjust(rows, models_fixed)
     return [{k: _json(v) for k, v in r.items()} for r in rows]
@@ -105,24 +107,51 @@ def _bounds(info: dict[str, Any]) -> tuple[float | None, float | None]:
     return (None if lo is None else float(lo), None if hi is None else float(hi))
 
 
-def _mean_row(cond: str, ev: str, metric: str, group: Any, tables: Outcomes,
-              bounds: tuple[float | None, float | None], confidence: float) -> dict[str, Any]:
+def _mean_row(
+    cond: str,
+    ev: str,
+    metric: str,
+    group: Any,
+    tables: Outcomes,
+    bounds: tuple[float | None, float | None],
+    confidence: float,
+) -> dict[str, Any]:
     values = group.value.to_numpy(dtype=float)
     table = tables.table(cond, ev, metric)
-    est = mean_estimate(table, bounds, confidence) if table is not None else seed_estimate(values, bounds,
-                                                                                             confidence)
+    est = mean_estimate(table, bounds, confidence) if table is not None else seed_estimate(values, bounds, confidence)
     finite = values[np.isfinite(values)]
-    return {"condition": cond, "evaluation": ev, "metric": metric, "n_seeds": int(len(finite)),
-            "n_examples": est.n_items, "mean": float(finite.mean()) if len(finite) else math.nan,
-            "ci_low": est.low, "ci_high": est.high, "ci_method": est.method,
-            "diff_mean": None, "diff_ci_low": None, "diff_ci_high": None, "diff_includes_zero": None}
+    return {
+        "condition": cond,
+        "evaluation": ev,
+        "metric": metric,
+        "n_seeds": int(len(finite)),
+        "n_examples": est.n_items,
+        "mean": float(finite.mean()) if len(finite) else math.nan,
+        "ci_low": est.low,
+        "ci_high": est.high,
+        "ci_method": est.method,
+        "diff_mean": None,
+        "diff_ci_low": None,
+        "diff_ci_high": None,
+        "diff_includes_zero": None,
+    }
 
 
-def _diff_fields(cond: str, baseline: str, ev: str, metric: str, group: Any, base: Any, tables: Outcomes,
-                 bounds: tuple[float | None, float | None], info: dict[str, Any], confidence: float,
-                 models_fixed: bool = False) -> dict[str, Any]:
+def _diff_fields(
+    cond: str,
+    baseline: str,
+    ev: str,
+    metric: str,
+    group: Any,
+    base: Any,
+    tables: Outcomes,
+    bounds: tuple[float | None, float | None],
+    info: dict[str, Any],
+    confidence: float,
+    models_fixed: bool = False,
+) -> dict[str, Any]:
     """The paired difference to the baseline: on the seeds both have, and the examples both scored."""
-    base_values = {int(s): v for s, v in zip(base.seed, base.value)}
+    base_values = {int(s): v for s, v in zip(base.seed, base.value, strict=True)}
     seeds = [int(s) for s in group.seed if int(s) in base_values]
     if not seeds:
         return {}
@@ -140,26 +169,45 @@ def _diff_fields(cond: str, baseline: str, ev: str, metric: str, group: Any, bas
             view = seed_estimate(np.array([r["diff"] for r in by_seed]), diff_bounds(bounds), confidence)
             seed_view = {"low": view.low, "high": view.high, "p": view.p}
     else:
-        value = dict(zip(group.seed.astype(int), group.value))
+        value = dict(zip(group.seed.astype(int), group.value, strict=True))
         diffs = np.array([value[s] - base_values[s] for s in seeds], dtype=float)
         est = seed_estimate(diffs, diff_bounds(bounds), confidence)
-        by_seed = [{"seed": s, "diff": float(d)} for s, d in zip(seeds, diffs)]
-    judged = bool(info.get("headline")) and info.get("role") in JUDGED_ROLES and info.get(
-        "higher_is_better") is not None
-    return {**_estimate_fields(est, models_fixed), "by_seed": by_seed, "seed_view": seed_view,
-            "in_family": judged and est.p is not None, "higher_is_better": info.get("higher_is_better"), "_est": est}
-
+        by_seed = [{"seed": s, "diff": float(d)} for s, d in zip(seeds, diffs, strict=True)]
+    judged = (
+        bool(info.get("headline")) and info.get("role") in JUDGED_ROLES and info.get("higher_is_better") is not None
+    )
+    return {
+        **_estimate_fields(est, models_fixed),
+        "by_seed": by_seed,
+        "seed_view": seed_view,
+        "in_family": judged and est.p is not None,
+        "higher_is_better": info.get("higher_is_better"),
+        "_est": est,
+    }
 
 
 def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
     """The difference's summary fields, with the variance components and the planning numbers where known."""
-    out = {"diff_mean": est.estimate, "diff_ci_low": est.low, "diff_ci_high": est.high, "diff_method": est.method,
-           "diff_p": est.p, "diff_df": est.df, "diff_se": est.se, "diff_mde": est.mde,
-           "diff_includes_zero": None if est.low is None else bool(est.low <= 0 <= est.high)}
+    out = {
+        "diff_mean": est.estimate,
+        "diff_ci_low": est.low,
+        "diff_ci_high": est.high,
+        "diff_method": est.method,
+        "diff_p": est.p,
+        "diff_df": est.df,
+        "diff_se": est.se,
+        "diff_mde": est.mde,
+        "diff_includes_zero": None if est.low is None else bool(est.low <= 0 <= est.high),
+    }
     if est.components is not None:
         c = est.components
-        out["components"] = {"n_seeds": c.n_seeds, "n_examples": c.n_items, "ms_seed": c.ms_seed,
-                             "ms_item": c.ms_item, "ms_resid": c.ms_resid}
+        out["components"] = {
+            "n_seeds": c.n_seeds,
+            "n_examples": c.n_items,
+            "ms_seed": c.ms_seed,
+            "ms_item": c.ms_item,
+            "ms_resid": c.ms_resid,
+        }
         plan = planning(c, est.estimate, seeds_random=not models_fixed)
         out.update(plan if not models_fixed else {"seeds_needed": None, "examples_needed": plan["examples_needed"]})
     return out
@@ -168,20 +216,24 @@ def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
 def _adjust(rows: list[dict[str, Any]], models_fixed: bool = False) -> None:
     """Holm over the family of judged comparisons; then each comparison's verdict."""
     family = [r for r in rows if r.get("in_family")]
-    for r, q in zip(family, holm([r["diff_p"] for r in family])):
+    for r, q in zip(family, holm([r["diff_p"] for r in family]), strict=True):
         r["diff_p_adjusted"] = q
     for r in rows:
         est = r.pop("_est", None)
         if est is None:
             continue
         q = r.get("diff_p_adjusted")
-        r["verdict"] = decide(est, q, r.get("higher_is_better"), models_fixed=models_fixed) if r.get(
-            "in_family") else None
+        r["verdict"] = (
+            decide(est, q, r.get("higher_is_better"), models_fixed=models_fixed) if r.get("in_family") else None
+        )
         r["models_fixed"] = models_fixed
         if r["verdict"] == "too_few_seeds" and q is not None and est.method == "examples":
             # What the data says about the trained models at hand (seeds fixed), never a general claim.
-            r["these_runs"] = "no_change" if q >= 1 - CONFIDENCE else (
-                "better" if (est.estimate > 0) == r.get("higher_is_better") else "worse")
+            r["these_runs"] = (
+                "no_change"
+                if q >= 1 - CONFIDENCE
+                else ("better" if (est.estimate > 0) == r.get("higher_is_better") else "worse")
+            )
         r["family_size"] = len(family)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .inference import MIN_SEEDS, Components, detectable
+from .crossed import MIN_SEEDS, Components, detectable
 
 
 def pilot_power(pilot_dir: str | Path, n_seeds: int) -> list[dict[str, Any]]:
@@ -31,18 +31,33 @@ def pilot_power(pilot_dir: str | Path, n_seeds: int) -> list[dict[str, Any]]:
         if r.get("in_family") and isinstance(r.get("components"), dict):
             pooled.setdefault((r["evaluation"], r["metric"]), []).append(r["components"])
     if not pooled:
-        raise DataError(f"--pilot: {path} has no comparisons with per-example outcomes; the pilot needs a baseline, "
-                        "another condition and a finished unit of each")
+        raise DataError(
+            f"--pilot: {path} has no comparisons with per-example outcomes; the pilot needs a baseline, "
+            "another condition and a finished unit of each"
+        )
     out = []
     for (ev, metric), comps in pooled.items():
-        c = Components(int(comps[0]["n_seeds"]), int(comps[0]["n_examples"]),
-                       *(float(np.mean([x[k] for x in comps])) for k in ("ms_seed", "ms_item", "ms_resid")))
+        c = Components(
+            int(comps[0]["n_seeds"]),
+            int(comps[0]["n_examples"]),
+            *(float(np.mean([x[k] for x in comps])) for k in ("ms_seed", "ms_item", "ms_resid")),
+        )
         info = labels.get((ev, metric), {})
-        out.append({"evaluation": ev, "metric": metric, "label": info.get("label", f"{ev} {metric}"),
-                    "unit": info.get("unit", "share"), "pilot_seeds": c.n_seeds, "examples": c.n_items,
-                    "sd_seed": float(np.sqrt(c.seed)), "sd_examples": float(np.sqrt(c.item)),
-                    "sd_residual": float(np.sqrt(c.resid)),
-                    "mde_pilot": detectable(c, c.n_seeds, c.n_items), "planned_seeds": n_seeds,
-                    "mde_planned": detectable(c, n_seeds, c.n_items),
-                    "seeds_random": n_seeds >= MIN_SEEDS})
+        out.append(
+            {
+                "evaluation": ev,
+                "metric": metric,
+                "label": info.get("label", f"{ev} {metric}"),
+                "unit": info.get("unit", "share"),
+                "pilot_seeds": c.n_seeds,
+                "examples": c.n_items,
+                "sd_seed": float(np.sqrt(c.seed)),
+                "sd_examples": float(np.sqrt(c.item)),
+                "sd_residual": float(np.sqrt(c.resid)),
+                "mde_pilot": detectable(c, c.n_seeds, c.n_items),
+                "planned_seeds": n_seeds,
+                "mde_planned": detectable(c, n_seeds, c.n_items),
+                "seeds_random": n_seeds >= MIN_SEEDS,
+            }
+        )
     return out

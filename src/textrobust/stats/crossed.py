@@ -15,7 +15,7 @@ The model is the two-way crossed random-effects model of generalizability theory
 estimated as the variance of the per-seed mean differences over S (seed effects plus each seed's own example
 noise: an exact chi-square with S - 1 degrees of freedom) plus the example component that every seed shares
 (ANOVA method of moments, floored at 0), with a t interval on Satterthwaite's (1946) degrees of freedom. Two
-cheaper-looking choices failed the simulation in ``tests/test_inference.py``: plugging all three ANOVA
+cheaper-looking choices failed the simulation in ``tests/test_stats.py``: plugging all three ANOVA
 components into one Satterthwaite sum was liberal (coverage 90-93% at 3 seeds when seeds vary a lot), and a
 bootstrap over 2-5 seeds cannot represent seed variance at all (the bootstrap variance of a mean of S values is
 (S-1)/S of the truth and takes a handful of distinct values).
@@ -81,8 +81,9 @@ class Components:
     def resid(self) -> float:
         return self.ms_resid
 
-    def variance(self, seeds_random: bool, n_seeds: int | None = None, n_items: int | None = None
-                 ) -> tuple[float, float]:
+    def variance(
+        self, seeds_random: bool, n_seeds: int | None = None, n_items: int | None = None
+    ) -> tuple[float, float]:
         """``(variance of the grand mean, degrees of freedom)`` expected for a design with ``n_seeds`` x
         ``n_items`` (default: this one), from the components; :func:`crossed_t` is the same model on data.
         With ``seeds_random`` False the seeds are fixed: only examples vary."""
@@ -91,7 +92,7 @@ class Components:
             return (self.resid + S * self.item) / (S * N), max(N - 1, 1)
         seed_part = (self.resid + N * self.seed) / (S * N)  # E[MS_seed] / (S N)
         item_part = self.item / N
-        denom = seed_part ** 2 / (S - 1) + item_part ** 2 / max(N - 1, 1)
+        denom = seed_part**2 / (S - 1) + item_part**2 / max(N - 1, 1)
         return seed_part + item_part, (seed_part + item_part) ** 2 / denom if denom > 0 else S - 1
 
 
@@ -103,8 +104,9 @@ def components(table: np.ndarray) -> Components:
     ms_seed = N * rows.var(ddof=1) if S > 1 else 0.0
     ms_item = S * cols.var(ddof=1) if N > 1 else 0.0
     resid = x - rows[:, None] - cols[None, :] + grand
-    ms_resid = float((resid ** 2).sum() / ((S - 1) * (N - 1))) if S > 1 and N > 1 else float(cols.var(ddof=1)
-                                                                                             if N > 1 else 0.0)
+    ms_resid = (
+        float((resid**2).sum() / ((S - 1) * (N - 1))) if S > 1 and N > 1 else float(cols.var(ddof=1) if N > 1 else 0.0)
+    )
     return Components(S, N, float(ms_seed), float(ms_item), ms_resid)
 
 
@@ -127,11 +129,11 @@ def crossed_t(tables: np.ndarray, seeds_random: bool, confidence: float = CONFID
     if seeds_random and S > 1:
         ms_seed = N * rows.var(-1, ddof=1)
         resid = x - rows[..., None] - cols[..., None, :] + grand[..., None, None]
-        ms_resid = (resid ** 2).sum((-2, -1)) / ((S - 1) * (N - 1))
+        ms_resid = (resid**2).sum((-2, -1)) / ((S - 1) * (N - 1))
         seed_part, item_part = ms_seed / (S * N), np.maximum(ms_item - ms_resid, 0.0) / (S * N)
         with np.errstate(divide="ignore", invalid="ignore"):
-            item_df = (ms_item - ms_resid) ** 2 / (ms_item ** 2 / (N - 1) + ms_resid ** 2 / ((S - 1) * (N - 1)))
-            denom = seed_part ** 2 / (S - 1) + np.where(item_part > 0, item_part ** 2 / item_df, 0.0)
+            item_df = (ms_item - ms_resid) ** 2 / (ms_item**2 / (N - 1) + ms_resid**2 / ((S - 1) * (N - 1)))
+            denom = seed_part**2 / (S - 1) + np.where(item_part > 0, item_part**2 / item_df, 0.0)
             df = np.where(denom > 0, (seed_part + item_part) ** 2 / denom, S - 1)
         var = seed_part + item_part
     else:
@@ -139,8 +141,9 @@ def crossed_t(tables: np.ndarray, seeds_random: bool, confidence: float = CONFID
     se = np.sqrt(var)
     q = stats.t.ppf(0.5 + confidence / 2, df)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(se > 0, 2 * stats.t.sf(np.abs(grand) / np.where(se > 0, se, 1), df),
-                     np.where(grand == 0, 1.0, 0.0))
+        p = np.where(
+            se > 0, 2 * stats.t.sf(np.abs(grand) / np.where(se > 0, se, 1), df), np.where(grand == 0, 1.0, 0.0)
+        )
     return {"estimate": grand, "se": se, "df": df, "low": grand - q * se, "high": grand + q * se, "p": p}
 
 
@@ -167,8 +170,9 @@ class Estimate:
         return d
 
 
-def _interval(est: float, var: float, df: float, bounds: tuple[float | None, float | None],
-              confidence: float) -> tuple[float, float, float, float]:  # the seed-only view
+def _interval(
+    est: float, var: float, df: float, bounds: tuple[float | None, float | None], confidence: float
+) -> tuple[float, float, float, float]:  # the seed-only view
     """``(low, high, p, mde)`` of a t interval, intersected with ``bounds``."""
     from scipy import stats
 
@@ -212,12 +216,24 @@ def _crossed(x: np.ndarray, bounds: tuple[float | None, float | None], confidenc
     from scipy import stats
 
     mde = (float(stats.t.ppf(0.5 + confidence / 2, r["df"])) + float(stats.t.ppf(POWER, r["df"]))) * r["se"]
-    return Estimate(r["estimate"], low, high, "seeds+examples" if seeds_random else "examples", x.shape[0],
-                    x.shape[1], r["se"], r["df"], r["p"], mde, components(x))
+    return Estimate(
+        r["estimate"],
+        low,
+        high,
+        "seeds+examples" if seeds_random else "examples",
+        x.shape[0],
+        x.shape[1],
+        r["se"],
+        r["df"],
+        r["p"],
+        mde,
+        components(x),
+    )
 
 
-def mean_estimate(table: np.ndarray, bounds: tuple[float | None, float | None] = (None, None),
-                  confidence: float = CONFIDENCE) -> Estimate:
+def mean_estimate(
+    table: np.ndarray, bounds: tuple[float | None, float | None] = (None, None), confidence: float = CONFIDENCE
+) -> Estimate:
     """The mean over seeds and examples of one condition's per-example outcomes (``S x N``, NaN = not counted)."""
     x = np.asarray(table, dtype=float)
     cols = complete_columns(x)
@@ -241,8 +257,12 @@ def diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | None
     return -width, width
 
 
-def difference(cond: np.ndarray, base: np.ndarray, bounds: tuple[float | None, float | None] = (None, None),
-               confidence: float = CONFIDENCE) -> Estimate:
+def difference(
+    cond: np.ndarray,
+    base: np.ndarray,
+    bounds: tuple[float | None, float | None] = (None, None),
+    confidence: float = CONFIDENCE,
+) -> Estimate:
     """Paired difference ``cond - base`` of per-example outcomes (both ``S x N``, rows = the same seeds, columns =
     the same examples); ``bounds`` is the metric's range (the difference is kept within +-its width)."""
     c, b = np.asarray(cond, dtype=float), np.asarray(base, dtype=float)
@@ -252,8 +272,9 @@ def difference(cond: np.ndarray, base: np.ndarray, bounds: tuple[float | None, f
     return _crossed(c[:, cols] - b[:, cols], diff_bounds(bounds), confidence)
 
 
-def seed_estimate(values: np.ndarray, bounds: tuple[float | None, float | None] = (None, None),
-                  confidence: float = CONFIDENCE) -> Estimate:
+def seed_estimate(
+    values: np.ndarray, bounds: tuple[float | None, float | None] = (None, None), confidence: float = CONFIDENCE
+) -> Estimate:
     """The seed-only view: mean of per-seed values with a t interval over seeds (from MIN_SEEDS seeds on)."""
     v = np.asarray([x for x in np.asarray(values, dtype=float) if np.isfinite(x)])
     if len(v) == 0:
@@ -281,8 +302,9 @@ def detectable(comp: Components, n_seeds: int, n_items: int) -> float:
     return float((stats.t.ppf(0.975, df) + stats.t.ppf(POWER, df)) * math.sqrt(var))
 
 
-def planning(comp: Components, effect: float, seeds_random: bool, max_seeds: int = 50,
-             max_items: int = 1_000_000) -> dict[str, int | None]:
+def planning(
+    comp: Components, effect: float, seeds_random: bool, max_seeds: int = 50, max_items: int = 1_000_000
+) -> dict[str, int | None]:
     """Seeds (examples fixed) and test examples (seeds fixed) needed to detect ``effect`` with 80% power at the
     5% level, from the variance components; None when no number up to the caps would do."""
     from scipy import stats
@@ -294,8 +316,14 @@ def planning(comp: Components, effect: float, seeds_random: bool, max_seeds: int
 
     if effect == 0 or not math.isfinite(effect):
         return {"seeds_needed": None, "examples_needed": None}
-    seeds = next((S for S in range(max(comp.n_seeds, MIN_SEEDS if seeds_random else 1), max_seeds + 1)
-                  if detects(S, comp.n_items)), None)
+    seeds = next(
+        (
+            S
+            for S in range(max(comp.n_seeds, MIN_SEEDS if seeds_random else 1), max_seeds + 1)
+            if detects(S, comp.n_items)
+        ),
+        None,
+    )
     items, lo = None, comp.n_items
     if detects(comp.n_seeds, max_items):
         hi = max_items
@@ -319,7 +347,7 @@ def mcnemar_by_seed(cond: np.ndarray, base: np.ndarray) -> list[dict[str, Any]] 
     if not (np.isin(c, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all()):
         return None
     out = []
-    for cs, bs in zip(c, b):
+    for cs, bs in zip(c, b, strict=True):
         n10, n01 = int(((cs == 1) & (bs == 0)).sum()), int(((cs == 0) & (bs == 1)).sum())
         p = float(mcnemar([[0, n10], [n01, 0]], exact=True).pvalue) if n10 + n01 else 1.0
         out.append({"b": n10, "c": n01, "p": p})
@@ -340,8 +368,13 @@ def holm(pvalues: list[float], alpha: float = 1 - CONFIDENCE) -> list[float]:
     return [float(p) for p in multipletests(pvalues, alpha=alpha, method="holm")[1]]
 
 
-def decide(est: Estimate, p_adjusted: float | None, higher_is_better: bool | None,
-           alpha: float = 1 - CONFIDENCE, models_fixed: bool = False) -> str:
+def decide(
+    est: Estimate,
+    p_adjusted: float | None,
+    higher_is_better: bool | None,
+    alpha: float = 1 - CONFIDENCE,
+    models_fixed: bool = False,
+) -> str:
     """The verdict of one comparison: ``better`` / ``worse`` when the family-wise adjusted p is below ``alpha``
     and seeds were a random factor (or the seed-only view had enough seeds), ``no_change`` otherwise,
     ``too_few_seeds`` when the data cannot generalise over training runs (fewer than MIN_SEEDS seeds), ``missing``

@@ -21,11 +21,30 @@ SAMPLE_ROWS = 50  # augmented / generated rows kept per unit for the report
 
 #: The metrics every unit reports about its training.
 TRAIN_METRICS = [
-    MetricInfo("train", "train_seconds", "training time (s), incl. building the training set", unit="seconds",
-               range=(0, None), higher_is_better=False, headline=True, role="info", kind="train", group="train",
-               timing=True),
-    MetricInfo("train", "train_size", "training examples (incl. added rows)", unit="count", range=(0, None),
-               higher_is_better=None, role="info", kind="train", group="train"),
+    MetricInfo(
+        "train",
+        "train_seconds",
+        "training time (s), incl. building the training set",
+        unit="seconds",
+        range=(0, None),
+        higher_is_better=False,
+        headline=True,
+        role="info",
+        kind="train",
+        group="train",
+        timing=True,
+    ),
+    MetricInfo(
+        "train",
+        "train_size",
+        "training examples (incl. added rows)",
+        unit="count",
+        range=(0, None),
+        higher_is_better=None,
+        role="info",
+        kind="train",
+        group="train",
+    ),
 ]
 
 
@@ -35,9 +54,16 @@ def new_model(exp: Experiment, labels: list[str], seed: int) -> Any:
     from .resources import model_path
 
     m = exp.model
-    return TextClassifier(model_path(m.name), labels=labels, max_length=m.max_length, batch_size=m.batch_size,
-                          max_tokens=m.max_tokens, device=m.device, seed=seed,
-                          train_config=TrainConfig(**m.train.model_dump(), seed=seed))
+    return TextClassifier(
+        model_path(m.name),
+        labels=labels,
+        max_length=m.max_length,
+        batch_size=m.batch_size,
+        max_tokens=m.max_tokens,
+        device=m.device,
+        seed=seed,
+        train_config=TrainConfig(**m.train.model_dump(), seed=seed),
+    )
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -63,13 +89,13 @@ def augment_pipeline(spec: AugmentSpec, condition: str) -> tuple[list[Any], list
     ``augment:``; bad specs fail here, before any training."""
     from ..augment import filter_from_spec, operators_from_config
 
-    ops = operators_from_config(spec.ops, f"conditions.{condition}.augment.ops", meant="one_of",
-                                resolve=resolve_path)
+    ops = operators_from_config(spec.ops, f"conditions.{condition}.augment.ops", meant="one_of", resolve=resolve_path)
     return ops, [filter_from_spec(f) for f in spec.filters]
 
 
-def augmented_rows(spec: AugmentSpec, condition: str, train: LabeledData, seed: int, cache_dir: Path,
-                   out: Path) -> LabeledData:
+def augmented_rows(
+    spec: AugmentSpec, condition: str, train: LabeledData, seed: int, cache_dir: Path, out: Path
+) -> LabeledData:
     """``spec.n`` variants per training row and operator (the rows ``textrobust augment`` would write), cached."""
     import pandas as pd
 
@@ -85,14 +111,24 @@ def augmented_rows(spec: AugmentSpec, condition: str, train: LabeledData, seed: 
 
     key = digest([digest([train.texts, train.labels]), spec.model_dump(), seed])
     frame = _cached_frame(cache_dir / f"augment-{key}.parquet", make)
-    write_jsonl(out / "augmented_sample.jsonl", [
-        {"operator": r.operator, "source_text": train.texts[r.source_index], "augmented_text": r.text,
-         "label": train.label_names[r.label]} for r in frame.head(SAMPLE_ROWS).itertuples()])
+    write_jsonl(
+        out / "augmented_sample.jsonl",
+        [
+            {
+                "operator": r.operator,
+                "source_text": train.texts[r.source_index],
+                "augmented_text": r.text,
+                "label": train.label_names[r.label],
+            }
+            for r in frame.head(SAMPLE_ROWS).itertuples()
+        ],
+    )
     return LabeledData(frame.text.tolist(), [int(y) for y in frame.label], train.label_names)
 
 
-def generated_rows(exp: Experiment, condition: str, gen: GenerateSpec, data: Any, seed: int, cache_dir: Path,
-                   out: Path, progress: bool) -> LabeledData:
+def generated_rows(
+    exp: Experiment, condition: str, gen: GenerateSpec, data: Any, seed: int, cache_dir: Path, out: Path, progress: bool
+) -> LabeledData:
     """LAMBADA / few-shot rows for this unit (cached by training data, spec, model and seed)."""
     import pandas as pd
 
@@ -109,34 +145,70 @@ def generated_rows(exp: Experiment, condition: str, gen: GenerateSpec, data: Any
         if gen.method == "lambada":
             kwargs.setdefault("progress", progress)
         try:
-            made = run(train, model=resolve_path(gen.model), n_per_label=gen.n_per_label, seed=seed,
-                       device=exp.model.device, classifier=selector, min_confidence=gen.min_confidence,
-                       filters=[filter_from_spec(f, classifier=selector) for f in gen.filters], **kwargs)
+            made = run(
+                train,
+                model=resolve_path(gen.model),
+                n_per_label=gen.n_per_label,
+                seed=seed,
+                device=exp.model.device,
+                classifier=selector,
+                min_confidence=gen.min_confidence,
+                filters=[filter_from_spec(f, classifier=selector) for f in gen.filters],
+                **kwargs,
+            )
         except TypeError as exc:  # an unknown key in options
             raise ConfigError(f"conditions.{condition}.generate.options: {exc}") from None
         return pd.DataFrame({"text": made.texts, "label": made.labels})
 
     key = digest([digest([train.texts, train.labels]), gen.model_dump(), exp.model.model_dump(), seed])
     frame = _cached_frame(cache_dir / f"generate-{key}.parquet", make)
-    write_jsonl(out / "generated_sample.jsonl", [
-        {"method": gen.method, "text": r.text, "label": train.label_names[r.label]}
-        for r in frame.head(SAMPLE_ROWS).itertuples()])
+    write_jsonl(
+        out / "generated_sample.jsonl",
+        [
+            {"method": gen.method, "text": r.text, "label": train.label_names[r.label]}
+            for r in frame.head(SAMPLE_ROWS).itertuples()
+        ],
+    )
     return LabeledData(frame.text.tolist(), [int(y) for y in frame.label], train.label_names)
 
 
-def offline_adversarial_rows(adv: AdversarialSpec, clf: Any, train: LabeledData, val: LabeledData | None,
-                             resources: dict[str, Any], seed: int, out: Path, progress: bool) -> LabeledData:
+def offline_adversarial_rows(
+    adv: AdversarialSpec,
+    clf: Any,
+    train: LabeledData,
+    val: LabeledData | None,
+    resources: dict[str, Any],
+    seed: int,
+    out: Path,
+    progress: bool,
+) -> LabeledData:
     """Train ``clf`` on clean data, attack a fraction of the training set, return the successes (true labels)."""
     from ..adversarial import adversarial_examples_for_training
 
     clf.fit(train, val, progress=progress)
     subset = train.sample(max(1, round(adv.fraction * len(train))), seed=seed)
     texts, labels = adversarial_examples_for_training(
-        clf, adv.recipe, subset.texts, subset.labels, resources={**resources, **adv.options},
-        query_budget=adv.query_budget, seed=seed, progress=progress)
-    write_jsonl(out / "augmented_sample.jsonl", [
-        {"operator": f"adversarial:{adv.recipe}", "source_text": "", "augmented_text": t,
-         "label": train.label_names[y]} for t, y in list(zip(texts, labels))[:SAMPLE_ROWS]])
+        clf,
+        adv.recipe,
+        subset.texts,
+        subset.labels,
+        resources={**resources, **adv.options},
+        query_budget=adv.query_budget,
+        seed=seed,
+        progress=progress,
+    )
+    write_jsonl(
+        out / "augmented_sample.jsonl",
+        [
+            {
+                "operator": f"adversarial:{adv.recipe}",
+                "source_text": "",
+                "augmented_text": t,
+                "label": train.label_names[y],
+            }
+            for t, y in list(zip(texts, labels, strict=True))[:SAMPLE_ROWS]
+        ],
+    )
     log.info("%d adversarial training examples from %d attacked", len(texts), len(subset))
     return LabeledData(texts, [int(y) for y in labels], train.label_names)
 
@@ -157,14 +229,21 @@ def train_unit(ws: Any, condition: str, seed: int, out: Path, phase: Callable[[s
     adv = cond.adversarial
     if adv and adv.mode == "offline":
         phase("adversarial examples")
-        train = train.concat(offline_adversarial_rows(adv, clf, train, data.validation, ws.resources(), seed, out,
-                                                      ws.progress))
+        train = train.concat(
+            offline_adversarial_rows(adv, clf, train, data.validation, ws.resources(), seed, out, ws.progress)
+        )
         clf = clf.clone()
     elif adv:
         from ..adversarial import make_online_callback
 
-        callback = make_online_callback(adv.recipe, adv.fraction, adv.every_k_epochs, seed=seed,
-                                        resources={**ws.resources(), **adv.options}, query_budget=adv.query_budget)
+        callback = make_online_callback(
+            adv.recipe,
+            adv.fraction,
+            adv.every_k_epochs,
+            seed=seed,
+            resources={**ws.resources(), **adv.options},
+            query_budget=adv.query_budget,
+        )
     phase("train")
     clf.fit(train, data.validation, epoch_callback=callback, progress=ws.progress)
     return clf, len(train)

@@ -59,8 +59,9 @@ def _label_index(model: Any, label: Any) -> int:
 
 
 class _Runner:
-    def __init__(self, attack: Attack, cache: dict[str, np.ndarray], query_budget: int | None,
-                 model_batch_size: int | None) -> None:
+    def __init__(
+        self, attack: Attack, cache: dict[str, np.ndarray], query_budget: int | None, model_batch_size: int | None
+    ) -> None:
         self.attack = attack
         self.cache = cache
         self.budget = query_budget
@@ -78,7 +79,7 @@ class _Runner:
         probs = np.asarray(self.attack.model.predict_proba(todo, **kw), dtype=np.float64)
         self.model_calls += 1
         self.model_texts += len(todo)
-        for t, p in zip(todo, probs):
+        for t, p in zip(todo, probs, strict=True):
             self.cache[t] = p
 
     def serve_backends(self, calls: list[tuple[_Example, BatchCall]]) -> dict[int, list[Any]]:
@@ -91,7 +92,7 @@ class _Runner:
             bcache = self.backend_caches.setdefault(key, {})
             todo = list(dict.fromkeys(x for _, call in group for x in call.inputs if x not in bcache))
             if todo:
-                for x, y in zip(todo, backend(todo)):
+                for x, y in zip(todo, backend(todo), strict=True):
                     bcache[x] = y
             for ex, call in group:
                 answers[ex.index] = [bcache[x] for x in call.inputs]
@@ -127,10 +128,17 @@ class _Runner:
             else:
                 status = "failed"
         return AttackResult(
-            index=ex.index, original_text=ex.original.text, perturbed_text=final.text, label=ex.label,
-            original_pred=int(np.argmax(orig_probs)), perturbed_pred=int(np.argmax(probs)),
-            original_probs=[float(x) for x in orig_probs], perturbed_probs=[float(x) for x in probs],
-            modified_indices=sorted(final.modified), num_words=len(ex.original), num_queries=len(ex.seen),
+            index=ex.index,
+            original_text=ex.original.text,
+            perturbed_text=final.text,
+            label=ex.label,
+            original_pred=int(np.argmax(orig_probs)),
+            perturbed_pred=int(np.argmax(probs)),
+            original_probs=[float(x) for x in orig_probs],
+            perturbed_probs=[float(x) for x in probs],
+            modified_indices=sorted(final.modified),
+            num_words=len(ex.original),
+            num_queries=len(ex.seen),
             status=status,
         )
 
@@ -151,10 +159,19 @@ def lockstep_size(model: Any) -> int:
     return max(32, int(budget) // 8) if isinstance(budget, (int, np.integer)) and budget > 0 else 256
 
 
-def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, batch_size: int | None = None,
-               query_budget: int | None = None, seed: int = 0, progress: bool = True,
-               model_batch_size: int | None = None, cache: dict[str, np.ndarray] | None = None,
-               index_offset: int = 0) -> AttackReport:
+def run_attack(
+    attack: Attack,
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    batch_size: int | None = None,
+    query_budget: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    model_batch_size: int | None = None,
+    cache: dict[str, np.ndarray] | None = None,
+    index_offset: int = 0,
+) -> AttackReport:
     """Attack every ``(text, label)`` and return an :class:`AttackReport`.
 
     ``batch_size`` examples advance in lockstep (each step = at most one ``predict_proba`` call with all their
@@ -219,17 +236,23 @@ def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, b
                 if ex.index not in queries:
                     raise TypeError(f"search yielded {type(ex.pending).__name__}; expected ModelQuery or BatchCall")
                 items, cut = queries[ex.index]
-                probs = np.stack([runner.cache[s if isinstance(s, str) else s.text] for s in items]) if items \
+                probs = (
+                    np.stack([runner.cache[s if isinstance(s, str) else s.text] for s in items])
+                    if items
                     else np.zeros((0, len(ex.orig_probs)))
-                for s, p in zip(items, probs):
+                )
+                for s, p in zip(items, probs, strict=True):
                     ex.seen.add(s if isinstance(s, str) else s.text)
                     if isinstance(s, AttackText) and s.modified:
                         score = float(goal.score(p, ex.label))
                         if score > ex.best_score:
                             ex.best, ex.best_score = s, score
                 if cut:
-                    done = [s for s, p in zip(items, probs)
-                            if isinstance(s, AttackText) and s.modified and goal.done(p, ex.label)]
+                    done = [
+                        s
+                        for s, p in zip(items, probs, strict=True)
+                        if isinstance(s, AttackText) and s.modified and goal.done(p, ex.label)
+                    ]
                     if done:
                         winner = max(done, key=lambda s: float(goal.score(runner.cache[s.text], ex.label)))
                         finish(ex, runner.result(ex, winner, "succeeded"))
@@ -244,8 +267,9 @@ def run_attack(attack: Attack, texts: Sequence[str], labels: Sequence[Any], *, b
     for r in results:
         if r is not None:
             r.index += index_offset
-    return AttackReport([r for r in results if r is not None], elapsed, attack.name,
-                        runner.model_calls, runner.model_texts)
+    return AttackReport(
+        [r for r in results if r is not None], elapsed, attack.name, runner.model_calls, runner.model_texts
+    )
 
 
 def _progress(total: int, name: str) -> tuple[Any, Any] | None:
@@ -253,8 +277,7 @@ def _progress(total: int, name: str) -> tuple[Any, Any] | None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     except ImportError:  # pragma: no cover
         return None
-    bar = Progress(TextColumn(f"attack {name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=True)
+    bar = Progress(TextColumn(f"attack {name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     task = bar.add_task("attack", total=total)
     bar.start()
     return bar, task

@@ -98,8 +98,7 @@ class _Writer:
                     text = frame.to_json(orient="records", lines=True, force_ascii=False)
                     fh.write(text if text.endswith("\n") else text + "\n")
             else:
-                frame.to_csv(fh, index=False, header=self.state["bytes"] == 0,
-                             sep="\t" if self.kind == "tsv" else ",")
+                frame.to_csv(fh, index=False, header=self.state["bytes"] == 0, sep="\t" if self.kind == "tsv" else ",")
         self.state["bytes"] = self.partial.stat().st_size
 
     def finish(self, state_path: Path) -> None:
@@ -202,19 +201,37 @@ def augment_file(
         text_column, label_column = "text", "label"
     names = [o.spec_str() for o in ops]
     seeds = operator_seeds(seed, len(ops))
-    fingerprint = {"input": src, "ops": [o.spec() for o in ops], "n": n, "seed": seed,
-                   "keep_original": keep_original, "text_column": text_column, "label_column": label_column,
-                   "batch_size": batch_size, "filters": [repr(f) for f in filters],
-                   "format": fmt, "encoding": encoding, "split": split}
+    fingerprint = {
+        "input": src,
+        "ops": [o.spec() for o in ops],
+        "n": n,
+        "seed": seed,
+        "keep_original": keep_original,
+        "text_column": text_column,
+        "label_column": label_column,
+        "batch_size": batch_size,
+        "filters": [repr(f) for f in filters],
+        "format": fmt,
+        "encoding": encoding,
+        "split": split,
+    }
     fingerprint = json.loads(json.dumps(fingerprint, default=repr))
     state_path = _partial_paths(out)[1]
-    state = {"fingerprint": fingerprint, "rows_done": 0, "rows_out": 0, "bytes": 0, "parts": 0,
-             "dropped": {f.name: 0 for f in filters}}
+    state = {
+        "fingerprint": fingerprint,
+        "rows_done": 0,
+        "rows_out": 0,
+        "bytes": 0,
+        "parts": 0,
+        "dropped": {f.name: 0 for f in filters},
+    }
     if resume and state_path.exists():
         saved = json.loads(state_path.read_text(encoding="utf-8"))
         if saved.get("fingerprint") != fingerprint:
-            raise ConfigError(f"augment_file: {state_path} was written with different settings; rerun them "
-                              "or drop --resume to start over")
+            raise ConfigError(
+                f"augment_file: {state_path} was written with different settings; rerun them "
+                "or drop --resume to start over"
+            )
         state = saved
     elif any(p.exists() for p in _partial_paths(out)):
         log.info("augment_file: discarding the partial output of an earlier run (resume=True continues one)")
@@ -230,11 +247,12 @@ def augment_file(
                 row += len(chunk)  # written before the interruption
                 continue
             if row < state["rows_done"]:  # chunking changed within a file: skip what is written
-                chunk = chunk.iloc[state["rows_done"] - row:]
+                chunk = chunk.iloc[state["rows_done"] - row :]
                 row = state["rows_done"]
             if text_column not in chunk.columns:
-                raise DataError(f"{input_path}: no column {text_column!r}; columns are {list(chunk.columns)} "
-                                "(pass --text-column)")
+                raise DataError(
+                    f"{input_path}: no column {text_column!r}; columns are {list(chunk.columns)} (pass --text-column)"
+                )
             texts = ["" if pd.isna(t) else str(t) for t in chunk[text_column].tolist()]
             labels = chunk[label_column].tolist() if label_column in chunk.columns else None
             yield row, texts, labels
@@ -254,12 +272,12 @@ def augment_file(
             if workers == 1:
                 for offset, texts, labels in pending_chunks():
                     dropped: dict[str, int] = {}
-                    records = _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters,
-                                             dropped)
+                    records = _augment_chunk(
+                        texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped
+                    )
                     commit(offset, texts, labels, records, dropped)
             else:
-                _run_parallel(pending_chunks(), commit, workers,
-                              (ops, names, seeds, n, keep_original, list(filters)))
+                _run_parallel(pending_chunks(), commit, workers, (ops, names, seeds, n, keep_original, list(filters)))
         writer.finish(state_path)
     except BaseException as exc:
         raise _stopped(exc, out, writer, state_path, state["rows_done"]) from None
@@ -298,8 +316,10 @@ def _stopped(exc: BaseException, out: Path, writer: _Writer, state_path: Path, r
         if isinstance(exc, OSError):
             return DataError(f"{out}: cannot write the output: {exc.strerror or exc}")
         return exc
-    note = (f"{rows_done} input rows are done and kept in {writer.partial}: rerun with --resume (resume=True) to "
-            "continue, or without it to start over")
+    note = (
+        f"{rows_done} input rows are done and kept in {writer.partial}: rerun with --resume (resume=True) to "
+        "continue, or without it to start over"
+    )
     if isinstance(exc, TextRobustError):
         return type(exc)(f"{exc}; {note}")
     if isinstance(exc, OSError):
@@ -316,14 +336,16 @@ def _effective_workers(workers: int, ops: Sequence[Operator], filters: Sequence[
     in_process = [o.spec_str() for o in ops if o.batched]
     in_process += [f.name for f in filters if getattr(f, "name", None) in _IN_PROCESS_FILTERS]
     if in_process:
-        log.warning("augment_file: %s run a model in this process; using 1 worker instead of %d",
-                    ", ".join(in_process), workers)
+        log.warning(
+            "augment_file: %s run a model in this process; using 1 worker instead of %d", ", ".join(in_process), workers
+        )
         return 1
     try:
         pickle.dumps((list(ops), list(filters)))
     except Exception as exc:  # noqa: BLE001 - any pickling failure means the pipeline cannot be shipped
-        raise ConfigError(f"augment_file: workers={workers} needs picklable operators and filters ({exc}); "
-                          "use workers=1") from None
+        raise ConfigError(
+            f"augment_file: workers={workers} needs picklable operators and filters ({exc}); use workers=1"
+        ) from None
     return workers
 
 
@@ -346,16 +368,18 @@ def _work(offset: int, texts: list[str], labels: list[Any] | None) -> tuple[list
     return records, dropped
 
 
-def _run_parallel(chunks: Iterator[tuple[int, list[str], Any]], commit: Any, workers: int,
-                  pipeline: tuple[Any, ...]) -> None:
+def _run_parallel(
+    chunks: Iterator[tuple[int, list[str], Any]], commit: Any, workers: int, pipeline: tuple[Any, ...]
+) -> None:
     """Augment ``chunks`` in ``workers`` spawned processes; ``commit`` each result in input order, with at most
     ``2 * workers`` chunks in flight so memory stays flat."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     window: deque[tuple[int, list[str], Any, Any]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                             initargs=(pipeline,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(pipeline,)
+    ) as pool:
         try:
             for offset, texts, labels in chunks:
                 window.append((offset, texts, labels, pool.submit(_work, offset, texts, labels)))
@@ -376,9 +400,18 @@ def _columns(text_column: str, label_column: str, labels: Any) -> list[str]:
     return cols + ["source_index", "operator"]
 
 
-def augment_rows(texts: Sequence[str], labels: Sequence[Any] | None, ops: Sequence[Operator], *, seed: int = 0,
-                 n: int = 1, offset: int = 0, keep_original: bool = False, filters: Sequence[Filter] = (),
-                 dropped: dict[str, int] | None = None) -> list[tuple]:
+def augment_rows(
+    texts: Sequence[str],
+    labels: Sequence[Any] | None,
+    ops: Sequence[Operator],
+    *,
+    seed: int = 0,
+    n: int = 1,
+    offset: int = 0,
+    keep_original: bool = False,
+    filters: Sequence[Filter] = (),
+    dropped: dict[str, int] | None = None,
+) -> list[tuple]:
     """What :func:`augment_file` writes for these rows, in memory: ``(text, label, source_index, operator)``
     tuples (no label without ``labels``), every operator making up to ``n`` variants of every row (``each``),
     filtered; ``dropped`` counts the variants each filter removed. Experiments build their training rows here.
@@ -391,13 +424,23 @@ def augment_rows(texts: Sequence[str], labels: Sequence[Any] | None, ops: Sequen
     """
     texts, ops = list(texts), list(ops)
     names, seeds = [o.spec_str() for o in ops], operator_seeds(seed, len(ops))
-    return _augment_chunk(texts, None if labels is None else list(labels), ops, names, seeds, n, offset,
-                          keep_original, filters, {} if dropped is None else dropped)
+    return _augment_chunk(
+        texts,
+        None if labels is None else list(labels),
+        ops,
+        names,
+        seeds,
+        n,
+        offset,
+        keep_original,
+        filters,
+        {} if dropped is None else dropped,
+    )
 
 
 def _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped) -> list[tuple]:
     per_row: list[list[tuple[str, str]]] = [[("original", t)] if keep_original else [] for t in texts]
-    for op, name, op_seed in zip(ops, names, seeds):
+    for op, name, op_seed in zip(ops, names, seeds, strict=True):
         variants = op(texts, seed=op_seed, n=n, offset=offset)
         for f in filters:
             variants, k = f(texts, variants, labels)
@@ -420,8 +463,11 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 
 def _partial_paths(out: Path) -> tuple[Path, Path, Path]:
     """The hidden files of an unfinished output: the partial data, its checkpoint, the Parquet merge file."""
-    return (out.with_name(f".{out.name}.partial"), out.with_name(f".{out.name}.partial.json"),
-            out.with_name(f".{out.name}.merge"))
+    return (
+        out.with_name(f".{out.name}.partial"),
+        out.with_name(f".{out.name}.partial.json"),
+        out.with_name(f".{out.name}.merge"),
+    )
 
 
 def _clear_partial(out: Path) -> None:
@@ -444,6 +490,7 @@ def _progress(enabled: bool, total: int | None, done: int) -> Iterator[Any]:
     start = time.perf_counter()
     count = [0, done, 0]  # rows this session, rows overall, chunks this session
     if not on_terminal():
+
         def line(k: int) -> None:
             before = count[1]
             count[0], count[1], count[2] = count[0] + k, count[1] + k, count[2] + 1
@@ -464,9 +511,16 @@ def _progress(enabled: bool, total: int | None, done: int) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    columns = [TextColumn("augment"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[rate]} rows/s"), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn()]
+    columns = [
+        TextColumn("augment"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("augment", total=total, completed=done, rate="-")
 

@@ -6,7 +6,7 @@ Simulated experiment: test examples have a difficulty ``b ~ N(1.8, 1.5^2)`` (log
 (fine-tuning seeds change which examples a model gets wrong), and the condition adds ``delta`` on the logit scale.
 The true effect is the difference in expected accuracy over the distribution of examples and seeds (3 or more
 seeds), or over examples for the trained models at hand (2 seeds: seed variance is not estimable; see
-``textrobust.robustness.inference``).
+``textrobust.stats.crossed``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from textrobust.robustness.inference import (
-    MIN_SEEDS, Estimate, components, crossed_t, decide, difference, holm, mcnemar_by_seed, mean_estimate, planning,
+from textrobust.stats.crossed import (
+    MIN_SEEDS,
+    Estimate,
+    components,
+    crossed_t,
+    decide,
+    difference,
+    holm,
+    mcnemar_by_seed,
+    mean_estimate,
+    planning,
     seed_estimate,
 )
 
@@ -43,9 +52,9 @@ def simulate(rng, n_exp: int, seeds: int, items: int, delta: float):
 
 def true_effect(delta: float, a: np.ndarray, seeds: int) -> np.ndarray:
     if seeds >= 3:  # examples and seeds random
-        sd = math.sqrt(SD_ITEM ** 2 + SD_SEED ** 2 + SD_INT ** 2)
+        sd = math.sqrt(SD_ITEM**2 + SD_SEED**2 + SD_INT**2)
         return np.full(a.shape[0], expected_accuracy(delta, sd) - expected_accuracy(0.0, sd))
-    sd = math.sqrt(SD_ITEM ** 2 + SD_INT ** 2)  # these models: their offsets are fixed, examples random
+    sd = math.sqrt(SD_ITEM**2 + SD_INT**2)  # these models: their offsets are fixed, examples random
     return (expected_accuracy(a[:, 1] + delta, sd) - expected_accuracy(a[:, 0], sd)).mean(1)
 
 
@@ -76,8 +85,10 @@ def test_verdicts_keep_the_family_wise_false_positive_rate(seeds):
     # the real pipeline (holm + decide) on the first reports, then use it for all.
     claims = (p.min(1) < 0.05 / family) & (seeds >= MIN_SEEDS)
     for k in range(50):
-        kinds = [decide(Estimate(float(r["estimate"][k * family + j]), None, None, method, seeds), q, True)
-                 for j, q in enumerate(holm(list(p[k])))]
+        kinds = [
+            decide(Estimate(float(r["estimate"][k * family + j]), None, None, method, seeds), q, True)
+            for j, q in enumerate(holm(list(p[k])))
+        ]
         assert any(kind in ("better", "worse") for kind in kinds) == claims[k]
     fwer = float(np.mean(claims))
     assert fwer <= 0.05, fwer
@@ -89,10 +100,10 @@ def test_components_by_hand():
     # 2 seeds x 4 examples; row means 0.75, 0.5; column means 1, 0, 0.5, 1; grand 0.625.
     t = np.array([[1.0, 0, 1, 1], [1, 0, 0, 1]])
     c = components(t)
-    assert c.ms_seed == pytest.approx(4 * np.var([0.75, 0.5], ddof=1))          # 0.125
-    assert c.ms_item == pytest.approx(2 * np.var([1, 0, 0.5, 1], ddof=1))       # 0.5
+    assert c.ms_seed == pytest.approx(4 * np.var([0.75, 0.5], ddof=1))  # 0.125
+    assert c.ms_item == pytest.approx(2 * np.var([1, 0, 0.5, 1], ddof=1))  # 0.5
     resid = t - t.mean(1, keepdims=True) - t.mean(0, keepdims=True) + t.mean()
-    assert c.ms_resid == pytest.approx((resid ** 2).sum() / 3)
+    assert c.ms_resid == pytest.approx((resid**2).sum() / 3)
     assert c.seed == 0.0  # ms_seed < ms_resid: the seed component is set to 0, not negative
 
 

@@ -136,12 +136,17 @@ def torch_seed(seed: int, device: str = "cpu") -> Iterator[None]:
         yield
 
 
-def _train(clf: TextClassifier, train: LabeledData, eval: LabeledData | None, cfg: TrainConfig,
-           epoch_callback: Callable[..., tuple[list[str], list[int]]] | None, progress: bool) -> None:
+def _train(
+    clf: TextClassifier,
+    train: LabeledData,
+    eval: LabeledData | None,
+    cfg: TrainConfig,
+    epoch_callback: Callable[..., tuple[list[str], list[int]]] | None,
+    progress: bool,
+) -> None:
     import torch
 
     from ..progress import note, steps
-
     from .distributed import DataParallel
 
     model = clf.model
@@ -206,8 +211,11 @@ def _train(clf: TextClassifier, train: LabeledData, eval: LabeledData | None, cf
         model.eval()
         clf.forget_inference_copies()  # the weights moved: an int8 copy made before would be stale
         acc = float((clf.predict(eval.texts) == np.asarray(eval.labels)).mean()) if eval is not None else None
-        note(f"epoch {epoch + 1}/{cfg.epochs}: train loss {running or math.nan:.4f}"
-             + (f", eval accuracy {acc:.4f}" if acc is not None else ""), enabled=progress)
+        note(
+            f"epoch {epoch + 1}/{cfg.epochs}: train loss {running or math.nan:.4f}"
+            + (f", eval accuracy {acc:.4f}" if acc is not None else ""),
+            enabled=progress,
+        )
         if acc is not None:
             log.info("epoch %d: train loss %.4f, eval accuracy %.4f", epoch + 1, running or math.nan, acc)
             if cfg.early_stopping_patience is not None:
