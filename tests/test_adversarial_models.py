@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CPU
 from test_adversarial import LABELS, TEXTS, BowEncoder, FakeClassifier
 
 from textrobust.adversarial import (
@@ -20,7 +21,6 @@ from textrobust.adversarial import (
     run_attack,
 )
 from textrobust.adversarial.text import AttackText
-from textrobust.errors import ResourceError
 
 torch = pytest.importorskip("torch")
 
@@ -39,7 +39,7 @@ def tiny_mlm_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config):
 
 @pytest.fixture(scope="module")
 def mlm(tiny_mlm_dir):
-    return MaskedLM.from_pretrained(tiny_mlm_dir, device="cpu")
+    return MaskedLM.from_pretrained(tiny_mlm_dir, runtime=CPU)
 
 
 class CountingMLM:
@@ -64,8 +64,10 @@ def test_masked_lm_predictions_are_whole_vocab_words(mlm):
     assert again == [ba_out, bae_out]  # order restored after length-sorted batching
 
 
-def test_masked_lm_missing_dir_is_a_resource_error(tmp_path):
-    with pytest.raises(ResourceError, match="masked LM"):
+def test_masked_lm_missing_dir_is_a_model_error(tmp_path):
+    from textrobust.errors import ModelError
+
+    with pytest.raises(ModelError, match="cannot load masked LM from .*nope: no such folder"):
         MaskedLM.from_pretrained(tmp_path / "nope")
 
 
@@ -102,7 +104,7 @@ def tiny_classifier(tiny_model_dir):
     """An untrained tiny TextClassifier: gradients and predictions are all the attack needs."""
     from textrobust.models import TextClassifier
 
-    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu")
+    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, runtime=CPU)
 
 
 def test_gradient_ranking_on_a_real_classifier(tiny_classifier):
@@ -195,7 +197,7 @@ def test_online_callback_inside_fit(tiny_model_dir):
         tiny_model_dir,
         labels=["neg", "pos"],
         max_length=32,
-        device="cpu",
+        runtime=CPU,
         train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=16, warmup_ratio=0.0),
     )
     clf.fit(

@@ -10,6 +10,7 @@ import types
 
 import numpy as np
 import pytest
+from conftest import CPU
 from test_adversarial import BowEncoder, FakeClassifier, drive
 
 from textrobust.adversarial import (
@@ -397,7 +398,7 @@ def test_recipe_with_pos_on_a_tiny_transformer(tiny_model_dir, lexicon_path):
     pytest.importorskip("torch")
     from textrobust.models import TextClassifier
 
-    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu")
+    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, runtime=CPU)
     sent: list[str] = []
 
     class Recording:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 
 from textrobust.augment import Length, fewshot_generate, finetune_causal_lm, lambada_generate
 from textrobust.augment.lambada import format_lines, lm_loss
@@ -48,7 +48,7 @@ def tuned(gpt_dir, train):
         lr=1e-2,
         batch_size=16,
         seed=0,
-        device="cpu",
+        runtime=CPU,
         progress=False,
     )
 
@@ -84,7 +84,7 @@ def test_finetuning_lowers_the_lm_loss(gpt_dir, train, tuned) -> None:
 
 
 def test_lambada_contract_and_determinism(train, tuned) -> None:
-    kw = {"model": tuned, "n_per_label": 6, "finetune": False, "max_new_tokens": 12, "device": "cpu", "batch_size": 8}
+    kw = {"model": tuned, "n_per_label": 6, "finetune": False, "max_new_tokens": 12, "runtime": CPU, "batch_size": 8}
     out = lambada_generate(train, seed=1, **kw)
     _check_output(out, 6, train)
     assert len(out) > 0 and out.name == "tiny-lambada"
@@ -96,7 +96,7 @@ def test_lambada_contract_and_determinism(train, tuned) -> None:
 
 def test_lambada_finetunes_from_a_path_deterministically(gpt_dir, train) -> None:
     small = train.subset(range(0, len(train), 3))
-    kw = {"model": gpt_dir, "n_per_label": 3, "epochs": 1, "lr": 3e-3, "max_new_tokens": 8, "device": "cpu"}
+    kw = {"model": gpt_dir, "n_per_label": 3, "epochs": 1, "lr": 3e-3, "max_new_tokens": 8, "runtime": CPU}
     a = lambada_generate(small, seed=0, **kw)
     _check_output(a, 3, small)
     assert lambada_generate(small, seed=0, **kw) == a
@@ -110,7 +110,7 @@ def test_classifier_filter_keeps_agreeing_rows(train, tuned) -> None:
         n_per_label=5,
         finetune=False,
         max_new_tokens=10,
-        device="cpu",
+        runtime=CPU,
         oversample=4,
         classifier=clf,
         min_confidence=0.6,
@@ -127,7 +127,7 @@ def test_classifier_filter_keeps_agreeing_rows(train, tuned) -> None:
         n_per_label=5,
         finetune=False,
         max_new_tokens=10,
-        device="cpu",
+        runtime=CPU,
         classifier=clf,
         min_confidence=0.95,
         seed=3,
@@ -136,7 +136,7 @@ def test_classifier_filter_keeps_agreeing_rows(train, tuned) -> None:
 
 
 def test_fewshot_contract_and_determinism(train, tuned) -> None:
-    kw = {"model": tuned, "n_per_label": 4, "k_shots": 2, "max_new_tokens": 8, "device": "cpu"}
+    kw = {"model": tuned, "n_per_label": 4, "k_shots": 2, "max_new_tokens": 8, "runtime": CPU}
     out = fewshot_generate(train, seed=0, **kw)
     _check_output(out, 4, train)
     assert fewshot_generate(train, seed=0, **kw) == out
@@ -165,9 +165,9 @@ def test_bad_parameters_are_config_errors(train, gpt_dir, call, exc, match) -> N
 def test_unknown_model_is_a_model_error(tmp_path, train) -> None:
     missing = str(tmp_path / "nope")
     for call in (
-        lambda: finetune_causal_lm(train.texts, train.labels, NAMES, missing, device="cpu"),
-        lambda: lambada_generate(train, model=missing, n_per_label=2, device="cpu"),
-        lambda: fewshot_generate(train, model=missing, n_per_label=2, device="cpu"),
+        lambda: finetune_causal_lm(train.texts, train.labels, NAMES, missing, runtime=CPU),
+        lambda: lambada_generate(train, model=missing, n_per_label=2, runtime=CPU),
+        lambda: fewshot_generate(train, model=missing, n_per_label=2, runtime=CPU),
     ):
         with pytest.raises(ModelError, match="cannot load causal LM") as info:
             call()
@@ -178,5 +178,5 @@ def test_saved_finetuned_model_round_trips(tmp_path: Path, train, tuned) -> None
     lm, tok = tuned
     lm.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
-    kw = {"n_per_label": 3, "finetune": False, "max_new_tokens": 8, "device": "cpu", "seed": 4}
+    kw = {"n_per_label": 3, "finetune": False, "max_new_tokens": 8, "runtime": CPU, "seed": 4}
     assert lambada_generate(train, model=str(tmp_path), **kw) == lambada_generate(train, model=tuned, **kw)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import build_tiny_gpt
+from conftest import CPU, build_tiny_gpt
 
 from textrobust.augment import Operator, operator_from_spec, parse_op, registered
 
@@ -33,37 +33,6 @@ def tiny_mlm_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config) -> Path
 
 
 @pytest.fixture(scope="module")
-def tiny_marian_dirs(tmp_path_factory, tiny_tokenizer_dir) -> tuple[str, str]:
-    import torch
-    from transformers import AutoTokenizer, MarianConfig, MarianMTModel
-
-    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
-    dirs = []
-    for k in range(2):
-        torch.manual_seed(k)
-        cfg = MarianConfig(
-            vocab_size=len(tok),
-            d_model=16,
-            encoder_layers=1,
-            decoder_layers=1,
-            encoder_attention_heads=2,
-            decoder_attention_heads=2,
-            encoder_ffn_dim=32,
-            decoder_ffn_dim=32,
-            max_position_embeddings=64,
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.sep_token_id,
-            decoder_start_token_id=tok.pad_token_id,
-            forced_eos_token_id=tok.sep_token_id,
-        )
-        out = tmp_path_factory.mktemp(f"tiny_marian{k}")
-        MarianMTModel(cfg).save_pretrained(out)
-        tok.save_pretrained(out)
-        dirs.append(str(out))
-    return dirs[0], dirs[1]
-
-
-@pytest.fixture(scope="module")
 def tiny_gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
     return build_tiny_gpt(tmp_path_factory.mktemp("tiny_gpt"), tiny_tokenizer_dir, n_embd=16)
 
@@ -72,13 +41,11 @@ def tiny_gpt_dir(tmp_path_factory, tiny_tokenizer_dir) -> str:
 def op(request, tiny_mlm_dir, tiny_marian_dirs, tiny_gpt_dir) -> Operator:
     fwd, bwd = tiny_marian_dirs
     return {
-        "generate": lambda: parse_op(f"generate:model={tiny_gpt_dir},max_new_tokens=5,device=cpu,batch_size=4"),
-        "paraphrase": lambda: parse_op(f"paraphrase:model={tiny_gpt_dir},max_new_tokens=5,device=cpu,batch_size=4"),
-        "contextual_sub": lambda: parse_op(f"contextual:model={tiny_mlm_dir},p=0.3,device=cpu,batch_size=4"),
-        "contextual_ins": lambda: parse_op(f"contextual:model={tiny_mlm_dir},action=insert,top_p=0.9,device=cpu"),
-        "backtranslate": lambda: parse_op(
-            f"backtranslate:forward={fwd},backward={bwd},max_new_tokens=6,device=cpu,batch_size=4"
-        ),
+        "generate": lambda: parse_op(f"generate:model={tiny_gpt_dir},max_new_tokens=5,batch_size=4"),
+        "paraphrase": lambda: parse_op(f"paraphrase:model={tiny_gpt_dir},max_new_tokens=5,batch_size=4"),
+        "contextual_sub": lambda: parse_op(f"contextual:model={tiny_mlm_dir},p=0.3,batch_size=4"),
+        "contextual_ins": lambda: parse_op(f"contextual:model={tiny_mlm_dir},action=insert,top_p=0.9"),
+        "backtranslate": lambda: parse_op(f"backtranslate:forward={fwd},backward={bwd},max_new_tokens=6,batch_size=4"),
     }[request.param]()
 
 
@@ -108,7 +75,7 @@ def test_contextual_never_proposes_original_fragments_or_specials(tiny_mlm_dir) 
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_mlm_dir)
-    op = parse_op(f"contextual:model={tiny_mlm_dir},p=1.0,top_k=50,device=cpu")
+    op = parse_op(f"contextual:model={tiny_mlm_dir},p=1.0,top_k=50")
     text = "the film was good"
     for vs in op([text] * 8, seed=1, n=3):
         for v in vs:
@@ -130,22 +97,23 @@ def test_backtranslate_beam_is_deterministic(tiny_marian_dirs) -> None:
 def test_bf16_on_cpu_is_opt_in(tiny_marian_dirs) -> None:
     import torch
 
-    from textrobust.augment.model_ops import _seq2seq
+    from textrobust.models.translation import _seq2seq
 
     fwd, bwd = tiny_marian_dirs
-    spec = f"backtranslate:forward={fwd},backward={bwd},sampling=false,num_beams=2,max_new_tokens=6,device=cpu"
-    out = parse_op(spec + ",dtype=bfloat16")(SENTENCES[:3], seed=0)
+    spec = f"backtranslate:forward={fwd},backward={bwd},sampling=false,num_beams=2,max_new_tokens=6"
+    out = parse_op(spec, runtime=CPU.replace(precision="bf16"))(SENTENCES[:3], seed=0)
     assert len(out) == 3 and all(isinstance(v, str) for vs in out for v in vs)
-    assert next(_seq2seq(fwd, "cpu", "bfloat16")[0].parameters()).dtype == torch.bfloat16
+    assert next(_seq2seq(fwd, "cpu", "bf16")[0].parameters()).dtype == torch.bfloat16
     assert next(_seq2seq(fwd, "cpu", "auto")[0].parameters()).dtype == torch.float32
 
 
 @pytest.mark.parametrize("op", ["backtranslate", "contextual:model=m", "generate:model=m", "paraphrase"])
-def test_bad_dtype_names_the_choices(op: str) -> None:
+@pytest.mark.parametrize("setting", ["dtype=bfloat16", "device=cuda"])
+def test_device_and_dtype_are_run_settings_not_operator_parameters(op: str, setting: str) -> None:
     from textrobust.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="dtype.*auto\\|float32\\|bfloat16\\|float16"):
-        parse_op(op + ("," if ":" in op else ":") + "dtype=fp8")
+    with pytest.raises(ConfigError, match=r"is set for the whole run, not per operator: use --device / --precision"):
+        parse_op(op + ("," if ":" in op else ":") + setting)
 
 
 def test_backtranslate_builds_marian_names() -> None:
@@ -156,16 +124,16 @@ def test_backtranslate_builds_marian_names() -> None:
 def test_missing_model_is_a_model_error(tmp_path) -> None:
     from textrobust.errors import ModelError
 
-    op = parse_op(f"contextual:model={tmp_path / 'nope'},device=cpu")
+    op = parse_op(f"contextual:model={tmp_path / 'nope'}")
     with pytest.raises(ModelError, match="cannot load masked LM"):
         op(["the film was good"])
 
 
 def test_generate_continue_keeps_the_prefix(tiny_gpt_dir) -> None:
-    op = parse_op(f"generate:model={tiny_gpt_dir},keep=0.5,max_new_tokens=4,device=cpu")
+    op = parse_op(f"generate:model={tiny_gpt_dir},keep=0.5,max_new_tokens=4")
     for v in op(["the film was good and the music was great"], seed=0, n=2)[0]:
         assert v.startswith("the film was good")
-    prompt = parse_op(f"generate:model={tiny_gpt_dir},mode=prompt,prompt=review: {{text}} ;,device=cpu")
+    prompt = parse_op(f"generate:model={tiny_gpt_dir},mode=prompt,prompt=review: {{text}} ;")
     assert prompt.params.prompt == "review: {text} ;"
     with pytest.raises(Exception, match="template containing"):
         parse_op(f"generate:model={tiny_gpt_dir},mode=prompt,prompt=no placeholder")
@@ -187,9 +155,9 @@ def test_paraphrase_prompt_goes_through_the_chat_template(tmp_path, tiny_tokeniz
         return ['Rewritten sentence: "a fine film"'] * len(prompts)
 
     monkeypatch.setattr(paraphrase_mod, "sample_continuations", fake_sample)
-    chat = parse_op(f"paraphrase:model={out},device=cpu,prompt=Reword: {{text}}")
+    chat = parse_op(f"paraphrase:model={out},prompt=Reword: {{text}}")
     assert chat(["a  good film", "  "]) == [["a fine film"], []]  # reply cleaned; a blank input is not sent
-    plain = parse_op(f"paraphrase:model={out},device=cpu,chat=false")
+    plain = parse_op(f"paraphrase:model={out},chat=false")
     plain(["a good film"])
     assert seen[0] == "<user> Reword: a good film <assistant>"
     assert seen[1].startswith("Rewrite the following sentence") and seen[1].endswith("a good film")
@@ -207,8 +175,8 @@ def test_paraphrase_cleans_lead_ins_and_quotes() -> None:
 
 
 def test_gguf_folder_resolution(tmp_path) -> None:
-    from textrobust.augment.lm import resolve_causal_lm
     from textrobust.errors import ConfigError
+    from textrobust.models.causal_lm import resolve_causal_lm
 
     (tmp_path / "one").mkdir()
     (tmp_path / "one" / "m.Q4.gguf").write_bytes(b"")

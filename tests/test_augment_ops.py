@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import CPU
 
 from textrobust.augment import EDA, CharNoise, OneOf, Sequential, SomeOf, Sometimes, Synonym, parse_op
 from textrobust.augment.filters import Dedup, LabelPreserving, Length, Similarity, filter_from_spec
@@ -246,16 +247,14 @@ def test_label_preserving() -> None:
 
 
 def test_similarity_filter_with_a_tiny_encoder(tiny_model_dir) -> None:
-    from textrobust.augment.filters import encode
-
     orig, near, far = "the film was good", "the film was good .", "service poor messy ending cast"
-    emb = encode([orig, near, far], str(tiny_model_dir), device="cpu")
+    emb = Similarity(model=str(tiny_model_dir), runtime=CPU).encoder().encode([orig, near, far])
     assert np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
     s_near, s_far = float(emb[1] @ emb[0]), float(emb[2] @ emb[0])
     assert s_near > s_far
-    f = Similarity(threshold=(s_near + s_far) / 2, model=str(tiny_model_dir), device="cpu")
+    f = Similarity(threshold=(s_near + s_far) / 2, model=str(tiny_model_dir), runtime=CPU)
     assert f([orig], [[near, far]]) == ([[near]], 1)
-    loose = Similarity(threshold=-1.0, model=str(tiny_model_dir), device="cpu")
+    loose = Similarity(threshold=-1.0, model=str(tiny_model_dir), runtime=CPU)
     assert loose(["a"], [["b", "c"]]) == ([["b", "c"]], 0)
 
 
@@ -280,6 +279,6 @@ def test_synonym_on_real_lexicons_and_stopwords(data_dir) -> None:
 
 @pytest.mark.integration
 def test_similarity_filter_with_minilm(minilm_dir) -> None:
-    f = Similarity(threshold=0.7, model=minilm_dir, device="cpu")
+    f = Similarity(threshold=0.7, model=minilm_dir, runtime=CPU)
     kept, dropped = f(["the movie was great"], [["the film was great", "bananas are yellow"]])
     assert kept == [["the film was great"]] and dropped == 1

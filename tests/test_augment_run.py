@@ -70,7 +70,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch, dst) -> 
     ref = tmp_path / f"ref.{dst}"
     augment_file(tmp_path / "in.csv", ref, OPS, n=2, batch_size=32, progress=False)
 
-    real = files_mod._augment_chunk
+    real = files_mod.augment_chunk
 
     def crash_at_row_96(texts, labels, ops, names, seeds, n, offset, *rest):
         if offset >= 96:
@@ -78,10 +78,10 @@ def test_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch, dst) -> 
         return real(texts, labels, ops, names, seeds, n, offset, *rest)
 
     out = tmp_path / f"out.{dst}"
-    monkeypatch.setattr(files_mod, "_augment_chunk", crash_at_row_96)
+    monkeypatch.setattr(files_mod, "augment_chunk", crash_at_row_96)
     with pytest.raises(KeyboardInterrupt):
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
-    monkeypatch.setattr(files_mod, "_augment_chunk", real)
+    monkeypatch.setattr(files_mod, "augment_chunk", real)
     assert not out.exists()
     partial = out.with_name(f".{out.name}.partial")
     if dst == "csv":
@@ -92,7 +92,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, frame, monkeypatch, dst) -> 
     read = pd.read_parquet if dst == "parquet" else pd.read_csv
     pd.testing.assert_frame_equal(read(out), read(ref))
     with pytest.raises(ConfigError, match="different settings"):
-        monkeypatch.setattr(files_mod, "_augment_chunk", crash_at_row_96)
+        monkeypatch.setattr(files_mod, "augment_chunk", crash_at_row_96)
         with pytest.raises(KeyboardInterrupt):
             augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
         augment_file(tmp_path / "in.csv", out, OPS, n=3, batch_size=32, progress=False, resume=True)
@@ -268,7 +268,7 @@ def test_configuration_errors_leave_nothing_behind(tmp_path, frame, lexicon) -> 
 def test_partial_output_is_kept_only_with_progress_and_the_message_says_so(tmp_path, frame, monkeypatch) -> None:
     frame.to_csv(tmp_path / "in.csv", index=False)
     augment_file(tmp_path / "in.csv", tmp_path / "ref.csv", OPS, n=2, batch_size=32, progress=False)
-    real = files_mod._augment_chunk
+    real = files_mod.augment_chunk
 
     def bad_row_at(limit):
         def chunk(texts, labels, ops, names, seeds, n, offset, *rest):
@@ -279,16 +279,16 @@ def test_partial_output_is_kept_only_with_progress_and_the_message_says_so(tmp_p
         return chunk
 
     out = tmp_path / "out.csv"
-    monkeypatch.setattr(files_mod, "_augment_chunk", bad_row_at(0))
+    monkeypatch.setattr(files_mod, "augment_chunk", bad_row_at(0))
     with pytest.raises(DataError) as err:
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
     assert "resume" not in str(err.value) and not list(tmp_path.glob(".out*"))  # no progress: nothing kept
-    monkeypatch.setattr(files_mod, "_augment_chunk", bad_row_at(96))
+    monkeypatch.setattr(files_mod, "augment_chunk", bad_row_at(96))
     with pytest.raises(DataError) as err:
         augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False)
     assert "96 input rows are done and kept in" in str(err.value) and "--resume" in str(err.value)
     assert "\n" not in str(err.value) and out.with_name(".out.csv.partial").exists()
-    monkeypatch.setattr(files_mod, "_augment_chunk", real)
+    monkeypatch.setattr(files_mod, "augment_chunk", real)
     summary = augment_file(tmp_path / "in.csv", out, OPS, n=2, batch_size=32, progress=False, resume=True)
     assert summary.resumed_from == 96 and out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
     assert not list(tmp_path.glob(".out*"))

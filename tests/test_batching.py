@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textrobust.errors import ConfigError
-from textrobust.models import TextClassifier
+from textrobust.models import Runtime, TextClassifier
 from textrobust.models.batching import default_token_budget, padded_width, plan_batches
 
 TEXTS = [
@@ -62,16 +62,17 @@ def test_default_budget_is_larger_on_cuda(monkeypatch):
     assert default_token_budget("cuda:0") > default_token_budget("cpu") > 0
 
 
-def _classifier(tiny_model_dir, **kw) -> TextClassifier:
-    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu", **kw)
+def _classifier(tiny_model_dir, *, max_tokens: int | None = None, **kw) -> TextClassifier:
+    runtime = Runtime(device="cpu", max_tokens=max_tokens, max_length=32)
+    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, runtime=runtime, **kw)
 
 
 def test_predict_proba_is_the_same_whatever_the_budget(tiny_model_dir):
     clf = _classifier(tiny_model_dir)
     one_by_one = np.vstack([clf.predict_proba([t], batch_size=1) for t in TEXTS])
-    for budget in (1, 16, 40, 100, 4096):
-        clf.max_tokens = budget
-        np.testing.assert_allclose(clf.predict_proba(TEXTS), one_by_one, atol=1e-6)
+    for budget in (32, 40, 100, 4096):
+        view = clf.with_runtime(clf.runtime.replace(max_tokens=budget))
+        np.testing.assert_allclose(view.predict_proba(TEXTS), one_by_one, atol=1e-6)
 
 
 def test_predict_proba_honours_an_explicit_batch_size(tiny_model_dir, monkeypatch):
@@ -84,35 +85,42 @@ def test_predict_proba_honours_an_explicit_batch_size(tiny_model_dir, monkeypatc
     seen.clear()
     clf.predict_proba(TEXTS, batch_size=4)  # the call's batch_size wins over the constructor's
     assert seen == [4, 4, 1]
+    budget = clf.with_runtime(clf.runtime.replace(max_tokens=48))  # rows x padded width <= 48
+    budget.batch_size = None
     shapes: list[tuple[int, int]] = []
-    monkeypatch.setattr(clf, "pad", lambda seqs: shapes.append(tuple(pad(seqs)["input_ids"].shape)) or pad(seqs))
-    clf.batch_size, clf.max_tokens = None, 24  # budget: rows x padded width <= 24 (one over-long row alone)
-    clf.predict_proba(TEXTS)
-    assert sum(r for r, _ in shapes) == len(TEXTS) and all(r * w <= 24 or r == 1 for r, w in shapes)
+    monkeypatch.setattr(budget, "pad", lambda seqs: shapes.append(tuple(pad(seqs)["input_ids"].shape)) or pad(seqs))
+    budget.predict_proba(TEXTS)
+    assert sum(r for r, _ in shapes) == len(TEXTS) and all(r * w <= 48 for r, w in shapes)
     assert max(r for r, _ in shapes) > 1
 
 
-def test_saved_batch_size_is_not_carried_to_another_machine(tiny_model_dir, tmp_path):
-    clf = _classifier(tiny_model_dir, batch_size=7)
+def test_batching_settings_survive_save_and_the_caller_can_change_them(tiny_model_dir, tmp_path):
+    clf = _classifier(tiny_model_dir, batch_size=7, max_tokens=64)
     clf.save(tmp_path / "m")
-    loaded = TextClassifier.load(tmp_path / "m", device="cpu")
-    assert loaded.batch_size is None and loaded.token_budget == default_token_budget("cpu")
-    assert TextClassifier.load(tmp_path / "m", device="cpu", batch_size=5).batch_size == 5
-    assert TextClassifier.load(tmp_path / "m", device="cpu", max_tokens=99).token_budget == 99
+    loaded = TextClassifier.load(tmp_path / "m")
+    assert loaded.batch_size == 7 and loaded.token_budget == 64
+    assert TextClassifier.load(tmp_path / "m", batch_size=5).batch_size == 5
+    other = Runtime(device="cpu", max_tokens=99, max_length=32)
+    assert TextClassifier.load(tmp_path / "m", runtime=other).token_budget == 99
+    assert TextClassifier.load(tmp_path / "m", runtime=Runtime(device="cpu")).token_budget == default_token_budget(
+        "cpu"
+    )
 
 
 def test_sentence_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
-    from textrobust.adversarial import SentenceEncoder
+    from textrobust.models.encoders import SentenceEncoder
 
-    ref = np.stack(SentenceEncoder(tiny_model_dir, batch_size=1, device="cpu", max_length=32)(TEXTS))
+    cpu = Runtime(device="cpu", max_length=32)
+    ref = SentenceEncoder(tiny_model_dir, batch_size=1, runtime=cpu).encode(TEXTS)
     assert np.allclose(np.linalg.norm(ref, axis=1), 1, atol=1e-5)
-    for kw in ({"max_tokens": 1}, {"max_tokens": 48}, {}, {"batch_size": 4}):
-        np.testing.assert_allclose(
-            np.stack(SentenceEncoder(tiny_model_dir, device="cpu", max_length=32, **kw)(TEXTS)), ref, atol=1e-6
-        )
+    assert np.allclose(np.stack(SentenceEncoder(tiny_model_dir, runtime=cpu)(TEXTS)), ref)  # the backend form
+    for kw in ({"max_tokens": 32}, {"max_tokens": 48}, {}):
+        enc = SentenceEncoder(tiny_model_dir, runtime=cpu.replace(**kw))
+        np.testing.assert_allclose(enc.encode(TEXTS), ref, atol=1e-6)
+    np.testing.assert_allclose(SentenceEncoder(tiny_model_dir, runtime=cpu, batch_size=4).encode(TEXTS), ref, atol=1e-6)
 
 
-def test_cpu_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
+def test_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
     from conftest import tiny_corpus
 
     from textrobust.data import LabeledData
@@ -121,14 +129,13 @@ def test_cpu_int8_is_opt_in_close_and_rebuilt_after_fit(tiny_model_dir):
     clf = _classifier(tiny_model_dir, train_config=TrainConfig(epochs=1, lr=3e-3, batch_size=16))
     fp32 = clf.predict_proba(TEXTS)
     assert clf.inference_model() is clf.model  # off by default
-    clf.cpu_int8 = True
-    q = clf.inference_model()
-    assert q is not clf.model and q is clf.inference_model()  # one copy, reused
-    np.testing.assert_allclose(clf.predict_proba(TEXTS), fp32, atol=0.05)
+    int8 = clf.with_runtime(clf.runtime.replace(precision="int8"))
+    q = int8.inference_model()
+    assert q is not clf.model and q is int8.inference_model()  # one copy, reused
+    np.testing.assert_allclose(int8.predict_proba(TEXTS), fp32, atol=0.05)
     rows = tiny_corpus()[:64]
-    clf.fit(LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), progress=False)
-    assert clf.inference_model() is not q  # the weights changed: a fresh copy
-    clf.cpu_int8 = False
+    int8.fit(LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"]), progress=False)
+    assert int8.inference_model() is not q  # the weights changed: a fresh copy
     np.testing.assert_allclose(clf.predict_proba(TEXTS), clf.predict_proba(TEXTS, batch_size=1), atol=1e-6)
 
 
@@ -140,10 +147,11 @@ def test_lockstep_size_follows_the_token_budget(tiny_model_dir):
     assert lockstep_size(object()) == 256  # a model without a token budget
 
 
-def test_similarity_filter_encoder_is_the_same_whatever_the_budget(tiny_model_dir):
-    from textrobust.augment.filters import encode
+def test_similarity_filter_uses_the_shared_encoder_and_its_runtime(tiny_model_dir):
+    from textrobust.augment.filters import Similarity
 
+    cpu = Runtime(device="cpu", max_length=32)
     texts = [t[:60] for t in TEXTS]  # the tiny model has 64 positions
-    ref = encode(texts, str(tiny_model_dir), batch_size=1, device="cpu")
-    for kw in ({"max_tokens": 1}, {"max_tokens": 50}, {}, {"batch_size": 4}):
-        np.testing.assert_allclose(encode(texts, str(tiny_model_dir), device="cpu", **kw), ref, atol=1e-6)
+    enc = Similarity(model=str(tiny_model_dir), runtime=cpu).encoder()
+    assert enc.runtime == cpu and enc.path == str(tiny_model_dir)
+    np.testing.assert_allclose(enc.encode(texts), enc.with_runtime(cpu.replace(max_tokens=32)).encode(texts), atol=1e-6)

@@ -116,7 +116,8 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
         "sentiment",
         "--device",
         "cpu",
-        "--cpu-bf16",
+        "--precision",
+        "bf16",
         "--json",
         "-o",
         str(out),
@@ -168,7 +169,7 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["evaluate", "{csv}", "--model", "{tmp}/nothing"], "not a textrobust model directory"),
+        (["evaluate", "{csv}", "--model", "{tmp}/nothing"], "nothing: no such model folder"),
         (["train", "{tmp}/missing.csv", "--model", "x", "-o", "{tmp}/m"], "missing.csv: file not found"),
         (["train", "{csv}", "--model", "x", "-o", "{tmp}/m"], "no text column 'text'; columns are: review, sentiment"),
         (

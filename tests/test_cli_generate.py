@@ -10,7 +10,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 from test_augment_lambada import _one_thread  # noqa: F401  (fixture: one torch thread; gpt_dir is in conftest)
 
 from textrobust.cli import main
@@ -46,7 +46,7 @@ def clf_dir(tmp_path_factory, tiny_model_dir):
     """An (untrained) tiny BERT classifier saved as 'textrobust train' would: enough to exercise the selection."""
     from textrobust.models import TextClassifier
 
-    return TextClassifier(str(tiny_model_dir), labels=["neg", "pos"], max_length=32, device="cpu").save(
+    return TextClassifier(str(tiny_model_dir), labels=["neg", "pos"], max_length=32, runtime=CPU).save(
         tmp_path_factory.mktemp("clf") / "clf"
     )
 

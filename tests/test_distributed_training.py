@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 
 
 def _free_port() -> int:
@@ -72,7 +72,7 @@ def test_two_process_ddp_training_saves_a_model_that_loads_and_predicts(tmp_path
 
     from textrobust.models import TextClassifier
 
-    clf = TextClassifier.load(tmp_path / "model", device="cpu")
+    clf = TextClassifier.load(tmp_path / "model", runtime=CPU)
     probs = clf.predict_proba(["the film was great .", "the plot was awful ."])
     assert probs.shape == (2, 2) and clf.labels == ["neg", "pos"]
     assert abs(probs.sum(axis=1) - 1).max() < 1e-5

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 
 from textrobust.data import LabeledData
 from textrobust.robustness import EVALUATIONS, build_evaluation
@@ -91,10 +91,10 @@ def transfer_files(tmp_path_factory):
             "label": ["positive", "negative", "positive", "negative"],
         }
     ).to_csv(d / "reviews.csv", index=False)
-    rows = [
-        {"perturbed_text": "a goood film", "label": 1, "status": "succeeded"},
-        {"perturbed_text": "an awfull plot", "label": 0, "status": "succeeded"},
-        {"perturbed_text": "skipped", "label": 0, "status": "skipped"},
+    rows = [  # the record schema of 'textrobust attack -o' (failed: the attack succeeded against its model)
+        {"text": "a goood film", "label": "pos", "failed": True},
+        {"text": "an awfull plot", "label": "neg", "failed": True},
+        {"text": "skipped", "label": "neg", "failed": False},
     ]
     (d / "attack.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return d
@@ -128,7 +128,7 @@ def model(request, tiny_model_dir):
         return WordModel()
     from textrobust.models import TextClassifier
 
-    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, device="cpu")
+    return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, runtime=CPU)
 
 
 @pytest.mark.parametrize("kind", list(EVALUATIONS))
@@ -148,7 +148,7 @@ def test_evaluation_contract(kind, model, test_data, transfer_files):
             assert m.higher_is_better is not None, f"{m.key}: a judged headline metric needs a direction"
 
     def run():
-        ctx = EvalContext(list(model.labels), seed=0, resources=dict, cache={}, raw_model=model)
+        ctx = EvalContext(list(model.labels), CPU, resources=dict, cache={}, raw_model=model)
         ev.check(ctx)
         return ev.run(CachedModel(model), test_data, ctx)
 

@@ -185,12 +185,18 @@ def test_transfer_sets_and_their_errors(tmp_path):
     missing = build_evaluation({"kind": "transfer", "sets": {"x": {"path": str(tmp_path / "nope.csv")}}})
     with pytest.raises(DataError, match="nope.csv: file not found"):
         missing.check(ctx())
-    (tmp_path / "adv.jsonl").write_text(json.dumps({"perturbed_text": "x", "label": 1, "status": "failed"}) + "\n")
+    (tmp_path / "adv.jsonl").write_text(json.dumps({"text": "x", "label": 1, "failed": False}) + "\n")
     empty = build_evaluation(
         {"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "adv.jsonl"), "format": "attack"}}}
     )
     with pytest.raises(DataError, match="holds no successful attacks"):
         empty.check(ctx())
+    (tmp_path / "old.jsonl").write_text(json.dumps({"perturbed_text": "x", "label": 1, "status": "failed"}) + "\n")
+    old = build_evaluation(
+        {"kind": "transfer", "sets": {"adv": {"path": str(tmp_path / "old.jsonl"), "format": "attack"}}}
+    )
+    with pytest.raises(DataError, match=r"flat attack results \(textrobust 0.1\); write them again"):
+        old.check(ctx())
 
 
 def test_transfer_reads_attack_files_in_the_record_schema(tmp_path):

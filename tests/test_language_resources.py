@@ -13,6 +13,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import CPU
 
 from textrobust import extras
 from textrobust.augment import parse_op
@@ -74,7 +75,7 @@ def test_synonym_and_eda_need_no_path_with_wordnet(wordnet) -> None:
 
 def test_pwws_default_lexicon_is_wordnet(wordnet) -> None:
     from textrobust.adversarial import load_resources
-    from textrobust.robustness.resources import build_resources
+    from textrobust.adversarial.resources import build_resources
 
     assert load_resources(["lexicon"])["lexicon"] is wordnet
     assert build_resources(["lexicon"], {"lexicon": "wordnet"})["lexicon"] is wordnet  # --resource lexicon=wordnet
@@ -83,10 +84,10 @@ def test_pwws_default_lexicon_is_wordnet(wordnet) -> None:
 def test_resources_command_reports_and_prepares_wordnet(wordnet, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TEXTROBUST_CACHE_DIR", str(tmp_path))
     r = subprocess.run(
-        [sys.executable, "-m", "textrobust", "resources", "--json"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "textrobust", "extras", "--json"], capture_output=True, text=True, timeout=120
     )
     assert r.returncode == 0, r.stderr
-    rows = {row["name"]: row for row in json.loads(r.stdout)["resources"]}
+    rows = {row["name"]: row for row in json.loads(r.stdout)["extras"]}
     assert set(rows) == {"wordnet", "spacy", "smollm2", "bergamot"} and rows["wordnet"]["available"]
     root = extras.prepare_wordnet()
     folder = root / "corpora" / "wordnet"
@@ -119,13 +120,13 @@ def test_bergamot_backtranslation_contract() -> None:
 @pytest.fixture(scope="module")
 def smollm2():
     need("smollm2")
-    from textrobust.augment.lm import load_causal_lm
+    from textrobust.models.causal_lm import load_causal_lm
 
-    return load_causal_lm("smollm2", "cpu")
+    return load_causal_lm("smollm2", CPU)
 
 
 def test_smollm2_loads_from_the_package_folder_with_its_chat_template(smollm2) -> None:
-    from textrobust.augment.lm import resolve_causal_lm, smollm2_checkpoint
+    from textrobust.models.causal_lm import resolve_causal_lm, smollm2_checkpoint
 
     lm, tok = smollm2
     folder, gguf = resolve_causal_lm("smollm2")
@@ -136,7 +137,7 @@ def test_smollm2_loads_from_the_package_folder_with_its_chat_template(smollm2) -
 
 @pytest.mark.slow
 def test_smollm2_paraphrase_is_seeded_and_batch_independent(smollm2) -> None:
-    op = parse_op("paraphrase:model=smollm2,max_new_tokens=24,device=cpu,batch_size=2")
+    op = parse_op("paraphrase:model=smollm2,max_new_tokens=24,batch_size=2")
     out = op(SENTENCES, seed=0)
     assert [len(vs) for vs in out] == [1, 1, 1]
     assert all(v.strip() and "\n" not in v for vs in out for v in vs)
@@ -149,10 +150,10 @@ def test_smollm2_fewshot_uses_the_chat_template(smollm2) -> None:
     from textrobust.data import LabeledData
 
     data = LabeledData(SENTENCES + ["a warm , funny and moving film ."], [1, 0, 0, 1], ["negative", "positive"])
-    out = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0, device="cpu")
+    out = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0, runtime=CPU)
     assert out.label_names == ["negative", "positive"] and 1 <= len(out) <= 4
     assert all(t.strip() and not t.startswith("<|") for t in out.texts)
-    again = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0, device="cpu")
+    again = fewshot_generate(data, model="smollm2", n_per_label=2, k_shots=2, max_new_tokens=24, seed=0, runtime=CPU)
     assert again.texts == out.texts
 
 
@@ -178,7 +179,7 @@ def test_missing_resource_is_one_line_naming_operator_and_package(monkeypatch, s
     hide(monkeypatch, *hidden)
     op = parse_op(spec)  # constructing is cheap and never fails on a missing resource
     with pytest.raises(ResourceError, match=message):
-        op.check_resources()
+        op.check_extras()
 
 
 def test_missing_wordnet_for_synonym_names_the_apt_packages(monkeypatch, tmp_path) -> None:
@@ -188,9 +189,9 @@ def test_missing_wordnet_for_synonym_names_the_apt_packages(monkeypatch, tmp_pat
         match=r"^synonym:source=wordnet needs Princeton WordNet 3\.0 .*"
         r"apt-get install wordnet-base wordnet-sense-index",
     ):
-        parse_op("synonym").check_resources()
-    parse_op(f"synonym:path={tmp_path / 'lex.json'}").check_resources()  # a lexicon needs no install
-    parse_op("eda:alpha_sr=0,alpha_ri=0").check_resources()  # swap/delete only: no synonyms needed
+        parse_op("synonym").check_extras()
+    parse_op(f"synonym:path={tmp_path / 'lex.json'}").check_extras()  # a lexicon needs no install
+    parse_op("eda:alpha_sr=0,alpha_ri=0").check_extras()  # swap/delete only: no synonyms needed
 
 
 def test_cli_augment_with_a_missing_resource_exits_2_and_writes_nothing(tmp_path) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 
 from textrobust.data import LabeledData
 from textrobust.errors import ConfigError, ModelError
-from textrobust.models import TextClassifier, TrainConfig, classification_metrics, confusion_matrix, evaluate
+from textrobust.models import Runtime, TextClassifier, TrainConfig, classification_metrics, confusion_matrix, evaluate
 from textrobust.models.finetune import length_grouped_batches
 
 LABELS = ["neg", "pos"]
@@ -22,7 +22,8 @@ def corpus() -> LabeledData:
 
 def make(tiny_model_dir, **kw) -> TextClassifier:
     kw.setdefault("train_config", TrainConfig(epochs=3, lr=3e-3, batch_size=16, warmup_ratio=0.0))
-    return TextClassifier(tiny_model_dir, labels=LABELS, max_length=32, device="cpu", **kw)
+    kw.setdefault("runtime", CPU)
+    return TextClassifier(tiny_model_dir, labels=LABELS, max_length=32, **kw)
 
 
 def test_predict_proba_shape_order_and_batch_independence(tiny_model_dir):
@@ -43,12 +44,15 @@ def test_cpu_bf16_inference_is_opt_in_and_close_to_fp32(tiny_model_dir):
     clf = make(tiny_model_dir)
     texts = ["the film was good", "dull plot", "a great cast and a fine story"]
     fp32 = clf.predict_proba(texts)
-    clf.cpu_bf16 = True
-    with clf.accelerated():
+    with clf.runtime.autocast():
+        assert not torch.is_autocast_enabled("cpu")  # precision auto on the CPU: exact fp32
+    fast = clf.with_runtime(CPU.replace(precision="bf16"))
+    assert fast.model is clf.model and clf.runtime == CPU  # a view: same weights, nothing mutated
+    with fast.runtime.autocast():
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
-    with clf.accelerated(training=True):
+    with fast.runtime.autocast(training=True):
         assert not torch.is_autocast_enabled("cpu")  # training stays fp32 on CPU
-    np.testing.assert_allclose(clf.predict_proba(texts), fp32, atol=0.05)
+    np.testing.assert_allclose(fast.predict_proba(texts), fp32, atol=0.05)
 
 
 def test_batches_are_padded_to_their_own_longest(tiny_model_dir):
@@ -98,7 +102,7 @@ def test_save_load_round_trip(tiny_model_dir, corpus, tmp_path):
     clf = make(tiny_model_dir).fit(corpus, progress=False)
     out = clf.save(tmp_path / "model")
     assert (out / "model.safetensors").exists() and (out / "textrobust.json").exists()
-    back = TextClassifier.load(out, device="cpu")
+    back = TextClassifier.load(out, runtime=CPU)
     assert back.labels == LABELS and back.max_length == 32 and back.fitted
     assert back.train_config == clf.train_config
     np.testing.assert_allclose(back.predict_proba(corpus.texts[:20]), clf.predict_proba(corpus.texts[:20]), atol=1e-6)
@@ -108,8 +112,8 @@ def test_from_config_trains_from_scratch(tiny_tokenizer_dir, tiny_bert_config, c
     clf = TextClassifier(
         labels=LABELS,
         config=tiny_bert_config,
-        tokenizer=tiny_tokenizer_dir,
-        device="cpu",
+        tokenizer_source=tiny_tokenizer_dir,
+        runtime=CPU,
         max_length=32,
         train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16),
     )
@@ -143,7 +147,57 @@ def test_errors(tiny_model_dir, corpus, tmp_path):
     with pytest.raises(ModelError, match="not a textrobust model directory"):
         TextClassifier.load(tmp_path)
     with pytest.raises(ModelError, match="hub"):
-        _ = TextClassifier("no-such-org/no-such-model", labels=LABELS, device="cpu").model
+        _ = TextClassifier("no-such-org/no-such-model", labels=LABELS, runtime=CPU).model
+
+
+def _non_default_params(tiny_model_dir) -> dict:
+    """A value other than the default for every constructor parameter that textrobust.json keeps."""
+    return {
+        "source": str(tiny_model_dir),
+        "labels": ["bad", "good", "meh"],
+        "config": None,
+        "tokenizer_source": None,
+        "max_length": 24,
+        "batch_size": 7,
+        "seed": 11,
+        "train_config": TrainConfig(epochs=2, lr=1e-3, batch_size=8, warmup_ratio=0.2, seed=3),
+        "trust_remote_code": True,
+        "runtime": Runtime(device="cpu", precision="bf16", max_tokens=1024, threads=1, max_length=48),
+    }
+
+
+def test_every_parameter_survives_clone_save_and_load(tiny_model_dir, tmp_path):
+    params = _non_default_params(tiny_model_dir)
+    assert sorted(params) == sorted(TextClassifier.param_names())  # a new parameter must be added here
+    defaults = TextClassifier(tiny_model_dir, labels=LABELS).get_params()
+    changed = [k for k in params if k not in TextClassifier.SAVED_AS_FILES and k != "labels"]
+    assert all(params[k] != defaults[k] for k in changed)  # each value differs from its default
+    clf = TextClassifier(**params)
+    assert clf.get_params() == params
+    assert clf.clone().get_params() == params
+    clf.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m").get_params()
+    # replaced by the saved directory itself: the weights and tokenizer are files there
+    assert back["source"] == str(tmp_path / "m") and back["tokenizer_source"] is None and back["config"] is None
+    for name, value in params.items():
+        if name not in TextClassifier.SAVED_AS_FILES:
+            assert back[name] == value, name
+    # what the caller gives load() replaces the saved value
+    given = TextClassifier.load(tmp_path / "m", runtime=CPU, batch_size=3, max_length=16).get_params()
+    assert given == back | {"runtime": CPU, "batch_size": 3, "max_length": 16}
+
+
+def test_runtime_settings_are_checked_before_any_model_loads(tiny_model_dir):
+    with pytest.raises(ConfigError, match=r"device 'gpu0': use auto, cpu, cuda, cuda:N or mps"):
+        Runtime(device="gpu0")
+    with pytest.raises(ConfigError, match=r"precision 'half': use auto, fp32, bf16, fp16 or int8"):
+        Runtime(precision="half")
+    with pytest.raises(ConfigError, match="int8 is a CPU mode"):
+        Runtime(device="cuda", precision="int8")
+    with pytest.raises(ConfigError, match="max_tokens 64 is below one row of max_length 128"):
+        Runtime(max_tokens=64)
+    with pytest.raises(ConfigError, match="max_tokens 16 is below one row of max_length 32"):
+        TextClassifier(tiny_model_dir, labels=LABELS, max_length=32, runtime=Runtime(max_tokens=16, max_length=16))
 
 
 def test_metrics_match_hand_calculation():

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import tiny_corpus, tiny_experiment
+from conftest import CPU, tiny_corpus, tiny_experiment
 
 from textrobust.robustness import Runner, parse_experiment
+from textrobust.robustness.work import UnitWork
 
 pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
@@ -77,6 +78,7 @@ def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec,
     import torch
 
     from textrobust.scale import RayExecutor, open_run_store
+    from textrobust.scale.units import StoreSync
 
     exp = parse_experiment(spec)
     threads = torch.get_num_threads()
@@ -88,7 +90,7 @@ def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec,
     # A URI run directory, staged: workers write into their own local copy and upload; the driver downloads.
     store = open_run_store(f"file://{tmp_path / 'remote'}", stage=True, stage_dir=tmp_path / "stage")
     with store:
-        runner = Runner(exp, store.local, progress=False, executor=RayExecutor(store=store))
+        runner = Runner(exp, store.local, progress=False, executor=RayExecutor(), sync=StoreSync(store))
         runner.run()
     assert not runner.failed
     _same_run(tmp_path / "local", tmp_path / "remote")
@@ -101,16 +103,17 @@ def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec,
     assert reports[0]["units"] == reports[1]["units"] if "units" in reports[0] else True
 
 
-class FlakyRunner(Runner):
+class FlakyWork(UnitWork):
     """Unit 'char' always raises; every attempt leaves a file, so the count survives the worker processes."""
 
-    def _run_unit(self, u, phase):
+    def run(self, ws, phase):
+        u = self.unit
         marks = Path(self.exp.output) / "attempts"
         marks.mkdir(parents=True, exist_ok=True)
         (marks / f"{u.condition}-{u.seed}-{len(list(marks.glob(f'{u.condition}-{u.seed}-*')))}").touch()
         if u.condition == "char":
             raise RuntimeError("CUDA out of memory (simulated)")
-        super()._run_unit(u, phase)
+        super().run(ws, phase)
 
 
 def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp_path):
@@ -118,7 +121,7 @@ def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp
 
     spec.update(seeds=[0, 1], evaluations=[{"kind": "clean"}])
     exp = parse_experiment(spec)
-    runner = FlakyRunner(exp, tmp_path / "run", progress=False, executor=RayExecutor())
+    runner = Runner(exp, tmp_path / "run", progress=False, executor=RayExecutor(), work_type=FlakyWork)
     table = runner.run()
     marks = sorted(p.name for p in (tmp_path / "run" / "attempts").iterdir())
     assert marks == ["baseline-0-0", "baseline-1-0", "char-0-0", "char-0-1", "char-1-0", "char-1-1"]  # retried once
@@ -126,7 +129,7 @@ def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp
     assert sorted(f["unit"] for f in runner.failed) == ["char/seed0", "char/seed1"]
     failed = json.loads((tmp_path / "run/units/char/seed0/failed.json").read_text())
     assert failed["error"] == "RuntimeError: CUDA out of memory (simulated)" and failed["attempts"] == 2
-    assert "_run_unit" in failed["traceback"]  # the worker's traceback
+    assert "test_ray.py" in failed["traceback"] and "CUDA out of memory" in failed["traceback"]  # the worker's
     summary = json.loads((tmp_path / "run/summary.json").read_text())
     assert summary["units"]["done"] == 2 and [f["unit"] for f in summary["units"]["failed"]] == [
         "char/seed0",
@@ -137,7 +140,7 @@ def test_a_failing_ray_unit_is_retried_reported_and_resumed(ray_local, spec, tmp
     again.run()
     assert not again.failed and json.loads((tmp_path / "run/summary.json").read_text())["units"]["done"] == 4
     assert not (tmp_path / "run/units/char/seed0/failed.json").exists()
-    assert sorted(p.name for p in (tmp_path / "run" / "attempts").iterdir()) == marks  # FlakyRunner ran no more
+    assert sorted(p.name for p in (tmp_path / "run" / "attempts").iterdir()) == marks  # FlakyWork ran no more
 
 
 # -- augment ------------------------------------------------------------------------------------------------------
@@ -227,7 +230,7 @@ def test_ray_augment_model_backed_operator_runs_in_actors(ray_local, tmp_path, t
     mlm = save_tiny_model(BertForMaskedLM, tiny_bert_config, tiny_tokenizer_dir, tmp_path / "mlm")
     rows = tiny_corpus()[:300]
     pd.DataFrame({"text": [t for t, _ in rows], "label": [y for _, y in rows]}).to_csv(tmp_path / "in.csv", index=False)
-    op = parse_op(f"contextual:model={mlm},p=0.3,device=cpu,batch_size=16")
+    op = parse_op(f"contextual:model={mlm},p=0.3,batch_size=16")
     augment_file(tmp_path / "in.csv", tmp_path / "local.jsonl", [op], n=2, batch_size=64, progress=False)
     augment_file_ray(
         tmp_path / "in.csv", tmp_path / "ray.jsonl", [op], n=2, batch_size=64, progress=False, concurrency=2
@@ -248,7 +251,7 @@ def attacked_model(tmp_path_factory, tiny_model_dir):
         tiny_model_dir,
         labels=["neg", "pos"],
         max_length=32,
-        device="cpu",
+        runtime=CPU,
         train_config=TrainConfig(epochs=3, lr=3e-3, batch_size=16),
     )
     clf.fit(train, progress=False)
@@ -272,7 +275,7 @@ def test_ray_attack_shards_equal_the_one_process_attack(ray_local, attacked_mode
     torch.set_num_threads(1)  # as in each 1-CPU actor: the same float sums, bit for bit
     try:
         local = run_attack(
-            build_attack("deepwordbug", load_model(str(attacked_model), device="cpu")),
+            build_attack("deepwordbug", load_model(str(attacked_model), runtime=CPU)),
             texts,
             labels,
             batch_size=8,
@@ -281,7 +284,7 @@ def test_ray_attack_shards_equal_the_one_process_attack(ray_local, attacked_mode
         )
     finally:
         torch.set_num_threads(threads)
-    setup = AttackSetup(str(attacked_model), "deepwordbug", device="cpu")
+    setup = AttackSetup(str(attacked_model), "deepwordbug", runtime=CPU)
     with ShardedAttack(setup, actors=2) as sharded:
         assert sharded.labels == ["neg", "pos"]
         remote = sharded.run(texts, labels, batch_size=8, seed=5, shard_size=7, progress=False)  # 6 shards

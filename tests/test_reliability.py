@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 
 from textrobust.errors import ConfigError
 
@@ -208,7 +208,7 @@ def test_fit_leaves_the_callers_random_state_alone(tiny_model_dir):
             str(tiny_model_dir),
             labels=["neg", "pos"],
             max_length=16,
-            device="cpu",
+            runtime=CPU,
             seed=3,
             train_config=TrainConfig(epochs=1, lr=3e-3, batch_size=8, seed=3),
         )

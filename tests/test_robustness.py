@@ -12,6 +12,7 @@ import pytest
 from conftest import tiny_experiment
 
 from textrobust.errors import ConfigError
+from textrobust.layout import UnitLayout
 from textrobust.robustness import (
     Runner,
     apply_overrides,
@@ -21,6 +22,7 @@ from textrobust.robustness import (
 )
 from textrobust.robustness.suites import contraction, punctuation
 from textrobust.robustness.unit import Workspace
+from textrobust.robustness.work import UnitWork
 from textrobust.stats import summarise
 
 
@@ -119,7 +121,7 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a finished unit ran again")
 
-    monkeypatch.setattr(Runner, "_run_unit", boom)
+    monkeypatch.setattr(UnitWork, "run", boom)
     again = Runner(parse_experiment(spec), progress=False).run()
     assert (run / "summary.json").exists()
     pd.testing.assert_frame_equal(again.reset_index(drop=True), table.reset_index(drop=True))
@@ -128,7 +130,7 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
 def test_fingerprint_invalidation_reruns_only_changed_units(spec, monkeypatch):
     Runner(parse_experiment(spec), progress=False).plan()  # planning trains nothing
     ran = []
-    monkeypatch.setattr(Runner, "_run_unit", lambda self, u, phase: ran.append(u.key))
+    monkeypatch.setattr(UnitWork, "run", lambda self, ws, phase: ran.append(self.unit.key))
     monkeypatch.setattr("textrobust.robustness.runner.aggregate", lambda ws, units: None)
     monkeypatch.setattr(Runner, "_write_environment", lambda self, started: None)
     runner = Runner(parse_experiment(spec), progress=False)
@@ -209,7 +211,7 @@ def test_augment_ops_each_one_of_and_sequence(spec, tmp_path):
         ("one", "char:kind=ocr"),
     ):
         aug = exp.conditions["char"].augment.model_copy(update={"ops": ops, "n": 2})
-        got[name] = augmented_rows(aug, "char", train, 0, tmp_path / "cache", tmp_path)
+        got[name] = augmented_rows(aug, "char", train, 0, tmp_path / "cache", UnitLayout(tmp_path))
         assert [o.name for o in augment_pipeline(aug, "char")[0]] == (
             ["char", "char"] if name == "each" else [{"one_of": "one_of", "seq": "sequential", "one": "char"}[name]]
         )
@@ -383,7 +385,7 @@ def test_generate_condition_adds_lambada_rows_and_caches_them(spec, tmp_path, gp
 def test_a_failing_unit_is_isolated_recorded_and_rerun(spec, tmp_path, monkeypatch):
     """One unit raises: it is retried once, recorded in failed.json and summary.json while the other units finish;
     the next run redoes only that unit."""
-    import textrobust.robustness.runner as runner_mod
+    import textrobust.robustness.work as runner_mod
 
     spec.update(seeds=[0], evaluations=[{"kind": "clean"}])
     real = runner_mod.run_unit

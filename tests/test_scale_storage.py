@@ -45,7 +45,7 @@ def test_store_push_pull_round_trip_markers_last(memfs, tmp_path):
 
 
 def test_local_backend_on_a_uri_run_dir_uploads_and_resumes(memfs, tmp_path, tiny_model_dir, monkeypatch):
-    import textrobust.robustness.runner as runner_mod
+    import textrobust.robustness.work as work_mod
 
     rows = tiny_corpus()
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
@@ -66,15 +66,15 @@ def test_local_backend_on_a_uri_run_dir_uploads_and_resumes(memfs, tmp_path, tin
             "evaluations": [{"kind": "clean"}],
         }
     )
-    with unit_backend("local", "memory://runs/exp") as (executor, store):
-        table = Runner(exp, store.local, progress=False, executor=executor).run()
+    with unit_backend("local", "memory://runs/exp") as (executor, sync, store):
+        table = Runner(exp, store.local, progress=False, executor=executor, sync=sync).run()
     assert memfs.exists("/runs/exp/units/baseline/seed0/done.json") and memfs.exists("/runs/exp/summary.json")
     summary = json.loads(memfs.cat("/runs/exp/summary.json"))
     assert summary["units"]["done"] == 1
     # A new machine (a new staging directory): the store says the unit is done, so nothing is trained again.
-    monkeypatch.setattr(runner_mod, "run_unit", lambda *a, **k: pytest.fail("a finished unit ran again"))
-    with unit_backend("local", "memory://runs/exp") as (executor, store):
-        again = Runner(exp, store.local, progress=False, executor=executor).run()
+    monkeypatch.setattr(work_mod, "run_unit", lambda *a, **k: pytest.fail("a finished unit ran again"))
+    with unit_backend("local", "memory://runs/exp") as (executor, sync, store):
+        again = Runner(exp, store.local, progress=False, executor=executor, sync=sync).run()
     pd.testing.assert_frame_equal(again, table)
     with pytest.raises(ConfigError, match="--num-cpus / --num-gpus apply to --backend ray"):
         with unit_backend("local", "runs/x", num_cpus=2):

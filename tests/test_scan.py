@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_corpus
+from conftest import CPU, tiny_corpus
 from test_evaluation_contract import WordModel
 
 from textrobust.errors import ConfigError, ModelError
@@ -162,7 +162,7 @@ def trained_dir(tmp_path_factory, tiny_model_dir):
         tiny_model_dir,
         labels=["neg", "pos"],
         max_length=32,
-        device="cpu",
+        runtime=CPU,
         train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=32),
     )
     clf.fit(data, progress=False)
@@ -180,7 +180,7 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["positive" if y else "negative" for _, y in rows]}).to_csv(
         tmp_path / "test.csv", index=False
     )
-    server = serve(TextClassifier.load(trained_dir, device="cpu"), port=0, background=True)
+    server = serve(TextClassifier.load(trained_dir, runtime=CPU), port=0, background=True)
     url = "http://{}:{}/".format(*server.server_address)
     try:
         r = _cli(
@@ -249,7 +249,7 @@ def test_attack_a_model_over_http(tmp_path, trained_dir):
     pd.DataFrame({"text": [t for t, _ in tiny_corpus()[:40:4]], "label": ["neg"] * 10}).to_csv(
         tmp_path / "a.csv", index=False
     )
-    server = serve(TextClassifier.load(trained_dir, device="cpu"), port=0, background=True)
+    server = serve(TextClassifier.load(trained_dir, runtime=CPU), port=0, background=True)
     url = "http://{}:{}/".format(*server.server_address)
     try:
         r = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "deepwordbug", "--json")
@@ -260,4 +260,4 @@ def test_attack_a_model_over_http(tmp_path, trained_dir):
     assert r.returncode == 0, r.stderr[-1500:]
     summary = json.loads(r.stdout)
     assert summary["num_examples"] == 10 and 0 <= summary["accuracy_under_attack"] <= summary["original_accuracy"]
-    assert bad.returncode == 2 and "need a transformers-backed classifier" in bad.stderr
+    assert bad.returncode == 2 and "supports gradients" in bad.stderr and "not a RemoteModel" in bad.stderr

@@ -5,4 +5,4 @@ Subpackages: ``data`` (load/save labelled text), ``models`` (classifier wrapper)
 Importing this package is cheap: heavy libraries (torch, transformers) load inside the functions that need them.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

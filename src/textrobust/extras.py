@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textrobust.data.atomic import atomic_path
 from textrobust.errors import ResourceError
 
 #: WordNet's lexicographer file list (the ``lexnames(5WN)`` man page): Debian's packages do not ship it, and
@@ -233,7 +234,7 @@ def prepare_wordnet() -> Path:
     src = wordnet_dir()
     target = prepared_wordnet_dir()
     if src is None:
-        raise missing("wordnet", "textrobust resources --prepare", "no WordNet database found")
+        raise missing("wordnet", "textrobust extras --prepare", "no WordNet database found")
     lexnames = LEXNAMES_FILE.read_bytes()
     if src.resolve() != target.resolve():
         if not (src / "lexnames").is_file() and os.access(src, os.W_OK):
@@ -242,18 +243,16 @@ def prepare_wordnet() -> Path:
         for f in WORDNET_FILES:
             if not (src / f).is_file() or (target / f).is_file():
                 continue
-            tmp = target / f".{f}.{os.getpid()}.tmp"
-            shutil.copyfile(src / f, tmp)
-            os.replace(tmp, target / f)
+            with atomic_path(target / f) as tmp:
+                shutil.copyfile(src / f, tmp)
     if not (target / "lexnames").is_file():
         _write_atomic(target / "lexnames", lexnames)
     return target.parents[1]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 # ---------------------------------------------------------------------------------------------------- spaCy

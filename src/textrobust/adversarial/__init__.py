@@ -10,11 +10,11 @@ Example:
     >>> report = run_attack(deepwordbug(model), texts, labels)  # doctest: +SKIP
     >>> report.summary()["accuracy_under_attack"]  # doctest: +SKIP
 
-Importing this package loads numpy only; torch/transformers load when a model-backed backend is used.
+Importing this package loads numpy only; torch/transformers load when a model-backed backend is used. The
+sentence encoder and masked LM recipes take live in :mod:`textrobust.models.encoders` (re-exported here).
 """
 
 from textrobust.adversarial.attack import Attack
-from textrobust.adversarial.backends import MaskedLM, SentenceEncoder
 from textrobust.adversarial.constraints import (
     LevenshteinDistance,
     MaxWordsPerturbed,
@@ -40,11 +40,12 @@ from textrobust.adversarial.recipes import (
     textfooler,
 )
 from textrobust.adversarial.requests import BatchCall, ModelQuery
-from textrobust.adversarial.resources import load_resources
+from textrobust.adversarial.resources import RESOURCES, build_resources, load_resources
 from textrobust.adversarial.results import STATUSES, AttackReport, AttackResult, read_results
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
+from textrobust.adversarial.setup import AttackSetup
 from textrobust.adversarial.text import AttackText
-from textrobust.adversarial.training import adversarial_examples_for_training, make_online_callback
+from textrobust.adversarial.training import adversarial_examples_for_training, adversarial_fit, make_online_callback
 from textrobust.adversarial.transformations import (
     CharEdits,
     CompositeTransformation,
@@ -53,11 +54,14 @@ from textrobust.adversarial.transformations import (
     MaskedLMSwap,
     WordSwapSource,
 )
+from textrobust.models.encoders import MaskedLM, SentenceEncoder
 
 __all__ = [
     "RECIPES",
+    "RESOURCES",
     "STATUSES",
     "Attack",
+    "AttackSetup",
     "AttackReport",
     "AttackResult",
     "AttackText",
@@ -86,6 +90,8 @@ __all__ = [
     "WordSwapSource",
     "a2t",
     "adversarial_examples_for_training",
+    "adversarial_fit",
+    "build_resources",
     "bae",
     "bert_attack",
     "hotflip",

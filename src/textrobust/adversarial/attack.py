@@ -1,18 +1,89 @@
-"""The attack: a frozen composition of model, transformation, constraints, goal and search."""
+"""The attack: a frozen composition of model, transformation, constraints, goal and search.
+
+The four roles are :class:`typing.Protocol` s (:class:`Goal`, :class:`Transformation`, :class:`PreConstraint` /
+:class:`PostConstraint`, :class:`Search`); each part declares ``requires_gradients``, and :class:`Attack` refuses a
+part that needs gradients when the victim does not declare ``supports_gradients`` (a model behind HTTP).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from textrobust.adversarial.goals import UntargetedClassification
 from textrobust.adversarial.text import AttackText
+from textrobust.errors import ConfigError
 
 if TYPE_CHECKING:
     from textrobust.adversarial.results import AttackReport
+
+
+@runtime_checkable
+class Goal(Protocol):
+    """What counts as success: ``score`` (higher = closer to the goal) and ``done``, per row of probabilities."""
+
+    @property
+    def requires_gradients(self) -> bool: ...
+
+    def score(self, probs: np.ndarray, label: int) -> np.ndarray: ...
+
+    def done(self, probs: np.ndarray, label: int) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Transformation(Protocol):
+    """Candidate edits of ``text`` at ``indices`` (a generator that may yield batched backend calls)."""
+
+    @property
+    def requires_gradients(self) -> bool: ...
+
+    def generate(
+        self, text: AttackText, indices: Sequence[int], rng: np.random.Generator
+    ) -> Generator[Any, Any, list[AttackText]]: ...
+
+
+@runtime_checkable
+class PreConstraint(Protocol):
+    """Word indices that may be changed (None: no restriction), checked before transforming."""
+
+    @property
+    def requires_gradients(self) -> bool: ...
+
+    def allowed(self, original: AttackText, current: AttackText) -> set[int] | None: ...
+
+
+@runtime_checkable
+class PostConstraint(Protocol):
+    """The candidates that pass (a generator that may yield batched backend calls), checked after transforming."""
+
+    @property
+    def requires_gradients(self) -> bool: ...
+
+    def filter(
+        self, original: AttackText, current: AttackText, candidates: list[AttackText]
+    ) -> Generator[Any, Any, list[AttackText]]: ...
+
+
+@runtime_checkable
+class Search(Protocol):
+    """The search: sequential generator code that yields model queries and backend calls, returns the final text."""
+
+    @property
+    def requires_gradients(self) -> bool: ...
+
+    def run(
+        self, attack: Attack, original: AttackText, label: int, orig_probs: np.ndarray, rng: np.random.Generator
+    ) -> Generator[Any, Any, AttackText]: ...
+
+
+_ROLES: tuple[tuple[str, type], ...] = (
+    ("transformation", Transformation),
+    ("search", Search),
+    ("goal", Goal),
+)
 
 
 @dataclass(frozen=True)
@@ -29,16 +100,32 @@ class Attack:
     """
 
     model: Any
-    transformation: Any
-    search: Any
-    goal: Any = field(default_factory=UntargetedClassification)
-    pre_constraints: tuple[Any, ...] = ()
-    post_constraints: tuple[Any, ...] = ()
+    transformation: Transformation
+    search: Search
+    goal: Goal = field(default_factory=UntargetedClassification)
+    pre_constraints: tuple[PreConstraint, ...] = ()
+    post_constraints: tuple[PostConstraint, ...] = ()
     name: str = "custom"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pre_constraints", tuple(self.pre_constraints))
         object.__setattr__(self, "post_constraints", tuple(self.post_constraints))
+        parts: list[tuple[str, Any, type]] = [(role, getattr(self, role), proto) for role, proto in _ROLES]
+        parts += [("pre_constraints", c, PreConstraint) for c in self.pre_constraints]
+        parts += [("post_constraints", c, PostConstraint) for c in self.post_constraints]
+        for role, part, proto in parts:
+            if not isinstance(part, proto):
+                raise ConfigError(
+                    f"attack {self.name!r}: {type(part).__name__} is not a {proto.__name__} for {role} (it needs "
+                    f"requires_gradients and the {proto.__name__} methods; see textrobust.adversarial.attack)"
+                )
+        needs = [type(part).__name__ for _, part, _ in parts if part.requires_gradients]
+        if needs and not getattr(self.model, "supports_gradients", False):
+            raise ConfigError(
+                f"attack {self.name!r}: {', '.join(needs)} needs the victim's gradients, but "
+                f"{type(self.model).__name__} does not expose them (a model behind HTTP, or any model without "
+                "supports_gradients); choose a score-based recipe such as textfooler or deepwordbug"
+            )
 
     def modifiable_indices(self, original: AttackText, current: AttackText) -> list[int]:
         """Word indices that every pre-transformation constraint allows, ascending."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Generator, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,6 +34,8 @@ FilterGen = Generator[Any, Any, list[AttackText]]
 class StopwordModification:
     """Never edit a stopword (case-insensitive)."""
 
+    requires_gradients: ClassVar[bool] = False
+
     stopwords: frozenset[str]
 
     def __init__(self, stopwords: Iterable[str]) -> None:
@@ -47,6 +49,8 @@ class StopwordModification:
 class RepeatModification:
     """Never edit the same word twice."""
 
+    requires_gradients: ClassVar[bool] = False
+
     def allowed(self, original: AttackText, current: AttackText) -> set[int] | None:
         return set(range(len(current))) - current.modified
 
@@ -58,6 +62,8 @@ class MaxWordsPerturbed:
 
     ``MaxWordsPerturbed(max_fraction=0.1, min_words=4)`` is TextAttack's ``MaxModificationRate(0.1, 4)`` (A2T).
     """
+
+    requires_gradients: ClassVar[bool] = False
 
     max_fraction: float | None = None
     max_words: int | None = None
@@ -96,6 +102,8 @@ class WordEmbeddingCosine:
     As in TextAttack, a swap involving a word without a vector is rejected.
     """
 
+    requires_gradients: ClassVar[bool] = False
+
     vectors: Mapping[str, np.ndarray]
     min_cos: float = 0.5
 
@@ -132,6 +140,8 @@ def levenshtein(a: str, b: str) -> int:
 class LevenshteinDistance:
     """Keep candidates within ``max_edits`` character edits of the original (DeepWordBug uses 30)."""
 
+    requires_gradients: ClassVar[bool] = False
+
     max_edits: int = 30
     compare_against_original: bool = True
 
@@ -158,6 +168,8 @@ class SentenceSimilarity:
     All windows of a step are encoded in one batched call through the runner. Passing candidates come back with
     their score in ``AttackText.similarity`` (1.0 for skipped short texts, as TextAttack records it).
     """
+
+    requires_gradients: ClassVar[bool] = False
 
     encoder: Any  # BatchBackend: list[str] -> list of unit vectors
     threshold: float = 0.8
@@ -488,6 +500,8 @@ class PartOfSpeech:
         (True, False, True)
         >>> attack = textfooler(model, neighbours=nb, encoder=enc, pos="nltk")  # doctest: +SKIP
     """
+
+    requires_gradients: ClassVar[bool] = False
 
     tagger: Any = "nltk"
     lexicon: Any = None

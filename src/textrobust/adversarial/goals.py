@@ -7,6 +7,7 @@ probability row or a 2-D array of rows. The query budget is enforced by the runn
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from textrobust.errors import ConfigError
 @dataclass(frozen=True)
 class UntargetedClassification:
     """Succeed when the predicted label differs from the true one (with ``1 - p[true] >= min_confidence``)."""
+
+    requires_gradients: ClassVar[bool] = False
 
     min_confidence: float = 0.0
 
@@ -37,6 +40,8 @@ class UntargetedClassification:
 @dataclass(frozen=True)
 class TargetedClassification:
     """Succeed when the model predicts ``target`` (with ``p[target] >= min_confidence``)."""
+
+    requires_gradients: ClassVar[bool] = False
 
     target: int
     min_confidence: float = 0.0

@@ -47,6 +47,15 @@ def _embedding_gradients(
         module.train(was_training)
 
 
+def _need_gradients(classifier: Any, what: str) -> None:
+    """ConfigError unless the classifier declares ``supports_gradients`` (a model behind HTTP does not)."""
+    if not getattr(classifier, "supports_gradients", False):
+        raise ConfigError(
+            f"{what} a classifier that supports gradients (a TextClassifier), not a {type(classifier).__name__}; "
+            "choose a score-based recipe such as textfooler or deepwordbug"
+        )
+
+
 class WordGradients:
     """Batched backend: ``[(words, label), ...] -> [importance per word, ...]``.
 
@@ -56,9 +65,7 @@ class WordGradients:
     """
 
     def __init__(self, classifier: Any, batch_size: int = 32) -> None:
-        for attr in ("model", "tokenizer"):
-            if not hasattr(classifier, attr):
-                raise ConfigError(f"gradient ranking needs a transformers-backed classifier with .{attr}")
+        _need_gradients(classifier, "gradient ranking needs")
         self.classifier = classifier
         self.batch_size = batch_size
 
@@ -93,9 +100,7 @@ class GradientSwapCandidates:
     """
 
     def __init__(self, classifier: Any, batch_size: int = 32) -> None:
-        for attr in ("model", "tokenizer"):
-            if not hasattr(classifier, attr):
-                raise ConfigError(f"gradient-guided swaps need a transformers-backed classifier with .{attr}")
+        _need_gradients(classifier, "gradient-guided swaps need")
         self.classifier = classifier
         self.batch_size = batch_size
         self._vocab: tuple[np.ndarray, list[str]] | None = None

@@ -28,6 +28,7 @@ from textrobust.adversarial.results import AttackReport, AttackResult
 from textrobust.adversarial.text import AttackText
 from textrobust.data.labels import label_index
 from textrobust.errors import ConfigError
+from textrobust.progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -201,14 +202,13 @@ def run_attack(
     queue = deque(range(len(texts)))
     active: dict[int, _Example] = {}
     start = time.perf_counter()
-    bar = _progress(len(texts), attack.name) if progress else None
+    bar = Bar(f"attack {attack.name}", total=len(texts), unit="examples", enabled=progress).__enter__()
 
     def finish(ex: _Example, res: AttackResult) -> None:
         results[ex.index] = res
         del active[ex.index]
         ex.gen.close()
-        if bar is not None:
-            bar[0].update(bar[1], advance=1)
+        bar.advance()
 
     def advance(ex: _Example, value: Any) -> None:
         try:
@@ -261,8 +261,7 @@ def run_attack(
                     continue
                 advance(ex, probs)
     finally:
-        if bar is not None:
-            bar[0].stop()
+        bar.close()
     elapsed = time.perf_counter() - start
     for r in results:
         if r is not None:
@@ -270,14 +269,3 @@ def run_attack(
     return AttackReport(
         [r for r in results if r is not None], elapsed, attack.name, runner.model_calls, runner.model_texts
     )
-
-
-def _progress(total: int, name: str) -> tuple[Any, Any] | None:
-    try:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    except ImportError:  # pragma: no cover
-        return None
-    bar = Progress(TextColumn(f"attack {name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
-    task = bar.add_task("attack", total=total)
-    bar.start()
-    return bar, task

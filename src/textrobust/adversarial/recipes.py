@@ -36,7 +36,7 @@ from textrobust.adversarial.constraints import (
     WordEmbeddingCosine,
 )
 from textrobust.adversarial.goals import UntargetedClassification
-from textrobust.adversarial.resources import missing
+from textrobust.adversarial.resources import RESOURCES, missing
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
 from textrobust.adversarial.transformations import (
     CharEdits,
@@ -335,7 +335,7 @@ def a2t(
     else:
         _need("a2t", neighbours=neighbours, encoder=encoder)
         transformation = WordSwapSource(neighbours, max_candidates)
-    if hasattr(model, "model") and hasattr(model, "tokenizer"):
+    if getattr(model, "supports_gradients", False):
         from textrobust.adversarial.gradients import WordGradients
 
         search = GreedyWordSwapWIR("gradient", gradient_backend=WordGradients(model))
@@ -454,4 +454,6 @@ def check_recipe_options(name: str, options: Mapping[str, Any]) -> None:
         raise ConfigError(f"recipe {name!r} takes no parameter(s) {unknown}; it accepts {sorted(accepted)}")
 
 
-_SHARED_RESOURCES = frozenset({"neighbours", "lexicon", "encoder", "mlm", "stopwords", "vectors", "pos", "pos_lexicon"})
+#: Keyword arguments a shared resource dict may carry for some recipes and not others: the attack resources
+#: (:data:`textrobust.adversarial.resources.RESOURCES`) and the options experiments share.
+_SHARED_RESOURCES = frozenset(RESOURCES) | {"vectors", "pos", "pos_lexicon"}

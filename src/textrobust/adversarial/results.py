@@ -2,8 +2,7 @@
 
 One vocabulary everywhere: the summary's ``success_rate`` is the results table's ``success_rate``, and an attacked
 example is written as one record schema (:meth:`AttackResult.to_record`) both by ``textrobust attack -o`` and in a
-run directory's ``examples.jsonl``. :func:`read_results` also reads files written by textrobust 0.1 (flat
-``AttackResult`` fields).
+run directory's ``examples.jsonl``.
 """
 
 from __future__ import annotations
@@ -93,10 +92,14 @@ class AttackResult:
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> AttackResult:
-        """Inverse of :meth:`to_record`; also reads the flat fields of files written by textrobust 0.1."""
-        if "perturbed_text" in rec:  # textrobust 0.1: the dataclass fields
-            ints = ("index", "label", "original_pred", "perturbed_pred", "num_words", "num_queries")
-            return cls(**{k: (int(v) if k in ints else _plain(v)) for k, v in rec.items()})
+        """Inverse of :meth:`to_record`."""
+        if "attack" not in rec or "info" not in rec:
+            from textrobust.errors import DataError
+
+            raise DataError(
+                "not an attack record (no 'attack' and 'info' fields; files of textrobust 0.1 held flat fields): "
+                "write it again with 'textrobust attack -o'"
+            )
         a, info = rec["attack"], rec["info"]
         return cls(
             int(rec["item"]),
@@ -183,8 +186,7 @@ class AttackReport:
 
 
 def read_results(path: str | os.PathLike) -> list[AttackResult]:
-    """Read results written by :meth:`AttackReport.to_jsonl` or :meth:`AttackReport.to_parquet` (or by
-    textrobust 0.1, whose files held the flat :class:`AttackResult` fields)."""
+    """Read results written by :meth:`AttackReport.to_jsonl` or :meth:`AttackReport.to_parquet`."""
     path = Path(path)
     if path.suffix == ".parquet":
         import pandas as pd

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -73,6 +73,11 @@ class GreedyWordSwapWIR:
     gradient_backend: Any = None
     lazy_constraints: bool = False
     lazy_chunk: int = 4  # candidates checked per lazy step: fewer lockstep steps, a little extra encoder work
+
+    @property
+    def requires_gradients(self) -> bool:
+        """Gradient ranking reads the victim's gradients (A2T); the other rankings only query it."""
+        return self.ranking == "gradient"
 
     def __post_init__(self) -> None:
         if self.ranking not in RANKINGS:
@@ -172,6 +177,8 @@ class BeamSearch:
     """Beam search over word swaps: expand every beam state at every allowed index, keep the ``beam_width``
     best-scoring candidates, stop when the goal is reached or nothing is left (``beam_width=1`` is greedy search
     without ranking, as in TextAttack's ``BeamSearch``)."""
+
+    requires_gradients: ClassVar[bool] = False
 
     beam_width: int = 4
 

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from textrobust.augment._text import WORD_OR_NUMBER
-from textrobust.augment._text import is_word as _is_word
+from textrobust.text import WORD_OR_NUMBER
+from textrobust.text import is_word as _is_word
 
 # A word: letters/digits joined by inner apostrophes or hyphens ("don't", "n't", "well-made"). Punctuation and
 # PTB clitics such as "'s" are not words, so attacks leave them alone (as TextAttack does).
@@ -21,7 +21,7 @@ WORD_RE = WORD_OR_NUMBER
 
 def is_word(token: str) -> bool:
     """True when ``token`` is exactly one word as the attacks tokenise it (digits count; see
-    :func:`textrobust.augment._text.is_word`)."""
+    :func:`textrobust.text.is_word`)."""
     return _is_word(token, digits=True)
 
 

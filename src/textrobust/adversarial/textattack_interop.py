@@ -65,7 +65,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def _textattack() -> Any:
+def require_textattack() -> Any:
     """Import textattack or raise a ResourceError that says how to install it."""
     try:
         return importlib.import_module("textattack")
@@ -88,7 +88,7 @@ _WRAPPER_CLASS: Any = None
 def _wrapper_class() -> Any:
     global _WRAPPER_CLASS
     if _WRAPPER_CLASS is None:
-        _textattack()
+        require_textattack()
         from textattack.models.wrappers import ModelWrapper
 
         class PredictProbaWrapper(ModelWrapper):  # type: ignore[misc, valid-type]
@@ -116,14 +116,14 @@ def _wrapper_class() -> Any:
 def make_model_wrapper(model: Any, batch_size: int | None = None) -> Any:
     """A ``textattack.models.wrappers.ModelWrapper`` around ``model.predict_proba`` (returned as is when
     ``model`` already is a TextAttack wrapper)."""
-    ta = _textattack()
+    ta = require_textattack()
     if isinstance(model, ta.models.wrappers.ModelWrapper):
         return model
     return _wrapper_class()(model, batch_size)
 
 
 def _recipe_class(name: str) -> Any:
-    _textattack()
+    require_textattack()
     key = name.lower().replace("-", "_")
     path = None
     try:
@@ -232,7 +232,7 @@ def run_textattack(
     Example:
         >>> report = run_textattack(clf, "deepwordbug", texts, labels)  # doctest: +SKIP
     """
-    ta = _textattack()
+    ta = require_textattack()
     if len(texts) != len(labels):
         raise ConfigError(f"texts and labels differ in length ({len(texts)} vs {len(labels)})")
     if query_budget is not None and query_budget < 1:
@@ -255,22 +255,15 @@ def run_textattack(
     wrapper = goal.model
     calls0, texts0 = getattr(wrapper, "calls", 0), getattr(wrapper, "texts", 0)
     ys = [_label_index(model, y) for y in labels]
-    bar = None
-    if progress:
-        from textrobust.adversarial.lockstep import _progress
+    from textrobust.progress import Bar
 
-        bar = _progress(len(texts), name)
     results: list[AttackResult] = []
     start = time.perf_counter()
-    try:
+    with Bar(f"attack {name}", total=len(texts), unit="examples", enabled=progress) as bar:
         for i, (text, y) in enumerate(zip(texts, ys, strict=True)):
             res = attack.attack(text, y)
             results.append(convert_result(i, res, y, goal.query_budget))
-            if bar is not None:
-                bar[0].update(bar[1], advance=1)
-    finally:
-        if bar is not None:
-            bar[0].stop()
+            bar.advance()
     elapsed = time.perf_counter() - start
     return AttackReport(
         results,
@@ -283,7 +276,7 @@ def run_textattack(
 
 
 def _word_swap_class() -> Any:
-    _textattack()
+    require_textattack()
     from textattack.transformations import WordSwap
     from textattack.transformations.word_swaps.word_swap_embedding import recover_word_case
 
@@ -353,7 +346,7 @@ def textfooler_like_textattack(
     ``textattack.constraints.semantics.sentence_encoders``) appended as is. ``wrapper`` is a TextAttack model
     wrapper or anything with ``predict_proba`` (wrapped with :func:`make_model_wrapper`).
     """
-    ta = _textattack()
+    ta = require_textattack()
     from textattack.constraints.pre_transformation import RepeatModification
     from textattack.goal_functions import UntargetedClassification
     from textattack.search_methods import GreedyWordSwapWIR
@@ -431,7 +424,7 @@ def textbugger_like_textattack(
     Example:
         >>> attack = textbugger_like_textattack(clf, neighbours, SentenceEncoder())  # doctest: +SKIP
     """
-    ta = _textattack()
+    ta = require_textattack()
     from textattack.constraints.pre_transformation import RepeatModification
     from textattack.goal_functions import UntargetedClassification
     from textattack.search_methods import GreedyWordSwapWIR
@@ -478,7 +471,7 @@ def textattack_sentence_encoder(encoder: Any, **kwargs: Any) -> Any:
     Example:
         >>> c = textattack_sentence_encoder(SentenceEncoder(), threshold=0.84, window_size=15)  # doctest: +SKIP
     """
-    _textattack()
+    require_textattack()
     import torch
     from textattack.constraints.semantics.sentence_encoders import SentenceEncoder as TASentenceEncoder
 

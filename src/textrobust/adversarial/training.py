@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -34,26 +33,22 @@ def _make_attack(model: Any, recipe: RecipeLike, resources: dict[str, Any], lazy
     return attack
 
 
-@contextlib.contextmanager
-def _fast_inference(model: Any, resources: dict[str, Any], enabled: bool | None) -> Iterator[None]:
-    """bf16 autocast on CPU for the victim and the sentence encoder(s) while attacking, then restored.
+def _training_data_views(model: Any, resources: dict[str, Any], enabled: bool | None) -> tuple[Any, dict[str, Any]]:
+    """The victim and model-backed resources as views that infer in the runtime's training-data precision
+    (:meth:`~textrobust.models.runtime.Runtime.for_training_data`: bf16 on CPUs that compute it natively when the
+    precision is ``auto``; the attacks here only produce training data, and MiniLM ran ~3x faster there). The views
+    share the weights; nothing is mutated. ``enabled=False`` keeps every model as it is; ``True`` asks for bf16."""
+    if enabled is False:
+        return model, resources
 
-    ``enabled=None`` turns it on where the CPU has native bf16: the attacks here only produce training data, and
-    on such a CPU MiniLM inference ran ~3x faster (outputs move by ~1e-3, so a few borderline swaps differ).
-    """
-    if enabled is None:
-        from textrobust.models.classifier import cpu_has_fast_bf16
+    def view(m: Any) -> Any:
+        rt = getattr(m, "runtime", None)
+        if rt is None or not hasattr(m, "with_runtime"):
+            return m
+        fast = rt.replace(precision="bf16") if enabled and not rt.on_cuda else rt.for_training_data()
+        return m if fast == rt else m.with_runtime(fast)
 
-        enabled = cpu_has_fast_bf16()
-    targets = [m for m in (model, *resources.values()) if hasattr(m, "cpu_bf16")] if enabled else []
-    before = [m.cpu_bf16 for m in targets]
-    for m in targets:
-        m.cpu_bf16 = True
-    try:
-        yield
-    finally:
-        for m, b in zip(targets, before, strict=True):
-            m.cpu_bf16 = b
+    return view(model), {k: view(v) for k, v in resources.items()}
 
 
 def adversarial_examples_for_training(
@@ -82,18 +77,18 @@ def adversarial_examples_for_training(
     Example:
         >>> extra_x, extra_y = adversarial_examples_for_training(model, "deepwordbug", xs, ys)  # doctest: +SKIP
     """
-    attack = _make_attack(model, recipe, resources or {}, lazy_constraints)
-    with _fast_inference(model, resources or {}, cpu_bf16):
-        report = run_attack(
-            attack,
-            texts,
-            labels,
-            batch_size=batch_size,
-            query_budget=query_budget,
-            seed=seed,
-            progress=progress,
-            model_batch_size=model_batch_size,
-        )
+    model, resources = _training_data_views(model, resources or {}, cpu_bf16)
+    attack = _make_attack(model, recipe, resources, lazy_constraints)
+    report = run_attack(
+        attack,
+        texts,
+        labels,
+        batch_size=batch_size,
+        query_budget=query_budget,
+        seed=seed,
+        progress=progress,
+        model_batch_size=model_batch_size,
+    )
     wins = report.successful()
     return [r.perturbed_text for r in wins], [labels[r.index] for r in wins]
 
@@ -150,3 +145,63 @@ def make_online_callback(
         )
 
     return callback
+
+
+def adversarial_fit(
+    clf: Any,
+    train: Any,
+    eval: Any = None,
+    *,
+    recipe: RecipeLike,
+    mode: str = "online",
+    fraction: float = 0.2,
+    every_k_epochs: int = 1,
+    resources: dict[str, Any] | None = None,
+    query_budget: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    phase: Callable[[str], None] = lambda name: None,
+) -> Any:
+    """Fit ``clf`` with adversarial training; returns the adversarial rows added to its training set.
+
+    ``online`` (A2T-style): before every ``every_k_epochs``-th epoch after the first, a random ``fraction`` of the
+    training set is attacked with the model being trained and the successes join that epoch
+    (:func:`make_online_callback`); no rows are returned. ``offline``: a copy of ``clf`` is trained on clean
+    data, a ``fraction`` of the training set is attacked, and ``clf`` is trained on the training set plus the
+    successful adversarial examples (with their true labels), which are returned. The CLI's ``train
+    --adversarial`` and the experiment runner both train this way.
+
+    Example:
+        >>> added = adversarial_fit(clf, train, recipe="a2t", mode="offline", resources=res)  # doctest: +SKIP
+    """
+    from textrobust.data import LabeledData
+
+    if mode not in ("online", "offline"):
+        raise ConfigError(f"adversarial mode must be online or offline, got '{mode}'")
+    resources = resources or {}
+    if mode == "online":
+        callback = make_online_callback(
+            recipe, fraction, every_k_epochs, seed=seed, resources=resources, query_budget=query_budget
+        )
+        phase("train")
+        clf.fit(train, eval, epoch_callback=callback, progress=progress)
+        return LabeledData([], [], train.label_names)
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"fraction must be in (0, 1], got {fraction}")
+    phase("adversarial examples")
+    clean = clf.clone().fit(train, eval, progress=progress)
+    subset = train.sample(max(1, round(fraction * len(train))), seed=seed)
+    texts, labels = adversarial_examples_for_training(
+        clean,
+        recipe,
+        subset.texts,
+        subset.labels,
+        resources=resources,
+        query_budget=query_budget,
+        seed=seed,
+        progress=progress,
+    )
+    added = LabeledData(texts, [int(y) for y in labels], train.label_names)
+    phase("train")
+    clf.fit(train.concat(added), eval, progress=progress)
+    return added

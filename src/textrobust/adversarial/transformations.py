@@ -12,13 +12,13 @@ from __future__ import annotations
 import string
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from textrobust.adversarial.text import AttackText, is_word
-from textrobust.augment._text import match_case
 from textrobust.errors import ConfigError
+from textrobust.text import match_case
 
 TransformGen = Generator[Any, Any, list[AttackText]]
 
@@ -62,6 +62,8 @@ class WordSwapSource:
     with ``synonyms(word, pos=None) -> list[str]`` (see :mod:`textrobust.augment.sources`); a plain dict works too.
     Lookups are lower-case; the original word's capitalisation is copied onto the candidate.
     """
+
+    requires_gradients: ClassVar[bool] = False
 
     source: Any
     max_candidates: int = 50
@@ -113,6 +115,8 @@ class CharEdits:
     Example:
         >>> bugs = CharEdits(ops=("space", "delete", "swap"), skip_first_last=True)  # TextBugger's edits
     """
+
+    requires_gradients: ClassVar[bool] = False
 
     ops: tuple[str, ...] = DEEPWORDBUG_OPS
     skip_first_last: bool = False
@@ -220,6 +224,8 @@ class HomoglyphSwap:
         ['b\u0430d', 'ba\u0501']
     """
 
+    requires_gradients: ClassVar[bool] = False
+
     table: Mapping[str, str] | None = None
 
     def variants(self, word: str) -> list[str]:
@@ -248,6 +254,10 @@ class CompositeTransformation:
             raise ConfigError("CompositeTransformation needs at least one transformation")
         object.__setattr__(self, "parts", tuple(self.parts))
 
+    @property
+    def requires_gradients(self) -> bool:
+        return any(p.requires_gradients for p in self.parts)
+
     def generate(self, text: AttackText, indices: Sequence[int], rng: np.random.Generator) -> TransformGen:
         out: list[AttackText] = []
         seen = {text.text}
@@ -270,6 +280,8 @@ class MaskedLMSwap:
     :class:`~textrobust.adversarial.mlm.MaskedLM` (a batched backend), so all examples of a step share one
     forward pass.
     """
+
+    requires_gradients: ClassVar[bool] = False
 
     mlm: Any
     method: str = "bae"
@@ -296,6 +308,8 @@ class GradientWordSwap:
     :class:`~textrobust.adversarial.gradients.GradientSwapCandidates`: one forward + backward pass per text and
     step, batched across the examples advancing in lockstep.
     """
+
+    requires_gradients: ClassVar[bool] = True
 
     backend: Any
     max_candidates: int = 1

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from textrobust.errors import ConfigError
+from textrobust.models.runtime import Runtime
 
 # Extra attempts per wanted variant: duplicates and no-op draws are retried with fresh (still deterministic) rngs.
 ATTEMPTS_PER_VARIANT = 3
@@ -67,25 +68,26 @@ class Operator:
         """True when the output ignores the rng (e.g. beam search): one attempt per row is enough."""
         return False
 
-    def __init__(self, params: Params | None = None, **kwargs: Any) -> None:
+    def __init__(self, params: Params | None = None, *, runtime: Runtime | None = None, **kwargs: Any) -> None:
         if params is not None and kwargs:
             raise ConfigError(f"{self.name}: pass either a Params object or keyword parameters, not both")
         if params is None:
             fields = {f.name for f in dataclasses.fields(self.Params)}
             unknown = sorted(set(kwargs) - fields)
             if unknown:
-                raise ConfigError(
-                    f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
-                    f"valid: {', '.join(sorted(fields)) or '(none)'}"
-                )
+                raise ConfigError(_unknown_message(self.name, unknown, fields))
             params = self.Params(**kwargs)
         params.validate(self.name)
         self.params = params
+        # How model-backed operators run their models (device, precision, token budget). Not a parameter: it
+        # changes where the work happens, not which variants come out (spec(), ==, hash ignore it).
+        self.runtime = runtime or Runtime()
 
     # -- override points -------------------------------------------------------------------------------------
-    def check_resources(self) -> None:
+    def check_extras(self) -> None:
         """Raise :class:`~textrobust.errors.ResourceError` (naming the package to install) when an optional
-        resource this operator needs is missing; cheap (nothing is loaded). Called before any output is written."""
+        extra this operator needs (WordNet, SmolLM2, Bergamot, ...) is missing; cheap (nothing is loaded). Called
+        before any output is written."""
         return None
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
@@ -155,6 +157,17 @@ class Operator:
 
     def __hash__(self) -> int:
         return hash((type(self), self.params))
+
+
+def _unknown_message(op: str, unknown: list[str], fields: set[str]) -> str:
+    """The error for parameters an operator does not take (device and dtype moved to the run's runtime in 0.2)."""
+    moved = sorted(set(unknown) & {"device", "dtype"})
+    if moved:
+        return (
+            f"{op}: {', '.join(moved)} is set for the whole run, not per operator: use --device / --precision "
+            "(model.device / model.precision in an experiment spec)"
+        )
+    return f"{op}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields)) or '(none)'}"
 
 
 def _key(text: str) -> str:
@@ -237,7 +250,7 @@ def list_operators() -> list[dict[str, Any]]:
     ]
 
 
-def operator_from_spec(spec: dict[str, Any] | str | Operator) -> Operator:
+def operator_from_spec(spec: dict[str, Any] | str | Operator, *, runtime: Runtime | None = None) -> Operator:
     """Build an operator from ``op.spec()`` output, a short string (see :func:`parse_op`) or pass one through.
 
     Example:
@@ -248,7 +261,7 @@ def operator_from_spec(spec: dict[str, Any] | str | Operator) -> Operator:
     if isinstance(spec, Operator):
         return spec
     if isinstance(spec, str):
-        return parse_op(spec)
+        return parse_op(spec, runtime=runtime)
     if not isinstance(spec, dict) or "name" not in spec:
         raise ConfigError(f"operator spec must be a dict with 'name' (and 'params'), got {spec!r}")
     extra = set(spec) - {"name", "params"}
@@ -257,16 +270,16 @@ def operator_from_spec(spec: dict[str, Any] | str | Operator) -> Operator:
     cls = get(spec["name"])
     params = dict(spec.get("params") or {})
     if "ops" in params:
-        params["ops"] = tuple(operator_from_spec(s) for s in params["ops"])
+        params["ops"] = tuple(operator_from_spec(s, runtime=runtime) for s in params["ops"])
     if "op" in params:
-        params["op"] = operator_from_spec(params["op"])
+        params["op"] = operator_from_spec(params["op"], runtime=runtime)
     for k, v in params.items():
         if isinstance(v, list):
             params[k] = tuple(v)  # frozen params hold tuples so they stay hashable
-    return cls(**params)
+    return cls(runtime=runtime, **params)
 
 
-def parse_op(text: str) -> Operator:
+def parse_op(text: str, *, runtime: Runtime | None = None) -> Operator:
     """Parse ``name:key=value,key=value``; values are coerced to the parameter's declared type.
 
     Example:
@@ -283,12 +296,12 @@ def parse_op(text: str) -> Operator:
         if not eq:
             raise ConfigError(f"{name}: expected key=value in {item!r}")
         if key not in hints:
-            raise ConfigError(f"{name}: unknown parameter {key!r}; valid: {', '.join(sorted(hints)) or '(none)'}")
-        kwargs[key] = _coerce(name, key, raw.strip(), hints[key])
-    return cls(**kwargs)
+            raise ConfigError(_unknown_message(name.strip(), [key], set(hints)))
+        kwargs[key] = coerce_value(name, key, raw.strip(), hints[key])
+    return cls(runtime=runtime, **kwargs)
 
 
-def _coerce(op: str, key: str, raw: str, tp: Any) -> Any:
+def coerce_value(op: str, key: str, raw: str, tp: Any) -> Any:
     """Convert a string to ``tp`` (int, float, bool, str, Optional[...] and unions of those)."""
     if tp is Any:
         return raw
@@ -298,7 +311,7 @@ def _coerce(op: str, key: str, raw: str, tp: Any) -> Any:
             return None
         for sub in (a for a in args if a is not type(None)):
             try:
-                return _coerce(op, key, raw, sub)
+                return coerce_value(op, key, raw, sub)
             except ConfigError:
                 continue
         raise ConfigError(f"{op}: cannot read {key}={raw!r} as {tp}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textrobust.augment import _text
+from textrobust import text as _text
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.errors import ResourceError
 

@@ -65,9 +65,9 @@ class _Container(Operator):
     def batched(self) -> bool:  # type: ignore[override]
         return any(o.batched for o in self.params.ops)  # type: ignore[attr-defined]
 
-    def check_resources(self) -> None:
+    def check_extras(self) -> None:
         for o in self.params.ops:  # type: ignore[attr-defined]
-            o.check_resources()
+            o.check_extras()
 
 
 @register
@@ -176,8 +176,8 @@ class Sometimes(Operator):
     def batched(self) -> bool:  # type: ignore[override]
         return self.params.op.batched  # type: ignore[union-attr]
 
-    def check_resources(self) -> None:
-        self.params.op.check_resources()  # type: ignore[union-attr]
+    def check_extras(self) -> None:
+        self.params.op.check_extras()  # type: ignore[union-attr]
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         chains = [[self.params.op] if g.random() < self.params.p else [] for g in rngs]

@@ -28,7 +28,9 @@ from typing import Any
 
 from textrobust.augment.base import Operator
 from textrobust.augment.filters import Filter
+from textrobust.data.atomic import atomic_path
 from textrobust.errors import ConfigError, DataError, TextRobustError
+from textrobust.progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class AugmentSummary:
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 
-def _out_fmt(path: Path) -> str:
+def output_format(path: Path) -> str:
     from textrobust.data.io import format_of
 
     kind = format_of(path)
@@ -61,14 +63,14 @@ def _out_fmt(path: Path) -> str:
     return kind
 
 
-class _Writer:
+class ChunkWriter:
     """Appends chunks to a partial output, created at the first chunk (nothing exists before there is
     progress); CSV/TSV/JSONL append to one file, Parquet writes one part per chunk (a Parquet file cannot be
     appended to after a crash) and merges them at the end."""
 
     def __init__(self, output: Path, state: dict[str, Any]) -> None:
-        self.output, self.kind, self.state = output, _out_fmt(output), state
-        self.partial = _partial_paths(output)[0]
+        self.output, self.kind, self.state = output, output_format(output), state
+        self.partial = partial_paths(output)[0]
         self.created: list[Path] = []  # output folders this run made (removed again if nothing was written)
         self.ready = False
         if self.kind != "parquet" and self.partial.exists():
@@ -113,7 +115,7 @@ class _Writer:
             return
         import pyarrow.parquet as pq
 
-        tmp = _partial_paths(self.output)[2]
+        tmp = partial_paths(self.output)[2]
         parts = [self.partial / f"part-{i:06d}.parquet" for i in range(self.state["parts"])]
         writer = None
         try:
@@ -133,7 +135,7 @@ class _Writer:
 
     def discard(self, state_path: Path) -> None:
         """Remove everything this run wrote (used when it stopped before any progress)."""
-        _clear_partial(self.output)
+        clear_partial(self.output)
         state_path.unlink(missing_ok=True)
         for folder in self.created:  # innermost first
             with contextlib.suppress(OSError):
@@ -192,7 +194,7 @@ def augment_file(
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"augment_file: workers must be an integer >= 1, got {workers!r}")
     kind = source_kind(input_path, fmt)  # a missing input or unknown format fails here
-    _out_fmt(out)
+    output_format(out)
     workers = _effective_workers(workers, ops, filters)
     src = str(input_path) if kind == "hf" else str(Path(input_path).resolve())
     if kind != "hf" and Path(src) == out.resolve():
@@ -216,7 +218,7 @@ def augment_file(
         "split": split,
     }
     fingerprint = json.loads(json.dumps(fingerprint, default=repr))
-    state_path = _partial_paths(out)[1]
+    state_path = partial_paths(out)[1]
     state = {
         "fingerprint": fingerprint,
         "rows_done": 0,
@@ -233,10 +235,10 @@ def augment_file(
                 "or drop --resume to start over"
             )
         state = saved
-    elif any(p.exists() for p in _partial_paths(out)):
+    elif any(p.exists() for p in partial_paths(out)):
         log.info("augment_file: discarding the partial output of an earlier run (resume=True continues one)")
-        _clear_partial(out)
-    writer = _Writer(out, state)
+        clear_partial(out)
+    writer = ChunkWriter(out, state)
     summary = AugmentSummary(output=str(out), resumed_from=state["rows_done"])
     start = time.perf_counter()
 
@@ -259,20 +261,23 @@ def augment_file(
             row += len(chunk)
 
     def commit(offset: int, texts: list[str], labels: Any, records: list[tuple], dropped: dict[str, int]) -> None:
-        frame = pd.DataFrame.from_records(records, columns=_columns(text_column, label_column, labels))
+        frame = pd.DataFrame.from_records(records, columns=output_columns(text_column, label_column, labels))
         writer.write(frame)
         for k, v in dropped.items():
             state["dropped"][k] = state["dropped"].get(k, 0) + v
         state["rows_done"], state["rows_out"] = offset + len(texts), state["rows_out"] + len(frame)
         _write_state(state_path, state)  # checkpoint after the chunk is on disk
-        advance(len(texts))
+        bar.advance(len(texts))
 
     try:
-        with _progress(progress, count_rows(input_path, fmt), state["rows_done"]) as advance:
+        total = count_rows(input_path, fmt)
+        with Bar(
+            "augment", total=total, done=state["rows_done"], unit="rows", enabled=progress, transient=False
+        ) as bar:
             if workers == 1:
                 for offset, texts, labels in pending_chunks():
                     dropped: dict[str, int] = {}
-                    records = _augment_chunk(
+                    records = augment_chunk(
                         texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped
                     )
                     commit(offset, texts, labels, records, dropped)
@@ -294,7 +299,7 @@ def checked_ops(ops: Sequence[Operator] | Operator, n: int, batch_size: int, who
     if not ops or not all(isinstance(o, Operator) for o in ops):
         raise ConfigError(f"{who}: ops must be an operator or a non-empty list of operators")
     for o in ops:
-        o.check_resources()
+        o.check_extras()
     if batch_size < 1 or n < 1:
         raise ConfigError(f"{who}: batch_size and n must be >= 1, got batch_size={batch_size}, n={n}")
     return ops
@@ -308,7 +313,7 @@ def operator_seeds(seed: int, k: int) -> list[int]:
     return [seed] + [int(np.random.SeedSequence([seed, i]).generate_state(1)[0]) for i in range(1, k)]
 
 
-def _stopped(exc: BaseException, out: Path, writer: _Writer, state_path: Path, rows_done: int) -> BaseException:
+def _stopped(exc: BaseException, out: Path, writer: ChunkWriter, state_path: Path, rows_done: int) -> BaseException:
     """What to raise when a run stops early. Without progress everything it wrote is removed; with progress the
     partial output is kept and the message says how to continue."""
     if rows_done == 0:
@@ -334,7 +339,7 @@ def _effective_workers(workers: int, ops: Sequence[Operator], filters: Sequence[
     if workers == 1:
         return 1
     in_process = [o.spec_str() for o in ops if o.batched]
-    in_process += [f.name for f in filters if getattr(f, "name", None) in _IN_PROCESS_FILTERS]
+    in_process += [f.name for f in filters if getattr(f, "name", None) in IN_PROCESS_FILTERS]
     if in_process:
         log.warning(
             "augment_file: %s run a model in this process; using 1 worker instead of %d", ", ".join(in_process), workers
@@ -349,7 +354,7 @@ def _effective_workers(workers: int, ops: Sequence[Operator], filters: Sequence[
     return workers
 
 
-_IN_PROCESS_FILTERS = ("similarity", "label_preserving")
+IN_PROCESS_FILTERS = ("similarity", "label_preserving")
 
 # The pipeline of a worker process, set once by _init_worker (not pickled with every chunk).
 _WORKER_PIPELINE: tuple[Any, ...] | None = None
@@ -364,7 +369,7 @@ def _work(offset: int, texts: list[str], labels: list[Any] | None) -> tuple[list
     assert _WORKER_PIPELINE is not None
     ops, names, seeds, n, keep_original, filters = _WORKER_PIPELINE
     dropped: dict[str, int] = {}
-    records = _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped)
+    records = augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped)
     return records, dropped
 
 
@@ -395,7 +400,7 @@ def _run_parallel(
             raise
 
 
-def _columns(text_column: str, label_column: str, labels: Any) -> list[str]:
+def output_columns(text_column: str, label_column: str, labels: Any) -> list[str]:
     cols = [text_column] + ([label_column] if labels is not None else [])
     return cols + ["source_index", "operator"]
 
@@ -424,7 +429,7 @@ def augment_rows(
     """
     texts, ops = list(texts), list(ops)
     names, seeds = [o.spec_str() for o in ops], operator_seeds(seed, len(ops))
-    return _augment_chunk(
+    return augment_chunk(
         texts,
         None if labels is None else list(labels),
         ops,
@@ -438,7 +443,7 @@ def augment_rows(
     )
 
 
-def _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped) -> list[tuple]:
+def augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped) -> list[tuple]:
     per_row: list[list[tuple[str, str]]] = [[("original", t)] if keep_original else [] for t in texts]
     for op, name, op_seed in zip(ops, names, seeds, strict=True):
         variants = op(texts, seed=op_seed, n=n, offset=offset)
@@ -456,12 +461,11 @@ def _augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, f
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(state), encoding="utf-8")
 
 
-def _partial_paths(out: Path) -> tuple[Path, Path, Path]:
+def partial_paths(out: Path) -> tuple[Path, Path, Path]:
     """The hidden files of an unfinished output: the partial data, its checkpoint, the Parquet merge file."""
     return (
         out.with_name(f".{out.name}.partial"),
@@ -470,63 +474,9 @@ def _partial_paths(out: Path) -> tuple[Path, Path, Path]:
     )
 
 
-def _clear_partial(out: Path) -> None:
-    for p in _partial_paths(out):
+def clear_partial(out: Path) -> None:
+    for p in partial_paths(out):
         if p.is_dir():
             shutil.rmtree(p)
         else:
             p.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int | None, done: int) -> Iterator[Any]:
-    """A live bar on a terminal; elsewhere (a log) one line per tenth of the rows (per 10 chunks without a
-    total), never carriage-return redraws."""
-    if not enabled:
-        yield lambda k: None
-        return
-    from textrobust.progress import note, on_terminal
-
-    start = time.perf_counter()
-    count = [0, done, 0]  # rows this session, rows overall, chunks this session
-    if not on_terminal():
-
-        def line(k: int) -> None:
-            before = count[1]
-            count[0], count[1], count[2] = count[0] + k, count[1] + k, count[2] + 1
-            rate = count[0] / max(time.perf_counter() - start, 1e-9)
-            if total and 10 * count[1] // total > 10 * before // total or not total and count[2] % 10 == 0:
-                of = f"/{total:,} ({100 * count[1] / total:.0f}%)" if total else ""
-                note(f"augment: {count[1]:,}{of} rows, {rate:,.0f} rows/s")
-
-        yield line
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [
-        TextColumn("augment"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]} rows/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("augment", total=total, completed=done, rate="-")
-
-        def advance(k: int) -> None:
-            count[0] += k
-            rate = count[0] / max(time.perf_counter() - start, 1e-9)
-            bar.update(task, advance=k, rate=f"{rate:,.0f}")
-
-        yield advance

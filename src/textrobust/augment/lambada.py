@@ -43,15 +43,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from textrobust.augment.base import _key
-from textrobust.augment.lm import (
-    autocast,
+from textrobust.errors import ConfigError, ModelError
+from textrobust.models.causal_lm import (
     chat_prompt,
+    check_sampling,
     eos_id,
     load_causal_lm,
     prepare_tokenizer,
     sample_continuations,
 )
-from textrobust.errors import ConfigError, ModelError
+from textrobust.models.runtime import Runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     from textrobust.data import LabeledData
@@ -81,11 +82,9 @@ def _check_int(fn: str, name: str, value: Any, low: int = 1) -> None:
 def _check_sampling(
     fn: str, max_new_tokens: int, top_k: int, top_p: float, temperature: float, batch_size: int, oversample: float
 ) -> None:
-    _check_int(fn, "max_new_tokens", max_new_tokens)
-    _check_int(fn, "top_k", top_k)
-    _check_int(fn, "batch_size", batch_size)
-    _check(fn, "top_p", isinstance(top_p, (int, float)) and 0 < top_p <= 1, "a float in (0, 1]", top_p)
-    _check(fn, "temperature", isinstance(temperature, (int, float)) and temperature > 0, "a float > 0", temperature)
+    check_sampling(
+        fn, max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p, temperature=temperature, batch_size=batch_size
+    )
     _check(fn, "oversample", isinstance(oversample, (int, float)) and oversample >= 1, "a float >= 1", oversample)
 
 
@@ -96,8 +95,8 @@ def _label_indexes(fn: str, labels: Sequence[Any], label_names: Sequence[str]) -
 
 
 # ----------------------------------------------------------------------------------------------------- loading
-def _load(model: Any, device: str, fn: str, fresh: bool) -> tuple[Any, Any]:
-    """(model, tokenizer) from a name/path (see :func:`~textrobust.augment.lm.load_causal_lm`; ``fresh``: a
+def _load(model: Any, runtime: Runtime, fn: str, fresh: bool) -> tuple[Any, Any]:
+    """(model, tokenizer) from a name/path (see :func:`~textrobust.models.causal_lm.load_causal_lm`; ``fresh``: a
     private copy, since fine-tuning changes the weights) or a ``(model, tokenizer)`` pair."""
     if isinstance(model, tuple):
         if len(model) != 2 or not hasattr(model[0], "generate"):
@@ -108,7 +107,13 @@ def _load(model: Any, device: str, fn: str, fresh: bool) -> tuple[Any, Any]:
         raise ConfigError(
             f"{fn}: invalid model={model!r}; valid: a causal LM name/path (e.g. smollm2) or (model, tokenizer)"
         )
-    return load_causal_lm(model, device, who=fn, fresh=fresh)
+    return load_causal_lm(model, runtime, who=fn, fresh=fresh)
+
+
+def _sampling_runtime(lm: Any, runtime: Runtime | None) -> Runtime:
+    """The runtime sampling runs under: the given one's precision on the device the model is on (a caller's
+    ``(model, tokenizer)`` pair may live elsewhere)."""
+    return (runtime or Runtime()).replace(device=str(next(lm.parameters()).device))
 
 
 # ----------------------------------------------------------------------------------------------------- training
@@ -153,14 +158,23 @@ def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple
 
 
 def lm_loss(
-    model: Any, tokenizer: Any, lines: Sequence[str], *, max_length: int = 64, eos: bool = True, batch_size: int = 32
+    model: Any,
+    tokenizer: Any,
+    lines: Sequence[str],
+    *,
+    max_length: int = 64,
+    eos: bool = True,
+    batch_size: int = 32,
+    runtime: Runtime | None = None,
 ) -> float:
-    """Mean per-token negative log-likelihood of ``lines`` (as :func:`finetune_causal_lm` tokenises them)."""
+    """Mean per-token negative log-likelihood of ``lines`` (as :func:`finetune_causal_lm` tokenises them), under
+    ``runtime``'s autocast (default: that of the device the model is on)."""
     import torch
 
     if not lines:
         raise ConfigError("lm_loss: no lines")
     device = next(model.parameters()).device
+    runtime = runtime or Runtime(device=str(device))
     seqs = _encode(tokenizer, lines, max_length, eos)
     total, count = 0.0, 0
     was_training = model.training
@@ -168,7 +182,7 @@ def lm_loss(
     with torch.inference_mode():
         for s in range(0, len(seqs), batch_size):
             ids, mask = _pad_right(seqs[s : s + batch_size], tokenizer.pad_token_id, device)
-            with autocast(device):
+            with runtime.autocast():
                 logits = model(input_ids=ids, attention_mask=mask).logits
             target = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
             nll = torch.nn.functional.cross_entropy(
@@ -191,7 +205,7 @@ def finetune_causal_lm(
     batch_size: int = 16,
     max_length: int = 64,
     seed: int = 0,
-    device: str = "auto",
+    runtime: Runtime | None = None,
     separator: str = DEFAULT_SEPARATOR,
     eos: bool = True,
     weight_decay: float = 0.0,
@@ -203,15 +217,15 @@ def finetune_causal_lm(
     ``labels`` are indexes into ``label_names`` or names. ``model`` is any ``AutoModelForCausalLM`` name/path or
     a ``(model, tokenizer)`` pair (trained in place). Training: length-grouped batches with dynamic padding,
     loss on every real token (label, separator, text and EOS), AdamW with linear decay to zero, gradient
-    clipping, bf16 autocast on CUDA (fp32 weights), seeded data order and dropout. Returns ``(model, tokenizer)``
-    in eval mode.
+    clipping, autocast on CUDA as ``runtime`` says (fp32 master weights), seeded data order and dropout. Returns
+    ``(model, tokenizer)`` in eval mode.
 
     Deviations from the paper: no warm-up and a fixed number of epochs (no early stopping); lines longer than
     ``max_length`` tokens are truncated (and then have no EOS).
     """
     import torch
 
-    from textrobust.models.finetune import adamw, backward_step, grad_scaler, length_grouped_batches, torch_seed
+    from textrobust.models.finetune import adamw, backward_step, length_grouped_batches, torch_seed
     from textrobust.progress import note, steps
 
     fn = "finetune_causal_lm"
@@ -223,15 +237,18 @@ def finetune_causal_lm(
     if len(texts) == 0:
         raise ConfigError(f"{fn}: no training texts")
     lines = format_lines(texts, labels, label_names, separator=separator)
-    lm, tok = _load(model, device, fn, fresh=True)
+    runtime = runtime or Runtime()
+    lm, tok = _load(model, runtime, fn, fresh=True)
     device_t = next(lm.parameters()).device
     if next(lm.parameters()).dtype != torch.float32:
-        lm = lm.float()  # fp32 master weights; autocast gives the bf16 compute
+        lm = lm.float()  # fp32 master weights (a caller's pair may be half precision); autocast does the rest
+    if isinstance(model, tuple):  # a caller's pair: its own device decides, in the runtime's precision
+        runtime = runtime.replace(device=str(device_t))
 
     rng = np.random.default_rng(seed)
     seqs = _encode(tok, lines, max_length, eos)
     optimizer = adamw(lm, lr, weight_decay, str(device_t))
-    scaler = grad_scaler(str(device_t))
+    scaler = runtime.grad_scaler()
     steps_per_epoch = math.ceil(len(seqs) / batch_size)
     total = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
@@ -245,7 +262,7 @@ def finetune_causal_lm(
             for idx in bar:
                 ids, mask = _pad_right([seqs[i] for i in idx], tok.pad_token_id, device_t)
                 target = ids.masked_fill(mask == 0, -100)  # pad may equal EOS: mask by attention, not by id
-                with autocast(device_t):
+                with runtime.autocast(training=True):
                     logits = lm(input_ids=ids, attention_mask=mask).logits
                 loss = torch.nn.functional.cross_entropy(
                     logits[:, :-1].float().transpose(1, 2), target[:, 1:], ignore_index=-100
@@ -383,7 +400,7 @@ def lambada_generate(
     oversample: float = 2.0,
     batch_size: int = 32,
     seed: int = 0,
-    device: str = "auto",
+    runtime: Runtime | None = None,
     filters: Sequence[Any] = (),
     classifier: Any = None,
     min_confidence: float | None = None,
@@ -426,14 +443,14 @@ def lambada_generate(
             batch_size=train_batch_size,
             max_length=max_length,
             seed=seed,
-            device=device,
+            runtime=runtime,
             separator=separator,
             progress=progress,
         )
         if save_lm is not None:
             _save_lm(lm, tok, save_lm, fn)
     else:
-        lm, tok = _load(model, device, fn, fresh=False)
+        lm, tok = _load(model, runtime or Runtime(), fn, fresh=False)
     pool = math.ceil(oversample * n_per_label)
     prompts, seeds = [], []
     for y, name in enumerate(data.label_names):
@@ -452,6 +469,7 @@ def lambada_generate(
         temperature=temperature,
         batch_size=batch_size,
         stops=(separator.strip(),),
+        runtime=_sampling_runtime(lm, runtime),
     )
     candidates = [texts[y * pool : (y + 1) * pool] for y in range(data.num_labels)]
     banned = {_key(t) for t in data.texts}
@@ -484,7 +502,7 @@ def fewshot_generate(
     oversample: float = 1.5,
     batch_size: int = 16,
     seed: int = 0,
-    device: str = "auto",
+    runtime: Runtime | None = None,
     filters: Sequence[Any] = (),
     classifier: Any = None,
     min_confidence: float | None = None,
@@ -521,7 +539,7 @@ def fewshot_generate(
         "a string containing {text}",
         example_format,
     )
-    lm, tok = _load(model, device, fn, fresh=False)
+    lm, tok = _load(model, runtime or Runtime(), fn, fresh=False)
     has_template = bool(getattr(tok, "chat_template", None))
     if chat and not has_template:
         raise ConfigError(f"{fn}: chat=True but the tokenizer has no chat template; use chat=False")
@@ -554,6 +572,7 @@ def fewshot_generate(
         top_p=top_p,
         temperature=temperature,
         batch_size=batch_size,
+        runtime=_sampling_runtime(lm, runtime),
     )
     if prefix:
         texts = [t[len(prefix) :].strip() if t.startswith(prefix) else t for t in texts]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import check_causal_lm, check_sampling, load_causal_lm, sample_continuations
+from textrobust.models.causal_lm import check_causal_lm, check_sampling, load_causal_lm, sample_continuations
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,20 @@ class GenerateParams(Params):
     top_p: float = 0.95
     temperature: float = 1.0
     batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
 
     def validate(self, op: str) -> None:
         check(op, "model", bool(self.model), "a causal LM name or path", self.model)
         check(op, "mode", self.mode in ("continue", "prompt"), "continue|prompt", self.mode)
         check(op, "keep", 0 < self.keep < 1, "a float in (0, 1)", self.keep)
         check(op, "prompt", "{text}" in self.prompt, "a template containing {text}", self.prompt)
-        check_sampling(op, self)
+        check_sampling(
+            op,
+            max_new_tokens=self.max_new_tokens,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            temperature=self.temperature,
+            batch_size=self.batch_size,
+        )
 
 
 @register
@@ -55,12 +60,12 @@ class Generate(Operator):
     params: GenerateParams
     batched = True
 
-    def check_resources(self) -> None:
+    def check_extras(self) -> None:
         check_causal_lm(self.params.model, "generate")
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         p = self.params
-        lm, tok = load_causal_lm(p.model, p.device, p.dtype, who="generate")
+        lm, tok = load_causal_lm(p.model, self.runtime, who="generate")
         prompts: list[str | None] = []
         for t in texts:
             words = t.split()
@@ -82,6 +87,7 @@ class Generate(Operator):
             top_p=p.top_p,
             temperature=p.temperature,
             batch_size=p.batch_size,
+            runtime=self.runtime,
         )
         results: list[str | None] = [None] * len(texts)
         for i, cont in zip(rows, conts, strict=True):

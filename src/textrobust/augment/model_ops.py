@@ -12,50 +12,14 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from textrobust.augment import _text
+from textrobust import text as _text
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import GumbelSampler, load_message, place, resolve_device
-from textrobust.augment.lm import check_dtype as _check_dtype
 from textrobust.augment.sources import load_stopwords
-from textrobust.errors import ModelError
-
-
-@functools.lru_cache(maxsize=4)
-def _masked_lm(name: str, device: str, dtype: str = "auto") -> tuple[Any, Any, np.ndarray]:
-    """Model, tokenizer and a boolean mask of vocabulary ids that may be proposed (whole alphabetic words)."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForMaskedLM.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        raise ModelError(load_message("masked LM", name, exc)) from None
-    if tok.mask_token is None:
-        raise ModelError(f"tokenizer of {name!r} has no mask token; use a fill-mask (BERT/RoBERTa-style) model")
-    model = place(model, device, dtype)
-    special = set(tok.all_special_ids)
-    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
-    # Never propose special tokens or subword fragments: WordPiece marks continuations with "##"; byte-level BPE
-    # and SentencePiece mark word starts with "Ġ" / "▁", so there a piece without the marker is a fragment.
-    marked = sum(1 for t in vocab if t and t[0] in "Ġ▁") > len(vocab) // 10
-    allowed = np.array(
-        [
-            i not in special
-            and t is not None
-            and not t.startswith("##")
-            and (not marked or t[:1] in ("Ġ", "▁"))
-            and _text.is_word(t.lstrip("Ġ▁"))
-            for i, t in enumerate(vocab)
-        ]
-    )
-    return model, tok, allowed
 
 
 def _sample(logits: np.ndarray, rng: np.random.Generator, top_k: int, top_p: float, temperature: float) -> int:
@@ -83,8 +47,6 @@ class ContextualParams(Params):
     top_p: float = 1.0
     temperature: float = 1.0
     batch_size: int = 32
-    device: str = "auto"
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
     stopwords: str | None = None
 
     def validate(self, op: str) -> None:
@@ -95,7 +57,6 @@ class ContextualParams(Params):
         check(op, "top_p", 0 < self.top_p <= 1, "a float in (0, 1]", self.top_p)
         check(op, "temperature", self.temperature > 0, "a float > 0", self.temperature)
         check(op, "batch_size", self.batch_size >= 1, "an integer >= 1", self.batch_size)
-        _check_dtype(op, self.dtype)
 
 
 @register
@@ -129,25 +90,22 @@ class Contextual(Operator):
         seps = [seps[0]] + [" "] * (len(tokens) - 1) + [seps[-1]]
         return tokens, seps, [i + s for s, i in enumerate(chosen)], [""] * len(chosen)
 
-    def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
-        import torch
+    def _mlm(self) -> tuple[Any, np.ndarray]:
+        """The masked LM (shared weights, this operator's runtime) and the ids it may propose (whole words)."""
+        from textrobust.models.encoders import MaskedLM
 
-        model, tok, allowed = _masked_lm(self.params.model, resolve_device(self.params.device), self.params.dtype)
+        mlm = MaskedLM(self.params.model, runtime=self.runtime, batch_size=self.params.batch_size)
+        return mlm, _allowed_ids(mlm)
+
+    def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
+        mlm, allowed = self._mlm()
+        tok = mlm.check().tokenizer
         plans = [self._plan(t, g, tok.mask_token) for t, g in zip(texts, rngs, strict=True)]
         results: list[str | None] = [None] * len(texts)
         todo = [i for i, p in enumerate(plans) if p[2]]
-        order = sorted(todo, key=lambda i: len(texts[i]))  # length buckets: little padding
-        device = next(model.parameters()).device
-        ban = torch.as_tensor(~allowed, device=device)
-        for s in range(0, len(order), self.params.batch_size):
-            rows = order[s : s + self.params.batch_size]
-            masked = [_text.join(plans[i][0], plans[i][1]) for i in rows]
-            enc = tok(masked, padding=True, truncation=True, return_tensors="pt").to(device)
-            with torch.inference_mode():
-                logits = model(**enc).logits
-            logits = logits.float().masked_fill(ban[: logits.shape[-1]], float("-inf"))
-            for b, i in enumerate(rows):
-                results[i] = self._fill(plans[i], enc["input_ids"][b], logits[b], tok, rngs[i])
+        rows = mlm.mask_logits([_text.join(plans[i][0], plans[i][1]) for i in todo], allowed)
+        for i, (ids, logits) in zip(todo, rows, strict=True):
+            results[i] = self._fill(plans[i], ids, logits, tok, rngs[i])
         return results
 
     def _fill(self, plan: tuple, ids: Any, logits: Any, tok: Any, rng: np.random.Generator) -> str | None:
@@ -184,16 +142,14 @@ class Contextual(Operator):
         return _text.join(kept, seps)
 
 
-@functools.lru_cache(maxsize=8)
-def _seq2seq(name: str, device: str, dtype: str = "auto") -> tuple[Any, Any]:
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+_ALLOWED: dict[str, np.ndarray] = {}
 
-    try:
-        tok = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForSeq2SeqLM.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        raise ModelError(load_message("translation model", name, exc)) from None
-    return place(model, device, dtype), tok
+
+def _allowed_ids(mlm: Any) -> np.ndarray:
+    """Whole words of the masked LM's vocabulary (never special tokens or sub-word fragments), once per model."""
+    if mlm.path not in _ALLOWED:
+        _ALLOWED[mlm.path] = mlm.vocabulary_mask(_text.is_word)
+    return _ALLOWED[mlm.path]
 
 
 BACKTRANSLATE_ENGINES = ("transformers", "bergamot")
@@ -215,8 +171,6 @@ class BacktranslateParams(Params):
     temperature: float = 1.0
     max_new_tokens: int = 128
     batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
 
     def validate(self, op: str) -> None:
         check(op, "engine", self.engine in BACKTRANSLATE_ENGINES, "|".join(BACKTRANSLATE_ENGINES), self.engine)
@@ -243,7 +197,6 @@ class BacktranslateParams(Params):
             check(op, f, getattr(self, f) >= lo, f"an integer >= {lo}", getattr(self, f))
         check(op, "top_p", 0 < self.top_p <= 1, "a float in (0, 1]", self.top_p)
         check(op, "temperature", self.temperature > 0, "a float > 0", self.temperature)
-        _check_dtype(op, self.dtype)
 
     def models(self, pivot: str) -> tuple[str, str]:
         if self.forward is not None:
@@ -266,7 +219,7 @@ class Backtranslate(Operator):
     params: BacktranslateParams
     batched = True
 
-    def check_resources(self) -> None:
+    def check_extras(self) -> None:
         if self.params.engine == "bergamot":
             from textrobust.extras import require
 
@@ -276,52 +229,26 @@ class Backtranslate(Operator):
     def deterministic(self) -> bool:
         return self.params.engine == "bergamot" or (not self.params.sampling and "|" not in self.params.via)
 
-    def _bergamot(self, texts: list[str]) -> list[str | None]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from textrobust.extras import bergamot_translator
-
-        translator = bergamot_translator("backtranslate:engine=bergamot")
-
-        def round_trip(text: str) -> str | None:
-            if not text.strip():
-                return None
-            back = translator.translate(translator.translate(text, "en-pt"), "pt-en")
-            return " ".join(back.split()) or None
-
-        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1, len(texts)))) as pool:
-            return list(pool.map(round_trip, texts))
-
     def _translate(self, name: str, texts: list[str], seeds: list[int]) -> list[str]:
-        import torch
-        from transformers import LogitsProcessorList
+        from textrobust.models.translation import Seq2SeqTranslator
 
         p = self.params
-        model, tok = _seq2seq(name, resolve_device(p.device), p.dtype)
-        device = next(model.parameters()).device
-        out = [""] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length buckets
-        for s in range(0, len(order), p.batch_size):
-            rows = order[s : s + p.batch_size]
-            enc = tok([texts[i] for i in rows], padding=True, truncation=True, return_tensors="pt").to(device)
-            kw: dict[str, Any] = {"max_new_tokens": p.max_new_tokens, "do_sample": False}
-            if p.sampling:
-                gens = [torch.Generator().manual_seed(seeds[i]) for i in rows]
-                kw.update(
-                    num_beams=1,
-                    logits_processor=LogitsProcessorList([GumbelSampler(gens, p.top_k, p.top_p, p.temperature)]),
-                )
-            else:
-                kw.update(num_beams=p.num_beams)
-            with torch.inference_mode():
-                gen = model.generate(**enc, **kw)
-            for i, text in zip(rows, tok.batch_decode(gen, skip_special_tokens=True), strict=True):
-                out[i] = " ".join(text.split())
-        return out
+        translator = Seq2SeqTranslator(name, runtime=self.runtime, batch_size=p.batch_size)
+        return translator.translate(
+            texts,
+            seeds=seeds if p.sampling else None,
+            num_beams=p.num_beams,
+            top_k=p.top_k,
+            top_p=p.top_p,
+            temperature=p.temperature,
+            max_new_tokens=p.max_new_tokens,
+        )
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         if self.params.engine == "bergamot":
-            return self._bergamot(texts)
+            from textrobust.models.translation import BergamotTranslator
+
+            return BergamotTranslator(runtime=self.runtime).round_trip(texts)
         pivots = [v for v in self.params.via.split("|") if v]
         choice = [pivots[int(g.integers(len(pivots)))] for g in rngs]
         seeds = [[int(x) for x in g.integers(2**62, size=2)] for g in rngs]

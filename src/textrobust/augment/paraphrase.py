@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.lm import chat_prompt, check_causal_lm, check_sampling, load_causal_lm, sample_continuations
+from textrobust.models.causal_lm import (
+    chat_prompt,
+    check_causal_lm,
+    check_sampling,
+    load_causal_lm,
+    sample_continuations,
+)
 
 DEFAULT_PROMPT = (
     "Rewrite the following sentence in different words, keeping its meaning and tone. "
@@ -68,13 +74,18 @@ class ParaphraseParams(Params):
     top_p: float = 0.9
     temperature: float = 0.7
     batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
 
     def validate(self, op: str) -> None:
         check(op, "model", bool(self.model), "a causal LM name or path, e.g. smollm2", self.model)
         check(op, "prompt", "{text}" in self.prompt, "an instruction containing {text}", self.prompt)
-        check_sampling(op, self)
+        check_sampling(
+            op,
+            max_new_tokens=self.max_new_tokens,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            temperature=self.temperature,
+            batch_size=self.batch_size,
+        )
 
 
 @register
@@ -86,12 +97,12 @@ class Paraphrase(Operator):
     params: ParaphraseParams
     batched = True
 
-    def check_resources(self) -> None:
+    def check_extras(self) -> None:
         check_causal_lm(self.params.model, "paraphrase")
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         p = self.params
-        lm, tok = load_causal_lm(p.model, p.device, p.dtype, who="paraphrase")
+        lm, tok = load_causal_lm(p.model, self.runtime, who="paraphrase")
         use_chat = p.chat and bool(getattr(tok, "chat_template", None))
         rows = [i for i, t in enumerate(texts) if t.strip()]
         prompts = []
@@ -109,6 +120,7 @@ class Paraphrase(Operator):
             top_p=p.top_p,
             temperature=p.temperature,
             batch_size=p.batch_size,
+            runtime=self.runtime,
         )
         results: list[str | None] = [None] * len(texts)
         for i, reply in zip(rows, replies, strict=True):

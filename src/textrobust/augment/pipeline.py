@@ -29,6 +29,7 @@ from textrobust.augment.base import Operator, operator_from_spec
 from textrobust.augment.containers import OneOf, Sequential
 from textrobust.augment.filters import Filter, filter_from_spec
 from textrobust.errors import ConfigError
+from textrobust.models.runtime import Runtime
 
 #: The explicit ways to combine a list of operators, and the container each one builds (``each``: none).
 COMBINATIONS = {"each": None, "one_of": "one_of", "sequence": "sequential"}
@@ -65,11 +66,17 @@ def check_combination(node: Any, where: str, meant: str) -> None:
 
 
 def operators_from_config(
-    node: Any, where: str, *, meant: str = "sequence", resolve: Callable[[str], str] | None = None
+    node: Any,
+    where: str,
+    *,
+    meant: str = "sequence",
+    resolve: Callable[[str], str] | None = None,
+    runtime: Runtime | None = None,
 ) -> list[Operator]:
     """The operators a config entry names, applied side by side (``each``): a spec (``"char:kind=ocr"``,
     ``{name: char, params: {...}}``, ``{char: {kind: ocr}}``), ``each:`` / ``one_of:`` / ``sequence:`` lists,
-    or a one-item list. ``resolve`` rewrites string values (e.g. ``{data_dir}`` in paths).
+    or a one-item list. ``resolve`` rewrites string values (e.g. ``{data_dir}`` in paths); model-backed operators
+    run as ``runtime`` says.
 
     Example:
         >>> operators_from_config({"sequence": ["char:kind=ocr", {"char": {"kind": "keyboard"}}]}, "p")[0].name
@@ -83,16 +90,16 @@ def operators_from_config(
     if isinstance(node, dict) and len(node) == 1:
         key, children = next(iter(node.items()))
         if key in COMBINATIONS and isinstance(children, list):
-            ops = [_operator(c, where, resolve) for c in children]
+            ops = [_operator(c, where, resolve, runtime) for c in children]
             if key == "each" or len(ops) == 1:
                 return ops
             return [OneOf(ops) if key == "one_of" else Sequential(ops)]
-    return [_operator(node, where, resolve)]
+    return [_operator(node, where, resolve, runtime)]
 
 
-def _operator(node: Any, where: str, resolve: Callable[[str], str] | None) -> Operator:
+def _operator(node: Any, where: str, resolve: Callable[[str], str] | None, runtime: Runtime | None = None) -> Operator:
     try:
-        return operator_from_spec(_normalise_spec(node, resolve))
+        return operator_from_spec(_normalise_spec(node, resolve), runtime=runtime)
     except TypeError as exc:
         raise ConfigError(f"{where}: bad operator spec: {exc}") from None
 
@@ -127,7 +134,7 @@ def _normalise_spec(spec: Any, resolve: Callable[[str], str] | None = None) -> A
     return spec
 
 
-def load_pipeline_yaml(path: str | os.PathLike) -> list[Operator]:
+def load_pipeline_yaml(path: str | os.PathLike, *, runtime: Runtime | None = None) -> list[Operator]:
     """The operators of a pipeline YAML file (top level or under ``pipeline:``), applied side by side: one spec,
     or ``each:`` / ``one_of:`` / ``sequence:`` lists (see the module notes).
 
@@ -137,15 +144,15 @@ def load_pipeline_yaml(path: str | os.PathLike) -> list[Operator]:
     doc = _read_yaml(path)
     if isinstance(doc, dict) and "pipeline" in doc:
         doc = doc["pipeline"]
-    return operators_from_config(doc, f"{path}: pipeline", meant="sequence")
+    return operators_from_config(doc, f"{path}: pipeline", meant="sequence", runtime=runtime)
 
 
-def load_filters_yaml(path: str | os.PathLike, **context: Any) -> list[Filter]:
+def load_filters_yaml(path: str | os.PathLike, *, runtime: Runtime | None = None, **context: Any) -> list[Filter]:
     """The ``filters:`` list of a pipeline YAML (``- dedup``, ``- length: {min_words: 3}``); ``context`` passes
     objects such as ``classifier=`` to filters that need them."""
     doc = _read_yaml(path)
     specs = doc.get("filters", []) if isinstance(doc, dict) else []
-    return [filter_from_spec(s, **context) for s in specs or []]
+    return [filter_from_spec(s, runtime=runtime, **context) for s in specs or []]
 
 
 def _read_yaml(path: str | os.PathLike) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from textrobust.augment import _text
+from textrobust import text as _text
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.augment.sources import SOURCE_KINDS, SynonymSource, load_source, load_stopwords
 
@@ -56,7 +56,7 @@ class _SourceMixin:
     def _needs_source(self) -> bool:
         return True
 
-    def check_resources(self) -> None:
+    def check_extras(self) -> None:
         if self.params.kind() == "wordnet" and self._needs_source():
             from textrobust.extras import require
 

@@ -9,13 +9,51 @@ from typing import Any
 
 import typer
 
+from ..errors import ConfigError
+from ..models.config import TrainConfig
+from ..models.runtime import DEFAULT_MAX_LENGTH
 from . import app
 
 TEXT_COLUMN = typer.Option("text", "--text-column", help="Column holding the text.")
 LABEL_COLUMN = typer.Option("label", "--label-column", help="Column holding the label.")
 ENCODING = typer.Option("utf-8", "--encoding", help="Text encoding of the input (MR/SUBJ files are cp1252).")
 FORMAT = typer.Option(None, "--format", help="Input format when the extension does not say: label-text.")
-DEVICE = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
+DEVICE = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N or mps.")
+PRECISION = typer.Option(
+    "auto",
+    "--precision",
+    help="auto (bf16 autocast on CUDA, exact fp32 on the CPU), fp32, bf16 (CPU inference too: ~2.8x faster "
+    "with AVX512-BF16/AMX, probabilities move by ~1e-3), fp16 (CUDA) or int8 (CPU inference, dynamic "
+    "quantisation: not exact, measured in benchmarks/RESULTS.md).",
+)
+MAX_TOKENS = typer.Option(
+    None,
+    "--max-tokens",
+    help="Tokens (rows x padded width) per forward pass (default: per device, 4096 on CPU, 32768 on CUDA).",
+)
+THREADS = typer.Option(None, "--threads", help="torch threads (default: torch's choice, usually one per core).")
+
+
+def make_runtime(
+    device: str = "auto",
+    precision: str = "auto",
+    max_tokens: int | None = None,
+    threads: int | None = None,
+    max_length: int | None = None,
+) -> Any:
+    """The command's :class:`~textrobust.models.Runtime` from its options, checked (a missing GPU, an impossible
+    precision, a token budget below one row: one line, before any model loads) and its threads applied."""
+    from ..models.runtime import DEFAULT_MAX_LENGTH, Runtime
+
+    runtime = Runtime(
+        device=device,
+        precision=precision,
+        max_tokens=max_tokens,
+        threads=threads,
+        max_length=max_length or DEFAULT_MAX_LENGTH,
+    ).check()
+    runtime.apply_threads()
+    return runtime
 
 
 def _load(path: str, text_column: str, label_column: str, encoding: str, fmt: str | None, labels: Any = None):
@@ -54,12 +92,14 @@ def train(
     encoding: str = ENCODING,
     fmt: str | None = FORMAT,
     epochs: int = typer.Option(3, help="Training epochs."),
-    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up and decay)."),
-    batch_size: int = typer.Option(32, help="Training batch size."),
-    max_length: int = typer.Option(128, help="Truncate texts to this many tokens."),
+    lr: float = typer.Option(TrainConfig.lr, help="Peak learning rate (AdamW, linear warm-up and decay)."),
+    batch_size: int = typer.Option(TrainConfig.batch_size, help="Training batch size."),
+    max_length: int = typer.Option(DEFAULT_MAX_LENGTH, help="Truncate texts to this many tokens."),
     seed: int = typer.Option(0, help="Seed for the head initialisation and data order."),
     patience: int | None = typer.Option(None, help="Early stopping patience in epochs (needs --eval)."),
     device: str = DEVICE,
+    precision: str = PRECISION,
+    threads: int | None = THREADS,
     adversarial: str | None = typer.Option(
         None,
         "--adversarial",
@@ -73,13 +113,21 @@ def train(
     resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for the recipe's resources."),
 ) -> None:
     """Fine-tune a pretrained transformer classifier on labelled text and save it."""
-    from ..models import TextClassifier, TrainConfig, evaluate
+    from ..models import TextClassifier, evaluate, resolve_model_name
 
+    runtime = make_runtime(device, precision, threads=threads, max_length=max_length)
+    if adversarial and adversarial_mode not in ("online", "offline"):
+        raise ConfigError(f"--adversarial-mode must be online or offline, got '{adversarial_mode}'")
     train_data = _load(data, text_column, label_column, encoding, fmt)
     eval_set = _load(eval_data, text_column, label_column, encoding, fmt, train_data.label_names) if eval_data else None
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, early_stopping_patience=patience)
     clf = TextClassifier(
-        model, labels=train_data.label_names, max_length=max_length, device=device, seed=seed, train_config=cfg
+        resolve_model_name(model),
+        labels=train_data.label_names,
+        max_length=max_length,
+        seed=seed,
+        train_config=cfg,
+        runtime=runtime,
     )
     start = time.perf_counter()
     if adversarial:
@@ -102,29 +150,27 @@ def train(
 def _adversarial_fit(
     clf: Any, train_data: Any, eval_set: Any, recipe: str, mode: str, fraction: float, resource: list[str], seed: int
 ) -> Any:
-    """Online (A2T-style epoch callback) or offline (attack a trained copy, add successes, retrain) training."""
-    from ..adversarial import adversarial_examples_for_training, make_online_callback
-    from ..data import LabeledData
-    from ..errors import ConfigError
-    from .tools import recipe_resources
+    """Adversarial training (:func:`textrobust.adversarial.adversarial_fit`); returns the training set it used."""
+    from ..adversarial import AttackSetup, adversarial_fit, build_resources
+    from ..adversarial.resources import parse_resource_args
 
-    key, resources = recipe_resources(recipe, resource)
-    if mode == "online":
-        clf.fit(
-            train_data, eval_set, epoch_callback=make_online_callback(key, fraction, seed=seed, resources=resources)
-        )
-        return train_data
-    if mode != "offline":
-        raise ConfigError(f"--adversarial-mode must be online or offline, got '{mode}'")
-    clean = clf.clone().fit(train_data, eval_set)
-    subset = train_data.sample(max(1, round(fraction * len(train_data))), seed=seed)
-    texts, labels = adversarial_examples_for_training(
-        clean, key, subset.texts, subset.labels, resources=resources, seed=seed, progress=True
+    setup = AttackSetup("", recipe, resources=parse_resource_args(resource), runtime=clf.runtime)
+    setup.check()
+    resources = build_resources(setup.resource_names(), setup.resources, runtime=clf.runtime)
+    added = adversarial_fit(
+        clf,
+        train_data,
+        eval_set,
+        recipe=setup.key,
+        mode=mode,
+        fraction=fraction,
+        resources=resources,
+        seed=seed,
+        progress=True,
     )
-    typer.echo(f"offline adversarial training: {len(texts)} adversarial examples from {len(subset)} attacked")
-    train_data = train_data.concat(LabeledData(texts, [int(y) for y in labels], train_data.label_names))
-    clf.fit(train_data, eval_set)
-    return train_data
+    if mode == "offline":
+        typer.echo(f"offline adversarial training: {len(added)} adversarial examples added")
+    return train_data.concat(added)
 
 
 @app.command()
@@ -138,19 +184,18 @@ def evaluate(
     batch_size: int | None = typer.Option(
         None, help="Inference rows per batch (default: batches of at most --max-tokens tokens)."
     ),
-    max_tokens: int | None = typer.Option(
-        None,
-        "--max-tokens",
-        help="Tokens (rows x padded width) per forward pass (default: per device, 4096 on CPU, 32768 on CUDA).",
-    ),
+    max_tokens: int | None = MAX_TOKENS,
     device: str = DEVICE,
+    precision: str = PRECISION,
+    threads: int | None = THREADS,
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:
     """Score a trained model: accuracy, macro-F1, per-class report, confusion matrix."""
-    from ..models import TextClassifier
     from ..models import evaluate as _evaluate
+    from ..models import load_model
 
-    clf = TextClassifier.load(model, device=device, batch_size=batch_size, max_tokens=max_tokens)
+    runtime = make_runtime(device, precision, max_tokens, threads)
+    clf = load_model(model, runtime=runtime, batch_size=batch_size)
     eval_set = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     metrics = _evaluate(clf, eval_set)
     if as_json:

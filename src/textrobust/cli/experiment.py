@@ -18,9 +18,10 @@ def _print_summary(run_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..layout import RunLayout
     from ..reports.fmt import diff_text, value_text
 
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads(RunLayout(run_dir).summary.read_text(encoding="utf-8"))
     headline = {(m["evaluation"], m["metric"]): m for m in summary.get("metrics", []) if m.get("headline")}
     keep = [r for r in summary["rows"] if (r["evaluation"], r["metric"]) in headline]
     title = "value [95% CI over test examples]" if summary.get("models_fixed") else "mean over seeds [95% CI]"
@@ -99,17 +100,22 @@ def _run(
 
     # A staged (URI) run directory is worked on in a local copy and uploaded when the block ends.
     with unit_backend(
-        **(backend or {"backend": "local"}), run_dir=str(run_dir), echo=lambda m: typer.echo(m, err=True)
-    ) as (executor, store):
-        _run_in(exp, store.local, resume, fail_under, report, executor, store.display())
+        **(backend or {"backend": "local"}),
+        run_dir=str(run_dir),
+        unit_compute=exp.unit_compute,
+        echo=lambda m: typer.echo(m, err=True),
+    ) as (executor, sync, store):
+        _run_in(exp, store.local, resume, fail_under, report, (executor, sync), store.display())
 
 
 def _run_in(
-    exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool, executor: Any, shown: str
+    exp: Any, run_dir: Path, resume: bool, fail_under: list[str], report: bool, backend: Any, shown: str
 ) -> None:
     from ..robustness import Runner, check_fail_under
 
-    runner = Runner(exp, run_dir, command="textrobust " + " ".join(sys.argv[1:]), executor=executor)
+    executor, sync = backend
+    command = "textrobust " + " ".join(sys.argv[1:])
+    runner = Runner(exp, run_dir, command=command, executor=executor, sync=sync)
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         typer.echo(f"{run_dir} exists: finished units whose config is unchanged are skipped (--no-resume reruns all)")
     table = runner.run(resume=resume)
@@ -177,10 +183,10 @@ def run(
         "ray://HOST:10001 or auto); default: start a local Ray instance.",
     ),
     num_cpus: float | None = typer.Option(
-        None, "--num-cpus", help="With --backend ray: CPUs per unit (default: the spec's unit_resources, 1)."
+        None, "--num-cpus", help="With --backend ray: CPUs per unit (default: the spec's unit_compute, 1)."
     ),
     num_gpus: float | None = typer.Option(
-        None, "--num-gpus", help="With --backend ray: GPUs per unit (default: the spec's unit_resources, 0)."
+        None, "--num-gpus", help="With --backend ray: GPUs per unit (default: the spec's unit_compute, 0)."
     ),
 ) -> None:
     """Retrain and score every condition x seed; write tidy results, statistics and a report."""

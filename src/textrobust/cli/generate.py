@@ -15,7 +15,7 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from .commands import DEVICE, ENCODING, FORMAT, LABEL_COLUMN, TEXT_COLUMN, _load
+from .commands import DEVICE, ENCODING, FORMAT, LABEL_COLUMN, PRECISION, TEXT_COLUMN, THREADS, _load, make_runtime
 
 METHODS = ("lambada", "fewshot")
 #: Options that only one method reads (CLI name -> library parameter); giving one to the other method is an error.
@@ -80,6 +80,8 @@ def generate(
     fmt: str | None = FORMAT,
     seed: int = typer.Option(0, help="Seed: the same seed, data and model give the same output file."),
     device: str = DEVICE,
+    precision: str = PRECISION,
+    threads: int | None = THREADS,
     max_new_tokens: int = typer.Option(48, help="Tokens sampled per candidate (its first line is kept)."),
     top_k: int = typer.Option(50, help="Top-k sampling."),
     top_p: float = typer.Option(0.95, help="Nucleus (top-p) sampling."),
@@ -137,7 +139,8 @@ def generate(
         kwargs.update(finetune=finetune, progress=True)  # a bar with ETA per fine-tuning epoch
     elif not finetune:
         raise ConfigError("--no-finetune applies to --method lambada only (fewshot never fine-tunes)")
-    clf = _load_classifier(classifier, device)
+    runtime = make_runtime(device, precision, threads=threads)
+    clf = _load_classifier(classifier, runtime)
     data = _load(str(input), text_column, label_column, encoding, fmt, clf.labels if clf else None)
     kwargs.update({k: v for k, v in (("oversample", oversample), ("batch_size", batch_size)) if v is not None})
     start = time.perf_counter()
@@ -147,14 +150,14 @@ def generate(
         model=model,
         n_per_label=n,
         seed=seed,
-        device=device,
+        runtime=runtime,
         max_new_tokens=max_new_tokens,
         top_k=top_k,
         top_p=top_p,
         temperature=temperature,
         classifier=clf,
         min_confidence=min_confidence,
-        filters=[_filter(spec, clf) for spec in filters],
+        filters=[_filter(spec, clf, runtime) for spec in filters],
         **kwargs,
     )
     save_frame(_frame(out, method, clf, text_column, label_column), output)
@@ -185,20 +188,20 @@ class _Recording:
         return probs
 
 
-def _load_classifier(path: Path | None, device: str) -> _Recording | None:
+def _load_classifier(path: Path | None, runtime: Any) -> _Recording | None:
     if path is None:
         return None
-    from ..models import TextClassifier
+    from ..models import load_model
 
-    return _Recording(TextClassifier.load(path, device=device))
+    return _Recording(load_model(str(path), runtime=runtime))
 
 
-def _filter(spec: str, clf: _Recording | None) -> Any:
+def _filter(spec: str, clf: _Recording | None, runtime: Any = None) -> Any:
     """``NAME[:key=value,...]`` -> a filter; values are read as the filter's declared parameter types."""
     import typing
 
     from ..augment import filter_from_spec
-    from ..augment.base import _coerce
+    from ..augment.base import coerce_value
     from ..augment.filters import FILTERS
 
     name, _, rest = spec.strip().partition(":")
@@ -207,7 +210,9 @@ def _filter(spec: str, clf: _Recording | None) -> Any:
     if name not in FILTERS:
         return filter_from_spec(name)  # raises: unknown filter, with the valid names
     hints = {
-        k: v for k, v in typing.get_type_hints(FILTERS[name].__init__).items() if k not in ("return", "classifier")
+        k: v
+        for k, v in typing.get_type_hints(FILTERS[name].__init__).items()
+        if k not in ("return", "classifier", "runtime")
     }
     params: dict[str, Any] = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
@@ -216,8 +221,8 @@ def _filter(spec: str, clf: _Recording | None) -> Any:
             raise ConfigError(
                 f"filter {name}: expected key=value with key in {', '.join(hints) or '(none)'}, got {item!r}"
             )
-        params[key] = _coerce(f"filter {name}", key, raw, hints[key])
-    return filter_from_spec({name: params} if params else name, classifier=clf)
+        params[key] = coerce_value(f"filter {name}", key, raw, hints[key])
+    return filter_from_spec({name: params} if params else name, runtime=runtime, classifier=clf)
 
 
 def _frame(out: Any, method: str, clf: _Recording | None, text_column: str, label_column: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from . import app
-from .commands import DEVICE, ENCODING, FORMAT, LABEL_COLUMN, TEXT_COLUMN
+from .commands import DEVICE, ENCODING, FORMAT, LABEL_COLUMN, MAX_TOKENS, PRECISION, TEXT_COLUMN, THREADS
 
 DEFAULT_SUITES = ["typo", "char", "punctuation", "contraction"]
 
@@ -147,6 +147,9 @@ def scan(
         [], "--resource", help="NAME=PATH for attack resources (neighbours, encoder, ...)."
     ),
     device: str = DEVICE,
+    precision: str = PRECISION,
+    max_tokens: int | None = MAX_TOKENS,
+    threads: int | None = THREADS,
     batch_size: int | None = typer.Option(None, help="Texts per model call (per HTTP request)."),
     timeout: float = typer.Option(30.0, help="HTTP models: seconds per request."),
     retries: int = typer.Option(3, help="HTTP models: extra attempts on connection errors, timeouts and 5xx."),
@@ -159,10 +162,10 @@ def scan(
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
 ) -> None:
     """Score models you already have with every evaluation, side by side, without retraining."""
+    from ..adversarial.resources import parse_resource_args
     from ..data import load_dataset
     from ..robustness import parse_experiment
     from .experiment import _run
-    from .tools import parse_resources
 
     names = [x.strip() for x in data_labels.split(",")] if data_labels else None
     source: dict[str, Any] = {
@@ -183,12 +186,18 @@ def scan(
     raw = {
         "name": f"scan of {Path(data).name}",
         "data": {"test": source, **({"test_size": n} if n else {})},
-        "model": {"device": device, **({"batch_size": batch_size} if batch_size else {})},
+        "model": {
+            "device": device,
+            "precision": precision,
+            "max_tokens": max_tokens,
+            "threads": threads,
+            **({"batch_size": batch_size} if batch_size else {}),
+        },
         "conditions": conditions,
         "baseline": next(iter(conditions)),
         "seeds": [0],
         "evaluations": entries,
-        "resources": parse_resources(resource),
+        "resources": parse_resource_args(resource),
         "output": str(output),
     }
     exp = parse_experiment(raw, "scan")
@@ -203,12 +212,18 @@ def serve(
     port: int = typer.Option(8000, help="Port (0: any free port)."),
     labels: str | None = typer.Option(None, "--labels", help="Output order, where the model does not say."),
     device: str = DEVICE,
+    precision: str = PRECISION,
+    max_tokens: int | None = MAX_TOKENS,
+    threads: int | None = THREADS,
 ) -> None:
     """Serve a model over HTTP: POST {"texts": [...]} -> {"probabilities": [[...]], "labels": [...]}."""
     from ..models import load_model
     from ..models import serve as _serve
+    from .commands import make_runtime
 
-    clf = load_model(model, labels=[x.strip() for x in labels.split(",")] if labels else None, device=device)
+    runtime = make_runtime(device, precision, max_tokens, threads)
+    names = [x.strip() for x in labels.split(",")] if labels else None
+    clf = load_model(model, labels=names, runtime=runtime)
     clf.predict_proba(["warm-up"])  # load the weights before the first request (and fail now, not then)
     typer.echo(f"serving {model} (labels {clf.labels}) on http://{host}:{port}/ - Ctrl-C stops", err=True)
     sys.stderr.flush()

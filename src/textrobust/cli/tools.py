@@ -9,7 +9,18 @@ from pathlib import Path
 import typer
 
 from . import app
-from .commands import DEVICE, ENCODING, FORMAT, LABEL_COLUMN, TEXT_COLUMN, _load
+from .commands import (
+    DEVICE,
+    ENCODING,
+    FORMAT,
+    LABEL_COLUMN,
+    MAX_TOKENS,
+    PRECISION,
+    TEXT_COLUMN,
+    THREADS,
+    _load,
+    make_runtime,
+)
 
 list_app = typer.Typer(help="List operators, attack recipes and perturbation suites.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
@@ -50,6 +61,8 @@ def augment(
     keep_original: bool = typer.Option(False, "--keep-original", help="Also write the input rows."),
     batch_size: int = typer.Option(256, help="Rows per chunk (memory stays flat on large files)."),
     device: str = DEVICE,
+    precision: str = PRECISION,
+    threads: int | None = THREADS,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same output as one run)."),
     filters: list[str] = typer.Option(
         [],
@@ -81,20 +94,19 @@ def augment(
     from ..errors import ConfigError
     from .generate import _filter
 
-    ops = [parse_op(spec) for spec in op]
+    runtime = make_runtime(device, precision, threads=threads)
+    ops = [parse_op(spec, runtime=runtime) for spec in op]
     clf = None
     if classifier is not None:
-        from ..models import TextClassifier
+        from ..models import load_model
 
-        clf = TextClassifier.load(classifier, device=device)
-    flt = [_filter(f, clf) for f in filters]
+        clf = load_model(str(classifier), runtime=runtime)
+    flt = [_filter(f, clf, runtime) for f in filters]
     if config is not None:
-        ops += load_pipeline_yaml(config)
-        flt += load_filters_yaml(config)
+        ops += load_pipeline_yaml(config, runtime=runtime)
+        flt += load_filters_yaml(config, runtime=runtime, classifier=clf)
     if not ops:
         raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
-    if device != "auto":
-        ops = [_with_device(o, device) for o in ops]
     kwargs = dict(
         n=n,
         seed=seed,
@@ -146,19 +158,6 @@ def _echo_dashboard(cluster) -> None:  # type: ignore[no-untyped-def]
         typer.echo(f"Ray dashboard: {cluster.dashboard_url}", err=True)
 
 
-def _with_device(op, device: str):  # type: ignore[no-untyped-def]
-    """Model-backed operators take a ``device`` parameter; rule-based ones ignore ``--device``."""
-    import dataclasses
-
-    from ..augment import operator_from_spec
-
-    if any(f.name == "device" for f in dataclasses.fields(op.params)):
-        spec = op.spec()
-        spec["params"]["device"] = device
-        return operator_from_spec(spec)
-    return op
-
-
 @app.command()
 def attack(
     data: str = typer.Argument(..., help="Labelled data to attack."),
@@ -177,23 +176,26 @@ def attack(
         None,
         help="Examples advanced in lockstep (default: from the model's token budget, 512 on CPU and 4096 on CUDA).",
     ),
-    max_tokens: int | None = typer.Option(
-        None,
-        "--max-tokens",
-        help="Tokens (rows x padded width) per model forward pass (default: per device, 4096 on CPU, 32768 on CUDA).",
-    ),
+    max_tokens: int | None = MAX_TOKENS,
     seed: int = typer.Option(0, help="Seed (character-edit recipes)."),
     engine: str = typer.Option(
         "native",
         help="native, or textattack (needs the textattack extra; TextAttack's "
         "own recipe, e.g. deepwordbug; --batch-size/--seed do not apply).",
     ),
-    resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for neighbours, lexicon, encoder, mlm."),
+    resource: list[str] = typer.Option(
+        [], "--resource", help="NAME=PATH for neighbours, lexicon, encoder, mlm, stopwords ('textrobust list recipes')."
+    ),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Output order of a model that does not say it (an HTTP endpoint without 'labels')."
+    ),
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
     encoding: str = ENCODING,
     fmt: str | None = FORMAT,
     device: str = DEVICE,
+    precision: str = PRECISION,
+    threads: int | None = THREADS,
     pos: str | None = typer.Option(
         None,
         "--pos",
@@ -206,20 +208,6 @@ def attack(
         None,
         "--pos-lexicon",
         help="With --pos lexicon: an OEWN-format JSON (word -> {pos: [...]}); default the shared oewn_lexicon.json.",
-    ),
-    cpu_bf16: bool = typer.Option(
-        False,
-        "--cpu-bf16",
-        help="bf16 inference on CPU for the model and sentence "
-        "encoder: ~2.8x faster on CPUs with AVX512-BF16/AMX (measured), probabilities move "
-        "by ~1e-3 so a few borderline results can differ from fp32. CUDA always uses bf16.",
-    ),
-    cpu_int8: bool = typer.Option(
-        False,
-        "--cpu-int8",
-        help="int8 dynamic quantisation of the linear layers of the "
-        "model and sentence encoder on CPU (measured in benchmarks/RESULTS.md; not exact: "
-        "probabilities move, so some results differ from fp32).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     backend: str = BACKEND,
@@ -234,77 +222,41 @@ def attack(
     num_gpus: float | None = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per actor (0)."),
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
-    from ..adversarial import build_attack, run_attack
+    from ..adversarial import AttackSetup, run_attack
+    from ..adversarial.resources import parse_resource_args
+    from ..adversarial.setup import recipe_key
     from ..errors import ConfigError
-    from ..models import load_model
     from ..progress import on_terminal
 
     if engine not in ("native", "textattack"):
         raise ConfigError(f"unknown engine '{engine}'; use --engine native or --engine textattack")
-    if cpu_int8 and cpu_bf16:
-        raise ConfigError("choose one of --cpu-bf16 and --cpu-int8")
     if output is not None and output.suffix not in (".jsonl", ".parquet"):
         raise ConfigError(f"{output}: --output must end in .jsonl or .parquet")
-    if _ray_backend(backend, address, num_cpus, num_gpus):
+    runtime = make_runtime(device, precision, max_tokens, threads)
+    names = tuple(x.strip() for x in labels.split(",")) if labels else None
+    if engine == "textattack":
+        setup = AttackSetup(model, "deepwordbug", runtime=runtime, labels=names)  # the victim only
+        _check_textattack(recipe, resource, pos)
+    else:
+        key = recipe_key(recipe)
+        options = _pos_options(recipe, key, pos, pos_lexicon)
+        setup = AttackSetup(model, key, parse_resource_args(resource), options, runtime, names)
+        setup.check()
+    ray = _ray_backend(backend, address, num_cpus, num_gpus)
+    if not ray and actors is not None:
+        raise ConfigError("--actors applies to --backend ray")
+    if ray:
         if engine != "native":
             raise ConfigError("--backend ray runs the native engine (drop --engine textattack)")
-        report, labels = _attack_on_ray(
-            data,
-            model,
-            recipe,
-            resource,
-            pos,
-            pos_lexicon,
-            device,
-            (cpu_bf16, cpu_int8, max_tokens),
-            n,
-            address,
-            actors,
-            num_cpus,
-            num_gpus,
-            (text_column, label_column, encoding, fmt),
-            {"batch_size": batch_size, "query_budget": query_budget, "seed": seed},
-        )
-        _attack_output(report, labels, output, as_json, f"{recipe} on {data} ({len(report.results)} examples, Ray)")
+        options = {"batch_size": batch_size, "query_budget": query_budget, "seed": seed}
+        columns = (text_column, label_column, encoding, fmt)
+        report, names_ = _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns, options)
+        _attack_output(report, names_, output, as_json, f"{recipe} on {data} ({len(report.results)} examples, Ray)")
         return
-    if actors is not None:
-        raise ConfigError("--actors applies to --backend ray")
-    if engine == "textattack":
-        from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, _textattack
-
-        _textattack()  # fail early (ResourceError with the install hint) before loading the model
-        if recipe.lower().replace("-", "_") not in TEXTATTACK_RECIPES:
-            raise ConfigError(f"unknown TextAttack recipe '{recipe}'; known: {', '.join(sorted(TEXTATTACK_RECIPES))}")
-        if resource:
-            raise ConfigError("--resource is not used with --engine textattack (TextAttack loads its own resources)")
-        if pos is not None:
-            raise ConfigError("--pos is not used with --engine textattack (its recipes carry their own constraints)")
-    else:
-        key, resources = recipe_resources(recipe, resource)
-        resources.update(_pos_options(recipe, key, pos, pos_lexicon))
-    # a textrobust directory, a HF classifier, or an http(s):// endpoint
-    clf = load_model(model, device=device, **({"max_tokens": max_tokens} if max_tokens is not None else {}))
-    if max_tokens is not None:
-        for m in resources.values() if engine == "native" else ():
-            if hasattr(m, "max_tokens"):
-                m.max_tokens = max_tokens
+    clf = setup.build_model()  # a textrobust directory, a HF classifier, or an http(s):// endpoint
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
         dataset = dataset.subset(range(min(n, len(dataset))))
-    if cpu_bf16:
-        from ..models.classifier import cpu_has_fast_bf16
-
-        if getattr(clf, "device", None) == "cpu" and not cpu_has_fast_bf16():
-            typer.echo(
-                "warning: this CPU has no native bf16 (AVX512-BF16/AMX); --cpu-bf16 will likely be slower", err=True
-            )
-        for m in (clf, *(resources.values() if engine == "native" else ())):
-            if hasattr(m, "cpu_bf16"):
-                m.cpu_bf16 = True
-    if cpu_int8:
-        for m in (clf, *(resources.values() if engine == "native" else ())):
-            if hasattr(m, "cpu_int8"):
-                m.cpu_int8 = True
     start = time.perf_counter()
     if engine == "textattack":
         from ..adversarial.textattack_interop import run_textattack
@@ -314,7 +266,7 @@ def attack(
         )
     else:  # off a terminal no live bar: the summary table follows
         report = run_attack(
-            build_attack(key, clf, **resources),
+            setup.build(clf),
             dataset.texts,
             dataset.labels,
             batch_size=batch_size,
@@ -332,37 +284,24 @@ def attack(
     )
 
 
-def _attack_on_ray(
-    data,
-    model,
-    recipe,
-    resource,
-    pos,
-    pos_lexicon,
-    device,
-    speed,
-    n,
-    address,
-    actors,  # type: ignore[no-untyped-def]
-    num_cpus,
-    num_gpus,
-    columns,
-    options,
-):
-    """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
-    from ..scale import AttackSetup, RayCluster, ShardedAttack
+def _check_textattack(recipe: str, resource: list[str], pos: str | None) -> None:
+    """TextAttack installed, its recipe known, and no native-only option given."""
+    from ..adversarial.textattack_interop import TEXTATTACK_RECIPES, require_textattack
+    from ..errors import ConfigError
 
-    key, given = _recipe_and_paths(recipe, resource)
-    setup = AttackSetup(
-        model,
-        key,
-        resources=given,
-        options=_pos_options(recipe, key, pos, pos_lexicon),
-        device=device,
-        cpu_bf16=speed[0],
-        cpu_int8=speed[1],
-        max_tokens=speed[2],
-    )
+    require_textattack()  # fail early (ResourceError with the install hint) before loading the model
+    if recipe.lower().replace("-", "_") not in TEXTATTACK_RECIPES:
+        raise ConfigError(f"unknown TextAttack recipe '{recipe}'; known: {', '.join(sorted(TEXTATTACK_RECIPES))}")
+    if resource:
+        raise ConfigError("--resource is not used with --engine textattack (TextAttack loads its own resources)")
+    if pos is not None:
+        raise ConfigError("--pos is not used with --engine textattack (its recipes carry their own constraints)")
+
+
+def _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns, options):  # type: ignore[no-untyped-def]
+    """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
+    from ..scale import RayCluster, ShardedAttack
+
     with RayCluster(address) as cluster:
         _echo_dashboard(cluster)
         with ShardedAttack(setup, actors=actors, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0) as sharded:
@@ -416,44 +355,6 @@ def _pos_options(recipe: str, key: str, pos: str | None, pos_lexicon: Path | Non
     return {"pos": pos, **({"pos_lexicon": str(pos_lexicon)} if pos_lexicon is not None else {})}
 
 
-def parse_resources(items: list[str]) -> dict[str, str]:
-    """``--resource NAME=PATH`` options as a dict (NAME in neighbours, lexicon, encoder, mlm)."""
-    from ..errors import ConfigError
-
-    given = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or name not in ("neighbours", "lexicon", "encoder", "mlm"):
-            raise ConfigError(
-                f"--resource expects NAME=PATH with NAME in neighbours, lexicon, encoder, mlm; got '{item}'"
-            )
-        given[name] = path
-    return given
-
-
-def recipe_resources(recipe: str, resource: list[str]) -> tuple[str, dict]:
-    """Check a recipe name and build its resources from ``--resource NAME=PATH`` (else shared-data defaults)."""
-    from ..adversarial import RECIPES
-    from ..robustness.resources import build_resources
-
-    key, given = _recipe_and_paths(recipe, resource)
-    return key, build_resources(RECIPES[key].resources, given)
-
-
-def _recipe_and_paths(recipe: str, resource: list[str]) -> tuple[str, dict[str, str]]:
-    """The recipe's registry key and the ``--resource NAME=PATH`` paths, checked (nothing loaded)."""
-    from ..adversarial import RECIPES
-    from ..errors import ConfigError, ResourceError
-
-    key = recipe.replace("-", "_")
-    if key not in RECIPES:
-        raise ConfigError(f"unknown recipe '{recipe}'; known: {', '.join(sorted(RECIPES))}")
-    given = parse_resources(resource)
-    if "mlm" in RECIPES[key].resources and "mlm" not in given:
-        raise ResourceError(f"recipe '{recipe}' needs a masked LM: pass --resource mlm=PATH")
-    return key, given
-
-
 @list_app.command("ops")
 def list_ops() -> None:
     """Augmentation operators and their parameters (with defaults)."""
@@ -467,11 +368,16 @@ def list_ops() -> None:
 @list_app.command("recipes")
 def list_recipes() -> None:
     """Attack recipes, their papers and the resources each needs (give them with --resource NAME=PATH)."""
-    from ..adversarial import RECIPES
+    from ..adversarial import RECIPES, RESOURCES
 
     for name, spec in sorted(RECIPES.items()):
         needs = ", ".join(spec.resources) or "none"
         typer.echo(f"{name:<12} {spec.paper:<28} resources: {needs}")
+    typer.echo("\nresources (--resource NAME=PATH; default when not given):")
+    for kind in RESOURCES.values():
+        typer.echo(
+            f"  {kind.name:<11} {kind.what}\n  {'':<11} PATH: {kind.path_form}; default: {kind.default or 'none'}"
+        )
 
 
 @list_app.command("suites")

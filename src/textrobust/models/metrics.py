@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int) -> np.ndarray:
+def confusion_matrix(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_labels: int
+) -> np.ndarray:
     """``m[i, j]`` = number of rows with true label ``i`` predicted as ``j``.
 
     Example:
@@ -44,13 +46,13 @@ def classification_metrics(probs: np.ndarray, y_true: Sequence[int], label_names
         >>> round(m["accuracy"], 3), round(m["macro_f1"], 3)
         (0.667, 0.667)
     """
-    y_true = np.asarray(y_true, dtype=int)
-    y_pred = np.asarray(probs).argmax(axis=1) if len(y_true) else np.zeros(0, dtype=int)
-    cm = confusion_matrix(y_true, y_pred, len(label_names))
+    truth = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(probs).argmax(axis=1) if len(truth) else np.zeros(0, dtype=int)
+    cm = confusion_matrix(truth, y_pred, len(label_names))
     report = per_class_report(cm, label_names)
     return {
-        "n": int(len(y_true)),
-        "accuracy": float((y_true == y_pred).mean()) if len(y_true) else float("nan"),
+        "n": int(len(truth)),
+        "accuracy": float((truth == y_pred).mean()) if len(truth) else float("nan"),
         "macro_f1": float(np.mean([r["f1"] for r in report])),
         "per_class": report,
         "confusion_matrix": cm.tolist(),
@@ -64,7 +66,7 @@ def evaluate(model: Any, data: Any, batch_size: int | None = None) -> dict[str, 
     return classification_metrics(probs, data.labels, data.label_names)
 
 
-def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], bins: int = 15) -> float:
+def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int] | np.ndarray, bins: int = 15) -> float:
     """ECE of the top-label confidence (Guo et al. 2017): ``sum_b n_b / N * |accuracy_b - confidence_b|`` over
     ``bins`` equal-width confidence bins ``(lo, hi]``.
 
@@ -90,7 +92,7 @@ def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], bins: i
     return float(ece)
 
 
-def brier_scores(probs: np.ndarray, y_true: Sequence[int]) -> np.ndarray:
+def brier_scores(probs: np.ndarray, y_true: Sequence[int] | np.ndarray) -> np.ndarray:
     """Per-example multi-class Brier score ``sum_k (p_k - [k == y])^2`` (0 best, 2 worst); its mean is the Brier
     score.
 

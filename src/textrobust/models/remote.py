@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class RemoteModel:
     ``timeout`` seconds per request; ``retries`` extra attempts on transient failures, waiting ``backoff`` x 2^k s.
     """
 
+    #: Only probabilities cross the wire: gradient-based attacks cannot run on it.
+    supports_gradients = False
+
     def __init__(
         self,
         url: str,
@@ -53,6 +57,7 @@ class RemoteModel:
         retries: int = 3,
         backoff: float = 0.5,
         headers: dict[str, str] | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{url}: an HTTP model URL starts with http:// or https://")
@@ -63,6 +68,8 @@ class RemoteModel:
         self.url, self.batch_size, self.timeout = url, int(batch_size), float(timeout)
         self.retries, self.backoff, self.headers = int(retries), float(backoff), dict(headers or {})
         self._labels = [str(x) for x in labels] if labels is not None else None
+        # Device and precision are the server's; the runtime is kept so every model of a run says how it was built.
+        self.runtime = runtime or Runtime()
         self._session: Any = None
         self.requests_sent = 0
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+from textrobust.layout import UnitLayout
 
 from .fmt import is_number
 from .rundir import RunDir
 from .textdiff import clip, word_diff
 
 EXAMPLE_ROWS = 50
+
+#: A unit directory's file names (only ``.name`` is used: records are read from every unit directory).
+_FILES = UnitLayout(Path("."))
 
 
 def build_examples(
@@ -48,7 +54,7 @@ def build_examples(
 
 
 def _failure_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
-    for condition, seed, _, r in run.records("examples.jsonl", order):
+    for condition, seed, _, r in run.records(_FILES.examples.name, order):
         if not r.get("failed"):
             continue
         original, text = r.get("original"), r.get("text")
@@ -76,7 +82,7 @@ def _varying_info(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _augmented_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
-    for condition, seed, _, r in run.records("augmented_sample.jsonl", order):
+    for condition, seed, _, r in run.records(_FILES.augmented_sample.name, order):
         yield {
             "condition": condition,
             "seed": seed,
@@ -86,7 +92,7 @@ def _augmented_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
             "augmented_text": clip(r.get("augmented_text")),
             "diff": word_diff(r.get("source_text"), r.get("augmented_text")),
         }
-    for condition, seed, _, r in run.records("generated_sample.jsonl", order):  # LM-generated rows: no source
+    for condition, seed, _, r in run.records(_FILES.generated_sample.name, order):  # LM-generated rows: no source
         yield {
             "condition": condition,
             "seed": seed,

@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from textrobust.data import atomic_path
 from textrobust.errors import DataError
+from textrobust.layout import RunLayout
 
 from . import fmt
 from .charts import build_charts
@@ -45,9 +46,9 @@ def build_report(run_dir: str | os.PathLike, output: str | os.PathLike | None = 
         PosixPath('runs/sst2-aug/report.html')
     """
     run = load_run_dir(run_dir)
-    html_path = Path(output) if output is not None else run.path / "report.html"
+    html_path = Path(output) if output is not None else RunLayout(run.path).report_html
     if html_path.is_dir():
-        html_path = html_path / "report.html"
+        html_path = html_path / RunLayout(run.path).report_html.name
     json_path = html_path.with_suffix(".json")
     content = build_content(run)
     html = render_html(content, json_name=json_path.name)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textrobust.errors import DataError
+from textrobust.layout import RunLayout
 
 RESULT_COLUMNS = ("condition", "seed", "evaluation", "metric", "value")
 SUMMARY_KEYS = ("condition", "evaluation", "metric", "mean")
@@ -55,33 +56,34 @@ def load_run_dir(run_dir: str | Path) -> RunDir:
     path = Path(run_dir)
     if not path.is_dir():
         raise DataError(f"run directory {path} does not exist or is not a directory; pass the folder a run wrote")
-    config = _read_json_object(path / "config.json", required=True)
-    environment = _read_json_object(path / "environment.json", required=False)
-    summary = _read_json_object(path / "summary.json", required=True)
+    layout = RunLayout(path)
+    config = _read_json_object(layout.config_json, required=True)
+    environment = _read_json_object(layout.environment, required=False)
+    summary = _read_json_object(layout.summary, required=True)
     rows = summary.get("rows")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise DataError(f"{path / 'summary.json'} has no 'rows' list; re-run the experiment to regenerate it")
+        raise DataError(f"{layout.summary} has no 'rows' list; re-run the experiment to regenerate it")
     for i, row in enumerate(rows):
         missing = [k for k in SUMMARY_KEYS if k not in row]
         if missing:
-            raise DataError(f"{path / 'summary.json'}: row {i} lacks {', '.join(missing)}; the file is corrupt")
+            raise DataError(f"{layout.summary}: row {i} lacks {', '.join(missing)}; the file is corrupt")
     metrics = summary.get("metrics")
     if not isinstance(metrics, list):
         raise DataError(
-            f"{path / 'summary.json'} has no metric metadata (written by textrobust 0.1); run "
+            f"{layout.summary} has no metric metadata (written by textrobust 0.1); run "
             "'textrobust run' on the experiment again to regenerate it"
         )
     for i, m in enumerate(metrics):
         missing = [k for k in METRIC_KEYS if not isinstance(m, dict) or k not in m]
         if missing:
-            raise DataError(f"{path / 'summary.json'}: metrics[{i}] lacks {', '.join(missing)}; the file is corrupt")
+            raise DataError(f"{layout.summary}: metrics[{i}] lacks {', '.join(missing)}; the file is corrupt")
     return RunDir(
         path=path,
         config=config,
         environment=environment,
         summary=summary,
         results=_read_results(path),
-        record_dirs=_find_record_dirs(path / "units"),
+        record_dirs=_find_record_dirs(layout.units),
     )
 
 
@@ -103,7 +105,7 @@ def _read_results(run_dir: Path) -> list[dict[str, Any]]:
     """The tidy results table as a list of dicts (parquet preferred, CSV otherwise)."""
     import pandas as pd  # heavy: imported only when a report is built
 
-    parquet, csv = run_dir / "results.parquet", run_dir / "results.csv"
+    parquet, csv = RunLayout(run_dir).results_parquet, RunLayout(run_dir).results_csv
     try:
         if parquet.is_file():
             frame, file = pd.read_parquet(parquet), parquet

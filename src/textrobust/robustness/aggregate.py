@@ -22,7 +22,7 @@ def results_table(ws: Workspace, units: list[Unit]) -> Any:
     rows: list[dict[str, Any]] = []
     for u in units:
         if ws.is_done(u):
-            rows += json.loads((ws.unit_dir(u) / "metrics.json").read_text())
+            rows += json.loads(ws.layout.unit(u.condition, u.seed).metrics.read_text())
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
@@ -32,7 +32,7 @@ def outcomes_table(ws: Workspace, units: list[Unit]) -> Any:
 
     parts = []
     for u in units:
-        path = ws.unit_dir(u) / "outcomes.parquet"
+        path = ws.layout.unit(u.condition, u.seed).outcomes
         if ws.is_done(u) and path.exists():
             frame = pd.read_parquet(path)
             parts.append(frame.assign(condition=u.condition, seed=u.seed))
@@ -61,11 +61,12 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     from ..stats.crossed import CONFIDENCE, MIN_SEEDS
     from ..stats.summary import METHOD, METHOD_FIXED, summarise
 
+    run = ws.layout
     table = results_table(ws, units)
-    save_frame(table, ws.run_dir / "results.csv")
-    save_frame(table, ws.run_dir / "results.parquet")
+    save_frame(table, run.results_csv)
+    save_frame(table, run.results_parquet)
     outcomes = outcomes_table(ws, units)
-    save_frame(outcomes, ws.run_dir / "outcomes.parquet")
+    save_frame(outcomes, run.outcomes)
     failed = [
         {"unit": f["unit"], "error": f["error"], "attempts": f.get("attempts", 1)}
         for u in units
@@ -76,7 +77,7 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     fixed = ws.exp.fixed_models
     rows = summarise(table, ws.exp.baseline, outcomes, metrics, models_fixed=fixed) if len(table) else []
     write_json(
-        ws.run_dir / "summary.json",
+        run.summary,
         {
             "confidence": CONFIDENCE,
             "method": METHOD_FIXED if fixed else METHOD,

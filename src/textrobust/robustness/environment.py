@@ -33,11 +33,14 @@ def _git_commit() -> str | None:
         return None
 
 
-def environment(device: str = "auto", command: str | None = None) -> dict[str, Any]:
-    """A JSON-ready description of the software and hardware a run used."""
+def environment(runtime: Any = None, command: str | None = None) -> dict[str, Any]:
+    """A JSON-ready description of the software and hardware a run used (``runtime``: the run's
+    :class:`~textrobust.models.runtime.Runtime`)."""
     import torch
 
-    from ..models import resolve_device
+    from ..models import Runtime
+
+    runtime = runtime or Runtime()
 
     packages = {}
     for name in PACKAGES:
@@ -45,7 +48,7 @@ def environment(device: str = "auto", command: str | None = None) -> dict[str, A
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    dev = resolve_device(device)
+    dev = runtime.resolved_device
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -54,6 +57,7 @@ def environment(device: str = "auto", command: str | None = None) -> dict[str, A
         "gpu": torch.cuda.get_device_name(0) if dev.startswith("cuda") else None,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "runtime": runtime.to_dict(),
         "git_commit": _git_commit(),
         "command": command or " ".join(sys.argv),
     }

@@ -81,7 +81,7 @@ class LabelAligned:
                 f"{where}: the model's labels {model_labels} do not match the data's labels "
                 f"{list(data_labels)} one to one; give label_map: {{MODEL_LABEL: DATA_LABEL, ...}}"
             )
-        order = [model_labels.index(m) for m in sorted(index, key=index.get)]
+        order = [model_labels.index(m) for m in sorted(index, key=lambda k: index[k])]
         return cls(model, data_labels, order)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> Any:

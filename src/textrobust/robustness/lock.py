@@ -12,11 +12,9 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from ..errors import ConfigError
-
-LOCK_NAME = ".lock"
+from ..layout import RunLayout
 
 
 @contextlib.contextmanager
@@ -33,7 +31,7 @@ def run_dir_lock(run_dir: str | os.PathLike) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows: no flock; runs are not guarded there
         yield
         return
-    path = Path(run_dir) / LOCK_NAME
+    path = RunLayout(run_dir).lock
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

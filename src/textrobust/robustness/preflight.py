@@ -1,6 +1,6 @@
-"""Check an experiment's optional language resources before anything is written or trained.
+"""Check an experiment's optional language extras before anything is written or trained.
 
-A missing resource (WordNet, the spaCy tagger, SmolLM2, the Bergamot models) would otherwise surface only when the
+A missing extra (WordNet, the spaCy tagger, SmolLM2, the Bergamot models) would otherwise surface only when the
 unit that needs it runs, possibly an hour in; here it is one :class:`~textrobust.errors.ResourceError` naming the
 condition, the operator and the package to install. Nothing is loaded.
 """
@@ -12,16 +12,16 @@ from typing import Any
 from ..errors import ResourceError
 
 
-def check_resources(exp: Any, needed: list[str]) -> None:
+def check_extras(exp: Any, needed: list[str]) -> None:
     """Raise ResourceError (prefixed with where in the spec) for the first missing optional resource of the
     conditions (augmentation operators, generation, POS checks) and of the shared attack resources ``needed``.
     Evaluations check their own (perturbation suites and attack options) in ``Evaluation.check``.
 
     Example:
-        >>> check_resources(load_experiment("examples/sst2_language_models.yaml"), [])  # doctest: +SKIP
+        >>> check_extras(load_experiment("examples/sst2_language_models.yaml"), [])  # doctest: +SKIP
     """
-    from ..augment.lm import check_causal_lm
     from ..extras import require
+    from ..models.causal_lm import check_causal_lm
     from .spec import resolve_path
     from .trainset import augment_pipeline
 
@@ -33,7 +33,7 @@ def check_resources(exp: Any, needed: list[str]) -> None:
 
     for name, cond in exp.conditions.items():
         for op in augment_pipeline(cond.augment, name)[0] if cond.augment else []:
-            at(f"conditions.{name}.augment.ops", op.check_resources)
+            at(f"conditions.{name}.augment.ops", op.check_extras)
         if cond.generate:
             at(f"conditions.{name}.generate", lambda g=cond.generate: check_causal_lm(resolve_path(g.model), g.method))
         if cond.adversarial and cond.adversarial.options.get("pos") == "spacy":

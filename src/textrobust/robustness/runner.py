@@ -16,25 +16,30 @@ changed config changes the fingerprint, so the unit runs again. Every file is wr
 at most the unit in progress. A unit that raises is retried (``retries``), then recorded in ``failed.json`` and
 in the summary while the other units go on; input errors (:class:`~textrobust.errors.TextRobustError`) stop the
 run instead, since every unit would hit them.
+
+Where units run is the executor's business (:mod:`textrobust.robustness.work`): it gets zero-argument work and hands
+back outcomes; retries, failure records and progress stay here.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..data import atomic_path
 from ..errors import ConfigError, TextRobustError
+from ..progress import Bar
 from .aggregate import aggregate
 from .lock import run_dir_lock
-from .spec import Experiment
-from .unit import Unit, Workspace, record_failure, run_unit, write_json
+from .spec import Experiment, FixedModel
+from .unit import Unit, Workspace, record_failure, write_json
+from .work import HERE, Executor, InProcessExecutor, UnitSync, UnitWork
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,10 @@ class Runner:
         *,
         progress: bool = True,
         command: str | None = None,
-        phase_hook: Callable[[str, str], None] | None = None,
         retries: int = 1,
-        executor: UnitExecutor | None = None,
+        executor: Executor | None = None,
+        sync: UnitSync | None = None,
+        work_type: type[UnitWork] = UnitWork,
     ) -> None:
         self.exp = exp
         self.run_dir = Path(run_dir or exp.output)
@@ -65,9 +71,9 @@ class Runner:
         # while the unit bar prints one line per unit there.
         self.ws = Workspace(exp, self.run_dir, progress=progress and sys.stderr.isatty())
         self.command = command
-        self.phase_hook = phase_hook or (lambda unit, phase: None)
         self.retries = retries
-        self.executor: UnitExecutor = executor or LocalExecutor()
+        self.executor: Executor = executor or InProcessExecutor()
+        self.sync, self.work_type = sync, work_type
         self.failed: list[dict[str, Any]] = []
 
     # -- planning ---------------------------------------------------------------------------------
@@ -79,10 +85,10 @@ class Runner:
         rows = []
         for u in units:
             cond = self.exp.conditions[u.condition]
-            if cond.model is not None:
+            if isinstance(cond.model, FixedModel):
                 rows.append({"unit": u.key, "model": cond.model.path, "done": u.key in done})
                 continue
-            n_train = len(data.train) * (1 + (cond.augment.n if cond.augment else 0))
+            n_train = len(data.train or ()) * (1 + (cond.augment.n if cond.augment else 0))
             if cond.generate:  # at most n_per_label per label
                 n_train += cond.generate.n_per_label * len(data.label_names)
             rows.append(
@@ -93,7 +99,9 @@ class Runner:
                     "done": u.key in done,
                 }
             )
-        attack_n = sum(min(ev.params.n, len(data.test)) for ev in self.ws.evaluations if ev.kind == "attack")
+        attack_n = sum(
+            min(getattr(ev.params, "n", 0), len(data.test)) for ev in self.ws.evaluations if ev.kind == "attack"
+        )
         return {
             "name": self.exp.name,
             "run_dir": str(self.run_dir),
@@ -133,44 +141,70 @@ class Runner:
     def _run_locked(self, resume: bool, started: float) -> Any:
         units = self.ws.units()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.run_dir / "config.json", self.exp.model_dump())
+        write_json(self.ws.layout.config_json, self.exp.model_dump())
         self._write_yaml()
         todo = [u for u in units if not (resume and self.ws.is_done(u))]
         log.info("%d of %d units to run", len(todo), len(units))
         self.failed = []
+        self.ws.runtime.apply_threads()
         with _UnitProgress(len(units), len(units) - len(todo), self.progress) as bar:
-            self.executor.run_units(self, todo, bar)
+            self._run_units(todo, bar)
         table = aggregate(self.ws, units)
         self._write_environment(started)
         return table
 
-    def _attempt(self, u: Unit, phase: Callable[[str], None]) -> None:
-        """Run one unit, retrying on unexpected errors; input errors stop the run (every unit would hit them)."""
-        for attempt in range(1, self.retries + 2):
+    def _run_units(self, todo: list[Unit], bar: _UnitProgress) -> None:
+        """Hand the units to the executor; retry those that raised (``retries`` times), record the rest in
+        ``failed.json``. Input errors stop the run: every unit would hit them."""
+        attempts = dict.fromkeys((u.key for u in todo), 0)
+        pending = todo
+        while pending:
+            retry: list[Unit] = []
+            work = [self._work(u, bar) for u in pending]
+            running = min(len(pending), self.executor.capacity)
+            bar.running(running if running > 1 else 0)
+            outcomes = self.executor.map(work)
             try:
-                self._run_unit(u, phase)
-                return
-            except TextRobustError:
-                raise
-            except Exception as exc:  # isolate: record it, let the other units finish
-                log.warning("%s failed (attempt %d of %d): %s", u.key, attempt, self.retries + 1, exc)
-                if attempt > self.retries:
-                    self.failed.append(record_failure(self.ws, u, exc, attempt))
+                for i, outcome in outcomes:
+                    u = pending[i]
+                    attempts[u.key] += 1
+                    if outcome.error is None:
+                        if outcome.value != HERE and self.sync is not None:
+                            self.sync.collect(u)  # bring the unit's files to this run directory
+                        bar.advance()
+                    elif isinstance(outcome.error, TextRobustError):
+                        raise outcome.error
+                    elif attempts[u.key] <= self.retries:
+                        log.warning("%s failed (attempt %d): %s; retrying", u.key, attempts[u.key], outcome.error)
+                        retry.append(u)
+                    else:
+                        log.warning("%s failed (attempt %d): %s", u.key, attempts[u.key], outcome.error)
+                        self.failed.append(self._failure(u, outcome, attempts[u.key]))
+                        bar.advance(failed=True)
+            finally:
+                outcomes.close()  # type: ignore[attr-defined]  # a generator: stops (and cancels) the rest
+            pending = retry
 
-    def _run_unit(self, u: Unit, phase: Callable[[str], None]) -> None:
-        run_unit(self.ws, u, phase)
+    def _work(self, u: Unit, bar: _UnitProgress) -> UnitWork:
+        return self.work_type(self.exp, self.run_dir, u, self.sync, self.ws, functools.partial(bar.phase, u.key))
+
+    def _failure(self, u: Unit, outcome: Any, attempts: int) -> dict[str, Any]:
+        info = record_failure(self.ws, u, outcome.error, attempts, outcome.traceback)
+        if self.sync is not None:
+            self.sync.publish(u, self.run_dir)
+        return info
 
     def _write_yaml(self) -> None:
         import yaml
 
-        with atomic_path(self.run_dir / "config.yaml") as tmp:
+        with atomic_path(self.ws.layout.config_yaml) as tmp:
             tmp.write_text(yaml.safe_dump(self.exp.model_dump(), sort_keys=False), encoding="utf-8")
 
     def _write_environment(self, started: float) -> None:
         from .environment import environment
 
-        prev = self.run_dir / "environment.json"
-        env = environment(self.exp.model.device, self.command)
+        prev = self.ws.layout.environment
+        env = environment(self.ws.runtime, self.command)
         env["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
         env["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         env["duration_s"] = round(time.time() - started, 1)
@@ -183,82 +217,34 @@ class Runner:
         write_json(prev, env)
 
 
-class UnitExecutor(Protocol):
-    """Runs a run's unfinished units somewhere (this process, a Ray cluster): calls :func:`run_unit` for each with
-    the runner's retry rule, appends failures to ``runner.failed`` and reports to ``bar`` (``advance`` per unit)."""
-
-    def run_units(self, runner: Runner, units: list[Unit], bar: _UnitProgress) -> None: ...
-
-
-class LocalExecutor:
-    """The default: units one after another in this process."""
-
-    def run_units(self, runner: Runner, units: list[Unit], bar: _UnitProgress) -> None:
-        for u in units:
-            runner.phase_hook(u.key, "start")
-            runner._attempt(u, lambda phase, u=u: bar.phase(u.key, phase))
-            bar.advance(failed=bool(runner.failed and runner.failed[-1]["unit"] == u.key))
-
-
-class _UnitProgress:
-    """Units done / total with ETA and the current unit and phase: a live rich bar on a terminal, one log line
-    per finished unit elsewhere (a CI log stays readable)."""
+class _UnitProgress(Bar):
+    """Units done / total with ETA and the current unit and phase: a live bar on a terminal, one log line per
+    finished unit elsewhere (a CI log stays readable), with the failed and running counts."""
 
     def __init__(self, total: int, done: int, enabled: bool) -> None:
-        self.total, self.done, self.failed, self.enabled = total, done, 0, enabled
-        self.in_flight = 0  # units running at once (set by executors that run several)
-        self.tty = enabled and sys.stderr.isatty()
-        self._progress: Any = None
-        self._started = time.time()
-
-    def __enter__(self) -> _UnitProgress:
-        if self.tty:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._progress = Progress(
-                TextColumn("[bold]units"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.description}"),
-                transient=False,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("", total=self.total, completed=self.done)
-        return self
+        super().__init__("units", total=total, done=done, enabled=enabled, lines="each", transient=False)
+        self.failed, self.in_flight = 0, 0
 
     def phase(self, unit: str, phase: str) -> None:
         log.info("%s: %s", unit, phase)
-        if self._progress is not None:
-            self._progress.update(self._task, description=f"{unit}: {phase}")
+        if self.live:  # a log gets one line per unit, not per phase
+            self.status(f"{unit}: {phase}")
 
     def running(self, n: int) -> None:
         """How many units are in flight now (shown next to the failed count)."""
         self.in_flight = n
-        if self._progress is not None:
-            self._progress.update(
-                self._task, description=f"running {n}" + (f", failed {self.failed}" if self.failed else "")
-            )
+        self._counts()
 
-    def advance(self, failed: bool = False) -> None:
-        self.done += 1
+    def advance(self, k: int = 1, failed: bool = False) -> None:
         self.failed += failed
-        if self._progress is not None:
-            self._progress.advance(self._task)
-        elif self.enabled:
-            elapsed = time.time() - self._started
-            print(
-                f"units {self.done}/{self.total}"
-                + (f" ({self.failed} failed)" if self.failed else "")
-                + (f", {self.in_flight} running" if self.in_flight else "")
-                + f", {elapsed:.0f} s elapsed",
-                file=sys.stderr,
-                flush=True,
-            )
+        self._counts()
+        super().advance(k)
 
-    def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+    def _counts(self) -> None:
+        parts = ([f"{self.failed} failed"] if self.failed else []) + (
+            [f"{self.in_flight} running"] if self.in_flight else []
+        )
+        self.status(", ".join(parts))
 
 
 def check_fail_under(table: Any, bounds: list[str]) -> list[str]:

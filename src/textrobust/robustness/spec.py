@@ -7,7 +7,7 @@ Example YAML::
       train: {path: "{data_dir}/sst2/train.tsv", text_column: sentence}
       test: {path: "{data_dir}/sst2/dev.tsv", text_column: sentence}
       train_size: 500
-    model: {name: minilm, max_length: 64, train: {epochs: 3, lr: 1e-4}}
+    model: {name: minilm, max_length: 64, device: auto, precision: auto, train: {epochs: 3, lr: 1e-4}}
     conditions:
       baseline: {}
       eda: {augment: {ops: "eda:path={data_dir}/word_resources/oewn_lexicon.json", n: 4}}
@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
+from ..models.config import TrainConfig
+from ..models.runtime import DEFAULT_MAX_LENGTH, Runtime
 from .evaluations import EVALUATIONS, build_evaluation
+from .evaluations.base import EvalParams
 from .evaluations.clean import CleanParams
 
 
@@ -75,27 +78,53 @@ class DataSpec(_Strict):
         return self
 
 
+_TRAIN = TrainConfig()  # one set of defaults: the library's (textrobust.models.TrainConfig), the CLI's and the spec's
+
+
 class TrainSpec(_Strict):
-    epochs: int = Field(3, ge=1)
-    lr: float = Field(1e-4, gt=0)
-    batch_size: int = Field(32, ge=1)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: int = Field(_TRAIN.epochs, ge=1)
+    lr: float = Field(_TRAIN.lr, gt=0)
+    batch_size: int = Field(_TRAIN.batch_size, ge=1)
+    weight_decay: float = Field(_TRAIN.weight_decay, ge=0)
+    warmup_ratio: float = Field(_TRAIN.warmup_ratio, ge=0, lt=1)
+    max_grad_norm: float = Field(_TRAIN.max_grad_norm, gt=0)
     early_stopping_patience: int | None = Field(None, ge=1)
 
 
 class ModelSpec(_Strict):
+    """The model to train (``name``: ``minilm``, a directory or a hub name) and how every model of the run runs
+    (``device``, ``precision``, ``max_tokens``, ``threads``: one :class:`~textrobust.models.runtime.Runtime`)."""
+
     name: str = "minilm"
-    max_length: int = Field(128, ge=2)
+    max_length: int = Field(DEFAULT_MAX_LENGTH, ge=2, description="truncation of the run's models, in tokens")
     batch_size: int | None = Field(
         None, ge=1, description="inference: fixed rows per forward pass (default: the device's token budget)"
     )
     max_tokens: int | None = Field(
         None, ge=1, description="inference: rows x padded width per forward pass (default 4,096 on CPU, 32,768 on CUDA)"
     )
-    device: str = "auto"
+    device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:N or mps")
+    precision: str = Field("auto", description="auto, fp32, bf16, fp16 (CUDA) or int8 (CPU inference)")
+    threads: int | None = Field(None, ge=1, description="torch threads (default: torch's choice)")
     train: TrainSpec = TrainSpec()
+
+    @model_validator(mode="after")
+    def _runtime(self) -> ModelSpec:
+        try:
+            self.runtime()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def runtime(self) -> Runtime:
+        """The run's :class:`~textrobust.models.runtime.Runtime` (its truncation is ``max_length``)."""
+        return Runtime(
+            device=self.device,
+            precision=self.precision,
+            max_tokens=self.max_tokens,
+            threads=self.threads,
+            max_length=self.max_length,
+        )
 
 
 class AugmentSpec(_Strict):
@@ -165,7 +194,7 @@ class FixedModel(_Strict):
     headers: dict[str, str] = Field({}, description="HTTP models: request headers (e.g. Authorization)")
 
 
-class UnitResources(_Strict):
+class UnitCompute(_Strict):
     """What one condition x seed unit asks a cluster for (``--backend ray``; the local backend ignores it)."""
 
     num_cpus: float = Field(1, gt=0, description="CPU cores per unit (also its torch threads)")
@@ -191,11 +220,15 @@ class ConditionSpec(_Strict):
 
 
 #: One entry of ``evaluations:``: the params model of a registered evaluation, chosen by its ``kind``.
-# Union[...] of a tuple built at import time: the registry decides the members, so PEP 604's `A | B` cannot be written.
-EvaluationEntry = Annotated[
-    Union[tuple(cls.Params for cls in EVALUATIONS.values())],  # type: ignore[valid-type]  # noqa: UP007
-    Field(discriminator="kind"),
-]
+# Union[...] of a tuple built at import time: the registry decides the members, so PEP 604's `A | B` cannot be
+# written, and a type checker cannot follow it: it sees the common base class instead.
+if TYPE_CHECKING:
+    EvaluationEntry = EvalParams
+else:
+    EvaluationEntry = Annotated[
+        Union[tuple(cls.Params for cls in EVALUATIONS.values())],  # noqa: UP007
+        Field(discriminator="kind"),
+    ]
 
 
 def _mapping_form(v: Any) -> Any:
@@ -219,9 +252,18 @@ class Experiment(_Strict):
     evaluations: list[EvaluationEntry] = Field(
         [CleanParams()], description="evaluation entries, each with a kind: " + ", ".join(EVALUATIONS)
     )
-    resources: dict[str, str] = Field({}, description="neighbours, lexicon, encoder, mlm: name -> path")
-    unit_resources: UnitResources = UnitResources()
+    resources: dict[str, str] = Field(
+        {}, description="attack resources, name -> path: neighbours, lexicon, encoder, mlm, stopwords"
+    )
+    unit_compute: UnitCompute = UnitCompute()
     output: str = "runs/experiment"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "unit_resources" in raw:
+            raise ValueError("unit_resources was renamed unit_compute in 0.2 ('resources' means attack resources)")
+        return raw
 
     @field_validator("evaluations", mode="before")
     @classmethod

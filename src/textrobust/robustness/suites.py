@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..augment._text import match_case
 from ..errors import ConfigError, ResourceError
+from ..text import match_case
 
 #: Built-in suites that are augmentation operators: name -> operator spec ("{data_dir}" is resolved at build time).
 OPERATOR_SUITES = {
@@ -145,8 +145,9 @@ def builtin_suites() -> list[str]:
     return sorted(OPERATOR_SUITES) + sorted(RULE_SUITES)
 
 
-def build_suite(name: str, op: str | dict[str, Any] | None = None) -> Suite:
-    """A suite from a built-in name, or from an augmentation operator spec given as ``op``."""
+def build_suite(name: str, op: str | dict[str, Any] | None = None, *, runtime: Any = None) -> Suite:
+    """A suite from a built-in name, or from an augmentation operator spec given as ``op`` (a model-backed
+    operator runs as ``runtime`` says)."""
     from ..augment import operator_from_spec, parse_op, row_rng
     from .spec import resolve_path
 
@@ -160,9 +161,11 @@ def build_suite(name: str, op: str | dict[str, Any] | None = None) -> Suite:
                 f"or give {{name: ..., op: OPERATOR_SPEC}}"
             )
         op = OPERATOR_SUITES[name]
-    operator = parse_op(resolve_path(op)) if isinstance(op, str) else operator_from_spec(op)
+    operator = (
+        parse_op(resolve_path(op), runtime=runtime) if isinstance(op, str) else operator_from_spec(op, runtime=runtime)
+    )
     try:  # a suite whose operator needs a missing resource (WordNet, a model) fails when it is built
-        operator.check_resources()
+        operator.check_extras()
     except ResourceError as exc:
         raise ResourceError(f"suite '{name}': {exc}") from None
 

@@ -151,7 +151,7 @@ def load_pack(pack: str | None) -> BehaviourPack:
 
     if pack is None or pack in BUILTIN_PACKS:
         name = pack or "sentiment"
-        text = resources.files("textrobust").joinpath("resources", BUILTIN_PACKS[name]).read_text("utf-8")
+        text = (resources.files("textrobust") / "resources" / BUILTIN_PACKS[name]).read_text("utf-8")
         return _parse_yaml(text, f"built-in pack '{name}'")
     path = Path(pack)
     if not path.is_file():

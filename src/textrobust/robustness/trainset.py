@@ -11,9 +11,10 @@ from typing import Any
 
 from ..data import LabeledData, atomic_path
 from ..errors import ConfigError
+from ..layout import UnitLayout
 from .evaluations.base import MetricInfo
 from .fingerprint import digest
-from .spec import AdversarialSpec, AugmentSpec, Experiment, GenerateSpec, resolve_path
+from .spec import AugmentSpec, Experiment, GenerateSpec, resolve_path
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ TRAIN_METRICS = [
 ]
 
 
-def new_model(exp: Experiment, labels: list[str], seed: int) -> Any:
+def new_model(exp: Experiment, labels: list[str], seed: int, runtime: Any = None) -> Any:
     """A fresh, unfitted classifier for this experiment (same seed = same initial head)."""
     from ..models import TextClassifier, TrainConfig
     from .resources import model_path
@@ -59,10 +60,9 @@ def new_model(exp: Experiment, labels: list[str], seed: int) -> Any:
         labels=labels,
         max_length=m.max_length,
         batch_size=m.batch_size,
-        max_tokens=m.max_tokens,
-        device=m.device,
         seed=seed,
         train_config=TrainConfig(**m.train.model_dump(), seed=seed),
+        runtime=runtime or m.runtime(),
     )
 
 
@@ -84,17 +84,24 @@ def _cached_frame(path: Path, make: Callable[[], Any]) -> Any:
     return frame
 
 
-def augment_pipeline(spec: AugmentSpec, condition: str) -> tuple[list[Any], list[Any]]:
+def augment_pipeline(spec: AugmentSpec, condition: str, runtime: Any = None) -> tuple[list[Any], list[Any]]:
     """The operators (applied side by side, see :mod:`textrobust.augment.pipeline`) and filters of a condition's
-    ``augment:``; bad specs fail here, before any training."""
+    ``augment:``, their models run as ``runtime`` says; bad specs fail here, before any training."""
     from ..augment import filter_from_spec, operators_from_config
 
-    ops = operators_from_config(spec.ops, f"conditions.{condition}.augment.ops", meant="one_of", resolve=resolve_path)
-    return ops, [filter_from_spec(f) for f in spec.filters]
+    where = f"conditions.{condition}.augment.ops"
+    ops = operators_from_config(spec.ops, where, meant="one_of", resolve=resolve_path, runtime=runtime)
+    return ops, [filter_from_spec(f, runtime=runtime) for f in spec.filters]
 
 
 def augmented_rows(
-    spec: AugmentSpec, condition: str, train: LabeledData, seed: int, cache_dir: Path, out: Path
+    spec: AugmentSpec,
+    condition: str,
+    train: LabeledData,
+    seed: int,
+    cache_dir: Path,
+    out: UnitLayout,
+    runtime: Any = None,
 ) -> LabeledData:
     """``spec.n`` variants per training row and operator (the rows ``textrobust augment`` would write), cached."""
     import pandas as pd
@@ -102,7 +109,7 @@ def augmented_rows(
     from ..augment import augment_rows
 
     def make() -> Any:
-        ops, filters = augment_pipeline(spec, condition)
+        ops, filters = augment_pipeline(spec, condition, runtime)
         dropped: dict[str, int] = {}
         rows = augment_rows(train.texts, train.labels, ops, seed=seed, n=spec.n, filters=filters, dropped=dropped)
         for name, k in dropped.items():
@@ -112,7 +119,7 @@ def augmented_rows(
     key = digest([digest([train.texts, train.labels]), spec.model_dump(), seed])
     frame = _cached_frame(cache_dir / f"augment-{key}.parquet", make)
     write_jsonl(
-        out / "augmented_sample.jsonl",
+        out.augmented_sample,
         [
             {
                 "operator": r.operator,
@@ -127,7 +134,15 @@ def augmented_rows(
 
 
 def generated_rows(
-    exp: Experiment, condition: str, gen: GenerateSpec, data: Any, seed: int, cache_dir: Path, out: Path, progress: bool
+    exp: Experiment,
+    condition: str,
+    gen: GenerateSpec,
+    data: Any,
+    seed: int,
+    cache_dir: Path,
+    out: UnitLayout,
+    progress: bool,
+    runtime: Any = None,
 ) -> LabeledData:
     """LAMBADA / few-shot rows for this unit (cached by training data, spec, model and seed)."""
     import pandas as pd
@@ -139,7 +154,7 @@ def generated_rows(
     def make() -> Any:
         selector = None
         if gen.select:  # LAMBADA's filter: a classifier trained on the original training set
-            selector = new_model(exp, train.label_names, seed).fit(train, data.validation, progress=progress)
+            selector = new_model(exp, train.label_names, seed, runtime).fit(train, data.validation, progress=progress)
         run = lambada_generate if gen.method == "lambada" else fewshot_generate
         kwargs = dict(gen.options)
         if gen.method == "lambada":
@@ -150,10 +165,10 @@ def generated_rows(
                 model=resolve_path(gen.model),
                 n_per_label=gen.n_per_label,
                 seed=seed,
-                device=exp.model.device,
+                runtime=runtime or exp.model.runtime(),
                 classifier=selector,
                 min_confidence=gen.min_confidence,
-                filters=[filter_from_spec(f, classifier=selector) for f in gen.filters],
+                filters=[filter_from_spec(f, runtime=runtime, classifier=selector) for f in gen.filters],
                 **kwargs,
             )
         except TypeError as exc:  # an unknown key in options
@@ -163,7 +178,7 @@ def generated_rows(
     key = digest([digest([train.texts, train.labels]), gen.model_dump(), exp.model.model_dump(), seed])
     frame = _cached_frame(cache_dir / f"generate-{key}.parquet", make)
     write_jsonl(
-        out / "generated_sample.jsonl",
+        out.generated_sample,
         [
             {"method": gen.method, "text": r.text, "label": train.label_names[r.label]}
             for r in frame.head(SAMPLE_ROWS).itertuples()
@@ -172,78 +187,55 @@ def generated_rows(
     return LabeledData(frame.text.tolist(), [int(y) for y in frame.label], train.label_names)
 
 
-def offline_adversarial_rows(
-    adv: AdversarialSpec,
-    clf: Any,
-    train: LabeledData,
-    val: LabeledData | None,
-    resources: dict[str, Any],
-    seed: int,
-    out: Path,
-    progress: bool,
-) -> LabeledData:
-    """Train ``clf`` on clean data, attack a fraction of the training set, return the successes (true labels)."""
-    from ..adversarial import adversarial_examples_for_training
-
-    clf.fit(train, val, progress=progress)
-    subset = train.sample(max(1, round(adv.fraction * len(train))), seed=seed)
-    texts, labels = adversarial_examples_for_training(
-        clf,
-        adv.recipe,
-        subset.texts,
-        subset.labels,
-        resources={**resources, **adv.options},
-        query_budget=adv.query_budget,
-        seed=seed,
-        progress=progress,
-    )
-    write_jsonl(
-        out / "augmented_sample.jsonl",
-        [
-            {
-                "operator": f"adversarial:{adv.recipe}",
-                "source_text": "",
-                "augmented_text": t,
-                "label": train.label_names[y],
-            }
-            for t, y in list(zip(texts, labels, strict=True))[:SAMPLE_ROWS]
-        ],
-    )
-    log.info("%d adversarial training examples from %d attacked", len(texts), len(subset))
-    return LabeledData(texts, [int(y) for y in labels], train.label_names)
+def write_adversarial_sample(out: UnitLayout, recipe: str, added: LabeledData) -> None:
+    """The first rows offline adversarial training added, for the report."""
+    rows = [
+        {"operator": f"adversarial:{recipe}", "source_text": "", "augmented_text": t, "label": added.label_names[y]}
+        for t, y in list(zip(added.texts, added.labels, strict=True))[:SAMPLE_ROWS]
+    ]
+    write_jsonl(out.augmented_sample, rows)
 
 
-def train_unit(ws: Any, condition: str, seed: int, out: Path, phase: Callable[[str], None]) -> tuple[Any, int]:
-    """Build this unit's training set and fit a fresh model on it; returns ``(model, training-set size)``."""
-    exp, data, cond = ws.exp, ws.data, ws.exp.conditions[condition]
-    cache_dir = ws.run_dir / "cache"
+def train_unit(ws: Any, condition: str, seed: int, out: UnitLayout, phase: Callable[[str], None]) -> tuple[Any, int]:
+    """Build this unit's training set and fit a fresh model on it; returns ``(model, training-set size)``.
+
+    Offline adversarial training adds its adversarial examples to the training set (returned size includes them);
+    online adversarial training adds them per epoch (not counted). Both are
+    :func:`textrobust.adversarial.adversarial_fit`, as ``textrobust train --adversarial`` is.
+    """
+    exp, data, cond, runtime = ws.exp, ws.data, ws.exp.conditions[condition], ws.runtime
+    cache_dir = ws.layout.cache
     train = data.train
     if cond.augment is not None:
         phase("augment")
-        train = train.concat(augmented_rows(cond.augment, condition, data.train, seed, cache_dir, out))
+        train = train.concat(augmented_rows(cond.augment, condition, data.train, seed, cache_dir, out, runtime))
     if cond.generate is not None:
         phase("generate")
-        train = train.concat(generated_rows(exp, condition, cond.generate, data, seed, cache_dir, out, ws.progress))
-    clf = new_model(exp, data.train.label_names, seed)
-    callback = None
+        rows = generated_rows(exp, condition, cond.generate, data, seed, cache_dir, out, ws.progress, runtime)
+        train = train.concat(rows)
+    clf = new_model(exp, data.train.label_names, seed, runtime)
     adv = cond.adversarial
-    if adv and adv.mode == "offline":
-        phase("adversarial examples")
-        train = train.concat(
-            offline_adversarial_rows(adv, clf, train, data.validation, ws.resources(), seed, out, ws.progress)
-        )
-        clf = clf.clone()
-    elif adv:
-        from ..adversarial import make_online_callback
+    if adv is None:
+        phase("train")
+        clf.fit(train, data.validation, progress=ws.progress)
+        return clf, len(train)
+    from ..adversarial import adversarial_fit
 
-        callback = make_online_callback(
-            adv.recipe,
-            adv.fraction,
-            adv.every_k_epochs,
-            seed=seed,
-            resources={**ws.resources(), **adv.options},
-            query_budget=adv.query_budget,
-        )
-    phase("train")
-    clf.fit(train, data.validation, epoch_callback=callback, progress=ws.progress)
-    return clf, len(train)
+    added = adversarial_fit(
+        clf,
+        train,
+        data.validation,
+        recipe=adv.recipe,
+        mode=adv.mode,
+        fraction=adv.fraction,
+        every_k_epochs=adv.every_k_epochs,
+        resources={**ws.resources(), **adv.options},
+        query_budget=adv.query_budget,
+        seed=seed,
+        progress=ws.progress,
+        phase=phase,
+    )
+    if adv.mode == "offline":
+        write_adversarial_sample(out, adv.recipe, added)
+        log.info("%d adversarial training examples added", len(added))
+    return clf, len(train) + len(added)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data import atomic_path
 from ..errors import ConfigError
+from ..layout import RunLayout, UnitLayout
 from .evaluations import EvalContext, Evaluation, MetricInfo, Score, build_evaluation
 from .fingerprint import digest
 from .inputs import LoadedData, load_data
@@ -75,6 +76,8 @@ class Workspace:
         self, exp: Experiment, run_dir: str | Path, *, progress: bool = False, data: LoadedData | None = None
     ) -> None:
         self.exp, self.run_dir, self.progress = exp, Path(run_dir), progress
+        # How every model of this run runs (classifier, encoders, LMs): built once, handed to each constructor.
+        self.runtime = exp.model.runtime()
         self.evaluations: list[Evaluation] = [build_evaluation(e) for e in exp.evaluations]
         self._data = data
         self._resources: dict[str, Any] | None = None
@@ -88,29 +91,37 @@ class Workspace:
         return self._data
 
     def resources(self) -> dict[str, Any]:
-        from .resources import build_resources, needed_resources
+        from ..adversarial.resources import build_resources
+        from .resources import needed_resources
+        from .spec import resolve_path
 
         if self._resources is None:
-            self._resources = build_resources(needed_resources(self.exp, self.evaluations), self.exp.resources)
+            names = needed_resources(self.exp, self.evaluations)
+            self._resources = build_resources(names, self.exp.resources, runtime=self.runtime, resolve=resolve_path)
         return self._resources
 
-    def context(self, seed: int = 0, raw_model: Any = None) -> EvalContext:
-        return EvalContext(self.data.label_names, seed, self.progress, self.resources, self.cache, raw_model)
+    def context(self, raw_model: Any = None) -> EvalContext:
+        return EvalContext(
+            self.data.label_names, self.runtime, self.progress, self.resources, self.cache, raw_model=raw_model
+        )
 
     def check(self) -> None:
         """Everything that can fail before training: recipes and options, evaluation files and labels, and
         metric names emitted twice."""
-        from .preflight import check_resources
-        from .resources import check_model_name, check_resource_paths, needed_resources
+        from ..adversarial.resources import check_resource_paths
+        from .preflight import check_extras
+        from .resources import check_model_name, needed_resources
+        from .spec import resolve_path
 
+        self.runtime.check()  # an absent GPU or an impossible precision: one line, before any model loads
         if not self.exp.fixed_models:
             check_model_name(self.exp.model.name)
         ctx = self.context()
         for ev in self.evaluations:
             ev.check(ctx)
         needed = needed_resources(self.exp, self.evaluations)
-        check_resource_paths(needed, self.exp.resources)
-        check_resources(self.exp, needed)
+        check_resource_paths(needed, self.exp.resources, resolve=resolve_path)
+        check_extras(self.exp, needed)
         for name, cond in self.exp.conditions.items():  # a missing model or server fails here, not mid-run
             if cond.model is not None:
                 self.fixed_model(name)
@@ -129,7 +140,7 @@ class Workspace:
         """The condition's already trained model (loaded once, labels checked against the data)."""
         if condition not in self._fixed:
             spec = self.exp.conditions[condition].model
-            self._fixed[condition] = load_fixed(spec, self.exp, self.data.label_names, condition)
+            self._fixed[condition] = load_fixed(spec, self.exp, self.data.label_names, condition, self.runtime)
         return self._fixed[condition]
 
     def units(self) -> list[Unit]:
@@ -158,19 +169,23 @@ class Workspace:
             for seed in self.exp.seeds
         ]
 
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.run_dir)
+
     def unit_dir(self, u: Unit) -> Path:
-        return self.run_dir / "units" / u.condition / f"seed{u.seed}"
+        return self.layout.unit(u.condition, u.seed).dir
 
     def is_done(self, u: Unit) -> bool:
         try:
-            return json.loads((self.unit_dir(u) / "done.json").read_text())["fingerprint"] == u.fingerprint
+            return json.loads(self.layout.unit(u.condition, u.seed).done.read_text())["fingerprint"] == u.fingerprint
         except (FileNotFoundError, json.JSONDecodeError, KeyError):
             return False
 
     def failure(self, u: Unit) -> dict[str, Any] | None:
         """The error of a unit whose last attempt with this fingerprint failed, else None."""
         try:
-            info = json.loads((self.unit_dir(u) / "failed.json").read_text())
+            info = json.loads(self.layout.unit(u.condition, u.seed).failed.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         return info if info.get("fingerprint") == u.fingerprint else None
@@ -187,7 +202,7 @@ def _model_digest(model: Any) -> str | None:
     return file_digest(resolve_path(model.path))
 
 
-def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str) -> Any:
+def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str, runtime: Any = None) -> Any:
     """A fixed model (a scan), its probability columns put in the data's label order."""
     from ..models import load_model
     from .labels import LabelAligned
@@ -196,12 +211,10 @@ def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str) ->
     remote = spec.path.startswith(("http://", "https://"))
     kwargs: dict[str, Any] = {
         "labels": spec.labels,
-        "device": exp.model.device,
+        "runtime": runtime or exp.model.runtime(),
         "max_length": exp.model.max_length,
         "batch_size": spec.batch_size or exp.model.batch_size,
     }
-    if not remote:
-        kwargs["max_tokens"] = exp.model.max_tokens
     if remote:
         kwargs.update(timeout=spec.timeout, retries=spec.retries, headers=spec.headers)
     model = load_model(spec.path if remote else resolve_path(spec.path), **kwargs)
@@ -209,9 +222,9 @@ def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str) ->
     return LabelAligned.wrap(model, data_labels, spec.label_map, where=f"conditions.{name}.model ({spec.path})")
 
 
-def evaluate(ws: Workspace, model: Any, seed: int, phase: Callable[[str], None]) -> tuple[list[Score], list[dict]]:
+def evaluate(ws: Workspace, model: Any, phase: Callable[[str], None]) -> tuple[list[Score], list[dict]]:
     """Run every evaluation on ``model``; returns the scores and the capped per-example records."""
-    ctx = ws.context(seed, raw_model=model)
+    ctx = ws.context(raw_model=model)
     cached = CachedModel(model)
     scores: list[Score] = []
     records: list[dict[str, Any]] = []
@@ -231,7 +244,7 @@ class PhaseTimer:
     """Passes phase names on to ``report`` and keeps the seconds spent in each (``done.json`` records them)."""
 
     def __init__(self, report: Callable[[str], None]) -> None:
-        self.report, self.seconds = report, {}
+        self.report, self.seconds = report, dict[str, float]()
         self._name, self._start = "", time.perf_counter()
 
     def __call__(self, name: str) -> None:
@@ -247,10 +260,10 @@ class PhaseTimer:
 
 def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: None) -> None:
     """Train and evaluate one unit and write its files; ``done.json`` is written last (see the module doc)."""
-    out = ws.unit_dir(u)
-    out.mkdir(parents=True, exist_ok=True)
-    for marker in ("done.json", "failed.json"):
-        (out / marker).unlink(missing_ok=True)
+    files = ws.layout.unit(u.condition, u.seed)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    for marker in (files.done, files.failed):
+        marker.unlink(missing_ok=True)
     timer = PhaseTimer(phase)
     t0 = time.perf_counter()  # train_seconds covers building the training set too (augmentation, attacks)
     fixed = ws.exp.conditions[u.condition].model
@@ -258,15 +271,15 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
         timer("load model")
         model, scores = ws.fixed_model(u.condition), []
     else:
-        model, n_train = train_unit(ws, u.condition, u.seed, out, timer)
+        model, n_train = train_unit(ws, u.condition, u.seed, files, timer)
         scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
-    more, records = evaluate(ws, model, u.seed, timer)
+    more, records = evaluate(ws, model, timer)
     timer.stop()
     scores += more
-    write_scores(out, u, scores)
-    write_jsonl(out / "examples.jsonl", records)
+    write_scores(files, u, scores)
+    write_jsonl(files.examples, records)
     write_json(
-        out / "done.json",
+        files.done,
         {
             "fingerprint": u.fingerprint,
             "seconds": time.perf_counter() - t0,
@@ -275,12 +288,12 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
     )
 
 
-def write_scores(out: Path, u: Unit, scores: list[Score]) -> None:
+def write_scores(files: UnitLayout, u: Unit, scores: list[Score]) -> None:
     """``metrics.json`` (tidy rows) and ``outcomes.parquet`` (per-item outcomes where an evaluation gives them)."""
     import pandas as pd
 
     write_json(
-        out / "metrics.json",
+        files.metrics,
         [
             {
                 "condition": u.condition,
@@ -309,20 +322,21 @@ def write_scores(out: Path, u: Unit, scores: list[Score]) -> None:
         if parts
         else pd.DataFrame({"evaluation": [], "metric": [], "item": [], "value": []})
     )
-    with atomic_path(out / "outcomes.parquet") as tmp:
+    with atomic_path(files.outcomes) as tmp:
         frame.to_parquet(tmp, index=False)
 
 
-def record_failure(ws: Workspace, u: Unit, exc: BaseException, attempts: int) -> dict[str, Any]:
-    """Write ``failed.json`` for a unit that raised; returns what was written."""
+def record_failure(ws: Workspace, u: Unit, exc: BaseException, attempts: int, trace: str = "") -> dict[str, Any]:
+    """Write ``failed.json`` for a unit that raised (``trace``: the traceback text, when it was raised in another
+    process); returns what was written."""
     info = {
         "unit": u.key,
         "fingerprint": u.fingerprint,
         "error": f"{type(exc).__name__}: {exc}".strip(),
         "attempts": attempts,
-        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+        "traceback": (trace or "".join(traceback.format_exception(exc)))[-4000:],
     }
-    out = ws.unit_dir(u)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "failed.json", info)
+    files = ws.layout.unit(u.condition, u.seed)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    write_json(files.failed, info)
     return info

@@ -19,66 +19,21 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..adversarial.setup import AttackSetup
 from ..errors import ConfigError
+from ..progress import Bar
 from .cluster import require_ray
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AttackSetup:
-    """What an actor needs to build the model and the attack where it runs: paths and names, not loaded objects.
-
-    ``resources`` maps resource names (neighbours, lexicon, encoder, mlm) to paths, the others come from the shared
-    data defaults as in the local CLI; ``options`` are recipe keyword arguments (e.g. ``pos="lexicon"``).
-    """
-
-    model: str
-    recipe: str
-    resources: dict[str, str] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    device: str = "auto"
-    cpu_bf16: bool = False
-    cpu_int8: bool = False
-    max_tokens: int | None = None
-
-    def key(self) -> str:
-        from ..adversarial import RECIPES
-
-        key = self.recipe.replace("-", "_")
-        if key not in RECIPES:
-            raise ConfigError(f"unknown recipe '{self.recipe}'; known: {', '.join(sorted(RECIPES))}")
-        return key
-
-    def build(self) -> Any:
-        """Load the model and the resources, and build the attack."""
-        from ..adversarial import RECIPES, build_attack
-        from ..models import load_model
-        from ..robustness.resources import build_resources
-
-        key = self.key()
-        model = load_model(self.model, device=self.device, max_tokens=self.max_tokens)
-        resources = build_resources(RECIPES[key].resources, self.resources)
-        for m in (model, *resources.values()):
-            if self.cpu_bf16 and hasattr(m, "cpu_bf16"):
-                m.cpu_bf16 = True
-            if self.cpu_int8 and hasattr(m, "cpu_int8"):
-                m.cpu_int8 = True
-            if self.max_tokens is not None and hasattr(m, "max_tokens"):
-                m.max_tokens = self.max_tokens
-        return build_attack(key, model, **resources, **self.options)
 
 
 class _AttackActor:
     """One model and attack, built once; attacks shards on request (its cache of model answers is kept)."""
 
     def __init__(self, setup: AttackSetup, threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(threads)
+        setup.runtime.replace(threads=threads).apply_threads()  # the actor's share of the machine
         self.attack = setup.build()
         self.cache: dict[str, Any] = {}
 
@@ -106,7 +61,7 @@ class ShardedAttack:
     def __init__(
         self, setup: AttackSetup, *, actors: int | None = None, num_cpus: float = 1, num_gpus: float = 0
     ) -> None:
-        setup.key()  # an unknown recipe fails here, before any actor starts
+        setup.check()  # an unknown recipe, option or resource path fails here, before any actor starts
         self.setup, self.num_cpus, self.num_gpus, self.n_actors = setup, num_cpus, num_gpus, actors
         self.actors: list[Any] = []
         self.labels: list[str] = []
@@ -152,12 +107,12 @@ class ShardedAttack:
         start = time.perf_counter()
         results, calls, sent, name = [], 0, 0, self.setup.recipe
         pool = ActorPool(self.actors)
-        with _bar(progress, len(texts), self.setup.recipe) as advance:
+        with Bar(f"attack {self.setup.recipe} (ray)", total=len(texts), unit="examples", enabled=progress) as bar:
             try:
                 for res, c, t, _name in pool.map_unordered(lambda a, s: a.run.remote(*s, options), shards):
                     results += res
                     calls, sent = calls + c, sent + t
-                    advance(len(res))
+                    bar.advance(len(res))
             except ray.exceptions.RayTaskError as exc:
                 raise getattr(exc, "cause", None) or exc from None
         results.sort(key=lambda r: r.index)
@@ -207,30 +162,3 @@ def _get(ray: Any, ref: Any) -> Any:
         raise (cause if cause is not None else exc) from None
     except ray.exceptions.RayTaskError as exc:
         raise getattr(exc, "cause", None) or exc from None
-
-
-class _bar:
-    """Examples attacked so far, on a rich bar (one line when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, name: str) -> None:
-        self.enabled, self.total, self.name = enabled, total, name
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda k: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn(f"attack {self.name} (ray)"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-        task = self.progress.add_task("attack", total=self.total)
-        self.progress.start()
-        return lambda k: self.progress.update(task, advance=k)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self.progress.stop()

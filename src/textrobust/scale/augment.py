@@ -31,20 +31,21 @@ from typing import Any
 
 from ..augment.base import Operator
 from ..augment.files import (
-    _IN_PROCESS_FILTERS,
+    IN_PROCESS_FILTERS,
     AugmentSummary,
-    _augment_chunk,
-    _clear_partial,
-    _columns,
-    _out_fmt,
-    _partial_paths,
-    _progress,
-    _Writer,
+    ChunkWriter,
+    augment_chunk,
     checked_ops,
+    clear_partial,
     operator_seeds,
+    output_columns,
+    output_format,
+    partial_paths,
 )
 from ..augment.filters import Filter
+from ..data.atomic import atomic_path
 from ..errors import ConfigError, DataError
+from ..progress import Bar
 from .cluster import require_ray
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def augment_file_ray(
     if not inp.is_file():
         raise DataError(f"{inp}: input file not found (--backend ray reads one CSV/TSV/JSONL/Parquet file)")
     kind = _in_fmt(inp)
-    _out_fmt(out)
+    output_format(out)
     if inp == out:
         raise ConfigError(f"augment_file_ray: output {out} would overwrite the input; choose another path")
     names = [o.spec_str() for o in ops]
@@ -110,10 +111,10 @@ def augment_file_ray(
     start = time.perf_counter()
     ds, total, done, has_labels = _read_pending(ray, inp, kind, text_column, label_column, parts)
     pipeline = (ops, names, seeds, n, keep_original, list(filters), text_column, label_column, has_labels, str(parts))
-    with _progress(progress, total, done) as advance:
+    with Bar("augment", total=total, done=done, unit="rows", enabled=progress, transient=False) as bar:
         if ds is not None:
             for row in _map(ray, ds, pipeline, batch_size, num_cpus, num_gpus, concurrency).iter_rows():
-                advance(int(row["rows"]))
+                bar.advance(int(row["rows"]))
     rows_out, dropped = _merge(
         parts, out, total, batch_size, text_column, label_column, has_labels, [f.name for f in filters]
     )
@@ -156,9 +157,8 @@ def _parts_dir(out: Path, fingerprint: dict[str, Any], resume: bool) -> Path:
         return parts
     shutil.rmtree(parts, ignore_errors=True)
     parts.mkdir(parents=True)
-    tmp = state.with_name(".state.json.tmp")
-    tmp.write_text(json.dumps({"fingerprint": fingerprint}), encoding="utf-8")
-    os.replace(tmp, state)
+    with atomic_path(state) as tmp:
+        tmp.write_text(json.dumps({"fingerprint": fingerprint}), encoding="utf-8")
     return parts
 
 
@@ -257,7 +257,7 @@ def _map(
     concurrency: int | None,
 ) -> Any:
     ops, filters = pipeline[0], pipeline[5]
-    model_backed = any(o.batched for o in ops) or any(getattr(f, "name", None) in _IN_PROCESS_FILTERS for f in filters)
+    model_backed = any(o.batched for o in ops) or any(getattr(f, "name", None) in IN_PROCESS_FILTERS for f in filters)
     common = {"batch_size": batch_size, "batch_format": "pyarrow", "num_cpus": num_cpus, "num_gpus": num_gpus}
     if not model_backed:  # stateless tasks: any worker, any number at once
         return ds.map_batches(_augment_batch, fn_args=(pipeline,), **common)
@@ -284,8 +284,8 @@ def _augment_batch(batch: Any, pipeline: tuple[Any, ...]) -> dict[str, list[int]
         texts = texts_all[start:end]
         labels = labels_all[start:end] if labels_all is not None else None
         dropped: dict[str, int] = {}
-        records = _augment_chunk(texts, labels, ops, names, seeds, n, rows[start], keep_original, filters, dropped)
-        frame = pd.DataFrame.from_records(records, columns=_columns(text_column, label_column, labels))
+        records = augment_chunk(texts, labels, ops, names, seeds, n, rows[start], keep_original, filters, dropped)
+        frame = pd.DataFrame.from_records(records, columns=output_columns(text_column, label_column, labels))
         _write_part(Path(parts), rows[start], rows[end - 1], frame, dropped)
         start = end
     return {"rows": [len(rows)]}
@@ -314,9 +314,8 @@ def _write_part(parts: Path, first: int, last: int, frame: Any, dropped: dict[st
     meta = dict(table.schema.metadata or {})
     meta[b"textrobust.dropped"] = json.dumps(dropped).encode()
     target = parts / f"part-{first:012d}-{last:012d}.parquet"
-    tmp = parts / f".{target.name}.{os.getpid()}.tmp"
-    pq.write_table(table.replace_schema_metadata(meta), tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
 
 
 def _merge(
@@ -335,10 +334,10 @@ def _merge(
     import pyarrow.parquet as pq
 
     files = sorted(parts.glob("part-*.parquet"), key=lambda p: int(p.stem.split("-")[1]))
-    columns = _columns(text_column, label_column, [] if has_labels else None)
+    columns = output_columns(text_column, label_column, [] if has_labels else None)
     dropped = {name: 0 for name in filter_names}
-    _clear_partial(out)  # the single-process writer's scratch files, from whatever ran before
-    writer = _Writer(out, {"bytes": 0, "parts": 0})
+    clear_partial(out)  # the single-process writer's scratch files, from whatever ran before
+    writer = ChunkWriter(out, {"bytes": 0, "parts": 0})
     pending: list[tuple] = []
     rows_out, next_row = 0, 0
     bounds = [min(b, total) for b in range(batch_size, total + batch_size, batch_size)]  # local chunk ends
@@ -365,5 +364,5 @@ def _merge(
             flush(bounds.pop(0))
     if next_row < total:
         raise DataError(f"{out}: rows {next_row}..{total - 1} have no output in {parts}; rerun with --resume")
-    writer.finish(_partial_paths(out)[1])  # no checkpoint file here: the parts directory is the checkpoint
+    writer.finish(partial_paths(out)[1])  # no checkpoint file here: the parts directory is the checkpoint
     return rows_out, dropped

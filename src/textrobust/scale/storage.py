@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.atomic import atomic_path
 from ..errors import ConfigError
+from ..layout import MARKERS, RunLayout
 
 log = logging.getLogger(__name__)
-
-#: Written last in a unit directory: a unit counts as finished (or failed) only once this is in the store.
-MARKERS = ("done.json", "failed.json")
 
 
 def is_uri(path: str | os.PathLike) -> bool:
@@ -84,10 +83,8 @@ class RunStore:
             dest = self.local / rel
             if only_missing and dest.exists() and dest.stat().st_size == info.get("size"):
                 continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.pull")
-            self.fs.get_file(path, str(tmp))
-            os.replace(tmp, dest)
+            with atomic_path(dest) as tmp:
+                self.fs.get_file(path, str(tmp))
             copied += 1
         return copied
 
@@ -118,7 +115,7 @@ class RunStore:
             self.fs.rm(self._remote(rel))
 
     def unit_prefix(self, condition: str, seed: int) -> str:
-        return f"units/{condition}/seed{seed}"
+        return RunLayout.unit_prefix(condition, seed)
 
     # -- a run's life cycle ------------------------------------------------------------------------------
     def __enter__(self) -> RunStore:

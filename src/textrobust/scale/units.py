@@ -1,153 +1,120 @@
-"""Experiment units as Ray tasks: ``textrobust run EXPERIMENT.yaml --backend ray``.
+"""Experiment units on Ray: ``textrobust run EXPERIMENT.yaml --backend ray``.
 
-Each unfinished condition x seed unit becomes one Ray task asking for the unit's resources (``unit_resources`` in
-the spec, or ``--num-cpus`` / ``--num-gpus``). The task rebuilds the run's :class:`~textrobust.robustness.Runner`
-from the (picklable) experiment and run directory — one per worker process, so data, encoders and caches are
-loaded once per worker, not once per unit — and runs the unit with the runner's own retry rule, the code the local
-backend runs. So the files, the caches, ``--resume``, ``summary.json`` and the report are the same as a local run's.
+:class:`RayExecutor` is an :class:`~textrobust.robustness.work.Executor`: it gets zero-argument work (the runner's
+:class:`~textrobust.robustness.work.UnitWork`, which carries the experiment and rebuilds its workspace once per
+worker process) and yields an outcome per task as each finishes; it never sees the runner. Each task asks the
+cluster for ``num_cpus`` / ``num_gpus`` (the spec's ``unit_compute``, or ``--num-cpus`` / ``--num-gpus``) and sets
+that many torch threads. The runner keeps retries (an exception inside a unit, or a worker that died, comes back as
+an outcome and is submitted again), failure records and progress, exactly as with the in-process executor; so the
+files, the caches, ``--resume``, ``summary.json`` and the report are the same as a local run's.
 
-Failures: an exception inside a unit is retried in the task (``retries``), then written to ``failed.json`` and
-reported, while the other units go on. A worker that dies (killed, out of memory, node lost) is retried by Ray
-(``max_retries=retries``), then recorded the same way. Input errors (:class:`~textrobust.errors.TextRobustError`)
-stop the run, as locally: every unit would hit them.
+:class:`StoreSync` moves a unit's files around it when the run directory is a URI the workers cannot see
+(:mod:`textrobust.scale.storage`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import TextRobustError
-from ..robustness.fingerprint import digest
+from ..layout import MARKERS
+from ..robustness.work import Outcome
 from .cluster import require_ray
-from .storage import MARKERS, RunStore, open_run_store, worker_store
+from .storage import RunStore, worker_store
 
 log = logging.getLogger(__name__)
 
 
 class RayExecutor:
-    """Hands a :class:`~textrobust.robustness.Runner`'s units to Ray tasks (the ``--backend ray`` executor).
-
-    ``num_cpus`` / ``num_gpus`` override the spec's ``unit_resources``; ``store`` is the run directory's store
-    when it is a URI (see :mod:`textrobust.scale.storage`). Ray must be initialised (:class:`RayCluster`).
+    """Runs tasks as Ray tasks of ``num_cpus`` CPUs and ``num_gpus`` GPUs each (Ray must be initialised:
+    :class:`RayCluster`); ``capacity`` is how many fit the cluster at once.
 
     Example:
         >>> with RayCluster():  # doctest: +SKIP
-        ...     Runner(exp, "runs/exp", executor=RayExecutor()).run()
+        ...     Runner(exp, "runs/exp", executor=RayExecutor(num_cpus=1)).run()
     """
 
-    def __init__(
-        self,
-        *,
-        num_cpus: float | None = None,
-        num_gpus: float | None = None,
-        store: RunStore | None = None,
-        poll_s: float = 1.0,
-    ) -> None:
-        self.num_cpus, self.num_gpus, self.store, self.poll_s = num_cpus, num_gpus, store, poll_s
+    def __init__(self, *, num_cpus: float = 1, num_gpus: float = 0, poll_s: float = 1.0) -> None:
+        self.num_cpus, self.num_gpus, self.poll_s = num_cpus, num_gpus, poll_s
 
-    def resources(self, exp: Any) -> tuple[float, float]:
-        req = exp.unit_resources
-        return (
-            self.num_cpus if self.num_cpus is not None else req.num_cpus,
-            self.num_gpus if self.num_gpus is not None else req.num_gpus,
-        )
-
-    def run_units(self, runner: Any, units: list[Any], bar: Any) -> None:
+    @property
+    def capacity(self) -> int:
         ray = require_ray()
-        if not units:
+        have = ray.cluster_resources()
+        slots = [have.get("CPU", 0) / self.num_cpus] + ([have.get("GPU", 0) / self.num_gpus] if self.num_gpus else [])
+        return max(1, int(min(slots)))
+
+    def map(self, tasks: Sequence[Callable[[], Any]]) -> Iterator[tuple[int, Outcome]]:
+        ray = require_ray()
+        if not tasks:
             return
-        num_cpus, num_gpus = self.resources(runner.exp)
-        store = self.store or open_run_store(runner.run_dir)
-        task = ray.remote(_unit_task).options(
-            num_cpus=num_cpus,
-            num_gpus=num_gpus,
-            max_retries=runner.retries,
-            retry_exceptions=False,
-            name="textrobust-unit",
+        remote = ray.remote(_call).options(
+            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0, name="textrobust-unit"
         )
-        # The runner's class travels too: a subclass (a test's failing unit, a user's own _run_unit) runs remotely.
-        spec = ray.put((type(runner), runner.exp, store, runner.retries, max(1, math.floor(num_cpus))))
-        pending = {task.remote(spec, u): u for u in units}
-        capacity = _capacity(ray, num_cpus, num_gpus)
-        log.info(
-            "%d units submitted to Ray (%s CPU, %s GPU each; about %d at a time)",
-            len(units),
-            num_cpus,
-            num_gpus,
-            capacity,
-        )
+        threads = max(1, math.floor(self.num_cpus))
+        pending = {remote.remote(task, threads): i for i, task in enumerate(tasks)}
+        log.info("%d tasks submitted to Ray (%s CPU, %s GPU each)", len(tasks), self.num_cpus, self.num_gpus)
         try:
             while pending:
-                bar.running(min(len(pending), capacity))
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll_s)
                 for ref in ready:
-                    u = pending.pop(ref)
-                    failure = self._collect(ray, runner, store, u, ref)
-                    if failure is not None:
-                        runner.failed.append(failure)
-                    bar.running(min(len(pending), capacity))
-                    bar.advance(failed=failure is not None)
-        except BaseException:
-            for ref in pending:  # an input error or Ctrl-C: stop the units still queued or running
+                    yield pending.pop(ref), _outcome(ray, ref)
+        finally:
+            for ref in pending:  # the caller stopped (an input error, Ctrl-C): cancel the tasks still queued
                 ray.cancel(ref, force=True)
-            raise
-
-    def _collect(self, ray: Any, runner: Any, store: RunStore, u: Any, ref: Any) -> dict[str, Any] | None:
-        """The unit's outcome: None when done, its failure record otherwise (raises input errors)."""
-        from ..robustness.unit import record_failure
-
-        try:
-            failure = ray.get(ref)
-        except TextRobustError as exc:  # Ray's error is an instance of the cause's class too: re-raise the cause
-            raise getattr(exc, "cause", None) or exc from None
-        except Exception as exc:  # the worker died (after Ray's retries) or the task could not be run
-            log.warning("%s: the Ray task failed: %s", u.key, exc)
-            cause = getattr(exc, "cause", None) or exc
-            failure = record_failure(runner.ws, u, cause, runner.retries + 1)
-            store.push(store.unit_prefix(u.condition, u.seed))
-            return failure
-        if store.staged:  # bring the unit's files to the driver; drop a marker of an earlier attempt first
-            for marker in MARKERS:
-                (runner.ws.unit_dir(u) / marker).unlink(missing_ok=True)
-            store.pull(store.unit_prefix(u.condition, u.seed))
-        return failure
 
 
-def _capacity(ray: Any, num_cpus: float, num_gpus: float) -> int:
-    """How many units the cluster runs at once (for the progress bar's running count)."""
-    have = ray.cluster_resources()
-    slots = [have.get("CPU", 0) / num_cpus] + ([have.get("GPU", 0) / num_gpus] if num_gpus else [])
-    return max(1, int(min(slots)))
-
-
-# -- the worker side -----------------------------------------------------------------------------------------
-# One runner per worker process and run, kept between tasks: the data, attack resources and per-run caches of a
-# Workspace are built once per worker instead of once per unit.
-_RUNNERS: dict[str, Any] = {}
-
-
-def _unit_task(spec: tuple[Any, ...], u: Any) -> dict[str, Any] | None:
-    """Run one unit in a Ray worker; returns None when done, the failure record when it failed after retries."""
+def _call(task: Callable[[], Any], threads: int) -> Any:
+    """Run one task in a Ray worker with ``threads`` torch threads (a reused worker keeps whatever its first task
+    set: make it explicit)."""
     import torch
 
-    runner_cls, exp, store, retries, threads = spec
-    torch.set_num_threads(threads)  # a reused worker keeps whatever its first task set: make it explicit
-    key = digest(
-        [exp.model_dump(), store.uri, str(store.local), runner_cls.__module__, runner_cls.__qualname__, retries]
-    )
-    local = worker_store(store, key)
-    runner = _RUNNERS.get(key)
-    if runner is None:
-        _RUNNERS.clear()  # one run at a time per worker: do not keep an old run's data and models alive
-        runner = _RUNNERS[key] = runner_cls(exp, local.local, progress=False, retries=retries)
-    prefix = local.unit_prefix(u.condition, u.seed)
-    for marker in MARKERS:  # the store must not show an earlier attempt as finished (or failed) meanwhile
-        local.remove(f"{prefix}/{marker}")
-    local.pull("cache", only_missing=True)  # augmented / generated rows another unit already made
-    runner.failed = []
-    runner._attempt(u, lambda phase: None)
-    local.push(prefix)
-    local.push("cache")
-    return runner.failed[-1] if runner.failed else None
+    torch.set_num_threads(threads)
+    return task()
+
+
+def _outcome(ray: Any, ref: Any) -> Outcome:
+    """The task's outcome; Ray's error (with the worker's traceback as text) turned back into the cause."""
+    try:
+        return Outcome(value=ray.get(ref))
+    except Exception as exc:  # the task raised, or the worker died (then there is no cause)
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, TextRobustError):
+            return Outcome(error=cause, traceback=str(exc))
+        return Outcome(error=cause if isinstance(cause, Exception) else exc, traceback=str(exc))
+
+
+class StoreSync:
+    """A :class:`~textrobust.robustness.work.UnitSync` over a staged :class:`RunStore` (a URI run directory): the
+    driver works in ``store.local``; each worker process in a local staging directory of its own, pulling the
+    shared caches before a unit and pushing the unit's files (markers last) after it."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    def worker_dir(self, key: str) -> Path:
+        return worker_store(self.store, key).local
+
+    def _at(self, local: Path) -> RunStore:
+        return RunStore(self.store.uri, local, staged=True)
+
+    def prepare(self, unit: Any, local: Path) -> None:
+        store, prefix = self._at(local), self.store.unit_prefix(unit.condition, unit.seed)
+        for marker in MARKERS:  # the store must not show an earlier attempt as finished (or failed) meanwhile
+            store.remove(f"{prefix}/{marker}")
+        store.pull("cache", only_missing=True)  # augmented / generated rows another unit already made
+
+    def publish(self, unit: Any, local: Path) -> None:
+        store = self._at(local)
+        store.push(self.store.unit_prefix(unit.condition, unit.seed))
+        store.push("cache")
+
+    def collect(self, unit: Any) -> None:
+        prefix = self.store.unit_prefix(unit.condition, unit.seed)
+        for marker in MARKERS:  # drop a marker of an earlier attempt first
+            (self.store.local / prefix / marker).unlink(missing_ok=True)
+        self.store.pull(prefix)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..layout import RunLayout
 from .crossed import MIN_SEEDS, Components, detectable
 
 
@@ -20,7 +21,7 @@ def pilot_power(pilot_dir: str | Path, n_seeds: int) -> list[dict[str, Any]]:
     Example:
         >>> rows = pilot_power("runs/pilot", n_seeds=5)  # doctest: +SKIP
     """
-    path = Path(pilot_dir) / "summary.json"
+    path = RunLayout(pilot_dir).summary
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:

@@ -15,9 +15,6 @@ from pydantic import Field
 from ...errors import ConfigError
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids
 
-#: Recipe arguments that are shared resources: they belong under the experiment's ``resources:``, not ``options:``.
-RESOURCE_OPTIONS = frozenset({"neighbours", "lexicon", "encoder", "mlm"})
-
 
 class AttackParams(EvalParams):
     kind: Literal["attack"] = "attack"
@@ -87,8 +84,9 @@ class AttackEvaluation(Evaluation):
 
     def resources(self) -> list[str]:
         from ...adversarial.recipes import RECIPES
+        from ...adversarial.setup import recipe_key
 
-        return list(RECIPES[self.params.recipe.replace("-", "_")].resources)
+        return list(RECIPES[recipe_key(self.params.recipe)].resources)
 
     def check(self, ctx: EvalContext) -> None:
         check_recipe(self.params.recipe, self.params.options)
@@ -139,9 +137,10 @@ class AttackEvaluation(Evaluation):
 def check_recipe(recipe: str, options: dict[str, Any]) -> None:
     """Unknown recipes, unknown options and resources given as options fail before any training."""
     from ...adversarial.recipes import check_recipe_options
+    from ...adversarial.resources import RESOURCES
 
     check_recipe_options(recipe, options)  # also rejects an unknown recipe
-    given = sorted(set(options) & RESOURCE_OPTIONS)
+    given = sorted(set(options) & set(RESOURCES))
     if given:
         raise ConfigError(
             f"recipe '{recipe}' options name resource(s) {given}: give their paths under the "

@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...data.records import example_record
+from ...models.runtime import Runtime
 
 #: How a metric's values read: ``share`` is a fraction in [0, 1] shown as a percentage (differences in points),
 #: ``percent`` is already 0..100, ``count`` and ``seconds`` are plain numbers, ``score`` a unitless number.
@@ -102,7 +103,9 @@ class EvaluationResult:
         out = None if outcomes is None else [float(x) for x in outcomes]
         self.scores.append(Score(evaluation, metric, float(value), None if items is None else list(items), out))
 
-    def add_outcomes(self, evaluation: str, metric: str, items: Sequence[str], outcomes: Sequence[float]) -> None:
+    def add_outcomes(
+        self, evaluation: str, metric: str, items: Sequence[str], outcomes: Sequence[float] | np.ndarray
+    ) -> None:
         """A metric that is the mean of per-item outcomes (NaN = does not count); NaN when none counts."""
         x = np.asarray(outcomes, dtype=float)
         value = float(np.nanmean(x)) if np.isfinite(x).any() else math.nan
@@ -126,12 +129,13 @@ class EvalContext:
     """What the runner gives every evaluation besides the model and the test data.
 
     ``resources()`` builds the attack resources the experiment needs (once, shared); ``cache`` lives for the
-    whole run (perturbed texts, loaded test packs: the same for every condition and seed); ``seed`` is the
-    unit's training seed; ``raw_model`` is the unwrapped model (attacks need it; ``model`` may be a cache).
+    whole run (perturbed texts, loaded test packs: the same for every condition and seed); ``raw_model`` is the
+    unwrapped model (attacks need it; ``model`` may be a cache); ``runtime`` is how any model an evaluation builds
+    runs (a model-backed perturbation suite).
     """
 
     label_names: list[str]
-    seed: int = 0
+    runtime: Runtime = field(default_factory=Runtime)
     progress: bool = False
     resources: Callable[[], dict[str, Any]] = dict
     cache: dict[Any, Any] = field(default_factory=dict)

@@ -69,9 +69,9 @@ class CalibrationEvaluation(Evaluation):
         y = np.asarray(test.labels)
         inputs: dict[str, tuple[list[int], list[str]]] = {"clean": (list(range(len(test))), list(test.texts))}
         for name, s in zip(suite_names(self.params.suites), self.params.suites, strict=True):
-            texts = perturbed_texts(s, self.params.seed, test, ctx)
-            rows = [i for i, t in enumerate(texts) if t is not None]
-            inputs[name] = (rows, [texts[i] for i in rows])
+            perturbed = perturbed_texts(s, self.params.seed, test, ctx)
+            rows = [i for i, t in enumerate(perturbed) if t is not None]
+            inputs[name] = (rows, [str(perturbed[i]) for i in rows])
         res, items = EvaluationResult(), item_ids(len(test))
         for name, (rows, texts) in inputs.items():
             ev = f"{self.name}:{name}"

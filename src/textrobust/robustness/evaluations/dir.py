@@ -29,9 +29,9 @@ class DirEvaluation(PackEvaluation):
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         index = self.label_index(model.labels)
         cases = self.pack().expand("dir", seed=self.params.seed, test_texts=test.texts, n_test=self.params.n_test)
-        probs = model.predict_proba([c.text for c in cases] + [c.perturbed for c in cases])
+        probs = model.predict_proba([c.text for c in cases] + [str(c.perturbed) for c in cases])  # DIR: both set
         base, pert = probs[: len(cases)], probs[len(cases) :]
-        watched = np.array([index[c.label] for c in cases])
+        watched = np.array([index[str(c.label)] for c in cases])
         rows = np.arange(len(cases))
         delta = pert[rows, watched] - base[rows, watched]
         tol = np.array([c.tolerance for c in cases])
@@ -50,7 +50,7 @@ class DirEvaluation(PackEvaluation):
                 c.id,
                 failed=failed[i],
                 original=c.text,
-                text=c.perturbed,
+                text=str(c.perturbed),
                 label=f"P({names[watched[i]]}) {c.direction} (±{c.tolerance:g})",
                 pred_original=names[base[i].argmax()],
                 pred=names[pert[i].argmax()],

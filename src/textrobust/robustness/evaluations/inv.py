@@ -6,12 +6,14 @@ Perturbations depend only on the suite seed and the row, so every condition and 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ...models.runtime import Runtime
 from ..suites import Suite, build_suite
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids, record
 
@@ -42,12 +44,12 @@ Suites = Annotated[list[str | SuiteSpec], AfterValidator(check_unique)]
 
 def perturbed_texts(suite_spec: str | SuiteSpec, seed: int, test: Any, ctx: EvalContext) -> list[str | None]:
     """The suite's perturbation of every test text (``None`` where it does not apply), computed once per run."""
-    suite = ctx.cached(("suite", str(suite_spec)), lambda: _build(suite_spec))
+    suite = ctx.cached(("suite", str(suite_spec)), lambda: _build(suite_spec, ctx.runtime))
     return ctx.cached(("perturbed", str(suite_spec), seed), lambda: suite.perturb(test.texts, seed))
 
 
-def _build(s: str | SuiteSpec) -> Suite:
-    return build_suite(s) if isinstance(s, str) else build_suite(s.name, s.op)
+def _build(s: str | SuiteSpec, runtime: Runtime | None = None) -> Suite:
+    return build_suite(s, runtime=runtime) if isinstance(s, str) else build_suite(s.name, s.op, runtime=runtime)
 
 
 class InvParams(EvalParams):
@@ -95,7 +97,7 @@ class InvEvaluation(Evaluation):
 
     def check(self, ctx: EvalContext) -> None:
         for s in self.params.suites:  # unknown suites and bad operator specs fail before training
-            ctx.cached(("suite", str(s)), lambda s=s: _build(s))
+            ctx.cached(("suite", str(s)), functools.partial(_build, s, ctx.runtime))
 
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         seed = self.params.seed
@@ -114,7 +116,7 @@ class InvEvaluation(Evaluation):
             rows = [i for i, p in enumerate(texts) if p is not None]
             ppred = np.full(len(texts), -1)
             for i in rows:
-                ppred[i] = probs[texts[i]].argmax()
+                ppred[i] = probs[str(texts[i])].argmax()
             applies = np.array([p is not None for p in texts])
             res.add_outcomes(ev, "accuracy", items, np.where(applies, ppred == y, np.nan))
             res.add_outcomes(ev, "invariance", items, np.where(applies, ppred == pred, np.nan))
@@ -125,12 +127,12 @@ class InvEvaluation(Evaluation):
                     items[i],
                     failed=ppred[i] != pred[i],
                     original=test.texts[i],
-                    text=texts[i],
+                    text=str(texts[i]),
                     label=names[y[i]],
                     pred_original=names[pred[i]],
                     pred=names[ppred[i]],
                     conf_original=clean[i].max(),
-                    conf=probs[texts[i]].max(),
+                    conf=probs[str(texts[i])].max(),
                     suite=suite,
                 )
                 for i in rows

@@ -27,7 +27,7 @@ class MftEvaluation(PackEvaluation):
         cases = self.pack().expand("mft", seed=self.params.seed)
         probs = model.predict_proba([c.text for c in cases])
         pred = probs.argmax(1)
-        expected = np.array([index[c.expect] for c in cases])
+        expected = np.array([index[str(c.expect)] for c in cases])  # MFT cases always name their expected label
         failed = pred != expected
         res = EvaluationResult()
         self.scores(cases, failed, res)

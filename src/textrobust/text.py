@@ -1,4 +1,5 @@
-"""Whitespace-preserving tokenisation shared by word- and character-level operators.
+"""Whitespace-preserving tokenisation shared by word- and character-level operators, attacks and perturbation
+suites (a leaf: the standard library only).
 
 A text is split into tokens (non-space runs) and the spaces between them, so ``"".join`` restores it exactly.
 Each token splits into leading punctuation, a core and trailing punctuation: ``'"Great!'`` -> ``'"', 'Great', '!'``.

@@ -1,4 +1,5 @@
-"""``resources`` command: which optional language resources are installed, where, and what to install."""
+"""``extras`` command: which optional language extras (WordNet, spaCy's tagger, SmolLM2, Bergamot) are installed,
+where, and what to install."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ from . import app
 
 
 @app.command()
-def resources(
+def extras(
     prepare: bool = typer.Option(
         False,
         "--prepare",
-        help="Make installed resources ready: write WordNet's "
+        help="Make installed extras ready: write WordNet's "
         "lexnames file (and an NLTK_DATA folder for other NLTK tools), and cache the "
         "dequantised SmolLM2 checkpoint (about 20 s once).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Optional offline resources (WordNet, spaCy tagger, SmolLM2, Bergamot): installed or not, where, and the
-    package that provides each."""
+    """Optional offline language extras (WordNet, spaCy tagger, SmolLM2, Bergamot): installed or not, where, and
+    the package that provides each."""
     from ..extras import prepare_wordnet, status
 
     prepared: dict[str, str] = {}
@@ -30,12 +31,12 @@ def resources(
         if rows["wordnet"]["available"]:
             prepared["wordnet"] = f"NLTK_DATA={prepare_wordnet()} (for NLTK-based tools: TextAttack, nlpaug)"
         if rows["smollm2"]["available"]:
-            from ..augment.lm import smollm2_checkpoint
+            from ..models.causal_lm import smollm2_checkpoint
 
             prepared["smollm2"] = f"dequantised checkpoint: {smollm2_checkpoint()}"
     rows_out = status()
     if as_json:
-        typer.echo(json.dumps({"resources": rows_out, "prepared": prepared}, indent=2))
+        typer.echo(json.dumps({"extras": rows_out, "prepared": prepared}, indent=2))
         return
     for r in rows_out:
         mark = "yes" if r["available"] else "no "
