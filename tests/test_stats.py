@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 from textrobust.stats import fiducial
-from textrobust.stats.binary import discordant_interval, runs_at_chance, wilson
+from textrobust.stats.binary import discordant_interval, runs_at_chance, wilson, wilson_near_boundary
 from textrobust.stats.crossed import (
     Estimate,
     components,
@@ -100,8 +100,13 @@ def test_wilson_and_the_paired_score_interval_by_hand():
     n = 600.0
     low, high = discordant_interval(np.array(0.0), np.array(0.0), np.array(n))
     assert (low, high) == pytest.approx((-(Z**2) / (n + Z**2), Z**2 / (n + Z**2)))
-    # 3 pairs favour the condition, none the baseline: MOVER of Wilson(3 of n) and Wilson(0 of n), uncorrelated.
-    l3, u3 = wilson(np.array(3.0), np.array(n))
+    # Near a boundary Wilson's bound is repaired by the one-sided Poisson bound (Brown, Cai & DasGupta 2001):
+    # 9 of 10 -> upper end 1 - chi2(2, 0.025) / 20, not Wilson's 0.982 (which covers a true 99% only 91% of the time).
+    low, high = wilson_near_boundary(np.array(9.0), np.array(10.0))
+    assert high == pytest.approx(1 - stats.chi2.ppf(0.025, 2) / 20) and low == pytest.approx(wilson(9.0, 10.0)[0])
+    # 3 pairs favour the condition, none the baseline: MOVER of the two cells' intervals, uncorrelated (one is 0).
+    l3 = min(float(wilson(np.array(3.0), np.array(n))[0]), stats.chi2.ppf(0.025, 6) / (2 * n))
+    u3 = float(wilson(np.array(3.0), np.array(n))[1])
     low, high = discordant_interval(np.array(3.0), np.array(0.0), np.array(n))
     assert low == pytest.approx(3 / n - math.sqrt((3 / n - l3) ** 2 + (Z**2 / (n + Z**2)) ** 2))
     assert high == pytest.approx(3 / n + (u3 - 3 / n))

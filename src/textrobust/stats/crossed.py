@@ -54,7 +54,15 @@ from typing import Any
 import numpy as np
 
 from . import fiducial
-from .binary import SPARSE, discordant_interval, is_binary, mcnemar_score_p, paired_counts, wilson_share
+from .binary import (
+    SPARSE,
+    discordant_interval,
+    is_binary,
+    mcnemar_score_p,
+    paired_counts,
+    wilson_near_boundary,
+    wilson_share,
+)
 from .design import Components, components, detectable, detectable_effect, detectable_range, mde_range, planning
 from .levels import CONFIDENCE, MIN_SEEDS, POWER
 
@@ -126,7 +134,7 @@ def mean_arrays(
     For 0/1 outcomes the interval is Wilson's at the design's effective sample size ``p (1 - p) / Var`` (Kish's
     design effect) with the same critical multiplier — near 0% or 100% a symmetric t interval undercovers — and,
     with fewer than :data:`SPARSE` successes or failures, contains Wilson's over the S x N cells as independent
-    trials (at exactly 0% or 100% sample variances are 0)."""
+    trials (at exactly 0% or 100% sample variances are 0), repaired near the boundary (Brown, Cai & DasGupta)."""
     x = np.asarray(tables, dtype=float)
     S, N = x.shape[-2:]
     r = crossed_t(x, S >= MIN_SEEDS if seeds_random is None else seeds_random, confidence)
@@ -136,7 +144,7 @@ def mean_arrays(
         n_eff = np.where(var > 0, p * (1 - p) / np.where(var > 0, var, 1.0), np.inf)
     z = fiducial.critical(r["a"], r["b"], r["nu1"], r["nu2"], 1 - confidence)
     d_low, d_high = wilson_share(p, n_eff, confidence, z=z)
-    f_low, f_high = wilson_share(p, np.full(p.shape, float(S * N)), confidence)
+    f_low, f_high = wilson_near_boundary(np.round(p * S * N), np.full(p.shape, float(S * N)), confidence)
     events = np.minimum(p, 1 - p) * S * N
     sparse = binary & (events < SPARSE - 1e-9)
     low = np.where(binary, np.where(sparse, np.minimum(d_low, f_low), d_low), r["low"])
