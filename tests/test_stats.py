@@ -254,6 +254,15 @@ def test_summarise_leaves_collapsed_runs_out_and_says_so():
     assert rows[("baseline", "clean", "accuracy")]["collapsed_seeds"] == []
     # the same run is left out of every metric of its condition
     assert rows[("x", "cal", "ece")]["collapsed_seeds"] == [2] and rows[("x", "cal", "ece")]["n_seeds"] == 3
+    assert acc["collapsed_left_out"] is True
+
+
+def test_a_condition_whose_every_run_collapsed_is_kept_and_flagged():
+    results, outcomes = _frame(np.random.default_rng(1), {("x", s): True for s in range(4)})
+    rows = {(r["condition"], r["evaluation"], r["metric"]): r for r in summarise(results, "baseline", outcomes, META)}
+    acc = rows[("x", "clean", "accuracy")]
+    assert acc["collapsed_seeds"] == [0, 1, 2, 3] and acc["collapsed_left_out"] is False and acc["n_seeds"] == 4
+    assert acc["mean"] == pytest.approx(0.5) and acc["verdict"] == "worse"  # a failed condition is not hidden
 
 
 def test_summarise_puts_test_set_claims_in_their_own_family():

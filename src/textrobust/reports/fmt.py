@@ -156,14 +156,18 @@ def design_text(cell: dict[str, Any]) -> str:
 
 
 def collapsed_text(cell: dict[str, Any]) -> str:
-    """``seed 2 left out: its model collapsed to chance`` for runs the statistics set aside."""
+    """``seed 2 left out: its model collapsed to chance on the clean test set`` for runs the statistics set aside
+    (or, when every run of the condition collapsed, that its numbers are those of failed runs)."""
     seeds = [s for s in cell.get("collapsed_seeds") or [] if is_number(s)]
     if not seeds:
         return ""
     which = ", ".join(str(s) for s in seeds)
+    plural = len(seeds) > 1
+    if cell.get("collapsed_left_out") is False:
+        return f"every run of this condition collapsed to chance on the clean test set (seeds {which}): failed runs"
     return (
-        f"seed{'s' if len(seeds) > 1 else ''} {which} left out: "
-        f"{'its model' if len(seeds) == 1 else 'their models'} collapsed to chance on the clean test set"
+        f"seed{'s' if plural else ''} {which} left out: "
+        f"{'their models' if plural else 'its model'} collapsed to chance on the clean test set"
     )
 
 

@@ -35,6 +35,7 @@ CELL_FIELDS = (
     "diff_mde_low",
     "diff_mde_high",
     "collapsed_seeds",
+    "collapsed_left_out",
 )
 #: The order verdicts are listed in: the questions a reader asks first come first.
 ROLE_ORDER = {"robustness": 0, "clean": 1, "calibration": 2, "cost": 3, "info": 4}

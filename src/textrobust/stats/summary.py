@@ -100,8 +100,12 @@ def summarise(
     meta = {(m["evaluation"], m["metric"]): m for m in metrics}
     tables = Outcomes(outcomes)
     collapsed = {} if models_fixed else collapsed_runs(tables, metrics)
+    # A condition whose every run collapsed keeps them (its numbers are then those of failed runs, and say so):
+    # leaving all out would make the condition vanish from the report.
+    seeds_of = results.groupby("condition").seed.apply(lambda s: {int(x) for x in s}).to_dict()
+    left_out = {c: s for c, s in collapsed.items() if seeds_of.get(c, set()) - s}
     results = results[
-        [int(s) not in collapsed.get(str(c), ()) for c, s in zip(results.condition, results.seed, strict=True)]
+        [int(s) not in left_out.get(str(c), ()) for c, s in zip(results.condition, results.seed, strict=True)]
     ]
     rows = []
     for (cond, ev, metric), group in results.groupby(["condition", "evaluation", "metric"], sort=False):
@@ -110,6 +114,7 @@ def summarise(
         group = group.sort_values("seed")
         row = _mean_row(cond, ev, metric, group, tables, bounds, confidence)
         row["collapsed_seeds"] = sorted(collapsed.get(str(cond), ()))
+        row["collapsed_left_out"] = str(cond) in left_out
         if cond != baseline:
             base = results[(results.condition == baseline) & (results.evaluation == ev) & (results.metric == metric)]
             row.update(
