@@ -14,7 +14,7 @@ D. ECE on this test set: coverage of its stated estimand vs the population's, an
 E. the per-seed tally under the null;
 F. boundaries and tiny n: Wilson / Newcombe coverage for fixed models (a scan) near 100%.
 
-Run (about 35 min on one core at the defaults; ``--quick`` about 4)::
+Run (about 15 min on one core at the defaults; ``--quick`` about 2)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stats_sim.py
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stats_sim.py --quick --sections A,B
