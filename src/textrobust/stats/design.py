@@ -263,13 +263,14 @@ def detectable_range(
     comp: Components, n_seeds: int, n_items: int, base: float | None = None, cond: float | None = None
 ) -> tuple[float | None, float | None]:
     """The MDE of :func:`detectable` with the measured seed part at either end of its :data:`MDE_RANGE` interval
-    (chi-square with ``comp.n_seeds - 1`` df); ``(None, None)`` when seeds are fixed or nothing varied."""
+    (chi-square with ``comp.n_seeds - 1`` df, also from a 2-seed pilot); ``(None, None)`` when the design holds
+    seeds fixed or nothing varied."""
     from scipy import stats
 
     args = _design(comp, n_seeds >= MIN_SEEDS, n_seeds, n_items)
-    if not (args["a"] > 0 and np.isfinite(args["a_df"])):
+    if not (args["a"] > 0 and comp.n_seeds >= 2):
         return None, None
-    tail, df = (1 - MDE_RANGE) / 2, args["a_df"]
+    tail, df = (1 - MDE_RANGE) / 2, float(comp.n_seeds - 1)
     shares = {} if base is None else {"base": base, "cond": cond if cond is not None else base}
     ends = np.array([args["a"] * df / stats.chi2.isf(tail, df), args["a"] * df / stats.chi2.ppf(tail, df)])
     out = detectable_effect(**{**args, "a": ends, "a_df": np.inf}, cells=n_seeds * n_items, **shares)
