@@ -442,7 +442,7 @@ def test_reports_imports_no_model_code(run_dir):
 
 
 def test_word_diff_and_formatting():
-    from textrobust.reports.fmt import diff_text, pct, pts, value_text, verdict
+    from textrobust.reports.fmt import diff_text, pct, pm_text, pts, value_text, verdict
     from textrobust.reports.textdiff import word_diff
 
     assert word_diff("the film was good", "the movie was good") == [
@@ -452,6 +452,9 @@ def test_word_diff_and_formatting():
         ["equal", "was good"],
     ]
     assert pct(0.8534) == "85.3%" and pts(-0.015) == "−1.5 pts" and pts(0.0) == "0.0 pts"
+    # An interval beside a mean: "±" only when it is symmetric; near 100% the honest interval is lopsided.
+    assert pm_text(0.5, 0.465, 0.535, "share") == "± 3.5"
+    assert pm_text(1.0, 0.994, 1.0, "share") == "[99.4%, 100.0%]"
     cell = {"mean": 0.5, "n_seeds": 3, "diff_mean": -0.04, "diff_ci_low": -0.07, "diff_ci_high": -0.01}
     assert verdict(cell, what="x", better="better x", worse="worse x", confidence=0.9) == {
         "kind": "worse",
@@ -507,8 +510,8 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
     }
     assert verdict(base, **kw)["text"] == (
         "better accuracy under attack: +6.1 pts (95% CI +3.0 to +9.2 over 3 seeds and 300 test examples, "
-        "p = 0.0021; Holm-adjusted p = 0.013 across 6 comparisons); better in 3 of 3 seeds "
-        "(exact McNemar p < 0.05 in 2)"
+        "p = 0.0021; Holm-adjusted p = 0.013 across 6 comparisons); seed by seed, better in 3 of 3 "
+        "(describes these trained models; not a test)"
     )
     no = {
         **base,
@@ -530,6 +533,11 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
             "this design detects changes of 3.0 pts or more (80% power); about 9 seeds would detect +2.0 pts"
         ),
     }
+    ranged = {**no, "diff_mde_low": 0.021, "diff_mde_high": 0.094}
+    assert (
+        "detects changes of 3.0 pts or more (80% power; 2.1 pts to 9.4 pts as far as 3 seeds can tell)"
+        in (verdict(ranged, **kw)["text"])
+    )
     more = {**no, "seeds_needed": None, "examples_needed": 33645}
     assert verdict(more, **kw)["text"].endswith(
         "more seeds alone would not; about 33,645 test examples would detect +2.0 pts"
@@ -550,6 +558,17 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
         "test examples, seeds held fixed; better on these runs, Holm-adjusted p = 0.013"
     )
     assert "2 seeds cannot tell this from seed-to-seed variation" in text and "about 4 seeds would detect" in text
+    # ECE and other metrics without per-example outcomes: a claim about this test set, in its own Holm family.
+    ece = {**base, "diff_method": "seeds", "scope": "test_set", "family_size": 2, "by_seed": []}
+    assert verdict(ece, **{**kw, "better": "lower ECE"})["text"] == (
+        "lower ECE on this test set: +6.1 pts (95% CI +3.0 to +9.2 over 3 seeds, on this test set, p = 0.0021; "
+        "Holm-adjusted p = 0.013 across 2 test-set comparisons)"
+    )
+    # A run that collapsed to chance is named, and the seeds counted are the ones the difference used.
+    lost = {**no, "collapsed_seeds": [4], "diff_n_seeds": 4, "n_seeds": 4}
+    text = verdict(lost, **kw)["text"]
+    assert "over 4 seeds and 300 test examples" in text
+    assert text.endswith("seed 4 left out: its model collapsed to chance on the clean test set")
     lower = {**base, "diff_mean": -0.03, "diff_ci_low": -0.05, "diff_ci_high": -0.01, "verdict": "better"}
     assert verdict(
         lower,

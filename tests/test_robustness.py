@@ -102,6 +102,10 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     acc = power[("clean", "accuracy")]
     assert acc["pilot_seeds"] == 2 and acc["examples"] == 120 and acc["seeds_random"] is True
     assert 0 < acc["mde_pilot"] < 1 and 0 < acc["mde_planned"] < 1
+    # 2 pilot seeds know the seed variance from 1 df: the planned MDE comes with the range that leaves open (none
+    # when the two seeds' differences agreed exactly: then a chi-square interval of 0 is 0)
+    low, high = acc["mde_planned_low"], acc["mde_planned_high"]
+    assert (low is None and acc["sd_seed"] == 0) or low <= acc["mde_planned"] + 1e-9 < high
 
     # The report reads the per-unit records the runner wrote (examples of attacks, INV failures, augmented rows).
     from textrobust.reports import build_report

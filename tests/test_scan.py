@@ -222,6 +222,10 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
         if r["condition"] == "http" and r["evaluation"] == "clean" and r["metric"] == "accuracy"
     )
     assert acc["diff_mean"] == 0 and acc["verdict"] == "no_change" and acc["diff_method"] == "examples"
+    # Two identical models: no discordant example, yet not a zero-width "0.0 [0.0, 0.0]" (Newcombe's interval).
+    assert acc["diff_ci_low"] < 0 < acc["diff_ci_high"] and acc["diff_mde"] > 0
+    html = (run / "report.html").read_text()
+    assert "too few seeds for an interval" not in html  # fixed models have no seeds to be few of
     report = json.loads((run / "report.json").read_text())
     assert report["header"]["model"]["name"].startswith("fixed models: ")
 

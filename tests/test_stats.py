@@ -1,12 +1,7 @@
-"""Statistics: hand-checked small cases, and a simulation that checks the intervals cover the true effect at the
-stated rate and that Holm keeps the family-wise false positive rate under 5% (seeded, vectorised, a few seconds).
-
-Simulated experiment: test examples have a difficulty ``b ~ N(1.8, 1.5^2)`` (logit scale; ~78% accuracy), every
-(condition, seed) model has an offset ``a ~ N(0, 0.15^2)`` and a per-example disagreement ``e ~ N(0, 0.6^2)``
-(fine-tuning seeds change which examples a model gets wrong), and the condition adds ``delta`` on the logit scale.
-The true effect is the difference in expected accuracy over the distribution of examples and seeds (3 or more
-seeds), or over examples for the trained models at hand (2 seeds: seed variance is not estimable; see
-``textrobust.stats.crossed``).
+"""Statistics by hand: small cases whose numbers are checked against formulas worked out beside them (the variance
+components of a 2 x 4 table, the paired t of two seeds, Wilson and Newcombe at the boundaries, the Behrens-Fisher
+distribution at its two ends, McNemar, Holm, the MDE, collapsed runs, the two Holm families of ``summarise()``).
+The simulation that checks the promises (family-wise error, coverage, power) is ``tests/test_stats_sim.py``.
 """
 
 from __future__ import annotations
@@ -14,11 +9,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
-from scipy import special, stats
+from scipy import stats
 
+from textrobust.stats import fiducial
+from textrobust.stats.binary import discordant_interval, runs_at_chance, wilson, wilson_near_boundary
 from textrobust.stats.crossed import (
-    MIN_SEEDS,
     Estimate,
     components,
     crossed_t,
@@ -30,70 +27,10 @@ from textrobust.stats.crossed import (
     planning,
     seed_estimate,
 )
+from textrobust.stats.design import Components, detectable, detectable_effect
+from textrobust.stats.summary import summarise
 
-MU, SD_ITEM, SD_SEED, SD_INT = 1.8, 1.5, 0.1, 0.6
-GH_X, GH_W = np.polynomial.hermite_e.hermegauss(80)
-GH_W = GH_W / GH_W.sum()
-
-
-def expected_accuracy(offset: np.ndarray, sd: float) -> np.ndarray:
-    """E[sigmoid(Z + offset)] for Z ~ N(MU, sd^2), elementwise in ``offset`` (Gauss-Hermite)."""
-    z = MU + sd * GH_X
-    return (GH_W * special.expit(z + np.asarray(offset)[..., None])).sum(-1)
-
-
-def simulate(rng, n_exp: int, seeds: int, items: int, delta: float):
-    b = rng.normal(MU, SD_ITEM, (n_exp, 1, 1, items))
-    a = rng.normal(0, SD_SEED, (n_exp, 2, seeds, 1))
-    e = rng.normal(0, SD_INT, (n_exp, 2, seeds, items))
-    p = special.expit(b + a + e + np.array([0.0, delta]).reshape(1, 2, 1, 1))
-    return (rng.random(p.shape) < p).astype(float), a[..., 0]
-
-
-def true_effect(delta: float, a: np.ndarray, seeds: int) -> np.ndarray:
-    if seeds >= 3:  # examples and seeds random
-        sd = math.sqrt(SD_ITEM**2 + SD_SEED**2 + SD_INT**2)
-        return np.full(a.shape[0], expected_accuracy(delta, sd) - expected_accuracy(0.0, sd))
-    sd = math.sqrt(SD_ITEM**2 + SD_INT**2)  # these models: their offsets are fixed, examples random
-    return (expected_accuracy(a[:, 1] + delta, sd) - expected_accuracy(a[:, 0], sd)).mean(1)
-
-
-@pytest.mark.parametrize("seeds", [2, 3, 5])
-def test_intervals_cover_the_true_effect(seeds):
-    rng = np.random.default_rng(seeds)
-    n_exp, delta = 2000, 0.15
-    y, a = simulate(rng, n_exp, seeds, 200, delta)
-    r = crossed_t(y[:, 1] - y[:, 0], seeds_random=seeds >= MIN_SEEDS)
-    truth = true_effect(delta, a, seeds)
-    coverage = float(np.mean((r["low"] <= truth) & (truth <= r["high"])))
-    assert 0.93 <= coverage <= 0.97, coverage
-    # The vectorised arithmetic is what difference() computes for one table.
-    one = difference(y[0, 1], y[0, 0], (0.0, 1.0))
-    assert (one.low, one.high, one.p) == pytest.approx((r["low"][0], r["high"][0], r["p"][0]))
-
-
-@pytest.mark.parametrize("seeds", [2, 3, 5])
-def test_verdicts_keep_the_family_wise_false_positive_rate(seeds):
-    """Six comparisons per report, none with a true effect: after Holm, at most 5% of reports claim any."""
-    rng = np.random.default_rng(100 + seeds)
-    n_exp, family = 1000, 6
-    y, _ = simulate(rng, n_exp * family, seeds, 200, 0.0)
-    r = crossed_t(y[:, 1] - y[:, 0], seeds_random=seeds >= MIN_SEEDS)
-    method = "seeds+examples" if seeds >= MIN_SEEDS else "examples"
-    p = r["p"].reshape(n_exp, family)
-    # Holm claims something in a report iff its smallest p is below alpha / family; check that shortcut against
-    # the real pipeline (holm + decide) on the first reports, then use it for all.
-    claims = (p.min(1) < 0.05 / family) & (seeds >= MIN_SEEDS)
-    for k in range(50):
-        kinds = [
-            decide(Estimate(float(r["estimate"][k * family + j]), None, None, method, seeds), q, True)
-            for j, q in enumerate(holm(list(p[k])))
-        ]
-        assert any(kind in ("better", "worse") for kind in kinds) == claims[k]
-    fwer = float(np.mean(claims))
-    assert fwer <= 0.05, fwer
-    if seeds >= MIN_SEEDS:  # and each test alone holds its 5% level (within simulation error)
-        assert float((r["p"] < 0.05).mean()) <= 0.06
+Z = stats.norm.isf(0.025)
 
 
 def test_components_by_hand():
@@ -107,23 +44,93 @@ def test_components_by_hand():
     assert c.seed == 0.0  # ms_seed < ms_resid: the seed component is set to 0, not negative
 
 
+def test_behrens_fisher_is_students_t_at_both_ends():
+    # Seed part only: exactly Student's t with S - 1 df; example part only: t with N - 1 df.
+    for nu in (2, 4, 9):
+        x = stats.t.isf([0.025, 0.05 / 12, 0.0005], nu)
+        assert fiducial.two_sided_p(x, np.ones(3), np.zeros(3), nu, 1e9) == pytest.approx([0.05, 0.05 / 6, 0.001])
+        assert fiducial.critical(np.array(1.0), np.array(0.0), nu, 1e9, 0.05) == pytest.approx(
+            stats.t.isf(0.025, nu), rel=1e-6
+        )
+    assert fiducial.two_sided_p(np.array(2.0), np.array(0.0), np.array(1.0), 2, 30) == pytest.approx(
+        2 * stats.t.sf(2.0, 30)
+    )
+    # In between it is never liberal: wider than either t alone would make it at the same total variance.
+    mid = fiducial.critical(np.array(0.5), np.array(0.5), 2, 1e9, 0.05)
+    assert Z < mid < stats.t.isf(0.025, 2)
+    assert fiducial.equivalent_df(mid, 0.95) == pytest.approx(2.85, abs=0.01)
+
+
+def test_crossed_t_uses_no_df_from_the_sample():
+    # The seed part has 2 df whatever the sample says: a table whose seed means agree by chance does not get
+    # Satterthwaite's larger df. With the example part 0 (every column the same) it is t(2) over the seed means.
+    x = np.tile(np.array([[0.0], [0.1], [0.3]]), (1, 5))
+    r = crossed_t(x, seeds_random=True)
+    means = x.mean(1)
+    half = stats.t.isf(0.025, 2) * means.std(ddof=1) / math.sqrt(3)
+    assert (r["low"], r["high"]) == pytest.approx((means.mean() - half, means.mean() + half))
+    assert r["p"] == pytest.approx(2 * stats.t.sf(means.mean() / (means.std(ddof=1) / math.sqrt(3)), 2))
+
+
 def test_difference_two_seeds_is_a_paired_test_over_examples():
-    cond = np.array([[1.0, 1, 1, 0, 1, 1], [1, 1, 0, 1, 1, 1]])
-    base = np.array([[1.0, 0, 1, 0, 0, 1], [1, 0, 0, 1, 0, 1]])
+    # Two seeds whose models agree on most examples (as fine-tuned seeds do): the paired t over examples of the
+    # seed-averaged difference, with N - 1 df (the score-interval floor over the cells is narrower here).
+    rng = np.random.default_rng(3)
+    cond = np.repeat((rng.random((1, 60)) < 0.8).astype(float), 2, axis=0)
+    base = np.repeat((rng.random((1, 60)) < 0.6).astype(float), 2, axis=0)
+    cond[1, :5] = 1 - cond[1, :5]
     est = difference(cond, base, (0.0, 1.0))
-    d = (cond - base).mean(0)  # per-example mean difference over the two seeds: [0, 1, 0, 0, 1, 0]
-    se = d.std(ddof=1) / math.sqrt(6)
-    q = stats.t.ppf(0.975, 5)
+    d = (cond - base).mean(0)  # per-example mean difference over the two seeds
+    se = d.std(ddof=1) / math.sqrt(60)
+    q = stats.t.ppf(0.975, 59)
     assert est.method == "examples" and est.estimate == pytest.approx(d.mean())
-    assert est.low == pytest.approx(d.mean() - q * se) and est.high == pytest.approx(d.mean() + q * se)
-    assert est.p == pytest.approx(2 * stats.t.sf(d.mean() / se, 5))
+    assert (est.low, est.high) == pytest.approx((d.mean() - q * se, d.mean() + q * se))
+    assert est.p == pytest.approx(2 * stats.t.sf(d.mean() / se, 59))
+
+
+def test_wilson_and_the_paired_score_interval_by_hand():
+    # Wilson: 8 of 10 -> centre (0.8 + z^2/20) / (1 + z^2/10), half z/(1 + z^2/10) sqrt(0.016 + z^2/400)
+    low, high = wilson(np.array(8.0), np.array(10.0))
+    centre, half = (0.8 + Z**2 / 20) / (1 + Z**2 / 10), Z / (1 + Z**2 / 10) * math.sqrt(0.016 + Z**2 / 400)
+    assert (low, high) == pytest.approx((centre - half, centre + half))
+    # n of n: the lower end is n / (n + z^2), never n / n.
+    assert wilson(np.array(2.0), np.array(2.0))[0] == pytest.approx(2 / (2 + Z**2))
+    # Paired difference with no discordant pair in n: each discordant cell's Wilson upper end is z^2 / (n + z^2)
+    # (0 of n), so the difference lies within -+ that — whether the pairs are all right or mixed.
+    n = 600.0
+    low, high = discordant_interval(np.array(0.0), np.array(0.0), np.array(n))
+    assert (low, high) == pytest.approx((-(Z**2) / (n + Z**2), Z**2 / (n + Z**2)))
+    # Near a boundary Wilson's bound is repaired by the one-sided Poisson bound (Brown, Cai & DasGupta 2001):
+    # 9 of 10 -> upper end 1 - chi2(2, 0.025) / 20, not Wilson's 0.982 (which covers a true 99% only 91% of the time).
+    low, high = wilson_near_boundary(np.array(9.0), np.array(10.0))
+    assert high == pytest.approx(1 - stats.chi2.ppf(0.025, 2) / 20) and low == pytest.approx(wilson(9.0, 10.0)[0])
+    # 3 pairs favour the condition, none the baseline: MOVER of the two cells' intervals, uncorrelated (one is 0).
+    l3 = min(float(wilson(np.array(3.0), np.array(n))[0]), stats.chi2.ppf(0.025, 6) / (2 * n))
+    u3 = float(wilson(np.array(3.0), np.array(n))[1])
+    low, high = discordant_interval(np.array(3.0), np.array(0.0), np.array(n))
+    assert low == pytest.approx(3 / n - math.sqrt((3 / n - l3) ** 2 + (Z**2 / (n + Z**2)) ** 2))
+    assert high == pytest.approx(3 / n + (u3 - 3 / n))
+
+
+def test_no_zero_width_interval_at_the_boundaries():
+    # 100% on 2 examples with one model: Wilson, not [100%, 100%].
+    m = mean_estimate(np.ones((1, 2)), (0.0, 1.0))
+    assert m.high == 1.0 and m.low == pytest.approx(2 / (2 + Z**2))
+    # Two conditions that never fail (3 seeds x 872 examples): an interval around 0, p = 1, an MDE above 0.
+    d = difference(np.ones((3, 872)), np.ones((3, 872)), (0.0, 1.0))
+    assert d.estimate == 0 and d.p == 1.0
+    assert d.high == pytest.approx(1 - 2616 / (2616 + Z**2)) and d.low == -d.high
+    assert d.mde is not None and 0.001 < d.mde < 0.01
+    # 0 of 50 under attack with 2 seeds: a lower end of 0 and an upper end above it.
+    z = mean_estimate(np.zeros((2, 50)), (0.0, 1.0))
+    assert z.low == 0.0 and z.high == pytest.approx(Z**2 / (100 + Z**2))
 
 
 def test_intervals_stay_inside_the_range():
     near_one = np.ones((3, 50))
     near_one[:, :2] = 0.0
     m = mean_estimate(near_one, (0.0, 1.0))
-    assert m.high <= 1.0 and m.low >= 0.0 and m.estimate == pytest.approx(0.96)
+    assert 0.0 <= m.low < m.estimate < m.high <= 1.0 and m.estimate == pytest.approx(0.96)
     big = difference(np.ones((3, 5)), np.zeros((3, 5)) + np.array([[0, 0, 0, 1, 0]]), (0.0, 1.0))
     assert -1.0 <= big.low <= big.high <= 1.0
     s = seed_estimate(np.array([0.99, 1.0, 0.98]), (0.0, 1.0))
@@ -149,12 +156,138 @@ def test_mcnemar_by_seed_by_hand():
     assert mcnemar_by_seed(cond * 0.5, base) is None  # not 0/1 outcomes
 
 
-def test_planning_finds_more_seeds_or_examples():
-    rng = np.random.default_rng(7)
-    y, _ = simulate(rng, 1, 3, 300, 0.1)
-    est = difference(y[0, 1], y[0, 0], (0.0, 1.0))
-    plan = planning(est.components, 0.02, seeds_random=True)
-    assert plan["seeds_needed"] is None or plan["seeds_needed"] >= 3
-    assert est.mde > 0 and planning(est.components, 0.0, True) == {"seeds_needed": None, "examples_needed": None}
-    big = planning(est.components, 0.5, seeds_random=True)
-    assert big["seeds_needed"] == 3  # a huge effect is detectable with what we have
+def test_holm_and_decide():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    est = Estimate(0.02, 0.01, 0.03, "seeds+examples", 3, 100, p=0.001)
+    assert decide(est, 0.003, True) == "better" and decide(est, 0.003, False) == "worse"
+    assert decide(est, 0.2, True) == "no_change"
+    assert decide(Estimate(0.02, 0.01, 0.03, "examples", 2, 100, p=0.001), 0.003, True) == "too_few_seeds"
+
+
+def test_mde_by_hand_and_where_it_grows():
+    # No seed part, known variance: (z_0.975 + z_0.8) x SE.
+    se = 0.01
+    plug_in = detectable_effect(np.array(0.0), np.array(se**2), 2, 1e9)
+    assert plug_in == pytest.approx((Z + stats.norm.isf(0.2)) * se, rel=2e-3)
+    # A seed part known from 2 df: the power is averaged over what it could be, so the MDE is larger than if the
+    # estimate were the truth, and shrinks with more seeds.
+    c = Components(3, 400, ms_seed=0.8, ms_item=0.3, ms_resid=0.25)
+    assert detectable(c, 3, 400) > detectable(c, 3, 400, predictive=False)
+    assert detectable(c, 10, 400) < detectable(c, 5, 400) < detectable(c, 3, 400)
+    # At 97% accuracy the variance grows as a change moves toward 50%: the MDE is for that, harder, direction.
+    args = (np.array(0.0), np.array(2e-5), 2, 1e9)
+    at_97 = detectable_effect(*args, base=0.97, cond=0.97, cells=3000)
+    assert at_97 > detectable_effect(*args)
+    assert planning(c, 0.0, True) == {"seeds_needed": None, "examples_needed": None}
+    assert planning(c, 0.5, True)["seeds_needed"] == 3  # a huge effect is detectable with what we have
+
+
+def test_runs_at_chance():
+    gap = np.full((3, 50), np.nan)
+    rng = np.random.default_rng(0)
+    a = np.hstack([np.stack([np.ones(50), rng.random(50) < 0.9, rng.random(50) < 0.55]), gap])
+    b = np.hstack([gap, np.stack([np.zeros(50), rng.random(50) < 0.9, rng.random(50) < 0.45])])
+    # seed 0 says "a" for everything; seed 1 is 90% right; seed 2 guesses
+    assert runs_at_chance([a.astype(float), b.astype(float)]).tolist() == [True, False, True]
+
+
+def _frame(rng: np.random.Generator, collapse: dict[tuple[str, int], bool]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """results and outcomes of a clean evaluation (accuracy + per-class recall) for 2 conditions x 4 seeds."""
+    labels = np.arange(200) % 2
+    results, outcomes = [], []
+    for cond in ("baseline", "x"):
+        for seed in range(4):
+            if collapse.get((cond, seed)):
+                right = labels == 0  # predicts class 0 for everything
+            else:
+                right = rng.random(200) < 0.85
+            for metric, values in (
+                ("accuracy", right.astype(float)),
+                ("recall:a", np.where(labels == 0, right, np.nan)),
+                ("recall:b", np.where(labels == 1, right, np.nan)),
+            ):
+                outcomes += [
+                    {
+                        "condition": cond,
+                        "seed": seed,
+                        "evaluation": "clean",
+                        "metric": metric,
+                        "item": str(i),
+                        "value": v,
+                    }
+                    for i, v in enumerate(values)
+                ]
+                results.append(
+                    {
+                        "condition": cond,
+                        "seed": seed,
+                        "evaluation": "clean",
+                        "metric": metric,
+                        "value": np.nanmean(values),
+                    }
+                )
+            results.append(
+                {"condition": cond, "seed": seed, "evaluation": "cal", "metric": "ece", "value": rng.random()}
+            )
+    return pd.DataFrame(results), pd.DataFrame(outcomes)
+
+
+META = [
+    {"evaluation": "clean", "metric": "accuracy", "range": [0, 1], "headline": True, "role": "clean",
+     "higher_is_better": True, "kind": "clean"},
+    {"evaluation": "clean", "metric": "recall:a", "range": [0, 1], "role": "clean", "higher_is_better": True,
+     "kind": "clean"},
+    {"evaluation": "clean", "metric": "recall:b", "range": [0, 1], "role": "clean", "higher_is_better": True,
+     "kind": "clean"},
+    {"evaluation": "cal", "metric": "ece", "range": [0, 1], "headline": True, "role": "calibration",
+     "higher_is_better": False, "kind": "calibration"},
+]  # fmt: skip
+
+
+def test_summarise_leaves_collapsed_runs_out_and_says_so():
+    results, outcomes = _frame(np.random.default_rng(1), {("x", 2): True})
+    rows = {(r["condition"], r["evaluation"], r["metric"]): r for r in summarise(results, "baseline", outcomes, META)}
+    acc = rows[("x", "clean", "accuracy")]
+    assert acc["collapsed_seeds"] == [2] and acc["n_seeds"] == 3 and acc["diff_n_seeds"] == 3
+    kept = results.query("condition == 'x' and metric == 'accuracy' and seed != 2").value
+    assert acc["mean"] == pytest.approx(kept.mean())  # the collapsed run's 50% is not averaged in
+    assert rows[("baseline", "clean", "accuracy")]["collapsed_seeds"] == []
+    # the same run is left out of every metric of its condition
+    assert rows[("x", "cal", "ece")]["collapsed_seeds"] == [2] and rows[("x", "cal", "ece")]["n_seeds"] == 3
+    assert acc["collapsed_left_out"] is True
+
+
+def test_a_condition_whose_every_run_collapsed_is_kept_and_flagged():
+    results, outcomes = _frame(np.random.default_rng(1), {("x", s): True for s in range(4)})
+    rows = {(r["condition"], r["evaluation"], r["metric"]): r for r in summarise(results, "baseline", outcomes, META)}
+    acc = rows[("x", "clean", "accuracy")]
+    assert acc["collapsed_seeds"] == [0, 1, 2, 3] and acc["collapsed_left_out"] is False and acc["n_seeds"] == 4
+    assert acc["mean"] == pytest.approx(0.5) and acc["verdict"] == "worse"  # a failed condition is not hidden
+
+
+def test_summarise_puts_test_set_claims_in_their_own_family():
+    results, outcomes = _frame(np.random.default_rng(2), {})
+    rows = {(r["condition"], r["evaluation"], r["metric"]): r for r in summarise(results, "baseline", outcomes, META)}
+    acc, ece = rows[("x", "clean", "accuracy")], rows[("x", "cal", "ece")]
+    assert (acc["scope"], acc["diff_method"], acc["family_size"]) == ("general", "seeds+examples", 1)
+    assert (ece["scope"], ece["diff_method"], ece["family_size"]) == ("test_set", "seeds", 1)
+    assert acc["diff_p_adjusted"] == pytest.approx(acc["diff_p"])  # a family of one: Holm changes nothing
+    assert acc["diff_mde_low"] <= acc["diff_mde"] <= acc["diff_mde_high"]
+
+
+def test_statistics_by_hand_without_outcomes():
+    # No per-example outcomes: the seed-only view (a paired t over the 3 seeds), about this test set.
+    t = pd.DataFrame(
+        {
+            "condition": ["baseline"] * 3 + ["x"] * 3,
+            "seed": [0, 1, 2] * 2,
+            "evaluation": ["clean"] * 6,
+            "metric": ["accuracy"] * 6,
+            "value": [0.80, 0.82, 0.84, 0.81, 0.83, 0.80],
+        }
+    )
+    x = next(r for r in summarise(t, metrics=META[:1]) if r["condition"] == "x")
+    diffs = np.array([0.01, 0.01, -0.04])
+    half = stats.t.isf(0.025, 2) * diffs.std(ddof=1) / math.sqrt(3)
+    assert (x["diff_ci_low"], x["diff_ci_high"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    assert x["diff_method"] == "seeds" and x["scope"] == "test_set" and x["verdict"] == "no_change"

@@ -76,6 +76,12 @@ def _print_power(rows: list[dict[str, Any]]) -> None:
             diff_text(r["mde_pilot"], r["unit"]).lstrip("+"),
             str(r["planned_seeds"]),
             diff_text(r["mde_planned"], r["unit"]).lstrip("+")
+            + (
+                f" ({diff_text(r['mde_planned_low'], r['unit']).lstrip('+')} to "
+                f"{diff_text(r['mde_planned_high'], r['unit']).lstrip('+')} as far as the pilot's seeds can tell)"
+                if r.get("mde_planned_low") is not None and r.get("mde_planned_high") is not None
+                else ""
+            )
             + ("" if r["seeds_random"] else " (seeds fixed: fewer than 3)"),
         )
     Console(stderr=True, width=120).print(table)

@@ -96,6 +96,22 @@ def diff_text(value: Any, unit: str) -> str:
     return signed_num(value)
 
 
+def pm_text(mean: Any, low: Any, high: Any, unit: str) -> str:
+    """An interval beside its mean: ``± 3.5`` when symmetric, ``[99.6%, 100.0%]`` when not (near 0% or 100% a share's
+    interval is lopsided, and a ``±`` would claim room above 100%); ``''`` without an interval.
+
+    Example:
+        >>> pm_text(0.5, 0.465, 0.535, "share"), pm_text(1.0, 0.996, 1.0, "share")
+        ('± 3.5', '[99.6%, 100.0%]')
+    """
+    if not (is_number(mean) and is_number(low) and is_number(high)):
+        return ""
+    below, above = mean - low, high - mean
+    if abs(above - below) <= 0.1 * max(above, below, 1e-12):
+        return "\u00b1 " + half_width(low, high, unit)
+    return f"[{value_text(low, unit)}, {value_text(high, unit)}]"
+
+
 def half_width(low: Any, high: Any, unit: str) -> str:
     """``± x`` half-width of an interval, in the unit's display scale (shares in points)."""
     if not (is_number(low) and is_number(high)):
@@ -125,20 +141,40 @@ def p_text(p: Any) -> str:
 
 
 def design_text(cell: dict[str, Any]) -> str:
-    """What varied in a difference's interval: seeds and test examples, test examples only, or seeds."""
-    method, seeds, examples = cell.get("diff_method"), cell.get("n_seeds"), cell.get("n_examples")
+    """What varied in a difference's interval, with the numbers behind it: seeds and test examples, test examples
+    only, or seeds on this test set."""
+    method, examples = cell.get("diff_method"), cell.get("n_examples")
+    seeds = cell.get("diff_n_seeds") if is_number(cell.get("diff_n_seeds")) else cell.get("n_seeds")
     ex = f"{examples} test examples" if is_number(examples) else "the test examples"
     if method == "seeds+examples":
         return f"over {seeds} seeds and {ex}"
     if method == "examples":
         return f"over {ex}" + (" (fixed models)" if cell.get("models_fixed") else ", seeds held fixed")
     if method == "seeds":
-        return f"over {seeds} seeds"
+        return f"over {seeds} seeds, on this test set"
     return ""
 
 
+def collapsed_text(cell: dict[str, Any]) -> str:
+    """``seed 2 left out: its model collapsed to chance on the clean test set`` for runs the statistics set aside
+    (or, when every run of the condition collapsed, that its numbers are those of failed runs)."""
+    seeds = [s for s in cell.get("collapsed_seeds") or [] if is_number(s)]
+    if not seeds:
+        return ""
+    which = ", ".join(str(s) for s in seeds)
+    plural = len(seeds) > 1
+    if cell.get("collapsed_left_out") is False:
+        return f"every run of this condition collapsed to chance on the clean test set (seeds {which}): failed runs"
+    return (
+        f"seed{'s' if plural else ''} {which} left out: "
+        f"{'their models' if plural else 'its model'} collapsed to chance on the clean test set"
+    )
+
+
 def seeds_tally(cell: dict[str, Any], higher_is_better: bool) -> str:
-    """``better in 3 of 3 seeds (McNemar p < 0.05 in 2)`` from the per-seed differences and tests."""
+    """The per-seed picture, said for what it is: a description of these trained models, not a test of the
+    condition (with large seed variance a tally like "3 of 3" turns up often when nothing changed). Two given
+    models (a scan): the exact McNemar test on the examples where they disagree, which is the evidence there."""
     by_seed = [r for r in cell.get("by_seed") or [] if is_number(r.get("diff"))]
     if not by_seed:
         return ""
@@ -152,19 +188,21 @@ def seeds_tally(cell: dict[str, Any], higher_is_better: bool) -> str:
             f"{theirs} the baseline, {p_text(r['p'])}"
         )
     good = [r for r in by_seed if (r["diff"] > 0) == higher_is_better and r["diff"] != 0]
-    sig = [r for r in good if is_number(r.get("p")) and r["p"] < 0.05]
-    text = f"better in {len(good)} of {len(by_seed)} seeds"
-    if any(is_number(r.get("p")) for r in by_seed):
-        text += f" (exact McNemar p < 0.05 in {len(sig)})"
-    return text
+    return f"seed by seed, better in {len(good)} of {len(by_seed)} (describes these trained models; not a test)"
 
 
 def _planning_text(cell: dict[str, Any], unit: str, diff: Any) -> str:
     parts = []
     if is_number(cell.get("diff_mde")):
-        parts.append(
-            f"this design detects changes of {diff_text(cell['diff_mde'], unit).lstrip('+')} or more (80% power)"
-        )
+        text = f"this design detects changes of {diff_text(cell['diff_mde'], unit).lstrip('+')} or more (80% power"
+        low, high = cell.get("diff_mde_low"), cell.get("diff_mde_high")
+        if is_number(low) and is_number(high):
+            seeds = cell.get("diff_n_seeds") if is_number(cell.get("diff_n_seeds")) else cell.get("n_seeds")
+            text += (
+                f"; {diff_text(low, unit).lstrip('+')} to {diff_text(high, unit).lstrip('+')} "
+                f"as far as {seeds} seeds can tell"
+            )
+        parts.append(text + ")")
     if is_number(diff) and diff != 0:
         if is_number(cell.get("seeds_needed")):
             parts.append(f"about {cell['seeds_needed']} seeds would detect {diff_text(diff, unit)}")
@@ -203,25 +241,34 @@ def verdict(
     interval = " ".join(x for x in (ci_text(low, high, confidence, unit=unit), design_text(cell)) if x)
     q = cell.get("diff_p_adjusted")
     family = cell.get("family_size")
-    holm = f"Holm-adjusted {p_text(q)} across {family} comparisons" if is_number(q) and is_number(family) else ""
-    tally = seeds_tally(cell, higher_is_better)
+    test_set = cell.get("scope") == "test_set"
+    kind_of = " test-set" if test_set else ""
+    holm = (
+        f"Holm-adjusted {p_text(q)} across {family}{kind_of} comparisons" if is_number(q) and is_number(family) else ""
+    )
+    tally = "; ".join(x for x in (seeds_tally(cell, higher_is_better), collapsed_text(cell)) if x)
     plan = _planning_text(cell, unit, diff)
+    where = " on this test set" if test_set else ""
+    n_seeds = cell.get("diff_n_seeds") if is_number(cell.get("diff_n_seeds")) else cell.get("n_seeds")
     if kind == "too_few_seeds":
         if not has_ci:
-            head = (
-                f"{what}: {shown}, too few seeds for an interval"
-                if is_number(diff)
-                else f"{what}: too few seeds for an interval"
+            count = f" ({n_seeds} seed{'' if n_seeds == 1 else 's'})" if is_number(n_seeds) else ""
+            # Given models (a scan) have no seeds: a metric that is not a mean over examples has no interval.
+            why = (
+                "no interval for this metric (not a mean over test examples)"
+                if cell.get("models_fixed")
+                else (f"too few seeds for an interval{count}")
             )
+            head = f"{what}: {shown}, {why}" if is_number(diff) else f"{what}: {why}"
             return {"kind": kind, "text": head + (f"; {tally}" if tally else "")}
         runs = {"better": "better", "worse": "worse", "no_change": "no detectable change"}.get(
             cell.get("these_runs") or "", ""
         )
         text = (
-            f"{what}: {shown} on these {cell.get('n_seeds')} training runs ({interval}"
+            f"{what}: {shown} on these {n_seeds} training runs ({interval}"
             + (f"; {runs} on these runs, {holm}" if runs and holm else "")
             + "); "
-            + f"{cell.get('n_seeds')} seeds cannot tell this from seed-to-seed variation"
+            + f"{n_seeds} seeds cannot tell this from seed-to-seed variation"
             + (f"; {tally}" if tally else "")
             + (f"; {plan}" if plan else "")
         )
@@ -230,11 +277,12 @@ def verdict(
     detail = ", ".join(x for x in (interval, stats) if x)
     if kind == "no_change":
         corrected = is_number(cell.get("diff_p")) and cell["diff_p"] < 1 - confidence
-        head = f"no detectable change in {what}" + (
-            f" after correcting for {family} comparisons" if corrected and family else ""
+        head = f"no detectable change in {what}{where}" + (
+            f" after correcting for {family}{kind_of} comparisons" if corrected and family else ""
         )
-        return {"kind": kind, "text": f"{head} ({shown}, {detail})" + (f"; {plan}" if plan else "")}
-    phrase = better if kind == "better" else worse
+        extra = "; ".join(x for x in (plan, collapsed_text(cell)) if x)
+        return {"kind": kind, "text": f"{head} ({shown}, {detail})" + (f"; {extra}" if extra else "")}
+    phrase = (better if kind == "better" else worse) + where
     return {"kind": kind, "text": f"{phrase}: {shown} ({detail})" + (f"; {tally}" if tally else "")}
 
 

@@ -122,6 +122,7 @@ def _environment():
         value_text=fmt.value_text,
         diff_text=fmt.diff_text,
         half_width=fmt.half_width,
+        pm_text=fmt.pm_text,
     )
     env.globals.update(is_number=fmt.is_number)
     return env

@@ -30,6 +30,12 @@ CELL_FIELDS = (
     "by_seed",
     "seed_view",
     "models_fixed",
+    "scope",
+    "diff_n_seeds",
+    "diff_mde_low",
+    "diff_mde_high",
+    "collapsed_seeds",
+    "collapsed_left_out",
 )
 #: The order verdicts are listed in: the questions a reader asks first come first.
 ROLE_ORDER = {"robustness": 0, "clean": 1, "calibration": 2, "cost": 3, "info": 4}

@@ -59,7 +59,7 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     """Write ``results.csv``, ``results.parquet`` and ``summary.json``; return the tidy table."""
     from ..data import save_frame
     from ..stats.crossed import CONFIDENCE, MIN_SEEDS
-    from ..stats.summary import METHOD, METHOD_FIXED, summarise
+    from ..stats.summary import METHOD, METHOD_FIXED, family_sizes, summarise
 
     run = ws.layout
     table = results_table(ws, units)
@@ -76,6 +76,7 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     metrics = metric_metadata(ws, table)
     fixed = ws.exp.fixed_models
     rows = summarise(table, ws.exp.baseline, outcomes, metrics, models_fixed=fixed) if len(table) else []
+    sizes = family_sizes(rows)
     write_json(
         run.summary,
         {
@@ -87,8 +88,12 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
             "correction": {
                 "method": "holm",
                 "alpha": round(1 - CONFIDENCE, 10),
-                "family": sum(bool(r.get("in_family")) for r in rows),
-                "scope": "every judged headline comparison with the baseline (the report's verdicts)",
+                "family": sizes["general"],
+                "scope": "every judged headline comparison with the baseline (the report's verdicts) whose "
+                "interval is over seeds and test examples",
+                "family_test_set": sizes["test_set"],
+                "scope_test_set": "judged comparisons whose interval is over seeds only (ECE and other metrics "
+                "without per-example outcomes): claims about this test set, corrected separately",
             },
             "rows": rows,
             "metrics": metrics,

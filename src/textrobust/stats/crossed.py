@@ -14,21 +14,27 @@ The model is the two-way crossed random-effects model of generalizability theory
 
 estimated as the variance of the per-seed mean differences over S (seed effects plus each seed's own example
 noise: an exact chi-square with S - 1 degrees of freedom) plus the example component that every seed shares
-(ANOVA method of moments, floored at 0), with a t interval on Satterthwaite's (1946) degrees of freedom. Two
-cheaper-looking choices failed the simulation in ``tests/test_stats.py``: plugging all three ANOVA
-components into one Satterthwaite sum was liberal (coverage 90-93% at 3 seeds when seeds vary a lot), and a
+(ANOVA method of moments, floored at 0). The two parts are combined by the Behrens-Fisher distribution
+(:mod:`textrobust.stats.fiducial`) rather than Satterthwaite's (1946) degrees of freedom: Satterthwaite's df come
+from the same sample, rise when the seed part comes out small by chance — exactly when |t| is large — and let
+Holm's family-wise error reach 8-12% at 3 seeds in simulation. Two other choices failed too: plugging all three
+ANOVA components into one Satterthwaite sum was liberal (coverage 90-93% at 3 seeds when seeds vary a lot), and a
 bootstrap over 2-5 seeds cannot represent seed variance at all (the bootstrap variance of a mean of S values is
 (S-1)/S of the truth and takes a handful of distinct values).
+
+For 0/1 outcomes the interval is widened, where needed, to a score interval over the S x N cells
+(:mod:`textrobust.stats.binary`): at 0% or 100%, or on a handful of examples, sample variances are 0 and a t
+interval has no width.
 
 With fewer than :data:`MIN_SEEDS` seeds the seed component has at most one degree of freedom: the crossed interval
 is then both unreliable (it covered 87-90% in simulation) and absurdly wide, so the estimand becomes the effect
 *for the trained models at hand*, averaged over the population of test examples (seeds fixed, examples random), and
 every verdict says so. Metrics that are not means of per-example outcomes (macro-F1, ECE, queries) get the
-seed-only view: a t interval over per-seed values, from :data:`MIN_SEEDS` seeds on.
+seed-only view: a t interval over per-seed values, from :data:`MIN_SEEDS` seeds on — about *this test set* only.
 
 Intervals of bounded metrics are intersected with the metric's range (a mean accuracy cannot leave [0, 1], a
 difference of accuracies cannot leave [-1, 1]); since the true value lies in the range, this never lowers coverage.
-Verdicts control the family-wise error rate over all judged comparisons of a run with Holm's (1979) procedure.
+Verdicts control the family-wise error rate with Holm's (1979) procedure (``textrobust.stats.summary``).
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -47,110 +53,153 @@ from typing import Any
 
 import numpy as np
 
-#: Seeds needed before seed variance is estimated (and before the seed-only view has an interval).
-MIN_SEEDS = 3
-CONFIDENCE = 0.95
-POWER = 0.8
+from . import fiducial
+from .binary import (
+    SPARSE,
+    discordant_interval,
+    is_binary,
+    mcnemar_score_p,
+    paired_counts,
+    wilson_near_boundary,
+    wilson_share,
+)
+from .design import Components, components, detectable, detectable_effect, detectable_range, mde_range, planning
+from .levels import CONFIDENCE, MIN_SEEDS, POWER
 
+__all__ = [
+    "CONFIDENCE",
+    "MIN_SEEDS",
+    "POWER",
+    "Components",
+    "Estimate",
+    "components",
+    "crossed_t",
+    "decide",
+    "detectable",
+    "difference",
+    "difference_arrays",
+    "holm",
+    "mcnemar_by_seed",
+    "mean_arrays",
+    "mean_estimate",
+    "planning",
+    "seed_estimate",
+]
 
-@dataclass(frozen=True)
-class Components:
-    """Mean squares of the seeds x examples table and the variance components they imply.
-
-    Example:
-        >>> c = components(np.array([[1., 0, 1, 1], [1, 0, 0, 1]]))
-        >>> round(c.ms_seed, 3), round(c.ms_item, 3), round(c.ms_resid, 3)
-        (0.125, 0.458, 0.125)
-    """
-
-    n_seeds: int
-    n_items: int
-    ms_seed: float
-    ms_item: float
-    ms_resid: float
-
-    @property
-    def seed(self) -> float:  # sigma2_seed
-        return max(self.ms_seed - self.ms_resid, 0.0) / self.n_items
-
-    @property
-    def item(self) -> float:  # sigma2_item
-        return max(self.ms_item - self.ms_resid, 0.0) / self.n_seeds
-
-    @property
-    def resid(self) -> float:
-        return self.ms_resid
-
-    def variance(
-        self, seeds_random: bool, n_seeds: int | None = None, n_items: int | None = None
-    ) -> tuple[float, float]:
-        """``(variance of the grand mean, degrees of freedom)`` expected for a design with ``n_seeds`` x
-        ``n_items`` (default: this one), from the components; :func:`crossed_t` is the same model on data.
-        With ``seeds_random`` False the seeds are fixed: only examples vary."""
-        S, N = n_seeds or self.n_seeds, n_items or self.n_items
-        if not seeds_random or S < 2:
-            return (self.resid + S * self.item) / (S * N), max(N - 1, 1)
-        seed_part = (self.resid + N * self.seed) / (S * N)  # E[MS_seed] / (S N)
-        item_part = self.item / N
-        denom = seed_part**2 / (S - 1) + item_part**2 / max(N - 1, 1)
-        return seed_part + item_part, (seed_part + item_part) ** 2 / denom if denom > 0 else S - 1
-
-
-def components(table: np.ndarray) -> Components:
-    """ANOVA mean squares of an ``S x N`` table (rows: seeds, columns: examples), no missing values."""
-    x = np.asarray(table, dtype=float)
-    S, N = x.shape
-    grand, rows, cols = x.mean(), x.mean(1), x.mean(0)
-    ms_seed = N * rows.var(ddof=1) if S > 1 else 0.0
-    ms_item = S * cols.var(ddof=1) if N > 1 else 0.0
-    resid = x - rows[:, None] - cols[None, :] + grand
-    ms_resid = (
-        float((resid**2).sum() / ((S - 1) * (N - 1))) if S > 1 and N > 1 else float(cols.var(ddof=1) if N > 1 else 0.0)
-    )
-    return Components(S, N, float(ms_seed), float(ms_item), ms_resid)
+Bounds = tuple[float | None, float | None]
 
 
 def crossed_t(tables: np.ndarray, seeds_random: bool, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:
     """The interval arithmetic of :func:`difference` / :func:`mean_estimate`, vectorised over a stack of complete
-    ``(..., S, N)`` tables: ``estimate, se, df, low, high, p`` (no range clipping). Used by the simulation test.
+    ``(..., S, N)`` tables: ``estimate, se, a, b, nu1, nu2, low, high, p`` (no floors, no range clipping).
 
-    Seeds random: ``Var = MS_seed / (S N) + max(MS_item - MS_resid, 0) / (S N)`` — the variance of the per-seed
-    means (seed effects and each seed's own example noise, an exact chi-square with S-1 df) plus the example
-    component shared by every seed (which the per-seed means cannot show, since every seed sees the same
-    examples) — with Satterthwaite's df. Seeds fixed: ``Var = MS_item / (S N)`` with N-1 df (a paired t over
+    Seeds random: the seed part ``a = MS_seed / (S N)`` — the variance of the per-seed means (seed effects and each
+    seed's own example noise, an exact chi-square with S - 1 df) — and the example part ``b = max(MS_item -
+    MS_resid, 0) / (S N)`` shared by every seed (which the per-seed means cannot show, since every seed sees the same
+    examples), combined by the Behrens-Fisher distribution of :mod:`textrobust.stats.fiducial`: no degrees of
+    freedom are estimated from the sample. Seeds fixed: ``b = MS_item / (S N)`` with N - 1 df (a paired t over
     examples of the seed-averaged difference).
     """
-    from scipy import stats
-
     x = np.asarray(tables, dtype=float)
     S, N = x.shape[-2:]
     rows, cols, grand = x.mean(-1), x.mean(-2), x.mean((-2, -1))
-    ms_item = S * cols.var(-1, ddof=1)
+    ms_item = S * cols.var(-1, ddof=1) if N > 1 else np.zeros_like(grand)
     if seeds_random and S > 1:
         ms_seed = N * rows.var(-1, ddof=1)
         resid = x - rows[..., None] - cols[..., None, :] + grand[..., None, None]
-        ms_resid = (resid**2).sum((-2, -1)) / ((S - 1) * (N - 1))
-        seed_part, item_part = ms_seed / (S * N), np.maximum(ms_item - ms_resid, 0.0) / (S * N)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            item_df = (ms_item - ms_resid) ** 2 / (ms_item**2 / (N - 1) + ms_resid**2 / ((S - 1) * (N - 1)))
-            denom = seed_part**2 / (S - 1) + np.where(item_part > 0, item_part**2 / item_df, 0.0)
-            df = np.where(denom > 0, (seed_part + item_part) ** 2 / denom, S - 1)
-        var = seed_part + item_part
+        ms_resid = (resid**2).sum((-2, -1)) / ((S - 1) * max(N - 1, 1))
+        a, b, nu1 = ms_seed / (S * N), np.maximum(ms_item - ms_resid, 0.0) / (S * N), float(S - 1)
+        resid = ms_resid / (S * N)
     else:
-        var, df = ms_item / (S * N), np.full_like(grand, max(N - 1, 1))
-    se = np.sqrt(var)
-    q = stats.t.ppf(0.5 + confidence / 2, df)
+        a, b, nu1, resid = np.zeros_like(grand), ms_item / (S * N), 1.0, np.zeros_like(grand)
+    nu2 = float(max(N - 1, 1))
+    se = np.sqrt(a + b)
+    half = fiducial.critical(a, b, nu1, nu2, 1 - confidence) * se
+    p = fiducial.two_sided_p(grand, a, b, nu1, nu2)
+    out = {"estimate": grand, "se": se, "a": a, "b": b, "resid": resid, "nu1": nu1, "nu2": nu2}
+    return {**out, "low": grand - half, "high": grand + half, "p": p}
+
+
+def _clip(low: np.ndarray, high: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = bounds
+    return (low if lo is None else np.maximum(low, lo)), (high if hi is None else np.minimum(high, hi))
+
+
+def mean_arrays(
+    tables: np.ndarray, bounds: Bounds = (None, None), confidence: float = CONFIDENCE, seeds_random: bool | None = None
+) -> dict[str, np.ndarray]:
+    """Mean of each complete ``(..., S, N)`` table with its interval (vectorised :func:`mean_estimate`): two-level
+    from MIN_SEEDS seeds (``seeds_random`` overrides), inside ``bounds``.
+
+    For 0/1 outcomes the interval is Wilson's at the design's effective sample size ``p (1 - p) / Var`` (Kish's
+    design effect) with the same critical multiplier — near 0% or 100% a symmetric t interval undercovers — and,
+    with fewer than :data:`SPARSE` successes or failures, contains Wilson's over the S x N cells as independent
+    trials (at exactly 0% or 100% sample variances are 0), repaired near the boundary (Brown, Cai & DasGupta)."""
+    x = np.asarray(tables, dtype=float)
+    S, N = x.shape[-2:]
+    r = crossed_t(x, S >= MIN_SEEDS if seeds_random is None else seeds_random, confidence)
+    binary = is_binary(x)
+    p, var = r["estimate"], r["se"] ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(
-            se > 0, 2 * stats.t.sf(np.abs(grand) / np.where(se > 0, se, 1), df), np.where(grand == 0, 1.0, 0.0)
+        n_eff = np.where(var > 0, p * (1 - p) / np.where(var > 0, var, 1.0), np.inf)
+    z = fiducial.critical(r["a"], r["b"], r["nu1"], r["nu2"], 1 - confidence)
+    d_low, d_high = wilson_share(p, n_eff, confidence, z=z)
+    f_low, f_high = wilson_near_boundary(np.round(p * S * N), np.full(p.shape, float(S * N)), confidence)
+    events = np.minimum(p, 1 - p) * S * N
+    sparse = binary & (events < SPARSE - 1e-9)
+    low = np.where(binary, np.where(sparse, np.minimum(d_low, f_low), d_low), r["low"])
+    high = np.where(binary, np.where(sparse, np.maximum(d_high, f_high), d_high), r["high"])
+    r["low"], r["high"] = _clip(low, high, bounds)
+    return r
+
+
+def difference_arrays(
+    cond: np.ndarray,
+    base: np.ndarray,
+    bounds: Bounds = (None, None),
+    confidence: float = CONFIDENCE,
+    seeds_random: bool | None = None,
+    mde: bool = True,
+) -> dict[str, np.ndarray]:
+    """Paired difference ``cond - base`` of complete ``(..., S, N)`` tables (vectorised :func:`difference`):
+    estimate, interval, p-value and (``mde``) minimum detectable effect. For 0/1 outcomes with fewer than
+    :data:`SPARSE` discordant cells (a model pair that disagrees on almost nothing) the interval is widened to the
+    paired score interval over the S x N cells (:func:`~textrobust.stats.binary.discordant_interval`) and the
+    p-value is at least McNemar's over them, so a difference of 0 out of 0 discordant pairs is never "exactly 0"."""
+    c, b = np.asarray(cond, dtype=float), np.asarray(base, dtype=float)
+    S, N = c.shape[-2:]
+    r = crossed_t(c - b, S >= MIN_SEEDS if seeds_random is None else seeds_random, confidence)
+    binary = is_binary(c) & is_binary(b)
+    counts = paired_counts(np.where(binary[..., None, None], c, 0), np.where(binary[..., None, None], b, 0))
+    n_low, n_high = discordant_interval(counts[1], counts[2], np.full(counts[0].shape, float(S * N)), confidence)
+    sparse = binary & (counts[1] + counts[2] < SPARSE)  # few discordant cells: no normal approximation holds
+    r["low"] = np.where(sparse, np.minimum(r["low"], n_low), r["low"])
+    r["high"] = np.where(sparse, np.maximum(r["high"], n_high), r["high"])
+    r["p"] = np.where(sparse, np.maximum(r["p"], mcnemar_score_p(counts[1], counts[2])), r["p"])
+    r["low"], r["high"] = _clip(r["low"], r["high"], diff_bounds(bounds))
+    r["base_mean"] = np.where(binary, b.mean((-2, -1)), np.nan)
+    r["cond_mean"] = np.where(binary, c.mean((-2, -1)), np.nan)
+    if mde:
+        r["mde"] = detectable_effect(
+            r["a"],
+            r["b"],
+            r["nu1"],
+            r["nu2"],
+            resid=r["resid"],
+            cells=float(S * N),
+            base=r["base_mean"],
+            cond=r["cond_mean"],
+            alpha=1 - confidence,
         )
-    return {"estimate": grand, "se": se, "df": df, "low": grand - q * se, "high": grand + q * se, "p": p}
+    return r
 
 
 @dataclass
 class Estimate:
     """A mean or a difference with its interval. ``method``: ``seeds+examples`` (both random), ``examples``
-    (seeds fixed: fewer than MIN_SEEDS), ``seeds`` (per-seed values only) or ``none`` (no interval)."""
+    (seeds fixed: fewer than MIN_SEEDS), ``seeds`` (per-seed values only: the test set is held fixed) or ``none``
+    (no interval). ``mde_low``/``mde_high``: the MDE's range given what the seeds can tell about seed variance;
+    ``shares``: the two conditions' means when the outcomes are 0/1 (the MDE depends on where they sit)."""
 
     estimate: float
     low: float | None
@@ -163,6 +212,9 @@ class Estimate:
     p: float | None = None
     mde: float | None = None
     components: Components | None = None
+    mde_low: float | None = None
+    mde_high: float | None = None
+    shares: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -170,24 +222,9 @@ class Estimate:
         return d
 
 
-def _interval(
-    est: float, var: float, df: float, bounds: tuple[float | None, float | None], confidence: float
-) -> tuple[float, float, float, float]:  # the seed-only view
-    """``(low, high, p, mde)`` of a t interval, intersected with ``bounds``."""
-    from scipy import stats
-
-    se = math.sqrt(max(var, 0.0))
-    q = float(stats.t.ppf(0.5 + confidence / 2, df))
-    low, high = est - q * se, est + q * se
-    lo, hi = bounds
-    low = low if lo is None else max(low, lo)
-    high = high if hi is None else min(high, hi)
-    if se > 0:
-        p = float(2 * stats.t.sf(abs(est) / se, df))
-    else:
-        p = 1.0 if est == 0 else 0.0
-    mde = (q + float(stats.t.ppf(POWER, df))) * se
-    return low, high, p, mde
+def _finite(v: Any) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def row_means(table: np.ndarray) -> np.ndarray:
@@ -207,44 +244,44 @@ def complete_columns(*tables: np.ndarray) -> np.ndarray | None:
     return both if np.array_equal(both, anyv) and both.any() else None
 
 
-def _crossed(x: np.ndarray, bounds: tuple[float | None, float | None], confidence: float) -> Estimate:
+def _estimate(r: dict[str, np.ndarray], x: np.ndarray, confidence: float) -> Estimate:
+    """One table's arrays as an :class:`Estimate` (the df reported is the Student df with the same multiplier)."""
     seeds_random = x.shape[0] >= MIN_SEEDS
-    r = {k: float(v) for k, v in crossed_t(x, seeds_random, confidence).items()}
-    lo, hi = bounds
-    low = r["low"] if lo is None else max(r["low"], lo)
-    high = r["high"] if hi is None else min(r["high"], hi)
-    from scipy import stats
-
-    mde = (float(stats.t.ppf(0.5 + confidence / 2, r["df"])) + float(stats.t.ppf(POWER, r["df"]))) * r["se"]
+    se = float(r["se"][0])
+    half = max(float(r["high"][0] - r["estimate"][0]), float(r["estimate"][0] - r["low"][0]))
+    mult = fiducial.critical(r["a"], r["b"], r["nu1"], r["nu2"], 1 - confidence)
     return Estimate(
-        r["estimate"],
-        low,
-        high,
+        float(r["estimate"][0]),
+        float(r["low"][0]),
+        float(r["high"][0]),
         "seeds+examples" if seeds_random else "examples",
         x.shape[0],
         x.shape[1],
-        r["se"],
-        r["df"],
-        r["p"],
-        mde,
-        components(x),
+        se,
+        float(fiducial.equivalent_df(mult, confidence)[0]) if se > 0 and half > 0 else None,
+        float(r["p"][0]) if "p" in r else None,
+        components=components(x),
     )
 
 
-def mean_estimate(
-    table: np.ndarray, bounds: tuple[float | None, float | None] = (None, None), confidence: float = CONFIDENCE
-) -> Estimate:
-    """The mean over seeds and examples of one condition's per-example outcomes (``S x N``, NaN = not counted)."""
+def mean_estimate(table: np.ndarray, bounds: Bounds = (None, None), confidence: float = CONFIDENCE) -> Estimate:
+    """The mean over seeds and examples of one condition's per-example outcomes (``S x N``, NaN = not counted).
+
+    Example:
+        >>> round(mean_estimate(np.ones((1, 2)), (0.0, 1.0)).low, 3)  # 2 of 2 right: Wilson, not [100%, 100%]
+        0.342
+    """
     x = np.asarray(table, dtype=float)
     cols = complete_columns(x)
     if cols is None:
         return seed_estimate(row_means(x), bounds, confidence)
-    est = _crossed(x[:, cols], bounds, confidence)
-    est.p = est.mde = None  # a test against zero means nothing for a mean
+    x = x[:, cols]
+    est = _estimate(mean_arrays(x[None], bounds, confidence), x, confidence)
+    est.p = None  # a test against zero means nothing for a mean
     return est
 
 
-def diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+def diff_bounds(bounds: Bounds) -> Bounds:
     """A difference of a bounded metric lies within +-the range's width.
 
     Example:
@@ -260,7 +297,7 @@ def diff_bounds(bounds: tuple[float | None, float | None]) -> tuple[float | None
 def difference(
     cond: np.ndarray,
     base: np.ndarray,
-    bounds: tuple[float | None, float | None] = (None, None),
+    bounds: Bounds = (None, None),
     confidence: float = CONFIDENCE,
 ) -> Estimate:
     """Paired difference ``cond - base`` of per-example outcomes (both ``S x N``, rows = the same seeds, columns =
@@ -269,13 +306,23 @@ def difference(
     cols = complete_columns(c, b)
     if cols is None:
         return seed_estimate(row_means(c) - row_means(b), diff_bounds(bounds), confidence)
-    return _crossed(c[:, cols] - b[:, cols], diff_bounds(bounds), confidence)
+    c, b = c[:, cols], b[:, cols]
+    r = difference_arrays(c[None], b[None], bounds, confidence)
+    est = _estimate(r, c - b, confidence)
+    est.mde = _finite(r["mde"][0])
+    if math.isfinite(r["base_mean"][0]):
+        est.shares = (float(r["base_mean"][0]), float(r["cond_mean"][0]))
+    shares = {"base": est.shares[0], "cond": est.shares[1]} if est.shares else {}
+    if est.method == "seeds+examples":
+        est.mde_low, est.mde_high = detectable_range(est.components, c.shape[0], c.shape[1], **shares)
+    return est
 
 
-def seed_estimate(
-    values: np.ndarray, bounds: tuple[float | None, float | None] = (None, None), confidence: float = CONFIDENCE
-) -> Estimate:
-    """The seed-only view: mean of per-seed values with a t interval over seeds (from MIN_SEEDS seeds on)."""
+def seed_estimate(values: np.ndarray, bounds: Bounds = (None, None), confidence: float = CONFIDENCE) -> Estimate:
+    """The seed-only view: mean of per-seed values with a t interval over seeds (from MIN_SEEDS seeds on). The test
+    set is held fixed: the interval is about these test examples, not the population they were drawn from."""
+    from scipy import stats
+
     v = np.asarray([x for x in np.asarray(values, dtype=float) if np.isfinite(x)])
     if len(v) == 0:
         return Estimate(math.nan, None, None, "none", 0)
@@ -283,55 +330,14 @@ def seed_estimate(
     if len(v) < MIN_SEEDS:
         return Estimate(est, None, None, "none", len(v))
     var, df = float(v.var(ddof=1)) / len(v), len(v) - 1
-    low, high, p, mde = _interval(est, var, df, bounds, confidence)
-    return Estimate(est, low, high, "seeds", len(v), None, math.sqrt(var), df, p, mde)
-
-
-def detectable(comp: Components, n_seeds: int, n_items: int) -> float:
-    """The minimum detectable effect (5% two-sided, 80% power) of a design with ``n_seeds`` x ``n_items``
-    (seeds random from MIN_SEEDS on, fixed below).
-
-    Example:
-        >>> c = Components(3, 400, ms_seed=0.8, ms_item=0.3, ms_resid=0.25)
-        >>> detectable(c, 5, 400) < detectable(c, 3, 400)
-        True
-    """
-    from scipy import stats
-
-    var, df = comp.variance(n_seeds >= MIN_SEEDS, n_seeds, n_items)
-    return float((stats.t.ppf(0.975, df) + stats.t.ppf(POWER, df)) * math.sqrt(var))
-
-
-def planning(
-    comp: Components, effect: float, seeds_random: bool, max_seeds: int = 50, max_items: int = 1_000_000
-) -> dict[str, int | None]:
-    """Seeds (examples fixed) and test examples (seeds fixed) needed to detect ``effect`` with 80% power at the
-    5% level, from the variance components; None when no number up to the caps would do."""
-    from scipy import stats
-
-    def detects(S: int, N: int) -> bool:
-        var, df = comp.variance(seeds_random and S >= MIN_SEEDS, S, N)
-        q = stats.t.ppf(0.975, df) + stats.t.ppf(POWER, df)
-        return q * math.sqrt(var) <= abs(effect)
-
-    if effect == 0 or not math.isfinite(effect):
-        return {"seeds_needed": None, "examples_needed": None}
-    seeds = next(
-        (
-            S
-            for S in range(max(comp.n_seeds, MIN_SEEDS if seeds_random else 1), max_seeds + 1)
-            if detects(S, comp.n_items)
-        ),
-        None,
-    )
-    items, lo = None, comp.n_items
-    if detects(comp.n_seeds, max_items):
-        hi = max_items
-        while lo < hi:  # smallest number of test examples that detects it at the current seeds
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if detects(comp.n_seeds, mid) else (mid + 1, hi)
-        items = lo
-    return {"seeds_needed": seeds, "examples_needed": items}
+    se = math.sqrt(var)
+    q = float(stats.t.ppf(0.5 + confidence / 2, df))
+    low, high = _clip(np.array(est - q * se), np.array(est + q * se), bounds)
+    p = float(2 * stats.t.sf(abs(est) / se, df)) if se > 0 else (1.0 if est == 0 else 0.0)
+    mde = _finite(detectable_effect(np.array(var), np.array(0.0), float(df), np.inf, alpha=1 - confidence))
+    out = Estimate(est, float(low), float(high), "seeds", len(v), None, se, float(df), p, mde)
+    out.mde_low, out.mde_high = mde_range(var, 0.0, float(df), np.inf)
+    return out
 
 
 def mcnemar_by_seed(cond: np.ndarray, base: np.ndarray) -> list[dict[str, Any]] | None:

@@ -1,5 +1,10 @@
 """Power for a planned experiment from a pilot run: the minimum detectable effect of every judged headline metric at
-the planned number of seeds, from the variance components the pilot measured (``--dry-run --pilot RUN_DIR``)."""
+the planned number of seeds, from the variance components the pilot measured (``--dry-run --pilot RUN_DIR``).
+
+A pilot of 3 or more seeds gives MDEs that average the power over what its seed variance could be (as the run's
+own MDEs do, :mod:`textrobust.stats.design`); a 2-seed pilot knows its seed variance from one degree of freedom, so
+its MDEs take that variance as measured. Both come with the range the seed variance could span
+(``mde_planned_low`` / ``mde_planned_high``)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..layout import RunLayout
-from .crossed import MIN_SEEDS, Components, detectable
+from .design import Components, detectable, detectable_range
+from .levels import MIN_SEEDS
 
 
 def pilot_power(pilot_dir: str | Path, n_seeds: int) -> list[dict[str, Any]]:
@@ -44,6 +50,13 @@ def pilot_power(pilot_dir: str | Path, n_seeds: int) -> list[dict[str, Any]]:
             *(float(np.mean([x[k] for x in comps])) for k in ("ms_seed", "ms_item", "ms_resid")),
         )
         info = labels.get((ev, metric), {})
+        shares = (
+            {k: float(np.mean([x[f"{k}_mean"] for x in comps])) for k in ("base", "cond")}
+            if all("base_mean" in x for x in comps)
+            else {}
+        )
+        predictive = c.n_seeds >= MIN_SEEDS
+        low, high = detectable_range(c, n_seeds, c.n_items, **shares)
         out.append(
             {
                 "evaluation": ev,
@@ -55,9 +68,11 @@ def pilot_power(pilot_dir: str | Path, n_seeds: int) -> list[dict[str, Any]]:
                 "sd_seed": float(np.sqrt(c.seed)),
                 "sd_examples": float(np.sqrt(c.item)),
                 "sd_residual": float(np.sqrt(c.resid)),
-                "mde_pilot": detectable(c, c.n_seeds, c.n_items),
+                "mde_pilot": detectable(c, c.n_seeds, c.n_items, predictive=predictive, **shares),
                 "planned_seeds": n_seeds,
-                "mde_planned": detectable(c, n_seeds, c.n_items),
+                "mde_planned": detectable(c, n_seeds, c.n_items, predictive=predictive, **shares),
+                "mde_planned_low": low,
+                "mde_planned_high": high,
                 "seeds_random": n_seeds >= MIN_SEEDS,
             }
         )

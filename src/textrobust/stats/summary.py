@@ -4,9 +4,15 @@ and per-seed McNemar tests. The methods are in :mod:`textrobust.stats.crossed`; 
 explains them.
 
 Metrics that are means of per-example outcomes (accuracy, invariance, failure rates, Brier) use the two-level
-seeds x examples model; the others (macro-F1, ECE, queries) the seed-only view. The Holm family is every judged
-headline comparison of the run (the verdicts a reader sees): condition != baseline, a headline metric whose role is
-clean / robustness / calibration and that has a direction.
+seeds x examples model; the others (macro-F1, ECE, queries) the seed-only view, which holds the test set fixed. The
+judged comparisons (condition != baseline, a headline metric whose role is clean / robustness / calibration and that
+has a direction) form two Holm families: ``general`` (seeds and examples both random: a claim about the condition)
+and ``test_set`` (the seed-only view: a claim about *this* test set), each at 5% family-wise error.
+
+Training runs that collapsed to chance (a seed whose model is no better than chance on the clean test set, from the
+per-class recalls the clean evaluation stores) are left out of every statistic of their condition and listed in
+``collapsed_seeds``: their accuracy is a different population (a failed run), and mixing a few of them into 3-5
+seeds makes any interval over seeds meaningless.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .binary import balanced_accuracy, runs_at_chance
 from .crossed import (
     CONFIDENCE,
     MIN_SEEDS,
@@ -33,11 +40,14 @@ from .crossed import (
 )
 
 JUDGED_ROLES = ("clean", "robustness", "calibration")
+#: Holm families: claims about the condition (seeds and test examples random) and about this test set only.
+SCOPES = ("general", "test_set")
 METHOD_FIXED = "fixed models compared over test examples (paired t over examples; exact McNemar per example pair)"
 METHOD = (
     "two-level: seeds and test examples both random (crossed random-effects model, method of moments, "
-    f"Satterthwaite t) from {MIN_SEEDS} seeds; below that, test examples only, for the trained models at "
-    "hand; per-seed t for metrics without per-example outcomes"
+    f"Behrens-Fisher interval) from {MIN_SEEDS} seeds; below that, test examples only, for the trained models at "
+    "hand; per-seed t on this test set for metrics without per-example outcomes; score intervals for 0/1 outcomes "
+    "at the boundaries; runs collapsed to chance left out"
 )
 
 
@@ -67,6 +77,9 @@ class Outcomes:
         cols = [i.index(k) for k in items] if items is not None else list(range(len(i)))
         return x[np.ix_(rows, cols)]
 
+    def conditions(self) -> list[str]:
+        return list(dict.fromkeys(c for c, _, _ in self._tables))
+
     def keys(self, cond: str, ev: str, metric: str) -> tuple[list[int], list[str]] | None:
         found = self._tables.get((cond, ev, metric))
         return None if found is None else (found[0], found[1])
@@ -86,12 +99,22 @@ def summarise(
     models (a scan), compared over test examples."""
     meta = {(m["evaluation"], m["metric"]): m for m in metrics}
     tables = Outcomes(outcomes)
+    collapsed = {} if models_fixed else collapsed_runs(tables, metrics)
+    # A condition whose every run collapsed keeps them (its numbers are then those of failed runs, and say so):
+    # leaving all out would make the condition vanish from the report.
+    seeds_of = results.groupby("condition").seed.apply(lambda s: {int(x) for x in s}).to_dict()
+    left_out = {c: s for c, s in collapsed.items() if seeds_of.get(c, set()) - s}
+    results = results[
+        [int(s) not in left_out.get(str(c), ()) for c, s in zip(results.condition, results.seed, strict=True)]
+    ]
     rows = []
     for (cond, ev, metric), group in results.groupby(["condition", "evaluation", "metric"], sort=False):
         info = meta.get((ev, metric), {})
         bounds = _bounds(info)
         group = group.sort_values("seed")
         row = _mean_row(cond, ev, metric, group, tables, bounds, confidence)
+        row["collapsed_seeds"] = sorted(collapsed.get(str(cond), ()))
+        row["collapsed_left_out"] = str(cond) in left_out
         if cond != baseline:
             base = results[(results.condition == baseline) & (results.evaluation == ev) & (results.metric == metric)]
             row.update(
@@ -100,6 +123,35 @@ def summarise(
         rows.append(row)
     _adjust(rows, models_fixed)
     return [{k: _json(v) for k, v in r.items()} for r in rows]
+
+
+def collapsed_runs(tables: Outcomes, metrics: Sequence[dict[str, Any]]) -> dict[str, set[int]]:
+    """Seeds of each condition whose model is no better than chance on the clean test set (balanced accuracy from
+    the clean evaluation's per-class recalls; :func:`textrobust.stats.binary.runs_at_chance`). Nothing is flagged
+    when the typical run is itself near chance: then the task, not a run, is the problem, and every run counts."""
+    recalls: dict[str, list[str]] = {}
+    for m in metrics:  # the clean evaluation declares one recall:<label> per class, each a per-example outcome
+        if m.get("kind") == "clean" and str(m["metric"]).startswith("recall:"):
+            recalls.setdefault(m["evaluation"], []).append(m["metric"])
+    ev, names = next(((e, n) for e, n in recalls.items() if len(n) >= 2), (None, []))
+    if ev is None:
+        return {}
+    flagged, typical = {}, []
+    for cond in tables.conditions():
+        keys = [tables.keys(cond, ev, n) for n in names]
+        if any(k is None for k in keys):
+            continue
+        seeds = sorted(set.intersection(*(set(k[0]) for k in keys)))
+        recall = [tables.table(cond, ev, n, seeds) for n in names]
+        ba, se0 = balanced_accuracy(recall)
+        typical += [(float(x), float(e)) for x, e in zip(ba, se0, strict=True)]
+        flagged[cond] = {s for s, at in zip(seeds, runs_at_chance(recall), strict=True) if at}
+    if not typical:
+        return {}
+    median = float(np.median([b for b, _ in typical]))
+    if median <= 1 / len(names) + 4 * float(np.median([e for _, e in typical])):
+        return {}
+    return {c: s for c, s in flagged.items() if s}
 
 
 def _bounds(info: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -117,7 +169,9 @@ def _mean_row(
     confidence: float,
 ) -> dict[str, Any]:
     values = group.value.to_numpy(dtype=float)
-    table = tables.table(cond, ev, metric)
+    keys = tables.keys(cond, ev, metric)
+    seeds = [int(s) for s in group.seed if keys and int(s) in keys[0]]
+    table = tables.table(cond, ev, metric, seeds) if seeds else None
     est = mean_estimate(table, bounds, confidence) if table is not None else seed_estimate(values, bounds, confidence)
     finite = values[np.isfinite(values)]
     return {
@@ -178,9 +232,12 @@ def _diff_fields(
     )
     return {
         **_estimate_fields(est, models_fixed),
+        "diff_n_seeds": len(seeds),
         "by_seed": by_seed,
         "seed_view": seed_view,
         "in_family": judged and est.p is not None,
+        # The seed-only view holds the test set fixed: its claims are about these examples, a family of their own.
+        "scope": "general" if est.method in ("seeds+examples", "examples") else "test_set",
         "higher_is_better": info.get("higher_is_better"),
         "_est": est,
     }
@@ -197,6 +254,8 @@ def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
         "diff_df": est.df,
         "diff_se": est.se,
         "diff_mde": est.mde,
+        "diff_mde_low": est.mde_low,
+        "diff_mde_high": est.mde_high,
         "diff_includes_zero": None if est.low is None else bool(est.low <= 0 <= est.high),
     }
     if est.components is not None:
@@ -207,6 +266,7 @@ def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
             "ms_seed": c.ms_seed,
             "ms_item": c.ms_item,
             "ms_resid": c.ms_resid,
+            **({"base_mean": est.shares[0], "cond_mean": est.shares[1]} if est.shares else {}),
         }
         plan = planning(c, est.estimate, seeds_random=not models_fixed)
         out.update(plan if not models_fixed else {"seeds_needed": None, "examples_needed": plan["examples_needed"]})
@@ -214,10 +274,13 @@ def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
 
 
 def _adjust(rows: list[dict[str, Any]], models_fixed: bool = False) -> None:
-    """Holm over the family of judged comparisons; then each comparison's verdict."""
-    family = [r for r in rows if r.get("in_family")]
-    for r, q in zip(family, holm([r["diff_p"] for r in family]), strict=True):
-        r["diff_p_adjusted"] = q
+    """Holm within each family of judged comparisons (:data:`SCOPES`); then each comparison's verdict."""
+    sizes = {}
+    for scope in SCOPES:
+        family = [r for r in rows if r.get("in_family") and r.get("scope") == scope]
+        for r, q in zip(family, holm([r["diff_p"] for r in family]), strict=True):
+            r["diff_p_adjusted"] = q
+        sizes[scope] = len(family)
     for r in rows:
         est = r.pop("_est", None)
         if est is None:
@@ -234,7 +297,12 @@ def _adjust(rows: list[dict[str, Any]], models_fixed: bool = False) -> None:
                 if q >= 1 - CONFIDENCE
                 else ("better" if (est.estimate > 0) == r.get("higher_is_better") else "worse")
             )
-        r["family_size"] = len(family)
+        r["family_size"] = sizes.get(r.get("scope", "general"), 0)
+
+
+def family_sizes(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many judged comparisons each Holm family holds (``summary.json`` -> ``correction``)."""
+    return {scope: sum(bool(r.get("in_family")) and r.get("scope") == scope for r in rows) for scope in SCOPES}
 
 
 def _json(v: Any) -> Any:
