@@ -8,7 +8,7 @@ Example:
 from .classifier import TextClassifier, TrainConfig, minilm_path, resolve_device
 from .loading import load_model
 from .metrics import classification_metrics, confusion_matrix, evaluate, per_class_report
-from .remote import RemoteModel, serve
+from .remote import RemoteModel
 
 __all__ = [
     "RemoteModel",
@@ -21,5 +21,4 @@ __all__ = [
     "minilm_path",
     "per_class_report",
     "resolve_device",
-    "serve",
 ]
