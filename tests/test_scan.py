@@ -142,25 +142,6 @@ def test_load_model_errors_name_the_model(tmp_path, tiny_model_dir):
         load_model(str(tmp_path))
 
 
-@pytest.fixture(scope="module")
-def trained_dir(tmp_path_factory, tiny_model_dir):
-    """A tiny classifier fine-tuned on the tiny corpus and saved like 'textrobust train' does."""
-    from textrobust.data import LabeledData
-    from textrobust.models import TextClassifier, TrainConfig
-
-    rows = tiny_corpus()
-    data = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
-    clf = TextClassifier(
-        tiny_model_dir,
-        labels=["neg", "pos"],
-        max_length=32,
-        device="cpu",
-        train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=32),
-    )
-    clf.fit(data, progress=False)
-    return clf.save(tmp_path_factory.mktemp("scan_model") / "model")
-
-
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=600)
 

@@ -51,12 +51,20 @@ class ServingState:
     routes: list[str] = field(default_factory=list)
 
 
-def create_app(model: Any, config: ServeConfig | None = None, *, metrics: Metrics | None = None) -> Any:
+def create_app(
+    model: Any,
+    config: ServeConfig | None = None,
+    *,
+    metrics: Metrics | None = None,
+    extra_routes: Sequence[Any] = (),
+) -> Any:
     """A Starlette app serving ``model`` (anything with ``labels`` and ``predict_proba``; a ready object on its
     device: the server never moves it).
 
     Routes: ``POST /`` and ``POST /predict`` (the protocol), ``GET /health`` (the process answers),
-    ``GET /ready`` (the model is loaded and the server is not draining), ``GET /metrics`` (Prometheus text).
+    ``GET /ready`` (the model is loaded and the server is not draining), ``GET /metrics`` (Prometheus text), and
+    ``extra_routes`` (Starlette routes of another protocol; they share ``request.app.state.serving``, the request
+    ids, the access log and the metrics).
     """
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -87,6 +95,7 @@ def create_app(model: Any, config: ServeConfig | None = None, *, metrics: Metric
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
+        *extra_routes,
     ]
     state.routes = [r.path for r in routes]
     app = Starlette(

@@ -56,7 +56,7 @@ async def read_body(request: Any, *, max_bytes: int, timeout: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise RequestError(
-            413, "body_too_large", _too_large(f"the body is {int(declared):,} bytes", max_bytes), headers=close
+            413, "body_too_large", _too_large(f"the body is {int(declared):,} bytes,", max_bytes), headers=close
         )
 
     async def read() -> bytes:
@@ -64,7 +64,7 @@ async def read_body(request: Any, *, max_bytes: int, timeout: float) -> bytes:
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_bytes:
-                raise RequestError(413, "body_too_large", _too_large("the body is larger", max_bytes), headers=close)
+                raise RequestError(413, "body_too_large", _too_large("the body is", max_bytes), headers=close)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -83,7 +83,7 @@ async def read_body(request: Any, *, max_bytes: int, timeout: float) -> bytes:
 
 
 def _too_large(what: str, limit: int) -> str:
-    return f"{what} than the limit of {limit:,} bytes (--max-body); send fewer texts per request"
+    return f"{what} over the limit of {limit:,} bytes (--max-body); send fewer texts per request"
 
 
 def parse_texts(body: bytes, *, max_texts: int, max_chars: int) -> list[str]:

@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, ModelError
@@ -29,11 +30,14 @@ from .protocol import error_body
 
 log = logging.getLogger("textrobust.serving")
 
+MAX_LINGER = 5.0  # seconds a closing connection keeps reading (and dropping) what the client still sends
+
 
 class ModelServer:
     """One model behind HTTP: the socket is bound on construction (so :attr:`url` holds the real port when
     ``port=0``, and a busy port fails at once); :meth:`run` serves in the foreground until SIGTERM/SIGINT,
-    :meth:`start` in a background thread until :meth:`shutdown`.
+    :meth:`start` in a background thread until :meth:`shutdown`. ``extra_routes``: more Starlette routes on the
+    same app (another protocol; see :func:`~textrobust.serving.app.create_app`).
 
     Example:
         >>> server = ModelServer(TextClassifier.load("models/sst2"), ServeConfig(port=0)).start()  # doctest: +SKIP
@@ -42,10 +46,10 @@ class ModelServer:
         >>> server.shutdown()  # doctest: +SKIP
     """
 
-    def __init__(self, model: Any, config: ServeConfig | None = None) -> None:
+    def __init__(self, model: Any, config: ServeConfig | None = None, *, extra_routes: Sequence[Any] = ()) -> None:
         self.config = config or ServeConfig()
         self.metrics = Metrics()
-        self.app = create_app(model, self.config, metrics=self.metrics)
+        self.app = create_app(model, self.config, metrics=self.metrics, extra_routes=extra_routes)
         self.state: ServingState = self.app.state.serving
         self._socket = _bind(self.config.host, self.config.port)
         self._server: Any = None
@@ -207,9 +211,37 @@ def _raw_answer(status: int, reason: str, kind: str, message: str, headers: dict
         f"content-length: {len(body)}",
         "connection: close",
         f"x-request-id: {rid}",
-        *[f"{k}: {v}" for k, v in (headers or {}).items()],
+        *[f"{k.lower()}: {v}" for k, v in (headers or {}).items()],
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class _LingeringClose:
+    """The connection's transport, with a lingering close where the protocol asks for one: send FIN after the
+    answer, read and drop whatever the client still sends for up to ``seconds``, then close (nginx's
+    ``lingering_close``). A plain close with unread bytes makes the kernel send RST, and a client still writing its
+    oversized body would see "connection reset" instead of the 413. Everything else passes through."""
+
+    def __init__(self, transport: Any, protocol: Any, seconds: float) -> None:
+        self._transport, self._protocol, self._seconds = transport, protocol, seconds
+        self._lingering = False
+
+    def is_closing(self) -> bool:
+        return self._lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self.is_closing():
+            return
+        if not (self._protocol.must_linger() and self._transport.can_write_eof()):
+            self._transport.close()
+            return
+        self._lingering = True
+        self._transport.write_eof()  # the answer is complete: FIN after it
+        self._transport.resume_reading()  # keep draining the socket, even where flow control paused it
+        self._protocol.loop.call_later(self._seconds, self._transport.close)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _protocol_class(config: ServeConfig, metrics: Metrics) -> type:
@@ -217,27 +249,37 @@ def _protocol_class(config: ServeConfig, metrics: Metrics) -> type:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    linger = min(config.read_timeout, MAX_LINGER)
+
     class Protocol(H11Protocol):
         _idle_timer: Any = None
         _head_timer: Any = None
-        _refused = False
+        _answered_early = False  # a refusal written before the request was read (the client may still send)
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            super().connection_made(_LingeringClose(transport, self, linger))
             if len(self.connections) > config.max_connections:
-                self._refused = True
                 metrics.connections_total.inc(outcome="refused")
                 message = f"{config.max_connections} connections are open (--max-connections); retry later"
-                transport.write(
+                self._answer_and_close(
                     _raw_answer(503, "Service Unavailable", "too_many_connections", message, {"Retry-After": "1"})
                 )
-                transport.close()
                 return
             metrics.connections_total.inc(outcome="accepted")
             self._idle_timer = self.loop.call_later(config.keep_alive, self._idle_timeout)
 
+        def must_linger(self) -> bool:
+            """After an answer, unread bytes may still be on their way: closing at once would reset the
+            connection and the client could lose the answer (413 and 408 in mid-body, the refusals above)."""
+            return self._answered_early or self.conn.their_state is h11.SEND_BODY
+
+        def _answer_and_close(self, answer: bytes) -> None:
+            self._answered_early = True
+            self.transport.write(answer)
+            self.transport.close()
+
         def data_received(self, data: bytes) -> None:
-            if self._refused:
+            if self.transport.is_closing():  # lingering: what the client still sends is read and dropped
                 return
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
@@ -259,6 +301,12 @@ def _protocol_class(config: ServeConfig, metrics: Metrics) -> type:
                 self._head_timer.cancel()
                 self._head_timer = None
 
+        def send_400_response(self, msg: str) -> None:
+            """Bytes that are not HTTP/1.1 (or a head over h11's size limit): the JSON error, then close."""
+            metrics.closed.inc(reason="invalid_http")
+            message = "the request is not valid HTTP/1.1 (or its head is over 16 KiB); send a JSON POST"
+            self._answer_and_close(_raw_answer(400, "Bad Request", "invalid_http", message))
+
         def _idle_timeout(self) -> None:
             self._idle_timer = None
             if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
@@ -273,8 +321,7 @@ def _protocol_class(config: ServeConfig, metrics: Metrics) -> type:
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
             log.info("closed the connection of %s: no complete request head within %g s", client, config.read_timeout)
             message = f"the request head did not arrive within {config.read_timeout:g} s (--read-timeout)"
-            self.transport.write(_raw_answer(408, "Request Timeout", "read_timeout", message))
-            self.transport.close()
+            self._answer_and_close(_raw_answer(408, "Request Timeout", "read_timeout", message))
 
         def connection_lost(self, exc: Exception | None) -> None:
             for timer in (self._idle_timer, self._head_timer):
