@@ -288,6 +288,18 @@ def scan_check(model_dir: str, url: str, sentences_path: Path, n: int, work: Pat
 
 
 # -- main -----------------------------------------------------------------------------------------------------
+def in_process_rates(clf: Any, sentences: list[str], sizes: list[int]) -> dict[int, float]:
+    """texts/s of in-process ``predict_proba`` on the sentences in calls of each size: what the model can do per
+    call, without any server (the old server makes calls of ``--texts``; the new one of about its batch size)."""
+    rates = {}
+    for size in sizes:
+        t0 = time.perf_counter()
+        for i in range(0, len(sentences), size):
+            clf.predict_proba(sentences[i : i + size])
+        rates[size] = len(sentences) / (time.perf_counter() - t0)
+    return rates
+
+
 def prepare_model(model: str | None, work: Path, device: str) -> str:
     """``--model``, or MiniLM with a new seeded 2-class head saved once (both servers and the reference load the
     same files; throughput does not depend on the head being trained)."""
@@ -331,7 +343,8 @@ def main() -> None:
     sentences = load_dataset(str(dev_path), text_column="sentence").texts
     work = Path(tempfile.mkdtemp(prefix="serve_load_"))
     model_dir = prepare_model(args.model, work, args.device)
-    reference = TextClassifier.load(model_dir, device=args.device).predict_proba(sentences)
+    local = TextClassifier.load(model_dir, device=args.device)
+    reference = local.predict_proba(sentences)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT / "src")}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     py = sys.executable
@@ -350,13 +363,15 @@ def main() -> None:
             run_load(url, sentences, reference, args.clients, args.texts, args.warmup)
             runs[name].append(run_load(url, sentences, reference, args.clients, args.texts, args.duration))
             print(f"  {name}: {runs[name][-1]['requests']} requests in {runs[name][-1]['seconds']:.1f} s", flush=True)
-        batches = batch_stats(servers["asgi"].url)
+        batches = batch_stats(servers["asgi"].url)  # before the scan adds its own calls
         scan = None
         if args.scan:
             scan = scan_check(model_dir, servers["asgi"].url, dev_path, args.scan, work, env)
         rss = {name: s.peak_rss_mb() for name, s in servers.items()}
     finally:
         codes = {name: s.stop() for name, s in servers.items()}
+    per_call = max(args.texts, round(batches["texts_per_call"]))
+    ceiling = in_process_rates(local, sentences, sorted({args.texts, per_call}))  # servers stopped: no contention
     stats = {name: summarise(r, args.texts) for name, r in runs.items()}
     legacy, new = stats["legacy"], stats["asgi"]
     rows = []
@@ -388,6 +403,10 @@ def main() -> None:
         f"call ({batches['model_calls']:.0f} calls, {batches['model_seconds']:.1f} s in the model); exit codes after "
         f"SIGTERM {codes}; error kinds: old {legacy['error_kinds']}, new {new['error_kinds']}"
     )
+    print(
+        "in-process predict_proba (no server), texts/s: "
+        + ", ".join(f"{rate:.1f} in calls of {size}" for size, rate in ceiling.items())
+    )
     if scan:
         print(
             f"scan of {args.scan} sentences ({', '.join(scan['evaluations'])}): {scan['outcomes']} per-example "
@@ -404,6 +423,7 @@ def main() -> None:
                 "asgi": new,
                 "asgi_batches": batches,
                 "peak_rss_mb": rss,
+                "in_process_texts_per_s": ceiling,
                 "scan": scan,
             },
         )

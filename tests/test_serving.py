@@ -351,3 +351,12 @@ def test_config_checks_its_limits():
     assert "max_queue=4" in ServeConfig(max_queue=4).describe()
     with ModelServer(WordModel(), ServeConfig(port=0)) as first, pytest.raises(ConfigError, match="choose another"):
         ModelServer(WordModel(), ServeConfig(port=first.address[1]))
+
+
+@pytest.mark.parametrize("module", ["config", "metrics", "batcher", "protocol"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    results = doctest.testmod(importlib.import_module(f"textrobust.serving.{module}"))
+    assert results.failed == 0 and results.attempted > 0
