@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -111,8 +112,6 @@ def create_app(
 # -- routes -----------------------------------------------------------------------------------------------
 async def predict(request: Any) -> Any:
     """The textrobust protocol: ``{"texts": [...]}`` -> ``{"probabilities": [...], "labels": [...]}``."""
-    import asyncio
-
     from starlette.responses import Response
 
     st: ServingState = request.app.state.serving
