@@ -358,12 +358,18 @@ def main() -> None:
         order = []
         for r in range(args.rounds):
             order += ["legacy", "asgi"] if r % 2 == 0 else ["asgi", "legacy"]
+        busy = [0.0, 0.0]  # the new server's model seconds and wall seconds over the measured rounds
         for name in order:
             url = servers[name].url + ("predict" if name == "asgi" else "")
             run_load(url, sentences, reference, args.clients, args.texts, args.warmup)
+            before = batch_stats(servers["asgi"].url)["model_seconds"] if name == "asgi" else 0.0
             runs[name].append(run_load(url, sentences, reference, args.clients, args.texts, args.duration))
+            if name == "asgi":
+                busy[0] += batch_stats(servers["asgi"].url)["model_seconds"] - before
+                busy[1] += runs[name][-1]["seconds"]
             print(f"  {name}: {runs[name][-1]['requests']} requests in {runs[name][-1]['seconds']:.1f} s", flush=True)
         batches = batch_stats(servers["asgi"].url)  # before the scan adds its own calls
+        batches["model_busy"] = busy[0] / busy[1]
         scan = None
         if args.scan:
             scan = scan_check(model_dir, servers["asgi"].url, dev_path, args.scan, work, env)
@@ -400,7 +406,8 @@ def main() -> None:
     print(format_table(["", "old (http.server)", "new (textrobust serve)", "new/old"], rows))
     print(
         f"new server: {batches['texts_per_call']:.1f} texts and {batches['requests_per_call']:.1f} requests per model "
-        f"call ({batches['model_calls']:.0f} calls, {batches['model_seconds']:.1f} s in the model); exit codes after "
+        f"call ({batches['model_calls']:.0f} calls); its model thread was busy {batches['model_busy']:.0%} of the "
+        f"measured time; exit codes after "
         f"SIGTERM {codes}; error kinds: old {legacy['error_kinds']}, new {new['error_kinds']}"
     )
     print(
