@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -420,6 +421,7 @@ def main() -> None:
             f"outcomes, largest |http - local| {scan['max_abs_diff']:.3g}, "
             f"{scan['differing']} differ by > {TOLERANCE:g}"
         )
+    shutil.rmtree(work, ignore_errors=True)  # the model copy and server logs (kept when something failed above)
     if args.out:
         write_json(
             args.out,
