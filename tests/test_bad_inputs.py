@@ -252,6 +252,8 @@ CASES = [
     ("report-bad-summary", ["report", "{ws}/run_bad_summary"], "cannot be read as JSON"),
     # serve
     ("serve-missing-model", ["serve", "{ws}/nomodel", "--port", "0"], None),
+    ("serve-bad-limit", ["serve", "{ws}/nomodel", "--max-texts", "0"], "max_texts=0 must be at least 1"),
+    ("serve-bad-timeout", ["serve", "{ws}/nomodel", "--read-timeout", "-1"], "read_timeout=-1.0 must be a positive"),
 ]
 
 

@@ -117,7 +117,8 @@ def _spec(models: dict, tiny_model_dir: Path) -> dict:
 
 def test_every_model_a_run_builds_receives_the_runs_runtime(models, tiny_model_dir, built):
     from textrobust.adversarial import AttackSetup
-    from textrobust.models import load_model, serve
+    from textrobust.models import load_model
+    from textrobust.serving import ServeConfig, serve
     from textrobust.robustness import parse_experiment
     from textrobust.robustness.trainset import augment_pipeline, new_model
     from textrobust.robustness.unit import Workspace
@@ -137,9 +138,9 @@ def test_every_model_a_run_builds_receives_the_runs_runtime(models, tiny_model_d
     # attack: the same set-up locally and on Ray
     AttackSetup(models["clf"], "textfooler", resources=exp.resources, runtime=ws.runtime).build()
     # scan: a saved model and one behind HTTP
-    server = serve(load_model(models["clf"], runtime=CPU), port=0, background=True)
+    server = serve(load_model(models["clf"], runtime=CPU), ServeConfig(port=0), background=True)
     try:
-        url = "http://{}:{}/".format(*server.server_address)
+        url = server.url
         scan = parse_experiment(
             {
                 **{k: v for k, v in _spec(models, tiny_model_dir).items() if k not in ("conditions", "resources")},
@@ -154,7 +155,6 @@ def test_every_model_a_run_builds_receives_the_runs_runtime(models, tiny_model_d
         scan_ws.fixed_model("local"), scan_ws.fixed_model("api")
     finally:
         server.shutdown()
-        server.server_close()
     kinds = {name for name, _ in built}
     assert kinds >= {"TextClassifier", "SentenceEncoder", "MaskedLM", "Seq2SeqTranslator", "RemoteModel", "causal LM"}
     wrong = [(name, rt) for name, rt in built if rt != RT and rt != CPU]

@@ -17,24 +17,16 @@ from conftest import CPU, tiny_corpus
 from test_evaluation_contract import WordModel
 
 from textrobust.errors import ConfigError, ModelError
-from textrobust.models import RemoteModel, load_model, serve
+from textrobust.models import RemoteModel, load_model
+from textrobust.serving import ServeConfig, serve
 
 
 @pytest.fixture
 def word_server():
-    """The keyword model served by textrobust's own server, with a count of TCP connections accepted."""
-    server = serve(WordModel(), port=0, background=True)
-    server.connections = 0
-    accept = server.get_request
-
-    def counting():
-        server.connections += 1
-        return accept()
-
-    server.get_request = counting
-    yield server, "http://{}:{}/predict".format(*server.server_address)
+    """The keyword model served by textrobust's own server (its metrics count the TCP connections accepted)."""
+    server = serve(WordModel(), ServeConfig(port=0), background=True)
+    yield server, server.url + "predict"
     server.shutdown()
-    server.server_close()
 
 
 def test_remote_model_matches_the_local_model_over_one_connection(word_server):
@@ -45,7 +37,7 @@ def test_remote_model_matches_the_local_model_over_one_connection(word_server):
     got = remote.predict_proba(texts)
     np.testing.assert_allclose(got, WordModel().predict_proba(texts), atol=1e-6)
     assert remote.requests_sent == 1 + 5  # the label probe, then ceil(300 / 64) batches
-    assert server.connections == 1  # kept alive across every batch
+    assert server.metrics.connections_total.value(outcome="accepted") == 1  # kept alive across every batch
 
 
 class Misbehaving(BaseHTTPRequestHandler):
@@ -150,25 +142,6 @@ def test_load_model_errors_name_the_model(tmp_path, tiny_model_dir):
         load_model(str(tmp_path))
 
 
-@pytest.fixture(scope="module")
-def trained_dir(tmp_path_factory, tiny_model_dir):
-    """A tiny classifier fine-tuned on the tiny corpus and saved like 'textrobust train' does."""
-    from textrobust.data import LabeledData
-    from textrobust.models import TextClassifier, TrainConfig
-
-    rows = tiny_corpus()
-    data = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
-    clf = TextClassifier(
-        tiny_model_dir,
-        labels=["neg", "pos"],
-        max_length=32,
-        runtime=CPU,
-        train_config=TrainConfig(epochs=2, lr=3e-3, batch_size=32),
-    )
-    clf.fit(data, progress=False)
-    return clf.save(tmp_path_factory.mktemp("scan_model") / "model")
-
-
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=600)
 
@@ -180,8 +153,8 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
     pd.DataFrame({"text": [t for t, _ in rows], "label": ["positive" if y else "negative" for _, y in rows]}).to_csv(
         tmp_path / "test.csv", index=False
     )
-    server = serve(TextClassifier.load(trained_dir, runtime=CPU), port=0, background=True)
-    url = "http://{}:{}/".format(*server.server_address)
+    server = serve(TextClassifier.load(trained_dir, runtime=CPU), ServeConfig(port=0), background=True)
+    url = server.url
     try:
         r = _cli(
             "scan",
@@ -207,7 +180,6 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
         )
     finally:
         server.shutdown()
-        server.server_close()
     assert r.returncode == 0, r.stderr[-2000:]
     run = tmp_path / "scan"
     assert (run / "report.html").is_file() and not (run / "units" / "local" / "seed0" / "failed.json").exists()
@@ -253,14 +225,13 @@ def test_attack_a_model_over_http(tmp_path, trained_dir):
     pd.DataFrame({"text": [t for t, _ in tiny_corpus()[:40:4]], "label": ["neg"] * 10}).to_csv(
         tmp_path / "a.csv", index=False
     )
-    server = serve(TextClassifier.load(trained_dir, runtime=CPU), port=0, background=True)
-    url = "http://{}:{}/".format(*server.server_address)
+    server = serve(TextClassifier.load(trained_dir, runtime=CPU), ServeConfig(port=0), background=True)
+    url = server.url
     try:
         r = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "deepwordbug", "--json")
         bad = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "hotflip")
     finally:
         server.shutdown()
-        server.server_close()
     assert r.returncode == 0, r.stderr[-1500:]
     summary = json.loads(r.stdout)
     assert summary["num_examples"] == 10 and 0 <= summary["accuracy_under_attack"] <= summary["original_accuracy"]

@@ -1,5 +1,5 @@
-"""``scan`` and ``serve``: score models you already have with every evaluation (no retraining), and serve a model
-over HTTP with the protocol ``scan`` and ``attack`` speak.
+"""``scan``: score models you already have with every evaluation (no retraining); ``serve`` (``cli/serve.py``)
+puts a model behind the HTTP protocol ``scan`` and ``attack`` speak.
 
 A scan is an experiment whose conditions are fixed models: the same evaluations, statistics, run directory,
 summary and report as ``textrobust run``, with nothing trained (``docs/scan.md``).
@@ -7,7 +7,6 @@ summary and report as ``textrobust run``, with nothing trained (``docs/scan.md``
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -203,28 +202,3 @@ def scan(
     exp = parse_experiment(raw, "scan")
     typer.echo(f"scanning {len(conditions)} model(s) with {len(entries)} evaluation(s) into {output}", err=True)
     _run(exp, output, resume, [], report)
-
-
-@app.command()
-def serve(
-    model: str = typer.Argument(..., help="A 'textrobust train' directory or a Hugging Face classifier."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
-    port: int = typer.Option(8000, help="Port (0: any free port)."),
-    labels: str | None = typer.Option(None, "--labels", help="Output order, where the model does not say."),
-    device: str = DEVICE,
-    precision: str = PRECISION,
-    max_tokens: int | None = MAX_TOKENS,
-    threads: int | None = THREADS,
-) -> None:
-    """Serve a model over HTTP: POST {"texts": [...]} -> {"probabilities": [[...]], "labels": [...]}."""
-    from ..models import load_model
-    from ..models import serve as _serve
-    from .commands import make_runtime
-
-    runtime = make_runtime(device, precision, max_tokens, threads)
-    names = [x.strip() for x in labels.split(",")] if labels else None
-    clf = load_model(model, labels=names, runtime=runtime)
-    clf.predict_proba(["warm-up"])  # load the weights before the first request (and fail now, not then)
-    typer.echo(f"serving {model} (labels {clf.labels}) on http://{host}:{port}/ - Ctrl-C stops", err=True)
-    sys.stderr.flush()
-    _serve(clf, host, port)

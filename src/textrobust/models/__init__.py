@@ -25,7 +25,6 @@ _LAZY = {
     "per_class_report": "metrics",
     "resolve_device": "runtime",
     "resolve_model_name": "loading",
-    "serve": "remote",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,6 +1,6 @@
 """Models behind an HTTP endpoint: batches of texts go out as JSON, class probabilities come back.
 
-Protocol (what :func:`serve` implements and :class:`RemoteModel` expects)::
+Protocol (what :class:`RemoteModel` expects and :func:`textrobust.serving.serve` implements)::
 
     POST <url>   {"texts": ["first text", "second text", ...]}
     200 OK       {"probabilities": [[0.9, 0.1], [0.2, 0.8], ...], "labels": ["negative", "positive"]}
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -170,53 +169,3 @@ class RemoteModel:
 def _snippet(text: str, limit: int = 80) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, *, background: bool = False) -> Any:
-    """Serve ``model`` (anything with ``labels`` and ``predict_proba``) with the protocol above, on a threaded
-    standard-library HTTP server. ``background=True`` returns the running server (``server.server_address``,
-    ``server.shutdown()``); otherwise it serves until interrupted.
-
-    Example:
-        >>> server = serve(TextClassifier.load("models/sst2"), port=0, background=True)  # doctest: +SKIP
-        >>> url = "http://%s:%d/" % server.server_address  # doctest: +SKIP
-    """
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    lock = threading.Lock()  # one model, many connections: predictions one at a time
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive
-
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            try:
-                length = int(self.headers.get("Content-Length", 0))
-                texts = json.loads(self.rfile.read(length))["texts"]
-                if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-                    raise ValueError("'texts' must be a list of strings")
-            except (ValueError, KeyError, TypeError) as e:
-                return self._send(400, {"error": f"bad request: {e}"})
-            with lock:
-                probs = model.predict_proba(texts)
-            self._send(200, {"probabilities": np.asarray(probs, dtype=float).tolist(), "labels": list(model.labels)})
-
-        def _send(self, status: int, obj: Any) -> None:
-            body = json.dumps(obj).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:  # quiet: one line per request would flood the console
-            log.debug("%s", args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    if not background:
-        try:
-            server.serve_forever()
-        finally:
-            server.server_close()
-        return server
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
