@@ -57,6 +57,7 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
         "output": str(d / "out" / "run"),
     }
     specs = {
+        "exp_good": base,
         "exp_unknown_key": {**base, "colour": "red"},
         "exp_bare_list": {
             **base,
@@ -230,7 +231,29 @@ CASES = [
     ("run-http-model-down", ["run", "{ws}/exp_http_model.yaml"], "127.0.0.1:9"),
     ("run-bad-resources", ["run", "{ws}/exp_bad_resources.yaml"], "missing.json"),
     ("run-bad-set", ["run", "{ws}/exp_unknown_key.yaml", "--set", "novalue"], "--set expects key.path=value"),
-    ("run-bad-fail-under", ["run", "{ws}/exp_unknown_key.yaml", "--set", "colour=1"], "colour"),
+    ("run-bad-set-key", ["run", "{ws}/exp_unknown_key.yaml", "--set", "colour=1"], "colour"),
+    # --fail-under is checked before any training (no run directory is written) and in --dry-run (issue 28)
+    ("run-fail-under-syntax", ["run", "{ws}/exp_good.yaml", "--fail-under", "nonsense"], "expects EVALUATION.METRIC"),
+    (
+        "run-fail-under-syntax-dry-run",
+        ["run", "{ws}/exp_good.yaml", "--dry-run", "--fail-under", "nonsense"],
+        "expects EVALUATION.METRIC",
+    ),
+    (
+        "run-fail-under-unknown-metric",
+        ["run", "{ws}/exp_good.yaml", "--fail-under", "clean.acuracy=0.8"],
+        "no metric clean.acuracy (did you mean clean.accuracy?)",
+    ),
+    (
+        "run-fail-under-percent",
+        ["run", "{ws}/exp_good.yaml", "--dry-run", "--fail-under", "clean.accuracy=80"],
+        "write 0.8 for 80%",
+    ),
+    (
+        "run-fail-under-lower-is-better",
+        ["run", "{ws}/exp_good.yaml", "--fail-under", "train.train_seconds=10"],
+        "is lower-is-better",
+    ),
     # scan (fixed and HTTP models)
     ("scan-missing-model", ["scan", G, "--model", "{ws}/nomodel", "-o", "{ws}/out/scan"], None),
     (

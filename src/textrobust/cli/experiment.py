@@ -87,6 +87,31 @@ def _print_power(rows: list[dict[str, Any]]) -> None:
     Console(stderr=True, width=120).print(table)
 
 
+def _print_estimate(plan: dict[str, Any]) -> None:
+    """The time per unit the plan expects, on stderr (stdout stays JSON), and the checks that passed."""
+    from ..reports.fmt import duration
+
+    est = plan["time_estimate"]
+    todo = [u for u in plan["units"] if not u.get("done")]
+    known = [u["estimated_seconds"] for u in todo if u.get("estimated_seconds") is not None]
+    out = [
+        "checks passed: data, model, evaluations, resources"
+        + (f", --fail-under {', '.join(g['metric'] for g in plan['fail_under'])}" if plan["fail_under"] else "")
+    ]
+    if known and len(known) == len(todo):
+        by_condition: dict[str, list[float]] = {}
+        for u in todo:
+            by_condition.setdefault(u["unit"].rsplit("/", 1)[0], []).append(u["estimated_seconds"])
+        per = ", ".join(
+            f"{c} {duration(max(s))}" + (f" x {len(s)} seeds" if len(s) > 1 else "") for c, s in by_condition.items()
+        )
+        rough = "roughly " if est["rough"] else ""
+        out.append(f"time: {rough}{duration(sum(known))} for {len(todo)} unit(s) to run; per unit: {per}")
+    out.append(f"time estimate from {est['source']}: {est['note']}")
+    for line in out:
+        typer.echo(line, err=True)
+
+
 def _verdict_word(r: dict[str, Any]) -> str:
     v = r.get("verdict")
     if v == "too_few_seeds":
@@ -124,7 +149,7 @@ def _run_in(
     runner = Runner(exp, run_dir, command=command, executor=executor, sync=sync)
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         typer.echo(f"{run_dir} exists: finished units whose config is unchanged are skipped (--no-resume reruns all)")
-    table = runner.run(resume=resume)
+    table = runner.run(resume=resume, fail_under=fail_under)
     from ..models.distributed import is_main_process
 
     if not is_main_process():  # under accelerate launch: every rank trained the units together; rank 0 reports
@@ -204,12 +229,13 @@ def run(
     run_dir = output or exp.output
     options = {"backend": backend, "address": address, "num_cpus": num_cpus, "num_gpus": num_gpus}
     if dry_run:
-        plan = Runner(exp, run_dir, progress=False).plan()
+        plan = Runner(exp, run_dir, progress=False).plan(fail_under=fail_under, pilot=pilot)
         if pilot is not None:
             from ..stats.power import pilot_power
 
             plan["power"] = pilot_power(pilot, len(exp.seeds))
         typer.echo(json.dumps(plan, indent=2))
+        _print_estimate(plan)
         if pilot is not None:
             _print_power(plan["power"])
         return

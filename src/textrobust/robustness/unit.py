@@ -278,12 +278,18 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
     scores += more
     write_scores(files, u, scores)
     write_jsonl(files.examples, records)
+    n_test = len(ws.data.test)
     write_json(
         files.done,
         {
             "fingerprint": u.fingerprint,
             "seconds": time.perf_counter() - t0,
             "phase_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
+            # What each phase worked through, so a later --dry-run can scale these times to another plan.
+            "work": {
+                "train_example_epochs": None if fixed is not None else n_train * ws.exp.model.train.epochs,
+                "examples": {ev.name: ev.examples_scored(n_test) for ev in ws.evaluations},
+            },
         },
     )
 

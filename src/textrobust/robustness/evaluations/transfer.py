@@ -62,6 +62,9 @@ class TransferEvaluation(Evaluation):
             ]
         return out
 
+    def examples_scored(self, n_test: int) -> int | None:
+        return None  # its own test sets
+
     def check(self, ctx: EvalContext) -> None:
         for name in self.params.sets:  # unreadable files and unknown labels fail before training
             self.load(name, ctx.label_names, ctx)

