@@ -8,6 +8,8 @@ report's headline, augment's row accounting, the attack record, file modes and p
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,67 @@ def test_fail_under_gates_are_checked_against_the_declared_metrics():
         check_gates(["clean.accuracy=1.5"], infos)
     with pytest.raises(ConfigError, match="lies at least 0"):
         check_gates(["attack.avg_queries=-1"], infos)
+
+
+# -- trap 2 and 5: attack --labels against an endpoint that does not say them; model names without a hub -------------
+class _NoLabels(BaseHTTPRequestHandler):
+    """A keyword model over HTTP that answers probabilities but not its label order."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802
+        texts = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["texts"]
+        rows = [[0.2, 0.8] if "good" in t else [0.8, 0.2] for t in texts]
+        body = json.dumps({"probabilities": rows}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_attack_an_endpoint_without_labels_says_how_and_then_works(tmp_path, capsys):
+    from textrobust.cli import main
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\na good film,pos\na dull film,neg\nso good,pos\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoLabels)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "http://{}:{}/".format(*server.server_address)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main(["attack", str(data), "--model", url, "--recipe", "deepwordbug"])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "(--labels a,b or labels: [a, b])" in err
+        with pytest.raises(SystemExit) as stop:
+            main(["attack", str(data), "--model", url, "--recipe", "deepwordbug", "--labels", "neg,pos", "--json"])
+        assert stop.value.code == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["num_examples"] == 3 and summary["original_accuracy"] == 1.0  # the labels given were used
+
+
+def test_a_hub_name_with_no_network_fails_at_once_without_asking(monkeypatch):
+    import socket
+
+    from textrobust.errors import ModelError
+    from textrobust.models import check_model_source, hub_unreachable, minilm_path
+
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+    def no_dns(host, *args, **kw):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert hub_unreachable() == "huggingface.co cannot be reached (no network)"
+    with pytest.raises(ModelError, match="not in the Hugging Face cache; huggingface.co cannot be reached"):
+        check_model_source("some-org/some-model")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")  # a proxy resolves names itself: the hub may be asked
+    assert hub_unreachable() is None and check_model_source("some-org/some-model") == "some-org/some-model"
+    # The names textrobust knows mean the same in YAML and on the command line, with or without the hub.
+    assert check_model_source("MiniLM") == check_model_source("all-MiniLM-L6-v2") == minilm_path()
