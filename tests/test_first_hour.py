@@ -164,3 +164,37 @@ def test_a_hub_name_with_no_network_fails_at_once_without_asking(monkeypatch):
     assert hub_unreachable() is None and check_model_source("some-org/some-model") == "some-org/some-model"
     # The names textrobust knows mean the same in YAML and on the command line, with or without the hub.
     assert check_model_source("MiniLM") == check_model_source("all-MiniLM-L6-v2") == minilm_path()
+
+
+# -- trap 7: augment's rows add up, per operator too; an empty input after the header is said ------------------------
+def test_augment_accounting_adds_up_on_real_reviews(tmp_path, caplog):
+    import logging
+
+    import pandas as pd
+
+    from textrobust.augment import augment_file, parse_op
+    from textrobust.augment.filters import Dedup, Length
+    from textrobust.data import demo_data_path
+
+    reviews = pd.read_csv(demo_data_path()).head(40)
+    reviews.loc[3, "text"] = "ok"  # too short for OCR confusions or a second word: some variants cannot be made
+    inp = tmp_path / "rows40.csv"
+    reviews.to_csv(inp, index=False)
+    ops = [parse_op("char:kind=ocr"), parse_op("eda:alpha_sr=0,alpha_ri=0,alpha_rs=0.3,p_rd=0")]
+    s = augment_file(inp, tmp_path / "out.csv", ops, n=2, keep_original=True, progress=False,
+                     filters=[Dedup(), Length(min_words=3)])  # fmt: skip
+    rows = pd.read_csv(tmp_path / "out.csv")
+    assert s.rows_out == len(rows) and s.rows_in == 40 and s.originals_kept == 40
+    assert s.variants_asked == 40 * 2 * 2 and s.not_possible > 0 and sum(s.dropped.values()) > 0
+    assert s.rows_out == s.originals_kept + s.variants_asked - s.not_possible - sum(s.dropped.values())
+    for name, op in s.operators.items():  # each operator's own rows in the output, and its numbers add up
+        assert op["asked"] - op["not_possible"] - sum(op["dropped"].values()) == op["kept"]
+        assert op["kept"] == (rows.operator == name).sum()
+    assert s.operators["char:kind=ocr"]["rows_without_variant"] >= 1
+    assert s.accounting().startswith("40 rows in: 40 kept + 160 variants asked - ") and s.accounting().endswith(
+        f"= {len(rows)} rows out"
+    )
+    (tmp_path / "header_only.csv").write_text("text,label\n")
+    with caplog.at_level(logging.WARNING):
+        empty = augment_file(tmp_path / "header_only.csv", tmp_path / "empty.csv", ops, progress=False)
+    assert empty.rows_out == 0 and "has no rows after its header: the output" in caplog.text
