@@ -198,3 +198,61 @@ def test_augment_accounting_adds_up_on_real_reviews(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         empty = augment_file(tmp_path / "header_only.csv", tmp_path / "empty.csv", ops, progress=False)
     assert empty.rows_out == 0 and "has no rows after its header: the output" in caplog.text
+
+
+# -- trap 8: one meaning of "failed" in attack records; model files follow the umask; no library bars in logs -------
+def test_attack_records_say_model_failed_beside_the_attack_status(tmp_path):
+    from textrobust.adversarial import AttackReport, AttackResult, read_results
+    from textrobust.data.records import model_failed
+
+    results = [
+        AttackResult(0, "a good film", "a g00d film", 1, 1, 0, [0.1, 0.9], [0.6, 0.4], [1], 3, 7, "succeeded"),
+        AttackResult(1, "a fine cast", "a fine cast", 1, 1, 1, [0.2, 0.8], [0.3, 0.7], [], 3, 9, "failed"),
+        AttackResult(2, "dull", "dull", 1, 0, 0, [0.7, 0.3], [0.7, 0.3], [], 1, 1, "skipped"),
+    ]
+    report = AttackReport(results, elapsed_s=1.0, attack_name="deepwordbug")
+    path = report.to_jsonl(tmp_path / "a.jsonl", ["neg", "pos"])
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all("failed" not in r for r in records)  # the attack's "failed" is its status; the model's is model_failed
+    assert [(r["model_failed"], r["info"]["status"]) for r in records] == [
+        (True, "succeeded"),
+        (False, "failed"),
+        (False, "skipped"),
+    ]
+    summary = report.summary()
+    assert (summary["succeeded"], summary["failed"]) == (1, 1)  # counts of statuses, as the records say them
+    assert [r.status for r in read_results(path)] == ["succeeded", "failed", "skipped"]
+    assert model_failed({"failed": True}) and not model_failed({"failed": False})  # 0.2 records still read
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_model_files_follow_the_umask(tmp_path, tiny_model_dir, umask):
+    import os
+
+    from textrobust.models import Runtime, TextClassifier
+
+    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=Runtime(device="cpu"))
+    old = os.umask(umask)
+    try:
+        out = clf.save(tmp_path / "model")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert "model.safetensors" in modes and set(modes.values()) == {0o666 & ~umask}, modes
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_no_library_progress_bar_off_a_terminal(tmp_path, gpt_dir):
+    import subprocess
+    import sys
+
+    (tmp_path / "d.csv").write_text("text,label\na good film,pos\na dull film,neg\nso good,pos\nso bad,neg\n")
+    args = ["generate", str(tmp_path / "d.csv"), "-o", str(tmp_path / "g.csv"), "--method", "fewshot"]
+    r = subprocess.run(
+        [sys.executable, "-m", "textrobust", *args, "--model", gpt_dir, "-n", "1", "--max-new-tokens", "4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Loading weights" not in r.stderr and "\r" not in r.stderr, r.stderr[-2000:]  # a log gets lines only

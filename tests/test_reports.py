@@ -167,7 +167,7 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
                 {
                     "evaluation": f"attack:{RECIPE}",
                     "item": str(i),
-                    "failed": True,
+                    "model_failed": True,
                     "original": f"{text} #{i}",
                     "text": f"{text.replace('good', 'decent')} #{i} {tail}",
                     "label": label,
@@ -184,12 +184,12 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
                 }
                 for i in range(n_attacks)
             ]
-            attacks.append({**attacks[0], "failed": False, "info": {**attacks[0]["info"], "status": "failed"}})
+            attacks.append({**attacks[0], "model_failed": False, "info": {**attacks[0]["info"], "status": "failed"}})
             inv = [
                 {
                     "evaluation": f"inv:{suite}",
                     "item": str(i),
-                    "failed": bool(i % 2),
+                    "model_failed": bool(i % 2),
                     "original": f"{text} ({suite} {i})",
                     "text": f"{text} ({suite}{i})",
                     "label": label,

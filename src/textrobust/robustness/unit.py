@@ -236,7 +236,7 @@ def evaluate(ws: Workspace, model: Any, phase: Callable[[str], None]) -> tuple[l
         for r in res.records:
             by_eval.setdefault(r["evaluation"], []).append(r)
         for rows in by_eval.values():  # failures first: they are what the report shows
-            records += sorted(rows, key=lambda r: not r["failed"])[:RECORD_LIMIT]
+            records += sorted(rows, key=lambda r: not r["model_failed"])[:RECORD_LIMIT]
     return scores, records
 
 
