@@ -256,3 +256,63 @@ def test_no_library_progress_bar_off_a_terminal(tmp_path, gpt_dir):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Loading weights" not in r.stderr and "\r" not in r.stderr, r.stderr[-2000:]  # a log gets lines only
+
+
+# -- trap 3: the headline of a scan of two identical models crowns nobody, in the report and on the command line ------
+def test_a_scan_of_two_identical_models_names_no_winner(tmp_path, trained_dir, capsys):
+    import pandas as pd
+    from conftest import tiny_corpus
+
+    from textrobust.cli import main
+
+    rows = tiny_corpus()[::3]
+    pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
+        tmp_path / "test.csv", index=False
+    )
+    argv = ["scan", str(tmp_path / "test.csv"), "--model", f"a={trained_dir}", "--model", f"b={trained_dir}"]
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--eval", "clean", "--eval", "inv:suites=[typo]", "-o", str(tmp_path / "scan")])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0
+    report = json.loads((tmp_path / "scan" / "report.json").read_text())
+    (found,) = report["findings"]
+    assert found["condition"] == "b" and not found["better"] and not found["worse"] and found["no_change"] == 2
+    assert found["text"] == "b: no detectable change from a in any of the 2 judged metrics"
+    assert "b: no detectable change from a in any of the 2 judged metrics" in " ".join(out.split())
+    html = (tmp_path / "scan" / "report.html").read_text()
+    assert "best" not in html.replace("--best-bg", "") and "★" not in html
+    assert "n = " in html and "Value over the test examples" in html and "none: given models" in html
+
+
+# -- trap 9: report cosmetics -----------------------------------------------------------------------------------------
+def test_report_cosmetics_say_what_the_tables_say(tmp_path):
+    from test_reports import make_run_dir
+
+    from textrobust.reports import build_report
+    from textrobust.reports.charts import hbar_chart, nice_axis
+    from textrobust.reports.fmt import num, value_text
+
+    # Bar labels in the metric's unit (a Brier score as the table writes it), lopsided intervals as [low, high].
+    cell = {"mean": 0.225, "ci_low": 0.176, "ci_high": 0.274}
+    svg = str(hbar_chart("Brier", [("clean", [{"label": "a", "series": 0, "cell": cell}])], unit="number",
+                         value_unit="score"))  # fmt: skip
+    assert "0.225 ± 0.049" in svg and "0.2 ± 0.0" not in svg
+    share = {"mean": 1.0, "ci_low": 0.966, "ci_high": 1.0}
+    svg = str(hbar_chart("Inv", [("case", [{"label": "a", "series": 0, "cell": share}])], unit="fraction"))
+    assert "100.0% [96.6%, 100.0%]" in svg and "± 1.7" not in svg
+    # Round ticks only (no 6.25% / 18.75%), counts without a spurious decimal.
+    for peak in (0.07, 23.0, 18.75, 85.0, 170.0, 3.2):
+        top, step = nice_axis(peak)
+        assert top >= peak and top / step <= 4 and float(f"{step:.3g}") == step
+    assert num(85) == "85" and value_text(61.0, "count") == "61" and num(2.5) == "2.5"
+    # Placeholders read as what they stand for; captions promise whiskers only where they are drawn.
+    run = make_run_dir(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["train"] = {"path": "{package_data}/demo_reviews.csv"}
+    (run / "config.json").write_text(json.dumps(config))
+    html = build_report(run).read_text()
+    assert "demo_reviews.csv (built into textrobust)" in html and "{package_data}" not in html.split("<pre")[0]
+    report = json.loads(build_report(run).with_suffix(".json").read_text())
+    assert report["header"]["data"]["test_size"] is None or report["header"]["data"]["test_size"] > 0
+    captions = [part.split("</figcaption>")[0] for part in html.split("<figcaption>")[1:]]
+    assert captions and all(("whiskers" in c) == ("no intervals" not in c) for c in captions)
