@@ -316,3 +316,69 @@ def test_report_cosmetics_say_what_the_tables_say(tmp_path):
     assert report["header"]["data"]["test_size"] is None or report["header"]["data"]["test_size"] > 0
     captions = [part.split("</figcaption>")[0] for part in html.split("<figcaption>")[1:]]
     assert captions and all(("whiskers" in c) == ("no intervals" not in c) for c in captions)
+
+
+# -- trap 10: no long silences: phases and where training is, on a terminal and as lines in a log ----------------------
+def test_training_reports_where_it_is(tiny_model_dir):
+    from conftest import tiny_corpus
+
+    from textrobust.data import LabeledData
+    from textrobust.models import Runtime, TextClassifier, TrainConfig
+
+    rows = tiny_corpus()[:48]
+    train = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
+    heard: list[str] = []
+    clf = TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=Runtime(device="cpu"),
+                         train_config=TrainConfig(epochs=2, batch_size=16))  # fmt: skip
+    clf.fit(train, progress=False, on_progress=heard.append)
+    assert heard[0].startswith("epoch 1/2 · ") and heard[-1] == "epoch 2/2 · 100%" and "epoch 1/2 · 100%" in heard
+    percents = [int(h.split("· ")[1].rstrip("%")) for h in heard if h.startswith("epoch 1/2")]
+    assert percents == sorted(set(percents))  # each percentage once, in order
+
+
+def test_unit_progress_lines_off_a_terminal(capsys):
+    from textrobust.robustness.runner import _UnitProgress
+
+    with _UnitProgress(total=4, done=1, enabled=True, every_s=3600) as bar:
+        bar.phase("noise/seed0", "train")
+        bar.phase("noise/seed0", "train · epoch 1/3 · 40%")  # same phase, within the interval: not repeated
+        bar.phase("noise/seed0", "clean")
+        bar.advance()
+        bar.phase("noise/seed1", "augment")
+    with _UnitProgress(total=2, done=0, enabled=True, every_s=0) as every:
+        every.phase("b/seed0", "train · epoch 2/3 · 41%")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "unit 2/4 · noise/seed0 · train",
+        "unit 2/4 · noise/seed0 · clean",
+        lines[2],  # the unit line: "units: 2/4 (50%), ..."
+        "unit 3/4 · noise/seed1 · augment",
+        "unit 1/2 · b/seed0 · train · epoch 2/3 · 41%",
+    ]
+    assert lines[2].startswith("units: 2/4 (50%)")
+
+
+def test_a_run_in_a_log_says_each_units_phases(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import tiny_experiment
+
+    spec = tiny_experiment(tmp_path, tiny_model_dir, ["typo"])
+    spec.update(seeds=[0], evaluations=[{"kind": "clean"}, {"kind": "inv", "suites": ["typo"]}])
+    spec["model"]["train"]["epochs"] = 1
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
+    r = subprocess.run(
+        [sys.executable, "-m", "textrobust", "run", str(tmp_path / "exp.yaml"), "--no-report"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    for line in (
+        "unit 1/2 · baseline/seed0 · train",
+        "unit 1/2 · baseline/seed0 · inv",
+        "unit 2/2 · char/seed0 · augment",
+    ):
+        assert line in r.stderr.splitlines(), r.stderr[-2000:]

@@ -17,6 +17,7 @@ def _print_summary(run_dir: Path) -> None:
     (n), the paired difference to the baseline with its unadjusted CI and the Holm-corrected verdict; then what the
     comparisons detected, per condition (the report's headline)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from ..layout import RunLayout
@@ -31,9 +32,9 @@ def _print_summary(run_dir: Path) -> None:
     family = corr.get("family")
     title = "value [95% CI over test examples]" if fixed else "mean over seeds [95% CI]"
     change = "change [unadjusted 95% CI]" if family else "change [95% CI]"
-    table = Table(title=f"{title}; {change} vs '{summary['baseline']}'")
+    table = Table(title=escape(f"{title}; {change} vs '{summary['baseline']}'"))  # [..] is no markup here
     for col in ("condition", "metric", "n", "value [CI]" if fixed else "mean [CI]", change, "verdict"):
-        table.add_column(col, overflow="fold")
+        table.add_column(escape(col), overflow="fold")
     for r in keep:
         m = headline[(r["evaluation"], r["metric"])]
         unit = m["unit"]
@@ -57,7 +58,7 @@ def _print_summary(run_dir: Path) -> None:
     verdicts = f"verdicts: Holm-corrected over {family} comparisons; " if family else "no comparisons; "
     console.print(f"{verdicts}{design}; ↑/↓: higher/lower is better; details in report.html")
     for found in findings(_cli_rows(summary, headline), _cli_cols(headline), summary["baseline"]):
-        console.print(found["text"], highlight=False)
+        console.print(escape(found["text"]), highlight=False)
 
 
 def _cli_cols(headline: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:

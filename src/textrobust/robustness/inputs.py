@@ -40,8 +40,12 @@ def load_source(src: Source, label_names: list[str] | None = None, where: str = 
 
 
 #: The data layer's hints name the command-line options; in an experiment file the same settings are keys.
-_OPTION_KEYS = {"--text-column": "text_column", "--label-column": "label_column", "--encoding": "encoding"}
-_OPTION_KEYS["--format"] = "format"
+_OPTION_KEYS = {
+    "--text-column": "text_column",
+    "--label-column": "label_column",
+    "--encoding": "encoding",
+    "--format": "format",
+}
 
 
 def spec_hint(message: str, where: str) -> str:
@@ -54,9 +58,11 @@ def spec_hint(message: str, where: str) -> str:
         "pass the file's encoding (e.g. data.train.encoding: cp1252)"
     """
     for option, key in _OPTION_KEYS.items():
-        message = re.sub(
-            rf"{option}( [\w-]+)?", lambda m, k=key: f"{where}.{k}" + (f":{m[1]}" if m[1] else ""), message
-        )
+
+        def as_key(m: re.Match[str], key: str = key) -> str:
+            return f"{where}.{key}" + (f":{m[1]}" if m[1] else "")
+
+        message = re.sub(rf"{option}( [\w-]+)?", as_key, message)
     return message
 
 

@@ -241,17 +241,34 @@ class Runner:
 
 
 class _UnitProgress(Bar):
-    """Units done / total with ETA and the current unit and phase: a live bar on a terminal, one log line per
-    finished unit elsewhere (a CI log stays readable), with the failed and running counts."""
+    """Units done / total with ETA and the current unit and phase: a live bar on a terminal; elsewhere (a CI log)
+    one line per finished unit, one per phase (augment, train, each evaluation), and where a phase is, e.g.
+    ``unit 2/4 · char_noise/seed1 · train · epoch 2/3 · 41%``, at most every ``every_s`` seconds: a long unit is
+    never minutes of silence."""
 
-    def __init__(self, total: int, done: int, enabled: bool) -> None:
+    def __init__(self, total: int, done: int, enabled: bool, every_s: float = 30.0) -> None:
         super().__init__("units", total=total, done=done, enabled=enabled, lines="each", transient=False)
         self.failed, self.in_flight = 0, 0
+        self.every_s, self._done_before = every_s, done
+        self._index: dict[str, int] = {}  # unit -> its number, in the order units start
+        self._shown: dict[str, tuple[str, float]] = {}  # unit -> (phase shown last, when)
 
     def phase(self, unit: str, phase: str) -> None:
-        log.info("%s: %s", unit, phase)
-        if self.live:  # a log gets one line per unit, not per phase
-            self.status(f"{unit}: {phase}")
+        if " \u00b7 " not in phase:  # a new phase, not where one is
+            log.info("%s: %s", unit, phase)
+        number = self._index.setdefault(unit, self._done_before + len(self._index) + 1)
+        text = f"unit {number}/{self.total} \u00b7 {unit} \u00b7 {phase}"
+        if self.live:
+            self.status(text)
+            return
+        if not self.enabled:
+            return
+        head = phase.split(" \u00b7 ")[0]
+        last, when = self._shown.get(unit, ("", 0.0))
+        now = time.monotonic()
+        if head != last.split(" \u00b7 ")[0] or now - when >= self.every_s:
+            self._shown[unit] = (phase, now)
+            print(text, file=sys.stderr, flush=True)
 
     def running(self, n: int) -> None:
         """How many units are in flight now (shown next to the failed count)."""

@@ -241,11 +241,15 @@ def evaluate(ws: Workspace, model: Any, phase: Callable[[str], None]) -> tuple[l
 
 
 class PhaseTimer:
-    """Passes phase names on to ``report`` and keeps the seconds spent in each (``done.json`` records them)."""
+    """Passes phase names on to ``report`` and keeps the seconds spent in each (``done.json`` records them);
+    :meth:`detail` passes on where the current phase is (``train · epoch 2/3 · 41%``) without starting a new one."""
 
     def __init__(self, report: Callable[[str], None]) -> None:
         self.report, self.seconds = report, dict[str, float]()
         self._name, self._start = "", time.perf_counter()
+
+    def detail(self, text: str) -> None:
+        self.report(f"{self._name} \u00b7 {text}" if self._name else text)
 
     def __call__(self, name: str) -> None:
         self.stop()
@@ -271,7 +275,7 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
         timer("load model")
         model, scores = ws.fixed_model(u.condition), []
     else:
-        model, n_train = train_unit(ws, u.condition, u.seed, files, timer)
+        model, n_train = train_unit(ws, u.condition, u.seed, files, timer, timer.detail)
         scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
     more, records = evaluate(ws, model, timer)
     timer.stop()
