@@ -56,7 +56,7 @@ def build_content(run: RunDir) -> dict[str, Any]:
         "columns": cols,
         "findings": findings(table, cols, baseline),
         "conditions": table,
-        "details": details(metrics, conditions, cells),
+        "details": _with_n(details(metrics, conditions, cells), models_fixed),
         "charts": _charts(metrics, conditions, cells),
         "per_seed": _per_seed(run, cols),
         "examples": build_examples(run, conditions, metrics),
@@ -65,6 +65,14 @@ def build_content(run: RunDir) -> dict[str, Any]:
         "config": _clean_tree(run.config),
         "environment": _clean_tree(run.environment),
     }
+
+
+def _with_n(groups: list[dict[str, Any]], models_fixed: bool) -> list[dict[str, Any]]:
+    """Each detail metric with ``n``: what its figures rest on (as the summary table's columns have it)."""
+    for g in groups:
+        for m in g["metrics"]:
+            m["n"] = n_text(list(m["cells"].values()), models_fixed)
+    return groups
 
 
 def _conditions(run: RunDir, in_summary: list[str], baseline: str) -> list[str]:

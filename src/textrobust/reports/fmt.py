@@ -96,6 +96,8 @@ def diff_text(value: Any, unit: str) -> str:
         return signed_num(value) + " s"
     if unit == "score":
         return _num(value, 3, sign=True)
+    if unit == "count" and float(value).is_integer():
+        return _num(value, 0, sign=True)
     return signed_num(value)
 
 
