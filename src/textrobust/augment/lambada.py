@@ -75,7 +75,7 @@ def _check(fn: str, name: str, ok: bool, valid: str, value: Any) -> None:
 
 
 def _check_int(fn: str, name: str, value: Any, low: int = 1) -> None:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= low)
     _check(fn, name, ok, f"an integer >= {low}", value)
 
 
@@ -555,7 +555,9 @@ def fewshot_generate(
         pos = by_label[y]
         for i in range(pool):
             rng = np.random.default_rng(np.random.SeedSequence([seed, y, i, 1]))
-            picks = rng.choice(len(pos), size=min(k_shots, len(pos)), replace=False) if pos else []
+            picks: np.ndarray | list[int] = (
+                rng.choice(len(pos), size=min(k_shots, len(pos)), replace=False) if pos else []
+            )
             shots = [pos[j] for j in picks]
             examples = "\n".join(example_format.replace("{text}", s) for s in shots)
             prompt = template.replace("{label}", str(name)).replace("{examples}", examples)
