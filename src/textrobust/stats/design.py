@@ -160,6 +160,7 @@ def detectable_effect(
         >>> round(float(detectable_effect(np.array(0.0), np.array(1e-4), 2, 1e9)), 4)  # (1.96 + 0.84) x 1 pt
         0.028
     """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     args = _prepared(a, b, nu1, nu2, a_df, resid, resid_design, cells, base, cond, alpha)
     base = args["base"]
     scale = np.sqrt(np.asarray(a, dtype=float) + np.asarray(b, dtype=float))  # not a share: 200 SE is plenty
@@ -191,8 +192,8 @@ def predictive_power(
 
 
 def _prepared(
-    a: np.ndarray | float,
-    b: np.ndarray | float,
+    a: np.ndarray,
+    b: np.ndarray,
     nu1: float,
     nu2: float,
     a_df: float | None = None,
