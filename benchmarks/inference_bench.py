@@ -245,7 +245,15 @@ def main() -> None:
         f"{env['torch_threads']} threads, {args.rounds} rounds, calls of {args.call_size} texts\n"
         f"classifier {what}; encoder MiniLM; runtime {rt}"
     )
-    record: dict[str, Any] = {"env": env, "args": vars(args), "classifier": what, "runtime": rt.to_dict()}
+    record: dict[str, Any] = {
+        "env": env,
+        "args": vars(args),
+        "classifier": what,
+        "runtime": rt.to_dict(),
+        "default_token_budget": rt.token_budget,
+        "classifier_texts": len(texts),
+        "encoder_windows": len(windows),
+    }
     for name in args.sweep.split(","):
         print(f"\n== {name}")
         if name == "budget":

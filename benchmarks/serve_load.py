@@ -350,7 +350,9 @@ def main() -> None:
     model_dir = prepare_model(args.model, work, args.device)
     local = TextClassifier.load(model_dir, runtime=Runtime(device=args.device))
     reference = local.predict_proba(sentences)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT / "src")}
+    # src first, and whatever else this process was given (packages installed beside the environment, on a GPU box)
+    path = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": path}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     py = sys.executable
     commands = {
