@@ -28,7 +28,7 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     logging.getLogger("textrobust").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    with contextlib.suppress(ImportError, AttributeError):
+    with contextlib.suppress(Exception):  # datasets is optional here (see train_bench.hf_dataset)
         import datasets
 
         datasets.disable_progress_bars()

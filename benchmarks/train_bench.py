@@ -206,10 +206,12 @@ def make_trainer(model: Any, tokenizer: Any, dataset: Any, args: Any) -> Any:
 
 
 def hf_dataset(data: LabeledData, tokenizer: Any, max_length: int) -> Any:
-    """A tokenised ``datasets.Dataset`` (how Trainer is normally fed); a list of dicts if ``datasets`` is missing."""
+    """A tokenised ``datasets.Dataset`` (how Trainer is normally fed); a list of dicts if ``datasets`` is missing or
+    does not import with this environment's other packages (e.g. a GPU image's own pyarrow or fsspec)."""
     try:
         import datasets  # noqa: F401
-    except ImportError:
+    except Exception as exc:
+        print(f"note: datasets unavailable ({exc!r}); Trainer gets a list of tokenised dicts", flush=True)
         enc = tokenizer(list(data.texts), truncation=True, max_length=max_length)
         keys = list(enc.keys())
         return [{**{k: enc[k][i] for k in keys}, "label": y} for i, y in enumerate(data.labels)]
