@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from ..data import LabeledData, load_dataset
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .spec import Experiment, Source, resolve_path
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,9 @@ def spec_hint(message: str, where: str) -> str:
 def load_data(exp: Experiment) -> LoadedData:
     """Load train/test(/validation) and apply the fixed subsamples (the same for every condition and seed)."""
     if exp.data.train is None:  # a scan of fixed models: test data only
-        test = load_source(exp.data.test, where="data.test")  # type: ignore[arg-type]  # without train the spec requires test
+        if exp.data.test is None:  # DataSpec refuses this (test_split needs a train source)
+            raise ConfigError("data: without a train source give a test source")
+        test = load_source(exp.data.test, where="data.test")
         if exp.data.test_size:
             test = test.sample(exp.data.test_size, seed=exp.data.sample_seed)
         return LoadedData(None, test, None)
