@@ -50,6 +50,10 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
     (d / "pipeline_broken.yaml").write_text("pipeline: [unclosed\n")
     (d / "emptydir").mkdir()
     (d / "fake_model").mkdir()
+    good[good.label == "neg"].to_csv(d / "only_neg.csv", index=False)  # a test file without a row of one class
+    from textrobust.models import Runtime, TextClassifier
+
+    TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=Runtime(device="cpu")).save(d / "clf")
     (d / "fake_model" / "config.json").write_text("{not json")
     base = {
         "data": {"train": {"path": str(d / "good.csv")}, "test_split": 0.25},
@@ -295,6 +299,11 @@ CASES = [
         "scan-bad-eval-syntax",
         ["scan", G, "--model", M, "--eval", "attack:recipe", "-o", "{ws}/out/scan"],
         "expected KIND:key=value",
+    ),
+    (
+        "scan-data-without-a-class",  # the model's labels are not the data's rows' labels: say how to name them all
+        ["scan", "{ws}/only_neg.csv", "--model", "{ws}/clf", "-o", "{ws}/out/scan"],
+        "the data's rows only 1 ['neg']; name every label of the data, in order (--data-labels neg,pos or label_names",
     ),
     ("scan-duplicate-name", ["scan", G, "--model", f"a={M}", "--model", f"a={M}", "-o", "{ws}/out/scan"], "used twice"),
     # report directories
