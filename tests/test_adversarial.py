@@ -620,8 +620,8 @@ def test_one_record_schema_for_attack_files_and_run_directories(tmp_path):
     harness = ev.run(model, test, EvalContext(list(model.labels), raw_model=model)).records
     assert [sorted(r) for r in cli_rows] == [sorted(r) for r in harness]
     assert [r["info"].keys() for r in cli_rows] == [r["info"].keys() for r in harness]
-    assert [(r["text"], r["label"], r["pred"], r["failed"]) for r in cli_rows] == [
-        (r["text"], r["label"], r["pred"], r["failed"]) for r in harness
+    assert [(r["text"], r["label"], r["pred"], r["model_failed"]) for r in cli_rows] == [
+        (r["text"], r["label"], r["pred"], r["model_failed"]) for r in harness
     ]
     assert report.summary()["success_rate"] == pytest.approx(
         np.nanmean(

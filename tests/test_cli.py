@@ -185,7 +185,7 @@ def test_train_then_evaluate_json(tmp_path, train_csv, tiny_model_dir):
                 "--label-column",
                 "sentiment",
             ],
-            "cannot load",
+            "nope: no such model folder",
         ),
         (
             [

@@ -23,7 +23,7 @@ ROLES = {"clean", "robustness", "cost", "calibration", "info"}
 RECORD_KEYS = {
     "evaluation",
     "item",
-    "failed",
+    "model_failed",
     "original",
     "text",
     "label",
@@ -91,10 +91,10 @@ def transfer_files(tmp_path_factory):
             "label": ["positive", "negative", "positive", "negative"],
         }
     ).to_csv(d / "reviews.csv", index=False)
-    rows = [  # the record schema of 'textrobust attack -o' (failed: the attack succeeded against its model)
-        {"text": "a goood film", "label": "pos", "failed": True},
-        {"text": "an awfull plot", "label": "neg", "failed": True},
-        {"text": "skipped", "label": "neg", "failed": False},
+    rows = [  # the record schema of 'textrobust attack -o' (model_failed: the attack succeeded against its model)
+        {"text": "a goood film", "label": "pos", "model_failed": True},
+        {"text": "an awfull plot", "label": "neg", "model_failed": True},
+        {"text": "skipped", "label": "neg", "model_failed": False},
     ]
     (d / "attack.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return d
@@ -169,7 +169,7 @@ def test_evaluation_contract(kind, model, test_data, transfer_files):
     for r in res.records:
         # the shared record schema (textrobust.data.records), plus at most one key named after the kind
         assert RECORD_KEYS <= set(r) <= RECORD_KEYS | {ev.kind} and r["evaluation"] in names
-        assert isinstance(r["failed"], bool)
+        assert isinstance(r["model_failed"], bool)
         assert isinstance(r["text"], str) and isinstance(r["pred"], str) and isinstance(r["info"], dict)
     json.dumps(res.records)  # records go to JSONL as they are
     again = run()  # the same model and data give the same numbers (timings excepted)

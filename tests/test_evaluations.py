@@ -118,7 +118,7 @@ def test_mft_failure_rates_by_hand(pack_file):
     assert scores[("mft:vocab", "failure_rate")] == pytest.approx(2 / 6)
     assert scores[("mft:negation", "failure_rate")] == pytest.approx(1.0)
     assert scores[("mft", "failure_rate")] == pytest.approx(4 / 8) and scores[("mft", "n")] == 8
-    failed = [r["text"] for r in res.records if r["failed"]]
+    failed = [r["text"] for r in res.records if r["model_failed"]]
     assert sorted(failed) == ["the film was bad", "the film was not good", "the plot was bad", "the plot was not good"]
 
 
@@ -131,7 +131,7 @@ def test_dir_failure_rates_by_hand(pack_file):
     assert sigmoid(2.2) - sigmoid(1.2) > 0.01
     assert scores[("dir:sentiment", "failure_rate")] == 0.0 and scores[("dir:names", "failure_rate")] == 1.0
     assert scores[("dir", "failure_rate")] == pytest.approx(0.5)
-    rec = next(r for r in res.records if r["failed"])
+    rec = next(r for r in res.records if r["model_failed"])
     assert rec["info"]["delta"] == pytest.approx(sigmoid(2.2) - sigmoid(1.2), abs=1e-4)
 
 

@@ -167,7 +167,7 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
                 {
                     "evaluation": f"attack:{RECIPE}",
                     "item": str(i),
-                    "failed": True,
+                    "model_failed": True,
                     "original": f"{text} #{i}",
                     "text": f"{text.replace('good', 'decent')} #{i} {tail}",
                     "label": label,
@@ -184,12 +184,12 @@ def _write_records(run: Path, conditions: dict, *, xss: bool, n_attacks: int) ->
                 }
                 for i in range(n_attacks)
             ]
-            attacks.append({**attacks[0], "failed": False, "info": {**attacks[0]["info"], "status": "failed"}})
+            attacks.append({**attacks[0], "model_failed": False, "info": {**attacks[0]["info"], "status": "failed"}})
             inv = [
                 {
                     "evaluation": f"inv:{suite}",
                     "item": str(i),
-                    "failed": bool(i % 2),
+                    "model_failed": bool(i % 2),
                     "original": f"{text} ({suite} {i})",
                     "text": f"{text} ({suite}{i})",
                     "label": label,
@@ -273,11 +273,19 @@ def test_verdict_wording_depends_on_the_interval(built):
     assert [v["key"] for v in adv["verdicts"]][-1] == "clean.accuracy"
 
 
-def test_best_condition_has_a_text_badge(built):
+def test_the_headline_names_only_detected_differences_and_crowns_nobody(built):
+    """No composite score and no "best": per condition, the metrics whose comparison detected a difference, named,
+    and the count of the others (issue 28)."""
     _, html, report = built
-    assert report["best"]["condition"] == "adv_train"
-    assert re.search(r'<tr class="best">\s*<th scope="row">adv_train <span class="badge">★ best</span>', html)
-    assert "★" in _plain(html)
+    assert "best" not in report and "★" not in _plain(html)
+    found = {f["condition"]: f for f in report["findings"]}
+    better = [b["key"] for b in found["adv_train"]["better"]]
+    assert f"attack:{RECIPE}.accuracy_under_attack" in better and "clean.accuracy" not in better
+    assert [w["key"] for w in found["adv_train"]["worse"]] == ["clean.accuracy"]
+    typo = found["typo_aug"]  # its attack interval includes zero: not named, only counted
+    assert f"attack:{RECIPE}.accuracy_under_attack" not in [b["key"] for b in typo["better"]] and typo["no_change"]
+    lead = _plain(html.split('<div class="lead">')[1].split("</div>")[0])
+    assert f"accuracy under {RECIPE} attack (+6.1 pts); worse clean accuracy (−1.5 pts) than baseline" in lead
 
 
 def test_json_twin_matches_summary(built, run_dir):
@@ -292,7 +300,7 @@ def test_json_twin_matches_summary(built, run_dir):
                 cell = by_name[row["condition"]]["cells"][key]
                 for field in ("mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high", "n_seeds"):
                     assert cell[field] == row[field], (row, field)
-    assert report["schema_version"] == 2 and report["baseline"] == "baseline"
+    assert report["schema_version"] == 3 and report["baseline"] == "baseline"
     # Every metric appears in the details, headline or not (a new metric is never lost on the page).
     detail_keys = {m["key"] for g in report["details"] for m in g["metrics"]}
     assert detail_keys == {f"{r['evaluation']}.{r['metric']}" for r in summary["rows"]}
@@ -509,7 +517,7 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
         "confidence": 0.95,
     }
     assert verdict(base, **kw)["text"] == (
-        "better accuracy under attack: +6.1 pts (95% CI +3.0 to +9.2 over 3 seeds and 300 test examples, "
+        "better accuracy under attack: +6.1 pts (unadjusted 95% CI +3.0 to +9.2 over 3 seeds and 300 test examples, "
         "p = 0.0021; Holm-adjusted p = 0.013 across 6 comparisons); seed by seed, better in 3 of 3 "
         "(describes these trained models; not a test)"
     )
@@ -528,7 +536,7 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
         "kind": "no_change",
         "text": (
             "no detectable change in accuracy under attack after correcting for 6 comparisons "
-            "(+2.0 pts, 95% CI +0.1 to +3.9 over 3 seeds and 300 test examples, p = 0.04; "
+            "(+2.0 pts, unadjusted 95% CI +0.1 to +3.9 over 3 seeds and 300 test examples, p = 0.04; "
             "Holm-adjusted p = 0.20 across 6 comparisons); "
             "this design detects changes of 3.0 pts or more (80% power); about 9 seeds would detect +2.0 pts"
         ),
@@ -554,14 +562,15 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
     }
     text = verdict(two, **kw)["text"]
     assert text.startswith(
-        "accuracy under attack: +6.1 pts on these 2 training runs (95% CI +3.0 to +9.2 over 300 "
+        "accuracy under attack: +6.1 pts on these 2 training runs (unadjusted 95% CI +3.0 to +9.2 over 300 "
         "test examples, seeds held fixed; better on these runs, Holm-adjusted p = 0.013"
     )
     assert "2 seeds cannot tell this from seed-to-seed variation" in text and "about 4 seeds would detect" in text
     # ECE and other metrics without per-example outcomes: a claim about this test set, in its own Holm family.
     ece = {**base, "diff_method": "seeds", "scope": "test_set", "family_size": 2, "by_seed": []}
     assert verdict(ece, **{**kw, "better": "lower ECE"})["text"] == (
-        "lower ECE on this test set: +6.1 pts (95% CI +3.0 to +9.2 over 3 seeds, on this test set, p = 0.0021; "
+        "lower ECE on this test set: +6.1 pts (unadjusted 95% CI +3.0 to +9.2 over 3 seeds, on this test set, "
+        "p = 0.0021; "
         "Holm-adjusted p = 0.013 across 2 test-set comparisons)"
     )
     # A run that collapsed to chance is named, and the seeds counted are the ones the difference used.

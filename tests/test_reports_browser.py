@@ -107,14 +107,29 @@ def _column(driver, table_id: str, index: int) -> list[str]:
     return [c.text for c in cells]
 
 
+def _open_block(driver, table_id: str) -> None:
+    """Example tables sit in collapsed blocks: open one as a reader does, by clicking its title."""
+    block = driver.find_element("xpath", f"//table[@id='{table_id}']/ancestor::details[1]")
+    block.find_element("tag name", "summary").click()
+    assert block.get_attribute("open") is not None
+
+
 def test_report_in_headless_chromium(browser, tmp_path):
     html_path = build_report(make_run_dir(tmp_path))
     url = _open(browser, html_path)
     summary = browser.find_element("id", "summary").text
-    assert (
-        "27.4% ± 1.2" in summary
-        and "better accuracy under textfooler attack: +6.1 pts (95% CI +3.0 to +9.2)" in summary
+    assert "27.4% ± 1.2" in summary and (
+        "better accuracy under textfooler attack: +6.1 pts (95% CI +3.0 to +9.2)" in summary
     )
+    # The front page at 1,400 px: the summary table fits (no sideways scrolling), and the long example tables come
+    # after the per-seed and reproducibility sections, collapsed (issue 28).
+    browser.set_window_size(1400, 1000)
+    wrap = "document.querySelector('#summary .table-wrap')"
+    assert browser.execute_script(f"return {wrap}.scrollWidth <= {wrap}.clientWidth")
+    order = browser.execute_script("return Array.from(document.querySelectorAll('main > section')).map(s => s.id)")
+    assert order == ["summary", "charts", "details", "per-seed", "repro", "examples"]
+    assert not browser.find_element("id", "fail-attack-textfooler-table").is_displayed()
+    _open_block(browser, "fail-attack-textfooler-table")
 
     queries = _column(browser, "fail-attack-textfooler-table", 5)
     assert len(queries) == 50
@@ -153,6 +168,7 @@ def test_xss_payloads_do_not_execute(browser, tmp_path):
     html_path = build_report(make_run_dir(tmp_path, xss=True))
     url = _open(browser, html_path)
     assert browser.execute_script("return window.__xss === undefined && window.__alerts.length === 0")
+    _open_block(browser, "fail-attack-textfooler-table")
     assert browser.execute_script("return document.querySelectorAll('img, iframe, object, embed').length") == 0
     table_text = browser.find_element("css selector", "#fail-attack-textfooler-table").text
     assert "<script>window.__xss=1;alert(1)</script>" in table_text  # shown as text, not run

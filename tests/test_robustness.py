@@ -56,7 +56,7 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     got = table.query("condition == 'baseline' and seed == 0 and evaluation == 'clean' and metric == 'accuracy'")
     assert len(clean) == 120 and got.value.item() == pytest.approx(acc)  # every test example
     inv = [r for r in records if r["evaluation"] == "inv:punctuation"]
-    rate = sum(not r["failed"] for r in inv) / len(inv)
+    rate = sum(not r["model_failed"] for r in inv) / len(inv)
     got = table.query(
         "condition == 'baseline' and seed == 0 and evaluation == 'inv:punctuation' and metric == 'invariance'"
     )
@@ -118,7 +118,7 @@ def test_end_to_end_table_values_and_resume(spec, tmp_path, monkeypatch):
     ]
     failures = {b["evaluation"]: b["total"] for b in examples["failures"]}
     for ev in ("attack:deepwordbug", "inv:typo", "clean"):  # an evaluation without failures has no table
-        assert failures.get(ev, 0) == sum(r["failed"] for r in all_records if r["evaluation"] == ev)
+        assert failures.get(ev, 0) == sum(r["model_failed"] for r in all_records if r["evaluation"] == ev)
     assert failures["clean"] > 0
 
     # Resume: nothing reruns and the table is identical.

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sized
@@ -26,6 +27,29 @@ _B = TypeVar("_B", bound="Bar")
 def on_terminal() -> bool:
     """True when stderr (where progress goes) is a terminal."""
     return sys.stderr.isatty()
+
+
+#: The switches libraries read for their own progress bars (transformers and the hub: weight loading; datasets: map
+#: and loading; tqdm: every other one).
+LIBRARY_BAR_SWITCHES = ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")
+
+
+def quiet_library_bars() -> None:
+    """Off a terminal, turn off the progress bars libraries draw themselves (a weight-loading bar in a CI log is a
+    line of carriage returns; textrobust prints its own plain lines there). Sets the libraries' environment switches,
+    which worker processes inherit, and tells those already imported. On a terminal it does nothing.
+
+    Example:
+        >>> quiet_library_bars()  # doctest: +SKIP
+    """
+    if on_terminal():
+        return
+    for var in LIBRARY_BAR_SWITCHES:
+        os.environ.setdefault(var, "1")
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
 
 
 def note(message: str, *, enabled: bool = True) -> None:
@@ -172,4 +196,4 @@ class _Steps:
         self.bar.close()
 
 
-__all__ = ["Bar", "note", "on_terminal", "steps"]
+__all__ = ["LIBRARY_BAR_SWITCHES", "Bar", "note", "on_terminal", "quiet_library_bars", "steps"]

@@ -117,6 +117,14 @@ def check_resource_paths(
         if path is None:
             if RESOURCES[name].default is None:
                 raise ResourceError(f"{where}: the {name!r} resource must be named: {RESOURCES[name].path_form}")
+            default = default_path(name)
+            if default is not None and not default.exists():
+                how = f"--resource {name}=PATH" if where == "--resource" else f"{where}: {{{name}: PATH}}"
+                raise ResourceError(
+                    f"{where}: the {name!r} resource ({RESOURCES[name].what}) is not named and its default {default} "
+                    f"does not exist (no shared data folder here; set TEXTROBUST_DATA_DIR); name one: {how} with "
+                    f"{RESOURCES[name].path_form}"
+                )
             continue
         if path.lower() in ("minilm", "wordnet"):
             continue
@@ -124,6 +132,21 @@ def check_resource_paths(
         local = Path(p).is_absolute() or p.startswith((".", "~")) or p.count("/") > 1 or bool(Path(p).suffix)
         if local and not Path(p).expanduser().exists():
             raise ResourceError(f"{where}.{name}: {p} not found")
+
+
+def default_path(name: str, data_dir: str | Path | None = None) -> Path | None:
+    """The file a resource is read from when nobody names one, where that is a file of the shared data folder
+    (``neighbours``); None for the others (installed packages, built-in lists).
+
+    Example:
+        >>> default_path("neighbours", "/data").as_posix()
+        '/data/word_resources/counterfitted_neighbors.json'
+    """
+    from textrobust.data.paths import shared_data_dir
+
+    if name != "neighbours":
+        return None
+    return (Path(data_dir) if data_dir else shared_data_dir()) / "word_resources" / "counterfitted_neighbors.json"
 
 
 def build_resources(
@@ -155,7 +178,7 @@ def build_resources(
         path = resolve(given[name]) if name in given else None
         if name in ("neighbours", "lexicon"):
             if path is None and name == "neighbours":
-                path = str((root or shared_data_dir()) / "word_resources" / "counterfitted_neighbors.json")
+                path = str(default_path(name, root))
             if path is None or path.lower() == "wordnet":
                 kind = "wordnet"
             else:
@@ -200,6 +223,7 @@ __all__ = [
     "ResourceKind",
     "build_resources",
     "check_resource_paths",
+    "default_path",
     "load_resources",
     "missing",
     "parse_resource_args",

@@ -49,15 +49,15 @@ class AttackResult:
         self, label_names: Sequence[str] | None = None, *, evaluation: str = "attack", recipe: str = "custom"
     ) -> dict[str, Any]:
         """This result in the per-example record schema (:mod:`textrobust.data.records`): labels as names
-        (``label_names``; index strings without), ``failed`` = the attack succeeded, the report's columns in
+        (``label_names``; index strings without), ``model_failed`` = the attack succeeded, the report's columns in
         ``info`` and the rest, lossless, under ``attack``.
 
         Example:
             >>> r = AttackResult(0, "a good film", "a g00d film", 1, 1, 0, [0.1, 0.9], [0.6, 0.4], [1], 3, 7,
             ...                  "succeeded")
             >>> rec = r.to_record(["neg", "pos"], evaluation="attack:deepwordbug", recipe="deepwordbug")
-            >>> rec["failed"], rec["label"], rec["pred"], rec["info"]["queries"]
-            (True, 'pos', 'neg', 7)
+            >>> rec["model_failed"], rec["info"]["status"], rec["label"], rec["pred"], rec["info"]["queries"]
+            (True, 'succeeded', 'pos', 'neg', 7)
         """
 
         def name(i: int) -> str:
@@ -66,7 +66,7 @@ class AttackResult:
         rec = example_record(
             evaluation,
             str(self.index),
-            failed=self.status == "succeeded",
+            model_failed=self.status == "succeeded",
             original=self.original_text,
             text=self.perturbed_text,
             label=name(self.label),

@@ -37,17 +37,80 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class AugmentSummary:
-    """What a run did: rows read and written, variants dropped per filter, wall time."""
+    """What a run did, in numbers that add up: ``rows_out = originals_kept + variants_made - sum(dropped.values())``,
+    and ``variants_made = variants_asked - not_possible``.
+
+    ``variants_asked`` is rows x ``n`` x operators; ``not_possible`` counts the variants the operators could not make
+    (a text too short, nothing to replace, fewer distinct variants than asked); ``dropped`` the variants each filter
+    removed. ``operators`` has the same numbers per operator, with ``rows_without_variant``: input rows it could not
+    vary at all.
+    """
 
     output: str
     rows_in: int = 0
-    rows_out: int = 0
+    originals_kept: int = 0
+    variants_asked: int = 0
+    variants_made: int = 0
+    not_possible: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    rows_out: int = 0
+    operators: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
     resumed_from: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_counts(
+        cls, output: str, rows_in: int, rows_out: int, keep_original: bool, tally: dict[str, Any], **more: Any
+    ) -> AugmentSummary:
+        """The summary of a run from its per-operator ``tally`` (see :func:`augment_chunk`)."""
+        operators = {
+            name: {
+                "asked": t["asked"],
+                "made": t["made"],
+                "not_possible": t["asked"] - t["made"],
+                "rows_without_variant": t["rows_without_variant"],
+                "dropped": dict(t["dropped"]),
+                "kept": t["made"] - sum(t["dropped"].values()),
+            }
+            for name, t in tally.items()
+        }
+        dropped: dict[str, int] = dict.fromkeys(more.pop("filter_names", ()), 0)
+        for t in operators.values():
+            for f, k in t["dropped"].items():
+                dropped[f] = dropped.get(f, 0) + k
+        return cls(
+            output=output,
+            rows_in=rows_in,
+            originals_kept=rows_in if keep_original else 0,
+            variants_asked=sum(t["asked"] for t in operators.values()),
+            variants_made=sum(t["made"] for t in operators.values()),
+            not_possible=sum(t["not_possible"] for t in operators.values()),
+            dropped=dropped,
+            rows_out=rows_out,
+            operators=operators,
+            **more,
+        )
+
+    def accounting(self) -> str:
+        """One line that adds the numbers up, e.g. ``40 rows in: 40 kept + 160 variants asked - 3 not possible
+        - 0 dropped (dedup) = 197 rows out``."""
+        parts = [f"{self.rows_in:,} rows in: {self.originals_kept:,} kept + {self.variants_asked:,} variants asked"]
+        parts.append(f"{self.not_possible:,} not possible")
+        parts += [f"{k:,} dropped ({name})" for name, k in self.dropped.items()]
+        return " - ".join(parts) + f" = {self.rows_out:,} rows out"
+
+
+def add_counts(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Sum nested count dicts (per-operator tallies of chunks, parts or resumed runs) into ``into``; returns it."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            add_counts(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+    return into
 
 
 #: Output formats (the columns source_index and operator do not fit the label-text format).
@@ -219,13 +282,13 @@ def augment_file(
     }
     fingerprint = json.loads(json.dumps(fingerprint, default=repr))
     state_path = partial_paths(out)[1]
-    state = {
+    state: dict[str, Any] = {
         "fingerprint": fingerprint,
         "rows_done": 0,
         "rows_out": 0,
         "bytes": 0,
         "parts": 0,
-        "dropped": {f.name: 0 for f in filters},
+        "tally": {},
     }
     if resume and state_path.exists():
         saved = json.loads(state_path.read_text(encoding="utf-8"))
@@ -234,12 +297,12 @@ def augment_file(
                 f"augment_file: {state_path} was written with different settings; rerun them "
                 "or drop --resume to start over"
             )
-        state = saved
+        state = {"tally": {}, **saved}
     elif any(p.exists() for p in partial_paths(out)):
         log.info("augment_file: discarding the partial output of an earlier run (resume=True continues one)")
         clear_partial(out)
     writer = ChunkWriter(out, state)
-    summary = AugmentSummary(output=str(out), resumed_from=state["rows_done"])
+    resumed_from = state["rows_done"]
     start = time.perf_counter()
 
     def pending_chunks() -> Iterator[tuple[int, list[str], list[Any] | None]]:
@@ -260,11 +323,10 @@ def augment_file(
             yield row, texts, labels
             row += len(chunk)
 
-    def commit(offset: int, texts: list[str], labels: Any, records: list[tuple], dropped: dict[str, int]) -> None:
+    def commit(offset: int, texts: list[str], labels: Any, records: list[tuple], tally: dict[str, Any]) -> None:
         frame = pd.DataFrame.from_records(records, columns=output_columns(text_column, label_column, labels))
         writer.write(frame)
-        for k, v in dropped.items():
-            state["dropped"][k] = state["dropped"].get(k, 0) + v
+        add_counts(state["tally"], tally)
         state["rows_done"], state["rows_out"] = offset + len(texts), state["rows_out"] + len(frame)
         _write_state(state_path, state)  # checkpoint after the chunk is on disk
         bar.advance(len(texts))
@@ -276,20 +338,35 @@ def augment_file(
         ) as bar:
             if workers == 1:
                 for offset, texts, labels in pending_chunks():
-                    dropped: dict[str, int] = {}
+                    tally: dict[str, Any] = {}
                     records = augment_chunk(
-                        texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped
+                        texts, labels, ops, names, seeds, n, offset, keep_original, filters, {}, tally
                     )
-                    commit(offset, texts, labels, records, dropped)
+                    commit(offset, texts, labels, records, tally)
             else:
                 _run_parallel(pending_chunks(), commit, workers, (ops, names, seeds, n, keep_original, list(filters)))
         writer.finish(state_path)
     except BaseException as exc:
         raise _stopped(exc, out, writer, state_path, state["rows_done"]) from None
-    summary.rows_in, summary.rows_out, summary.dropped = state["rows_done"], state["rows_out"], dict(state["dropped"])
-    summary.seconds = round(time.perf_counter() - start, 3)
+    summary = AugmentSummary.from_counts(
+        str(out),
+        state["rows_done"],
+        state["rows_out"],
+        keep_original,
+        state["tally"],
+        filter_names=[f.name for f in filters],
+        seconds=round(time.perf_counter() - start, 3),
+        resumed_from=resumed_from,
+    )
+    warn_if_empty(summary, input_path)
     log.info("augmented %d rows -> %d rows in %.1fs", summary.rows_in, summary.rows_out, summary.seconds)
     return summary
+
+
+def warn_if_empty(summary: AugmentSummary, input_path: Any) -> None:
+    """An input with a header and no rows gives an empty output: said, not silent."""
+    if summary.rows_in == 0:
+        log.warning("%s has no rows after its header: the output %s is empty", input_path, summary.output)
 
 
 def checked_ops(ops: Sequence[Operator] | Operator, n: int, batch_size: int, who: str) -> list[Operator]:
@@ -365,12 +442,12 @@ def _init_worker(pipeline: tuple[Any, ...]) -> None:
     _WORKER_PIPELINE = pipeline
 
 
-def _work(offset: int, texts: list[str], labels: list[Any] | None) -> tuple[list[tuple], dict[str, int]]:
+def _work(offset: int, texts: list[str], labels: list[Any] | None) -> tuple[list[tuple], dict[str, Any]]:
     assert _WORKER_PIPELINE is not None
     ops, names, seeds, n, keep_original, filters = _WORKER_PIPELINE
-    dropped: dict[str, int] = {}
-    records = augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped)
-    return records, dropped
+    tally: dict[str, Any] = {}
+    records = augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, {}, tally)
+    return records, tally
 
 
 def _run_parallel(
@@ -443,13 +520,27 @@ def augment_rows(
     )
 
 
-def augment_chunk(texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped) -> list[tuple]:
+def augment_chunk(
+    texts, labels, ops, names, seeds, n, offset, keep_original, filters, dropped, tally=None
+) -> list[tuple]:
+    """The output rows of one chunk. ``dropped`` counts the variants each filter removed; ``tally`` (when given)
+    counts per operator the variants asked (rows x ``n``), made, dropped per filter, and the rows it could not vary
+    (what :class:`AugmentSummary` reports)."""
     per_row: list[list[tuple[str, str]]] = [[("original", t)] if keep_original else [] for t in texts]
     for op, name, op_seed in zip(ops, names, seeds, strict=True):
         variants = op(texts, seed=op_seed, n=n, offset=offset)
+        counts = {
+            "asked": len(texts) * n,
+            "made": sum(len(vs) for vs in variants),
+            "rows_without_variant": sum(not vs for vs in variants),
+            "dropped": {f.name: 0 for f in filters},
+        }
         for f in filters:
             variants, k = f(texts, variants, labels)
             dropped[f.name] = dropped.get(f.name, 0) + k
+            counts["dropped"][f.name] += k
+        if tally is not None:
+            add_counts(tally.setdefault(name, {}), counts)
         for i, vs in enumerate(variants):
             per_row[i].extend((name, v) for v in vs)
     records = []

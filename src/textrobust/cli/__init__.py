@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``textrobust`` script."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    from ..progress import quiet_library_bars
+
+    quiet_library_bars()  # off a terminal, library bars (weight loading, ...) are noise in the log
     try:
         app(args=args, prog_name="textrobust")
     except TextRobustError as e:

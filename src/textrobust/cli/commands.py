@@ -113,7 +113,7 @@ def train(
     resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for the recipe's resources."),
 ) -> None:
     """Fine-tune a pretrained transformer classifier on labelled text and save it."""
-    from ..models import TextClassifier, evaluate, resolve_model_name
+    from ..models import TextClassifier, check_model_source, evaluate
 
     runtime = make_runtime(device, precision, threads=threads, max_length=max_length)
     if adversarial and adversarial_mode not in ("online", "offline"):
@@ -121,8 +121,9 @@ def train(
     train_data = _load(data, text_column, label_column, encoding, fmt)
     eval_set = _load(eval_data, text_column, label_column, encoding, fmt, train_data.label_names) if eval_data else None
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, early_stopping_patience=patience)
+    source = check_model_source(model)  # 'minilm' as in YAML; a missing folder or unreachable hub: now, in one line
     clf = TextClassifier(
-        resolve_model_name(model),
+        source,
         labels=train_data.label_names,
         max_length=max_length,
         seed=seed,

@@ -13,49 +13,70 @@ from . import app
 
 
 def _print_summary(run_dir: Path) -> None:
-    """The headline metrics (as the evaluations declare them): mean over seeds with the 95% CI, and the paired
-    difference to the baseline with its CI."""
+    """The headline metrics (as the evaluations declare them): mean over seeds with the 95% CI and what it rests on
+    (n), the paired difference to the baseline with its unadjusted CI and the Holm-corrected verdict; then what the
+    comparisons detected, per condition (the report's headline)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from ..layout import RunLayout
-    from ..reports.fmt import diff_text, value_text
+    from ..reports.fmt import diff_text, n_text, value_text, verdict_word
+    from ..reports.table import findings
 
     summary = json.loads(RunLayout(run_dir).summary.read_text(encoding="utf-8"))
+    fixed = bool(summary.get("models_fixed"))
     headline = {(m["evaluation"], m["metric"]): m for m in summary.get("metrics", []) if m.get("headline")}
     keep = [r for r in summary["rows"] if (r["evaluation"], r["metric"]) in headline]
-    title = "value [95% CI over test examples]" if summary.get("models_fixed") else "mean over seeds [95% CI]"
-    table = Table(title=f"{title}; change vs '{summary['baseline']}' [95% CI]")
-    for col in (
-        "condition",
-        "metric",
-        "value [CI]" if summary.get("models_fixed") else "mean [CI]",
-        "change [CI]",
-        "verdict",
-    ):
-        table.add_column(col, overflow="fold")
+    corr = summary.get("correction") or {}
+    family = corr.get("family")
+    title = "value [95% CI over test examples]" if fixed else "mean over seeds [95% CI]"
+    change = "change [unadjusted 95% CI]" if family else "change [95% CI]"
+    table = Table(title=escape(f"{title}; {change} vs '{summary['baseline']}'"))  # [..] is no markup here
+    for col in ("condition", "metric", "n", "value [CI]" if fixed else "mean [CI]", change, "verdict"):
+        table.add_column(escape(col), overflow="fold")
     for r in keep:
         m = headline[(r["evaluation"], r["metric"])]
         unit = m["unit"]
         ci = "" if r["ci_low"] is None else f" [{value_text(r['ci_low'], unit)}, {value_text(r['ci_high'], unit)}]"
-        change = ""
+        diff = ""
         if r["diff_mean"] is not None:
-            change = diff_text(r["diff_mean"], unit)
+            diff = diff_text(r["diff_mean"], unit)
             if r["diff_ci_low"] is not None:
-                change += f" [{diff_text(r['diff_ci_low'], unit)}, {diff_text(r['diff_ci_high'], unit)}]"
+                diff += f" [{diff_text(r['diff_ci_low'], unit)}, {diff_text(r['diff_ci_high'], unit)}]"
         arrow = {True: " ↑", False: " ↓"}.get(m.get("higher_is_better"), "")
-        table.add_row(r["condition"], m["label"] + arrow, value_text(r["mean"], unit) + ci, change, _verdict_word(r))
-    Console(width=max(Console().width, 100)).print(table)
-    corr = summary.get("correction") or {}
+        n = n_text([r], fixed).removeprefix("n = ")
+        table.add_row(r["condition"], m["label"] + arrow, n, value_text(r["mean"], unit) + ci, diff, verdict_word(r))
+    console = Console(width=max(Console().width, 100))
+    console.print(table)
     design = (
         "fixed models compared over test examples"
-        if summary.get("models_fixed")
+        if fixed
         else f"intervals over seeds and test examples where a condition has >= {summary.get('min_seeds', 3)} seeds, "
         'else over test examples only, and the verdict is about these training runs ("runs:")'
     )
-    family = corr.get("family")
     verdicts = f"verdicts: Holm-corrected over {family} comparisons; " if family else "no comparisons; "
-    Console().print(f"{verdicts}{design}; ↑/↓: higher/lower is better; details in report.html")
+    console.print(f"{verdicts}{design}; ↑/↓: higher/lower is better; details in report.html")
+    for found in findings(_cli_rows(summary, headline), _cli_cols(headline), summary["baseline"]):
+        console.print(escape(found["text"]), highlight=False)
+
+
+def _cli_cols(headline: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**m, "key": f"{e}.{k}"} for (e, k), m in headline.items()]
+
+
+def _cli_rows(summary: dict[str, Any], headline: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary's rows grouped per condition, as the report's table holds them (for its headline)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in summary["rows"]:
+        if (r["evaluation"], r["metric"]) in headline:
+            row = rows.setdefault(
+                r["condition"],
+                {"name": r["condition"], "is_baseline": r["condition"] == summary["baseline"], "cells": {}},
+            )
+            row["cells"][f"{r['evaluation']}.{r['metric']}"] = r
+            row["n_seeds"] = max(row.get("n_seeds") or 0, r.get("n_seeds") or 0) or None
+    return list(rows.values())
 
 
 def _print_power(rows: list[dict[str, Any]]) -> None:
@@ -87,11 +108,29 @@ def _print_power(rows: list[dict[str, Any]]) -> None:
     Console(stderr=True, width=120).print(table)
 
 
-def _verdict_word(r: dict[str, Any]) -> str:
-    v = r.get("verdict")
-    if v == "too_few_seeds":
-        return f"runs: {_verdict_word({'verdict': r['these_runs']})}" if r.get("these_runs") else "too few seeds"
-    return {"no_change": "no detectable change", None: ""}.get(v, v or "")
+def _print_estimate(plan: dict[str, Any]) -> None:
+    """The time per unit the plan expects, on stderr (stdout stays JSON), and the checks that passed."""
+    from ..reports.fmt import duration
+
+    est = plan["time_estimate"]
+    todo = [u for u in plan["units"] if not u.get("done")]
+    known = [u["estimated_seconds"] for u in todo if u.get("estimated_seconds") is not None]
+    out = [
+        "checks passed: data, model, evaluations, resources"
+        + (f", --fail-under {', '.join(g['metric'] for g in plan['fail_under'])}" if plan["fail_under"] else "")
+    ]
+    if known and len(known) == len(todo):
+        by_condition: dict[str, list[float]] = {}
+        for u in todo:
+            by_condition.setdefault(u["unit"].rsplit("/", 1)[0], []).append(u["estimated_seconds"])
+        per = ", ".join(
+            f"{c} {duration(max(s))}" + (f" x {len(s)} seeds" if len(s) > 1 else "") for c, s in by_condition.items()
+        )
+        rough = "roughly " if est["rough"] else ""
+        out.append(f"time: {rough}{duration(sum(known))} for {len(todo)} unit(s) to run; per unit: {per}")
+    out.append(f"time estimate from {est['source']}: {est['note']}")
+    for line in out:
+        typer.echo(line, err=True)
 
 
 def _run(
@@ -129,7 +168,7 @@ def _run_in(
     runner = Runner(exp, run_dir, command=command, executor=executor, sync=sync)
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         typer.echo(f"{run_dir} exists: finished units whose config is unchanged are skipped (--no-resume reruns all)")
-    table = runner.run(resume=resume)
+    table = runner.run(resume=resume, fail_under=fail_under)
     from ..models.distributed import is_main_process
 
     if not is_main_process():  # under accelerate launch: every rank trained the units together; rank 0 reports
@@ -218,12 +257,13 @@ def run(
     run_dir = output or exp.output
     options = {"backend": backend, "address": address, "num_cpus": num_cpus, "num_gpus": num_gpus, "jobs": jobs_value}
     if dry_run:
-        plan = Runner(exp, run_dir, progress=False).plan()
+        plan = Runner(exp, run_dir, progress=False).plan(fail_under=fail_under, pilot=pilot)
         if pilot is not None:
             from ..stats.power import pilot_power
 
             plan["power"] = pilot_power(pilot, len(exp.seeds))
         typer.echo(json.dumps(plan, indent=2))
+        _print_estimate(plan)
         if pilot is not None:
             _print_power(plan["power"])
         return

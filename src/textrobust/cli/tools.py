@@ -136,6 +136,7 @@ def augment(
     else:
         summary = augment_file(input, output, ops, workers=workers, fmt=fmt, encoding=encoding, **kwargs)
     typer.echo(json.dumps(summary.to_dict(), indent=2))
+    typer.echo(summary.accounting(), err=True)
 
 
 def _ray_backend(

@@ -20,9 +20,22 @@ def _umask() -> int:
     return mask
 
 
+def follow_umask(folder: Path) -> None:
+    """Give every file and folder under ``folder`` the mode a new one gets under the umask. Some writers create
+    their files 0600 (safetensors writes ``model.safetensors`` so) while their siblings follow the umask; a saved
+    model should be readable by whoever may read the folder. Executable bits are kept."""
+    mask = _umask()
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            continue
+        full = 0o777 if path.is_dir() or path.stat().st_mode & 0o111 else 0o666
+        os.chmod(path, full & ~mask)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; on success move it into place, on error remove it.
+    """Yield a temporary path next to ``target``; on success move it into place, on error remove it. A directory's
+    files get the umask's modes, whatever their writers chose (:func:`follow_umask`).
 
     Example:
         >>> with atomic_path("out.csv") as tmp:  # doctest: +SKIP
@@ -41,6 +54,7 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
     try:
         yield tmp
         if directory:
+            follow_umask(tmp)
             if target.exists():
                 # Swap: move the old directory aside first so the target is never missing for long.
                 old = target.with_name(f".{target.name}.old")

@@ -21,6 +21,8 @@ _LAZY = {
     "confusion_matrix": "metrics",
     "evaluate": "metrics",
     "load_model": "loading",
+    "check_model_source": "loading",
+    "hub_unreachable": "loading",
     "minilm_path": "loading",
     "per_class_report": "metrics",
     "resolve_device": "runtime",

@@ -155,6 +155,10 @@ def check_causal_lm(name: str, who: str = "causal LM") -> None:
 
     path, gguf = resolve_causal_lm(str(name), who)
     if gguf is None:
+        from ..extras import SMOLLM2_ALIASES
+        from .loading import check_model_source
+
+        check_model_source(path, setting=f"{who}:", what="causal LM", known=SMOLLM2_ALIASES)
         return
     out = _checkpoint_dir(path, gguf)
     if (out is None or not (out / "config.json").is_file()) and importlib.util.find_spec("gguf") is None:
@@ -191,6 +195,12 @@ def load_causal_lm(
     path, gguf = resolve_causal_lm(name, who)  # a missing package fails here, naming ``who``
     if gguf is not None:
         path = str(gguf_checkpoint(path, gguf, who))
+    else:
+        from ..extras import SMOLLM2_ALIASES
+        from .loading import check_model_source
+
+        # No hub to ask: one line at once, not a minute of retries.
+        check_model_source(path, setting=f"{who}:", what="causal LM", known=SMOLLM2_ALIASES)
     if fresh:
         model, tok = _read_causal_lm(path, name)
         return runtime.place(model), tok

@@ -301,18 +301,28 @@ class TextClassifier:
         config: TrainConfig | None = None,
         epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
         progress: bool = True,
+        on_progress: Callable[[str], None] | None = None,
     ) -> TextClassifier:
         """Fine-tune on ``train`` (see :func:`textrobust.models.finetune.fit`); returns ``self``.
 
         ``epoch_callback(model, epoch, texts, labels) -> (extra_texts, extra_labels)`` runs before every epoch
         after the first; what it returns is added to that epoch's data (online adversarial training).
+        ``on_progress`` hears ``epoch 2/3 · 41%`` as training moves on.
         """
         from .finetune import fit as _fit
 
         if config is not None:
             self.train_config = config
         self.forget_inference_copies()
-        _fit(self, train, eval, self.train_config, epoch_callback=epoch_callback, progress=progress)
+        _fit(
+            self,
+            train,
+            eval,
+            self.train_config,
+            epoch_callback=epoch_callback,
+            progress=progress,
+            on_progress=on_progress,
+        )
         self.forget_inference_copies()
         self.fitted = True
         return self

@@ -52,12 +52,13 @@ def _pretrained(kind: str, path: str, device: str) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from .loading import looks_local
+    from .loading import check_model_source, looks_local
 
     auto = AutoModel if kind == "encoder" else AutoModelForMaskedLM
     what = "sentence encoder" if kind == "encoder" else "masked LM"
     if looks_local(path) and not Path(path).is_dir():
         raise ModelError(f"cannot load {what} from {path}: no such folder")
+    check_model_source(path, setting=f"{what}:", what=what)  # a hub name with no hub to ask: at once
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a weight-loading bar in a log file is noise
     try:

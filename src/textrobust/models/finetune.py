@@ -86,8 +86,12 @@ def fit(
     *,
     epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
     progress: bool = True,
+    on_progress: Callable[[str], None] | None = None,
 ) -> None:
     """Fine-tune ``clf`` in place on ``train``; see :class:`~textrobust.models.TrainConfig` for the knobs.
+
+    ``on_progress`` hears where training is, as ``epoch 2/3 · 41%``, each time the percentage moves (a caller
+    showing a run's progress: the experiment runner's unit line).
 
     The caller's random state is left as it was: dropout draws from a generator seeded with ``cfg.seed`` for this
     call only (:func:`torch_seed`), so the same seed trains the same model whatever ran before.
@@ -99,7 +103,7 @@ def fit(
     if cfg.early_stopping_patience is not None and eval is None:
         raise ConfigError("early stopping needs an eval split; pass eval data or drop early_stopping_patience")
     with torch_seed(cfg.seed, clf.device):
-        _train(clf, train, eval, cfg, epoch_callback, progress)
+        _train(clf, train, eval, cfg, epoch_callback, progress, on_progress)
 
 
 @contextlib.contextmanager
@@ -135,6 +139,7 @@ def _train(
     cfg: TrainConfig,
     epoch_callback: Callable[..., tuple[list[str], list[int]]] | None,
     progress: bool,
+    on_progress: Callable[[str], None] | None = None,
 ) -> None:
     import torch
 
@@ -181,6 +186,7 @@ def _train(
         bar = steps(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", enabled=progress, unit="batch")
         running = None
         loss_sum, loss_n = torch.zeros((), device=device), 0
+        shown = -1
         for step, idx in enumerate(bar):
             batch = clf.pad([ids[i] for i in idx])
             target = torch.as_tensor(labels_arr[idx]).to(device, non_blocking=True)
@@ -190,6 +196,9 @@ def _train(
             backward_step(loss, model, optimizer, scaler, cfg.max_grad_norm)
             state["progress"] = epoch + (step + 1) / len(batches)
             scheduler.step()
+            if on_progress is not None and (pct := 100 * (step + 1) // len(batches)) != shown:
+                shown = pct
+                on_progress(f"epoch {epoch + 1}/{cfg.epochs} \u00b7 {pct}%")
             # Reading the loss forces a GPU sync: do it every 20 steps, not every step.
             loss_sum += loss.detach()
             loss_n += 1

@@ -46,6 +46,73 @@ def resolve_model_name(name: str | Any) -> str:
     return str(Path(text).expanduser()) if text.startswith("~") else text
 
 
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be asked for a model now, or None when it may be: offline mode is on
+    (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``), or the hub's host name does not resolve (no network). Asking
+    anyway costs ~30 s of retries and a screen of warnings before the same answer.
+
+    Example:
+        >>> import os; os.environ["HF_HUB_OFFLINE"] = "1"
+        >>> hub_unreachable()
+        'offline mode is on (HF_HUB_OFFLINE=1)'
+        >>> del os.environ["HF_HUB_OFFLINE"]
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(var, "").strip().upper() in ("1", "ON", "YES", "TRUE"):
+            return f"offline mode is on ({var}={os.environ[var]})"
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None  # a proxy resolves names itself: let the hub client try
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return f"{host} cannot be reached (no network)"
+    return None
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a hub model's config is in the local Hugging Face cache (loadable without the network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an invalid repo id or an unreadable cache: not cached
+        return False
+
+
+def check_model_source(
+    name: str, *, setting: str = "--model", what: str = "model", known: Sequence[str] = MINILM_ALIASES
+) -> str:
+    """``name`` as :func:`resolve_model_name` resolves it, checked without loading anything: a local path must
+    exist, and a hub name must be in the local cache unless the hub can be reached (:func:`hub_unreachable`).
+    One :class:`ModelError` naming ``setting`` (and the ``known`` names) otherwise, in well under a second.
+
+    Example:
+        >>> check_model_source("./models/nope")
+        Traceback (most recent call last):
+        ...
+        textrobust.errors.ModelError: --model ./models/nope: no such model folder
+    """
+    path = resolve_model_name(name)
+    if path.startswith(("http://", "https://")) or Path(path).exists():
+        return path
+    if looks_local(path):
+        raise ModelError(f"{setting} {name}: no such {what} folder")
+    if _in_hub_cache(path):
+        return path
+    reason = hub_unreachable()
+    if reason is not None:
+        raise ModelError(
+            f"{setting} {name}: no such {what} folder, not a name textrobust knows ({', '.join(known)}), "
+            f"and not in the Hugging Face cache; {reason}: give a local path"
+        )
+    return path
+
+
 def load_model(
     source: str,
     *,
@@ -128,9 +195,13 @@ def _read_config(source: str) -> dict[str, Any]:
             raise ModelError(f"{path}: cannot read the model config (not JSON)") from None
     if Path(source).exists():
         raise ModelError(f"{source}: not a model directory (no config.json, no textrobust.json)")
-    if looks_local(source):
-        raise ModelError(f"{source}: no such model folder")
-    try:  # a hub name: needs the hub (HF_HUB_OFFLINE=1 makes this fail fast)
+    check_model_source(source)  # a missing folder, or a hub name with no hub to ask: one line, at once
+    import logging
+
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # its retry warnings would bury the one line below
+    try:
         from transformers import AutoConfig
 
         return AutoConfig.from_pretrained(source).to_dict()
@@ -140,3 +211,5 @@ def _read_config(source: str) -> dict[str, Any]:
             f"cannot load model '{source}': not a local directory and it could not be fetched from "
             f"the Hugging Face hub (offline?) - give a local path ({first[:120]})"
         ) from None
+    finally:
+        hub_log.setLevel(level)

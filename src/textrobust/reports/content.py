@@ -12,11 +12,11 @@ import math
 from typing import Any
 
 from .examples import build_examples
-from .fmt import duration
+from .fmt import duration, n_text
 from .rundir import RunDir
-from .table import Cells, best_condition, columns, details, summary_rows
+from .table import Cells, columns, details, findings, summary_rows
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def build_content(run: RunDir) -> dict[str, Any]:
@@ -28,7 +28,9 @@ def build_content(run: RunDir) -> dict[str, Any]:
     conditions = _conditions(run, cells.conditions(), baseline)
     cols = columns(metrics)
     table = summary_rows(conditions, baseline, cols, cells, confidence)
-    best = best_condition(table, cols)
+    models_fixed = bool(summary.get("models_fixed"))
+    for col in cols:  # what each figure of the column rests on, shown beside the metric's name
+        col["n"] = n_text([row["cells"].get(col["key"]) for row in table], models_fixed)
     raw_units = summary.get("units") if isinstance(summary.get("units"), dict) else {}
     units = {
         "total": raw_units.get("total"),
@@ -44,16 +46,17 @@ def build_content(run: RunDir) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "run_dir": str(run.path.resolve()),
-        "header": _clean_tree(_header(run, conditions)),
+        "header": _clean_tree(_header(run, conditions, table, cols)),
         "confidence": confidence,
+        "models_fixed": models_fixed,
         "method": summary.get("method"),
         "correction": _clean_tree(summary.get("correction")) if isinstance(summary.get("correction"), dict) else None,
         "baseline": baseline,
         "metrics": metrics,
         "columns": cols,
-        "best": best,
+        "findings": findings(table, cols, baseline),
         "conditions": table,
-        "details": details(metrics, conditions, cells),
+        "details": _with_n(details(metrics, conditions, cells), models_fixed),
         "charts": _charts(metrics, conditions, cells),
         "per_seed": _per_seed(run, cols),
         "examples": build_examples(run, conditions, metrics),
@@ -62,6 +65,14 @@ def build_content(run: RunDir) -> dict[str, Any]:
         "config": _clean_tree(run.config),
         "environment": _clean_tree(run.environment),
     }
+
+
+def _with_n(groups: list[dict[str, Any]], models_fixed: bool) -> list[dict[str, Any]]:
+    """Each detail metric with ``n``: what its figures rest on (as the summary table's columns have it)."""
+    for g in groups:
+        for m in g["metrics"]:
+            m["n"] = n_text(list(m["cells"].values()), models_fixed)
+    return groups
 
 
 def _conditions(run: RunDir, in_summary: list[str], baseline: str) -> list[str]:
@@ -103,7 +114,9 @@ def _charts(metrics: list[dict[str, Any]], conditions: list[str], cells: Cells) 
     return list(charts.values())
 
 
-def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
+def _header(
+    run: RunDir, conditions: list[str], table: list[dict[str, Any]], cols: list[dict[str, Any]]
+) -> dict[str, Any]:
     cfg, env = run.config, run.environment
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
@@ -116,13 +129,16 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
     ]
     if fixed:  # a scan: the models are the conditions' own
         model = {"name": "fixed models: " + ", ".join(fixed), "max_length": None}
+    baseline_rows = [r["value"] for r in run.results if r["metric"] == "train_size" and r["evaluation"] == "train"]
     return {
         "name": str(cfg.get("name") or run.path.name),
         "data": {
             "train": _source(data.get("train")),
-            "train_size": data.get("train_size"),
+            # Rows a baseline unit trained on (after any held-out split and subsample), else the spec's subsample.
+            "train_size": _clean(min(baseline_rows)) if baseline_rows else data.get("train_size"),
             "test": _source(data.get("test"))
             or (f"{data['test_split']:.0%} of train held out" if data.get("test_split") else None),
+            "test_size": _test_size(table, cols),
         },
         "model": {"name": model.get("name"), "max_length": model.get("max_length")},
         "seeds": list(seeds),
@@ -139,13 +155,32 @@ def _header(run: RunDir, conditions: list[str]) -> dict[str, Any]:
 
 
 def _source(src: Any) -> str | None:
-    """A data source as written in the config: a path string, or a mapping with a ``path`` (plus columns)."""
+    """A data source as written in the config: a path string, or a mapping with a ``path`` (plus columns);
+    placeholders read as what they stand for (``{package_data}/demo_reviews.csv`` is the built-in demo data)."""
     if isinstance(src, dict):
         extra = [
             f"{k}={src[k]}" for k in ("text_column", "format", "encoding") if src.get(k) not in (None, "text", "utf-8")
         ]
-        return str(src.get("path")) + (f" ({', '.join(extra)})" if extra else "")
-    return None if src is None else str(src)
+        return _placeholders(str(src.get("path"))) + (f" ({', '.join(extra)})" if extra else "")
+    return None if src is None else _placeholders(str(src))
+
+
+def _placeholders(path: str) -> str:
+    if path.startswith("{package_data}/"):
+        return path.removeprefix("{package_data}/") + " (built into textrobust)"
+    return path.replace("{data_dir}", "<shared data>")
+
+
+def _test_size(table: list[dict[str, Any]], cols: list[dict[str, Any]]) -> int | None:
+    """Test examples behind the clean-accuracy comparison (the test set), else the most any headline metric has."""
+    sizes: dict[str, list[int]] = {}
+    for row in table:
+        for col in cols:
+            cell = row["cells"].get(col["key"]) or {}
+            if isinstance(cell.get("n_examples"), int):
+                sizes.setdefault(col.get("role", ""), []).append(cell["n_examples"])
+    chosen = sizes.get("clean") or [n for ns in sizes.values() for n in ns]
+    return max(chosen) if chosen else None
 
 
 def _per_seed(run: RunDir, cols: list[dict[str, Any]]) -> list[dict[str, Any]]:

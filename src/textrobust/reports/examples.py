@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from textrobust.data.records import model_failed
 from textrobust.layout import UnitLayout
 
 from .fmt import is_number
@@ -55,7 +56,7 @@ def build_examples(
 
 def _failure_rows(run: RunDir, order: list[str]) -> Iterable[dict[str, Any]]:
     for condition, seed, _, r in run.records(_FILES.examples.name, order):
-        if not r.get("failed"):
+        if not model_failed(r):
             continue
         original, text = r.get("original"), r.get("text")
         info = r.get("info") if isinstance(r.get("info"), dict) else {}

@@ -38,10 +38,11 @@ def signed_pts_bare(value: Any, digits: int = 1) -> str:
 
 
 def num(value: Any, digits: int = 1) -> str:
-    """Plain number (queries, seconds); integers print without decimals."""
+    """Plain number (queries, seconds); integers print without decimals (``85``, not ``85.0``), and so do whole
+    numbers from 100 up."""
     if not is_number(value):
         return "\u2013"
-    if float(value).is_integer() and abs(value) >= 100:
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 100):
         return _num(value, 0)
     return _num(value, digits)
 
@@ -77,6 +78,8 @@ def value_text(value: Any, unit: str) -> str:
         return num(value) + " s"
     if unit == "score":
         return _num(value, 3)
+    if unit == "count" and float(value).is_integer():
+        return _num(value, 0)  # a count read back as a float (results tables hold floats): 61, not 61.0
     return num(value)
 
 
@@ -93,6 +96,8 @@ def diff_text(value: Any, unit: str) -> str:
         return signed_num(value) + " s"
     if unit == "score":
         return _num(value, 3, sign=True)
+    if unit == "count" and float(value).is_integer():
+        return _num(value, 0, sign=True)
     return signed_num(value)
 
 
@@ -122,10 +127,12 @@ def half_width(low: Any, high: Any, unit: str) -> str:
     return _num(half, 3) if unit == "score" else num(half)
 
 
-def ci_text(low: Any, high: Any, confidence: float, *, unit: str = "pts") -> str:
+def ci_text(low: Any, high: Any, confidence: float, *, unit: str = "pts", adjusted: bool | None = None) -> str:
     """``'95% CI −1.2 to +2.8'`` for a difference interval (``unit``: ``pts``/``share`` shows fractions as
-    points, ``score`` three decimals, anything else plain signed numbers)."""
-    level = f"{confidence * 100:g}%"
+    points, ``score`` three decimals, anything else plain signed numbers). ``adjusted=False`` says
+    ``unadjusted 95% CI``: an interval per comparison, shown beside verdicts corrected for many comparisons (it may
+    exclude zero where the corrected verdict finds no change)."""
+    level = ("unadjusted " if adjusted is False else "") + f"{confidence * 100:g}%"
     if unit in ("pts", "share"):
         return f"{level} CI {signed_pts_bare(low)} to {signed_pts_bare(high)}"
     if unit == "score":
@@ -238,7 +245,10 @@ def verdict(
     shown = diff_text(diff, unit)
     kind = cell.get("verdict") or _legacy_kind(cell, diff, low, high, higher_is_better)
     has_ci = is_number(low) and is_number(high)
-    interval = " ".join(x for x in (ci_text(low, high, confidence, unit=unit), design_text(cell)) if x)
+    # Corrected for many comparisons: beside that verdict the per-comparison interval is "unadjusted".
+    judged = is_number(cell.get("family_size")) and cell["family_size"] > 0
+    raw = ci_text(low, high, confidence, unit=unit, adjusted=False if judged else None)
+    interval = " ".join(x for x in (raw, design_text(cell)) if x)
     q = cell.get("diff_p_adjusted")
     family = cell.get("family_size")
     test_set = cell.get("scope") == "test_set"
@@ -284,6 +294,62 @@ def verdict(
         return {"kind": kind, "text": f"{head} ({shown}, {detail})" + (f"; {extra}" if extra else "")}
     phrase = (better if kind == "better" else worse) + where
     return {"kind": kind, "text": f"{phrase}: {shown} ({detail})" + (f"; {tally}" if tally else "")}
+
+
+def n_text(cells: list[dict[str, Any] | None], models_fixed: bool = False) -> str:
+    """What one figure of a metric rests on: ``n = 310 examples x 2 seeds`` (trained models), ``n = 200 examples``
+    (given models), ``n = 2 seeds`` (a metric with no per-example outcomes); ``''`` when unknown.
+
+    Example:
+        >>> n_text([{"n_examples": 310, "n_seeds": 2}]), n_text([{"n_seeds": 3}]), n_text([{"n_examples": 9}], True)
+        ('n = 310 examples × 2 seeds', 'n = 3 seeds', 'n = 9 examples')
+    """
+    examples = max((c["n_examples"] for c in cells if c and is_number(c.get("n_examples"))), default=None)
+    seeds = max((c["n_seeds"] for c in cells if c and is_number(c.get("n_seeds"))), default=None)
+    parts = [f"{examples:,} examples"] if examples is not None else []
+    if seeds is not None and not models_fixed:
+        parts.append(f"{seeds} seed{'s' * (seeds != 1)}")
+    return ("n = " + " \u00d7 ".join(parts)) if parts else ""
+
+
+def judged_kind(cell: dict[str, Any] | None, higher_is_better: bool | None = None) -> tuple[str | None, bool]:
+    """What a comparison with the baseline concluded, after Holm's correction: ``better``, ``worse``, ``no_change``
+    or None (no test), and whether that is about these training runs only (fewer seeds than a claim about the
+    condition needs: the harness's ``these_runs``). A summary written before verdicts existed is read from its
+    interval, as :func:`verdict` reads it (``higher_is_better`` given).
+
+    Example:
+        >>> judged_kind({"verdict": "too_few_seeds", "these_runs": "better"}), judged_kind({"verdict": "no_change"})
+        (('better', True), ('no_change', False))
+    """
+    legacy = cell and cell.get("verdict") is None and cell.get("family_size") is None  # no verdict field at all
+    if legacy and higher_is_better is not None:
+        if not is_number(cell.get("diff_mean")):
+            return None, False
+        kind = _legacy_kind(
+            cell, cell["diff_mean"], cell.get("diff_ci_low"), cell.get("diff_ci_high"), higher_is_better
+        )
+        return (None if kind == "too_few_seeds" else kind), False
+    v = (cell or {}).get("verdict")
+    if v == "too_few_seeds":
+        runs = (cell or {}).get("these_runs")
+        return (runs, True) if runs in ("better", "worse", "no_change") else (None, False)
+    return (v, False) if v in ("better", "worse", "no_change") else (None, False)
+
+
+def verdict_word(cell: dict[str, Any] | None, higher_is_better: bool | None = None) -> str:
+    """A verdict in a few words, for table cells: ``better``, ``worse``, ``no detectable change``, with ``runs:`` when
+    it is about these training runs only; ``no test`` where there is none.
+
+    Example:
+        >>> verdict_word({"verdict": "too_few_seeds", "these_runs": "no_change"})
+        'runs: no detectable change'
+    """
+    kind, runs = judged_kind(cell, higher_is_better)
+    if kind is None:
+        return "too few seeds" if (cell or {}).get("verdict") == "too_few_seeds" else ""
+    word = {"no_change": "no detectable change"}.get(kind, kind)
+    return f"runs: {word}" if runs else word
 
 
 def _legacy_kind(cell: dict[str, Any], diff: Any, low: Any, high: Any, higher_is_better: bool) -> str:

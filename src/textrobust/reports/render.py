@@ -124,7 +124,9 @@ def _environment():
         half_width=fmt.half_width,
         pm_text=fmt.pm_text,
     )
-    env.globals.update(is_number=fmt.is_number)
+    env.globals.update(
+        is_number=fmt.is_number, judged_kind=fmt.judged_kind, verdict_word=fmt.verdict_word, n_text=fmt.n_text
+    )
     return env
 
 

@@ -1,11 +1,16 @@
-"""The summary table, verdicts, "best" badges and per-evaluation detail tables, all driven by the metric metadata
-in ``summary.json`` (label, unit, range, direction, headline, role): a new evaluation appears here untouched."""
+"""The summary table, the headline, verdicts and per-evaluation detail tables, all driven by the metric metadata in
+``summary.json`` (label, unit, range, direction, headline, role): a new evaluation appears here untouched.
+
+The headline claims no more than the statistics: it names, per condition, the judged metrics whose comparison with
+the baseline detected a difference (after Holm's correction), and counts the rest as no detectable change. There is
+no composite score and no "best" condition: no test compares conditions other than with the baseline.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .fmt import is_number, verdict
+from .fmt import diff_text, is_number, judged_kind, verdict
 
 CELL_FIELDS = (
     "n_seeds",
@@ -76,55 +81,74 @@ def summary_rows(
                 "cells": row_cells,
                 "n_seeds": int(max(counts)) if counts else None,
                 "verdicts": [],
-                "is_best": False,
             }
         )
-    mark_best_cells(table, cols)
     for row in table:
         row["verdicts"] = verdicts(row, cols, confidence)
     return table
 
 
-def mark_best_cells(table: list[dict[str, Any]], cols: list[dict[str, Any]]) -> None:
-    """Flag the best mean in every judged column (only when at least two conditions have a value)."""
-    for col in cols:
-        direction = col.get("higher_is_better")
-        values = [(r["cells"][col["key"]] or {}).get("mean") for r in table]
-        numbers = [v for v in values if is_number(v)]
-        judged = direction is not None and col.get("role") in JUDGED_ROLES and len(numbers) >= 2
-        top = (max(numbers) if direction else min(numbers)) if judged else None
-        for row, value in zip(table, values, strict=True):
-            if row["cells"][col["key"]] is not None:
-                row["cells"][col["key"]]["is_best"] = top is not None and value == top
+def findings(table: list[dict[str, Any]], cols: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
+    """The headline, per condition: the judged metrics whose comparison with the baseline detected a difference
+    (``better`` / ``worse``: label and change), how many showed no detectable change, how many have no test, and
+    whether the detections are about these training runs only (fewer seeds than a claim about the condition needs).
+
+    Example:
+        >>> cell = {"mean": 0.8, "diff_mean": -0.05, "verdict": "worse"}
+        >>> col = {"key": "a.acc", "label": "accuracy", "unit": "share", "role": "clean", "higher_is_better": True}
+        >>> rows = [{"name": "base", "is_baseline": True, "cells": {}}, {"name": "x", "is_baseline": False,
+        ...          "cells": {"a.acc": cell}}]
+        >>> findings(rows, [col], "base")[0]["text"]
+        'x: worse accuracy (−5.0 pts) than base'
+    """
+    judged = [c for c in cols if c.get("role") in JUDGED_ROLES and c.get("higher_is_better") is not None]
+    out = []
+    for row in table:
+        if row["is_baseline"]:
+            continue
+        found: dict[str, Any] = {"condition": row["name"], "better": [], "worse": [], "no_change": 0, "untested": 0}
+        runs_only = False
+        for col in judged:
+            cell = row["cells"].get(col["key"])
+            if not cell or not is_number(cell.get("mean")):
+                continue
+            kind, runs = judged_kind(cell, col.get("higher_is_better"))
+            if kind in ("better", "worse"):
+                found[kind].append(
+                    {"key": col["key"], "label": col["label"], "change": diff_text(cell.get("diff_mean"), col["unit"])}
+                )
+                runs_only = runs_only or runs
+            elif kind == "no_change":
+                found["no_change"] += 1
+            else:
+                found["untested"] += 1
+        found["runs_only"] = runs_only
+        found["n_seeds"] = row.get("n_seeds")
+        found["text"] = _finding_text(found, baseline)
+        out.append(found)
+    return out
 
 
-def best_condition(table: list[dict[str, Any]], cols: list[dict[str, Any]]) -> dict[str, Any]:
-    """The most robust condition: the highest mean over the headline robustness metrics that are shares, each
-    oriented so that higher is better (a failure rate counts as 1 - rate); clean accuracy when there are none."""
-    keys = [
-        c
-        for c in cols
-        if c.get("role") == "robustness" and c.get("unit") == "share" and c.get("higher_is_better") is not None
-    ]
-    if keys:
-        criterion = (
-            "mean of the headline robustness scores (" + ", ".join(c["label"] for c in keys) + ")"
-            if len(keys) > 1
-            else keys[0]["label"]
-        )
+def _finding_text(f: dict[str, Any], baseline: str) -> str:
+    def listed(items: list[dict[str, str]]) -> str:
+        return ", ".join(f"{i['label']} ({i['change']})" for i in items)
+
+    parts = [f"{kind} {listed(f[kind])}" for kind in ("better", "worse") if f[kind]]
+    tested = len(f["better"]) + len(f["worse"]) + f["no_change"]
+    if parts:
+        text = f"{f['condition']}: " + "; ".join(parts) + f" than {baseline}"
+        if f["runs_only"]:
+            seeds = f"{f['n_seeds']} seeds are" if f.get("n_seeds") else "its seeds are"
+            text += f" on these training runs ({seeds} too few to say it of {f['condition']} in general)"
+        if f["no_change"]:
+            text += f"; no detectable change in the {f['no_change']} other judged metric{'s' * (f['no_change'] > 1)}"
+    elif tested:
+        text = f"{f['condition']}: no detectable change from {baseline} in any of the {tested} judged metrics"
     else:
-        keys = [c for c in cols if c.get("role") == "clean" and c.get("unit") == "share"][:1]
-        criterion = keys[0]["label"] if keys else "no comparable metric"
-    scores = {}
-    for row in table:
-        values = [(row["cells"].get(c["key"]) or {}).get("mean") for c in keys]
-        if keys and all(is_number(v) for v in values):
-            oriented = [v if c["higher_is_better"] is not False else 1 - v for c, v in zip(keys, values, strict=True)]
-            scores[row["name"]] = sum(oriented) / len(oriented)
-    winner = max(scores, key=lambda name: scores[name]) if len(scores) >= 2 else None
-    for row in table:
-        row["is_best"] = row["name"] == winner
-    return {"condition": winner, "criterion": criterion, "score": scores.get(winner) if winner else None}
+        text = f"{f['condition']}: no judged metric could be compared with {baseline}"
+    if f["untested"]:
+        text += f"; {f['untested']} without a test (no interval)"
+    return text
 
 
 def verdicts(row: dict[str, Any], cols: list[dict[str, Any]], confidence: float) -> list[dict[str, str]]:

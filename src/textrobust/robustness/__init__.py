@@ -6,8 +6,9 @@ Example:
 """
 
 from .evaluations import EVALUATIONS, Evaluation, EvaluationResult, MetricInfo, build_evaluation
+from .gates import check_fail_under, check_gates
 from .inputs import LoadedData, load_data
-from .runner import Runner, check_fail_under
+from .runner import Runner
 from .spec import Experiment, apply_overrides, load_experiment, parse_experiment
 from .suites import build_suite, builtin_suites
 from .unit import Unit, Workspace, run_unit
@@ -27,6 +28,7 @@ __all__ = [
     "build_suite",
     "builtin_suites",
     "check_fail_under",
+    "check_gates",
     "load_data",
     "load_experiment",
     "parse_experiment",

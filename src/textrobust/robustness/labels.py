@@ -9,17 +9,28 @@ from ..errors import ConfigError
 
 
 def match_labels(
-    source: Sequence[str], target: Sequence[str], label_map: Mapping[str, str] | None = None, *, where: str
+    source: Sequence[str],
+    target: Sequence[str],
+    label_map: Mapping[str, str] | None = None,
+    *,
+    where: str,
+    target_is: str = "model",
 ) -> dict[str, int]:
-    """Index into ``target`` (the model's labels) for every ``source`` label.
+    """Index into ``target`` (the model's labels; the data's with ``target_is="data"``) for every ``source`` label.
 
     ``label_map`` (source -> target name) wins; otherwise a label matches exactly, then ignoring case, then by a
-    unique prefix ("neg" and "negative"). Anything else is a :class:`ConfigError` naming ``where``.
+    unique prefix ("neg" and "negative"). Anything else is a :class:`ConfigError` naming ``where``, and whose labels
+    it looked among.
 
     Example:
         >>> match_labels(["neg", "pos"], ["negative", "positive"], where="mr")
         {'neg': 0, 'pos': 1}
-    """
+        >>> match_labels(["negative", "positive"], ["negative"], where="m", target_is="data")
+        Traceback (most recent call last):
+        ...
+        textrobust.errors.ConfigError: m: the model's label 'positive' is not a data label (data labels: ['negative']); give label_map: {positive: DATA_LABEL, ...}
+    """  # noqa: E501
+    own = "label" if target_is == "model" else "the model's label"
     target = [str(t) for t in target]
     lower = {t.lower(): i for i, t in enumerate(target)}
     out: dict[str, int] = {}
@@ -29,7 +40,8 @@ def match_labels(
             name = str(label_map[s])
             if name not in target:
                 raise ConfigError(
-                    f"{where}: label_map maps '{s}' to '{name}', which is not a model label (model labels: {target})"
+                    f"{where}: label_map maps '{s}' to '{name}', which is not a {target_is} label "
+                    f"({target_is} labels: {target})"
                 )
             out[s] = target.index(name)
             continue
@@ -43,8 +55,8 @@ def match_labels(
             ]
             if len(hits) != 1:
                 raise ConfigError(
-                    f"{where}: label '{s}' is not a model label (model labels: {target}); "
-                    f"give label_map: {{{s}: MODEL_LABEL, ...}}"
+                    f"{where}: {own} '{s}' is not a {target_is} label ({target_is} labels: {target}); "
+                    f"give label_map: {{{s}: {target_is.upper()}_LABEL, ...}}"
                 )
             out[s] = hits[0]
     return out
@@ -75,7 +87,14 @@ class LabelAligned:
         model_labels = [str(x) for x in model.labels]
         if model_labels == list(data_labels):
             return model
-        index = match_labels(model_labels, data_labels, label_map, where=where)
+        if len(model_labels) > len(data_labels) and not label_map:
+            # A test file without a row of some class is read with fewer labels than the model has.
+            raise ConfigError(
+                f"{where}: the model has {len(model_labels)} labels {model_labels}, the data's rows only "
+                f"{len(data_labels)} {list(data_labels)}; name every label of the data, in order "
+                f"(--data-labels {','.join(model_labels)} or label_names: [{', '.join(model_labels)}])"
+            )
+        index = match_labels(model_labels, data_labels, label_map, where=where, target_is="data")
         if len(model_labels) != len(data_labels) or sorted(index.values()) != list(range(len(data_labels))):
             raise ConfigError(
                 f"{where}: the model's labels {model_labels} do not match the data's labels "

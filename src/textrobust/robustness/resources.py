@@ -19,15 +19,15 @@ def model_path(name: str) -> str:
 
 
 def check_model_name(name: str) -> None:
-    """A model named by a local path must exist: fail before training. (A hub name, ``org/name`` or ``name``,
-    cannot be checked offline.)"""
-    from pathlib import Path
+    """The spec's model must exist: a local path as a folder, a hub name in the local cache or on a reachable hub
+    (:func:`textrobust.models.check_model_source`); fail before training."""
+    from ..errors import ModelError
+    from ..models import check_model_source
 
-    from ..models.loading import looks_local
-
-    path = model_path(name)
-    if looks_local(path) and not Path(path).is_dir():
-        raise ConfigError(f"model.name: {path} is not a model directory (nor a Hugging Face hub name)")
+    try:
+        check_model_source(resolve_path(name), setting="model.name:")
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def needed_resources(exp: Experiment, evaluations: Sequence[Evaluation]) -> list[str]:

@@ -26,16 +26,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..data import atomic_path
-from ..errors import ConfigError, TextRobustError
+from ..errors import TextRobustError
 from ..progress import Bar
 from .aggregate import aggregate
+from .estimate import estimate_units
+from .gates import Gate, check_gates
 from .lock import run_dir_lock
 from .spec import Experiment, FixedModel
 from .unit import Unit, Workspace, record_failure, write_json
@@ -77,9 +79,17 @@ class Runner:
         self.failed: list[dict[str, Any]] = []
 
     # -- planning ---------------------------------------------------------------------------------
-    def plan(self) -> dict[str, Any]:
-        """Units, data sizes, evaluations and estimated model work, without training anything (``--dry-run``)."""
+    def check(self, fail_under: Sequence[str] = ()) -> list[Gate]:
+        """Everything that can fail before training: the spec's evaluations, resources, extras, models and
+        conditions (:meth:`Workspace.check`), and the ``--fail-under`` gates against the metrics it will emit."""
         self.ws.check()  # unknown recipes, options, pack labels, transfer sets fail here, not after training
+        return check_gates(fail_under, self.ws.metric_infos())
+
+    def plan(self, fail_under: Sequence[str] = (), pilot: str | Path | None = None) -> dict[str, Any]:
+        """Units, data sizes, evaluations, estimated model work and time per unit, without training anything
+        (``--dry-run``); every check :meth:`run` makes before training runs here too. The time estimate comes from
+        ``pilot`` (a finished run directory), else from this run directory's finished units, else a rough default."""
+        gates = self.check(fail_under)
         data, units = self.ws.data, self.ws.units()
         done = [u.key for u in units if self.ws.is_done(u)]
         rows = []
@@ -99,6 +109,16 @@ class Runner:
                     "done": u.key in done,
                 }
             )
+        estimate = estimate_units(
+            rows,
+            self.ws.evaluations,
+            len(data.test),
+            epochs=self.exp.model.train.epochs,
+            max_length=self.exp.model.max_length,
+            device=self.ws.runtime.resolved_device.split(":")[0],
+            pilot=pilot,
+            run_dir=self.run_dir if done else None,
+        )
         attack_n = sum(
             min(getattr(ev.params, "n", 0), len(data.test)) for ev in self.ws.evaluations if ev.kind == "attack"
         )
@@ -118,23 +138,26 @@ class Runner:
                 }
                 for ev in self.ws.evaluations
             ],
+            "fail_under": [{"metric": g.key, "below": g.limit} for g in gates],
             # ~50 queries per attacked example is typical of word-swap recipes (TextAttack's published runs).
             "attack_examples_per_unit": attack_n,
             "estimated_attack_queries_per_unit": attack_n * 50,
+            "time_estimate": estimate,
             "units_done": len(done),
             "units_total": len(units),
         }
 
     # -- running ----------------------------------------------------------------------------------
-    def run(self, resume: bool = True) -> Any:
+    def run(self, resume: bool = True, fail_under: Sequence[str] = ()) -> Any:
         """Run every unfinished unit, then write the tidy results, the summary and the environment file.
 
         Units that fail (after ``retries``) are listed in ``self.failed`` and in ``summary.json``. Nothing is
-        written before every check passed; a second run on the same directory meanwhile stops with a
-        :class:`ConfigError` (:func:`~textrobust.robustness.lock.run_dir_lock`).
+        written before every check passed (``fail_under`` gates included: a typo in one fails now, not after
+        training); a second run on the same directory meanwhile stops with a :class:`ConfigError`
+        (:func:`~textrobust.robustness.lock.run_dir_lock`).
         """
         started = time.time()
-        self.ws.check()
+        self.check(fail_under)
         with run_dir_lock(self.run_dir):
             return self._run_locked(resume, started)
 
@@ -218,17 +241,34 @@ class Runner:
 
 
 class _UnitProgress(Bar):
-    """Units done / total with ETA and the current unit and phase: a live bar on a terminal, one log line per
-    finished unit elsewhere (a CI log stays readable), with the failed and running counts."""
+    """Units done / total with ETA and the current unit and phase: a live bar on a terminal; elsewhere (a CI log)
+    one line per finished unit, one per phase (augment, train, each evaluation), and where a phase is, e.g.
+    ``unit 2/4 · char_noise/seed1 · train · epoch 2/3 · 41%``, at most every ``every_s`` seconds: a long unit is
+    never minutes of silence."""
 
-    def __init__(self, total: int, done: int, enabled: bool) -> None:
+    def __init__(self, total: int, done: int, enabled: bool, every_s: float = 30.0) -> None:
         super().__init__("units", total=total, done=done, enabled=enabled, lines="each", transient=False)
         self.failed, self.in_flight = 0, 0
+        self.every_s, self._done_before = every_s, done
+        self._index: dict[str, int] = {}  # unit -> its number, in the order units start
+        self._shown: dict[str, tuple[str, float]] = {}  # unit -> (phase shown last, when)
 
     def phase(self, unit: str, phase: str) -> None:
-        log.info("%s: %s", unit, phase)
-        if self.live:  # a log gets one line per unit, not per phase
-            self.status(f"{unit}: {phase}")
+        if " \u00b7 " not in phase:  # a new phase, not where one is
+            log.info("%s: %s", unit, phase)
+        number = self._index.setdefault(unit, self._done_before + len(self._index) + 1)
+        text = f"unit {number}/{self.total} \u00b7 {unit} \u00b7 {phase}"
+        if self.live:
+            self.status(text)
+            return
+        if not self.enabled:
+            return
+        head = phase.split(" \u00b7 ")[0]
+        last, when = self._shown.get(unit, ("", 0.0))
+        now = time.monotonic()
+        if head != last.split(" \u00b7 ")[0] or now - when >= self.every_s:
+            self._shown[unit] = (phase, now)
+            print(text, file=sys.stderr, flush=True)
 
     def running(self, n: int) -> None:
         """How many units are in flight now (shown next to the failed count)."""
@@ -245,36 +285,3 @@ class _UnitProgress(Bar):
             [f"{self.in_flight} running"] if self.in_flight else []
         )
         self.status(", ".join(parts))
-
-
-def check_fail_under(table: Any, bounds: list[str]) -> list[str]:
-    """``EVALUATION.METRIC=VALUE`` bounds on condition means; returns one message per violation.
-
-    Example:
-        >>> import pandas as pd
-        >>> t = pd.DataFrame({"condition": ["a", "a"], "seed": [0, 1], "evaluation": ["clean"] * 2,
-        ...                   "metric": ["accuracy"] * 2, "value": [0.7, 0.8]})
-        >>> check_fail_under(t, ["clean.accuracy=0.8"])
-        ['a: clean.accuracy = 0.7500 < 0.8']
-    """
-    problems = []
-    for bound in bounds:
-        key, sep, value = bound.partition("=")
-        ev, dot, metric = key.rpartition(".")
-        try:
-            limit = float(value)
-        except ValueError:
-            limit = math.nan
-        if not sep or not dot or math.isnan(limit):
-            raise ConfigError(f"--fail-under expects EVALUATION.METRIC=VALUE (e.g. clean.accuracy=0.8), got '{bound}'")
-        sel = table[(table.evaluation == ev) & (table.metric == metric)]
-        if sel.empty:
-            raise ConfigError(
-                f"--fail-under {key}: no such evaluation/metric in the results "
-                f"(have: {', '.join(sorted(set(table.evaluation + '.' + table.metric)))})"
-            )
-        for cond, group in sel.groupby("condition", sort=False):
-            mean = float(group.value.mean())
-            if mean < limit:
-                problems.append(f"{cond}: {key} = {mean:.4f} < {limit:g}")
-    return problems

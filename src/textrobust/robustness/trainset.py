@@ -196,8 +196,16 @@ def write_adversarial_sample(out: UnitLayout, recipe: str, added: LabeledData) -
     write_jsonl(out.augmented_sample, rows)
 
 
-def train_unit(ws: Any, condition: str, seed: int, out: UnitLayout, phase: Callable[[str], None]) -> tuple[Any, int]:
+def train_unit(
+    ws: Any,
+    condition: str,
+    seed: int,
+    out: UnitLayout,
+    phase: Callable[[str], None],
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[Any, int]:
     """Build this unit's training set and fit a fresh model on it; returns ``(model, training-set size)``.
+    ``phase`` hears each step's name (augment, train, ...), ``on_progress`` where training is (``epoch 2/3 · 41%``).
 
     Offline adversarial training adds its adversarial examples to the training set (returned size includes them);
     online adversarial training adds them per epoch (not counted). Both are
@@ -217,7 +225,7 @@ def train_unit(ws: Any, condition: str, seed: int, out: UnitLayout, phase: Calla
     adv = cond.adversarial
     if adv is None:
         phase("train")
-        clf.fit(train, data.validation, progress=ws.progress)
+        clf.fit(train, data.validation, progress=ws.progress, on_progress=on_progress)
         return clf, len(train)
     from ..adversarial import adversarial_fit
 
@@ -234,6 +242,7 @@ def train_unit(ws: Any, condition: str, seed: int, out: UnitLayout, phase: Calla
         seed=seed,
         progress=ws.progress,
         phase=phase,
+        on_progress=on_progress,
     )
     if adv.mode == "offline":
         write_adversarial_sample(out, adv.recipe, added)

@@ -237,16 +237,20 @@ def evaluate(ws: Workspace, model: Any, phase: Callable[[str], None]) -> tuple[l
         for r in res.records:
             by_eval.setdefault(r["evaluation"], []).append(r)
         for rows in by_eval.values():  # failures first: they are what the report shows
-            records += sorted(rows, key=lambda r: not r["failed"])[:RECORD_LIMIT]
+            records += sorted(rows, key=lambda r: not r["model_failed"])[:RECORD_LIMIT]
     return scores, records
 
 
 class PhaseTimer:
-    """Passes phase names on to ``report`` and keeps the seconds spent in each (``done.json`` records them)."""
+    """Passes phase names on to ``report`` and keeps the seconds spent in each (``done.json`` records them);
+    :meth:`detail` passes on where the current phase is (``train · epoch 2/3 · 41%``) without starting a new one."""
 
     def __init__(self, report: Callable[[str], None]) -> None:
         self.report, self.seconds = report, dict[str, float]()
         self._name, self._start = "", time.perf_counter()
+
+    def detail(self, text: str) -> None:
+        self.report(f"{self._name} \u00b7 {text}" if self._name else text)
 
     def __call__(self, name: str) -> None:
         self.stop()
@@ -272,19 +276,25 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
         timer("load model")
         model, scores = ws.fixed_model(u.condition), []
     else:
-        model, n_train = train_unit(ws, u.condition, u.seed, files, timer)
+        model, n_train = train_unit(ws, u.condition, u.seed, files, timer, timer.detail)
         scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
     more, records = evaluate(ws, model, timer)
     timer.stop()
     scores += more
     write_scores(files, u, scores)
     write_jsonl(files.examples, records)
+    n_test = len(ws.data.test)
     write_json(
         files.done,
         {
             "fingerprint": u.fingerprint,
             "seconds": time.perf_counter() - t0,
             "phase_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
+            # What each phase worked through, so a later --dry-run can scale these times to another plan.
+            "work": {
+                "train_example_epochs": None if fixed is not None else n_train * ws.exp.model.train.epochs,
+                "examples": {ev.name: ev.examples_scored(n_test) for ev in ws.evaluations},
+            },
         },
     )
 

@@ -34,6 +34,7 @@ from ..augment.files import (
     IN_PROCESS_FILTERS,
     AugmentSummary,
     ChunkWriter,
+    add_counts,
     augment_chunk,
     checked_ops,
     clear_partial,
@@ -41,6 +42,7 @@ from ..augment.files import (
     output_columns,
     output_format,
     partial_paths,
+    warn_if_empty,
 )
 from ..augment.filters import Filter
 from ..data.atomic import atomic_path
@@ -115,18 +117,19 @@ def augment_file_ray(
         if ds is not None:
             for row in _map(ray, ds, pipeline, batch_size, num_cpus, num_gpus, concurrency).iter_rows():
                 bar.advance(int(row["rows"]))
-    rows_out, dropped = _merge(
-        parts, out, total, batch_size, text_column, label_column, has_labels, [f.name for f in filters]
-    )
+    rows_out, tally = _merge(parts, out, total, batch_size, text_column, label_column, has_labels)
     shutil.rmtree(parts, ignore_errors=True)
-    summary = AugmentSummary(
-        output=str(out),
-        rows_in=total,
-        rows_out=rows_out,
-        dropped=dropped,
+    summary = AugmentSummary.from_counts(
+        str(out),
+        total,
+        rows_out,
+        keep_original,
+        tally,
+        filter_names=[f.name for f in filters],
         seconds=round(time.perf_counter() - start, 3),
         resumed_from=done,
     )
+    warn_if_empty(summary, input_path)
     log.info("augmented %d rows -> %d rows on Ray in %.1fs", total, rows_out, summary.seconds)
     return summary
 
@@ -283,10 +286,10 @@ def _augment_batch(batch: Any, pipeline: tuple[Any, ...]) -> dict[str, list[int]
             continue
         texts = texts_all[start:end]
         labels = labels_all[start:end] if labels_all is not None else None
-        dropped: dict[str, int] = {}
-        records = augment_chunk(texts, labels, ops, names, seeds, n, rows[start], keep_original, filters, dropped)
+        tally: dict[str, Any] = {}
+        records = augment_chunk(texts, labels, ops, names, seeds, n, rows[start], keep_original, filters, {}, tally)
         frame = pd.DataFrame.from_records(records, columns=output_columns(text_column, label_column, labels))
-        _write_part(Path(parts), rows[start], rows[end - 1], frame, dropped)
+        _write_part(Path(parts), rows[start], rows[end - 1], frame, tally)
         start = end
     return {"rows": [len(rows)]}
 
@@ -304,15 +307,15 @@ class _AugmentActor:
         return _augment_batch(batch, self.pipeline)
 
 
-def _write_part(parts: Path, first: int, last: int, frame: Any, dropped: dict[str, int]) -> None:
+def _write_part(parts: Path, first: int, last: int, frame: Any, tally: dict[str, Any]) -> None:
     """One part, atomically (temp file + rename): its name says which input rows it covers, its metadata the
-    variants each filter dropped."""
+    per-operator counts (variants asked, made, dropped per filter)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    meta[b"textrobust.dropped"] = json.dumps(dropped).encode()
+    meta[b"textrobust.tally"] = json.dumps(tally).encode()
     target = parts / f"part-{first:012d}-{last:012d}.parquet"
     with atomic_path(target) as tmp:
         pq.write_table(table.replace_schema_metadata(meta), tmp)
@@ -326,16 +329,15 @@ def _merge(
     text_column: str,
     label_column: str,
     has_labels: bool,
-    filter_names: list[str],
-) -> tuple[int, dict[str, int]]:
+) -> tuple[int, dict[str, Any]]:
     """Write the parts in input-row order to ``out``, one frame per ``batch_size`` input rows as ``augment_file``
-    writes them (so Parquet row groups match too); returns the rows written and the variants dropped per filter."""
+    writes them (so Parquet row groups match too); returns the rows written and the per-operator counts."""
     import pandas as pd
     import pyarrow.parquet as pq
 
     files = sorted(parts.glob("part-*.parquet"), key=lambda p: int(p.stem.split("-")[1]))
     columns = output_columns(text_column, label_column, [] if has_labels else None)
-    dropped = {name: 0 for name in filter_names}
+    tally: dict[str, Any] = {}
     clear_partial(out)  # the single-process writer's scratch files, from whatever ran before
     writer = ChunkWriter(out, {"bytes": 0, "parts": 0})
     pending: list[tuple] = []
@@ -356,8 +358,7 @@ def _merge(
         if first > next_row:
             break  # a gap: reported below
         table = pq.read_table(path)
-        for k, v in json.loads((table.schema.metadata or {}).get(b"textrobust.dropped", b"{}")).items():
-            dropped[k] = dropped.get(k, 0) + v
+        add_counts(tally, json.loads((table.schema.metadata or {}).get(b"textrobust.tally", b"{}")))
         pending += [r for r in table.to_pandas().itertuples(index=False, name=None) if r[-2] >= next_row]
         next_row = last + 1
         while bounds and bounds[0] <= next_row:
@@ -365,4 +366,4 @@ def _merge(
     if next_row < total:
         raise DataError(f"{out}: rows {next_row}..{total - 1} have no output in {parts}; rerun with --resume")
     writer.finish(partial_paths(out)[1])  # no checkpoint file here: the parts directory is the checkpoint
-    return rows_out, dropped
+    return rows_out, tally

@@ -37,6 +37,9 @@ class AttackEvaluation(Evaluation):
     def default_name(self) -> str:
         return f"attack:{self.params.recipe}"
 
+    def examples_scored(self, n_test: int) -> int | None:
+        return min(self.params.n, n_test)
+
     def metrics(self, labels: Sequence[str]) -> list[MetricInfo]:
         ev, r = self.name, self.params.recipe
         return [

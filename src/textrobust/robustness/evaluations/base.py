@@ -193,6 +193,12 @@ class Evaluation:
     def check(self, ctx: EvalContext) -> None:
         """Raise a ConfigError/DataError/ResourceError now for anything that would fail after training."""
 
+    def examples_scored(self, n_test: int) -> int | None:
+        """How many test examples one run of this evaluation works through, for time estimates (``--dry-run``):
+        its time scales with this number. None: it works on a fixed set of its own (a behaviour pack, other data
+        sets), whatever the test set's size."""
+        return n_test
+
     def fingerprint(self) -> Any:
         """What changes this evaluation's results (default: its parameters; add file digests where it reads files)."""
         return {"kind": self.kind, **self.params.model_dump()}

@@ -25,6 +25,9 @@ class PackEvaluation(Evaluation):
     params: PackParams
     label_word = ""  # "MFT" / "DIR"
 
+    def examples_scored(self, n_test: int) -> int | None:
+        return None  # the pack's own tests
+
     def pack(self) -> BehaviourPack:
         from ..spec import resolve_path
 

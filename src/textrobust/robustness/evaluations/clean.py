@@ -56,7 +56,7 @@ class CleanEvaluation(Evaluation):
             record(
                 ev,
                 items[i],
-                failed=pred[i] != y[i],
+                model_failed=pred[i] != y[i],
                 text=t,
                 label=names[y[i]],
                 pred=names[pred[i]],

@@ -48,7 +48,7 @@ class DirEvaluation(PackEvaluation):
             record(
                 self.name,
                 c.id,
-                failed=failed[i],
+                model_failed=failed[i],
                 original=c.text,
                 text=str(c.perturbed),
                 label=f"P({names[watched[i]]}) {c.direction} (±{c.tolerance:g})",

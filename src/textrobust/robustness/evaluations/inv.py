@@ -125,7 +125,7 @@ class InvEvaluation(Evaluation):
                 record(
                     ev,
                     items[i],
-                    failed=ppred[i] != pred[i],
+                    model_failed=ppred[i] != pred[i],
                     original=test.texts[i],
                     text=str(texts[i]),
                     label=names[y[i]],

@@ -35,7 +35,7 @@ class MftEvaluation(PackEvaluation):
             record(
                 self.name,
                 c.id,
-                failed=failed[i],
+                model_failed=failed[i],
                 text=c.text,
                 label=model.labels[expected[i]],
                 pred=model.labels[pred[i]],

@@ -62,6 +62,9 @@ class TransferEvaluation(Evaluation):
             ]
         return out
 
+    def examples_scored(self, n_test: int) -> int | None:
+        return None  # its own test sets
+
     def check(self, ctx: EvalContext) -> None:
         for name in self.params.sets:  # unreadable files and unknown labels fail before training
             self.load(name, ctx.label_names, ctx)
@@ -95,7 +98,7 @@ class TransferEvaluation(Evaluation):
                 record(
                     ev,
                     items[i],
-                    failed=pred[i] != y[i],
+                    model_failed=pred[i] != y[i],
                     text=t,
                     label=model.labels[y[i]],
                     pred=model.labels[pred[i]],
@@ -120,8 +123,10 @@ def _load_set(spec: TransferSet, model_labels: list[str], where: str) -> Any:
                 f"{where}: {path} holds flat attack results (textrobust 0.1); write them again with "
                 "'textrobust attack -o' (the record schema)"
             )
-        if "failed" in frame.columns:
-            frame = frame[frame["failed"].astype(bool)]  # failed: the attack succeeded against the other model
+        for column in ("model_failed", "failed"):  # the model failed: the attack succeeded against it (0.2: "failed")
+            if column in frame.columns:
+                frame = frame[frame[column].astype(bool)]
+                break
         if frame.empty:
             raise DataError(f"{where}: {path} holds no successful attacks")
         data = frame_to_data(
