@@ -255,7 +255,8 @@ def load_fixed(
     if kind in PROMPTED_KINDS:  # asked through a prompt, in the data's label names unless told otherwise
         kwargs.update(labels=spec.labels or data_labels, prompt=spec.prompt)
     else:
-        kwargs["max_length"] = exp.model.max_length
+        # a saved model keeps its own truncation unless the spec sets one (the default 128 is not a choice)
+        kwargs["max_length"] = exp.model.max_length if "max_length" in exp.model.model_fields_set else None
         if spec.prompt is not None:
             raise ConfigError(f"conditions.{name}.model: prompt is for causal LMs and chat endpoints, not {spec.path}")
     model = load_model(source, **kwargs)
