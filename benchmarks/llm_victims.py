@@ -42,7 +42,7 @@ def _data() -> str:
 
 def scan_command(model: str, out: Path, args: argparse.Namespace) -> list[str]:
     """The one scan every variant runs (only the model and the output differ)."""
-    evals = ["clean", f"format_spread:k={args.k}"] + [f"attack:recipe={r},n={args.attack_n}" for r in ATTACKS]
+    evals = ["clean", f"format_spread:k={args.k}"] + [f"attack:recipe={r},n={args.attack_n}" for r in args.attacks]
     cmd = [sys.executable, "-m", "textrobust", "scan", _data(), "--text-column", "sentence"]
     cmd += ["--data-labels", "negative,positive", "-m", model, "--prompt", str(PROMPT), "-n", str(args.n)]
     for e in evals:
@@ -228,6 +228,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument(
+        "--attacks", type=lambda s: [r for r in s.split(",") if r], default=list(ATTACKS), help="recipes, comma-separated"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -294,6 +294,8 @@ def tiny_llama_dir(tmp_path_factory, tiny_tokenizer_dir) -> Path:
 
 #: Label words of the tiny corpus's vocabulary, for prompted tiny models.
 TINY_PROMPT = {"instruction": "is it {labels} ?", "text_name": "text", "verbalizers": {"neg": ["bad"], "pos": ["good"]}}
+
+
 def _timing(run: Path) -> set[tuple[str, str]]:
     summary = json.loads((run / "summary.json").read_text())
     return {(m["evaluation"], m["metric"]) for m in summary["metrics"] if m.get("timing")}

@@ -561,3 +561,113 @@ def test_smollm2_zero_shot_on_sst2_is_batched_exactly_and_beats_chance(data_dir)
     single = np.concatenate([m.predict_proba([t]) for t in texts[:8]])
     np.testing.assert_allclose(probs[:8], single, atol=1e-4)
     assert (probs.argmax(1) == y).mean() > 0.55  # measured 0.70 on 200 sentences; chance is 0.5
+
+
+# ---------------------------------------------------------------------------------------------------- the CLI's contract
+@pytest.fixture
+def ws(tmp_path):
+    """A small labelled file in a folder of its own (the bad-input cases must leave the folder as it was)."""
+    import pandas as pd
+
+    rows = tiny_corpus()[::30]
+    pd.DataFrame({"text": [t for t, _ in rows], "label": ["pos" if y else "neg" for _, y in rows]}).to_csv(
+        tmp_path / "data.csv", index=False
+    )
+    return tmp_path
+
+
+def _one_line_exit_2(ws: Path, argv: list[str], capsys) -> str:
+    """Run ``textrobust ARGV`` in this process: exit 2, one ``error:`` line naming what was wrong (after at most the
+    run's opening line, as in test_bad_inputs.py), no traceback, nothing left."""
+    from textrobust.cli import main
+
+    before = sorted(p.name for p in ws.rglob("*"))
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert info.value.code == 2, err
+    assert 1 <= len(lines) <= 2 and lines[-1].lower().startswith("error: ") and "Traceback" not in err, err
+    assert sorted(p.name for p in ws.rglob("*")) == before, "nothing half-written"
+    return lines[-1]
+
+
+def test_bad_prompts_and_endpoints_stop_scan_with_one_line_exit_2(
+    ws, tiny_llama_dir, chat_server, label_api, flaky, capsys, monkeypatch
+):
+    import yaml
+
+    monkeypatch.chdir(ws)
+    scan = ["scan", str(ws / "data.csv"), "--device", "cpu", "-o", str(ws / "run"), "--no-report"]
+    tiny = ["-m", str(tiny_llama_dir)]
+    bad_words = yaml.safe_dump({**TINY_PROMPT, "verbalizers": {"neg": ["Good"], "pos": ["good"]}})
+    _, chat_url = chat_server
+    _, slow_url = flaky
+    cases = [
+        (tiny + ["--prompt", "{template: 'Review:'}", "--eval", "clean"], "has no {text} placeholder"),
+        (tiny + ["--prompt", bad_words, "--eval", "clean"], "tokenise to the same tokens"),
+        (
+            ["-m", "openai+http://127.0.0.1:9/v1?model=gone", "--retries", "0", "--eval", "clean"],
+            "127.0.0.1:9/v1?model=gone: connection refused",
+        ),
+        (["-m", chat_url + "&scores=label", "--prompt", yaml.safe_dump(TINY_PROMPT)], "none of the label words"),
+        (
+            ["-m", label_api, "--prompt", "{template: '{text}'}", "--eval", "attack:recipe=textfooler,n=2"],
+            "answers labels only",
+        ),
+    ]
+    for extra, message in cases:
+        line = _one_line_exit_2(ws, scan + extra, capsys)
+        assert message in line, line
+    _Flaky.mode = "slow"
+    line = _one_line_exit_2(ws, scan + ["-m", slow_url, "--timeout", "0.2", "--retries", "0"], capsys)
+    assert "model=m: no answer within 0.2 s" in line, line
+
+
+def test_serve_openai_end_to_end_on_localhost(tiny_llama_dir, clf):
+    """``textrobust serve --openai DIR`` in its own process; the endpoint it names gives the in-process answers."""
+    import re
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "textrobust", "serve", "--openai", str(tiny_llama_dir), "--served-name", "tiny"]
+    vocab = str(len(clf._tok))  # every token listed: both label words are among the top logprobs
+    cmd += ["--port", "0", "--device", "cpu", "--max-top-logprobs", "1000", "--no-access-log"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = None
+        for line in proc.stderr:
+            m = re.search(r"scan it as (openai\+\S+)\)", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url is not None and "127.0.0.1" in url and url.endswith("model=tiny")
+        api = load_model(url + "&top_logprobs=" + vocab, labels=["neg", "pos"], prompt=TINY_PROMPT)
+        np.testing.assert_allclose(api.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=1e-5)
+        assert api.scores == "logprobs" and api.requests_sent == len(TEXTS)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert proc.returncode in (0, -signal.SIGTERM)  # a graceful stop (uvicorn re-raises the signal once done)
+
+
+def test_format_spread_is_determined_by_its_seed(clf):
+    from textrobust.data import LabeledData
+    from textrobust.robustness import build_evaluation
+    from textrobust.robustness.evaluations import EvalContext
+
+    rows = tiny_corpus()[::40]
+    data = LabeledData([t for t, _ in rows], [y for _, y in rows], ["neg", "pos"])
+    ctx = EvalContext(["neg", "pos"], CPU)
+
+    def run(seed: int):
+        res = build_evaluation({"kind": "format_spread", "k": 5, "seed": seed}).run(clf, data, ctx)
+        return [(s.metric, s.value, list(s.outcomes or [])) for s in res.scores], [r["text"] for r in res.records]
+
+    a, b, c = run(1), run(1), run(2)
+    assert a[0] == b[0] and a[1] == b[1]  # the same seed: the same formats, the same accuracies
+    assert sorted(a[1]) != sorted(c[1])  # another seed draws other formats
+    layouts = set(a[1])
+    assert len(layouts) == 5 and clf.prompt.describe() in layouts  # the model's own format is one of them
+    value = {metric: v for metric, v, _ in a[0]}
+    assert value["accuracy_min"] <= value["accuracy_median"] <= value["accuracy_max"]
+    assert value["accuracy_min"] == min(value[f"accuracy:f{i:02d}"] for i in range(5))

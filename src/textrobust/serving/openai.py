@@ -61,6 +61,9 @@ class CausalLMEngine:
     ) -> None:
         from ..models.prompted import CPU_LLM_TOKEN_BUDGET
 
+        vocab = getattr(getattr(lm, "config", None), "vocab_size", None)
+        # the most alternatives a step has: a --max-top-logprobs beyond the vocabulary lists the whole vocabulary
+        top_k = min(top_k, vocab) if vocab else top_k
         self.lm, self.tok, self.runtime, self.top_k = lm, tok, runtime or Runtime(), top_k
         self.budget = (
             token_budget
