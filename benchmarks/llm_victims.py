@@ -8,7 +8,8 @@ based) and the hard-label attack (label only) — then the same model behind ``t
     python benchmarks/llm_victims.py kill      # 5 x kill -9, then resume  -> OUT/killed
     python benchmarks/llm_victims.py compare   # the tables and the parity / resume checks
 
-Options: ``--n`` sentences (200: the CPU size), ``--attack-n`` (50: each attack's share of them), ``--out`` (runs/llm),
+Options: ``--n`` sentences (200: the CPU size), ``--attack-n`` (50: each attack's share of them), ``--spread-n`` (the
+format spread's share; default all n), ``--attacks`` (recipes, comma-separated), ``--out`` (runs/llm),
 ``--threads``, ``--precision``, ``--kills``.
 ``compare`` prints the scan's headline table, then: per-example predictions in-process vs served (clean and every
 format of the spread), attack outcomes per example (status and perturbed text) in-process vs served and vs the
@@ -42,7 +43,8 @@ def _data() -> str:
 
 def scan_command(model: str, out: Path, args: argparse.Namespace) -> list[str]:
     """The one scan every variant runs (only the model and the output differ)."""
-    evals = ["clean", f"format_spread:k={args.k}"] + [f"attack:recipe={r},n={args.attack_n}" for r in args.attacks]
+    spread = f"format_spread:k={args.k}" + (f",n={args.spread_n}" if args.spread_n else "")
+    evals = ["clean", spread] + [f"attack:recipe={r},n={args.attack_n}" for r in args.attacks]
     cmd = [sys.executable, "-m", "textrobust", "scan", _data(), "--text-column", "sentence"]
     cmd += ["--data-labels", "negative,positive", "-m", model, "--prompt", str(PROMPT), "-n", str(args.n)]
     for e in evals:
@@ -194,13 +196,15 @@ def compare(args: argparse.Namespace) -> None:
         out, att = _outcomes(run), _attacks(run)
         preds = [k for k in base_out if k[0] in ("clean", "format_spread") and k[1].startswith("accuracy")]
         same = sum(base_out[k] == out.get(k) for k in preds)
-        atk = sorted(base_att)
+        ran = {e for e, _ in att}  # attacks the other run ran (a served run may leave some out)
+        atk = sorted(k for k in base_att if k[0] in ran)
         same_atk = sum(base_att[k] == att.get(k) for k in atk)
         t_ref, t_run = _table(ref), _table(run)
         diff = sorted(
             k
             for k in t_ref
-            if not (t_ref[k] == t_run.get(k) or (t_ref[k] != t_ref[k] and t_run.get(k) != t_run.get(k)))
+            if (k[0] in ran or not k[0].startswith("attack:"))
+            and not (t_ref[k] == t_run.get(k) or (t_ref[k] != t_ref[k] and t_run.get(k) != t_run.get(k)))
         )
         result[other] = {
             "per_example_correctness_same": f"{same}/{len(preds)} ({same / max(1, len(preds)):.2%})",
@@ -224,12 +228,16 @@ def main() -> None:
     ap.add_argument("--attack-n", type=int, default=50, help="sentences each attack attacks (the first of the n)")
     ap.add_argument("--expected-calls", type=int, default=6000, help="kill: the scan's model calls, roughly")
     ap.add_argument("--k", type=int, default=10, help="prompt formats of the spread")
+    ap.add_argument("--spread-n", type=int, default=None, help="sentences of the format spread (default: all n)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "llm")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument(
-        "--attacks", type=lambda s: [r for r in s.split(",") if r], default=list(ATTACKS), help="recipes, comma-separated"
+        "--attacks",
+        type=lambda s: [r for r in s.split(",") if r],
+        default=list(ATTACKS),
+        help="recipes, comma-separated",
     )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

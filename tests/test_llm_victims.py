@@ -563,7 +563,7 @@ def test_smollm2_zero_shot_on_sst2_is_batched_exactly_and_beats_chance(data_dir)
     assert (probs.argmax(1) == y).mean() > 0.55  # measured 0.70 on 200 sentences; chance is 0.5
 
 
-# ---------------------------------------------------------------------------------------------------- the CLI's contract
+# ------------------------------------------------------------------------------------------- the CLI's contract
 @pytest.fixture
 def ws(tmp_path):
     """A small labelled file in a folder of its own (the bad-input cases must leave the folder as it was)."""
