@@ -252,6 +252,50 @@ def tiny_marian_dirs(tmp_path_factory, tiny_tokenizer_dir) -> tuple[str, str]:
     return dirs[0], dirs[1]
 
 
+#: A chat template for the tiny causal LM: role lines, then the assistant's turn (like SmolLM2's, without specials).
+TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} [SEP] {% endfor %}"
+    "{% if add_generation_prompt %}assistant : {% endif %}"
+)
+
+
+def build_tiny_llama(out: Path, tokenizer_dir: Path, *, chat: bool = True, seed: int = 0) -> Path:
+    """A random 2-layer Llama (hidden 32) over the tiny WordPiece tokenizer, with a chat template when ``chat``:
+    a stand-in causal LM for prompted classifiers and the chat server."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    if chat:
+        tok.chat_template = TINY_CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.sep_token_id,
+        bos_token_id=tok.cls_token_id,
+    )
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory, tiny_tokenizer_dir) -> Path:
+    """A random tiny Llama with a chat template (see :func:`build_tiny_llama`)."""
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny_llama"), tiny_tokenizer_dir)
+
+
+#: Label words of the tiny corpus's vocabulary, for prompted tiny models.
+TINY_PROMPT = {"instruction": "is it {labels} ?", "text_name": "text", "verbalizers": {"neg": ["bad"], "pos": ["good"]}}
+
+
 def _timing(run: Path) -> set[tuple[str, str]]:
     summary = json.loads((run / "summary.json").read_text())
     return {(m["evaluation"], m["metric"]) for m in summary["metrics"] if m.get("timing")}

@@ -664,7 +664,17 @@ def test_missing_resources_raise_resource_error():
 
 
 def test_registry_lists_resources_and_recipes_run():
-    assert set(RECIPES) == {"textfooler", "pwws", "deepwordbug", "textbugger", "bae", "bert_attack", "a2t", "hotflip"}
+    assert set(RECIPES) == {
+        "textfooler",
+        "pwws",
+        "deepwordbug",
+        "textbugger",
+        "bae",
+        "bert_attack",
+        "a2t",
+        "hotflip",
+        "hardlabel",
+    }
     assert RECIPES["textfooler"].resources == ("neighbours", "encoder")
     assert RECIPES["deepwordbug"].resources == ()
     fakes = {"neighbours": NEIGHBOURS, "lexicon": NEIGHBOURS, "encoder": BowEncoder()}

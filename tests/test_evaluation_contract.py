@@ -11,9 +11,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CPU, tiny_corpus
+from conftest import CPU, TINY_PROMPT, tiny_corpus
 
 from textrobust.data import LabeledData
+from textrobust.errors import ConfigError
 from textrobust.robustness import EVALUATIONS, build_evaluation
 from textrobust.robustness.evaluations import EvalContext
 from textrobust.robustness.unit import CachedModel
@@ -115,6 +116,7 @@ def cases(files) -> dict[str, dict]:
             },
         },
         "calibration": {"kind": "calibration", "suites": ["typo"]},
+        "format_spread": {"kind": "format_spread", "k": 4, "seed": 1},
     }
 
 
@@ -122,10 +124,14 @@ def test_every_registered_evaluation_has_a_case(tmp_path):
     assert set(cases(tmp_path)) == set(EVALUATIONS), "add a contract case for every registered evaluation"
 
 
-@pytest.fixture(scope="module", params=["keyword", "tiny_bert"])
-def model(request, tiny_model_dir):
+@pytest.fixture(scope="module", params=["keyword", "tiny_bert", "tiny_llm"])
+def model(request, tiny_model_dir, tiny_llama_dir):
     if request.param == "keyword":
         return WordModel()
+    if request.param == "tiny_llm":  # a prompted causal LM: every evaluation runs on it unchanged
+        from textrobust.models.prompted import PromptedClassifier
+
+        return PromptedClassifier(tiny_llama_dir, labels=["neg", "pos"], prompt=TINY_PROMPT, runtime=CPU)
     from textrobust.models import TextClassifier
 
     return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, runtime=CPU)
@@ -135,6 +141,10 @@ def model(request, tiny_model_dir):
 def test_evaluation_contract(kind, model, test_data, transfer_files):
     ev = build_evaluation(cases(transfer_files)[kind])
     assert ev.kind == kind and isinstance(ev.name, str) and ev.name
+    if kind == "format_spread" and not hasattr(model, "prompt_format"):
+        with pytest.raises(ConfigError, match="varies the prompt of a prompted model"):
+            ev.check_model(model, EvalContext(list(model.labels), CPU))
+        return
     json.dumps(ev.fingerprint())  # fingerprints must be serialisable
     infos = ev.metrics(model.labels)
     keys = [(m.evaluation, m.metric) for m in infos]

@@ -12,7 +12,8 @@ what reports read.
     .lock                         held while a run writes here
     units/<condition>/seed<k>/    metrics.json, outcomes.parquet, examples.jsonl, augmented_sample.jsonl,
                                   generated_sample.jsonl, done.json (or failed.json), written last
-    cache/                        augmented and generated training rows, keyed by fingerprint
+    cache/                        augmented and generated training rows, keyed by fingerprint;
+      model_calls.sqlite          answers of prompted LMs and chat endpoints, keyed by model and text
 
 Standard library only: any layer (the runner, the Ray executor, the report) may import it.
 
@@ -89,6 +90,7 @@ class RunLayout:
     lock = property(lambda self: self.root / ".lock")
     units = property(lambda self: self.root / "units")
     cache = property(lambda self: self.root / "cache")
+    model_calls = property(lambda self: self.root / "cache" / "model_calls.sqlite")
 
     @staticmethod
     def unit_prefix(condition: str, seed: int) -> str:

@@ -2,7 +2,9 @@
 
 The four roles are :class:`typing.Protocol` s (:class:`Goal`, :class:`Transformation`, :class:`PreConstraint` /
 :class:`PostConstraint`, :class:`Search`); each part declares ``requires_gradients``, and :class:`Attack` refuses a
-part that needs gradients when the victim does not declare ``supports_gradients`` (a model behind HTTP).
+part that needs gradients when the victim does not declare ``supports_gradients`` (a model behind HTTP). A victim
+that declares ``label_only`` (an endpoint without scores) is refused unless the goal and the search declare
+``label_only`` too (:class:`~textrobust.adversarial.goals.LabelFlip`, the hard-label search).
 """
 
 from __future__ import annotations
@@ -118,6 +120,13 @@ class Attack:
                 raise ConfigError(
                     f"attack {self.name!r}: {type(part).__name__} is not a {proto.__name__} for {role} (it needs "
                     f"requires_gradients and the {proto.__name__} methods; see textrobust.adversarial.attack)"
+                )
+        if getattr(self.model, "label_only", False):
+            scored = [type(p).__name__ for p in (self.goal, self.search) if not getattr(p, "label_only", False)]
+            if scored:
+                raise ConfigError(
+                    f"attack {self.name!r}: {', '.join(scored)} reads the victim's scores, but {self.model!r} answers "
+                    "labels only (no logprobs); use the label-only recipe hardlabel"
                 )
         needs = [type(part).__name__ for _, part, _ in parts if part.requires_gradients]
         if needs and not getattr(self.model, "supports_gradients", False):

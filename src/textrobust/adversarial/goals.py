@@ -61,3 +61,26 @@ class TargetedClassification:
         if self.min_confidence > 0:
             ok &= probs[..., self.target] >= self.min_confidence
         return ok
+
+
+@dataclass(frozen=True)
+class LabelFlip:
+    """Label-only (decision-based) untargeted goal: succeed when the predicted label differs from the true one.
+
+    It reads nothing but the predicted label (``argmax``): the score is 1 on success and 0 otherwise, so a search
+    driven by it works against a model that answers labels only (an API, a guardrail). ``label_only`` tells
+    :class:`~textrobust.adversarial.attack.Attack` so.
+
+    Example:
+        >>> LabelFlip().score(np.array([[0.9, 0.1], [0.2, 0.8]]), 0).tolist()
+        [0.0, 1.0]
+    """
+
+    requires_gradients: ClassVar[bool] = False
+    label_only: ClassVar[bool] = True
+
+    def score(self, probs: np.ndarray, label: int) -> np.ndarray:
+        return self.done(probs, label).astype(float)
+
+    def done(self, probs: np.ndarray, label: int) -> np.ndarray:
+        return np.asarray(np.asarray(probs).argmax(axis=-1) != label)

@@ -35,7 +35,7 @@ from textrobust.adversarial.constraints import (
     StopwordModification,
     WordEmbeddingCosine,
 )
-from textrobust.adversarial.goals import UntargetedClassification
+from textrobust.adversarial.goals import LabelFlip, UntargetedClassification
 from textrobust.adversarial.resources import RESOURCES, missing
 from textrobust.adversarial.search import BeamSearch, GreedyWordSwapWIR
 from textrobust.adversarial.transformations import (
@@ -390,13 +390,53 @@ def hotflip(
     )
 
 
+def hardlabel(
+    model: Any,
+    *,
+    neighbours: Any = None,
+    encoder: Any = None,
+    stopwords: Iterable[str] | None = None,
+    max_candidates: int = 50,
+    max_queries: int = 500,
+    refine_rounds: int = 2,
+) -> Attack:
+    """Hard-label attack — Maheshwary, Maheshwary & Pudi (2021), "Generating Natural Language Attacks in a Hard
+    Label Black Box Setting", AAAI. Label-only: it reads the victim's predicted label and nothing else, so it runs
+    against endpoints and guardrails that return no scores.
+
+    Random initialisation (random words swapped for random counter-fitted neighbours until the label flips), then
+    the perturbation reduced (swapped words reverted while the label stays flipped, the most similar revert first)
+    and refined (other neighbours at each swapped word, the most similar adversarial one kept), within
+    ``max_queries`` queries per example; stopwords and repeats blocked (see
+    :mod:`textrobust.adversarial.hardlabel`).
+
+    Deviations: greedy per-word refinement instead of the paper's genetic algorithm; ``encoder`` (optional,
+    MiniLM here) replaces USE as the similarity, and without it fewer swapped words is the only criterion;
+    ``neighbours`` is the precomputed counter-fitted list (up to 8 per word) rather than the top 50.
+    """
+    from textrobust.adversarial.hardlabel import HardLabelSearch
+
+    _need("hardlabel", neighbours=neighbours)
+    return Attack(
+        model,
+        WordSwapSource(neighbours, max_candidates),
+        HardLabelSearch(encoder, max_queries, refine_rounds),
+        LabelFlip(),
+        (RepeatModification(), _stop(stopwords)),
+        (),
+        "hardlabel",
+    )
+
+
 @dataclass(frozen=True)
 class RecipeSpec:
-    """A registered recipe: its builder, the resources it requires and its paper."""
+    """A registered recipe: its builder, the resources it requires and its paper; ``label_only`` recipes read only
+    the victim's predicted label (they run on endpoints that return no scores)."""
 
     build: Callable[..., Attack]
     resources: tuple[str, ...]
     paper: str
+    label_only: bool = False
 
 
 RECIPES: dict[str, RecipeSpec] = {
@@ -408,7 +448,29 @@ RECIPES: dict[str, RecipeSpec] = {
     "bert_attack": RecipeSpec(bert_attack, ("mlm", "encoder"), "Li et al. 2020"),
     "a2t": RecipeSpec(a2t, ("neighbours", "encoder"), "Yoo & Qi 2021"),
     "hotflip": RecipeSpec(hotflip, (), "Ebrahimi et al. 2018"),
+    "hardlabel": RecipeSpec(hardlabel, ("neighbours",), "Maheshwary et al. 2021", label_only=True),
 }
+
+
+def check_victim(name: str, model: Any) -> None:
+    """ConfigError (one line naming the model) when recipe ``name`` needs scores and ``model`` answers labels only.
+
+    Example:
+        >>> class Api:
+        ...     label_only = True
+        ...     def __repr__(self): return "openai+http://127.0.0.1:8000/v1?model=m"
+        >>> check_victim("textfooler", Api())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        textrobust.errors.ConfigError: recipe 'textfooler' needs the victim's scores, but openai+http://...
+    """
+    spec = RECIPES.get(name.replace("-", "_"))
+    if spec is not None and not spec.label_only and getattr(model, "label_only", False):
+        labelled = ", ".join(k for k, s in RECIPES.items() if s.label_only)
+        raise ConfigError(
+            f"recipe {name!r} needs the victim's scores, but {model!r} answers labels only (no logprobs); use the "
+            f"label-only recipe {labelled}"
+        )
 
 
 def build_attack(name: str, model: Any, **resources: Any) -> Attack:

@@ -169,6 +169,13 @@ def _run_in(
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         typer.echo(f"{run_dir} exists: finished units whose config is unchanged are skipped (--no-resume reruns all)")
     table = runner.run(resume=resume, fail_under=fail_under)
+    if runner.call_stats is not None:
+        s = runner.call_stats
+        typer.echo(
+            f"model calls: {s['computed_now']} asked now, {s['hits_now']} answered by the cache "
+            f"({s['entries']} cached in {run_dir}/cache/model_calls.sqlite; asked twice: {s['repeated_entries']})",
+            err=True,
+        )
     from ..models.distributed import is_main_process
 
     if not is_main_process():  # under accelerate launch: every rank trained the units together; rank 0 reports

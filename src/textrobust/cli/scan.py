@@ -89,7 +89,12 @@ def default_evaluations(label_names: list[str]) -> list[dict[str, Any]]:
 
 
 def _models(
-    models: list[str], labels: str | None, batch_size: int | None, timeout: float, retries: int
+    models: list[str],
+    labels: str | None,
+    batch_size: int | None,
+    timeout: float,
+    retries: int,
+    prompt: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     from ..errors import ConfigError
 
@@ -105,6 +110,11 @@ def _models(
             entry["labels"] = [x.strip() for x in labels.split(",")]
         if batch_size:
             entry["batch_size"] = batch_size
+        if prompt is not None:
+            from ..models.loading import PROMPTED_KINDS, model_kind
+
+            if model_kind(path) in PROMPTED_KINDS:  # the classifiers of a side-by-side scan take no prompt
+                entry["prompt"] = prompt
         out[name] = {"model": entry}
     return out
 
@@ -117,8 +127,16 @@ def scan(
         "--model",
         "-m",
         help="MODEL or NAME=MODEL, repeatable: a 'textrobust "
-        "train' directory, a Hugging Face classifier directory or hub name, or an "
-        "http(s):// endpoint (docs/scan.md). The first is the baseline.",
+        "train' directory, a Hugging Face classifier directory or hub name, an "
+        "http(s):// endpoint, a causal LM asked through --prompt (smollm2, a directory, a .gguf file) or an "
+        "OpenAI-compatible chat endpoint (openai+http://HOST:PORT/v1?model=NAME) (docs/scan.md, docs/llm.md). "
+        "The first is the baseline.",
+    ),
+    prompt: str | None = typer.Option(
+        None,
+        "--prompt",
+        help="Prompted models: a YAML file or inline YAML with instruction, text_name, answer_name, "
+        "verbalizers, examples, template, system (docs/llm.md). Default: 'Classify the text as {labels}.'",
     ),
     evals: list[str] = typer.Option(
         [],
@@ -159,6 +177,12 @@ def scan(
         "settings (an HTTP model is always taken as unchanged: --no-resume rescans).",
     ),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check everything and print the plan: per model the estimated model calls, those already cached, "
+        "and the time at a rate measured on 8 test texts; writes nothing.",
+    ),
 ) -> None:
     """Score models you already have with every evaluation, side by side, without retraining."""
     from ..adversarial.resources import parse_resource_args
@@ -181,7 +205,7 @@ def scan(
             data, text_column=text_column, label_column=label_column, encoding=encoding, fmt=fmt, label_names=names
         ).label_names
         entries = default_evaluations(found)
-    conditions = _models(model, labels, batch_size, timeout, retries)
+    conditions = _models(model, labels, batch_size, timeout, retries, read_prompt(prompt))
     raw = {
         "name": f"scan of {Path(data).name}",
         "data": {"test": source, **({"test_size": n} if n else {})},
@@ -200,5 +224,36 @@ def scan(
         "output": str(output),
     }
     exp = parse_experiment(raw, "scan")
+    if dry_run:
+        import json
+
+        from ..robustness import Runner
+
+        typer.echo(json.dumps(Runner(exp, output, progress=False).plan(), indent=2))
+        return
     typer.echo(f"scanning {len(conditions)} model(s) with {len(entries)} evaluation(s) into {output}", err=True)
     _run(exp, output, resume, [], report)
+
+
+def read_prompt(text: str | None) -> dict[str, Any] | None:
+    """``--prompt``: a YAML file, or inline YAML (a mapping).
+
+    Example:
+        >>> read_prompt("{instruction: 'Is this review {labels}?', text_name: Review}")
+        {'instruction': 'Is this review {labels}?', 'text_name': 'Review'}
+    """
+    import yaml
+
+    from ..errors import ConfigError
+
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    source = path.read_text(encoding="utf-8") if path.suffix in (".yaml", ".yml", ".json") and path.is_file() else text
+    try:
+        value = yaml.safe_load(source)
+    except yaml.YAMLError:
+        raise ConfigError(f"--prompt {text!r}: not valid YAML (nor a .yaml file that exists)") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--prompt {text!r}: expected a mapping (instruction, text_name, verbalizers, ...) or a file")
+    return value

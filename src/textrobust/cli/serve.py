@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
 
@@ -19,7 +20,26 @@ _D = ServeConfig()  # the defaults live in one place: the config
 
 @app.command()
 def serve(
-    model: str = typer.Argument(..., help="A 'textrobust train' directory or a Hugging Face classifier."),
+    model: str | None = typer.Argument(
+        None, help="A 'textrobust train' directory or a Hugging Face classifier (or give --openai)."
+    ),
+    openai: str | None = typer.Option(
+        None,
+        "--openai",
+        help="Serve this model behind OpenAI-compatible chat completions at /v1: a causal LM (smollm2, a "
+        "directory, a .gguf file; greedy replies with logprobs) or a classifier (answers a label name).",
+    ),
+    served_name: str | None = typer.Option(
+        None, "--served-name", help="The model name clients ask /v1 for (default: the --openai value's name)."
+    ),
+    max_top_logprobs: int = typer.Option(
+        20, "--max-top-logprobs", help="With --openai: the most top_logprobs a request may ask for (OpenAI: 20)."
+    ),
+    logprobs: bool = typer.Option(
+        True,
+        "--logprobs/--no-logprobs",
+        help="With --openai: give logprobs when asked (--no-logprobs: label-only API).",
+    ),
     host: str = typer.Option(_D.host, help="Address to listen on (127.0.0.1: this machine only; 0.0.0.0: all)."),
     port: int = typer.Option(_D.port, help="Port (0: any free port; the URL is printed)."),
     labels: str | None = typer.Option(None, "--labels", help="Output order, where the model does not say."),
@@ -63,13 +83,18 @@ def serve(
         _D.access_log, "--access-log/--no-access-log", help="One log line per request, with its request id."
     ),
 ) -> None:
-    """Serve a model over HTTP: POST {"texts": [...]} to / or /predict -> {"probabilities": [[...]], "labels": [...]}.
+    """Serve a model over HTTP: POST {"texts": [...]} to / or /predict -> {"probabilities": [[...]], "labels": [...]};
+    with --openai, POST /v1/chat/completions (OpenAI-compatible) too.
 
     Concurrent requests are batched into shared model calls. GET /health (alive), /ready (model loaded),
     /metrics (Prometheus). SIGTERM or Ctrl-C stops accepting, finishes the queued requests, then exits.
     """
+    from ..errors import ConfigError
     from ..models import load_model
     from ..serving.server import ModelServer
+
+    if (model is None) == (openai is None):
+        raise ConfigError("serve: give a classifier to serve (MODEL) or a model for the chat API (--openai MODEL)")
 
     config = ServeConfig(  # checked before the model loads: a bad limit fails in a second, not after the load
         host=host,
@@ -87,16 +112,53 @@ def serve(
         access_log=access_log,
     )
     runtime = make_runtime(device, precision, max_tokens, threads)
-    clf = load_model(model, labels=[x.strip() for x in labels.split(",")] if labels else None, runtime=runtime)
-    clf.predict_proba(["warm-up"])  # load the weights now, and fail now with one line, not at the first request
+    names = [x.strip() for x in labels.split(",")] if labels else None
+    if openai is not None:
+        server, what = _openai_server(openai, served_name, logprobs, names, runtime, config, max_top_logprobs)
+    else:
+        clf = load_model(str(model), labels=names, runtime=runtime)
+        clf.predict_proba(["warm-up"])  # load the weights now, and fail now with one line, not at the first request
+        server, what = ModelServer(clf, config), f"{model} (labels {clf.labels})"
     _log_to_stderr()
-    server = ModelServer(clf, config)
-    typer.echo(
-        f"serving {model} (labels {clf.labels}) on {server.url} ({config.describe()}) - Ctrl-C or SIGTERM stops",
-        err=True,
-    )
+    typer.echo(f"serving {what} on {server.url} ({config.describe()}) - Ctrl-C or SIGTERM stops", err=True)
     sys.stderr.flush()
     server.run()
+
+
+def _openai_server(
+    source: str,
+    name: str | None,
+    logprobs: bool,
+    labels: list[str] | None,
+    runtime: Any,
+    config: ServeConfig,
+    top_k: int = 20,
+) -> tuple[Any, str]:
+    """The server of ``--openai``: a causal LM's engine (chat API only) or a classifier's (both protocols)."""
+    from pathlib import Path
+
+    from ..models.loading import model_kind
+    from ..serving.openai import CausalLMEngine, ClassifierEngine, openai_routes
+    from ..serving.server import ModelServer
+
+    name = name or Path(source.rstrip("/")).name or source
+    kind = model_kind(source)
+    if kind == "prompted":
+        engine: Any = CausalLMEngine.load(source, runtime, top_k=top_k)
+        routes = openai_routes(engine, name, logprobs=logprobs)
+        engine.predict_proba(["warm-up"])  # load now; a broken checkpoint fails here in one line
+        server = ModelServer(engine, config, extra_routes=routes, predict_routes=False)
+        what = f"causal LM {source}"
+    else:
+        from ..models import load_model
+
+        engine = ClassifierEngine(load_model(source, labels=labels, runtime=runtime))
+        engine.predict_proba(["warm-up"])
+        server = ModelServer(engine, config, extra_routes=openai_routes(engine, name, logprobs=logprobs))
+        what = f"classifier {source} (labels {engine.labels})"
+    base = server.url.rstrip("/")
+    logs = "with logprobs" if logprobs else "labels only, no logprobs"
+    return server, f"{what} as {name!r} at {base}/v1 ({logs}; scan it as openai+{base}/v1?model={name})"
 
 
 def _log_to_stderr() -> None:

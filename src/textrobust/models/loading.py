@@ -111,6 +111,40 @@ def check_model_source(
             f"and not in the Hugging Face cache; {reason}: give a local path"
         )
     return path
+#: The kinds of model :func:`load_model` builds, by :func:`model_kind`.
+MODEL_KINDS = ("remote", "openai", "prompted", "classifier")
+#: Kinds that are causal LMs asked through a prompt: they take ``prompt=`` and need ``labels``.
+PROMPTED_KINDS = ("openai", "prompted")
+
+
+def model_kind(source: str) -> str:
+    """Which kind of model ``source`` names, without loading it: ``openai`` (``openai+http://...``), ``remote``
+    (``http(s)://...``), ``prompted`` (``smollm2``, a ``.gguf`` file or a folder holding one, a directory or hub
+    name whose config is a causal LM) or ``classifier`` (anything else).
+
+    Example:
+        >>> model_kind("openai+http://127.0.0.1:8000/v1?model=smollm2"), model_kind("http://127.0.0.1:8000/")
+        ('openai', 'remote')
+    """
+    from ..extras import SMOLLM2_ALIASES
+
+    if source.startswith("openai+"):
+        return "openai"
+    if source.startswith(("http://", "https://")):
+        return "remote"
+    if source.strip().lower() in SMOLLM2_ALIASES:
+        return "prompted"
+    path = Path(resolve_model_name(source))
+    if path.suffix == ".gguf" or (path.is_dir() and not (path / "config.json").is_file() and any(path.glob("*.gguf"))):
+        return "prompted"
+    if path.is_dir() and (path / "config.json").is_file() and not (path / "textrobust.json").is_file():
+        try:
+            arch = json.loads((path / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+        except (OSError, json.JSONDecodeError):
+            return "classifier"
+        if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in arch):
+            return "prompted"
+    return "classifier"
 
 
 def load_model(
@@ -120,10 +154,16 @@ def load_model(
     runtime: Runtime | None = None,
     batch_size: int | None = None,
     max_length: int | None = None,
+    prompt: Any = None,
     **remote: Any,
 ) -> Any:
     """A classifier (``labels`` + ``predict_proba``) from ``source``, built with ``runtime``.
 
+    * ``openai+http://HOST:PORT/v1?model=NAME``: an OpenAI-compatible chat endpoint asked through ``prompt``
+      (:class:`~textrobust.models.openai.OpenAIChatModel`; ``labels`` needed; ``remote`` holds its timeout,
+      retries, headers);
+    * ``smollm2``, a ``.gguf`` file, or a causal LM's directory or hub name: a prompted classifier
+      (:class:`~textrobust.models.prompted.PromptedClassifier`; ``labels`` needed, ``prompt`` its configuration);
     * ``http://...`` / ``https://...``: a :class:`~textrobust.models.remote.RemoteModel` (``labels`` give the
       column order unless the server sends them; ``remote`` holds its timeout, retries, headers);
     * a directory written by ``textrobust train`` (or :meth:`TextClassifier.save`): ``max_length`` and
@@ -139,6 +179,23 @@ def load_model(
     from .classifier import META_FILE, TextClassifier
 
     runtime = runtime or Runtime()
+    kind = model_kind(source)
+    if kind in PROMPTED_KINDS:
+        if not labels:
+            raise ModelError(f"{source}: a prompted model needs the label names in output order (--labels a,b)")
+        if kind == "openai":
+            from .openai import OpenAIChatModel
+
+            return OpenAIChatModel.from_source(
+                source, labels=labels, prompt=prompt, runtime=runtime, batch_size=batch_size, **remote
+            )
+        from .prompted import PromptedClassifier
+
+        return PromptedClassifier(
+            resolve_model_name(source), labels=labels, prompt=prompt, runtime=runtime, batch_size=batch_size
+        )
+    if prompt is not None:
+        raise ModelError(f"{source}: prompt= is for causal LMs and chat endpoints; this is a {kind} model")
     if source.startswith(("http://", "https://")):
         from .remote import RemoteModel
 

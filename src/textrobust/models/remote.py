@@ -9,8 +9,9 @@ Protocol (what :class:`RemoteModel` expects and :func:`textrobust.serving.serve`
 the columns — without it, the client's ``labels`` say the order. A bare JSON list of rows is accepted too.
 
 The client sends ``batch_size`` texts per request over one kept-alive connection (an attack sends thousands of
-texts per step), retries connection errors, timeouts, 429 and 5xx answers with exponential back-off, and turns
-anything else into one :class:`~textrobust.errors.ModelError` line naming the URL and what was wrong.
+texts per step), retries connection errors, timeouts, 429 and 5xx answers with exponential back-off (the rules
+of :mod:`textrobust.models.http`, shared with the chat endpoints), and turns anything else into one
+:class:`~textrobust.errors.ModelError` line naming the URL and what was wrong.
 
 Example:
     >>> m = RemoteModel("http://127.0.0.1:8000/predict", labels=["neg", "pos"])  # doctest: +SKIP
@@ -22,18 +23,16 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from .http import RETRY_STATUS, HttpClient, HttpPolicy
+from .http import snippet as _snippet
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class RemoteModel:
@@ -69,8 +68,12 @@ class RemoteModel:
         self._labels = [str(x) for x in labels] if labels is not None else None
         # Device and precision are the server's; the runtime is kept so every model of a run says how it was built.
         self.runtime = runtime or Runtime()
-        self._session: Any = None
-        self.requests_sent = 0
+        self.client = HttpClient(
+            url,
+            HttpPolicy(self.timeout, self.retries, self.backoff),
+            self.headers,
+            hint="check the URL and the request format (docs: textrobust.models.remote)",
+        )
 
     def __repr__(self) -> str:
         return f"RemoteModel({self.url!r}, labels={self._labels})"
@@ -99,36 +102,11 @@ class RemoteModel:
 
     # -- transport -----------------------------------------------------------------------------------
     def _post(self, texts: list[str]) -> np.ndarray:
-        import requests
+        return self._parse(self.client.post(self.url, json.dumps({"texts": texts})), len(texts))
 
-        if self._session is None:
-            self._session = requests.Session()  # one kept-alive connection for every batch
-        body = json.dumps({"texts": texts})
-        headers = {"Content-Type": "application/json", **self.headers}
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                resp = self._session.post(self.url, data=body, headers=headers, timeout=self.timeout)
-            except requests.Timeout:
-                problem = f"no answer within {self.timeout:g} s"
-                continue
-            except requests.ConnectionError as e:
-                problem = "connection refused" if "refused" in str(e).lower() else "cannot connect"
-                continue
-            self.requests_sent += 1
-            if resp.status_code in RETRY_STATUS:
-                problem = f"HTTP {resp.status_code}"
-                continue
-            if resp.status_code != 200:
-                raise ModelError(
-                    f"{self.url}: the server answered HTTP {resp.status_code} "
-                    f"({_snippet(resp.text)}); check the URL and the request format (docs: "
-                    "textrobust.models.remote)"
-                )
-            return self._parse(resp.text, len(texts))
-        raise ModelError(f"{self.url}: {problem} after {self.retries + 1} attempt(s); is the server running?")
+    @property
+    def requests_sent(self) -> int:
+        return self.client.requests_sent
 
     def _parse(self, text: str, n: int) -> np.ndarray:
         try:
@@ -166,6 +144,4 @@ class RemoteModel:
             raise ModelError(f"{self.url}: the server's labels {labels} differ from the given order {self._labels}")
 
 
-def _snippet(text: str, limit: int = 80) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit] + "..."
+__all__ = ["RETRY_STATUS", "RemoteModel"]

@@ -105,3 +105,17 @@ class LabelAligned:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> Any:
         return self.model.predict_proba(texts)[:, self._order]
+
+    @property
+    def label_only(self) -> bool:
+        """Whether the model answers labels only (an endpoint without scores): attacks must know."""
+        return bool(getattr(self.model, "label_only", False))
+
+    @property
+    def prompt_format(self) -> Any:
+        """The prompt format of a prompted model (AttributeError for others)."""
+        return self.model.prompt_format
+
+    def with_prompt_format(self, fmt: Any) -> LabelAligned:
+        """The aligned view of the model with another prompt format."""
+        return LabelAligned(self.model.with_prompt_format(fmt), self.labels, self._order)

@@ -77,6 +77,8 @@ class Runner:
         self.executor: Executor = executor or InProcessExecutor()
         self.sync, self.work_type = sync, work_type
         self.failed: list[dict[str, Any]] = []
+        #: After :meth:`run`: the cache of model calls' counts (:meth:`Workspace.call_stats`), or None.
+        self.call_stats: dict[str, int] | None = None
 
     # -- planning ---------------------------------------------------------------------------------
     def check(self, fail_under: Sequence[str] = ()) -> list[Gate]:
@@ -96,7 +98,8 @@ class Runner:
         for u in units:
             cond = self.exp.conditions[u.condition]
             if isinstance(cond.model, FixedModel):
-                rows.append({"unit": u.key, "model": cond.model.path, "done": u.key in done})
+                row = {"unit": u.key, "model": cond.model.path, "done": u.key in done}
+                rows.append({**row, **self._call_plan(u.condition, data.test)})
                 continue
             n_train = len(data.train or ()) * (1 + (cond.augment.n if cond.augment else 0))
             if cond.generate:  # at most n_per_label per label
@@ -147,6 +150,35 @@ class Runner:
             "units_total": len(units),
         }
 
+    def _call_plan(self, condition: str, test: Any) -> dict[str, Any]:
+        """For a prompted LM or chat endpoint: the texts each evaluation will ask it about (estimated, attacks as an
+        upper bound), how many the cache of model calls answers already, and the time the rest takes at the rate
+        measured on a few test texts (asked outside the cache, so a dry run writes nothing)."""
+        from ..models.callcache import CallCache
+
+        model = self.ws.fixed_model(condition)
+        cached = model
+        while not isinstance(cached, CallCache) and getattr(cached, "model", None) is not None:
+            cached = cached.model
+        if not isinstance(cached, CallCache):
+            return {}
+        words = sum(len(t.split()) for t in test.texts) / max(1, len(test))
+        per_eval = {ev.name: ev.estimate_calls(len(test), words) for ev in self.ws.evaluations}
+        total = sum(v for v in per_eval.values() if v)
+        hit = cached.cached(test.texts)  # clean texts already answered (a resumed scan)
+        probe = list(test.texts[:8])
+        began = time.perf_counter()
+        cached.model.predict_proba(probe)
+        rate = (time.perf_counter() - began) / max(1, len(probe))
+        return {
+            "estimated_model_calls": per_eval,
+            "estimated_model_calls_total": total,
+            "cached_calls": cached.store.count(cached.identity),
+            "cached_test_texts": hit,
+            "seconds_per_call": round(rate, 4),
+            "estimated_seconds": round(max(0, total - cached.store.count(cached.identity)) * rate, 1),
+        }
+
     # -- running ----------------------------------------------------------------------------------
     def run(self, resume: bool = True, fail_under: Sequence[str] = ()) -> Any:
         """Run every unfinished unit, then write the tidy results, the summary and the environment file.
@@ -167,12 +199,16 @@ class Runner:
         write_json(self.ws.layout.config_json, self.exp.model_dump())
         self._write_yaml()
         todo = [u for u in units if not (resume and self.ws.is_done(u))]
+        if not resume:  # a rescan asks the models again (an endpoint's deployment may have changed)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.ws.layout.model_calls}{suffix}").unlink(missing_ok=True)
         log.info("%d of %d units to run", len(todo), len(units))
         self.failed = []
         self.ws.runtime.apply_threads()
         with _UnitProgress(len(units), len(units) - len(todo), self.progress) as bar:
             self._run_units(todo, bar)
         table = aggregate(self.ws, units)
+        self.call_stats = self.ws.call_stats()
         self._write_environment(started)
         return table
 

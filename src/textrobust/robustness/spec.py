@@ -192,6 +192,11 @@ class FixedModel(_Strict):
     timeout: float = Field(30.0, gt=0, description="HTTP models: seconds per request")
     retries: int = Field(3, ge=0, description="HTTP models: extra attempts on transient failures")
     headers: dict[str, str] = Field({}, description="HTTP models: request headers (e.g. Authorization)")
+    prompt: dict[str, Any] | None = Field(
+        None,
+        description="prompted LMs and chat endpoints: instruction, text_name, answer_name, verbalizers, examples, "
+        "template, system, chat (textrobust.models.prompt)",
+    )
 
 
 class UnitCompute(_Strict):

@@ -83,6 +83,7 @@ class Workspace:
         self._resources: dict[str, Any] | None = None
         self._fixed: dict[str, Any] = {}
         self.cache: dict[Any, Any] = {}  # per run: perturbed texts, test packs, transfer sets
+        self._calls: Any = None
 
     @property
     def data(self) -> LoadedData:
@@ -124,7 +125,9 @@ class Workspace:
         check_extras(self.exp, needed)
         for name, cond in self.exp.conditions.items():  # a missing model or server fails here, not mid-run
             if cond.model is not None:
-                self.fixed_model(name)
+                model = self.fixed_model(name)
+                for ev in self.evaluations:  # e.g. a score-based attack on a label-only endpoint
+                    ev.check_model(model, ctx)
             if cond.augment is not None:  # so does an unknown operator or filter
                 augment_pipeline(cond.augment, name)
         keys = [m.key for m in self.metric_infos()]
@@ -137,11 +140,37 @@ class Workspace:
         return TRAIN_METRICS + [m for ev in self.evaluations for m in ev.metrics(labels)]
 
     def fixed_model(self, condition: str) -> Any:
-        """The condition's already trained model (loaded once, labels checked against the data)."""
+        """The condition's already trained model (loaded once, labels checked against the data). Prompted LMs and
+        chat endpoints answer through the run's cache of model calls (:attr:`calls`)."""
         if condition not in self._fixed:
             spec = self.exp.conditions[condition].model
-            self._fixed[condition] = load_fixed(spec, self.exp, self.data.label_names, condition, self.runtime)
+            self._fixed[condition] = load_fixed(
+                spec, self.exp, self.data.label_names, condition, self.runtime, calls=self.calls
+            )
         return self._fixed[condition]
+
+    def call_stats(self) -> dict[str, int] | None:
+        """Record this process's counts in the cache of model calls and return its totals (None when this run
+        has no cached model): ``computed`` and ``hits`` of this process, ``entries`` and ``repeated_entries`` of
+        the file."""
+        if self._calls is None or not self._calls.path.is_file():
+            return None
+        self._calls.flush()
+        return {
+            **self._calls.stats(),
+            "computed_now": self._calls.counts["computed"],
+            "hits_now": self._calls.counts["hits"],
+        }
+
+    @property
+    def calls(self) -> Any:
+        """The run's :class:`~textrobust.models.callcache.CallStore` (``cache/model_calls.sqlite``; opened on first
+        use, so checks and dry runs write nothing)."""
+        from ..models.callcache import CallStore
+
+        if self._calls is None:
+            self._calls = CallStore(self.layout.model_calls)
+        return self._calls
 
     def units(self) -> list[Unit]:
         """One unit per condition x seed; the fingerprint covers everything that changes its results."""
@@ -197,29 +226,43 @@ def _model_digest(model: Any) -> str | None:
     from .fingerprint import file_digest
     from .spec import resolve_path
 
-    if model is None or model.path.startswith(("http://", "https://")):
+    if model is None or model.path.startswith(("http://", "https://", "openai+")):
         return None
     return file_digest(resolve_path(model.path))
 
 
-def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str, runtime: Any = None) -> Any:
-    """A fixed model (a scan), its probability columns put in the data's label order."""
+def load_fixed(
+    spec: Any, exp: Experiment, data_labels: list[str], name: str, runtime: Any = None, calls: Any = None
+) -> Any:
+    """A fixed model (a scan), its probability columns put in the data's label order; a prompted LM or chat
+    endpoint answers through ``calls`` (a :class:`~textrobust.models.callcache.CallStore`) when given."""
     from ..models import load_model
+    from ..models.callcache import CallCache, cacheable
+    from ..models.loading import PROMPTED_KINDS, model_kind
     from .labels import LabelAligned
     from .spec import resolve_path
 
-    remote = spec.path.startswith(("http://", "https://"))
+    remote = spec.path.startswith(("http://", "https://", "openai+"))
+    source = spec.path if remote else resolve_path(spec.path)
+    kind = model_kind(source)
     kwargs: dict[str, Any] = {
         "labels": spec.labels,
         "runtime": runtime or exp.model.runtime(),
-        # a saved model keeps its own truncation unless the spec sets one (the default 128 is not a choice)
-        "max_length": exp.model.max_length if "max_length" in exp.model.model_fields_set else None,
         "batch_size": spec.batch_size or exp.model.batch_size,
     }
     if remote:
         kwargs.update(timeout=spec.timeout, retries=spec.retries, headers=spec.headers)
-    model = load_model(spec.path if remote else resolve_path(spec.path), **kwargs)
+    if kind in PROMPTED_KINDS:  # asked through a prompt, in the data's label names unless told otherwise
+        kwargs.update(labels=spec.labels or data_labels, prompt=spec.prompt)
+    else:
+        # a saved model keeps its own truncation unless the spec sets one (the default 128 is not a choice)
+        kwargs["max_length"] = exp.model.max_length if "max_length" in exp.model.model_fields_set else None
+        if spec.prompt is not None:
+            raise ConfigError(f"conditions.{name}.model: prompt is for causal LMs and chat endpoints, not {spec.path}")
+    model = load_model(source, **kwargs)
     model.predict_proba(["a probe: the server answers, the weights load"])  # fail before the run, not in it
+    if calls is not None and cacheable(model):
+        model = CallCache(model, calls)
     return LabelAligned.wrap(model, data_labels, spec.label_map, where=f"conditions.{name}.model ({spec.path})")
 
 

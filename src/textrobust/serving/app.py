@@ -58,6 +58,7 @@ def create_app(
     *,
     metrics: Metrics | None = None,
     extra_routes: Sequence[Any] = (),
+    predict_routes: bool = True,
 ) -> Any:
     """A Starlette app serving ``model`` (anything with ``labels`` and ``predict_proba``; a ready object on its
     device: the server never moves it).
@@ -65,7 +66,8 @@ def create_app(
     Routes: ``POST /`` and ``POST /predict`` (the protocol), ``GET /health`` (the process answers),
     ``GET /ready`` (the model is loaded and the server is not draining), ``GET /metrics`` (Prometheus text), and
     ``extra_routes`` (Starlette routes of another protocol; they share ``request.app.state.serving``, the request
-    ids, the access log and the metrics).
+    ids, the access log and the metrics). ``predict_routes=False`` leaves out the textrobust protocol (a model
+    that is not a classifier, e.g. a causal LM served only through ``extra_routes``).
     """
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -92,7 +94,7 @@ def create_app(
         finally:
             await batcher.stop()  # uvicorn has waited for the admitted requests: this drains what is left
 
-    routes = [Route(path, predict, methods=["POST"]) for path in PREDICT_ROUTES] + [
+    routes = [Route(path, predict, methods=["POST"]) for path in (PREDICT_ROUTES if predict_routes else ())] + [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
@@ -123,25 +125,7 @@ async def predict(request: Any) -> Any:
         body = await read_body(request, max_bytes=cfg.max_body_bytes, timeout=cfg.read_timeout)
         texts = parse_texts(body, max_texts=cfg.max_texts, max_chars=cfg.max_chars)
         ctx["texts"] = len(texts)
-        if not texts:
-            probs = np.empty((0, len(st.labels)))
-        else:
-            try:
-                future = st.batcher.submit(texts, ctx["request_id"])
-            except QueueFull as e:
-                raise RequestError(
-                    503,
-                    "queue_full",
-                    f"{e.waiting} requests are already waiting for the model (--max-queue); retry in {e.retry_after} s",
-                    headers={"Retry-After": str(e.retry_after)},
-                ) from None
-            try:
-                probs = await asyncio.wait_for(future, max(0.0, cfg.request_timeout - (time.monotonic() - began)))
-            except asyncio.TimeoutError:
-                message = f"no answer within {cfg.request_timeout:g} s (--request-timeout); the server is busy"
-                raise RequestError(504, "timeout", message) from None
-            except ModelFailure as e:
-                raise RequestError(500, "model_error", str(e)) from None
+        probs = await score(st, texts, ctx["request_id"], began) if texts else np.empty((0, len(st.labels)))
     except RequestError as e:
         return _refuse(request, e)
     except ClientGone:  # nobody will read an answer; the log line says what happened
@@ -149,6 +133,29 @@ async def predict(request: Any) -> Any:
         return Response(status_code=400)
     payload = {"probabilities": np.asarray(probs, dtype=float).tolist(), "labels": st.labels}
     return Response(json.dumps(payload).encode(), media_type="application/json")
+
+
+async def score(st: ServingState, texts: list[str], request_id: str, began: float) -> np.ndarray:
+    """The batcher's rows for ``texts``, or a :class:`RequestError`: 503 when the queue is full, 504 when the answer
+    takes longer than the request timeout from ``began`` (``time.monotonic()``), 500 when the model raised. Every
+    route that scores (the protocol, the OpenAI routes) goes through here."""
+    cfg = st.config
+    try:
+        future = st.batcher.submit(texts, request_id)
+    except QueueFull as e:
+        raise RequestError(
+            503,
+            "queue_full",
+            f"{e.waiting} requests are already waiting for the model (--max-queue); retry in {e.retry_after} s",
+            headers={"Retry-After": str(e.retry_after)},
+        ) from None
+    try:
+        return await asyncio.wait_for(future, max(0.0, cfg.request_timeout - (time.monotonic() - began)))
+    except asyncio.TimeoutError:
+        message = f"no answer within {cfg.request_timeout:g} s (--request-timeout); the server is busy"
+        raise RequestError(504, "timeout", message) from None
+    except ModelFailure as e:
+        raise RequestError(500, "model_error", str(e)) from None
 
 
 async def health(request: Any) -> Any:
@@ -184,6 +191,11 @@ async def metrics_route(request: Any) -> Any:
 
 
 # -- errors -----------------------------------------------------------------------------------------------
+def refuse(request: Any, error: RequestError) -> Any:
+    """The JSON error answer for ``error`` (its status, type, message and the request id; logged once)."""
+    return _refuse(request, error)
+
+
 def _refuse(request: Any, error: RequestError) -> Any:
     from starlette.responses import Response
 

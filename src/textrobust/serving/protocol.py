@@ -86,9 +86,8 @@ def _too_large(what: str, limit: int) -> str:
     return f"{what} over the limit of {limit:,} bytes (--max-body); send fewer texts per request"
 
 
-def parse_texts(body: bytes, *, max_texts: int, max_chars: int) -> list[str]:
-    """The ``texts`` of a prediction request, checked: UTF-8 JSON (400), an object with a list of at most
-    ``max_texts`` strings of at most ``max_chars`` characters each (422)."""
+def parse_json(body: bytes, example: str = REQUEST_EXAMPLE) -> Any:
+    """A request body as JSON: UTF-8 (else 400 ``not_utf8``), JSON (else 400 ``invalid_json``, naming ``example``)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -99,10 +98,17 @@ def parse_texts(body: bytes, *, max_texts: int, max_chars: int) -> list[str]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise RequestError(
-            400, "invalid_json", f"the body is not JSON ({e.msg} at offset {e.pos}); send {REQUEST_EXAMPLE}"
+            400, "invalid_json", f"the body is not JSON ({e.msg} at offset {e.pos}); send {example}"
         ) from None
     except (ValueError, RecursionError) as e:  # numbers with too many digits, arrays nested thousands deep
         raise RequestError(400, "invalid_json", f"the body cannot be read as JSON ({_first_line(e)})") from None
+    return data
+
+
+def parse_texts(body: bytes, *, max_texts: int, max_chars: int) -> list[str]:
+    """The ``texts`` of a prediction request, checked: UTF-8 JSON (400), an object with a list of at most
+    ``max_texts`` strings of at most ``max_chars`` characters each (422)."""
+    data = parse_json(body)
     if not isinstance(data, dict) or "texts" not in data:
         got = "an object without it" if isinstance(data, dict) else _kind(data)
         message = f"expected a JSON object with 'texts', got {got}: send {REQUEST_EXAMPLE}"

@@ -37,7 +37,8 @@ class ModelServer:
     """One model behind HTTP: the socket is bound on construction (so :attr:`url` holds the real port when
     ``port=0``, and a busy port fails at once); :meth:`run` serves in the foreground until SIGTERM/SIGINT,
     :meth:`start` in a background thread until :meth:`shutdown`. ``extra_routes``: more Starlette routes on the
-    same app (another protocol; see :func:`~textrobust.serving.app.create_app`).
+    same app (another protocol; see :func:`~textrobust.serving.app.create_app`); ``predict_routes=False`` serves only
+    those.
 
     Example:
         >>> server = ModelServer(TextClassifier.load("models/sst2"), ServeConfig(port=0)).start()  # doctest: +SKIP
@@ -46,10 +47,19 @@ class ModelServer:
         >>> server.shutdown()  # doctest: +SKIP
     """
 
-    def __init__(self, model: Any, config: ServeConfig | None = None, *, extra_routes: Sequence[Any] = ()) -> None:
+    def __init__(
+        self,
+        model: Any,
+        config: ServeConfig | None = None,
+        *,
+        extra_routes: Sequence[Any] = (),
+        predict_routes: bool = True,
+    ) -> None:
         self.config = config or ServeConfig()
         self.metrics = Metrics()
-        self.app = create_app(model, self.config, metrics=self.metrics, extra_routes=extra_routes)
+        self.app = create_app(
+            model, self.config, metrics=self.metrics, extra_routes=extra_routes, predict_routes=predict_routes
+        )
         self.state: ServingState = self.app.state.serving
         self._socket = _bind(self.config.host, self.config.port)
         self._server: Any = None

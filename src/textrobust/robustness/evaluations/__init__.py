@@ -20,6 +20,7 @@ from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricI
 from .calibration import CalibrationEvaluation
 from .clean import CleanEvaluation
 from .dir import DirEvaluation
+from .format_spread import FormatSpreadEvaluation
 from .inv import InvEvaluation, SuiteSpec
 from .mft import MftEvaluation
 from .transfer import TransferEvaluation
@@ -32,6 +33,7 @@ EVALUATIONS: dict[str, type[Evaluation]] = {
     "attack": AttackEvaluation,
     "transfer": TransferEvaluation,
     "calibration": CalibrationEvaluation,
+    "format_spread": FormatSpreadEvaluation,
 }
 
 

@@ -98,6 +98,19 @@ class AttackEvaluation(Evaluation):
 
             require("spacy", f"evaluation '{self.name}' (pos='spacy')")
 
+    def check_model(self, model: Any, ctx: EvalContext) -> None:
+        from ...adversarial.recipes import check_victim
+
+        check_victim(self.params.recipe, model)  # a score-based recipe on a label-only endpoint
+
+    def estimate_calls(self, n_test: int, words: float) -> int | None:
+        """Up to ``1 + W x (1 + C)`` queries per attacked example (the original, a ranking probe and C candidates
+        per word of W), or the query budget when smaller."""
+        per = 1 + words * (1 + _CANDIDATES.get(self.params.recipe.replace("-", "_"), 10))
+        if self.params.query_budget is not None:
+            per = min(per, self.params.query_budget)
+        return int(min(self.params.n, n_test) * per)
+
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         from ...adversarial import build_attack, run_attack
 
@@ -135,6 +148,11 @@ class AttackEvaluation(Evaluation):
         # The same record schema as 'textrobust attack -o' writes (AttackResult.to_record).
         res.records += [r.to_record(names, evaluation=ev, recipe=self.params.recipe) for r in report.results]
         return res
+
+
+#: Candidates per word a recipe tries (for a dry run's estimate): DeepWordBug's four character edits, the up to 8
+#: counter-fitted neighbours of TextFooler and the hard-label search, ...
+_CANDIDATES = {"deepwordbug": 4, "textfooler": 8, "hardlabel": 8, "a2t": 8, "textbugger": 12}
 
 
 def check_recipe(recipe: str, options: dict[str, Any]) -> None:

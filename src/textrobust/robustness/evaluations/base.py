@@ -198,6 +198,14 @@ class Evaluation:
         its time scales with this number. None: it works on a fixed set of its own (a behaviour pack, other data
         sets), whatever the test set's size."""
         return n_test
+    def check_model(self, model: Any, ctx: EvalContext) -> None:
+        """Raise now when this evaluation cannot run on ``model``, a model scored as it is (a scan), e.g. a
+        score-based attack on a label-only endpoint."""
+
+    def estimate_calls(self, n_test: int, words: float) -> int | None:
+        """Texts this evaluation will ask the model about, for ``n_test`` test texts of ``words`` words on average
+        (a dry run's estimate; None: cannot say)."""
+        return None
 
     def fingerprint(self) -> Any:
         """What changes this evaluation's results (default: its parameters; add file digests where it reads files)."""

@@ -34,6 +34,9 @@ class CleanEvaluation(Evaluation):
             ]
         return out
 
+    def estimate_calls(self, n_test: int, words: float) -> int | None:
+        return n_test
+
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         from ...models import classification_metrics
 

@@ -99,6 +99,9 @@ class InvEvaluation(Evaluation):
         for s in self.params.suites:  # unknown suites and bad operator specs fail before training
             ctx.cached(("suite", str(s)), functools.partial(_build, s, ctx.runtime))
 
+    def estimate_calls(self, n_test: int, words: float) -> int | None:
+        return n_test * len(self.params.suites)
+
     def run(self, model: Model, test: Any, ctx: EvalContext) -> EvaluationResult:
         seed = self.params.seed
         perturbed = {
