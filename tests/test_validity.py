@@ -187,6 +187,10 @@ def test_ensemble_averages_the_members_that_speak():
 def test_specs_parse_from_yaml_and_cli_and_fail_in_one_line():
     assert parse_judge("models/judge").kind == "classifier"
     assert parse_judge("llm").model == "smollm2" and parse_judge("llm:/m/lm").model == "/m/lm"
+    inline = parse_judge("{kind: classifier, path: models/judge, rule: absolute, threshold: 0.6}")
+    assert (inline.kind, inline.rule, inline.threshold) == ("classifier", "absolute", 0.6)
+    with pytest.raises(ConfigError, match="not a YAML mapping"):
+        parse_judge("{kind: [unclosed")
     ens = parse_judge(["models/judge", "llm"])
     assert ens.kind == "ensemble" and [j.kind for j in ens.judges] == ["classifier", "llm"]
     with pytest.raises(ConfigError, match=r"llm.prompt: the prompt has no \{text\} placeholder"):
@@ -267,6 +271,40 @@ def test_training_on_valid_examples_only():
     judge = TableJudge()
     v = judge.judge(kept_x, kept_x, kept_y)  # what was kept reads as its true label to the judge
     assert v.kept.all() or v.abstain.any()
+
+
+def test_online_callback_filters_each_epochs_successes():
+    from textrobust.adversarial import make_online_callback
+
+    res = {"neighbours": NEIGHBOURS, "encoder": BowEncoder()}
+    tally: dict[str, int] = {}
+    cb = make_online_callback("textfooler", fraction=1.0, resources=res, judge=TableJudge(), tally=tally)
+    x, y = cb(FakeClassifier(), 1, TEXTS, LABELS)
+    assert tally["kept"] == len(x) == len(y) < tally["successes"]
+    assert cb(FakeClassifier(), 0, TEXTS, LABELS) == ([], [])  # no attack before the first epoch
+
+
+def test_train_validity_options_fail_before_training(tmp_path, tiny_model_dir, capsys):
+    import pandas as pd
+
+    from textrobust.cli import main
+
+    pd.DataFrame({"text": ["a good film", "a bad film"], "label": ["pos", "neg"]}).to_csv(tmp_path / "d.csv")
+    base = ["train", str(tmp_path / "d.csv"), "-m", str(tiny_model_dir), "-o", str(tmp_path / "m"), "--device", "cpu"]
+    for extra, message in [
+        (["--adversarial", "deepwordbug", "--adversarial-validity", "judge"], "needs --judge"),
+        (["--adversarial-validity", "judge", "--judge", "llm"], "needs --adversarial RECIPE"),
+        (["--judge", "llm"], "--judge is used with --adversarial-validity judge"),
+        (
+            ["--adversarial", "deepwordbug", "--adversarial-validity", "judge", "--judge", str(tmp_path)],
+            "not a classifier",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as e:
+            main(base + extra)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "m").exists()
 
 
 # --------------------------------------------------------------------------------------------------- controls

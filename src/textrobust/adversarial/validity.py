@@ -124,7 +124,8 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(JudgeParams)
 def parse_judge(raw: Any, where: str = "judge") -> Any:
     """A judge spec from YAML (a mapping with ``kind``), a CLI string or a list of them (an ensemble).
 
-    CLI strings: a directory (a classifier judge), ``llm`` or ``llm:MODEL``.
+    CLI strings: a directory (a classifier judge), ``llm``, ``llm:MODEL`` or an inline YAML mapping
+    (``{kind: classifier, path: DIR, rule: absolute}``).
 
     Example:
         >>> parse_judge("llm:smollm2").model
@@ -152,6 +153,16 @@ def parse_judge(raw: Any, where: str = "judge") -> Any:
 
 
 def _cli_judge(text: str) -> dict[str, Any]:
+    if text.lstrip().startswith("{"):  # an inline YAML mapping: {kind: classifier, path: DIR, rule: absolute}
+        import yaml
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"judge: {text!r} is not a YAML mapping") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"judge: {text!r} is not a YAML mapping")
+        return raw
     head, _, rest = text.partition(":")
     if head == "llm":
         return {"kind": "llm", **({"model": rest} if rest else {})}
@@ -170,10 +181,28 @@ class Judge:
 
     def __init__(self, params: Any, labels: Sequence[str], runtime: Runtime | None = None) -> None:
         self.params, self.labels, self.runtime = params, list(labels), runtime or Runtime()
+        self._memo: dict[str, np.ndarray] = {}
 
     @property
     def name(self) -> str:
-        return self.kind
+        return self.kind + self.rule_note
+
+    @property
+    def rule_note(self) -> str:
+        p = self.params
+        if p.rule == "absolute":
+            return f" (absolute, threshold {p.threshold:g})"
+        return "" if p.max_shift == 0.5 else f" (max_shift {p.max_shift:g})"
+
+    def memo_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`probabilities`, each distinct text computed once per judge (an ensemble and judge-check ask
+        for the same originals again)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if todo:
+            self._memo.update(zip(todo, np.asarray(self.probabilities(todo), dtype=float), strict=True))
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return np.stack([self._memo[t] for t in texts])
 
     @classmethod
     def check(cls, params: Any, labels: Sequence[str]) -> None:
@@ -187,7 +216,7 @@ class Judge:
         y = np.asarray(labels, dtype=int)
         if not len(y):
             return Verdicts(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
-        probs = self.probabilities(list(originals) + list(perturbed))
+        probs = self.memo_probabilities(list(originals) + list(perturbed))
         rows = np.arange(len(y))
         p_orig, p = probs[: len(y)][rows, y], probs[len(y) :][rows, y]
         par = self.params
@@ -249,7 +278,7 @@ class ClassifierJudge(Judge):
 
     @property
     def name(self) -> str:
-        return f"classifier:{Path(self.params.path).name}"
+        return f"classifier:{Path(self.params.path).name}{self.rule_note}"
 
     @classmethod
     def check(cls, params: Any, labels: Sequence[str]) -> None:
@@ -293,7 +322,7 @@ class LLMJudge(Judge):
 
     @property
     def name(self) -> str:
-        return f"llm:{Path(self.params.model).name}"
+        return f"llm:{Path(self.params.model).name}{self.rule_note}"
 
     @classmethod
     def check(cls, params: Any, labels: Sequence[str]) -> None:
@@ -388,9 +417,12 @@ class EnsembleJudge(Judge):
     kind = "ensemble"
     Params = EnsembleParams
 
-    def __init__(self, params: Any, labels: Sequence[str], runtime: Runtime | None = None) -> None:
+    def __init__(
+        self, params: Any, labels: Sequence[str], runtime: Runtime | None = None, members: Sequence[Judge] = ()
+    ) -> None:
         super().__init__(params, labels, runtime)
-        self.members = [JUDGES[p.kind](p, labels, runtime) for p in params.judges]
+        # ``members``: judges already built from ``params.judges`` (judge-check reuses them and their memo).
+        self.members = list(members) or [JUDGES[p.kind](p, labels, runtime) for p in params.judges]
 
     @property
     def name(self) -> str:

@@ -73,7 +73,7 @@ def judge_check(
     """Measure validity judges on control edits: the share of label-keeping edits (typos, contractions,
     punctuation) each keeps and of label-flipping edits (WordNet antonyms, negation, PromptAttack-style rewrites)
     each rejects, with Wilson 95% intervals."""
-    from ..adversarial.validity import build_judge, check_judge
+    from ..adversarial.validity import EnsembleJudge, build_judge, check_judge
     from ..data import atomic_path
     from ..errors import ConfigError
     from ..robustness.controls import build_controls, judge_quality, polarity_labels
@@ -91,7 +91,10 @@ def judge_check(
     for spec in specs:  # every judge checked before any model loads
         check_judge(spec, dataset.label_names)
     controls = build_controls(dataset.texts, dataset.labels, dataset.label_names, n=n, seed=seed)
-    results = [judge_quality(build_judge(s, dataset.label_names, runtime), controls) for s in specs]
+    built = [build_judge(s, dataset.label_names, runtime) for s in specs[: len(judges)]]
+    if len(specs) > len(judges):  # the ensemble reuses its members (and what they already computed)
+        built.append(EnsembleJudge(specs[-1], dataset.label_names, runtime, members=built))
+    results = [judge_quality(j, controls) for j in built]
     if output is not None:
         with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             for i, c in enumerate(controls):
