@@ -161,8 +161,21 @@ class Similarity(QualityMetric):
         return {"similarity": np.round(np.clip((a * b).sum(1), -1.0, 1.0), 4)}
 
 
+def per_word_nll(nll: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Summed negative log-likelihoods divided by each text's whitespace word count (at least 1): the exponent of a
+    *word-level* perplexity, comparable across texts that a tokenizer splits into different numbers of tokens.
+
+    Example:
+        >>> per_word_nll(np.array([6.0, 9.0]), ["a good film", "a goood fillm"])
+        array([2., 3.])
+    """
+    words = np.array([max(len(t.split()), 1) for t in texts], dtype=float)
+    return np.asarray(nll, dtype=float) / words
+
+
 class Perplexity(QualityMetric):
-    """Options: ``lm`` (a causal LM name or path, default ``smollm2``)."""
+    """Word-level perplexity: ``exp(summed token NLL / words)``. Options: ``lm`` (a causal LM name or path, default
+    ``smollm2``)."""
 
     name = "perplexity"
     what = "perplexity under a local causal LM (SmolLM2 by default), original and perturbed, and their log ratio"
@@ -189,8 +202,11 @@ class Perplexity(QualityMetric):
         from textrobust.models.causal_lm import load_causal_lm, token_nll
 
         lm, tok = load_causal_lm(self.lm_name, self.runtime, who="quality metric 'perplexity'")
-        nll, n = token_nll(lm, tok, list(originals) + list(perturbed), runtime=self.runtime)
-        mean = nll / np.maximum(n, 1)
+        texts = list(originals) + list(perturbed)
+        nll, _ = token_nll(lm, tok, texts, runtime=self.runtime)
+        # per *word*, not per token: a typo splits a word into several tokens whose continuations are easy to
+        # predict, so a per-token mean can fall when a text gets worse (per_word_nll has the example)
+        mean = per_word_nll(nll, texts)
         lo, lp = mean[: len(originals)], mean[len(originals) :]
         return {
             "ppl_original": np.round(np.exp(lo), 2),
@@ -261,6 +277,7 @@ __all__ = [
     "QualityMetric",
     "build_quality",
     "check_quality",
+    "per_word_nll",
     "quality_columns",
     "score_quality",
     "word_edits",

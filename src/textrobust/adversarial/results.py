@@ -229,8 +229,8 @@ def _validity_summary(results: Sequence[AttackResult]) -> dict[str, Any]:
         valid = sum(bool(r.valid) for r in judged)
         out["valid_success_rate"] = valid / len(attacked) if attacked else 0.0
         out["accuracy_under_valid_attack"] = (len(attacked) - valid) / n if n else 0.0
-        out["judge_rejected"] = sum(r.judge.get("verdict") == "rejected" for r in judged)  # type: ignore[union-attr]
-        out["judge_abstained"] = sum(r.judge.get("verdict") == "abstained" for r in judged)  # type: ignore[union-attr]
+        out["judge_rejected"] = sum((r.judge or {}).get("verdict") == "rejected" for r in judged)
+        out["judge_abstained"] = sum((r.judge or {}).get("verdict") == "abstained" for r in judged)
     return out
 
 

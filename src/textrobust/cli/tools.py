@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +24,12 @@ from .commands import (
     make_runtime,
 )
 from .validity import DEFAULT_QUALITY, JUDGE, JUDGE_PROMPT, judge_spec, quality_names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..adversarial import AttackReport, AttackSetup
+    from ..adversarial.validity import Judge
+    from ..models import Runtime
+    from ..scale import RayCluster
 
 list_app = typer.Typer(help="List operators, attack recipes and perturbation suites.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
@@ -154,7 +162,7 @@ def _ray_backend(
     return backend == "ray"
 
 
-def _echo_dashboard(cluster) -> None:  # type: ignore[no-untyped-def]
+def _echo_dashboard(cluster: RayCluster) -> None:
     if cluster.dashboard_url:
         typer.echo(f"Ray dashboard: {cluster.dashboard_url}", err=True)
 
@@ -319,8 +327,9 @@ def _check_textattack(recipe: str, resource: list[str], pos: str | None) -> None
         raise ConfigError("--pos is not used with --engine textattack (its recipes carry their own constraints)")
 
 
-def _build_judge(spec, labels, runtime, check_only: bool = False):  # type: ignore[no-untyped-def]
-    """The judge for a victim with these labels (a label mismatch fails here, before the attack)."""
+def _build_judge(spec: Any, labels: Sequence[str], runtime: Runtime, check_only: bool = False) -> Any:
+    """The judge for a victim with these labels (a label mismatch fails here, before the attack); with
+    ``check_only``, the checked parameters without loading any model."""
     from ..adversarial.validity import build_judge, check_judge
 
     if check_only:
@@ -328,7 +337,13 @@ def _build_judge(spec, labels, runtime, check_only: bool = False):  # type: igno
     return build_judge(spec, labels, runtime)
 
 
-def _assess(report, judge, metrics, labels, runtime) -> None:  # type: ignore[no-untyped-def]
+def _assess(
+    report: AttackReport,
+    judge: Judge | Any | None,
+    metrics: Sequence[str],
+    labels: Sequence[str],
+    runtime: Runtime,
+) -> None:
     """Quality metrics and the validity judge on the successes (see textrobust.adversarial.assess)."""
     from ..adversarial.assess import assess
 
@@ -337,7 +352,18 @@ def _assess(report, judge, metrics, labels, runtime) -> None:  # type: ignore[no
     assess(report, judge=judge, quality=metrics, runtime=runtime)
 
 
-def _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns, options, check_labels=None):  # type: ignore[no-untyped-def]
+def _attack_on_ray(
+    setup: AttackSetup,
+    data: str,
+    n: int | None,
+    address: str | None,
+    actors: int | None,
+    num_cpus: float | None,
+    num_gpus: float | None,
+    columns: tuple[str, str, str, str | None],
+    options: dict[str, Any],
+    check_labels: Callable[[list[str]], object] | None = None,
+) -> tuple[AttackReport, list[str]]:
     """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
     from ..scale import RayCluster, ShardedAttack
 
@@ -352,7 +378,14 @@ def _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns,
             return sharded.run(dataset.texts, dataset.labels, **options), sharded.labels
 
 
-def _attack_output(report, labels, output, as_json: bool, title: str, wall_s: float | None = None) -> None:  # type: ignore[no-untyped-def]
+def _attack_output(
+    report: AttackReport,
+    labels: list[str],
+    output: Path | None,
+    as_json: bool,
+    title: str,
+    wall_s: float | None = None,
+) -> None:
     summary = report.summary()
     summary["wall_s"] = round(wall_s if wall_s is not None else report.elapsed_s, 2)
     if output is not None:  # the record schema of a run's examples.jsonl (labels by name)
