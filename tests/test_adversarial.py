@@ -609,12 +609,14 @@ def test_results_round_trip_jsonl_and_parquet(tmp_path):
 
 def test_one_record_schema_for_attack_files_and_run_directories(tmp_path):
     """'attack -o' writes the records a run's examples.jsonl holds: the same keys, labels by name."""
+    from textrobust.adversarial.assess import assess
+    from textrobust.adversarial.quality import DEFAULT_QUALITY
     from textrobust.data import LabeledData
     from textrobust.robustness.evaluations import EvalContext, build_evaluation
 
     model = FakeClassifier()
     report = run_attack(deepwordbug(model), TEXTS, LABELS, progress=False)
-    cli_rows = report.records(list(model.labels))
+    cli_rows = assess(report, quality=DEFAULT_QUALITY).records(list(model.labels))  # as 'attack -o' does
     ev = build_evaluation({"kind": "attack", "recipe": "deepwordbug", "n": len(TEXTS)})
     test = LabeledData(list(TEXTS), list(LABELS), list(model.labels))
     harness = ev.run(model, test, EvalContext(list(model.labels), raw_model=model)).records

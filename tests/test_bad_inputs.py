@@ -55,6 +55,13 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
 
     TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=Runtime(device="cpu")).save(d / "clf")
     (d / "fake_model" / "config.json").write_text("{not json")
+    from conftest import CPU
+
+    from textrobust.models import TextClassifier
+
+    # a victim with the data's labels and a judge whose labels are another task's (issue 24)
+    TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=CPU).save(d / "victim")
+    TextClassifier(tiny_model_dir, labels=["sports", "world"], max_length=16, runtime=CPU).save(d / "topic_judge")
     base = {
         "data": {"train": {"path": str(d / "good.csv")}, "test_split": 0.25},
         "model": {"name": str(tiny_model_dir), "max_length": 16, "device": "cpu"},
@@ -96,6 +103,38 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
             "resources": {"neighbours": str(d / "missing.json")},
             "evaluations": [{"kind": "attack", "recipe": "textfooler"}],
         },
+        "exp_judge_labels": {
+            **base,
+            "evaluations": [{"kind": "attack", "recipe": "deepwordbug", "judge": str(d / "topic_judge")}],
+        },
+        "exp_judge_prompt": {
+            **base,
+            "evaluations": [{"kind": "attack", "recipe": "deepwordbug", "judge": {"kind": "llm", "prompt": "Good?"}}],
+        },
+        "exp_quality_resource": {
+            **base,
+            "evaluations": [
+                {
+                    "kind": "attack",
+                    "recipe": "deepwordbug",
+                    "quality_options": {"similarity": {"encoder": str(d / "no_encoder")}},
+                }
+            ],
+        },
+        "exp_validity_judge_labels": {
+            **base,
+            "conditions": {
+                "baseline": {},
+                "adv": {
+                    "adversarial": {
+                        "mode": "offline",
+                        "recipe": "deepwordbug",
+                        "validity": "judge",
+                        "judge": {"kind": "classifier", "path": str(d / "topic_judge")},
+                    }
+                },
+            },
+        },
     }
     for name, spec in specs.items():
         (d / f"{name}.yaml").write_text(yaml.safe_dump(spec))
@@ -112,6 +151,7 @@ def ws(tmp_path_factory, tiny_model_dir) -> Path:
 G, M, OUT = "{ws}/good.csv", "{model}", "{ws}/out/o.csv"
 AUG = ["augment", G, "-o", OUT]
 ATT = ["attack", G, "--model", M]
+VIC = ["attack", G, "--model", "{ws}/victim", "--recipe", "deepwordbug", "--device", "cpu"]
 GEN = ["generate", G, "-o", "{ws}/out/gen.csv", "--model", M]
 
 CASES = [
@@ -232,6 +272,19 @@ CASES = [
     ("attack-model-dir", ["attack", G, "--model", "{ws}/fake_model", "--recipe", "deepwordbug"], "fake_model"),
     ("attack-http-down", ["attack", G, "--model", "http://127.0.0.1:9/", "--recipe", "deepwordbug"], "127.0.0.1:9"),
     ("attack-not-classifier", ["attack", G, "--model", M, "--recipe", "deepwordbug"], "not a sequence classifier"),
+    # attack: validity judges and quality metrics (issue 24), checked before any attack runs
+    ("attack-judge-labels", VIC + ["--judge", "{ws}/topic_judge"], "differ from the task's"),
+    ("attack-judge-prompt", VIC + ["--judge", "llm", "--judge-prompt", "Is it good?"], "no {text} placeholder"),
+    ("attack-judge-not-a-model", VIC + ["--judge", "{ws}/emptydir"], "emptydir"),
+    ("attack-quality-unknown", VIC + ["--quality", "fluency"], "unknown quality metric"),
+    (
+        "train-judge-labels",
+        ["train", G, "--model", M, "-o", "{ws}/out/m", "--adversarial", "deepwordbug"]
+        + ["--adversarial-validity", "judge", "--judge", "{ws}/topic_judge"],
+        "differ from the task's",
+    ),
+    ("judge-check-judge-labels", ["judge-check", G, "--judge", "{ws}/topic_judge"], "differ from the task's"),
+    ("judge-check-prompt", ["judge-check", G, "--judge", "llm", "--judge-prompt", "Good?"], "placeholder"),
     ("attack-unknown-option", ATT + ["--recipe", "deepwordbug", "--colour", "red"], "No such option"),
     # generate
     ("generate-method", GEN + ["--method", "nope"], "unknown method"),
@@ -263,6 +316,10 @@ CASES = [
     ("run-bad-transfer", ["run", "{ws}/exp_bad_transfer.yaml"], "empty"),
     ("run-http-model-down", ["run", "{ws}/exp_http_model.yaml"], "127.0.0.1:9"),
     ("run-bad-resources", ["run", "{ws}/exp_bad_resources.yaml"], "missing.json"),
+    ("run-judge-labels", ["run", "{ws}/exp_judge_labels.yaml"], "differ from the task's"),
+    ("run-judge-prompt", ["run", "{ws}/exp_judge_prompt.yaml"], "placeholder"),
+    ("run-quality-resource", ["run", "{ws}/exp_quality_resource.yaml"], "quality metric 'similarity'"),
+    ("run-validity-judge-labels", ["run", "{ws}/exp_validity_judge_labels.yaml"], "differ from the task's"),
     ("run-bad-set", ["run", "{ws}/exp_unknown_key.yaml", "--set", "novalue"], "--set expects key.path=value"),
     ("run-bad-set-key", ["run", "{ws}/exp_unknown_key.yaml", "--set", "colour=1"], "colour"),
     # --fail-under is checked before any training (no run directory is written) and in --dry-run (issue 28)

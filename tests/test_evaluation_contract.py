@@ -84,8 +84,12 @@ def test_data():
 
 
 @pytest.fixture(scope="module")
-def transfer_files(tmp_path_factory):
+def transfer_files(tmp_path_factory, tiny_model_dir):
+    from textrobust.models import TextClassifier
+
     d = tmp_path_factory.mktemp("transfer")
+    # A validity judge for the attack case: a classifier with the task's labels (its weights do not matter here).
+    TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=CPU).save(d / "judge")
     pd.DataFrame(
         {
             "text": ["a good film", "an awful plot", "great cast", "dull and poor"],
@@ -107,7 +111,13 @@ def cases(files) -> dict[str, dict]:
         "inv": {"kind": "inv", "suites": ["case", "typo", "punctuation"]},
         "mft": {"kind": "mft"},
         "dir": {"kind": "dir", "n_test": 20},
-        "attack": {"kind": "attack", "recipe": "deepwordbug", "n": 6},
+        "attack": {
+            "kind": "attack",
+            "recipe": "deepwordbug",
+            "n": 6,
+            "judge": {"kind": "classifier", "path": str(files / "judge")},
+            "quality": ["modification", "edits"],
+        },
         "transfer": {
             "kind": "transfer",
             "sets": {

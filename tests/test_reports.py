@@ -587,3 +587,20 @@ def test_verdict_sentences_say_what_was_compared_the_interval_and_the_correction
         confidence=0.95,
         higher_is_better=False,
     )["text"].startswith("better failure rate: −3.0 pts")
+
+
+def test_successes_the_validity_judge_rejected_get_their_own_table(run_dir):
+    """Attack records whose info says the judge rejected them are listed apart (issue 24), kept in the attack's own."""
+    for path in (run_dir / "units").glob("*/seed*/examples.jsonl"):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for i, r in enumerate(rows):
+            if r["evaluation"] == f"attack:{RECIPE}" and r["failed"]:
+                r["info"] = {**r["info"], "judge": "rejected" if i % 3 == 0 else "kept", "judge_p": 0.1 * (i % 10)}
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    html_path = build_report(run_dir)
+    report = json.loads(html_path.with_suffix(".json").read_text())
+    blocks = {b["evaluation"]: b for b in report["examples"]["failures"]}
+    rejected = blocks[f"attack:{RECIPE}: rejected by the validity judge"]
+    assert 0 < rejected["total"] < blocks[f"attack:{RECIPE}"]["total"]
+    assert all(r["info"]["judge"] == "rejected" for r in rejected["rows"])
+    assert "the validity judge says changed the gold label" in _plain(html_path.read_text(encoding="utf-8"))

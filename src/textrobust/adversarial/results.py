@@ -37,6 +37,15 @@ class AttackResult:
     num_words: int
     num_queries: int
     status: str
+    # Filled by textrobust.adversarial.assess for successful attacks: quality columns (similarity, modification
+    # rates, perplexity, edit summary) and the validity judge's {"p", "verdict", "judge"}.
+    quality: dict[str, Any] = field(default_factory=dict)
+    judge: dict[str, Any] | None = None
+
+    @property
+    def valid(self) -> bool | None:
+        """Whether a successful attack counts as valid (None: no judge ran on it)."""
+        return None if self.judge is None else bool(self.judge.get("valid"))
 
     @property
     def perturbed_fraction(self) -> float:
@@ -78,6 +87,7 @@ class AttackResult:
             status=self.status,
             queries=self.num_queries,
             words_perturbed_pct=round(100.0 * self.perturbed_fraction, 2),
+            **_shown(self.quality, self.judge),
         )
         rec["attack"] = {
             "label_id": self.label,
@@ -88,6 +98,10 @@ class AttackResult:
             "modified_indices": [int(i) for i in self.modified_indices],
             "num_words": self.num_words,
         }
+        if self.quality:
+            rec["attack"]["quality"] = dict(self.quality)
+        if self.judge is not None:
+            rec["attack"]["judge"] = dict(self.judge)
         return rec
 
     @classmethod
@@ -114,6 +128,8 @@ class AttackResult:
             int(a["num_words"]),
             int(info["queries"]),
             info["status"],
+            _plain(a.get("quality") or {}),
+            _plain(a["judge"]) if a.get("judge") is not None else None,
         )
 
 
@@ -154,6 +170,7 @@ class AttackReport:
             "elapsed_s": self.elapsed_s,
             "model_texts": self.model_texts,
             "model_calls": self.model_calls,
+            **_validity_summary(self.results),
         }
 
     def successful(self) -> list[AttackResult]:
@@ -183,6 +200,38 @@ class AttackReport:
         with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
         return path
+
+
+#: Quality columns copied into a record's ``info`` (the report's example tables show them).
+_INFO_QUALITY = ("similarity", "word_mod_pct", "char_mod_pct", "ppl_log_ratio", "edit_summary")
+
+
+def _shown(quality: dict[str, Any], judge: dict[str, Any] | None) -> dict[str, Any]:
+    out = {k: quality[k] for k in _INFO_QUALITY if k in quality}
+    if judge is not None:
+        out["judge"] = judge.get("verdict")
+        out["judge_p"] = round(float(judge.get("p", float("nan"))), 3)
+    return out
+
+
+def _validity_summary(results: Sequence[AttackResult]) -> dict[str, Any]:
+    """Valid-ASR and accuracy under valid attack (when a judge ran) and mean quality columns over successes."""
+    wins = [r for r in results if r.status == "succeeded"]
+    out: dict[str, Any] = {}
+    numeric = sorted({k for r in wins for k, v in r.quality.items() if isinstance(v, (int, float))})
+    for k in numeric:
+        vals = [float(r.quality[k]) for r in wins if k in r.quality]
+        out[f"avg_{k}"] = sum(vals) / len(vals) if vals else float("nan")
+    judged = [r for r in wins if r.judge is not None]
+    if judged:
+        n = len(results)
+        attacked = [r for r in results if r.status != "skipped"]
+        valid = sum(bool(r.valid) for r in judged)
+        out["valid_success_rate"] = valid / len(attacked) if attacked else 0.0
+        out["accuracy_under_valid_attack"] = (len(attacked) - valid) / n if n else 0.0
+        out["judge_rejected"] = sum((r.judge or {}).get("verdict") == "rejected" for r in judged)
+        out["judge_abstained"] = sum((r.judge or {}).get("verdict") == "abstained" for r in judged)
+    return out
 
 
 def read_results(path: str | os.PathLike) -> list[AttackResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -12,6 +13,8 @@ from textrobust.adversarial.attack import Attack
 from textrobust.adversarial.lockstep import run_attack
 from textrobust.adversarial.search import GreedyWordSwapWIR
 from textrobust.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 RecipeLike = str | Callable[[Any], Attack] | Attack
 
@@ -65,8 +68,14 @@ def adversarial_examples_for_training(
     lazy_constraints: bool = False,
     model_batch_size: int | None = None,
     cpu_bf16: bool | None = None,
+    judge: Any = None,
+    tally: dict[str, int] | None = None,
 ) -> tuple[list[str], list[Any]]:
     """Attack ``texts`` and return the successful adversarial texts paired with their TRUE labels.
+
+    ``judge`` (a :class:`~textrobust.adversarial.validity.Judge`; ``validity: judge``): keep only the successes the
+    judge says still carry their true label (abstentions dropped), so training is not taught labels the edit
+    flipped. ``tally`` (a dict) receives ``successes`` and ``kept`` counts.
 
     ``lazy_constraints`` (greedy searches): check the sentence encoder only on improving candidates, best first
     (same examples, fewer encoder calls, more model queries: it pays when the encoder costs more than the victim;
@@ -90,6 +99,17 @@ def adversarial_examples_for_training(
         model_batch_size=model_batch_size,
     )
     wins = report.successful()
+    if judge is not None and wins:
+        from textrobust.adversarial.assess import keep_valid
+
+        kept, _ = keep_valid(
+            [r.perturbed_text for r in wins], [r.original_text for r in wins], [r.label for r in wins], judge
+        )
+        log.info("validity judge kept %d of %d adversarial training examples", int(kept.sum()), len(wins))
+        wins = [r for r, k in zip(wins, kept, strict=True) if k]
+    if tally is not None:
+        tally["successes"] = tally.get("successes", 0) + len(report.successful())
+        tally["kept"] = tally.get("kept", 0) + len(wins)
     return [r.perturbed_text for r in wins], [labels[r.index] for r in wins]
 
 
@@ -105,13 +125,15 @@ def make_online_callback(
     lazy_constraints: bool = False,
     model_batch_size: int | None = None,
     cpu_bf16: bool | None = None,
+    judge: Any = None,
+    tally: dict[str, int] | None = None,
 ) -> Callable[[Any, int, Sequence[str], Sequence[Any]], tuple[list[str], list[Any]]]:
     """An epoch callback for ``TextClassifier.fit(..., epoch_callback=...)`` (A2T-style online training).
 
     ``callback(model, epoch, train_texts, train_labels) -> (extra_texts, extra_labels)``: on epochs ``>= 1``
     that are multiples of ``every_k_epochs`` it attacks a random ``fraction`` of the training set with the
     current model (sample drawn from ``seed`` and the epoch) and returns the successful adversarial texts with
-    their true labels; otherwise it returns empty lists.
+    their true labels (only those a ``judge`` keeps, when one is given); otherwise it returns empty lists.
 
     Example:
         >>> cb = make_online_callback(lambda m: a2t(m, neighbours=nb, encoder=enc), fraction=0.2)  # doctest: +SKIP
@@ -142,6 +164,8 @@ def make_online_callback(
             lazy_constraints=lazy_constraints,
             model_batch_size=model_batch_size,
             cpu_bf16=cpu_bf16,
+            judge=judge,
+            tally=tally,
         )
 
     return callback
@@ -162,6 +186,8 @@ def adversarial_fit(
     progress: bool = False,
     phase: Callable[[str], None] = lambda name: None,
     on_progress: Callable[[str], None] | None = None,
+    judge: Any = None,
+    tally: dict[str, int] | None = None,
 ) -> Any:
     """Fit ``clf`` with adversarial training; returns the adversarial rows added to its training set.
 
@@ -172,6 +198,8 @@ def adversarial_fit(
     successful adversarial examples (with their true labels), which are returned. The CLI's ``train
     --adversarial`` and the experiment runner both train this way. ``phase`` hears each step's name, ``on_progress``
     where the training of each step is (``epoch 2/3 · 41%``).
+    --adversarial`` and the experiment runner both train this way. ``judge`` (``validity: judge``): only the
+    adversarial examples the judge keeps are trained on, in both modes; ``tally`` counts successes and kept ones.
 
     Example:
         >>> added = adversarial_fit(clf, train, recipe="a2t", mode="offline", resources=res)  # doctest: +SKIP
@@ -183,7 +211,14 @@ def adversarial_fit(
     resources = resources or {}
     if mode == "online":
         callback = make_online_callback(
-            recipe, fraction, every_k_epochs, seed=seed, resources=resources, query_budget=query_budget
+            recipe,
+            fraction,
+            every_k_epochs,
+            seed=seed,
+            resources=resources,
+            query_budget=query_budget,
+            judge=judge,
+            tally=tally,
         )
         phase("train")
         clf.fit(train, eval, epoch_callback=callback, progress=progress, on_progress=on_progress)
@@ -202,6 +237,8 @@ def adversarial_fit(
         query_budget=query_budget,
         seed=seed,
         progress=progress,
+        judge=judge,
+        tally=tally,
     )
     added = LabeledData(texts, [int(y) for y in labels], train.label_names)
     phase("train")

@@ -111,6 +111,13 @@ def train(
     ),
     adversarial_fraction: float = typer.Option(0.2, help="Share of the training set attacked (per round)."),
     resource: list[str] = typer.Option([], "--resource", help="NAME=PATH for the recipe's resources."),
+    adversarial_validity: str = typer.Option(
+        "all",
+        help="all: train on every successful attack; judge: only on those the --judge keeps (docs/validity.md).",
+    ),
+    judge: list[str] = typer.Option(
+        [], "--judge", "-j", help="Validity judge for --adversarial-validity judge: a classifier directory or llm."
+    ),
 ) -> None:
     """Fine-tune a pretrained transformer classifier on labelled text and save it."""
     from ..models import TextClassifier, check_model_source, evaluate
@@ -118,7 +125,12 @@ def train(
     runtime = make_runtime(device, precision, threads=threads, max_length=max_length)
     if adversarial and adversarial_mode not in ("online", "offline"):
         raise ConfigError(f"--adversarial-mode must be online or offline, got '{adversarial_mode}'")
+    judge_raw = _validity_judge(adversarial, adversarial_validity, judge)
     train_data = _load(data, text_column, label_column, encoding, fmt)
+    if judge_raw is not None:  # a judge with other labels fails before training
+        from ..adversarial.validity import check_judge
+
+        check_judge(judge_raw, train_data.label_names, "--judge")
     eval_set = _load(eval_data, text_column, label_column, encoding, fmt, train_data.label_names) if eval_data else None
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, early_stopping_patience=patience)
     source = check_model_source(model)  # 'minilm' as in YAML; a missing folder or unreachable hub: now, in one line
@@ -133,7 +145,7 @@ def train(
     start = time.perf_counter()
     if adversarial:
         train_data = _adversarial_fit(
-            clf, train_data, eval_set, adversarial, adversarial_mode, adversarial_fraction, resource, seed
+            clf, train_data, eval_set, adversarial, adversarial_mode, adversarial_fraction, resource, seed, judge_raw
         )
     else:
         clf.fit(train_data, eval_set)
@@ -148,8 +160,35 @@ def train(
     finish()
 
 
+def _validity_judge(adversarial: str | None, validity: str, judge: list[str]) -> Any:
+    """The judge spec of ``--adversarial-validity judge`` (None for ``all``); bad combinations fail in one line."""
+    if validity not in ("all", "judge"):
+        raise ConfigError(f"--adversarial-validity must be all or judge, got '{validity}'")
+    if validity == "all":
+        if judge:
+            raise ConfigError("--judge is used with --adversarial-validity judge")
+        return None
+    if not adversarial:
+        raise ConfigError("--adversarial-validity judge needs --adversarial RECIPE")
+    if not judge:
+        raise ConfigError(
+            "--adversarial-validity judge needs --judge (a classifier directory trained on other data, or llm)"
+        )
+    from .validity import judge_spec
+
+    return judge_spec(judge, None)
+
+
 def _adversarial_fit(
-    clf: Any, train_data: Any, eval_set: Any, recipe: str, mode: str, fraction: float, resource: list[str], seed: int
+    clf: Any,
+    train_data: Any,
+    eval_set: Any,
+    recipe: str,
+    mode: str,
+    fraction: float,
+    resource: list[str],
+    seed: int,
+    judge_raw: Any = None,
 ) -> Any:
     """Adversarial training (:func:`textrobust.adversarial.adversarial_fit`); returns the training set it used."""
     from ..adversarial import AttackSetup, adversarial_fit, build_resources
@@ -158,6 +197,12 @@ def _adversarial_fit(
     setup = AttackSetup("", recipe, resources=parse_resource_args(resource), runtime=clf.runtime)
     setup.check()
     resources = build_resources(setup.resource_names(), setup.resources, runtime=clf.runtime)
+    judge = None
+    if judge_raw is not None:
+        from ..adversarial.validity import build_judge
+
+        judge = build_judge(judge_raw, train_data.label_names, clf.runtime)
+    tally: dict[str, int] = {}
     added = adversarial_fit(
         clf,
         train_data,
@@ -168,7 +213,14 @@ def _adversarial_fit(
         resources=resources,
         seed=seed,
         progress=True,
+        judge=judge,
+        tally=tally,
     )
+    if judge is not None:
+        typer.echo(
+            f"validity judge {judge.name}: kept {tally.get('kept', 0)} of {tally.get('successes', 0)} "
+            "adversarial examples"
+        )
     if mode == "offline":
         typer.echo(f"offline adversarial training: {len(added)} adversarial examples added")
     return train_data.concat(added)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,12 @@ from .commands import (
     _load,
     make_runtime,
 )
+from .validity import DEFAULT_QUALITY, JUDGE, JUDGE_PROMPT, judge_spec, quality_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..adversarial import AttackReport, AttackSetup
+    from ..adversarial.validity import Judge
+    from ..models import Runtime
     from ..scale import RayCluster
 
 list_app = typer.Typer(help="List operators, attack recipes and perturbation suites.", no_args_is_help=True)
@@ -216,6 +220,14 @@ def attack(
         help="With --pos lexicon: an OEWN-format JSON (word -> {pos: [...]}); default the shared oewn_lexicon.json.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    judge: list[str] = JUDGE,
+    judge_prompt: str | None = JUDGE_PROMPT,
+    quality: str = typer.Option(
+        DEFAULT_QUALITY,
+        "--quality",
+        help="Quality metrics of successful attacks (comma list): modification, edits, similarity, perplexity "
+        "(SmolLM2; opt-in, slower), or none.",
+    ),
     backend: str = BACKEND,
     address: str | None = ADDRESS,
     actors: int | None = typer.Option(
@@ -239,6 +251,12 @@ def attack(
     if output is not None and output.suffix not in (".jsonl", ".parquet"):
         raise ConfigError(f"{output}: --output must end in .jsonl or .parquet")
     runtime = make_runtime(device, precision, max_tokens, threads)
+    # Judge and quality metrics are checked before any model loads or any attack runs (labels once known).
+    from ..adversarial.quality import check_quality
+
+    judge_raw = judge_spec(judge, judge_prompt)
+    metrics = quality_names(quality)
+    check_quality(metrics, runtime)
     names = tuple(x.strip() for x in labels.split(",")) if labels else None
     if engine == "textattack":
         setup = AttackSetup(model, "deepwordbug", runtime=runtime, labels=names)  # the victim only
@@ -256,10 +274,15 @@ def attack(
             raise ConfigError("--backend ray runs the native engine (drop --engine textattack)")
         options = {"batch_size": batch_size, "query_budget": query_budget, "seed": seed}
         columns = (text_column, label_column, encoding, fmt)
-        report, names_ = _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns, options)
+        check = (lambda labels_: _build_judge(judge_raw, labels_, runtime, check_only=True)) if judge_raw else None
+        report, names_ = _attack_on_ray(
+            setup, data, n, address, actors, num_cpus, num_gpus, columns, options, check_labels=check
+        )
+        _assess(report, judge_raw, metrics, names_, runtime)
         _attack_output(report, names_, output, as_json, f"{recipe} on {data} ({len(report.results)} examples, Ray)")
         return
     clf = setup.build_model()  # a textrobust directory, a HF classifier, or an http(s):// endpoint
+    judge_obj = _build_judge(judge_raw, clf.labels, runtime) if judge_raw is not None else None
     dataset = _load(data, text_column, label_column, encoding, fmt, clf.labels)
     if n is not None:
         dataset = dataset.subset(range(min(n, len(dataset))))
@@ -280,6 +303,7 @@ def attack(
             seed=seed,
             progress=on_terminal(),
         )
+    _assess(report, judge_obj, metrics, clf.labels, runtime)
     _attack_output(
         report,
         clf.labels,
@@ -304,6 +328,31 @@ def _check_textattack(recipe: str, resource: list[str], pos: str | None) -> None
         raise ConfigError("--pos is not used with --engine textattack (its recipes carry their own constraints)")
 
 
+def _build_judge(spec: Any, labels: Sequence[str], runtime: Runtime, check_only: bool = False) -> Any:
+    """The judge for a victim with these labels (a label mismatch fails here, before the attack); with
+    ``check_only``, the checked parameters without loading any model."""
+    from ..adversarial.validity import build_judge, check_judge
+
+    if check_only:
+        return check_judge(spec, labels)
+    return build_judge(spec, labels, runtime)
+
+
+def _assess(
+    report: AttackReport,
+    judge: Judge | Any | None,
+    metrics: Sequence[str],
+    labels: Sequence[str],
+    runtime: Runtime,
+) -> None:
+    """Quality metrics and the validity judge on the successes (see textrobust.adversarial.assess)."""
+    from ..adversarial.assess import assess
+
+    if judge is not None and not hasattr(judge, "judge"):
+        judge = _build_judge(judge, labels, runtime)
+    assess(report, judge=judge, quality=metrics, runtime=runtime)
+
+
 def _attack_on_ray(
     setup: AttackSetup,
     data: str,
@@ -314,6 +363,7 @@ def _attack_on_ray(
     num_gpus: float | None,
     columns: tuple[str, str, str, str | None],
     options: dict[str, Any],
+    check_labels: Callable[[list[str]], object] | None = None,
 ) -> tuple[AttackReport, list[str]]:
     """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
     from ..scale import RayCluster, ShardedAttack
@@ -321,6 +371,8 @@ def _attack_on_ray(
     with RayCluster(address) as cluster:
         _echo_dashboard(cluster)
         with ShardedAttack(setup, actors=actors, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0) as sharded:
+            if check_labels is not None:
+                check_labels(sharded.labels)
             dataset = _load(data, *columns, sharded.labels)
             if n is not None:
                 dataset = dataset.subset(range(min(n, len(dataset))))

@@ -361,6 +361,123 @@ def sample_continuations(
     return out
 
 
+# ---------------------------------------------------------------------------------------------------- scoring
+def _scoring_batches(tok: Any, texts: Sequence[str], max_tokens: int, limit: int) -> list[list[int]]:
+    """Rows of ``texts`` sorted by length and packed while rows x longest length stays within ``max_tokens``."""
+    lengths = [min(limit, len(tok(t, add_special_tokens=False)["input_ids"]) + 1) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * lengths[i] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def _context_limit(lm: Any, tok: Any) -> int:
+    n_pos = getattr(lm.config, "max_position_embeddings", None) or getattr(lm.config, "n_positions", None) or 1024
+    return int(min(n_pos, getattr(tok, "model_max_length", n_pos) or n_pos))
+
+
+def token_nll(
+    lm: Any, tok: Any, texts: Sequence[str], *, runtime: Runtime | None = None, max_tokens: int = 4096
+) -> tuple[Any, Any]:
+    """``(summed negative log-likelihood in nats, scored tokens)`` of each text under a causal LM, as two arrays.
+
+    Every text is scored after one start token (BOS, else EOS) so its first word counts too; texts are sorted by
+    length and packed into batches of at most ``max_tokens`` (rows x width), right-padded, under
+    ``inference_mode`` and ``runtime``'s autocast. Perplexity is ``exp(nll / tokens)``.
+
+    Example:
+        >>> nll, n = token_nll(lm, tok, ["a fine film", "a fnie flim"])  # doctest: +SKIP
+        >>> (nll / n).round(2)  # doctest: +SKIP
+        array([4.1, 7.9])
+    """
+    import numpy as np
+    import torch
+
+    device = next(lm.parameters()).device
+    runtime = runtime or Runtime(device=str(device))
+    start = tok.bos_token_id if tok.bos_token_id is not None else eos_id(tok)
+    if start is None:
+        raise ModelError("token_nll: the tokenizer has no BOS or EOS token to start a text with")
+    limit = _context_limit(lm, tok)
+    nll, count = np.zeros(len(texts)), np.zeros(len(texts))
+    was_training = lm.training
+    lm.eval()
+    try:
+        for rows in _scoring_batches(tok, texts, max_tokens, limit):
+            seqs = [[start] + tok(texts[i], add_special_tokens=False)["input_ids"][: limit - 1] for i in rows]
+            width = max(len(s) for s in seqs)
+            ids = torch.full((len(seqs), width), tok.pad_token_id or 0, dtype=torch.long)
+            mask = torch.zeros((len(seqs), width), dtype=torch.long)
+            for r, s in enumerate(seqs):
+                ids[r, : len(s)] = torch.tensor(s)
+                mask[r, : len(s)] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            with torch.inference_mode(), runtime.autocast():
+                logits = lm(input_ids=ids, attention_mask=mask).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+            picked = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
+            nll[rows] = (-picked.sum(1)).cpu().numpy()
+            count[rows] = mask[:, 1:].sum(1).cpu().numpy()
+    finally:
+        lm.train(was_training)
+    return nll, count
+
+
+def next_token_logprobs(
+    lm: Any,
+    tok: Any,
+    prompts: Sequence[str],
+    token_ids: Sequence[int],
+    *,
+    runtime: Runtime | None = None,
+    max_tokens: int = 8192,
+) -> Any:
+    """Log-probabilities (``[len(prompts), len(token_ids)]``) of the given next tokens after each prompt, one
+    forward pass per batch (prompts sorted by length, left-padded, packed into ``max_tokens``): how a prompted
+    LM scores a fixed set of answers (a verbaliser) without sampling.
+
+    Example:
+        >>> ids = [tok(" negative")["input_ids"][0], tok(" positive")["input_ids"][0]]  # doctest: +SKIP
+        >>> next_token_logprobs(lm, tok, [chat_prompt(tok, "Sentiment of: a fine film")], ids)  # doctest: +SKIP
+    """
+    import numpy as np
+    import torch
+
+    device = next(lm.parameters()).device
+    runtime = runtime or Runtime(device=str(device))
+    limit = _context_limit(lm, tok)
+    out = np.zeros((len(prompts), len(token_ids)))
+    side = (tok.padding_side, tok.truncation_side)
+    tok.padding_side, tok.truncation_side = "left", "left"
+    was_training = lm.training
+    lm.eval()
+    try:
+        for rows in _scoring_batches(tok, prompts, max_tokens, limit):
+            enc = tok(
+                [prompts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=limit,
+                return_tensors="pt",
+                add_special_tokens=False,
+            ).to(device)
+            mask = enc["attention_mask"]
+            # Left padding: positions count from each row's first real token, as generate() does.
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode(), runtime.autocast():
+                logits = lm(input_ids=enc["input_ids"], attention_mask=mask, position_ids=positions).logits[:, -1]
+            logp = torch.log_softmax(logits.float(), dim=-1)[:, list(token_ids)]
+            out[rows] = logp.cpu().numpy()
+    finally:
+        tok.padding_side, tok.truncation_side = side
+        lm.train(was_training)
+    return out
+
+
 __all__ = [
     "GumbelSampler",
     "chat_prompt",
@@ -370,8 +487,10 @@ __all__ = [
     "gguf_checkpoint",
     "load_causal_lm",
     "load_message",
+    "next_token_logprobs",
     "prepare_tokenizer",
     "resolve_causal_lm",
     "sample_continuations",
     "smollm2_checkpoint",
+    "token_nll",
 ]

@@ -51,6 +51,20 @@ def build_examples(
                     "info_columns": _varying_info(block["rows"]),
                 }
             )
+            rejected = [r for r in rows[ev] if r["info"].get("judge") == "rejected"]
+            if rejected:  # successful attacks whose edit changed the gold label: what raw attack success over-counts
+                block = _sample(rejected, "condition", cap)
+                failures.append(
+                    {
+                        "evaluation": f"{ev}: rejected by the validity judge",
+                        "id": f"{failures[-1]['id']}-judge-rejected",
+                        "metric_label": None,
+                        "legend": "successful attacks the validity judge says changed the gold label (not counted "
+                        "in accuracy under valid attack)",
+                        **block,
+                        "info_columns": _varying_info(block["rows"]),
+                    }
+                )
     return {"failures": failures, "augmented": _sample(_augmented_rows(run, conditions), "operator", cap)}
 
 

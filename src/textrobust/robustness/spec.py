@@ -156,6 +156,30 @@ class AdversarialSpec(_Strict):
     every_k_epochs: int = Field(1, ge=1)
     query_budget: int | None = Field(None, ge=1)
     options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon, max_candidates: 10}")
+    validity: Literal["all", "judge"] = Field(
+        "all", description="train on all successful attacks, or only on those the judge keeps (docs/validity.md)"
+    )
+    judge: Any = Field(None, description="the validity judge of validity: judge ({kind: classifier, path: DIR}, ...)")
+
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _judge(cls, v: Any) -> Any:
+        from ..adversarial.validity import parse_judge
+
+        if v is None:
+            return None
+        try:
+            return parse_judge(v)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+
+    @model_validator(mode="after")
+    def _validity(self) -> AdversarialSpec:
+        if self.validity == "judge" and self.judge is None:
+            raise ValueError("validity: judge needs a judge: {kind: classifier, path: DIR} or {kind: llm}")
+        if self.validity == "all" and self.judge is not None:
+            raise ValueError("a judge is only used with validity: judge")
+        return self
 
 
 class GenerateSpec(_Strict):

@@ -229,6 +229,16 @@ def train_unit(
         return clf, len(train)
     from ..adversarial import adversarial_fit
 
+    judge = None
+    if adv.validity == "judge":
+        from ..adversarial.validity import build_judge
+
+        spec = adv.judge
+        key = ("judge", spec.model_dump_json())
+        if key not in ws.cache:  # one judge per run, shared by its units
+            ws.cache[key] = build_judge(spec, data.train.label_names, runtime)
+        judge = ws.cache[key]
+    tally: dict[str, int] = {}
     added = adversarial_fit(
         clf,
         train,
@@ -243,7 +253,11 @@ def train_unit(
         progress=ws.progress,
         phase=phase,
         on_progress=on_progress,
+        judge=judge,
+        tally=tally,
     )
+    if judge is not None:
+        log.info("validity judge kept %s of %s adversarial examples", tally.get("kept"), tally.get("successes"))
     if adv.mode == "offline":
         write_adversarial_sample(out, adv.recipe, added)
         log.info("%d adversarial training examples added", len(added))

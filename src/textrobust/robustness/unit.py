@@ -130,6 +130,10 @@ class Workspace:
                     ev.check_model(model, ctx)
             if cond.augment is not None:  # so does an unknown operator or filter
                 augment_pipeline(cond.augment, name)
+            if cond.adversarial is not None and cond.adversarial.judge is not None:  # a judge with other labels
+                from ..adversarial.validity import check_judge
+
+                check_judge(cond.adversarial.judge, self.data.label_names, f"conditions.{name}.adversarial.judge")
         keys = [m.key for m in self.metric_infos()]
         dup = sorted({k for k in keys if keys.count(k) > 1})
         if dup:

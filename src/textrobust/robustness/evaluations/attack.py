@@ -2,6 +2,11 @@
 
 An experiment may list any number of attacks (e.g. textfooler and deepwordbug side by side); each entry has its own
 recipe, options, number of examples and query budget. Two entries with the same recipe need distinct ``name``s.
+
+Every successful attack is also scored for quality (``quality:``, the cheap metrics by default; ``perplexity`` is
+opt-in) and, with a ``judge:``, for validity: valid-ASR and accuracy under *valid* attack are reported beside the
+raw ones; each record's ``info.judge`` says ``kept``, ``rejected`` or ``abstained`` and the report lists the rejected
+ones in a table of their own (docs/validity.md).
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from ...adversarial.quality import DEFAULT_QUALITY
 from ...errors import ConfigError
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Model, item_ids
 
@@ -25,6 +31,40 @@ class AttackParams(EvalParams):
         None, ge=1, description="examples advanced in lockstep (default: from the model's token budget)"
     )
     options: dict[str, Any] = Field({}, description="recipe keyword arguments, e.g. {pos: lexicon}")
+    quality: list[str] = Field(
+        list(DEFAULT_QUALITY),
+        description="quality metrics of successful attacks: modification, edits, similarity, perplexity (opt-in)",
+    )
+    quality_options: dict[str, dict[str, Any]] = Field(
+        {}, description="per-metric options, e.g. {perplexity: {lm: smollm2}, similarity: {encoder: minilm}}"
+    )
+    judge: Any = Field(
+        None,
+        description="validity judge: {kind: classifier, path: DIR}, {kind: llm, prompt: ...} or {kind: ensemble, "
+        "judges: [...]} (docs/validity.md)",
+    )
+
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _judge(cls, v: Any) -> Any:
+        from ...adversarial.validity import parse_judge
+
+        if v is None:
+            return None
+        try:
+            return parse_judge(v)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("quality")
+    @classmethod
+    def _quality(cls, v: list[str]) -> list[str]:
+        from ...adversarial.quality import QUALITY_METRICS
+
+        unknown = sorted(set(v) - set(QUALITY_METRICS))
+        if unknown:
+            raise ValueError(f"unknown quality metric(s) {unknown}; known: {', '.join(QUALITY_METRICS)}")
+        return v
 
 
 class AttackEvaluation(Evaluation):
@@ -73,6 +113,8 @@ class AttackEvaluation(Evaluation):
             self.info(
                 ev, "n", f"examples attacked ({r})", unit="count", range=(0, None), higher_is_better=None, role="info"
             ),
+            *self._validity_metrics(ev, r),
+            *self._quality_metrics(ev, r),
             self.info(
                 ev,
                 "examples_per_s",
@@ -85,6 +127,97 @@ class AttackEvaluation(Evaluation):
             ),
         ]
 
+    def _validity_metrics(self, ev: str, r: str) -> list[MetricInfo]:
+        if self.params.judge is None:
+            return []
+        return [
+            self.info(
+                ev,
+                "accuracy_under_valid_attack",
+                f"accuracy under valid {r} attack (successes the judge rejects do not count)",
+                headline=True,
+                chart="Accuracy under attack",
+            ),
+            self.info(
+                ev,
+                "valid_success_rate",
+                f"valid {r} attack success rate (succeeded and the judge keeps the label)",
+                higher_is_better=False,
+            ),
+            self.info(
+                ev,
+                "judge_rejected",
+                f"successful {r} attacks the judge rejected (label changed)",
+                higher_is_better=None,
+                role="info",
+            ),
+            self.info(
+                ev,
+                "judge_abstained",
+                f"successful {r} attacks the judge abstained on",
+                higher_is_better=None,
+                role="info",
+            ),
+        ]
+
+    def _quality_metrics(self, ev: str, r: str) -> list[MetricInfo]:
+        q, out = set(self.params.quality), []
+        meta = {"higher_is_better": None, "role": "cost"}
+        if "similarity" in q:
+            out.append(
+                self.info(
+                    ev,
+                    "similarity",
+                    f"{r}: sentence-encoder similarity of successes",
+                    unit="score",
+                    range=(-1, 1),
+                    chart="Attack quality: similarity to the original",
+                    **meta,
+                )
+            )
+        if "modification" in q:
+            out += [
+                self.info(
+                    ev,
+                    "word_mod_pct",
+                    f"{r}: words modified per success (%)",
+                    unit="percent",
+                    range=(0, None),
+                    chart="Attack quality: words modified (%)",
+                    **meta,
+                ),
+                self.info(
+                    ev,
+                    "char_mod_pct",
+                    f"{r}: characters modified per success (%)",
+                    unit="percent",
+                    range=(0, None),
+                    **meta,
+                ),
+            ]
+        if "edits" in q:
+            out += [
+                self.info(
+                    ev, "edits_word", f"{r}: whole-word swaps per success", unit="count", range=(0, None), **meta
+                ),
+                self.info(
+                    ev, "edits_char", f"{r}: in-word character edits per success", unit="count", range=(0, None), **meta
+                ),
+            ]
+        if "perplexity" in q:
+            out.append(
+                self.info(
+                    ev,
+                    "ppl_log_ratio",
+                    f"{r}: perplexity increase of successes (ln ratio; 0.69 = doubled)",
+                    unit="score",
+                    range=(None, None),
+                    chart="Attack quality: perplexity increase",
+                    **meta,
+                )
+            )
+        return out
+
     def resources(self) -> list[str]:
         from ...adversarial.recipes import RECIPES
         from ...adversarial.setup import recipe_key
@@ -92,7 +225,13 @@ class AttackEvaluation(Evaluation):
         return list(RECIPES[recipe_key(self.params.recipe)].resources)
 
     def check(self, ctx: EvalContext) -> None:
+        from ...adversarial.quality import check_quality
+        from ...adversarial.validity import check_judge
+
         check_recipe(self.params.recipe, self.params.options)
+        check_quality(self.params.quality, ctx.runtime, self.params.quality_options)
+        if self.params.judge is not None:
+            check_judge(self.params.judge, ctx.label_names, where=f"evaluation '{self.name}': judge")
         if self.params.options.get("pos") == "spacy":
             from ...extras import require
 
@@ -127,7 +266,22 @@ class AttackEvaluation(Evaluation):
             query_budget=p.query_budget,
             progress=ctx.progress,
         )
+        self.assess(report, ctx)
         return self._result(report, test, n)
+
+    def assess(self, report: Any, ctx: EvalContext) -> None:
+        """Quality metrics and the judge on the successes (the judge is built once per run and shared)."""
+        from ...adversarial.assess import assess
+        from ...adversarial.validity import build_judge
+
+        p = self.params
+        judge = None
+        if p.judge is not None:
+            spec = p.judge
+            judge = ctx.cached(
+                ("judge", spec.model_dump_json()), lambda: build_judge(spec, ctx.label_names, ctx.runtime)
+            )
+        assess(report, judge=judge, quality=p.quality, quality_options=p.quality_options, runtime=ctx.runtime)
 
     def _result(self, report: Any, test: Any, n: int) -> EvaluationResult:
         ev, names, items = self.name, test.label_names, item_ids(n)
@@ -143,11 +297,25 @@ class AttackEvaluation(Evaluation):
         res.add_outcomes(
             ev, "avg_queries", items, np.where(attacked, [float(r.num_queries) for r in report.results], np.nan)
         )
+        self._add_assessment(res, report, items, attacked, won)
         res.add(ev, "n", n)
         res.add(ev, "examples_per_s", min(report.summary()["examples_per_s"], 1e9))
         # The same record schema as 'textrobust attack -o' writes (AttackResult.to_record).
         res.records += [r.to_record(names, evaluation=ev, recipe=self.params.recipe) for r in report.results]
         return res
+
+    def _add_assessment(self, res: EvaluationResult, report: Any, items: list[str], attacked: Any, won: Any) -> None:
+        ev, results = self.name, report.results
+        if self.params.judge is not None:
+            valid = np.array([bool(r.valid) if r.status == "succeeded" else False for r in results])
+            verdict = [(r.judge or {}).get("verdict") for r in results]
+            res.add_outcomes(ev, "accuracy_under_valid_attack", items, (attacked & ~(won & valid)).astype(float))
+            res.add_outcomes(ev, "valid_success_rate", items, np.where(attacked, won & valid, np.nan))
+            for metric, word in (("judge_rejected", "rejected"), ("judge_abstained", "abstained")):
+                res.add_outcomes(ev, metric, items, np.where(won, [v == word for v in verdict], np.nan))
+        for m in self._quality_metrics(ev, self.params.recipe):
+            col = [r.quality.get(m.metric, np.nan) if r.status == "succeeded" else np.nan for r in results]
+            res.add_outcomes(ev, m.metric, items, np.asarray(col, dtype=float))
 
 
 #: Candidates per word a recipe tries (for a dry run's estimate): DeepWordBug's four character edits, the up to 8
