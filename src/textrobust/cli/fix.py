@@ -134,7 +134,7 @@ def fix(
 ) -> None:
     """Scan, target the failing categories with training rows, retrain across seeds, and report per category
     the paired change (Holm), clean-accuracy non-inferiority and collateral damage. Exit 1 when clean accuracy
-    is worse by more than --delta or an untargeted category got detectably worse."""
+    is worse by more than --delta or a category got detectably worse."""
     import yaml
 
     from ..adversarial.resources import parse_resource_args

@@ -26,7 +26,7 @@ from ..data import LabeledData
 from ..errors import ConfigError, DataError
 from ..layout import RunLayout
 
-WORST = 12  # worst examples shown
+WORST = 5  # worst examples shown per judged metric (so every perturbation shows its own)
 #: Evaluation kinds whose per-example items are test rows (so classes and lengths can slice them).
 ROW_KINDS = ("clean", "inv", "attack")
 
@@ -237,13 +237,16 @@ def compare_sides(base: Side, new: Side, test: LabeledData, data_path: str, gate
             }
         )
     tables = Outcomes(outcomes)
+    # Runs collapsed to chance are left out of every statistic (summarise's rule), the gates' too.
+    collapsed = {s for r in rows if r.get("collapsed_left_out") for s in r.get("collapsed_seeds") or []}
+    gate_seeds_kept = [s for s in seeds if s not in collapsed] or seeds
     gates = []
     for spec in specs:
         m = spec["info"]
         bounds = tuple(m.get("range") or (None, None))
         hib = bool(m["higher_is_better"])
-        t_new = tables.table("new", m["evaluation"], m["metric"], seeds)
-        t_base = tables.table("base", m["evaluation"], m["metric"], seeds)
+        t_new = tables.table("new", m["evaluation"], m["metric"], gate_seeds_kept)
+        t_base = tables.table("base", m["evaluation"], m["metric"], gate_seeds_kept)
         if t_new is not None and t_base is not None:
             g = gate(
                 t_new,
@@ -254,7 +257,7 @@ def compare_sides(base: Side, new: Side, test: LabeledData, data_path: str, gate
                 models_fixed=fixed,
             )
         else:  # no per-example outcomes (ECE, macro-F1): per-seed values, about this test set
-            diffs = _seed_values(results, "new", m, seeds) - _seed_values(results, "base", m, seeds)
+            diffs = _seed_values(results, "new", m, gate_seeds_kept) - _seed_values(results, "base", m, gate_seeds_kept)
             g = gate_seeds(diffs if not fixed else diffs[:0], bounds, spec["delta"], hib)
         gates.append((spec, g))
     adjust([g for _, g in gates])
@@ -400,8 +403,8 @@ def _records(side: Side, seeds: list[int]) -> dict[tuple[str, str], dict[str, An
 def worst_examples(
     tables: Any, metrics: list[dict[str, Any]], test: LabeledData, seeds: list[int], base: Side, new: Side
 ) -> list[dict[str, Any]]:
-    """The examples NEW lost most on against BASE (share of seeds right, in each metric's good direction), with
-    the text the model saw and its original where a perturbation made it."""
+    """For each judged share metric, the examples NEW lost most on against BASE (share of seeds right, in the
+    metric's good direction), with the text the model saw and its original where a perturbation made it."""
     import numpy as np
 
     candidates = []
@@ -419,13 +422,12 @@ def worst_examples(
             good_b = np.nanmean(b, 0) if sign > 0 else 1 - np.nanmean(b, 0)
             good_n = np.nanmean(n, 0) if sign > 0 else 1 - np.nanmean(n, 0)
         loss = good_b - good_n
-        for j in np.argsort(-np.nan_to_num(loss, nan=-1))[:WORST]:
+        for j in np.argsort(-np.nan_to_num(loss, nan=-1), kind="stable")[:WORST]:
             if np.isfinite(loss[j]) and loss[j] > 0:
                 candidates.append((float(loss[j]), ev, items[j], float(good_b[j]), float(good_n[j])))
-    candidates.sort(key=lambda c: -c[0])
     recs_new, recs_base = _records(new, seeds), _records(base, seeds)
     out = []
-    for loss, ev, item, gb, gn in candidates[:WORST]:
+    for loss, ev, item, gb, gn in candidates:
         rec = recs_new.get((ev, item)) or recs_base.get((ev, item)) or {}
         text = rec.get("text")
         if text is None and item.isdigit() and int(item) < len(test):

@@ -311,7 +311,7 @@ def run_fix(
         return result
     echo("targeting " + ", ".join(f"{p.category} ({p.rows} rows)" for p in targeted.parts))
     t1 = time.time()
-    full = Runner(fix_experiment(exp, targeted), run_dir, command=command, keep={exp.baseline})
+    full = Runner(fix_experiment(exp, targeted), run_dir, command=command)  # keeps what an attack part needs
     full.run(resume=True)  # the scan's units are the baseline's: never redone
     result["seconds"].update(retrain=round(time.time() - t1, 1), total=round(time.time() - started, 1))
     if full.failed:
@@ -346,9 +346,10 @@ def judge(
         else {**m, "headline": False}
         for m in metrics
     ]
-    rows = {
-        (r["evaluation"], r["metric"]): r for r in summarise(results, baseline, outcomes, meta) if r["condition"] == FIX
-    }
+    every = summarise(results, baseline, outcomes, meta)
+    rows = {(r["evaluation"], r["metric"]): r for r in every if r["condition"] == FIX}
+    # Runs collapsed to chance are left out of every statistic (summarise's rule), the gate's too.
+    collapsed = {s for r in every if r.get("collapsed_left_out") for s in r.get("collapsed_seeds") or []}
     family = sum(1 for c in cats if (c.evaluation, c.metric) in rows)
     tables = Outcomes(outcomes)
     info = {(m["evaluation"], m["metric"]): m for m in metrics}
@@ -372,10 +373,12 @@ def judge(
             None if r.get("diff_mean") is None else r["diff_mean"] * (1 if m["higher_is_better"] else -1)
         )
         verdicts.append(row)
-    clean = _clean_gate(tables, metrics, baseline, options.delta, gate, adjust)
+    clean = _clean_gate(tables, metrics, baseline, options.delta, gate, adjust, collapsed)
     collateral = [v["name"] for v in verdicts if not v["targeted"] and v.get("verdict") == "worse"]
     status = "fixed" if any(v["targeted"] and v.get("verdict") == "better" for v in verdicts) else "not_fixed"
-    exit_code = 1 if (clean and clean["verdict"] == "fail") or collateral else 0
+    # A category detectably worse (targeted or not) fails the build like an inferior clean accuracy does.
+    worse = any(v.get("verdict") == "worse" for v in verdicts)
+    exit_code = 1 if (clean and clean["verdict"] == "fail") or worse else 0
     return {
         "verdicts": verdicts,
         "family_size": family,
@@ -433,7 +436,13 @@ def _simultaneous(
 
 
 def _clean_gate(
-    tables: Any, metrics: list[dict[str, Any]], baseline: str, delta: float, gate: Any, adjust: Any
+    tables: Any,
+    metrics: list[dict[str, Any]],
+    baseline: str,
+    delta: float,
+    gate: Any,
+    adjust: Any,
+    collapsed: set[int],
 ) -> dict[str, Any] | None:
     m = next((m for m in metrics if m.get("kind") == "clean" and m["metric"] == "accuracy"), None)
     if m is None:
@@ -441,7 +450,7 @@ def _clean_gate(
     kb, kf = tables.keys(baseline, m["evaluation"], "accuracy"), tables.keys(FIX, m["evaluation"], "accuracy")
     if not kb or not kf:
         return None
-    seeds = sorted(set(kb[0]) & set(kf[0]))
+    seeds = sorted((set(kb[0]) & set(kf[0])) - collapsed)
     g = gate(
         tables.table(FIX, m["evaluation"], "accuracy", seeds),
         tables.table(baseline, m["evaluation"], "accuracy", seeds),
