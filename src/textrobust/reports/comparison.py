@@ -75,7 +75,7 @@ def fix_content(result: dict[str, Any]) -> dict[str, Any]:
         "headline": headline,
         "verdicts": fix_rows(result) if result.get("verdicts") is not None else [],
         "r": result,
-        "examples": [],
+        "examples": _examples(result.get("examples", [])),
     }
 
 

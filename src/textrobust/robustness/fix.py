@@ -318,13 +318,18 @@ def run_fix(
         raise ConfigError(
             f"{len(full.failed)} unit(s) failed, e.g. {full.failed[0]['unit']}: {full.failed[0]['error']}"
         )
-    result.update(judge(run_dir, cats, table, options, exp.baseline))
+    result.update(judge(run_dir, cats, table, options, exp.baseline, runner.ws.data.test))
     write_json(RunLayout(run_dir).fix_json, result)
     return result
 
 
 def judge(
-    run_dir: Path, cats: list[Category], table: list[dict[str, Any]], options: FixOptions, baseline: str
+    run_dir: Path,
+    cats: list[Category],
+    table: list[dict[str, Any]],
+    options: FixOptions,
+    baseline: str,
+    test: Any = None,
 ) -> dict[str, Any]:
     """Step 5 from the run directory's tables: per-category verdicts (Holm over every category), the clean
     non-inferiority gate and collateral damage."""
@@ -368,7 +373,7 @@ def judge(
             **{k: r.get(k) for k in _SUMMARY_FIELDS},
         }
         row["base_mean"] = _mean(results, baseline, c)
-        row.update(_simultaneous(tables, baseline, c, m, family, 1 - CONFIDENCE, difference))
+        row.update(_simultaneous(tables, baseline, c, m, family, 1 - CONFIDENCE, difference, collapsed))
         row["improvement"] = (
             None if r.get("diff_mean") is None else r["diff_mean"] * (1 if m["higher_is_better"] else -1)
         )
@@ -379,7 +384,7 @@ def judge(
     # A category detectably worse (targeted or not) fails the build like an inferior clean accuracy does.
     worse = any(v.get("verdict") == "worse" for v in verdicts)
     exit_code = 1 if (clean and clean["verdict"] == "fail") or worse else 0
-    return {
+    out = {
         "verdicts": verdicts,
         "family_size": family,
         "clean": clean,
@@ -387,6 +392,16 @@ def judge(
         "status": status,
         "exit_code": exit_code,
     }
+    if test is not None:  # breakdowns by class and length, and the examples the fix lost most on
+        from .compare import breakdowns, open_side, worst_examples
+
+        paired = Outcomes(outcomes.replace({"condition": {baseline: "base", FIX: "new"}}))
+        seeds = sorted({int(s) for s in outcomes.seed} - collapsed)
+        shown = [m for m in metrics if m.get("role") != "info" and not m.get("timing")]
+        out["breakdowns"] = breakdowns(paired, shown, test, seeds)
+        sides = open_side(run_dir, baseline, "baseline"), open_side(run_dir, FIX, "fix")
+        out["examples"] = worst_examples(paired, shown, test, seeds, *sides)
+    return out
 
 
 _SUMMARY_FIELDS = (
@@ -417,14 +432,21 @@ def _mean(results: Any, condition: str, c: Category) -> float | None:
 
 
 def _simultaneous(
-    tables: Any, baseline: str, c: Category, m: dict[str, Any], family: int, alpha: float, difference: Any
+    tables: Any,
+    baseline: str,
+    c: Category,
+    m: dict[str, Any],
+    family: int,
+    alpha: float,
+    difference: Any,
+    collapsed: set[int],
 ) -> dict[str, Any]:
     """The change's interval at 1 - alpha / family (Bonferroni: simultaneous over the family; when it excludes 0,
     Holm rejects too)."""
     keys_b, keys_f = tables.keys(baseline, c.evaluation, c.metric), tables.keys(FIX, c.evaluation, c.metric)
     if not keys_b or not keys_f or family < 1:
         return {"adj_ci_low": None, "adj_ci_high": None}
-    seeds = sorted(set(keys_b[0]) & set(keys_f[0]))
+    seeds = sorted((set(keys_b[0]) & set(keys_f[0])) - collapsed)  # the seeds summarise() pairs
     items = [i for i in keys_f[1] if i in set(keys_b[1])]
     est = difference(
         tables.table(FIX, c.evaluation, c.metric, seeds, items),
