@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from textrobust.augment.base import Operator, Params, check, register
+from textrobust.errors import ConfigError
 
 
 def _child_rngs(rngs: list[np.random.Generator]) -> list[np.random.Generator]:
@@ -56,17 +57,19 @@ class SequentialParams(Params):
 
 
 class _Container(Operator):
+    params: SequentialParams | OneOfParams | SomeOfParams
+
     def __init__(self, ops: Sequence[Operator] | None = None, params: Params | None = None, **kwargs: Any) -> None:
         if ops is not None:
             kwargs["ops"] = tuple(ops)
         super().__init__(params, **kwargs)
 
     @property
-    def batched(self) -> bool:  # type: ignore[override]
-        return any(o.batched for o in self.params.ops)  # type: ignore[attr-defined]
+    def batched(self) -> bool:  # type: ignore[override]  # from the children, where leaf operators set a ClassVar
+        return any(o.batched for o in self.params.ops)
 
     def check_extras(self) -> None:
-        for o in self.params.ops:  # type: ignore[attr-defined]
+        for o in self.params.ops:
             o.check_extras()
 
 
@@ -76,6 +79,7 @@ class Sequential(_Container):
 
     name = "sequential"
     Params = SequentialParams
+    params: SequentialParams
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         return _run_chain([list(self.params.ops)] * len(texts), texts, rngs)
@@ -104,6 +108,7 @@ class OneOf(_Container):
 
     name = "one_of"
     Params = OneOfParams
+    params: OneOfParams
 
     def __init__(
         self, ops: Sequence[Operator] | None = None, weights: Sequence[float] | None = None, **kwargs: Any
@@ -136,6 +141,7 @@ class SomeOf(_Container):
 
     name = "some_of"
     Params = SomeOfParams
+    params: SomeOfParams
 
     def __init__(self, ops: Sequence[Operator] | None = None, n: int | None = None, **kwargs: Any) -> None:
         if n is not None:
@@ -164,6 +170,7 @@ class Sometimes(Operator):
 
     name = "sometimes"
     Params = SometimesParams
+    params: SometimesParams
 
     def __init__(self, op: Operator | None = None, p: float | None = None, **kwargs: Any) -> None:
         if op is not None:
@@ -173,12 +180,19 @@ class Sometimes(Operator):
         super().__init__(**kwargs)
 
     @property
-    def batched(self) -> bool:  # type: ignore[override]
-        return self.params.op.batched  # type: ignore[union-attr]
+    def batched(self) -> bool:  # type: ignore[override]  # from the child, where leaf operators set a ClassVar
+        return self._op.batched
 
     def check_extras(self) -> None:
-        self.params.op.check_extras()  # type: ignore[union-attr]
+        self._op.check_extras()
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
-        chains = [[self.params.op] if g.random() < self.params.p else [] for g in rngs]
-        return _run_chain(chains, texts, rngs)  # type: ignore[arg-type]
+        chains = [[self._op] if g.random() < self.params.p else [] for g in rngs]
+        return _run_chain(chains, texts, rngs)
+
+    @property
+    def _op(self) -> Operator:
+        op = self.params.op
+        if op is None:  # unreachable: SometimesParams.validate requires an operator
+            raise ConfigError(f"{self.name}: invalid op=None; valid: an operator")
+        return op

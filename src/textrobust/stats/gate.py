@@ -104,7 +104,10 @@ def gate_arrays(
     x = est + delta
     half = fiducial.two_sided_p(x, r["a"], r["b"], float(r["nu1"]), float(r["nu2"])) / 2
     p = np.where(x < 0, half, 1 - half)
-    return {**r, "estimate": est, "lower": lo, "upper": hi, "p": p, "fail": hi < -delta, "pass": lo > -delta}
+    out: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in r.items()}
+    out.update(estimate=est, lower=lo, upper=hi, p=p, fail=hi < -delta)
+    out["pass"] = lo > -delta
+    return out
 
 
 def gate(
