@@ -154,6 +154,8 @@ def test_compare_two_models_gates_and_writes_what_ci_reads(tmp_path, data, good,
         else:  # macro-F1 and the like of two given models: said to have none, never a made-up one
             assert m["diff_method"] == "none" and m["diff_ci_low"] is None, m
     assert {m["key"] for m in result["metrics"] if m["diff_method"] == "examples"} >= {"clean.accuracy"}
+    directed = {m["key"] for m in result["metrics"] if m["higher_is_better"] is not None}
+    assert set(_ci_gates()) <= directed, sorted(directed)  # docs/ci.md gates metrics that exist, with a direction
     assert {"perturbation", "capability", "class", "length"} <= set(result["breakdowns"])
     assert len(result["breakdowns"]["class"]) >= 2 and result["examples"]
     assert any(e["original"] and e["original"] != e["text"] for e in result["examples"])  # perturbed with original
@@ -211,3 +213,46 @@ def test_compare_refuses_models_with_different_label_sets(tmp_path, data, good, 
     r = _cli("compare", str(good), str(other), str(data["test"]), *EVALS, "-o", str(out))
     assert r.returncode == 2 and "meh" in r.stderr and not out.exists(), r.stderr[-800:]
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def _ci_compare_args() -> list[str]:
+    """The arguments of ``textrobust compare`` in docs/ci.md's GitHub Actions workflow."""
+    import shlex
+
+    import yaml
+
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text.split("```yaml", 1)[1].split("```", 1)[0])
+    runs = [s["run"] for job in workflow["jobs"].values() for s in job["steps"] if "compare" in s.get("run", "")]
+    assert len(runs) == 1, runs
+    args = shlex.split(runs[0].replace("\\\n", " "))
+    assert args[:2] == ["textrobust", "compare"], args
+    return args[2:]
+
+
+def _ci_gates() -> dict[str, str]:
+    args = _ci_compare_args()
+    return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--non-inferior")
+
+
+def test_the_ci_workflow_in_the_docs_parses_and_its_compare_command_is_valid():
+    """docs/ci.md's workflow is YAML with one compare step whose options the command accepts, whose evaluations
+    parse and need no resources, and whose margins carry the unit of a share (the metric names are checked
+    against a real compare in the end-to-end test above)."""
+    import typer
+
+    from textrobust.cli import app
+    from textrobust.cli.scan import parse_eval
+
+    args = _ci_compare_args()
+    command = typer.main.get_command(app).commands["compare"]  # type: ignore[attr-defined]
+    ctx = command.make_context("compare", list(args))  # raises on an unknown option or a missing argument
+    assert ctx.params["non_inferior"] and ctx.params["evals"], ctx.params
+    for entry in ctx.params["evals"]:
+        ev = parse_eval(entry)
+        assert ev["kind"] in ("clean", "inv", "mft", "dir"), ev  # nothing that needs a data folder or a download
+        assert "synonym" not in ev.get("suites", []), ev  # the counter-fitted neighbours live in shared/data
+    gates = _ci_gates()
+    assert "clean.accuracy" in gates
+    for key, margin in gates.items():
+        assert parse_margin(margin, "share", key) > 0
