@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -418,7 +419,8 @@ def worst_examples(
         items = [i for i in kn[1] if i in set(kb[1])]
         b, n = tables.table("base", ev, metric, seeds, items), tables.table("new", ev, metric, seeds, items)
         sign = 1.0 if m["higher_is_better"] else -1.0
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # an item no seed scored is NaN ("Mean of empty slice"), then skipped
+            warnings.simplefilter("ignore", RuntimeWarning)
             good_b = np.nanmean(b, 0) if sign > 0 else 1 - np.nanmean(b, 0)
             good_n = np.nanmean(n, 0) if sign > 0 else 1 - np.nanmean(n, 0)
         loss = good_b - good_n
