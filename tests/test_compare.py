@@ -94,6 +94,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=900)
 
 
+def _in_process(capsys, *args: str) -> tuple[int, str]:
+    """Exit code and stderr of the CLI run in this process (``textrobust.cli.main``, as tests/test_bad_inputs.py
+    does: bad input needs no interpreter start or torch import of its own)."""
+    from textrobust.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0), capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
     """Test data (labels neg/pos), other test data, and an untrained model (a NEW that is much worse)."""
@@ -195,14 +205,14 @@ def test_compare_run_directories_and_refuse_different_data(tmp_path, data, good)
         (["--non-inferior", "clean.accuracy"], "METRIC=MARGIN"),
     ],
 )
-def test_compare_bad_gates_are_one_line_and_write_nothing(tmp_path, data, good, extra, message):
+def test_compare_bad_gates_are_one_line_and_write_nothing(tmp_path, capsys, data, good, extra, message):
     out = tmp_path / "out"
-    r = _cli("compare", str(good), str(good), str(data["test"]), *EVALS, *extra, "-o", str(out))
-    assert r.returncode == 2 and message in r.stderr, r.stderr[-800:]
-    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    code, err = _in_process(capsys, "compare", str(good), str(good), str(data["test"]), *EVALS, *extra, "-o", str(out))
+    assert code == 2 and message in err, err[-800:]
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_compare_refuses_models_with_different_label_sets(tmp_path, data, good, tiny_model_dir):
+def test_compare_refuses_models_with_different_label_sets(tmp_path, capsys, data, good, tiny_model_dir):
     from textrobust.models import TextClassifier
 
     three = TextClassifier(tiny_model_dir, labels=["neg", "pos", "meh"], max_length=32, runtime=CPU)
@@ -210,9 +220,9 @@ def test_compare_refuses_models_with_different_label_sets(tmp_path, data, good, 
     three.fitted = True
     other = three.save(tmp_path / "three")
     out = tmp_path / "out"
-    r = _cli("compare", str(good), str(other), str(data["test"]), *EVALS, "-o", str(out))
-    assert r.returncode == 2 and "meh" in r.stderr and not out.exists(), r.stderr[-800:]
-    assert len(r.stderr.strip().splitlines()) == 1
+    code, err = _in_process(capsys, "compare", str(good), str(other), str(data["test"]), *EVALS, "-o", str(out))
+    assert code == 2 and "meh" in err and not out.exists(), err[-800:]
+    assert len(err.strip().splitlines()) == 1
 
 
 def _ci_compare_args() -> list[str]:

@@ -69,6 +69,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=900)
 
 
+def _in_process(capsys, *args: str) -> tuple[int, str]:
+    """Exit code and stderr of the CLI run in this process (``textrobust.cli.main``, as tests/test_bad_inputs.py
+    does: bad input needs no interpreter start or torch import of its own)."""
+    from textrobust.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0), capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def sentiment_csv(tmp_path_factory) -> Path:
     rows = tiny_corpus()
@@ -126,7 +136,7 @@ def test_fix_scans_targets_retrains_and_judges(tmp_path, sentiment_csv, tiny_mod
     assert json.loads((out / "fix.json").read_text())["verdicts"] == result["verdicts"]
 
 
-def test_nothing_failing_says_so_and_retrains_nothing(tmp_path, sentiment_csv, tiny_model_dir):
+def test_nothing_failing_says_so_and_retrains_nothing(tmp_path, capsys, sentiment_csv, tiny_model_dir):
     out = tmp_path / "fix"
     r = _cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "1.01"))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -135,9 +145,11 @@ def test_nothing_failing_says_so_and_retrains_nothing(tmp_path, sentiment_csv, t
     assert not (out / "units" / "fix").exists()
     # a fix from an existing scan that found nothing failing is bad input: one line, exit 2, nothing written
     again = tmp_path / "again"
-    r = _cli(*_fix_args(sentiment_csv, tiny_model_dir, again, "--min-failure", "1.01", "--scan", str(out)))
-    assert r.returncode == 2 and "found nothing failing" in r.stderr, r.stderr[-800:]
-    assert len(r.stderr.strip().splitlines()) == 1 and not again.exists()
+    code, err = _in_process(
+        capsys, *_fix_args(sentiment_csv, tiny_model_dir, again, "--min-failure", "1.01", "--scan", str(out))
+    )
+    assert code == 2 and "found nothing failing" in err, err[-800:]
+    assert len(err.strip().splitlines()) == 1 and not again.exists()
 
 
 @pytest.mark.parametrize(
@@ -149,8 +161,8 @@ def test_nothing_failing_says_so_and_retrains_nothing(tmp_path, sentiment_csv, t
         (["--eval", "attack:recipe=nope"], "unknown attack recipe"),
     ],
 )
-def test_fix_bad_input_is_one_line_and_writes_nothing(tmp_path, sentiment_csv, tiny_model_dir, args, message):
+def test_fix_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, sentiment_csv, tiny_model_dir, args, message):
     out = tmp_path / "fix"
-    r = _cli(*_fix_args(sentiment_csv, tiny_model_dir, out), *args)
-    assert r.returncode == 2 and message in r.stderr, r.stderr[-800:]
-    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    code, err = _in_process(capsys, *_fix_args(sentiment_csv, tiny_model_dir, out), *args)
+    assert code == 2 and message in err, err[-800:]
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
