@@ -17,7 +17,7 @@ TA_STAMP := $(TA_VENV)/.installed
 TA_NLTK := $(TA_VENV)/nltk_data
 SHARED_DATA ?= $(or $(TEXTROBUST_DATA_DIR),../shared/data)
 
-.PHONY: install extras quickstart test test-textattack test-fast lint clean
+.PHONY: install extras quickstart test test-textattack test-fast lint clean junit-schema
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,20 @@ extras: $(EXTRAS_STAMP)
 quickstart: $(STAMP)
 	$(BIN)/textrobust quickstart -o runs/quickstart
 
-test: $(EXTRAS_STAMP)
+test: $(EXTRAS_STAMP) $(JUNIT_XSD)
 	$(BIN)/python -m pytest -q
+
+# The JUnit schema CI systems read (Jenkins' junit-10.xsd, MIT), which tests/test_compare.py validates the JUnit XML
+# of `textrobust compare` and `fix` against: it ships in pytest's source distribution (testing/example_scripts).
+JUNIT_XSD := .cache/junit-10.xsd
+$(JUNIT_XSD): $(STAMP)
+	mkdir -p .cache/pytest-sdist
+	$(BIN)/pip download -q --no-deps --no-binary :all: "pytest==$$($(BIN)/python -c 'import pytest; print(pytest.__version__)')" \
+		-d .cache/pytest-sdist
+	tar -xzf .cache/pytest-sdist/pytest-*.tar.gz -O --wildcards '*/testing/example_scripts/junit-10.xsd' > $@.tmp
+	mv $@.tmp $@
+
+junit-schema: $(JUNIT_XSD)
 
 $(TA_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(TA_VENV)
@@ -68,4 +80,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(TA_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(TA_VENV) runs .pytest_cache .cache

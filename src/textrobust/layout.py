@@ -9,9 +9,11 @@ what reports read.
     outcomes.parquet              per-example outcomes of every unit
     summary.json                  statistics per condition/evaluation/metric, metric metadata, unit status
     report.html  report.json      the report and its JSON twin
+    fix.json  fix.html  fix.md    textrobust fix: selection, targeted rows, verdicts (and junit.xml)
     .lock                         held while a run writes here
     units/<condition>/seed<k>/    metrics.json, outcomes.parquet, examples.jsonl, augmented_sample.jsonl,
-                                  generated_sample.jsonl, done.json (or failed.json), written last
+                                  generated_sample.jsonl, targeted_sample.jsonl, model/ (kept when another
+                                  condition attacks it), done.json (or failed.json), written last
     cache/                        augmented and generated training rows, keyed by fingerprint;
       model_calls.sqlite          answers of prompted LMs and chat endpoints, keyed by model and text
 
@@ -62,6 +64,15 @@ class UnitLayout:
         return self.dir / "generated_sample.jsonl"
 
     @property
+    def targeted_sample(self) -> Path:
+        return self.dir / "targeted_sample.jsonl"
+
+    @property
+    def model(self) -> Path:
+        """The trained model, kept only when another condition attacks it (``targeted``: ``textrobust fix``)."""
+        return self.dir / "model"
+
+    @property
     def done(self) -> Path:
         return self.dir / MARKERS[0]
 
@@ -87,6 +98,10 @@ class RunLayout:
     outcomes = property(lambda self: self.root / "outcomes.parquet")
     summary = property(lambda self: self.root / "summary.json")
     report_html = property(lambda self: self.root / "report.html")
+    fix_json = property(lambda self: self.root / "fix.json")
+    fix_html = property(lambda self: self.root / "fix.html")
+    fix_md = property(lambda self: self.root / "fix.md")
+    junit = property(lambda self: self.root / "junit.xml")
     lock = property(lambda self: self.root / ".lock")
     units = property(lambda self: self.root / "units")
     cache = property(lambda self: self.root / "cache")

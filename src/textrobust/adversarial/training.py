@@ -197,9 +197,8 @@ def adversarial_fit(
     data, a ``fraction`` of the training set is attacked, and ``clf`` is trained on the training set plus the
     successful adversarial examples (with their true labels), which are returned. The CLI's ``train
     --adversarial`` and the experiment runner both train this way. ``phase`` hears each step's name, ``on_progress``
-    where the training of each step is (``epoch 2/3 · 41%``).
-    --adversarial`` and the experiment runner both train this way. ``judge`` (``validity: judge``): only the
-    adversarial examples the judge keeps are trained on, in both modes; ``tally`` counts successes and kept ones.
+    where the training of each step is (``epoch 2/3 · 41%``). ``judge`` (``validity: judge``): only the adversarial
+    examples the judge keeps are trained on, in both modes; ``tally`` counts successes and kept ones.
 
     Example:
         >>> added = adversarial_fit(clf, train, recipe="a2t", mode="offline", resources=res)  # doctest: +SKIP

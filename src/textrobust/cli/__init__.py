@@ -36,7 +36,7 @@ def _root(
 
 
 # Command modules register themselves on ``app`` when imported; the imports are cheap (no torch).
-from . import commands, experiment, extras, generate, scan, serve, tools, validity  # noqa: E402,F401
+from . import commands, compare, experiment, extras, fix, generate, scan, serve, tools, validity  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -55,6 +55,17 @@ def metric_metadata(ws: Workspace, table: Any) -> list[dict[str, Any]]:
     return [m.to_dict() for m in infos]
 
 
+def test_inputs(test: Any) -> dict[str, Any]:
+    """The test set's identity: a digest of its texts and labels, its size and label names."""
+    from .fingerprint import digest
+
+    return {
+        "test_digest": digest([list(test.texts), [int(y) for y in test.labels]]),
+        "test_size": len(test),
+        "labels": list(test.label_names),
+    }
+
+
 def aggregate(ws: Workspace, units: list[Unit]) -> Any:
     """Write ``results.csv``, ``results.parquet`` and ``summary.json``; return the tidy table."""
     from ..data import save_frame
@@ -97,6 +108,8 @@ def aggregate(ws: Workspace, units: list[Unit]) -> Any:
             },
             "rows": rows,
             "metrics": metrics,
+            # What the runs were scored on, so that `textrobust compare` can refuse runs on different data.
+            "inputs": test_inputs(ws.data.test),
             "units": {"total": len(units), "done": done, "failed": failed, "missing": len(units) - done - len(failed)},
         },
     )

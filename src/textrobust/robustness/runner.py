@@ -65,13 +65,14 @@ class Runner:
         executor: Executor | None = None,
         sync: UnitSync | None = None,
         work_type: type[UnitWork] = UnitWork,
+        keep: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.exp = exp
         self.run_dir = Path(run_dir or exp.output)
         self.progress = progress
         # Per-epoch / per-attack bars only on a terminal: in a log file they are hundreds of carriage-return lines,
-        # while the unit bar prints one line per unit there.
-        self.ws = Workspace(exp, self.run_dir, progress=progress and sys.stderr.isatty())
+        # while the unit bar prints one line per unit there. ``keep``: conditions whose models are saved.
+        self.ws = Workspace(exp, self.run_dir, progress=progress and sys.stderr.isatty(), keep=keep)
         self.command = command
         self.retries = retries
         self.executor: Executor = executor or InProcessExecutor()
@@ -102,6 +103,8 @@ class Runner:
                 rows.append({**row, **self._call_plan(u.condition, data.test)})
                 continue
             n_train = len(data.train or ()) * (1 + (cond.augment.n if cond.augment else 0))
+            if cond.targeted:  # at most the rows each part asks for
+                n_train += sum(p.rows for p in cond.targeted.parts)
             if cond.generate:  # at most n_per_label per label
                 n_train += cond.generate.n_per_label * len(data.label_names)
             rows.append(
@@ -205,8 +208,11 @@ class Runner:
         log.info("%d of %d units to run", len(todo), len(units))
         self.failed = []
         self.ws.runtime.apply_threads()
+        # Units whose models other conditions attack (targeted rows) run first, in a wave of their own.
+        waves = [[u for u in todo if u.condition in self.ws.keep], [u for u in todo if u.condition not in self.ws.keep]]
         with _UnitProgress(len(units), len(units) - len(todo), self.progress) as bar:
-            self._run_units(todo, bar)
+            for wave in waves:
+                self._run_units(wave, bar)
         table = aggregate(self.ws, units)
         self.call_stats = self.ws.call_stats()
         self._write_environment(started)

@@ -202,6 +202,48 @@ class GenerateSpec(_Strict):
     )
 
 
+class TargetedPart(_Strict):
+    """Training rows aimed at one failing category (``textrobust fix`` writes these; ``docs/fix.md``):
+
+    * ``perturb``: the INV suite's perturbation (``suite``: a built-in suite name, or ``op``: any operator spec)
+      applied to training rows, label kept;
+    * ``templates``: the test pack's templates for one ``capability``, every filling except those the evaluation
+      scores (its cases at ``exclude_seed``), labelled with the expected label (MFT); DIR tests on the test set
+      perturb training rows instead, where the direction keeps the label;
+    * ``attack``: ``recipe`` run offline on training rows against the trained model of condition ``against`` with
+      the same seed; successful adversarial texts join with their true labels.
+    """
+
+    category: str = Field(..., description="the category targeted, as the fix report names it (e.g. inv:typo)")
+    kind: Literal["perturb", "templates", "attack"]
+    rows: int = Field(..., ge=1, description="rows to add (fewer when the pool is smaller)")
+    suite: str | None = None
+    op: str | dict[str, Any] | None = None
+    pack: str | None = Field(None, description="templates: the test pack (default: the built-in sentiment pack)")
+    capability: str | None = None
+    test_type: Literal["mft", "dir"] = "mft"
+    label_map: dict[str, str] | None = None
+    exclude_seed: int = Field(0, description="templates: the seed the evaluation samples its cases with")
+    recipe: str | None = None
+    against: str | None = Field(None, description="attack: the condition whose model (same seed) is attacked")
+    options: dict[str, Any] = {}
+    query_budget: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> TargetedPart:
+        need = {"perturb": ("suite",), "templates": ("capability",), "attack": ("recipe", "against")}[self.kind]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} part needs {', '.join(missing)}")
+        return self
+
+
+class TargetedSpec(_Strict):
+    """Rows added to the training set, one part per targeted category (built per seed, cached)."""
+
+    parts: list[TargetedPart] = Field(..., min_length=1)
+
+
 class FixedModel(_Strict):
     """An already trained model to score as it is (a scan): no training, no seeds."""
 
@@ -245,6 +287,7 @@ class ConditionSpec(_Strict):
     augment: AugmentSpec | None = None
     generate: GenerateSpec | None = None
     adversarial: AdversarialSpec | None = None
+    targeted: TargetedSpec | None = Field(None, description="rows aimed at failing categories (textrobust fix)")
     model: str | FixedModel | None = Field(None, description="score this trained model instead of training one")
 
     @field_validator("model", mode="after")
@@ -254,8 +297,8 @@ class ConditionSpec(_Strict):
 
     @model_validator(mode="after")
     def _alone(self) -> ConditionSpec:
-        if self.model is not None and (self.augment or self.generate or self.adversarial):
-            raise ValueError("a fixed model is scored as it is: it takes no augment, generate or adversarial")
+        if self.model is not None and (self.augment or self.generate or self.adversarial or self.targeted):
+            raise ValueError("a fixed model is scored as it is: it takes no augment, generate, adversarial or targeted")
         return self
 
 
@@ -332,9 +375,22 @@ class Experiment(_Strict):
             )
         if fixed and len(self.seeds) != 1:
             raise ValueError("fixed models are not retrained: give a single seed (seeds: [0])")
+        for name, cond in self.conditions.items():
+            for part in cond.targeted.parts if cond.targeted else []:
+                other = self.conditions.get(part.against) if part.against else None
+                if part.against is not None and (other is None or part.against == name or other.targeted):
+                    raise ValueError(
+                        f"conditions.{name}.targeted: against '{part.against}' must name another condition that "
+                        "trains without targeted rows"
+                    )
         if trained and self.data.train is None:
             raise ValueError("data.train is needed to train the conditions (or give every condition a model:)")
         return self
+
+    @property
+    def kept_models(self) -> set[str]:
+        """Conditions whose trained models another condition attacks (saved with their units, trained first)."""
+        return {p.against for c in self.conditions.values() if c.targeted for p in c.targeted.parts if p.against}
 
     @property
     def fixed_models(self) -> bool:

@@ -138,6 +138,27 @@ class BehaviourPack:
                 out += _expand_test(t, self, seed, test_texts, n_test)
         return out
 
+    def fillings(self, test: PackTest) -> list[tuple[str, str | None]]:
+        """Every ``(text, perturbed)`` a template test can produce (no sampling; ``perturbed`` is None for MFT and
+        for DIR tests that append or prepend): the pool that targeted training data is drawn from.
+
+        Example:
+            >>> p = load_pack("sentiment")
+            >>> t = next(t for t in p.tests if t.capability == "negation")
+            >>> len(p.fillings(t)) > t.max_cases
+            True
+        """
+        second = test.perturb.template if test.perturb is not None and test.perturb.template else None
+        out: list[tuple[str, str | None]] = []
+        for tpl in test.templates:
+            fields = list(
+                dict.fromkeys(_fields(tpl, self, test.name) + (_fields(second, self, test.name) if second else []))
+            )
+            for values in itertools.product(*(self.lexicons[f] for f in fields)):
+                fill = dict(zip(fields, values, strict=True))
+                out.append((tpl.format(**fill), second.format(**fill) if second else None))
+        return out
+
 
 def load_pack(pack: str | None) -> BehaviourPack:
     """A built-in pack by name (``sentiment``; the default) or a YAML/JSONL file.

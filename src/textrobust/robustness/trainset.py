@@ -71,7 +71,7 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         f.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
 
 
-def _cached_frame(path: Path, make: Callable[[], Any]) -> Any:
+def cached_frame(path: Path, make: Callable[[], Any]) -> Any:
     """A parquet cache: read ``path`` if present, else ``make()`` a DataFrame and write it atomically."""
     import pandas as pd
 
@@ -117,7 +117,7 @@ def augmented_rows(
         return pd.DataFrame(rows, columns=["text", "label", "source_index", "operator"])
 
     key = digest([digest([train.texts, train.labels]), spec.model_dump(), seed])
-    frame = _cached_frame(cache_dir / f"augment-{key}.parquet", make)
+    frame = cached_frame(cache_dir / f"augment-{key}.parquet", make)
     write_jsonl(
         out.augmented_sample,
         [
@@ -176,7 +176,7 @@ def generated_rows(
         return pd.DataFrame({"text": made.texts, "label": made.labels})
 
     key = digest([digest([train.texts, train.labels]), gen.model_dump(), exp.model.model_dump(), seed])
-    frame = _cached_frame(cache_dir / f"generate-{key}.parquet", make)
+    frame = cached_frame(cache_dir / f"generate-{key}.parquet", make)
     write_jsonl(
         out.generated_sample,
         [
@@ -217,6 +217,11 @@ def train_unit(
     if cond.augment is not None:
         phase("augment")
         train = train.concat(augmented_rows(cond.augment, condition, data.train, seed, cache_dir, out, runtime))
+    if cond.targeted is not None:
+        from .targeted import targeted_rows
+
+        phase("targeted rows")
+        train = train.concat(targeted_rows(ws, condition, cond.targeted, seed, out))
     if cond.generate is not None:
         phase("generate")
         rows = generated_rows(exp, condition, cond.generate, data, seed, cache_dir, out, ws.progress, runtime)

@@ -73,9 +73,18 @@ class Workspace:
     """
 
     def __init__(
-        self, exp: Experiment, run_dir: str | Path, *, progress: bool = False, data: LoadedData | None = None
+        self,
+        exp: Experiment,
+        run_dir: str | Path,
+        *,
+        progress: bool = False,
+        data: LoadedData | None = None,
+        keep: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.exp, self.run_dir, self.progress = exp, Path(run_dir), progress
+        # Conditions whose trained models are saved with their units: those another condition attacks, and any
+        # the caller asks for (textrobust fix keeps the baseline's before it knows whether an attack is targeted).
+        self.keep = set(keep) | exp.kept_models
         # How every model of this run runs (classifier, encoders, LMs): built once, handed to each constructor.
         self.runtime = exp.model.runtime()
         self.evaluations: list[Evaluation] = [build_evaluation(e) for e in exp.evaluations]
@@ -210,10 +219,13 @@ class Workspace:
         return self.layout.unit(u.condition, u.seed).dir
 
     def is_done(self, u: Unit) -> bool:
+        """Finished with this fingerprint (and, where its model must be kept, with the model saved)."""
+        files = self.layout.unit(u.condition, u.seed)
         try:
-            return json.loads(self.layout.unit(u.condition, u.seed).done.read_text())["fingerprint"] == u.fingerprint
+            done = json.loads(files.done.read_text())["fingerprint"] == u.fingerprint
         except (FileNotFoundError, json.JSONDecodeError, KeyError):
             return False
+        return done and (u.condition not in self.keep or self.exp.fixed_models or files.model.is_dir())
 
     def failure(self, u: Unit) -> dict[str, Any] | None:
         """The error of a unit whose last attempt with this fingerprint failed, else None."""
@@ -325,6 +337,9 @@ def run_unit(ws: Workspace, u: Unit, phase: Callable[[str], None] = lambda p: No
     else:
         model, n_train = train_unit(ws, u.condition, u.seed, files, timer, timer.detail)
         scores = [Score("train", "train_size", n_train), Score("train", "train_seconds", time.perf_counter() - t0)]
+        if u.condition in ws.keep:  # another condition attacks this model (targeted rows)
+            timer("save model")
+            model.save(files.model)
     more, records = evaluate(ws, model, timer)
     timer.stop()
     scores += more

@@ -38,6 +38,7 @@ __all__ = [
     "coverage",
     "ece_on_test_set",
     "family_wise_error",
+    "gate_rates",
     "power_at_mde",
     "satterthwaite_p",
     "seed_tally_null",
@@ -302,4 +303,54 @@ def seed_tally_null(process: Process, rng: np.random.Generator, seeds: int, item
         "all_seeds_agree": float(same.mean()),
         "agree_and_most_mcnemar_significant": float(sig.mean()),
         "test_claims": float((p < 0.05).mean()),
+    }
+
+
+def gate_rates(
+    process: Process,
+    rng: np.random.Generator,
+    seeds: int,
+    items: int,
+    reps: int,
+    change: float,
+    delta: float,
+    seeds_random: bool = True,
+) -> dict[str, Any]:
+    """The non-inferiority gate (:func:`textrobust.stats.gate.gate_arrays`, accuracy, higher is better) on
+    experiments whose true change is ``change``: how often it fails, passes and is inconclusive. Collapsed runs are
+    left out as ``summarise()`` does; a rep left with fewer than MIN_SEEDS seeds cannot fail (inconclusive).
+    ``oracle``: the power of a one-sided 5% test that knew the estimate's true standard deviation (measured over
+    the reps): what no test on this design can beat. ``seeds_random=False``: the gate about the trained models at
+    hand (seeds held fixed)."""
+    from scipy import stats
+
+    from .gate import gate_arrays
+
+    fails, passes, estimates = [], [], []
+    done = 0
+    while done < reps:
+        r = min(CHUNK, reps - done)
+        draw = simulate(process, rng, r, seeds, items, change=change)
+        keep = _keep(draw, rng)
+        fail, ok = np.zeros(r, dtype=bool), np.zeros(r, dtype=bool)
+        est = np.full(r, np.nan)
+        for idx, sub in _kept(draw.y.astype(float), keep):
+            if sub.shape[2] < MIN_SEEDS and seeds_random:
+                continue
+            g = gate_arrays(sub[:, 1], sub[:, 0], (0.0, 1.0), delta, True, seeds_random=seeds_random)
+            fail[idx], ok[idx], est[idx] = g["fail"], g["pass"], g["estimate"]
+        fails.append(fail)
+        passes.append(ok)
+        estimates.append(est)
+        done += r
+    f, p, e = np.concatenate(fails), np.concatenate(passes), np.concatenate(estimates)
+    sd = float(np.nanstd(e))
+    oracle = float(stats.norm.cdf((-change - delta) / sd - stats.norm.ppf(0.95))) if sd > 0 else float("nan")
+    return {
+        "reps": reps,
+        "fail": float(f.mean()),
+        "pass": float(p.mean()),
+        "inconclusive": float(1 - f.mean() - p.mean()),
+        "sd_estimate": sd,
+        "oracle_fail": oracle,
     }
