@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust.augment.base import Operator, Params, check, register
 
 
@@ -56,6 +57,12 @@ class SequentialParams(Params):
 
 
 class _Container(Operator):
+    # A container supports what all its children support (binding it binds every child).
+    languages = _lang.ANY
+
+    def supported_languages(self) -> tuple[str, ...]:
+        return _lang.intersect(*(o.supported_languages() for o in self.params.ops))  # type: ignore[attr-defined]
+
     def __init__(self, ops: Sequence[Operator] | None = None, params: Params | None = None, **kwargs: Any) -> None:
         if ops is not None:
             kwargs["ops"] = tuple(ops)
@@ -164,6 +171,7 @@ class Sometimes(Operator):
 
     name = "sometimes"
     Params = SometimesParams
+    languages = _lang.ANY  # as its operator (bound with it)
 
     def __init__(self, op: Operator | None = None, p: float | None = None, **kwargs: Any) -> None:
         if op is not None:
@@ -178,6 +186,9 @@ class Sometimes(Operator):
 
     def check_extras(self) -> None:
         self.params.op.check_extras()  # type: ignore[union-attr]
+
+    def supported_languages(self) -> tuple[str, ...]:
+        return self.params.op.supported_languages()  # type: ignore[union-attr]
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         chains = [[self.params.op] if g.random() < self.params.p else [] for g in rngs]

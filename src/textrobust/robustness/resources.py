@@ -23,8 +23,15 @@ def check_model_name(name: str) -> None:
     cannot be checked offline.)"""
     from pathlib import Path
 
+    from ..models.embedding import EmbeddingClassifier, parse_embedding_name
     from ..models.loading import looks_local
 
+    emb = parse_embedding_name(name)
+    if emb is not None:  # bad keys, an unknown encoder or a missing package fail here
+        from ..models.multilingual import MultilingualEncoder
+
+        MultilingualEncoder(EmbeddingClassifier(**emb, labels=["a", "b"]).encoder).check()
+        return
     path = model_path(name)
     if looks_local(path) and not Path(path).is_dir():
         raise ConfigError(f"model.name: {path} is not a model directory (nor a Hugging Face hub name)")

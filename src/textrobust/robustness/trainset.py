@@ -50,11 +50,17 @@ TRAIN_METRICS = [
 
 
 def new_model(exp: Experiment, labels: list[str], seed: int, runtime: Any = None) -> Any:
-    """A fresh, unfitted classifier for this experiment (same seed = same initial head)."""
+    """A fresh, unfitted classifier for this experiment (same seed = same initial head): a fine-tuned transformer,
+    or with ``model.name: embedding:use-m`` (``embedding:e5``, ...) a head on frozen multilingual embeddings."""
     from ..models import TextClassifier, TrainConfig
+    from ..models.embedding import EmbeddingClassifier, parse_embedding_name
     from .resources import model_path
 
     m = exp.model
+    emb = parse_embedding_name(m.name)
+    if emb is not None:
+        config = TrainConfig(**m.train.model_dump(), seed=seed)
+        return EmbeddingClassifier(**emb, labels=labels, seed=seed, train_config=config, runtime=runtime or m.runtime())
     return TextClassifier(
         model_path(m.name),
         labels=labels,
