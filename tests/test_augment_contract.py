@@ -156,6 +156,8 @@ def test_shape_and_no_identity(op: Operator) -> None:
         assert all(isinstance(v, str) and v.strip() for v in variants)
         assert text not in variants
         assert len({" ".join(v.lower().split()) for v in variants}) == len(variants)
+        # no silent no-op: a text without a variant has a reason
+        assert variants or op.inapplicable(text), f"{op.spec_str()}: no variant and no reason for {text!r}"
     assert sum(map(len, out)) > 0, "operator produced nothing on ordinary sentences"
 
 

@@ -97,6 +97,12 @@ def transfer_files(tmp_path_factory):
         {"text": "skipped", "label": "neg", "failed": False},
     ]
     (d / "attack.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pd.DataFrame(  # a text and its translation (cross-lingual consistency from a paired file)
+        {
+            "text": ["a good film", "an awful plot", "the music was great"],
+            "paired_text": ["um good filme", "um enredo awful", "a música foi great"],
+        }
+    ).to_csv(d / "pairs.csv", index=False)
     return d
 
 
@@ -115,6 +121,7 @@ def cases(files) -> dict[str, dict]:
             },
         },
         "calibration": {"kind": "calibration", "suites": ["typo"]},
+        "crosslingual": {"kind": "crosslingual", "path": str(files / "pairs.csv")},
     }
 
 

@@ -146,6 +146,11 @@ class Operator:
         before any output is written."""
         return None
 
+    def inapplicable(self, text: str) -> str | None:
+        """Why this operator has nothing to change in ``text`` ("no punctuation to convert"), or None when it should
+        change it. A text that gets no variant and no reason is a silent no-op (the language probe counts those)."""
+        return None if text.strip() else "empty text"
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         """Return one variant of ``text`` (or None when nothing applies)."""
         raise NotImplementedError(f"{type(self).__name__} must override apply() or apply_batch()")

@@ -148,6 +148,18 @@ class CharNoise(Operator):
             self._table = {}
         self._edit = getattr(self, f"_{kind}")
 
+    def inapplicable(self, text: str) -> str | None:
+        p = self.params
+        if p.kind == "spelling":
+            ok = any(m.group().lower() in self._table for m in _text.COMPOUND_RUN.finditer(text))
+            return None if ok else "no word on the misspelling list"
+        runs = [m.group() for m in _text.WORD_RUN.finditer(text) if len(m.group()) >= p.min_word_len]
+        if self._table:
+            runs = [r for r in runs if any(c in self._table for c in r)]
+        else:
+            runs = [r for r in runs if not r.isdigit()]
+        return None if runs else f"no word of {p.min_word_len}+ letters this kind edits"
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         p = self.params
         table = self._table

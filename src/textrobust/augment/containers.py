@@ -63,6 +63,10 @@ class _Container(Operator):
     def supported_languages(self) -> tuple[str, ...]:
         return _lang.intersect(*(o.supported_languages() for o in self.params.ops))  # type: ignore[attr-defined]
 
+    def inapplicable(self, text: str) -> str | None:
+        reasons = [o.inapplicable(text) for o in self.params.ops]  # type: ignore[attr-defined]
+        return None if any(r is None for r in reasons) else "; ".join(dict.fromkeys(r for r in reasons if r))
+
     def __init__(self, ops: Sequence[Operator] | None = None, params: Params | None = None, **kwargs: Any) -> None:
         if ops is not None:
             kwargs["ops"] = tuple(ops)
@@ -189,6 +193,9 @@ class Sometimes(Operator):
 
     def supported_languages(self) -> tuple[str, ...]:
         return self.params.op.supported_languages()  # type: ignore[union-attr]
+
+    def inapplicable(self, text: str) -> str | None:
+        return self.params.op.inapplicable(text)  # type: ignore[union-attr]
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         chains = [[self.params.op] if g.random() < self.params.p else [] for g in rngs]

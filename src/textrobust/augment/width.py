@@ -65,6 +65,10 @@ class PunctWidth(Operator):
             return full
         return {**_TO_HALF, **full}
 
+    def inapplicable(self, text: str) -> str | None:
+        table = self._table()
+        return None if any(c in table and c not in " \u3000" for c in text) else f"no {self.params.to}-width form"
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         table = self._table()
         spots = [i for i, c in enumerate(text) if c in table and not (c == " " or c == "\u3000")]

@@ -73,6 +73,13 @@ class _SourceMixin:
     def _needs_source(self) -> bool:
         return True
 
+    def language_label(self) -> str:
+        spec = self.spec_str()  # type: ignore[attr-defined]
+        if "source=" in spec or not self._needs_source():
+            return spec
+        name, _, rest = spec.partition(":")
+        return f"{name}:source={self.params.kind()}" + (f",{rest}" if rest else "")
+
     def supported_languages(self) -> tuple[str, ...]:
         if not self._needs_source():
             return _lang.SPACED + ("zh",)  # word swaps and deletions: any spaced language, Chinese via jieba
@@ -147,6 +154,16 @@ class _SourceMixin:
                 tokens[eligible[j]].core = repl
                 done += 1
         return done
+
+    def inapplicable(self, text: str) -> str | None:
+        tokens = self._split(text)[0]
+        if not tokens:
+            return "no words"
+        if not self._needs_source():
+            return None if len(tokens) >= 2 else "a single word (nothing to swap or delete)"
+        if not any(self._candidates(tokens[i].core) for i in self._eligible(tokens)):
+            return "no word with a synonym in the source"
+        return None
 
     def _eligible(self, tokens: list[_text.Token]) -> list[int]:
         memo = self.__dict__.get("_elig")
@@ -283,6 +300,8 @@ class EDA(_SourceMixin, Operator):
             if n_words < 2:
                 return None
             keep = [t for t in tokens if draws.random() > p.p_rd]
+            if len(keep) == n_words:  # nothing drawn: delete one word, so that the variant is one (the reference
+                del keep[draws.below(n_words)]  # returns the text unchanged, which is a silent no-op)
             # Reference: if everything is deleted, keep one random word.
             tokens = keep or [tokens[draws.below(n_words)]]
         if len(tokens) != n_words:

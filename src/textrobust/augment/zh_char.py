@@ -84,6 +84,19 @@ class ZhChar(Operator):
         if kind in ("fuzzy_pinyin", "glyph"):
             require("zhtables", f"zh_char:kind={kind}")  # the common-character list
 
+    def inapplicable(self, text: str) -> str | None:
+        han = [c for c in text if zh_tables.is_han(c)]
+        if not han:
+            return "no Chinese character"
+        kind = self.params.kind
+        if kind == "delete" and len(han) < 2:
+            return "a single Chinese character (never deleted)"
+        if kind == "swap" and not any(a != b for a, b in zip(han, han[1:], strict=False)):
+            return "no two different neighbouring Chinese characters"
+        if kind in _KIND_EXTRA and kind != "insert" and not any(substitutes(kind)(c) for c in han):
+            return f"no character with a {kind} substitute"
+        return None
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         kind = self.params.kind
         han = [i for i, c in enumerate(text) if zh_tables.is_han(c)]

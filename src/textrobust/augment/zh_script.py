@@ -51,6 +51,10 @@ class ZhScript(Operator):
 
         require("opencc", f"zh_script:config={self.params.config}")
 
+    def inapplicable(self, text: str) -> str | None:
+        same = zh_tables.convert(text, self.params.config) == text
+        return f"no character with another form ({self.params.config})" if same else None
+
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         converted = zh_tables.convert(text, self.params.config)
         if converted == text:

@@ -10,8 +10,8 @@ multilingual-e5-small (``e5``). Both are the ``multilingual`` extra; neither dow
   tasks and linear probes). About 40 short texts per second on one core.
 
 Encoders are shared per process (one per name and thread count), take a :class:`Runtime` (only ``threads``
-applies: there is no device or precision choice) and keep the last 20,000 embeddings (attacks and perturbation
-suites encode the same texts again and again).
+applies: there is no device or precision choice) and keep the last 50,000 embeddings (100 MB for use-m): attacks,
+perturbation suites and retraining encode the same texts again and again.
 
 Example:
     >>> enc = multilingual_encoder("use-m", runtime=Runtime(threads=1))  # doctest: +SKIP
@@ -46,7 +46,7 @@ ENCODERS: dict[str, tuple[str, str, int, tuple[str, ...]]] = {
 }
 ALIASES = {"use-m": "use-m", "usem": "use-m", "use-multilingual": "use-m", "use_m": "use-m", "e5": "e5"}
 ALIASES["multilingual-e5-small"] = "e5"
-CACHE_SIZE = 20_000
+CACHE_SIZE = 50_000
 
 
 def encoder_name(name: str) -> str | None:

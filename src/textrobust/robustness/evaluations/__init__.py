@@ -19,6 +19,7 @@ from .attack import AttackEvaluation
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Score, record
 from .calibration import CalibrationEvaluation
 from .clean import CleanEvaluation
+from .crosslingual import CrosslingualEvaluation
 from .dir import DirEvaluation
 from .inv import InvEvaluation, SuiteSpec
 from .mft import MftEvaluation
@@ -32,6 +33,7 @@ EVALUATIONS: dict[str, type[Evaluation]] = {
     "attack": AttackEvaluation,
     "transfer": TransferEvaluation,
     "calibration": CalibrationEvaluation,
+    "crosslingual": CrosslingualEvaluation,
 }
 
 
