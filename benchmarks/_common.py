@@ -1,7 +1,9 @@
-"""Small helpers shared by the benchmark scripts: environment record, device-synchronised timing, tables."""
+"""Small helpers shared by the benchmark scripts: environment record, device-synchronised timing, tables, the
+runtime options every model-running benchmark takes, and the classifier architectures they compare."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import math
@@ -26,7 +28,7 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     logging.getLogger("textrobust").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    with contextlib.suppress(ImportError, AttributeError):
+    with contextlib.suppress(Exception):  # datasets is optional here (see train_bench.hf_dataset)
         import datasets
 
         datasets.disable_progress_bars()
@@ -146,3 +148,111 @@ def write_json(path: str | os.PathLike, record: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------- runtime and models
+#: Classifier architectures the GPU benchmarks compare (``--arch``): the packaged all-MiniLM-L6-v2 (22M parameters,
+#: 6 layers x 384) and a BERT-base-size model (110M parameters, 12 layers x 768, randomly initialised from a
+#: ``BertConfig`` with MiniLM's tokenizer: its throughput is BERT-base's, its accuracy is not a pretrained one's).
+ARCHS = ("minilm", "bert-base")
+
+#: BERT-base dimensions (Devlin et al. 2019): what ``--arch bert-base`` builds.
+BERT_BASE = {
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+}
+
+
+def add_runtime_args(p: argparse.ArgumentParser, *, device: str = "auto", threads: bool = True) -> None:
+    """``--device``, ``--precision`` and ``--max-tokens`` (and ``--threads``): the fields of a
+    :class:`textrobust.models.Runtime`, as the CLI names them."""
+    p.add_argument("--device", default=device, help="auto, cpu, cuda or cuda:N (models.Runtime)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16", "int8"],
+        help="models.Runtime precision (auto: bf16 autocast on CUDA, fp32 on the CPU)",
+    )
+    p.add_argument("--max-tokens", type=int, default=None, help="token budget per forward pass (default: the device's)")
+    if threads:
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def runtime_from_args(args: argparse.Namespace, **changes: Any) -> Any:
+    """The :class:`textrobust.models.Runtime` of ``args`` (see :func:`add_runtime_args`), checked, with its threads
+    applied to this process."""
+    from textrobust.models import Runtime
+
+    fields = {
+        "device": getattr(args, "device", "auto"),
+        "precision": getattr(args, "precision", "auto"),
+        "max_tokens": getattr(args, "max_tokens", None),
+        "threads": getattr(args, "threads", None),
+    }
+    rt = Runtime(**{**fields, **changes}).check()
+    rt.apply_threads()
+    return rt
+
+
+def add_arch_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--arch",
+        default="minilm",
+        choices=ARCHS,
+        help="classifier: minilm (all-MiniLM-L6-v2, pretrained) or bert-base (BERT-base dimensions, random "
+        "initialisation, MiniLM's tokenizer; for throughput only)",
+    )
+
+
+def bert_base_config(tokenizer_source: str) -> Any:
+    """A ``BertConfig`` with BERT-base dimensions and the vocabulary of ``tokenizer_source``."""
+    from transformers import AutoConfig, BertConfig
+
+    vocab = AutoConfig.from_pretrained(tokenizer_source).vocab_size
+    return BertConfig(vocab_size=vocab, **BERT_BASE)
+
+
+def build_classifier(
+    arch: str,
+    *,
+    labels: Sequence[str],
+    runtime: Any,
+    base: str | None = None,
+    max_length: int = 128,
+    batch_size: int | None = None,
+    seed: int = 0,
+    train_config: Any = None,
+) -> Any:
+    """A new :class:`textrobust.models.TextClassifier` of ``arch`` (see :data:`ARCHS`). ``base``: the MiniLM
+    directory (default: the packaged one); for ``bert-base`` it gives only the tokenizer."""
+    from textrobust.models import TextClassifier, minilm_path
+
+    base = base or minilm_path()
+    kw: dict[str, Any] = {
+        "labels": list(labels),
+        "max_length": max_length,
+        "batch_size": batch_size,
+        "seed": seed,
+        "train_config": train_config,
+        "runtime": runtime,
+    }
+    if arch == "minilm":
+        return TextClassifier(base, **kw)
+    if arch == "bert-base":
+        return TextClassifier(None, config=bert_base_config(base), tokenizer_source=base, **kw)
+    raise SystemExit(f"unknown --arch {arch!r}; use one of {', '.join(ARCHS)}")
+
+
+def describe_arch(arch: str, model: Any = None) -> str:
+    """One line for a benchmark header: the architecture and, when the model is given, its parameter count."""
+    what = {
+        "minilm": "all-MiniLM-L6-v2 (pretrained, 6 layers x 384)",
+        "bert-base": "BERT-base dimensions (12 layers x 768), random initialisation, MiniLM tokenizer",
+    }.get(arch, arch)
+    if model is not None:
+        what += f", {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters"
+    return what

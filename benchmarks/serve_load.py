@@ -324,6 +324,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (OMP_NUM_THREADS) of both servers.")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--scan", type=int, default=0, help="Also compare a scan over N sentences (0: skip).")
+    ap.add_argument(
+        "--sentences", type=int, default=0, help="Use the first N SST-2 dev sentences (0: all 872; a dry run: few)."
+    )
     ap.add_argument("--out", help="Write the record as JSON here.")
     ap.add_argument("--legacy-server", help=argparse.SUPPRESS)  # internal: run the old server on this model
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -342,11 +345,14 @@ def main() -> None:
 
     dev_path = shared_data_dir() / "sst2" / "dev.tsv"
     sentences = load_dataset(str(dev_path), text_column="sentence").texts
+    sentences = sentences[: args.sentences] if args.sentences > 0 else sentences
     work = Path(tempfile.mkdtemp(prefix="serve_load_"))
     model_dir = prepare_model(args.model, work, args.device)
     local = TextClassifier.load(model_dir, runtime=Runtime(device=args.device))
     reference = local.predict_proba(sentences)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT / "src")}
+    # src first, and whatever else this process was given (packages installed beside the environment, on a GPU box)
+    path = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": path}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     py = sys.executable
     commands = {

@@ -35,8 +35,8 @@ PHASES = [
     ),
     (
         "load classifier + first forward",
-        "import torch, transformers; from textrobust.models import TextClassifier",
-        "c = TextClassifier.load({model!r}, device='cpu'); c.predict_proba(['a fine film'])",
+        "import torch, transformers; from textrobust.models import Runtime, TextClassifier",
+        "c = TextClassifier.load({model!r}, runtime=Runtime(device='cpu')); c.predict_proba(['a fine film'])",
     ),
     (
         "load neighbour JSON (LexiconSource)",
@@ -45,8 +45,9 @@ PHASES = [
     ),
     (
         "load MiniLM encoder + first forward",
-        "import torch, transformers; from textrobust.adversarial import SentenceEncoder",
-        "SentenceEncoder()(['a fine film'])",
+        "import torch, transformers; from textrobust.adversarial import SentenceEncoder; "
+        "from textrobust.models import Runtime",
+        "SentenceEncoder(runtime=Runtime(device='cpu'))(['a fine film'])",
     ),
 ]
 

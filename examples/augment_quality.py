@@ -18,7 +18,7 @@ import numpy as np
 
 from textrobust.augment import parse_op
 from textrobust.data import load_dataset, shared_data_dir
-from textrobust.models import TextClassifier, TrainConfig, evaluate, minilm_path
+from textrobust.models import Runtime, TextClassifier, TrainConfig, evaluate, minilm_path
 
 OPS = {
     "synonym (counter-fitted lexicon, p=0.15)": "synonym:p=0.15,path={d}/word_resources/counterfitted_neighbors.json",
@@ -56,7 +56,7 @@ def main() -> None:
         minilm_path(),
         labels=sst.label_names,
         max_length=64,
-        device=args.device,
+        runtime=Runtime(device=args.device),
         train_config=TrainConfig(epochs=2, lr=1e-4, batch_size=32, seed=args.seed),
     )
     judge.fit(judge_data, progress=False)

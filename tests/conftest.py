@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -249,3 +250,37 @@ def tiny_marian_dirs(tmp_path_factory, tiny_tokenizer_dir) -> tuple[str, str]:
         tok.save_pretrained(out)
         dirs.append(str(out))
     return dirs[0], dirs[1]
+
+
+def _timing(run: Path) -> set[tuple[str, str]]:
+    summary = json.loads((run / "summary.json").read_text())
+    return {(m["evaluation"], m["metric"]) for m in summary["metrics"] if m.get("timing")}
+
+
+def assert_same_run(a: Path, b: Path) -> None:  # noqa: D401 - used by the Ray and local-pool tests
+    """Everything a run writes is equal, except wall-clock measurements (train seconds, attack speed)."""
+    timing = _timing(a)
+    assert timing == {("train", "train_seconds"), ("attack:deepwordbug", "examples_per_s")}
+
+    import pandas as pd
+
+    def no_timing(frame: pd.DataFrame) -> pd.DataFrame:
+        keep = [(e, m) not in timing for e, m in zip(frame.evaluation, frame.metric, strict=True)]
+        return frame[keep].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(
+        no_timing(pd.read_parquet(a / "results.parquet")), no_timing(pd.read_parquet(b / "results.parquet"))
+    )
+    assert (a / "outcomes.parquet").read_bytes() == (b / "outcomes.parquet").read_bytes()
+    for unit in sorted(p.relative_to(a) for p in a.glob("units/*/seed*")):
+        for name in ("examples.jsonl", "outcomes.parquet"):
+            assert (a / unit / name).read_bytes() == (b / unit / name).read_bytes(), (unit, name)
+        assert no_timing(pd.DataFrame(json.loads((a / unit / "metrics.json").read_text()))).equals(
+            no_timing(pd.DataFrame(json.loads((b / unit / "metrics.json").read_text())))
+        )
+    sa, sb = (json.loads((r / "summary.json").read_text()) for r in (a, b))
+    strip = [r for r in sa["rows"] if (r["evaluation"], r["metric"]) not in timing]
+    assert strip == [r for r in sb["rows"] if (r["evaluation"], r["metric"]) not in timing]
+    assert {k: v for k, v in sa.items() if k != "rows"} == {k: v for k, v in sb.items() if k != "rows"}
+    assert (a / "config.json").read_bytes() == (b / "config.json").read_bytes()
+    assert sorted(p.name for p in (a / "cache").iterdir()) == sorted(p.name for p in (b / "cache").iterdir())

@@ -308,3 +308,20 @@ def test_off_a_terminal_progress_is_a_few_plain_lines(tmp_path, frame, capsys) -
     augment_file(tmp_path / "in.csv", tmp_path / "o.csv", OPS[0], batch_size=10, progress=True)
     err = capsys.readouterr().err
     assert "\r" not in err and 1 <= len(err.splitlines()) <= 10 and "augment: 200/200 (100%) rows" in err
+
+
+def test_ray_augment_takes_the_same_options() -> None:
+    """augment_file_ray takes augment_file's arguments (its docstring says "same arguments"); the two signatures are
+    written out twice, so this keeps them from drifting apart: same names, order, kind, default and annotation."""
+    import inspect
+
+    from textrobust.scale.augment import augment_file_ray
+
+    local, ray = (inspect.signature(f).parameters for f in (augment_file, augment_file_ray))
+    shared = [name for name in local if name in ray]
+    assert shared == [name for name in ray if name in local]
+    options = "n seed keep_original text_column label_column batch_size resume progress filters".split()
+    assert shared == ["input_path", "output_path", "ops", *options]
+    for name in shared:
+        here, there = local[name], ray[name]
+        assert (here.kind, here.default, here.annotation) == (there.kind, there.default, there.annotation), name

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CPU, tiny_corpus, tiny_experiment
+from conftest import CPU, assert_same_run, tiny_corpus, tiny_experiment
 
 from textrobust.robustness import Runner, parse_experiment
 from textrobust.robustness.work import UnitWork
@@ -42,38 +42,6 @@ def spec(tmp_path, tiny_model_dir):
     return tiny_experiment(tmp_path, tiny_model_dir, ["case", "typo"])
 
 
-def _timing(run: Path) -> set[tuple[str, str]]:
-    summary = json.loads((run / "summary.json").read_text())
-    return {(m["evaluation"], m["metric"]) for m in summary["metrics"] if m.get("timing")}
-
-
-def _same_run(a: Path, b: Path) -> None:
-    """Everything a run writes is equal, except wall-clock measurements (train seconds, attack speed)."""
-    timing = _timing(a)
-    assert timing == {("train", "train_seconds"), ("attack:deepwordbug", "examples_per_s")}
-
-    def no_timing(frame: pd.DataFrame) -> pd.DataFrame:
-        keep = [(e, m) not in timing for e, m in zip(frame.evaluation, frame.metric, strict=True)]
-        return frame[keep].reset_index(drop=True)
-
-    pd.testing.assert_frame_equal(
-        no_timing(pd.read_parquet(a / "results.parquet")), no_timing(pd.read_parquet(b / "results.parquet"))
-    )
-    assert (a / "outcomes.parquet").read_bytes() == (b / "outcomes.parquet").read_bytes()
-    for unit in sorted(p.relative_to(a) for p in a.glob("units/*/seed*")):
-        for name in ("examples.jsonl", "outcomes.parquet"):
-            assert (a / unit / name).read_bytes() == (b / unit / name).read_bytes(), (unit, name)
-        assert no_timing(pd.DataFrame(json.loads((a / unit / "metrics.json").read_text()))).equals(
-            no_timing(pd.DataFrame(json.loads((b / unit / "metrics.json").read_text())))
-        )
-    sa, sb = (json.loads((r / "summary.json").read_text()) for r in (a, b))
-    strip = [r for r in sa["rows"] if (r["evaluation"], r["metric"]) not in timing]
-    assert strip == [r for r in sb["rows"] if (r["evaluation"], r["metric"]) not in timing]
-    assert {k: v for k, v in sa.items() if k != "rows"} == {k: v for k, v in sb.items() if k != "rows"}
-    assert (a / "config.json").read_bytes() == (b / "config.json").read_bytes()
-    assert sorted(p.name for p in (a / "cache").iterdir()) == sorted(p.name for p in (b / "cache").iterdir())
-
-
 def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec, tmp_path):
     import torch
 
@@ -93,7 +61,7 @@ def test_ray_units_match_the_local_backend_and_a_staged_run_dir(ray_local, spec,
         runner = Runner(exp, store.local, progress=False, executor=RayExecutor(), sync=StoreSync(store))
         runner.run()
     assert not runner.failed
-    _same_run(tmp_path / "local", tmp_path / "remote")
+    assert_same_run(tmp_path / "local", tmp_path / "remote")
     from textrobust.reports import build_report
 
     reports = [json.loads(build_report(tmp_path / d).with_suffix(".json").read_text()) for d in ("local", "remote")]

@@ -118,10 +118,10 @@ def _spec(models: dict, tiny_model_dir: Path) -> dict:
 def test_every_model_a_run_builds_receives_the_runs_runtime(models, tiny_model_dir, built):
     from textrobust.adversarial import AttackSetup
     from textrobust.models import load_model
-    from textrobust.serving import ServeConfig, serve
     from textrobust.robustness import parse_experiment
     from textrobust.robustness.trainset import augment_pipeline, new_model
     from textrobust.robustness.unit import Workspace
+    from textrobust.serving import ServeConfig, serve
 
     exp = parse_experiment(_spec(models, tiny_model_dir))
     ws = Workspace(exp, models["root"] / "run")

@@ -236,3 +236,30 @@ def test_attack_a_model_over_http(tmp_path, trained_dir):
     summary = json.loads(r.stdout)
     assert summary["num_examples"] == 10 and 0 <= summary["accuracy_under_attack"] <= summary["original_accuracy"]
     assert bad.returncode == 2 and "supports gradients" in bad.stderr and "not a RemoteModel" in bad.stderr
+
+
+def test_a_scanned_model_keeps_its_truncation_unless_the_spec_sets_one(tmp_path, trained_dir):
+    from textrobust.robustness import parse_experiment
+    from textrobust.robustness.unit import Workspace
+
+    pd.DataFrame({"text": ["a fine film", "a dull plot"], "label": ["pos", "neg"]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    spec = {
+        "data": {"test": {"path": str(tmp_path / "t.csv")}},
+        "conditions": {"m": {"model": str(trained_dir)}},
+        "baseline": "m",
+        "model": {"device": "cpu"},
+    }
+    saved = Workspace(parse_experiment(spec), tmp_path / "a").fixed_model("m")
+    assert _classifier(saved).max_length == 32  # as trained ('textrobust.json')
+    spec["model"]["max_length"] = 16
+    chosen = Workspace(parse_experiment(spec), tmp_path / "b").fixed_model("m")
+    assert _classifier(chosen).max_length == 16
+
+
+def _classifier(model):
+    """The TextClassifier inside a label-aligned wrapper (or the model itself)."""
+    from textrobust.models import TextClassifier
+
+    return model if isinstance(model, TextClassifier) else model.model

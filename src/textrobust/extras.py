@@ -249,7 +249,7 @@ def _wordnet_reader(folder: str) -> Any:
     if folder not in nltk.data.path:
         nltk.data.path.append(folder)
 
-    class Reader(WordNetCorpusReader):  # type: ignore[misc]
+    class Reader(WordNetCorpusReader):
         """Serves the shipped ``lexnames`` when the database folder lacks one (so no write is needed)."""
 
         def open(self, file: str) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any, TypeVar
 
 _B = TypeVar("_B", bound="Bar")
@@ -156,7 +156,7 @@ class _Steps:
 
     def __init__(self, iterable: Iterable[Any], desc: str, live: bool, unit: str) -> None:
         self.iterable = iterable
-        total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
+        total = len(iterable) if isinstance(iterable, Sized) else None
         self.bar = Bar(desc, total=total, unit=unit, enabled=live, lines="none")
 
     def __iter__(self) -> Iterator[Any]:

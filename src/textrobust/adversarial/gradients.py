@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,9 +69,9 @@ class WordGradients:
         self.classifier = classifier
         self.batch_size = batch_size
 
-    def __call__(self, inputs: list[Hashable]) -> list[np.ndarray]:
-        words = [inp[0] for inp in inputs]  # type: ignore[index]
-        labels = [inp[1] for inp in inputs]  # type: ignore[index]
+    def __call__(self, inputs: list[tuple[Sequence[str], int]]) -> list[np.ndarray]:
+        words = [inp[0] for inp in inputs]
+        labels = [inp[1] for inp in inputs]
         out: list[Any] = [None] * len(inputs)
         for idx, enc, _, grad in _embedding_gradients(self.classifier, words, labels, self.batch_size):
             tok_imp = grad.abs().sum(-1).float().cpu().numpy()
@@ -128,17 +128,17 @@ class GradientSwapCandidates:
             self._vocab = (ok, words)
         return self._vocab
 
-    def __call__(self, inputs: list[Hashable]) -> list[list[list[str]]]:
+    def __call__(self, inputs: list[tuple[Sequence[str], Sequence[int], int]]) -> list[list[list[str]]]:
         import torch
 
         ok, words_of = self._whole_words()
         table = self.classifier.model.get_input_embeddings().weight.detach()
         allowed = torch.as_tensor(ok[: table.shape[0]], device=table.device)
-        words = [inp[0] for inp in inputs]  # type: ignore[index]
+        words = [inp[0] for inp in inputs]
         out: list[Any] = [None] * len(inputs)
         for idx, enc, ids, grad in _embedding_gradients(self.classifier, words, None, self.batch_size):
             for row, i in enumerate(idx):
-                _, positions, k = inputs[i]  # type: ignore[misc]
+                _, positions, k = inputs[i]
                 word_ids = enc.word_ids(row)
                 per_index: list[list[str]] = []
                 for w in positions:

@@ -38,7 +38,7 @@ class _Example:
     index: int
     label: int
     original: AttackText
-    gen: Generator[Any, Any, Any]
+    gen: Generator[Any, Any, Any] = field(init=False)  # drives this example: set once the example exists
     pending: Any = None
     seen: set[str] = field(default_factory=set)
     orig_probs: np.ndarray | None = None
@@ -100,12 +100,13 @@ class _Runner:
         return answers
 
     # -- one example's bookkeeping -----------------------------------------------------------------------
-    def admit(self, ex: _Example, query: ModelQuery) -> tuple[list[Any], bool]:
+    def admit(self, ex: _Example, query: ModelQuery) -> tuple[list[AttackText | str], bool]:
         """The items of ``query`` this example may still ask about, and whether the budget cuts it short."""
         if self.budget is None:
             return list(query.states), False
         room = self.budget - len(ex.seen)
-        kept, new = [], set()
+        kept: list[AttackText | str] = []
+        new: set[str] = set()
         for s in query.states:
             t = s if isinstance(s, str) else s.text
             if t not in ex.seen and t not in new:
@@ -226,7 +227,7 @@ def run_attack(
             while queue and len(active) < batch_size:
                 i = queue.popleft()
                 start_text = AttackText.from_text(texts[i], attack.segmenter)
-                ex = _Example(i, _label_index(attack.model, labels[i]), start_text, None)  # type: ignore[arg-type]
+                ex = _Example(i, _label_index(attack.model, labels[i]), start_text)
                 ex.gen = _drive(attack, ex, np.random.default_rng([seed, index_offset + i]))
                 active[i] = ex
                 advance(ex, None)
@@ -245,7 +246,8 @@ def run_attack(
                 probs = (
                     np.stack([runner.cache[s if isinstance(s, str) else s.text] for s in items])
                     if items
-                    else np.zeros((0, len(ex.orig_probs)))
+                    # no items: never the original's own query (query_budget >= 1 admits it), so orig_probs is set
+                    else np.zeros((0, 0 if ex.orig_probs is None else len(ex.orig_probs)))
                 )
                 for s, p in zip(items, probs, strict=True):
                     ex.seen.add(s if isinstance(s, str) else s.text)

@@ -20,14 +20,15 @@ from textrobust.adversarial.text import AttackText
 class BatchBackend(Protocol):
     """Anything called with a list of hashable inputs that returns one result per input."""
 
-    def __call__(self, inputs: list[Any]) -> Sequence[Any]: ...
+    def __call__(self, inputs: list[Any], /) -> Sequence[Any]: ...
 
 
 @dataclass(frozen=True)
 class ModelQuery:
-    """Score these states with the victim model."""
+    """Score these states with the victim model (plain strings: probes that are not attack states, e.g. a text
+    with one word deleted for ranking)."""
 
-    states: Sequence[AttackText]
+    states: Sequence[AttackText | str]
 
 
 @dataclass(frozen=True)

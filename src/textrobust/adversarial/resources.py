@@ -156,8 +156,10 @@ def build_resources(
         if name in ("neighbours", "lexicon"):
             if path is None and name == "neighbours":
                 path = str((root or shared_data_dir()) / "word_resources" / "counterfitted_neighbors.json")
-            kind = "wordnet" if path is None or path.lower() == "wordnet" else "lexicon"
-            kind = "embedding" if kind == "lexicon" and not path.endswith(".json") else kind  # type: ignore[union-attr]
+            if path is None or path.lower() == "wordnet":
+                kind = "wordnet"
+            else:
+                kind = "lexicon" if path.endswith(".json") else "embedding"
             try:
                 out[name] = load_source(kind, None if kind == "wordnet" else path, who=f"the {name!r} resource")
             except ResourceError as exc:

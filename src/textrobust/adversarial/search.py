@@ -116,7 +116,13 @@ class GreedyWordSwapWIR:
                 if cands:
                     cprobs = yield ModelQuery(cands)
                     for c, s in zip(cands, goal.score(cprobs, label).tolist(), strict=True):
-                        gain[c.new_index] = max(gain[c.new_index], s - base)
+                        i = c.new_index
+                        if i is None:
+                            raise TypeError(
+                                "weighted_saliency ranking needs candidates that name the word they changed "
+                                "(AttackText.replace sets new_index)"
+                            )
+                        gain[i] = max(gain[i], s - base)
                 imp = {i: float(sal) * gain[i] for i, sal in zip(indices, saliency, strict=True)}
         return sorted(indices, key=lambda i: -imp[i])  # stable: ties keep left-to-right order
 

@@ -91,7 +91,7 @@ def _wrapper_class() -> Any:
         require_textattack()
         from textattack.models.wrappers import ModelWrapper
 
-        class PredictProbaWrapper(ModelWrapper):  # type: ignore[misc, valid-type]
+        class PredictProbaWrapper(ModelWrapper):
             """A ``textattack`` model wrapper around any ``predict_proba(list[str]) -> ndarray[n, k]``."""
 
             def __init__(self, model: Any, batch_size: int | None = None) -> None:
@@ -283,7 +283,7 @@ def _word_swap_class() -> Any:
     from textrobust.adversarial.text import is_word
     from textrobust.adversarial.transformations import as_source
 
-    class WordSwapNeighbours(WordSwap):  # type: ignore[misc, valid-type]
+    class WordSwapNeighbours(WordSwap):
         """Swap a word for up to ``max_candidates`` of its neighbours from a ``word -> [neighbours]`` mapping
         (or a synonym source); lower-case lookup, case copied back, as our ``WordSwapSource``."""
 
@@ -314,7 +314,7 @@ def _word_swap_class() -> Any:
 def _lowercase_stopwords_class() -> Any:
     from textattack.constraints.pre_transformation import StopwordModification
 
-    class LowercaseStopwordModification(StopwordModification):  # type: ignore[misc, valid-type]
+    class LowercaseStopwordModification(StopwordModification):
         """TextAttack's ``StopwordModification`` compares words case-sensitively; ours (and this one) lower-case
         them first, so "The" at the start of a sentence is protected too."""
 
@@ -393,7 +393,7 @@ def _homoglyph_swap_class() -> Any:
 
     from textrobust.adversarial.transformations import HomoglyphSwap
 
-    class WordSwapOurHomoglyphs(WordSwap):  # type: ignore[misc, valid-type]
+    class WordSwapOurHomoglyphs(WordSwap):
         """TextAttack's ``WordSwapHomoglyphSwap`` (every position, one candidate each) over our homoglyph table:
         0.3.11 reads a data file its wheel does not ship, and the same table keeps the comparison like for like."""
 
@@ -475,7 +475,7 @@ def textattack_sentence_encoder(encoder: Any, **kwargs: Any) -> Any:
     import torch
     from textattack.constraints.semantics.sentence_encoders import SentenceEncoder as TASentenceEncoder
 
-    class CallableSentenceEncoder(TASentenceEncoder):  # type: ignore[misc, valid-type]
+    class CallableSentenceEncoder(TASentenceEncoder):
         def __init__(self) -> None:
             super().__init__(**kwargs)
             self._encoder = encoder

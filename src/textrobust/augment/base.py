@@ -50,6 +50,11 @@ class Params:
         return None
 
 
+#: :class:`Params` as a type inside :class:`Operator`, where the class attribute of that name (each operator's own
+#: parameter class) hides the module's.
+_BaseParams = Params
+
+
 class Operator:
     """Base class. Subclasses set ``name``, a frozen ``Params`` dataclass and override ``apply`` (rule-based) or
     ``apply_batch`` (model-backed: one call per attempt for the whole batch).
@@ -76,7 +81,7 @@ class Operator:
         """True when the output ignores the rng (e.g. beam search): one attempt per row is enough."""
         return False
 
-    def __init__(self, params: Params | None = None, *, runtime: Runtime | None = None, **kwargs: Any) -> None:
+    def __init__(self, params: _BaseParams | None = None, *, runtime: Runtime | None = None, **kwargs: Any) -> None:
         if params is not None and kwargs:
             raise ConfigError(f"{self.name}: pass either a Params object or keyword parameters, not both")
         if params is None:
@@ -225,7 +230,7 @@ class Operator:
         return self.spec_str()
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.params == self.params  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.params == self.params
 
     def __hash__(self) -> int:
         return hash((type(self), self.params))

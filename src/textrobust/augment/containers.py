@@ -20,6 +20,7 @@ import numpy as np
 
 from textrobust import lang as _lang
 from textrobust.augment.base import Operator, Params, check, register
+from textrobust.errors import ConfigError
 
 
 def _child_rngs(rngs: list[np.random.Generator]) -> list[np.random.Generator]:
@@ -57,14 +58,15 @@ class SequentialParams(Params):
 
 
 class _Container(Operator):
+    params: SequentialParams | OneOfParams | SomeOfParams
     # A container supports what all its children support (binding it binds every child).
     languages = _lang.ANY
 
     def supported_languages(self) -> tuple[str, ...]:
-        return _lang.intersect(*(o.supported_languages() for o in self.params.ops))  # type: ignore[attr-defined]
+        return _lang.intersect(*(o.supported_languages() for o in self.params.ops))
 
     def inapplicable(self, text: str) -> str | None:
-        reasons = [o.inapplicable(text) for o in self.params.ops]  # type: ignore[attr-defined]
+        reasons = [o.inapplicable(text) for o in self.params.ops]
         return None if any(r is None for r in reasons) else "; ".join(dict.fromkeys(r for r in reasons if r))
 
     def __init__(self, ops: Sequence[Operator] | None = None, params: Params | None = None, **kwargs: Any) -> None:
@@ -73,11 +75,11 @@ class _Container(Operator):
         super().__init__(params, **kwargs)
 
     @property
-    def batched(self) -> bool:  # type: ignore[override]
-        return any(o.batched for o in self.params.ops)  # type: ignore[attr-defined]
+    def batched(self) -> bool:  # type: ignore[override]  # from the children, where leaf operators set a ClassVar
+        return any(o.batched for o in self.params.ops)
 
     def check_extras(self) -> None:
-        for o in self.params.ops:  # type: ignore[attr-defined]
+        for o in self.params.ops:
             o.check_extras()
 
 
@@ -87,6 +89,7 @@ class Sequential(_Container):
 
     name = "sequential"
     Params = SequentialParams
+    params: SequentialParams
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         return _run_chain([list(self.params.ops)] * len(texts), texts, rngs)
@@ -115,6 +118,7 @@ class OneOf(_Container):
 
     name = "one_of"
     Params = OneOfParams
+    params: OneOfParams
 
     def __init__(
         self, ops: Sequence[Operator] | None = None, weights: Sequence[float] | None = None, **kwargs: Any
@@ -147,6 +151,7 @@ class SomeOf(_Container):
 
     name = "some_of"
     Params = SomeOfParams
+    params: SomeOfParams
 
     def __init__(self, ops: Sequence[Operator] | None = None, n: int | None = None, **kwargs: Any) -> None:
         if n is not None:
@@ -175,6 +180,7 @@ class Sometimes(Operator):
 
     name = "sometimes"
     Params = SometimesParams
+    params: SometimesParams
     languages = _lang.ANY  # as its operator (bound with it)
 
     def __init__(self, op: Operator | None = None, p: float | None = None, **kwargs: Any) -> None:
@@ -185,18 +191,25 @@ class Sometimes(Operator):
         super().__init__(**kwargs)
 
     @property
-    def batched(self) -> bool:  # type: ignore[override]
-        return self.params.op.batched  # type: ignore[union-attr]
+    def batched(self) -> bool:  # type: ignore[override]  # from the child, where leaf operators set a ClassVar
+        return self._op.batched
 
     def check_extras(self) -> None:
-        self.params.op.check_extras()  # type: ignore[union-attr]
+        self._op.check_extras()
 
     def supported_languages(self) -> tuple[str, ...]:
-        return self.params.op.supported_languages()  # type: ignore[union-attr]
+        return self._op.supported_languages()
 
     def inapplicable(self, text: str) -> str | None:
-        return self.params.op.inapplicable(text)  # type: ignore[union-attr]
+        return self._op.inapplicable(text)
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
-        chains = [[self.params.op] if g.random() < self.params.p else [] for g in rngs]
-        return _run_chain(chains, texts, rngs)  # type: ignore[arg-type]
+        chains = [[self._op] if g.random() < self.params.p else [] for g in rngs]
+        return _run_chain(chains, texts, rngs)
+
+    @property
+    def _op(self) -> Operator:
+        op = self.params.op
+        if op is None:  # unreachable: SometimesParams.validate requires an operator
+            raise ConfigError(f"{self.name}: invalid op=None; valid: an operator")
+        return op

@@ -215,6 +215,7 @@ def filter_from_spec(spec: str | dict[str, Any], *, runtime: Runtime | None = No
     """Build a filter from ``"dedup"`` or ``{"length": {"min_words": 3}}`` (YAML form); ``runtime`` is how the
     similarity filter's encoder runs; ``context`` supplies objects a spec cannot hold, e.g. ``classifier=`` for
     label_preserving."""
+    params: dict[str, Any]
     if isinstance(spec, str):
         name, params = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:

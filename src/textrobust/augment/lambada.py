@@ -75,7 +75,7 @@ def _check(fn: str, name: str, ok: bool, valid: str, value: Any) -> None:
 
 
 def _check_int(fn: str, name: str, value: Any, low: int = 1) -> None:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= low)
     _check(fn, name, ok, f"an integer >= {low}", value)
 
 
@@ -294,18 +294,22 @@ def _candidate_seed(seed: int, label: int, i: int, stream: int) -> int:
 
 def _select(
     fn: str,
-    candidates: list[list[str]],
-    label_names: Sequence[str],
+    texts: list[str],
+    pool: int,
+    data: LabeledData,
     n_per_label: int,
-    banned: set[str],
     filters: Sequence[Any],
     classifier: Any,
     min_confidence: float | None,
     name: str,
 ) -> LabeledData:
-    """Drop empties and copies, run the filters, rank by classifier confidence, keep ``n_per_label`` per label."""
+    """From ``pool`` sampled ``texts`` per label (in label order): drop empties and copies (of each other and of
+    ``data``'s texts), run the filters, rank by classifier confidence, keep ``n_per_label`` per label."""
     from textrobust.data import LabeledData
 
+    label_names = data.label_names
+    candidates = [texts[y * pool : (y + 1) * pool] for y in range(data.num_labels)]
+    banned = {_key(t) for t in data.texts}
     groups: list[list[str]] = []
     for cands in candidates:
         seen, kept = set(banned), []
@@ -471,19 +475,7 @@ def lambada_generate(
         stops=(separator.strip(),),
         runtime=_sampling_runtime(lm, runtime),
     )
-    candidates = [texts[y * pool : (y + 1) * pool] for y in range(data.num_labels)]
-    banned = {_key(t) for t in data.texts}
-    return _select(
-        fn,
-        candidates,
-        data.label_names,
-        n_per_label,
-        banned,
-        filters,
-        classifier,
-        min_confidence,
-        f"{data.name}-lambada",
-    )
+    return _select(fn, texts, pool, data, n_per_label, filters, classifier, min_confidence, f"{data.name}-lambada")
 
 
 def fewshot_generate(
@@ -555,7 +547,7 @@ def fewshot_generate(
         pos = by_label[y]
         for i in range(pool):
             rng = np.random.default_rng(np.random.SeedSequence([seed, y, i, 1]))
-            picks = rng.choice(len(pos), size=min(k_shots, len(pos)), replace=False) if pos else []
+            picks = rng.choice(len(pos), size=min(k_shots, len(pos)), replace=False) if pos else np.zeros(0, int)
             shots = [pos[j] for j in picks]
             examples = "\n".join(example_format.replace("{text}", s) for s in shots)
             prompt = template.replace("{label}", str(name)).replace("{examples}", examples)
@@ -576,19 +568,7 @@ def fewshot_generate(
     )
     if prefix:
         texts = [t[len(prefix) :].strip() if t.startswith(prefix) else t for t in texts]
-    candidates = [texts[y * pool : (y + 1) * pool] for y in range(data.num_labels)]
-    banned = {_key(t) for t in data.texts}
-    return _select(
-        fn,
-        candidates,
-        data.label_names,
-        n_per_label,
-        banned,
-        filters,
-        classifier,
-        min_confidence,
-        f"{data.name}-fewshot",
-    )
+    return _select(fn, texts, pool, data, n_per_label, filters, classifier, min_confidence, f"{data.name}-fewshot")
 
 
 __all__ = ["fewshot_generate", "finetune_causal_lm", "format_lines", "lambada_generate", "lm_loss"]

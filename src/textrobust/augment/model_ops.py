@@ -205,8 +205,8 @@ class BacktranslateParams(Params):
         check(op, "temperature", self.temperature > 0, "a float > 0", self.temperature)
 
     def models(self, pivot: str) -> tuple[str, str]:
-        if self.forward is not None:
-            return self.forward, self.backward  # type: ignore[return-value]
+        if self.forward is not None and self.backward is not None:  # validate(): both or neither
+            return self.forward, self.backward
         return (f"Helsinki-NLP/opus-mt-{self.source_lang}-{pivot}", f"Helsinki-NLP/opus-mt-{pivot}-{self.source_lang}")
 
 

@@ -277,8 +277,6 @@ def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> Synonym
     """
     if kind not in SOURCE_KINDS:
         raise ConfigError(f"unknown synonym source {kind!r}; valid: {', '.join(SOURCE_KINDS)}")
-    if kind in ("lexicon", "embedding") and not path:
-        raise ConfigError(f"synonym source {kind!r} needs path= (a JSON lexicon or a vector file)")
     who = kw.pop("who", f"source={kind}")  # names the operator in a missing-resource error; not part of the key
     if kind == "cilin":
         from textrobust.augment.zh_tables import cilin
@@ -295,16 +293,18 @@ def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> Synonym
     with _LOCK:
         src = _CACHE.get(key)
         if src is None:
-            if kind == "lexicon":
-                if kw:
-                    raise ConfigError(f"lexicon source takes no options, got {sorted(kw)}")
-                src = LexiconSource(rpath)  # type: ignore[arg-type]
-            elif kind == "embedding":
-                src = EmbeddingSource(rpath, **kw)  # type: ignore[arg-type]
-            else:
+            if kind == "wordnet":
                 if kw:
                     raise ConfigError(f"wordnet source takes no options, got {sorted(kw)}")
                 src = WordNetSource(rpath, who=who)
+            elif rpath is None:
+                raise ConfigError(f"synonym source {kind!r} needs path= (a JSON lexicon or a vector file)")
+            elif kind == "lexicon":
+                if kw:
+                    raise ConfigError(f"lexicon source takes no options, got {sorted(kw)}")
+                src = LexiconSource(rpath)
+            else:
+                src = EmbeddingSource(rpath, **kw)
             _CACHE[key] = src
     return src
 

@@ -102,13 +102,18 @@ def _run(
     report: bool,
     backend: dict[str, Any] | None = None,
 ) -> None:
+    # A staged (URI) run directory is worked on in a local copy and uploaded when the block ends.
+    from ..robustness.resources import model_path
     from ..scale.backend import unit_backend
 
-    # A staged (URI) run directory is worked on in a local copy and uploaded when the block ends.
+    units = len(exp.conditions) * len(exp.seeds)
     with unit_backend(
         **(backend or {"backend": "local"}),
         run_dir=str(run_dir),
         unit_compute=exp.unit_compute,
+        runtime=exp.model.runtime(),
+        model_source=None if exp.fixed_models else model_path(exp.model.name),
+        units=units,
         echo=lambda m: typer.echo(m, err=True),
     ) as (executor, sync, store):
         _run_in(exp, store.local, resume, fail_under, report, (executor, sync), store.display())
@@ -194,15 +199,24 @@ def run(
     num_gpus: float | None = typer.Option(
         None, "--num-gpus", help="With --backend ray: GPUs per unit (default: the spec's unit_compute, 0)."
     ),
+    jobs: str | None = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        help="Units at once on this machine (default: the spec's unit_compute.jobs, 1). 'auto' fits as many as the "
+        "GPU's free memory holds (1 on a CPU). Each unit gets the cores shared out; results are those of one unit "
+        "at a time with the same threads per unit.",
+    ),
 ) -> None:
     """Retrain and score every condition x seed; write tidy results, statistics and a report."""
     from ..robustness import Runner, load_experiment
-    from ..scale.backend import check_backend
+    from ..scale.backend import check_backend, parse_jobs
 
     check_backend(backend, address)
+    jobs_value = parse_jobs(jobs) if jobs is not None else None
     exp = load_experiment(experiment, overrides)
     run_dir = output or exp.output
-    options = {"backend": backend, "address": address, "num_cpus": num_cpus, "num_gpus": num_gpus}
+    options = {"backend": backend, "address": address, "num_cpus": num_cpus, "num_gpus": num_gpus, "jobs": jobs_value}
     if dry_run:
         plan = Runner(exp, run_dir, progress=False).plan()
         if pilot is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,6 +22,10 @@ from .commands import (
     _load,
     make_runtime,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..adversarial import AttackReport, AttackSetup
+    from ..scale import RayCluster
 
 list_app = typer.Typer(help="List operators, attack recipes and perturbation suites.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
@@ -181,7 +186,7 @@ def _ray_backend(
     return backend == "ray"
 
 
-def _echo_dashboard(cluster) -> None:  # type: ignore[no-untyped-def]
+def _echo_dashboard(cluster: RayCluster) -> None:
     if cluster.dashboard_url:
         typer.echo(f"Ray dashboard: {cluster.dashboard_url}", err=True)
 
@@ -334,7 +339,17 @@ def _check_textattack(recipe: str, resource: list[str], pos: str | None) -> None
         raise ConfigError("--pos is not used with --engine textattack (its recipes carry their own constraints)")
 
 
-def _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns, options):  # type: ignore[no-untyped-def]
+def _attack_on_ray(
+    setup: AttackSetup,
+    data: str,
+    n: int | None,
+    address: str | None,
+    actors: int | None,
+    num_cpus: float | None,
+    num_gpus: float | None,
+    columns: tuple[str, str, str, str | None],
+    options: dict[str, Any],
+) -> tuple[AttackReport, list[str]]:
     """The attack sharded over Ray actors; each builds the model and the resources once, where it runs."""
     from ..scale import RayCluster, ShardedAttack
 
@@ -347,7 +362,14 @@ def _attack_on_ray(setup, data, n, address, actors, num_cpus, num_gpus, columns,
             return sharded.run(dataset.texts, dataset.labels, **options), sharded.labels
 
 
-def _attack_output(report, labels, output, as_json: bool, title: str, wall_s: float | None = None) -> None:  # type: ignore[no-untyped-def]
+def _attack_output(
+    report: AttackReport,
+    labels: list[str],
+    output: Path | None,
+    as_json: bool,
+    title: str,
+    wall_s: float | None = None,
+) -> None:
     summary = report.summary()
     summary["wall_s"] = round(wall_s if wall_s is not None else report.elapsed_s, 2)
     if output is not None:  # the record schema of a run's examples.jsonl (labels by name)

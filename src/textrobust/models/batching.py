@@ -85,8 +85,6 @@ def plan_batches(
         >>> plan_batches([10, 10, 10, 10], max_tokens=40)  # width 16 (multiple of 8): two rows per batch
         [[0, 1], [2, 3]]
     """
-    if batch_size is None and max_tokens is None:
-        raise ConfigError("plan_batches needs max_tokens= (a token budget) or batch_size= (rows per batch)")
     if batch_size is not None and batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if max_tokens is not None and max_tokens < 1:
@@ -94,12 +92,14 @@ def plan_batches(
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     if batch_size is not None:
         return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_tokens is None:
+        raise ConfigError("plan_batches needs max_tokens= (a token budget) or batch_size= (rows per batch)")
     batches: list[list[int]] = []
     start = 0
     while start < len(order):
         # Sorted longest first: the first row sets the width of the whole batch.
         width = max(1, padded_width(lengths[order[start]], multiple, limit))
-        rows = max(1, max_tokens // width)  # type: ignore[operator]
+        rows = max(1, max_tokens // width)
         batches.append(order[start : start + rows])
         start += rows
     return batches

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ class SentenceEncoder(_Shared):
         )
         pad_id = tok.pad_token_id or 0
         model = self.inference_model()
-        out: np.ndarray | None = None
+        out = np.zeros((len(texts), 0), dtype=np.float32)  # as wide as the model's vectors from the first batch on
         for idx in batches:
             batch = _bucket_rows([ids[i] for i in idx], on_gpu)
             width = padded_width(max(len(r) for r in batch), multiple, limit)
@@ -183,10 +183,10 @@ class SentenceEncoder(_Shared):
             m = tensors[1].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()[: len(idx)]
-            if out is None:
+            if out.shape[1] != pooled.shape[1]:
                 out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
             out[idx] = pooled
-        return out  # type: ignore[return-value]
+        return out
 
 
 class MaskedLM(_Shared):
@@ -289,19 +289,19 @@ class MaskedLM(_Shared):
                 out[i] = (enc["input_ids"][b], logits[b])
         return out
 
-    def __call__(self, inputs: list[Hashable]) -> list[list[str]]:
+    def __call__(self, inputs: list[tuple[Sequence[str], int, bool, int]]) -> list[list[str]]:
         import torch
 
         self.check()
         tok, rt = self.tokenizer, self.runtime
         out: list[list[str]] = [[] for _ in inputs]
-        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]), reverse=True)  # type: ignore[index]
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]), reverse=True)
         model = self.inference_model()
         for s in range(0, len(order), self.batch_size):
             idx = order[s : s + self.batch_size]
             batch_words, targets = [], []
             for i in idx:
-                query: tuple[Sequence[str], int, bool, int] = inputs[i]  # type: ignore[assignment]
+                query = inputs[i]
                 words, index = list(query[0]), int(query[1])
                 if query[2]:
                     words[index] = tok.mask_token

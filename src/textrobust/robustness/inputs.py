@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from ..data import LabeledData, load_dataset
+from ..errors import ConfigError
 from .spec import Experiment, Source, resolve_path
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ def load_source(src: Source, label_names: list[str] | None = None) -> LabeledDat
 def load_data(exp: Experiment) -> LoadedData:
     """Load train/test(/validation) and apply the fixed subsamples (the same for every condition and seed)."""
     if exp.data.train is None:  # a scan of fixed models: test data only
-        test = load_source(exp.data.test)  # type: ignore[arg-type]  # without train the spec requires test
+        if exp.data.test is None:  # DataSpec refuses this (test_split needs a train source)
+            raise ConfigError("data: without a train source give a test source")
+        test = load_source(exp.data.test)
         if exp.data.test_size:
             test = test.sample(exp.data.test_size, seed=exp.data.sample_seed)
         return LoadedData(None, test, None)

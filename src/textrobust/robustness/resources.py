@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..errors import ConfigError
 from .evaluations import Evaluation
-from .evaluations.attack import check_recipe
+from .evaluations.attack import AttackEvaluation, check_recipe
 from .spec import Experiment, resolve_path
 
 
@@ -48,7 +48,7 @@ def needed_resources(exp: Experiment, evaluations: Sequence[Evaluation]) -> list
     for c in exp.conditions.values():
         if c.adversarial:
             check_recipe(c.adversarial.recipe, c.adversarial.options)
-    recipes += [ev.params.recipe for ev in evaluations if ev.kind == "attack"]  # type: ignore[attr-defined]
+    recipes += [ev.params.recipe for ev in evaluations if isinstance(ev, AttackEvaluation)]
     names = [n for r in recipes for n in RECIPES[recipe_key(r)].resources]
     names += [n for ev in evaluations for n in ev.resources()]
     accepted = {p for r in recipes for p in recipe_parameters(recipe_key(r))}

@@ -182,7 +182,7 @@ class Runner:
                         self.failed.append(self._failure(u, outcome, attempts[u.key]))
                         bar.advance(failed=True)
             finally:
-                outcomes.close()  # type: ignore[attr-defined]  # a generator: stops (and cancels) the rest
+                outcomes.close()  # stops (and cancels) the rest
             pending = retry
 
     def _work(self, u: Unit, bar: _UnitProgress) -> UnitWork:

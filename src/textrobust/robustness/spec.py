@@ -210,10 +210,21 @@ class FixedModel(_Strict):
 
 
 class UnitCompute(_Strict):
-    """What one condition x seed unit asks a cluster for (``--backend ray``; the local backend ignores it)."""
+    """How units run: ``jobs`` units at once on this machine (``--backend local``; ``auto``: as many as the GPU's
+    free memory holds, 1 on a CPU), or what one unit asks a Ray cluster for (``num_cpus`` / ``num_gpus``)."""
 
-    num_cpus: float = Field(1, gt=0, description="CPU cores per unit (also its torch threads)")
-    num_gpus: float = Field(0, ge=0, description="GPUs per unit (fractions share a GPU)")
+    jobs: int | Literal["auto"] = Field(
+        1, description="units at once on this machine (an integer >= 1, or auto); --jobs overrides it"
+    )
+    num_cpus: float = Field(1, gt=0, description="--backend ray: CPU cores per unit (also its torch threads)")
+    num_gpus: float = Field(0, ge=0, description="--backend ray: GPUs per unit (fractions share a GPU)")
+
+    @field_validator("jobs")
+    @classmethod
+    def _jobs(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("jobs must be an integer >= 1 or auto")
+        return v
 
 
 class ConditionSpec(_Strict):

@@ -229,7 +229,8 @@ def load_fixed(spec: Any, exp: Experiment, data_labels: list[str], name: str, ru
     kwargs: dict[str, Any] = {
         "labels": spec.labels,
         "runtime": runtime or exp.model.runtime(),
-        "max_length": exp.model.max_length,
+        # a saved model keeps its own truncation unless the spec sets one (the default 128 is not a choice)
+        "max_length": exp.model.max_length if "max_length" in exp.model.model_fields_set else None,
         "batch_size": spec.batch_size or exp.model.batch_size,
     }
     if remote:

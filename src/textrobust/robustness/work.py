@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,13 +53,13 @@ class Outcome:
 class Executor(Protocol):
     """Runs zero-argument tasks somewhere and yields ``(index, Outcome)`` as each finishes, in any order.
 
-    Closing the iterator early (the caller hit an input error, or Ctrl-C) cancels the tasks not yet finished.
+    Closing the generator early (the caller hit an input error, or Ctrl-C) cancels the tasks not yet finished.
     ``capacity`` is how many tasks run at once (for the progress bar).
     """
 
     capacity: int
 
-    def map(self, tasks: Sequence[Callable[[], Any]]) -> Iterator[tuple[int, Outcome]]: ...
+    def map(self, tasks: Sequence[Callable[[], Any]]) -> Generator[tuple[int, Outcome], None, None]: ...
 
 
 class InProcessExecutor:
@@ -67,7 +67,7 @@ class InProcessExecutor:
 
     capacity = 1
 
-    def map(self, tasks: Sequence[Callable[[], Any]]) -> Iterator[tuple[int, Outcome]]:
+    def map(self, tasks: Sequence[Callable[[], Any]]) -> Generator[tuple[int, Outcome], None, None]:
         for i, task in enumerate(tasks):
             yield i, Outcome.of(task)
 

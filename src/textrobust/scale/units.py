@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class RayExecutor:
         slots = [have.get("CPU", 0) / self.num_cpus] + ([have.get("GPU", 0) / self.num_gpus] if self.num_gpus else [])
         return max(1, int(min(slots)))
 
-    def map(self, tasks: Sequence[Callable[[], Any]]) -> Iterator[tuple[int, Outcome]]:
+    def map(self, tasks: Sequence[Callable[[], Any]]) -> Generator[tuple[int, Outcome], None, None]:
         ray = require_ray()
         if not tasks:
             return

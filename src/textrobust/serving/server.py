@@ -256,8 +256,9 @@ def _protocol_class(config: ServeConfig, metrics: Metrics) -> type:
         _head_timer: Any = None
         _answered_early = False  # a refusal written before the request was read (the client may still send)
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(_LingeringClose(transport, self, linger))
+        def connection_made(self, transport: Any) -> None:
+            # _LingeringClose stands in for the asyncio.Transport it wraps (a proxy, not a subclass).
+            super().connection_made(_LingeringClose(transport, self, linger))  # type: ignore[arg-type]
             if len(self.connections) > config.max_connections:
                 metrics.connections_total.inc(outcome="refused")
                 message = f"{config.max_connections} connections are open (--max-connections); retry later"

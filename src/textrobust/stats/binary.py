@@ -83,13 +83,13 @@ def wilson_share(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Wilson's interval of a share ``p`` observed on ``n`` trials (``n`` may be an effective sample size, fractional
     or infinite); ``n <= 0``: the whole of [0, 1]."""
-    z = _z(confidence) if z is None else np.asarray(z, dtype=float)
+    k: float | np.ndarray = _z(confidence) if z is None else np.asarray(z, dtype=float)
     p, n = np.asarray(p, dtype=float), np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         m = np.where(n > 0, n, 1.0)
-        denom = 1 + z**2 / m
-        centre = (p + z**2 / (2 * m)) / denom
-        half = z / denom * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2))
+        denom = 1 + k**2 / m
+        centre = (p + k**2 / (2 * m)) / denom
+        half = k / denom * np.sqrt(p * (1 - p) / m + k**2 / (4 * m**2))
     low, high = np.where(n > 0, centre - half, 0.0), np.where(n > 0, centre + half, 1.0)
     return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
 

@@ -92,7 +92,7 @@ def _keep(draw: Draw, rng: np.random.Generator) -> np.ndarray:
     if not draw.collapsed.any():
         return np.ones(draw.a.shape[::2], dtype=bool)
     at = runs_at_chance(recall_tables(clean_outcomes(draw, rng), draw.labels))
-    return ~at.any(1)
+    return np.logical_not(at.any(1))
 
 
 def _paired(draw: Draw, keep: np.ndarray, mde: bool = False) -> dict[str, np.ndarray]:
@@ -207,7 +207,11 @@ def power_at_mde(process: Process, rng: np.random.Generator, seeds: int, items: 
     MDE describes: a run that loses seeds to collapse has fewer). ``power_plug_in``: the same with the seed variance
     taken as measured (textrobust 0.1's MDE, here also at the level the change reaches). The MDE's spread over runs
     is reported too (10th, 50th, 90th percentile)."""
-    mdes, hard, easy, whole, plug = [], [], [], [], []
+    mdes: list[np.ndarray] = []
+    hard: list[np.ndarray] = []
+    easy: list[np.ndarray] = []
+    whole: list[np.ndarray] = []
+    plug: list[np.ndarray] = []
     done = 0
     while done < reps:
         r = min(CHUNK, reps - done)

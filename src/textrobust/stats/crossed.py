@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -89,7 +89,34 @@ __all__ = [
 Bounds = tuple[float | None, float | None]
 
 
-def crossed_t(tables: np.ndarray, seeds_random: bool, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:
+class CrossedArrays(TypedDict):
+    """What :func:`crossed_t` and :func:`mean_arrays` return: one value per table of the stack, but the df."""
+
+    estimate: np.ndarray
+    se: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    resid: np.ndarray
+    nu1: float
+    nu2: float
+    low: np.ndarray
+    high: np.ndarray
+    p: np.ndarray
+
+
+class _Shares(CrossedArrays):
+    base_mean: np.ndarray
+    cond_mean: np.ndarray
+
+
+class DifferenceArrays(_Shares, total=False):
+    """What :func:`difference_arrays` returns: :class:`CrossedArrays`, the two means where the outcomes are 0/1
+    (NaN elsewhere) and, when asked for, the minimum detectable effect."""
+
+    mde: np.ndarray
+
+
+def crossed_t(tables: np.ndarray, seeds_random: bool, confidence: float = CONFIDENCE) -> CrossedArrays:
     """The interval arithmetic of :func:`difference` / :func:`mean_estimate`, vectorised over a stack of complete
     ``(..., S, N)`` tables: ``estimate, se, a, b, nu1, nu2, low, high, p`` (no floors, no range clipping).
 
@@ -116,8 +143,18 @@ def crossed_t(tables: np.ndarray, seeds_random: bool, confidence: float = CONFID
     se = np.sqrt(a + b)
     half = fiducial.critical(a, b, nu1, nu2, 1 - confidence) * se
     p = fiducial.two_sided_p(grand, a, b, nu1, nu2)
-    out = {"estimate": grand, "se": se, "a": a, "b": b, "resid": resid, "nu1": nu1, "nu2": nu2}
-    return {**out, "low": grand - half, "high": grand + half, "p": p}
+    return {
+        "estimate": grand,
+        "se": se,
+        "a": a,
+        "b": b,
+        "resid": resid,
+        "nu1": nu1,
+        "nu2": nu2,
+        "low": grand - half,
+        "high": grand + half,
+        "p": p,
+    }
 
 
 def _clip(low: np.ndarray, high: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +164,7 @@ def _clip(low: np.ndarray, high: np.ndarray, bounds: Bounds) -> tuple[np.ndarray
 
 def mean_arrays(
     tables: np.ndarray, bounds: Bounds = (None, None), confidence: float = CONFIDENCE, seeds_random: bool | None = None
-) -> dict[str, np.ndarray]:
+) -> CrossedArrays:
     """Mean of each complete ``(..., S, N)`` table with its interval (vectorised :func:`mean_estimate`): two-level
     from MIN_SEEDS seeds (``seeds_random`` overrides), inside ``bounds``.
 
@@ -160,7 +197,7 @@ def difference_arrays(
     confidence: float = CONFIDENCE,
     seeds_random: bool | None = None,
     mde: bool = True,
-) -> dict[str, np.ndarray]:
+) -> DifferenceArrays:
     """Paired difference ``cond - base`` of complete ``(..., S, N)`` tables (vectorised :func:`difference`):
     estimate, interval, p-value and (``mde``) minimum detectable effect. For 0/1 outcomes with fewer than
     :data:`SPARSE` discordant cells (a model pair that disagrees on almost nothing) the interval is widened to the
@@ -177,21 +214,24 @@ def difference_arrays(
     r["high"] = np.where(sparse, np.maximum(r["high"], n_high), r["high"])
     r["p"] = np.where(sparse, np.maximum(r["p"], mcnemar_score_p(counts[1], counts[2])), r["p"])
     r["low"], r["high"] = _clip(r["low"], r["high"], diff_bounds(bounds))
-    r["base_mean"] = np.where(binary, b.mean((-2, -1)), np.nan)
-    r["cond_mean"] = np.where(binary, c.mean((-2, -1)), np.nan)
+    out: DifferenceArrays = {
+        **r,
+        "base_mean": np.where(binary, b.mean((-2, -1)), np.nan),
+        "cond_mean": np.where(binary, c.mean((-2, -1)), np.nan),
+    }
     if mde:
-        r["mde"] = detectable_effect(
-            r["a"],
-            r["b"],
-            r["nu1"],
-            r["nu2"],
-            resid=r["resid"],
+        out["mde"] = detectable_effect(
+            out["a"],
+            out["b"],
+            out["nu1"],
+            out["nu2"],
+            resid=out["resid"],
             cells=float(S * N),
-            base=r["base_mean"],
-            cond=r["cond_mean"],
+            base=out["base_mean"],
+            cond=out["cond_mean"],
             alpha=1 - confidence,
         )
-    return r
+    return out
 
 
 @dataclass
@@ -244,7 +284,7 @@ def complete_columns(*tables: np.ndarray) -> np.ndarray | None:
     return both if np.array_equal(both, anyv) and both.any() else None
 
 
-def _estimate(r: dict[str, np.ndarray], x: np.ndarray, confidence: float) -> Estimate:
+def _estimate(r: CrossedArrays, x: np.ndarray, confidence: float) -> Estimate:
     """One table's arrays as an :class:`Estimate` (the df reported is the Student df with the same multiplier)."""
     seeds_random = x.shape[0] >= MIN_SEEDS
     se = float(r["se"][0])
@@ -312,9 +352,9 @@ def difference(
     est.mde = _finite(r["mde"][0])
     if math.isfinite(r["base_mean"][0]):
         est.shares = (float(r["base_mean"][0]), float(r["cond_mean"][0]))
-    shares = {"base": est.shares[0], "cond": est.shares[1]} if est.shares else {}
-    if est.method == "seeds+examples":
-        est.mde_low, est.mde_high = detectable_range(est.components, c.shape[0], c.shape[1], **shares)
+    base_mean, cond_mean = est.shares if est.shares else (None, None)
+    if est.method == "seeds+examples" and est.components is not None:  # _estimate always sets the components
+        est.mde_low, est.mde_high = detectable_range(est.components, c.shape[0], c.shape[1], base_mean, cond_mean)
     return est
 
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from . import fiducial
 from .levels import CONFIDENCE, MIN_SEEDS, POWER
+
+if TYPE_CHECKING:  # pragma: no cover - typing.Unpack is Python 3.11+
+    from typing_extensions import Unpack
 
 #: Two-sided coverage of the MDE range (from the chi-square interval of the seed part).
 MDE_RANGE = 0.8
@@ -86,6 +89,31 @@ def components(table: np.ndarray) -> Components:
     return Components(S, N, float(ms_seed), float(ms_item), ms_resid)
 
 
+class PowerOptions(TypedDict, total=False):
+    """The keyword arguments :func:`detectable_effect` and :func:`predictive_power` share (see the former)."""
+
+    a_df: float | None
+    resid: np.ndarray | float
+    resid_design: np.ndarray | float | None
+    cells: np.ndarray | float
+    base: np.ndarray | float
+    cond: np.ndarray | float
+    alpha: float
+
+
+class Design(TypedDict):
+    """The variance parts of an ``S x N`` design (:func:`_design`): the first arguments of :func:`detectable_effect`
+    and the options that say how the seed part was measured."""
+
+    a: np.ndarray | float
+    b: float
+    nu1: float
+    nu2: float
+    a_df: float
+    resid: float
+    resid_design: float
+
+
 def _variance_at(
     effect: np.ndarray, a: np.ndarray, b: np.ndarray, cells: np.ndarray, base: np.ndarray, cond: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -103,8 +131,8 @@ def _variance_at(
 
 
 def detectable_effect(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: np.ndarray | float,
+    b: np.ndarray | float,
     nu1: float,
     nu2: float,
     *,
@@ -132,6 +160,7 @@ def detectable_effect(
         >>> round(float(detectable_effect(np.array(0.0), np.array(1e-4), 2, 1e9)), 4)  # (1.96 + 0.84) x 1 pt
         0.028
     """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     args = _prepared(a, b, nu1, nu2, a_df, resid, resid_design, cells, base, cond, alpha)
     base = args["base"]
     scale = np.sqrt(np.asarray(a, dtype=float) + np.asarray(b, dtype=float))  # not a share: 200 SE is plenty
@@ -150,10 +179,15 @@ def detectable_effect(
 
 
 def predictive_power(
-    effect: np.ndarray | float, a: np.ndarray | float, b: np.ndarray | float, nu1: float, nu2: float, **kw: object
+    effect: np.ndarray | float,
+    a: np.ndarray | float,
+    b: np.ndarray | float,
+    nu1: float,
+    nu2: float,
+    **options: Unpack[PowerOptions],
 ) -> np.ndarray:
     """The power :func:`detectable_effect` inverts, at ``effect`` (same arguments)."""
-    args = _prepared(np.asarray(a, dtype=float), np.asarray(b, dtype=float), nu1, nu2, kw.pop("a_df", None), **kw)
+    args = _prepared(np.asarray(a, dtype=float), np.asarray(b, dtype=float), nu1, nu2, **options)
     return _power(np.broadcast_to(np.asarray(effect, dtype=float), args["base"].shape), args)
 
 
@@ -162,7 +196,7 @@ def _prepared(
     b: np.ndarray,
     nu1: float,
     nu2: float,
-    a_df: float | None,
+    a_df: float | None = None,
     resid: np.ndarray | float = 0.0,
     resid_design: np.ndarray | float | None = None,
     cells: np.ndarray | float = np.inf,
@@ -199,25 +233,29 @@ def _power(effect: np.ndarray, args: dict[str, Any]) -> np.ndarray:
     return (args["q"] * p).sum(-1)
 
 
-def mde_range(a: float, b: float, nu1: float, nu2: float, **shares: float) -> tuple[float | None, float | None]:
+def mde_range(
+    a: float, b: float, nu1: float, nu2: float, *, base: float = math.nan, cond: float = math.nan
+) -> tuple[float | None, float | None]:
     """The MDE if the seed part were at either end of its :data:`MDE_RANGE` chi-square interval (taken as known):
-    how far the printed MDE could be off given what the seeds at hand tell. ``(None, None)`` without a seed part."""
+    how far the printed MDE could be off given what the seeds at hand tell (``base``/``cond``: the shares' levels,
+    as in :func:`detectable_effect`). ``(None, None)`` without a seed part."""
     from scipy import stats
 
     if not a > 0 or not math.isfinite(nu1):
         return None, None
     tail = (1 - MDE_RANGE) / 2
     ends = np.array([a * nu1 / stats.chi2.isf(tail, nu1), a * nu1 / stats.chi2.ppf(tail, nu1)])
-    low, high = detectable_effect(ends, np.full(2, b), nu1, nu2, a_df=np.inf, **shares)
+    low, high = detectable_effect(ends, np.full(2, b), nu1, nu2, a_df=np.inf, base=base, cond=cond)
     return (None if not math.isfinite(low) else float(low)), (None if not math.isfinite(high) else float(high))
 
 
-def _design(comp: Components, seeds_random: bool, S: int, N: int) -> dict[str, float]:
+def _design(comp: Components, seeds_random: bool, S: int, N: int) -> Design:
     """Arguments of :func:`detectable_effect` for an ``S x N`` design from the components ``comp`` measured: the seed
     part's estimate keeps the df it was measured with."""
     if not seeds_random or S < MIN_SEEDS:
         _, b, nu1, nu2 = comp.parts(False, S, N)
-        return {"a": 0.0, "b": b, "nu1": nu1, "nu2": nu2, "a_df": np.inf}
+        # No seed part: no residual share in it either (detectable_effect's defaults).
+        return {"a": 0.0, "b": b, "nu1": nu1, "nu2": nu2, "a_df": np.inf, "resid": 0.0, "resid_design": 0.0}
     # a(S, N) = resid / (S N) + sigma2_seed / S with sigma2_seed = (E[MS_seed] - resid) / n, E[MS_seed] known
     # through the measured MS_seed with its n_seeds - 1 df (n: the examples it was measured on).
     n = comp.n_items
@@ -252,11 +290,18 @@ def detectable(
         >>> detectable(c, 5, 400) < detectable(c, 3, 400)
         True
     """
-    shares = {} if base is None else {"base": base, "cond": cond if cond is not None else base}
+    level, changed = _levels(base, cond)
     args = _design(comp, n_seeds >= MIN_SEEDS, n_seeds, n_items)
     if not predictive:
         args["a_df"] = np.inf
-    return float(detectable_effect(**args, cells=n_seeds * n_items, **shares))
+    return float(detectable_effect(**args, cells=n_seeds * n_items, base=level, cond=changed))
+
+
+def _levels(base: float | None, cond: float | None) -> tuple[float, float]:
+    """``(base, cond)`` for :func:`detectable_effect`: NaN (not shares) without ``base``; ``cond`` defaults to it."""
+    if base is None:
+        return math.nan, math.nan
+    return base, base if cond is None else cond
 
 
 def detectable_range(
@@ -271,9 +316,10 @@ def detectable_range(
     if not (args["a"] > 0 and comp.n_seeds >= 2):
         return None, None
     tail, df = (1 - MDE_RANGE) / 2, float(comp.n_seeds - 1)
-    shares = {} if base is None else {"base": base, "cond": cond if cond is not None else base}
+    level, changed = _levels(base, cond)
     ends = np.array([args["a"] * df / stats.chi2.isf(tail, df), args["a"] * df / stats.chi2.ppf(tail, df)])
-    out = detectable_effect(**{**args, "a": ends, "a_df": np.inf}, cells=n_seeds * n_items, **shares)
+    known: Design = {**args, "a": ends, "a_df": np.inf}
+    out = detectable_effect(**known, cells=n_seeds * n_items, base=level, cond=changed)
     return (float(out[0]) if math.isfinite(out[0]) else None), (float(out[1]) if math.isfinite(out[1]) else None)
 
 

@@ -138,11 +138,12 @@ def collapsed_runs(tables: Outcomes, metrics: Sequence[dict[str, Any]]) -> dict[
         return {}
     flagged, typical = {}, []
     for cond in tables.conditions():
-        keys = [tables.keys(cond, ev, n) for n in names]
-        if any(k is None for k in keys):
+        keys = [k for n in names if (k := tables.keys(cond, ev, n)) is not None]
+        if len(keys) < len(names):
             continue
         seeds = sorted(set.intersection(*(set(k[0]) for k in keys)))
-        recall = [tables.table(cond, ev, n, seeds) for n in names]
+        # Every name has a table (its keys were found): nothing is dropped here.
+        recall = [t for n in names if (t := tables.table(cond, ev, n, seeds)) is not None]
         ba, se0 = balanced_accuracy(recall)
         typical += [(float(x), float(e)) for x, e in zip(ba, se0, strict=True)]
         flagged[cond] = {s for s, at in zip(seeds, runs_at_chance(recall), strict=True) if at}
@@ -212,9 +213,11 @@ def _diff_fields(
     mine, theirs = tables.keys(cond, ev, metric), tables.keys(baseline, ev, metric)
     by_seed: list[dict[str, Any]] = []
     seed_view = None
+    c = b = None
     if mine and theirs and set(seeds) <= set(mine[0]) & set(theirs[0]):
         items = [i for i in mine[1] if i in set(theirs[1])]
         c, b = tables.table(cond, ev, metric, seeds, items), tables.table(baseline, ev, metric, seeds, items)
+    if c is not None and b is not None:  # both found: their keys were
         est = difference(c, b, bounds, confidence)
         tests = mcnemar_by_seed(c, b) or []
         diffs = row_means(c) - row_means(b)
@@ -245,7 +248,7 @@ def _diff_fields(
 
 def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
     """The difference's summary fields, with the variance components and the planning numbers where known."""
-    out = {
+    out: dict[str, Any] = {
         "diff_mean": est.estimate,
         "diff_ci_low": est.low,
         "diff_ci_high": est.high,
@@ -256,7 +259,7 @@ def _estimate_fields(est: Estimate, models_fixed: bool) -> dict[str, Any]:
         "diff_mde": est.mde,
         "diff_mde_low": est.mde_low,
         "diff_mde_high": est.mde_high,
-        "diff_includes_zero": None if est.low is None else bool(est.low <= 0 <= est.high),
+        "diff_includes_zero": None if est.low is None or est.high is None else bool(est.low <= 0 <= est.high),
     }
     if est.components is not None:
         c = est.components
@@ -285,16 +288,16 @@ def _adjust(rows: list[dict[str, Any]], models_fixed: bool = False) -> None:
         est = r.pop("_est", None)
         if est is None:
             continue
-        q = r.get("diff_p_adjusted")
+        adjusted = r.get("diff_p_adjusted")
         r["verdict"] = (
-            decide(est, q, r.get("higher_is_better"), models_fixed=models_fixed) if r.get("in_family") else None
+            decide(est, adjusted, r.get("higher_is_better"), models_fixed=models_fixed) if r.get("in_family") else None
         )
         r["models_fixed"] = models_fixed
-        if r["verdict"] == "too_few_seeds" and q is not None and est.method == "examples":
+        if r["verdict"] == "too_few_seeds" and adjusted is not None and est.method == "examples":
             # What the data says about the trained models at hand (seeds fixed), never a general claim.
             r["these_runs"] = (
                 "no_change"
-                if q >= 1 - CONFIDENCE
+                if adjusted >= 1 - CONFIDENCE
                 else ("better" if (est.estimate > 0) == r.get("higher_is_better") else "worse")
             )
         r["family_size"] = sizes.get(r.get("scope", "general"), 0)

@@ -51,7 +51,7 @@ def build_evaluation(params: EvalParams | dict[str, Any]) -> Evaluation:
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             raise ConfigError(f"evaluation '{kind}': {where}: {err['msg']}") from None
-    return EVALUATIONS[params.kind](params)  # type: ignore[attr-defined]
+    return EVALUATIONS[params.kind](params)
 
 
 __all__ = [
