@@ -308,8 +308,12 @@ def input_language(input_path: str | os.PathLike, lang: str | None, text_column:
     if lang is not None and lang.lower() != "auto":
         return _lang.normalise(lang)
     first = next(iter(iter_frames(input_path, chunk_rows=2000, **read)), None)
-    if first is None or text_column not in first.columns:
-        return _lang.UNDETERMINED  # the reading loop reports the missing column
+    if first is None:
+        return _lang.UNDETERMINED
+    if text_column not in first.columns:  # the same message as the reading loop's
+        raise DataError(
+            f"{input_path}: no column {text_column!r}; columns are {list(first.columns)} (pass --text-column)"
+        )
     return _lang.detect_language(str(t) for t in first[text_column].tolist()).lang
 
 
