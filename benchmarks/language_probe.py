@@ -34,6 +34,9 @@ from _zh_data import chnsenticorp, umsab  # noqa: E402
 from textrobust.augment import OneOf, Sequential, SomeOf, Sometimes, parse_op, registered  # noqa: E402
 from textrobust.errors import TextRobustError  # noqa: E402
 
+#: Operators that run a neural model per text (``--model-n`` bounds their texts on a slow machine).
+MODEL_BACKED = {"generate", "paraphrase", "backtranslate", "contextual"}
+
 
 def operators(generate_model: str) -> dict[str, Any]:
     """One configuration per registered operator (model-backed ones with the models that exist offline)."""
@@ -150,6 +153,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--langs", default="zh,fr,pt")
     ap.add_argument("--generate-model", default="smollm2", help="causal LM for generate/paraphrase")
+    ap.add_argument(
+        "--model-n",
+        type=int,
+        default=None,
+        help="texts per language for the model-backed operators (generate, paraphrase, backtranslate, "
+        "contextual); default --n. A CPU shared with other jobs runs SmolLM2 on a few hundred texts, not 1,000",
+    )
     ap.add_argument("-o", "--output", type=Path, default=Path("runs/language_probe.json"))
     args = ap.parse_args()
     from textrobust.adversarial import RECIPES, load_resources
@@ -162,7 +172,8 @@ def main() -> None:
     for code in args.langs.split(","):
         texts = texts_for(code, args.n)
         for name, op in ops.items():
-            row = {"part": f"operator {name}", "lang": code, "n": len(texts), **probe_operator(op, texts, code)}
+            some = texts[: args.model_n] if name in MODEL_BACKED and args.model_n else texts
+            row = {"part": f"operator {name}", "lang": code, "n": len(some), **probe_operator(op, some, code)}
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k not in ("silent_examples",)}, ensure_ascii=False))
         for name in sorted(RECIPES):
@@ -175,7 +186,13 @@ def main() -> None:
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k not in ("silent_examples",)}, ensure_ascii=False))
     silent = sum(r.get("silent", 0) for r in rows)
-    out = {"environment": environment("cpu"), "n": args.n, "rows": rows, "silent_total": silent}
+    out = {
+        "environment": environment("cpu"),
+        "n": args.n,
+        "model_n": args.model_n or args.n,
+        "rows": rows,
+        "silent_total": silent,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"silent no-ops: {silent} (parts x languages: {len(rows)})")

@@ -69,7 +69,7 @@ def save(part: str, payload: dict[str, Any]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     payload = {"environment": environment("cpu"), **payload}
     (OUT / f"{part}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(json.dumps(payload, ensure_ascii=False, indent=1))
+    print(json.dumps(payload, ensure_ascii=False, indent=1), flush=True)
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -98,23 +98,21 @@ def char_stats(report: Any) -> dict[str, Any]:
 
 
 def run_chnsenticorp(args: argparse.Namespace) -> None:
+    """Clean accuracy, then the zh_char attack, the INV suites and the pack, then zh_word; the JSON is rewritten
+    after each part (a slow machine keeps what finished)."""
     from textrobust.adversarial import build_attack, run_attack
 
     train, dev, test, counts = chnsenticorp()
+    if args.train_size and args.train_size < len(train):
+        train = train.sample(args.train_size, seed=0)
     start = time.perf_counter()
     clf = EmbeddingClassifier(args.encoder, labels=train.label_names, head=args.head, runtime=RUNTIME).fit(train)
     fit_s = round(time.perf_counter() - start, 1)
-    payload: dict[str, Any] = {"data": counts, "model": repr(clf), "fit_seconds": fit_s}
+    payload: dict[str, Any] = {"data": counts, "train_size": len(train), "model": repr(clf), "fit_seconds": fit_s}
     payload["clean_test"] = accuracy(clf, test)
-    payload["clean_dev"] = accuracy(clf, dev)
-    ctx = EvalContext(train.label_names, RUNTIME, cache={}, raw_model=clf, lang="zh")
-    suites = ["pinyin", "glyph", "width", "traditional", "punctuation"]
-    payload["inv"], _ = evaluate(clf, test, {"kind": "inv", "suites": suites}, ctx)
-    payload["mft"], _ = evaluate(clf, test, {"kind": "mft", "pack": "zh-sentiment"}, ctx)
-    payload["dir"], _ = evaluate(clf, test, {"kind": "dir", "pack": "zh-sentiment", "n_test": 100}, ctx)
-    for recipe, n in (("zh_char", args.attack_n), ("zh_word", args.word_n)):
-        if n <= 0:
-            continue
+    save("chnsenticorp", payload)
+
+    def attack(recipe: str, n: int) -> None:
         sub = test.subset(range(min(n, len(test))))
         start = time.perf_counter()
         report = run_attack(build_attack(recipe, clf), sub.texts, sub.labels, progress=False, lang="zh")
@@ -133,7 +131,21 @@ def run_chnsenticorp(args: argparse.Namespace) -> None:
             "seconds": round(time.perf_counter() - start, 1),
             **char_stats(report),
         }
+        save("chnsenticorp", payload)
+
+    if args.attack_n > 0:
+        attack("zh_char", args.attack_n)
+    ctx = EvalContext(train.label_names, RUNTIME, cache={}, raw_model=clf, lang="zh")
+    suites = ["pinyin", "glyph", "width", "traditional", "punctuation"]
+    payload["inv"], _ = evaluate(clf, test, {"kind": "inv", "suites": suites}, ctx)
     save("chnsenticorp", payload)
+    payload["mft"], _ = evaluate(clf, test, {"kind": "mft", "pack": "zh-sentiment"}, ctx)
+    payload["dir"], _ = evaluate(clf, test, {"kind": "dir", "pack": "zh-sentiment", "n_test": 100}, ctx)
+    save("chnsenticorp", payload)
+    payload["clean_dev"] = accuracy(clf, dev)
+    save("chnsenticorp", payload)
+    if args.word_n > 0:
+        attack("zh_word", args.word_n)
 
 
 def run_shift(args: argparse.Namespace) -> None:
@@ -193,6 +205,7 @@ def main() -> None:
     ap.add_argument("--head", default="logistic")
     ap.add_argument("--attack-n", type=int, default=300)
     ap.add_argument("--word-n", type=int, default=100)
+    ap.add_argument("--train-size", type=int, default=0, help="chnsenticorp: subsample the training set (0: all)")
     ap.add_argument("--source", default="平板,水果,洗发水,衣服,酒店", help="shift: training categories")
     ap.add_argument("--per-category", type=int, default=2000, help="shift: training rows per source category")
     ap.add_argument("--held-out", type=int, default=200, help="shift: in-domain test rows per source category")
