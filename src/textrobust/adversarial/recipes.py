@@ -19,6 +19,7 @@ common deviations, forced by what runs offline here:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ from textrobust.adversarial.transformations import (
     MaskedLMSwap,
     WordSwapSource,
 )
+from textrobust.adversarial.zh import zh_char, zh_word
 from textrobust.errors import ConfigError
 
 
@@ -449,6 +451,25 @@ RECIPES: dict[str, RecipeSpec] = {
     "a2t": RecipeSpec(a2t, ("neighbours", "encoder"), "Yoo & Qi 2021"),
     "hotflip": RecipeSpec(hotflip, (), "Ebrahimi et al. 2018"),
     "hardlabel": RecipeSpec(hardlabel, ("neighbours",), "Maheshwary et al. 2021", label_only=True),
+    "zh_char": RecipeSpec(zh_char, (), "Li et al. 2019 / Zhang et al. 2020 (Chinese characters)"),
+    "zh_word": RecipeSpec(zh_word, (), "Ren et al. 2019, segmented (Chinese words, Cilin)"),
+}
+
+#: The languages each registered recipe supports (:mod:`textrobust.lang`); ``tests/test_languages.py`` checks
+#: every recipe has a row. English resources make English recipes; character edits of ASCII letters need Latin
+#: script; masked-LM and victim-vocabulary recipes work in any language written with spaces (given models of it).
+RECIPE_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "textfooler": ("en",),
+    "pwws": ("en",),
+    "deepwordbug": ("latin",),
+    "textbugger": ("en",),
+    "bae": ("spaced",),
+    "bert_attack": ("spaced",),
+    "a2t": ("en",),
+    "hotflip": ("spaced",),
+    "zh_char": ("zh",),
+    "zh_word": ("zh",),
+    "hardlabel": ("en",),
 }
 
 
@@ -486,7 +507,9 @@ def build_attack(name: str, model: Any, **resources: Any) -> Attack:
     # A shared resource dict (e.g. an experiment's) may hold resources other recipes need: drop those quietly.
     kwargs = {k: v for k, v in resources.items() if k in accepted or k not in _SHARED_RESOURCES}
     check_recipe_options(name, kwargs)
-    return spec.build(model, **kwargs)
+    key = name.replace("-", "_")
+    attack = spec.build(model, **kwargs)
+    return dataclasses.replace(attack, languages=RECIPE_LANGUAGES.get(key, attack.languages))
 
 
 def recipe_parameters(name: str) -> set[str]:

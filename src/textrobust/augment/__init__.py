@@ -38,7 +38,10 @@ from textrobust.augment.sources import (
     load_source,
     load_stopwords,
 )
+from textrobust.augment.width import PunctWidth
 from textrobust.augment.word import EDA, Synonym
+from textrobust.augment.zh_char import ZhChar
+from textrobust.augment.zh_script import ZhScript
 
 __all__ = [
     "EDA",
@@ -57,6 +60,7 @@ __all__ = [
     "Operator",
     "Paraphrase",
     "Params",
+    "PunctWidth",
     "Sequential",
     "Similarity",
     "SomeOf",
@@ -64,6 +68,8 @@ __all__ = [
     "Synonym",
     "SynonymSource",
     "WordNetSource",
+    "ZhChar",
+    "ZhScript",
     "augment_file",
     "augment_rows",
     "fewshot_generate",

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust.errors import ConfigError
 from textrobust.models.runtime import Runtime
 
@@ -67,6 +69,12 @@ class Operator:
     name: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
     batched: ClassVar[bool] = False  # True: the operator overrides apply_batch (model-backed)
+    #: The languages the operator supports (see :mod:`textrobust.lang`: ANY, SPACED, LATIN or codes). Every
+    #: registered operator declares them (the contract test checks); :meth:`supported_languages` refines them
+    #: by parameter where they depend on one.
+    languages: ClassVar[tuple[str, ...]] = ()
+    #: The language this operator is bound to (:meth:`for_language`); None: resolved from each call's texts.
+    lang: str | None = None
 
     @property
     def deterministic(self) -> bool:
@@ -88,12 +96,65 @@ class Operator:
         # changes where the work happens, not which variants come out (spec(), ==, hash ignore it).
         self.runtime = runtime or Runtime()
 
+    # -- languages ---------------------------------------------------------------------------------------------
+    def supported_languages(self) -> tuple[str, ...]:
+        """The languages these parameters support (default: the class's ``languages``)."""
+        return self.languages
+
+    def language_label(self) -> str:
+        """How refusals name this operator (its spec string)."""
+        return self.spec_str()
+
+    def language_hint(self, code: str) -> str:
+        """What to use instead when ``code`` is not supported (appended to the refusal)."""
+        if code == "zh":
+            return "for Chinese use zh_char, zh_script, punct_width, or synonym/eda with source=cilin"
+        return ""
+
+    def for_language(self, code: str) -> Operator:
+        """A view of this operator bound to language ``code`` (same parameters, ``==`` and spec); a
+        :class:`~textrobust.errors.LanguageError` naming the operator and the languages it supports when it does
+        not support ``code``.
+
+        Example:
+            >>> parse_op("char:kind=random_swap").for_language("zh").lang
+            'zh'
+            >>> parse_op("char:kind=spelling").for_language("fr")
+            Traceback (most recent call last):
+            ...
+            textrobust.errors.LanguageError: char:kind=spelling does not support fr (French); it supports: en (English)
+        """
+        code = _lang.normalise(code)
+        _lang.check_supported(self.language_label(), code, self.supported_languages(), self.language_hint(code))
+        if self.lang == code:
+            return self
+        view = copy.copy(self)
+        view.lang = code
+        view._bind_children(code)
+        return view
+
+    def _bind_children(self, code: str) -> None:
+        """Containers bind their children too (their params are replaced by bound copies)."""
+        fields = {f.name for f in dataclasses.fields(self.params)}
+        changes: dict[str, Any] = {}
+        if "ops" in fields:
+            changes["ops"] = tuple(o.for_language(code) for o in self.params.ops)  # type: ignore[attr-defined]
+        if "op" in fields and isinstance(getattr(self.params, "op", None), Operator):
+            changes["op"] = self.params.op.for_language(code)  # type: ignore[attr-defined]
+        if changes:
+            self.params = dataclasses.replace(self.params, **changes)
+
     # -- override points -------------------------------------------------------------------------------------
     def check_extras(self) -> None:
         """Raise :class:`~textrobust.errors.ResourceError` (naming the package to install) when an optional
         extra this operator needs (WordNet, SmolLM2, Bergamot, ...) is missing; cheap (nothing is loaded). Called
         before any output is written."""
         return None
+
+    def inapplicable(self, text: str) -> str | None:
+        """Why this operator has nothing to change in ``text`` ("no punctuation to convert"), or None when it should
+        change it. A text that gets no variant and no reason is a silent no-op (the language probe counts those)."""
+        return None if text.strip() else "empty text"
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         """Return one variant of ``text`` (or None when nothing applies)."""
@@ -104,14 +165,25 @@ class Operator:
         return [self.apply(t, g) for t, g in zip(texts, rngs, strict=True)]
 
     # -- contract ----------------------------------------------------------------------------------------------
-    def __call__(self, texts: Sequence[str], *, seed: int = 0, n: int = 1, offset: int = 0) -> list[list[str]]:
+    def __call__(
+        self, texts: Sequence[str], *, seed: int = 0, n: int = 1, offset: int = 0, lang: str | None = None
+    ) -> list[list[str]]:
         """Up to ``n`` distinct variants per text (never the text itself); ``offset`` is the global index of
-        ``texts[0]`` so that chunked calls reproduce one whole-file call."""
+        ``texts[0]`` so that chunked calls reproduce one whole-file call. ``lang``: the texts' language (default:
+        the operator's bound language, else detected from ``texts``; pass it when calling chunk by chunk, so that
+        every chunk is treated alike); a language the operator does not support raises
+        :class:`~textrobust.errors.LanguageError`."""
         if isinstance(texts, str):
             raise ConfigError(f"{self.name}: pass a list of texts, not a single string")
         if n < 0:
             raise ConfigError(f"{self.name}: n must be >= 0, got {n}")
         texts = list(texts)
+        if not any(t and not t.isspace() for t in texts):
+            return [[] for _ in texts]  # nothing to augment, in any language
+        if lang is not None or self.lang is None:
+            bound = self.for_language(_lang.resolve(texts, lang))
+            if bound is not self:
+                return bound(texts, seed=seed, n=n, offset=offset)
         out: list[list[str]] = [[] for _ in texts]
         seen = [{_key(t)} for t in texts]
         pending = list(range(len(texts))) if n > 0 else []
@@ -219,7 +291,18 @@ def register(cls: type[Operator]) -> type[Operator]:
 
 def _ensure_builtins() -> None:
     # Importing the modules registers the built-in operators (cheap: heavy libs load inside the operators).
-    from textrobust.augment import char, containers, model_gen, model_ops, nlpaug_adapter, paraphrase, word  # noqa: F401
+    from textrobust.augment import (  # noqa: F401
+        char,
+        containers,
+        model_gen,
+        model_ops,
+        nlpaug_adapter,
+        paraphrase,
+        width,
+        word,
+        zh_char,
+        zh_script,
+    )
 
 
 def get(name: str) -> type[Operator]:

@@ -18,12 +18,29 @@ from pathlib import Path
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust import text as _text
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.errors import ResourceError
 
 KINDS = ("keyboard", "ocr", "random_insert", "random_substitute", "random_swap", "random_delete", "spelling")
 _LETTERS = string.ascii_letters
+#: Languages per kind: keyboard and OCR tables are Latin; the misspelling list is English; the random edits work
+#: on the letters of any script (insertions and substitutions draw letters of the edited letter's own script).
+KIND_LANGUAGES = {"keyboard": _lang.LATIN, "ocr": _lang.LATIN, "spelling": ("en",)}
+# Lower-case alphabets of the cased non-Latin scripts; other scripts draw from the letters of the word itself.
+_ALPHABETS = {
+    "Cyrl": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    "Grek": "αβγδεζηθικλμνξοπρστυφχψω",
+    "Arab": "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_name(c: str) -> str:
+    import unicodedata
+
+    return unicodedata.name(c, "")
 
 
 def _nlpaug_res(*parts: str) -> Path:
@@ -106,6 +123,17 @@ class CharNoise(Operator):
     name = "char"
     Params = CharParams
     params: CharParams
+    languages = _lang.ANY  # by kind: see supported_languages
+
+    def supported_languages(self) -> tuple[str, ...]:
+        return KIND_LANGUAGES.get(self.params.kind, _lang.ANY)
+
+    def language_label(self) -> str:
+        spec = self.spec_str()
+        if "kind=" in spec:
+            return spec
+        rest = spec.partition(":")[2]
+        return f"char:kind={self.params.kind}" + (f",{rest}" if rest else "")
 
     def __init__(self, params: CharParams | None = None, **kwargs) -> None:
         super().__init__(params, **kwargs)
@@ -119,6 +147,18 @@ class CharNoise(Operator):
         else:
             self._table = {}
         self._edit = getattr(self, f"_{kind}")
+
+    def inapplicable(self, text: str) -> str | None:
+        p = self.params
+        if p.kind == "spelling":
+            ok = any(m.group().lower() in self._table for m in _text.COMPOUND_RUN.finditer(text))
+            return None if ok else "no word on the misspelling list"
+        runs = [m.group() for m in _text.WORD_RUN.finditer(text) if len(m.group()) >= p.min_word_len]
+        if self._table:
+            runs = [r for r in runs if any(c in self._table for c in r)]
+        else:
+            runs = [r for r in runs if not r.isdigit()]
+        return None if runs else f"no word of {p.min_word_len}+ letters this kind edits"
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
         p = self.params
@@ -179,20 +219,30 @@ class CharNoise(Operator):
         return sorted(draws.sample(n, self._n_chars(len(word))))
 
     @staticmethod
-    def _rand_letter(like: str, draws: _text.Draws) -> str:
-        c = _LETTERS[draws.below(26)]
-        return c.upper() if like.isupper() else c
+    def _rand_letter(like: str, draws: _text.Draws, word: str = "") -> str:
+        """A random letter of ``like``'s script: ASCII for Latin, the alphabet for Cyrillic, Greek and Arabic, and
+        for scripts without a small alphabet (Han, Hangul, Devanagari, ...) another character of the same word."""
+        if like.isascii() or "LATIN" in _char_name(like):
+            c = _LETTERS[draws.below(26)]
+            return c.upper() if like.isupper() else c
+        script = _lang.text_script(like)
+        alphabet = _ALPHABETS.get(script or "")
+        if alphabet:
+            c = alphabet[draws.below(len(alphabet))]
+            return c.upper() if like.isupper() else c
+        pool = [c for c in word if c != like and _lang.text_script(c) == script] or [like]
+        return pool[draws.below(len(pool))]
 
     def _random_insert(self, word: str, draws: _text.Draws) -> str:
         chars = list(word)
         for i in reversed(self._positions(word, draws)):
-            chars.insert(i + 1, self._rand_letter(chars[i], draws))
+            chars.insert(i + 1, self._rand_letter(chars[i], draws, word))
         return "".join(chars)
 
     def _random_substitute(self, word: str, draws: _text.Draws) -> str:
         chars = list(word)
         for i in self._positions(word, draws):
-            chars[i] = self._rand_letter(chars[i], draws)
+            chars[i] = self._rand_letter(chars[i], draws, word)
         return "".join(chars)
 
     def _random_swap(self, word: str, draws: _text.Draws) -> str:

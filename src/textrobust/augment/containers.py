@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.errors import ConfigError
 
@@ -58,6 +59,15 @@ class SequentialParams(Params):
 
 class _Container(Operator):
     params: SequentialParams | OneOfParams | SomeOfParams
+    # A container supports what all its children support (binding it binds every child).
+    languages = _lang.ANY
+
+    def supported_languages(self) -> tuple[str, ...]:
+        return _lang.intersect(*(o.supported_languages() for o in self.params.ops))
+
+    def inapplicable(self, text: str) -> str | None:
+        reasons = [o.inapplicable(text) for o in self.params.ops]
+        return None if any(r is None for r in reasons) else "; ".join(dict.fromkeys(r for r in reasons if r))
 
     def __init__(self, ops: Sequence[Operator] | None = None, params: Params | None = None, **kwargs: Any) -> None:
         if ops is not None:
@@ -171,6 +181,7 @@ class Sometimes(Operator):
     name = "sometimes"
     Params = SometimesParams
     params: SometimesParams
+    languages = _lang.ANY  # as its operator (bound with it)
 
     def __init__(self, op: Operator | None = None, p: float | None = None, **kwargs: Any) -> None:
         if op is not None:
@@ -185,6 +196,12 @@ class Sometimes(Operator):
 
     def check_extras(self) -> None:
         self._op.check_extras()
+
+    def supported_languages(self) -> tuple[str, ...]:
+        return self._op.supported_languages()
+
+    def inapplicable(self, text: str) -> str | None:
+        return self._op.inapplicable(text)
 
     def apply_batch(self, texts: list[str], rngs: list[np.random.Generator]) -> list[str | None]:
         chains = [[self._op] if g.random() < self.params.p else [] for g in rngs]

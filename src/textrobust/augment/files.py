@@ -223,6 +223,7 @@ def augment_file(
     fmt: str | None = None,
     encoding: str = "utf-8",
     split: str = "train",
+    lang: str | None = None,
 ) -> AugmentSummary:
     """Write up to ``n`` variants per input row and per operator to ``output_path`` (format from its extension).
 
@@ -245,6 +246,10 @@ def augment_file(
     ``label_preserving`` filters stay in-process (one model, batched on the device): with any of them the run falls
     back to one worker and logs a warning.
 
+    ``lang``: the input's language (default: detected from its first chunk, see :func:`textrobust.lang.resolve`);
+    every operator is bound to it before anything is read further, so one that does not support it refuses in one
+    line with nothing on disk, and every chunk is treated alike.
+
     Example:
         >>> augment_file("in.csv", "out.parquet", parse_op("eda:alpha_sr=0,alpha_ri=0"), n=4)  # doctest: +SKIP
     """
@@ -264,9 +269,12 @@ def augment_file(
         raise ConfigError(f"augment_file: output {out} would overwrite the input; choose another path")
     if kind == "label-dir":  # its files give the columns text and label, as load_dataset reads them
         text_column, label_column = "text", "label"
+    lang = input_language(input_path, lang, text_column, fmt=fmt, encoding=encoding, split=split)
+    ops = [o.for_language(lang) for o in ops]  # refuses (LanguageError) before anything is written
     names = [o.spec_str() for o in ops]
     seeds = operator_seeds(seed, len(ops))
     fingerprint = {
+        "lang": lang,
         "input": src,
         "ops": [o.spec() for o in ops],
         "n": n,
@@ -367,6 +375,21 @@ def warn_if_empty(summary: AugmentSummary, input_path: Any) -> None:
     """An input with a header and no rows gives an empty output: said, not silent."""
     if summary.rows_in == 0:
         log.warning("%s has no rows after its header: the output %s is empty", input_path, summary.output)
+def input_language(input_path: str | os.PathLike, lang: str | None, text_column: str, **read: Any) -> str:
+    """``lang`` (normalised), or the language detected in the input's first 2,000 rows."""
+    from textrobust import lang as _lang
+    from textrobust.data.io import iter_frames
+
+    if lang is not None and lang.lower() != "auto":
+        return _lang.normalise(lang)
+    first = next(iter(iter_frames(input_path, chunk_rows=2000, **read)), None)
+    if first is None:
+        return _lang.UNDETERMINED
+    if text_column not in first.columns:  # the same message as the reading loop's
+        raise DataError(
+            f"{input_path}: no column {text_column!r}; columns are {list(first.columns)} (pass --text-column)"
+        )
+    return _lang.detect_language(str(t) for t in first[text_column].tolist()).lang
 
 
 def checked_ops(ops: Sequence[Operator] | Operator, n: int, batch_size: int, who: str) -> list[Operator]:

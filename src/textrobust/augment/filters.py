@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust.errors import ConfigError
 from textrobust.models.runtime import Runtime
 
@@ -26,6 +27,7 @@ Variants = list[list[str]]
 
 class Filter(Protocol):
     name: str
+    languages: tuple[str, ...]
 
     def __call__(
         self, originals: Sequence[str], variants: Variants, labels: Sequence[Any] | None = None
@@ -41,10 +43,17 @@ def _apply_mask(variants: Variants, keep: list[list[bool]]) -> tuple[Variants, i
     return out, sum(len(v) for v in variants) - sum(len(v) for v in out)
 
 
+def check_filter_language(f: Any, code: str) -> None:
+    """Refuse (one line, :class:`~textrobust.errors.LanguageError`) a filter that does not support language ``code``
+    (every filter declares ``languages``; see :mod:`textrobust.lang`)."""
+    _lang.check_supported(f"filter {f!r}", code, getattr(f, "languages", _lang.ANY))
+
+
 class Dedup:
     """Drop variants equal (ignoring case and whitespace) to their input or to an earlier variant."""
 
     name = "dedup"
+    languages = _lang.ANY
 
     def __call__(self, originals, variants, labels=None):
         keep = []
@@ -81,6 +90,8 @@ class Length:
             if v is not None and (not isinstance(v, int) or v < 0):
                 raise ConfigError(f"length filter: invalid {k}={v!r}; valid: an integer >= 0 or None")
         self.bounds = (min_words, max_words, min_chars, max_chars)
+        # Words are counted at whitespace: Chinese, Japanese and Thai bounds are characters (min_chars/max_chars).
+        self.languages = _lang.ANY if min_words is None and max_words is None else _lang.SPACED
 
     def _ok(self, text: str) -> bool:
         lo_w, hi_w, lo_c, hi_c = self.bounds
@@ -117,11 +128,26 @@ class Similarity:
             raise ConfigError(f"similarity filter: invalid threshold={threshold!r}; valid: a float in [-1, 1]")
         self.threshold, self.model, self.batch_size = threshold, model, batch_size
         self.runtime = runtime or Runtime()
+        from textrobust.models.loading import MINILM_ALIASES
+        from textrobust.models.multilingual import encoder_languages, encoder_name
+
+        # MiniLM (the default) is English; use-m covers 16 languages, e5 about a hundred; another encoder
+        # directory is the user's choice.
+        if model is not None and encoder_name(model) is not None:
+            self.languages = encoder_languages(str(model))
+        elif model is None or str(model).strip().lower() in MINILM_ALIASES:
+            self.languages = ("en",)
+        else:
+            self.languages = _lang.ANY
 
     def encoder(self) -> Any:
-        """The sentence encoder (weights shared with every other encoder of the same model in this process)."""
+        """The sentence encoder (weights shared with every other encoder of the same model in this process):
+        ``model`` a sentence-encoder directory, MiniLM by default, or ``use-m`` / ``e5`` (multilingual)."""
         from textrobust.models.encoders import SentenceEncoder
+        from textrobust.models.multilingual import encoder_name, multilingual_encoder
 
+        if self.model is not None and encoder_name(self.model) is not None:
+            return multilingual_encoder(self.model, self.runtime).check()
         return SentenceEncoder(self.model, runtime=self.runtime, batch_size=self.batch_size)
 
     def __call__(self, originals, variants, labels=None):
@@ -149,6 +175,7 @@ class LabelPreserving:
     """
 
     name = "label_preserving"
+    languages = _lang.ANY  # the classifier's business
 
     def __init__(self, classifier: Any, threshold: float = 0.5) -> None:
         if not hasattr(classifier, "predict_proba"):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.models.causal_lm import check_causal_lm, check_sampling, load_causal_lm, sample_continuations
 
@@ -59,6 +60,7 @@ class Generate(Operator):
     Params = GenerateParams
     params: GenerateParams
     batched = True
+    languages = _lang.SPACED  # the prefix is cut at whitespace; the model must write the language
 
     def check_extras(self) -> None:
         check_causal_lm(self.params.model, "generate")

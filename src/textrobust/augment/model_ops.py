@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust import text as _text
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.augment.sources import load_stopwords
@@ -67,6 +68,9 @@ class Contextual(Operator):
     Params = ContextualParams
     params: ContextualParams
     batched = True
+    # Words are found at whitespace and replaced by whole-word tokens of the fill-mask model: any language written
+    # with spaces, given a model of that language (model=).
+    languages = _lang.SPACED
 
     def _plan(self, text: str, rng: np.random.Generator, mask: str) -> tuple[list, list, list[int], list[str]]:
         """Tokens with masks placed, the masked token indexes and the words they replace ('' for inserts)."""
@@ -175,8 +179,10 @@ class BacktranslateParams(Params):
     def validate(self, op: str) -> None:
         check(op, "engine", self.engine in BACKTRANSLATE_ENGINES, "|".join(BACKTRANSLATE_ENGINES), self.engine)
         if self.engine == "bergamot":
-            check(op, "via", self.via == "pt", "pt (the Bergamot models are en<->pt)", self.via)
-            check(op, "source_lang", self.source_lang == "en", "en (the Bergamot models are en<->pt)", self.source_lang)
+            pair = {"en": "pt", "pt": "en"}
+            ok = self.source_lang in pair
+            check(op, "source_lang", ok, "en or pt (the Bergamot models are en<->pt)", self.source_lang)
+            check(op, "via", self.via == pair.get(self.source_lang), "the other of en/pt (en<->pt models)", self.via)
             check(
                 op,
                 "forward/backward",
@@ -218,6 +224,10 @@ class Backtranslate(Operator):
     Params = BacktranslateParams
     params: BacktranslateParams
     batched = True
+    languages = ("en",)  # the source_lang of the models: see supported_languages
+
+    def supported_languages(self) -> tuple[str, ...]:
+        return (self.params.source_lang,)
 
     def check_extras(self) -> None:
         if self.params.engine == "bergamot":
@@ -248,7 +258,7 @@ class Backtranslate(Operator):
         if self.params.engine == "bergamot":
             from textrobust.models.translation import BergamotTranslator
 
-            return BergamotTranslator(runtime=self.runtime).round_trip(texts)
+            return BergamotTranslator(runtime=self.runtime).round_trip(texts, source=self.params.source_lang)
         pivots = [v for v in self.params.via.split("|") if v]
         choice = [pivots[int(g.integers(len(pivots)))] for g in rngs]
         seeds = [[int(x) for x in g.integers(2**62, size=2)] for g in rngs]

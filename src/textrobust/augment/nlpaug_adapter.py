@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust.augment.base import Operator, Params, check, register
 from textrobust.errors import ConfigError
 
@@ -53,6 +54,13 @@ class NlpaugOp(Operator):
     name = "nlpaug"
     Params = NlpaugParams
     params: NlpaugParams
+    languages = ("en",)  # nlpaug's word augmenters and dictionaries are English; its char augmenters: LATIN
+
+    def supported_languages(self) -> tuple[str, ...]:
+        target = self.params.augmenter
+        dotted = target if isinstance(target, str) else f"{type(target).__module__}.{type(target).__name__}"
+        # Its character augmenters edit ASCII letters (keyboard, OCR, random) in whitespace tokens.
+        return _lang.LATIN if dotted.startswith("nlpaug.augmenter.char") else self.languages
 
     def __init__(self, params: NlpaugParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)

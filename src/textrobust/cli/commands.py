@@ -84,7 +84,13 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
 @app.command()
 def train(
     data: str = typer.Argument(..., help="Training data: CSV/TSV/JSONL/Parquet file or one-file-per-label dir."),
-    model: str = typer.Option(..., "--model", "-m", help="Hub name or local directory of a pretrained model."),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="Hub name or local directory of a pretrained model (encoder or decoder), or embedding:use-m / "
+        "embedding:e5 (a logistic head on frozen multilingual embeddings: any language, seconds on a CPU).",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Directory to write the fine-tuned model to."),
     eval_data: str | None = typer.Option(None, "--eval", help="Optional eval data (early stopping, scores)."),
     text_column: str = TEXT_COLUMN,
@@ -133,15 +139,21 @@ def train(
         check_judge(judge_raw, train_data.label_names, "--judge")
     eval_set = _load(eval_data, text_column, label_column, encoding, fmt, train_data.label_names) if eval_data else None
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, early_stopping_patience=patience)
-    source = check_model_source(model)  # 'minilm' as in YAML; a missing folder or unreachable hub: now, in one line
-    clf = TextClassifier(
-        source,
-        labels=train_data.label_names,
-        max_length=max_length,
-        seed=seed,
-        train_config=cfg,
-        runtime=runtime,
-    )
+    from ..models.embedding import EmbeddingClassifier, parse_embedding_name
+
+    emb = parse_embedding_name(model)
+    clf: Any
+    if emb is not None:
+        clf = EmbeddingClassifier(**emb, labels=train_data.label_names, seed=seed, train_config=cfg, runtime=runtime)
+    else:
+        clf = TextClassifier(
+            check_model_source(model),  # 'minilm' as in YAML; a missing folder or unreachable hub: now, in one line
+            labels=train_data.label_names,
+            max_length=max_length,
+            seed=seed,
+            train_config=cfg,
+            runtime=runtime,
+        )
     start = time.perf_counter()
     if adversarial:
         train_data = _adversarial_fit(

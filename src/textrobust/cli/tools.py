@@ -43,6 +43,27 @@ ADDRESS = typer.Option(
     "--address",
     help="With --backend ray: the cluster (HOST:PORT, ray://HOST:10001 or auto); default: start a local Ray instance.",
 )
+LANG = typer.Option(
+    "auto",
+    "--lang",
+    help="The input's language (ISO 639-1: en, zh, fr, pt, ...); auto: detected from the input. A part that does "
+    "not support it refuses (exit 2); see 'textrobust list languages'.",
+)
+
+
+def _resolve_lang(input: str, lang: str, text_column: str, fmt: str | None, encoding: str) -> str:
+    """The input's language: ``--lang``, else detected from its first rows; letterless input refuses here."""
+    from ..augment.files import input_language
+    from ..errors import LanguageError
+    from ..lang import UNDETERMINED, name
+
+    code = input_language(input, lang, text_column, fmt=fmt, encoding=encoding)
+    if code == UNDETERMINED:
+        raise LanguageError(
+            f"{input}: no text in its first rows has letters to tell a language from ({name(code)}); check "
+            "--text-column, or pass --lang"
+        )
+    return code
 
 
 @app.command()
@@ -97,9 +118,11 @@ def augment(
     num_gpus: float | None = typer.Option(
         None, "--num-gpus", help="With --backend ray: GPUs per model actor (default 0)."
     ),
+    lang: str = LANG,
 ) -> None:
     """Expand a training set with label-preserving variants (each operator makes its own variants)."""
     from ..augment import augment_file, load_filters_yaml, load_pipeline_yaml, parse_op
+    from ..augment.filters import check_filter_language
     from ..errors import ConfigError
     from .generate import _filter
 
@@ -116,6 +139,11 @@ def augment(
         flt += load_filters_yaml(config, runtime=runtime, classifier=clf)
     if not ops:
         raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
+    # One language for the whole file: every operator and filter is bound to it (or refuses) before any output.
+    code = _resolve_lang(input, lang, text_column, fmt, encoding)
+    ops = [o.for_language(code) for o in ops]
+    for f in flt:
+        check_filter_language(f, code)
     kwargs = dict(
         n=n,
         seed=seed,
@@ -138,7 +166,7 @@ def augment(
             _echo_dashboard(cluster)
             summary = augment_file_ray(input, output, ops, num_cpus=num_cpus or 1, num_gpus=num_gpus or 0, **kwargs)
     else:
-        summary = augment_file(input, output, ops, workers=workers, fmt=fmt, encoding=encoding, **kwargs)
+        summary = augment_file(input, output, ops, workers=workers, fmt=fmt, encoding=encoding, lang=code, **kwargs)
     typer.echo(json.dumps(summary.to_dict(), indent=2))
     typer.echo(summary.accounting(), err=True)
 
@@ -238,6 +266,7 @@ def attack(
     ),
     num_cpus: float | None = typer.Option(None, "--num-cpus", help="With --backend ray: CPUs per actor (1)."),
     num_gpus: float | None = typer.Option(None, "--num-gpus", help="With --backend ray: GPUs per actor (0)."),
+    lang: str = LANG,
 ) -> None:
     """Attack a trained classifier and print the summary (accuracy under attack, success rate, queries)."""
     from ..adversarial import AttackSetup, run_attack
@@ -266,6 +295,12 @@ def attack(
         options = _pos_options(recipe, key, pos, pos_lexicon)
         setup = AttackSetup(model, key, parse_resource_args(resource), options, runtime, names)
         setup.check()
+        from ..adversarial.recipes import RECIPE_LANGUAGES
+        from ..lang import check_supported
+
+        code = _resolve_lang(data, lang, text_column, fmt, encoding)  # before the model loads
+        hint = "Chinese recipes: zh_char, zh_word" if code == "zh" else ""
+        check_supported(f"recipe {key}", code, RECIPE_LANGUAGES[key], hint)
     ray = _ray_backend(backend, address, num_cpus, num_gpus)
     if not ray and actors is not None:
         raise ConfigError("--actors applies to --backend ray")
@@ -302,6 +337,7 @@ def attack(
             query_budget=query_budget,
             seed=seed,
             progress=on_terminal(),
+            lang=code,
         )
     _assess(report, judge_obj, metrics, clf.labels, runtime)
     _attack_output(
@@ -433,21 +469,26 @@ def _pos_options(recipe: str, key: str, pos: str | None, pos_lexicon: Path | Non
 @list_app.command("ops")
 def list_ops() -> None:
     """Augmentation operators and their parameters (with defaults)."""
-    from ..augment import list_operators
+    from ..augment import list_operators, registered
+    from ..lang import describe
 
+    classes = registered()
     for op in list_operators():
         params = ", ".join(f"{k}={v!r}" for k, v in op["params"].items())
-        typer.echo(f"{op['name']:<14} {op['doc']}\n{'':<14} params: {params}")
+        langs = describe(classes[op["name"]].languages)
+        typer.echo(f"{op['name']:<14} {op['doc']}\n{'':<14} params: {params}\n{'':<14} languages: {langs}")
 
 
 @list_app.command("recipes")
 def list_recipes() -> None:
     """Attack recipes, their papers and the resources each needs (give them with --resource NAME=PATH)."""
     from ..adversarial import RECIPES, RESOURCES
+    from ..adversarial.recipes import RECIPE_LANGUAGES
+    from ..lang import describe
 
     for name, spec in sorted(RECIPES.items()):
         needs = ", ".join(spec.resources) or "none"
-        typer.echo(f"{name:<12} {spec.paper:<28} resources: {needs}")
+        typer.echo(f"{name:<12} {spec.paper:<28} resources: {needs}; languages: {describe(RECIPE_LANGUAGES[name])}")
     typer.echo("\nresources (--resource NAME=PATH; default when not given):")
     for kind in RESOURCES.values():
         typer.echo(
@@ -458,9 +499,39 @@ def list_recipes() -> None:
 @list_app.command("suites")
 def list_suites() -> None:
     """Built-in perturbation suites for INV tests."""
-    from ..robustness.suites import OPERATOR_SUITES, RULE_SUITES
+    from ..augment import parse_op
+    from ..lang import describe
+    from ..robustness.suites import OPERATOR_SUITES, RULE_LANGUAGES, RULE_SUITES
 
     for name, spec in sorted(OPERATOR_SUITES.items()):
-        typer.echo(f"{name:<12} operator {spec}")
+        # the operator's declaration for these parameters (building it loads no resource)
+        langs = describe(parse_op(spec.replace("{data_dir}", "x")).supported_languages())
+        typer.echo(f"{name:<12} operator {spec}  [languages: {langs}]")
     for name, fn in sorted(RULE_SUITES.items()):
-        typer.echo(f"{name:<12} rule: {(fn.__doc__ or '').splitlines()[0]}")
+        langs = describe(RULE_LANGUAGES[name])
+        typer.echo(f"{name:<12} rule: {(fn.__doc__ or '').splitlines()[0]}  [languages: {langs}]")
+
+
+@list_app.command("languages")
+def list_languages(
+    code: str | None = typer.Argument(None, help="A language code: list what supports it (default: every language)."),
+) -> None:
+    """Languages textrobust detects, and which operators, recipes and suites support each."""
+    from ..adversarial.recipes import RECIPE_LANGUAGES
+    from ..augment import parse_op, registered
+    from ..lang import LANGUAGES, normalise, supports
+    from ..robustness.suites import OPERATOR_SUITES, RULE_LANGUAGES
+
+    codes = [normalise(code)] if code else list(LANGUAGES)
+    suite_langs = dict(RULE_LANGUAGES)
+    for name, spec in OPERATOR_SUITES.items():
+        suite_langs[name] = parse_op(spec.replace("{data_dir}", "x")).supported_languages()
+    for c in codes:
+        ops = [n for n, cls in sorted(registered().items()) if supports(cls.languages, c)]
+        recipes = [n for n, langs in sorted(RECIPE_LANGUAGES.items()) if supports(langs, c)]
+        suites = [n for n, langs in sorted(suite_langs.items()) if supports(langs, c)]
+        lang = LANGUAGES.get(c)
+        typer.echo(f"{c} ({lang.name if lang else 'not detected; give --lang'})")
+        typer.echo(f"  operators: {', '.join(ops) or 'none'}")
+        typer.echo(f"  recipes:   {', '.join(recipes) or 'none'}")
+        typer.echo(f"  suites:    {', '.join(suites) or 'none'}")

@@ -99,6 +99,40 @@ class LabeledData:
         train_idx = [i for i in range(len(self)) if i not in test_idx]
         return self.subset(train_idx, f"{self.name}[train]"), self.subset(sorted(test_idx), f"{self.name}[test]")
 
+    def deduplicated(self, exclude: Sequence[str] = ()) -> tuple[LabeledData, dict[str, int]]:
+        """Each text once (compared with whitespace removed), texts that carry two labels dropped altogether, and
+        texts in ``exclude`` (e.g. the training set, for a test set) dropped; returns the data and the counts of
+        each drop. The first occurrence keeps its place.
+
+        Example:
+            >>> d = LabeledData(["a b", "ab", "c", "c", "x"], [1, 1, 0, 1, 0], ["neg", "pos"])
+            >>> kept, dropped = d.deduplicated(exclude=["x"])
+            >>> kept.texts, dropped
+            (['a b'], {'duplicates': 1, 'conflicting': 2, 'excluded': 1})
+        """
+
+        def key(t: str) -> str:
+            return "".join(t.split())
+
+        labels_of: dict[str, set[int]] = {}
+        for t, y in zip(self.texts, self.labels, strict=True):
+            labels_of.setdefault(key(t), set()).add(int(y))
+        out_keys = {key(t) for t in exclude}
+        seen: set[str] = set()
+        keep, dropped = [], {"duplicates": 0, "conflicting": 0, "excluded": 0}
+        for i, t in enumerate(self.texts):
+            k = key(t)
+            if len(labels_of[k]) > 1:
+                dropped["conflicting"] += 1
+            elif k in out_keys:
+                dropped["excluded"] += 1
+            elif k in seen:
+                dropped["duplicates"] += 1
+            else:
+                seen.add(k)
+                keep.append(i)
+        return self.subset(keep), dropped
+
     def concat(self, other: LabeledData) -> LabeledData:
         """Rows of ``self`` followed by rows of ``other`` (label names must match)."""
         if list(other.label_names) != list(self.label_names):

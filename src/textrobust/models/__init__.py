@@ -13,6 +13,8 @@ from importlib import import_module
 from typing import Any
 
 _LAZY = {
+    "EmbeddingClassifier": "embedding",
+    "MultilingualEncoder": "multilingual",
     "RemoteModel": "remote",
     "Runtime": "runtime",
     "TextClassifier": "classifier",

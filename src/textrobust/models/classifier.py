@@ -154,16 +154,25 @@ class TextClassifier:
 
             name = self.tokenizer_source or self.source
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=self.trust_remote_code)
+                tok = AutoTokenizer.from_pretrained(name, trust_remote_code=self.trust_remote_code)
             except Exception as e:
                 raise ModelError(_load_message("tokenizer", name, e)) from None
+            if tok.pad_token is None and (tok.eos_token or tok.unk_token) is not None:
+                # Decoder tokenizers (GPT-2, Qwen and Llama exports) have no padding token: pad with EOS. The
+                # attention mask hides it, and the classification head reads the last real token.
+                tok.pad_token = tok.eos_token or tok.unk_token
+            self._tokenizer = tok
         return self._tokenizer
 
     @property
     def model(self) -> Any:
         """The torch module (loaded on first use, on the runtime's device, fp32 master weights)."""
         if self._model is None:
-            self._model = self.runtime.place(self._build_model())
+            model = self._build_model()
+            if getattr(model.config, "pad_token_id", None) is None and self.tokenizer.pad_token_id is not None:
+                # A decoder's sequence-classification head finds each row's last token through pad_token_id.
+                model.config.pad_token_id = self.tokenizer.pad_token_id
+            self._model = self.runtime.place(model)
         return self._model
 
     def _build_model(self) -> Any:

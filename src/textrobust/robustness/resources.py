@@ -23,7 +23,14 @@ def check_model_name(name: str) -> None:
     (:func:`textrobust.models.check_model_source`); fail before training."""
     from ..errors import ModelError
     from ..models import check_model_source
+    from ..models.embedding import EmbeddingClassifier, parse_embedding_name
 
+    emb = parse_embedding_name(name)
+    if emb is not None:  # bad keys, an unknown encoder or a missing package fail here
+        from ..models.multilingual import MultilingualEncoder
+
+        MultilingualEncoder(EmbeddingClassifier(**emb, labels=["a", "b"]).encoder).check()
+        return
     try:
         check_model_source(resolve_path(name), setting="model.name:")
     except ModelError as exc:

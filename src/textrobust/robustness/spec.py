@@ -68,11 +68,26 @@ class DataSpec(_Strict):
     exclude_test_overlap: bool = Field(
         False, description="drop training rows whose letters match a test text (MR vs TextFooler's MR set)"
     )
+    deduplicate: bool = Field(
+        False,
+        description="each text once per split, texts carrying two labels dropped, and validation/test texts that "
+        "also occur in train dropped (ChnSentiCorp needs it)",
+    )
+    lang: str | None = Field(
+        None, description="the data's language (ISO 639-1, e.g. zh); default: detected from the test set"
+    )
 
     @model_validator(mode="after")
     def _test(self) -> DataSpec:
         if (self.test is None) == (self.test_split is None):
             raise ValueError("give exactly one of test (a source) or test_split (a share of train)")
+        if self.lang is not None:
+            from ..lang import normalise
+
+            try:
+                normalise(self.lang)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         if self.train is None and (self.test_split is not None or self.train_size or self.exclude_test_overlap):
             raise ValueError("test_split, train_size and exclude_test_overlap need a train source")
         return self

@@ -5,6 +5,11 @@ are left out of the suite's scores). Built-in suites are augmentation operators 
 CheckList-style rule perturbations (case, punctuation, contractions); any operator spec works as a suite too.
 Perturbations depend only on the suite seed and the row, so every condition and seed sees the same perturbed texts
 (paired comparisons).
+
+Every suite declares the languages it supports (an operator suite: its operator's; a rule: :data:`RULE_LANGUAGES`);
+asked for another, it refuses in one line (:class:`~textrobust.errors.LanguageError`). Chinese suites: ``pinyin``
+(homophone typos, what pinyin input methods produce), ``glyph`` (similar-looking characters), ``width``
+(full-width <-> half-width punctuation) and ``traditional`` (Traditional characters).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import lang as _lang
 from ..errors import ConfigError, ResourceError
 from ..text import match_case
 
@@ -26,6 +32,11 @@ OPERATOR_SUITES = {
     "misspelling": "char:kind=spelling,p=0.2",
     "ocr": "char:kind=ocr,p=0.1",
     "synonym": "synonym:source=lexicon,path={data_dir}/word_resources/counterfitted_neighbors.json,p=0.15",
+    # Chinese (the zh extra): typos by pinyin, glyph confusions, punctuation width, Traditional characters.
+    "pinyin": "zh_char:kind=homophone,p=0.05",
+    "glyph": "zh_char:kind=glyph,p=0.05",
+    "width": "punct_width:to=swap",
+    "traditional": "zh_script:config=s2t",
 }
 
 _CONTRACTIONS = {
@@ -91,19 +102,20 @@ def contraction(text: str, rng: np.random.Generator | None = None) -> str | None
 
 
 def punctuation(text: str, rng: np.random.Generator | None = None) -> str | None:
-    """Strip final punctuation when present, otherwise add a full stop (CheckList ``punctuation``).
+    """Strip final punctuation when present (ASCII or full-width), otherwise add a full stop (CheckList
+    ``punctuation``; ``。`` after Chinese or Japanese text).
 
     Example:
-        >>> punctuation("great film !"), punctuation("great film")
-        ('great film', 'great film.')
+        >>> punctuation("great film !"), punctuation("great film"), punctuation("很好！"), punctuation("很好")
+        ('great film', 'great film.', '很好', '很好。')
     """
     stripped = text.rstrip()
     if not stripped:
         return None
-    trimmed = re.sub(r"[\s.!?,;:]+$", "", stripped)
+    trimmed = re.sub(r"[\s.!?,;:。！？，；：、…]+$", "", stripped)
     if trimmed != stripped:
         return trimmed or None
-    return stripped + "."
+    return stripped + ("。" if _lang.text_script(stripped[-1]) in ("Hani", "Jpan") else ".")
 
 
 def case(text: str, rng: np.random.Generator) -> str | None:
@@ -125,15 +137,28 @@ RULE_SUITES: dict[str, Callable[..., str | None]] = {
     "punctuation": punctuation,
     "contraction": contraction,
 }
+#: The languages of the rule suites: case needs a script with case; the contraction list is English.
+RULE_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "case": ("latin", "ru", "el"),
+    "punctuation": _lang.ANY,
+    "contraction": ("en",),
+}
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A named perturbation: ``perturb(texts, seed) -> list[str | None]`` (one entry per text)."""
+    """A named perturbation: ``perturb(texts, seed) -> list[str | None]`` (one entry per text), and the languages
+    it supports."""
 
     name: str
     spec: str
     fn: Callable[[Sequence[str], int], list[str | None]]
+    languages: tuple[str, ...] = _lang.ANY
+
+    def check_language(self, code: str) -> None:
+        """Refuse (one line, :class:`~textrobust.errors.LanguageError`) unless this suite supports ``code``."""
+        hint = "Chinese suites: pinyin, glyph, width, traditional, punctuation" if code == "zh" else ""
+        _lang.check_supported(f"suite '{self.name}' ({self.spec})", code, self.languages, hint)
 
     def perturb(self, texts: Sequence[str], seed: int) -> list[str | None]:
         out = self.fn(texts, seed)
@@ -145,15 +170,26 @@ def builtin_suites() -> list[str]:
     return sorted(OPERATOR_SUITES) + sorted(RULE_SUITES)
 
 
-def build_suite(name: str, op: str | dict[str, Any] | None = None, *, runtime: Any = None) -> Suite:
+def build_suite(
+    name: str, op: str | dict[str, Any] | None = None, *, runtime: Any = None, lang: str | None = None
+) -> Suite:
     """A suite from a built-in name, or from an augmentation operator spec given as ``op`` (a model-backed
-    operator runs as ``runtime`` says)."""
+    operator runs as ``runtime`` says); with ``lang``, refused unless it supports that language, and its operator
+    bound to it."""
     from ..augment import operator_from_spec, parse_op, row_rng
     from .spec import resolve_path
 
     if op is None and name in RULE_SUITES:
         rule = RULE_SUITES[name]
-        return Suite(name, name, lambda texts, seed: [rule(t, row_rng(seed, i, 0)) for i, t in enumerate(texts)])
+        suite = Suite(
+            name,
+            name,
+            lambda texts, seed: [rule(t, row_rng(seed, i, 0)) for i, t in enumerate(texts)],
+            RULE_LANGUAGES[name],
+        )
+        if lang is not None:
+            suite.check_language(lang)
+        return suite
     if op is None:
         if name not in OPERATOR_SUITES:
             raise ConfigError(
@@ -164,6 +200,10 @@ def build_suite(name: str, op: str | dict[str, Any] | None = None, *, runtime: A
     operator = (
         parse_op(resolve_path(op), runtime=runtime) if isinstance(op, str) else operator_from_spec(op, runtime=runtime)
     )
+    suite = Suite(name, operator.spec_str(), lambda texts, seed: [], operator.supported_languages())
+    if lang is not None:
+        suite.check_language(lang)
+        operator = operator.for_language(lang)
     try:  # a suite whose operator needs a missing resource (WordNet, a model) fails when it is built
         operator.check_extras()
     except ResourceError as exc:
@@ -173,4 +213,4 @@ def build_suite(name: str, op: str | dict[str, Any] | None = None, *, runtime: A
         variants = operator(list(texts), seed=seed, n=1)
         return [v[0] if v else None for v in variants]
 
-    return Suite(name, operator.spec_str(), run)
+    return Suite(name, operator.spec_str(), run, operator.supported_languages())

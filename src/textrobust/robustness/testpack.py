@@ -21,12 +21,20 @@ YAML example::
 
 JSONL: ``{"test": "...", "capability": "...", "type": "mft", "text": "...", "expect": "negative"}`` or
 ``{"type": "dir", "text": "...", "perturbed": "...", "label": "positive", "direction": "not_decrease"}``.
+
+Languages: a YAML pack says its ``language`` (default ``en``); built-in packs are ``sentiment`` (English) and
+``zh-sentiment`` (Chinese, written for this project). A pack runs in another language with a *translation file*:
+JSONL lines ``{"source": English text, "target": translation, "lang": "pt"}`` covering every text the pack
+generates (:func:`pack_texts` lists them); built-in translations are named ``<pack>.<lang>`` (``sentiment.pt``:
+Bergamot's offline en->pt machine translation, unreviewed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import json
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +45,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..data.io import jsonl_objects
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, LanguageError
 
 Direction = Literal["not_decrease", "not_increase", "unchanged"]
-BUILTIN_PACKS = {"sentiment": "testpacks/sentiment.yaml"}
+BUILTIN_PACKS = {"sentiment": "testpacks/sentiment.yaml", "zh-sentiment": "testpacks/sentiment.zh.yaml"}
+#: Translation files shipped with textrobust: ``<pack>.<lang>`` -> file (see the module notes).
+BUILTIN_TRANSLATIONS = {"sentiment.pt": "testpacks/sentiment.pt.jsonl"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,7 @@ class PackTest(_Strict):
 
 class Pack(_Strict):
     name: str
+    language: str = Field("en", description="the language the pack's texts are written in")
     labels: list[str] = Field(..., min_length=2)
     lexicons: dict[str, list[str]] = {}
     tests: list[PackTest] = Field(..., min_length=1)
@@ -120,6 +131,35 @@ class BehaviourPack:
     lexicons: dict[str, list[str]]
     tests: list[PackTest]
     cases: tuple[Case, ...] = ()  # JSONL packs arrive as ready cases
+    language: str = "en"
+    translations: dict[str, str] | None = None  # source text -> its translation (language: ``language``)
+
+    def translate(self, text: str) -> str:
+        """``text`` in the pack's language (through the translation file when there is one)."""
+        if self.translations is None:
+            return text
+        try:
+            return self.translations[text]
+        except KeyError:
+            raise DataError(
+                f"{self.source}: the translation file has no entry for {text!r}; it must cover every text of "
+                "pack_texts() (regenerate it)"
+            ) from None
+
+    def with_translations(self, path: str, seed: int = 0) -> BehaviourPack:
+        """This pack with a translation file (a path, or a built-in name such as ``sentiment.pt``) that covers
+        its cases for ``seed``."""
+        mapping, lang = load_translations(path)
+        needed = pack_texts(self, seed)
+        missing = [t for t in needed if t not in mapping]
+        if missing:
+            raise DataError(
+                f"{path}: translations for {len(missing)} of the pack's {len(needed)} texts (seed {seed}) are "
+                f"missing (first: {missing[0]!r}); translate every text of testpack.pack_texts(pack, seed)"
+            )
+        source = f"{self.source} translated by {path}"
+        digest = _digest(self.digest + json.dumps(sorted(mapping.items()), ensure_ascii=False))
+        return dataclasses.replace(self, source=source, digest=digest, language=lang, translations=mapping)
 
     def capabilities(self, kind: str) -> list[str]:
         caps = [t.capability for t in self.tests if t.type == kind] + [
@@ -159,15 +199,80 @@ class BehaviourPack:
                 out.append((tpl.format(**fill), second.format(**fill) if second else None))
         return out
 
+    def check_language(self, code: str, who: str) -> None:
+        """Refuse (one line) a pack whose texts are not in language ``code``."""
+        if code == self.language or code.startswith("und") and self.language == "en":
+            return
+        raise LanguageError(
+            f"{who}: test pack {self.source} is in {self.language}, the data in {code}: use a pack in {code} "
+            f"(built-in: {', '.join(BUILTIN_PACKS)}) or give translations: a file translating its texts "
+            f"(built-in: {', '.join(BUILTIN_TRANSLATIONS)})"
+        )
 
-def load_pack(pack: str | None) -> BehaviourPack:
-    """A built-in pack by name (``sentiment``; the default) or a YAML/JSONL file.
+
+def pack_texts(pack: BehaviourPack, seed: int = 0) -> list[str]:
+    """Every text a translation file for ``pack`` must cover: its template cases as sampled with ``seed`` (both
+    texts of a DIR case) and the phrases appended or prepended to test texts.
+
+    Example:
+        >>> 300 < len(pack_texts(load_pack("sentiment"))) < 2000
+        True
+    """
+    plain = dataclasses.replace(pack, translations=None)
+    out: list[str] = []
+    for kind in ("mft", "dir"):
+        for c in plain.expand(kind, seed=seed, test_texts=[], n_test=0):
+            out += [c.text] + ([c.perturbed] if c.perturbed is not None else [])
+    for t in pack.tests:
+        if t.perturb is not None:
+            out += (t.perturb.append or []) + (t.perturb.prepend or [])
+    return list(dict.fromkeys(out))
+
+
+def load_translations(path: str) -> tuple[dict[str, str], str]:
+    """A translation file (JSONL ``{"source", "target", "lang"}``) as (mapping, language); ``path`` may name a
+    built-in one (``sentiment.pt``)."""
+    from importlib import resources
+
+    if path in BUILTIN_TRANSLATIONS:
+        text = (resources.files("textrobust") / "resources" / BUILTIN_TRANSLATIONS[path]).read_text("utf-8")
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(
+                f"{path}: cannot read the translation file ({e}); built-in: {', '.join(BUILTIN_TRANSLATIONS)}"
+            ) from None
+    mapping: dict[str, str] = {}
+    langs = set()
+    for no, row in jsonl_objects(enumerate(text.splitlines(), start=1), path):
+        if not isinstance(row.get("source"), str) or not isinstance(row.get("target"), str):
+            raise DataError(f"{path}:{no}: a translation line needs string fields source and target")
+        mapping[row["source"]] = row["target"]
+        langs.add(str(row.get("lang", "")))
+    if len(langs) != 1 or not next(iter(langs)):
+        raise DataError(f"{path}: every line must name the same target language in 'lang' (found {sorted(langs)})")
+    from ..lang import normalise
+
+    return mapping, normalise(next(iter(langs)))
+
+
+def load_pack(pack: str | None, translations: str | None = None, seed: int = 0) -> BehaviourPack:
+    """A built-in pack by name (``sentiment``, the default; ``zh-sentiment``) or a YAML/JSONL file, optionally
+    with a translation file into another language (see the module notes).
 
     Example:
         >>> p = load_pack("sentiment")
         >>> len(p.capabilities("mft")) >= 4
         True
+        >>> load_pack("zh-sentiment").language
+        'zh'
     """
+    loaded = _load_pack(pack)
+    return loaded.with_translations(translations, seed) if translations else loaded
+
+
+def _load_pack(pack: str | None) -> BehaviourPack:
     from importlib import resources
 
     if pack is None or pack in BUILTIN_PACKS:
@@ -201,7 +306,7 @@ def _parse_yaml(text: str, where: str) -> BehaviourPack:
         path = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(f"{where}: {path}: {msg}") from None
-    out = BehaviourPack(pack.name, where, _digest(text), pack.labels, pack.lexicons, pack.tests)
+    out = BehaviourPack(pack.name, where, _digest(text), pack.labels, pack.lexicons, pack.tests, language=pack.language)
     for t in pack.tests:  # malformed templates and unknown expected labels fail now, not after training
         for tpl in t.templates + ([t.perturb.template] if t.perturb and t.perturb.template else []):
             _fields(tpl, out, t.name)
@@ -278,9 +383,12 @@ def _expand_test(
     if t.data == "test":
         texts = list(test_texts or [])
         idx = sorted(rng.permutation(len(texts))[:n_test].tolist())
-        pairs = [(f"{t.name}/test{i}", texts[i], _perturb_plain(t.perturb, texts[i], rng)) for i in idx]
+        pairs = [(f"{t.name}/test{i}", texts[i], _perturb_plain(t.perturb, texts[i], rng, pack)) for i in idx]
     else:
-        pairs = _fill_templates(t, pack, rng)
+        pairs = [
+            (cid, pack.translate(text), None if pert is None else pack.translate(pert))
+            for cid, text, pert in _fill_templates(t, pack, rng)
+        ]
     return [
         Case(
             cid,
@@ -313,18 +421,26 @@ def _fill_templates(t: PackTest, pack: BehaviourPack, rng: np.random.Generator) 
         text = t.templates[k].format(**fill)
         pert = None
         if t.type == "dir":
-            pert = second.format(**fill) if second else _perturb_plain(t.perturb, text, rng)
+            # Translated packs translate the whole perturbed sentence (pack_texts lists it); others append as is.
+            own = pack if pack.translations is None else None
+            pert = second.format(**fill) if second else _perturb_plain(t.perturb, text, rng, own)
         out.append((f"{t.name}/{n}", text, pert))
     return out
 
 
-def _perturb_plain(p: Perturb | None, text: str, rng: np.random.Generator) -> str | None:
+def _perturb_plain(
+    p: Perturb | None, text: str, rng: np.random.Generator, pack: BehaviourPack | None = None
+) -> str | None:
+    """``text`` with a phrase appended or prepended: a space between them, none in Chinese or Japanese (where
+    the phrase is in the pack's language, translated when the pack has a translation file)."""
     if p is None:
         return None
+    tr = pack.translate if pack is not None else (lambda s: s)
+    space = "" if pack is not None and pack.language in ("zh", "ja") else " "
     if p.append is not None:
-        return f"{text.rstrip()} {p.append[int(rng.integers(len(p.append)))]}"
+        return f"{text.rstrip()}{space}{tr(p.append[int(rng.integers(len(p.append)))])}"
     if p.prepend is not None:
-        return f"{p.prepend[int(rng.integers(len(p.prepend)))]} {text.lstrip()}"
+        return f"{tr(p.prepend[int(rng.integers(len(p.prepend)))])}{space}{text.lstrip()}"
     raise ConfigError("a template perturbation needs template base texts, not data: test")
 
 

@@ -50,11 +50,17 @@ TRAIN_METRICS = [
 
 
 def new_model(exp: Experiment, labels: list[str], seed: int, runtime: Any = None) -> Any:
-    """A fresh, unfitted classifier for this experiment (same seed = same initial head)."""
+    """A fresh, unfitted classifier for this experiment (same seed = same initial head): a fine-tuned transformer,
+    or with ``model.name: embedding:use-m`` (``embedding:e5``, ...) a head on frozen multilingual embeddings."""
     from ..models import TextClassifier, TrainConfig
+    from ..models.embedding import EmbeddingClassifier, parse_embedding_name
     from .resources import model_path
 
     m = exp.model
+    emb = parse_embedding_name(m.name)
+    if emb is not None:
+        config = TrainConfig(**m.train.model_dump(), seed=seed)
+        return EmbeddingClassifier(**emb, labels=labels, seed=seed, train_config=config, runtime=runtime or m.runtime())
     return TextClassifier(
         model_path(m.name),
         labels=labels,
@@ -84,14 +90,23 @@ def cached_frame(path: Path, make: Callable[[], Any]) -> Any:
     return frame
 
 
-def augment_pipeline(spec: AugmentSpec, condition: str, runtime: Any = None) -> tuple[list[Any], list[Any]]:
+def augment_pipeline(
+    spec: AugmentSpec, condition: str, runtime: Any = None, lang: str | None = None
+) -> tuple[list[Any], list[Any]]:
     """The operators (applied side by side, see :mod:`textrobust.augment.pipeline`) and filters of a condition's
-    ``augment:``, their models run as ``runtime`` says; bad specs fail here, before any training."""
+    ``augment:``, their models run as ``runtime`` says, bound to the data's language ``lang`` when given; bad specs
+    and operators or filters that do not support the language fail here, before any training."""
     from ..augment import filter_from_spec, operators_from_config
+    from ..augment.filters import check_filter_language
 
     where = f"conditions.{condition}.augment.ops"
     ops = operators_from_config(spec.ops, where, meant="one_of", resolve=resolve_path, runtime=runtime)
-    return ops, [filter_from_spec(f, runtime=runtime) for f in spec.filters]
+    filters = [filter_from_spec(f, runtime=runtime) for f in spec.filters]
+    if lang is not None:
+        ops = [op.for_language(lang) for op in ops]
+        for f in filters:
+            check_filter_language(f, lang)
+    return ops, filters
 
 
 def augmented_rows(
@@ -102,6 +117,7 @@ def augmented_rows(
     cache_dir: Path,
     out: UnitLayout,
     runtime: Any = None,
+    lang: str | None = None,
 ) -> LabeledData:
     """``spec.n`` variants per training row and operator (the rows ``textrobust augment`` would write), cached."""
     import pandas as pd
@@ -109,14 +125,14 @@ def augmented_rows(
     from ..augment import augment_rows
 
     def make() -> Any:
-        ops, filters = augment_pipeline(spec, condition, runtime)
+        ops, filters = augment_pipeline(spec, condition, runtime, lang)
         dropped: dict[str, int] = {}
         rows = augment_rows(train.texts, train.labels, ops, seed=seed, n=spec.n, filters=filters, dropped=dropped)
         for name, k in dropped.items():
             log.info("filter %s dropped %d variants", name, k)
         return pd.DataFrame(rows, columns=["text", "label", "source_index", "operator"])
 
-    key = digest([digest([train.texts, train.labels]), spec.model_dump(), seed])
+    key = digest([digest([train.texts, train.labels]), spec.model_dump(), seed] + ([lang] if lang else []))
     frame = cached_frame(cache_dir / f"augment-{key}.parquet", make)
     write_jsonl(
         out.augmented_sample,
@@ -216,7 +232,8 @@ def train_unit(
     train = data.train
     if cond.augment is not None:
         phase("augment")
-        train = train.concat(augmented_rows(cond.augment, condition, data.train, seed, cache_dir, out, runtime))
+        rows = augmented_rows(cond.augment, condition, data.train, seed, cache_dir, out, runtime, ws.lang)
+        train = train.concat(rows)
     if cond.targeted is not None:
         from .targeted import targeted_rows
 

@@ -110,9 +110,26 @@ class Workspace:
             self._resources = build_resources(names, self.exp.resources, runtime=self.runtime, resolve=resolve_path)
         return self._resources
 
+    @property
+    def lang(self) -> str:
+        """The data's language: the spec's ``data.lang``, else detected from the training and test texts."""
+        if "_lang" not in self.__dict__:
+            from ..lang import resolve
+
+            data = self.data
+            texts = (data.train.texts[:1000] if data.train else []) + data.test.texts[:1000]
+            self.__dict__["_lang"] = resolve(texts, self.exp.data.lang)
+        return self.__dict__["_lang"]
+
     def context(self, raw_model: Any = None) -> EvalContext:
         return EvalContext(
-            self.data.label_names, self.runtime, self.progress, self.resources, self.cache, raw_model=raw_model
+            self.data.label_names,
+            self.runtime,
+            self.progress,
+            self.resources,
+            self.cache,
+            raw_model=raw_model,
+            lang=self.lang,
         )
 
     def check(self) -> None:
@@ -137,8 +154,8 @@ class Workspace:
                 model = self.fixed_model(name)
                 for ev in self.evaluations:  # e.g. a score-based attack on a label-only endpoint
                     ev.check_model(model, ctx)
-            if cond.augment is not None:  # so does an unknown operator or filter
-                augment_pipeline(cond.augment, name)
+            if cond.augment is not None:  # so does an unknown operator or filter, or one refusing the language
+                augment_pipeline(cond.augment, name, lang=self.lang)
             if cond.adversarial is not None and cond.adversarial.judge is not None:  # a judge with other labels
                 from ..adversarial.validity import check_judge
 

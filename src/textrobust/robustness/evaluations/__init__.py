@@ -19,6 +19,7 @@ from .attack import AttackEvaluation
 from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricInfo, Score, record
 from .calibration import CalibrationEvaluation
 from .clean import CleanEvaluation
+from .crosslingual import CrosslingualEvaluation
 from .dir import DirEvaluation
 from .format_spread import FormatSpreadEvaluation
 from .inv import InvEvaluation, SuiteSpec
@@ -34,6 +35,7 @@ EVALUATIONS: dict[str, type[Evaluation]] = {
     "transfer": TransferEvaluation,
     "calibration": CalibrationEvaluation,
     "format_spread": FormatSpreadEvaluation,
+    "crosslingual": CrosslingualEvaluation,
 }
 
 

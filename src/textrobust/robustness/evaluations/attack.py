@@ -232,6 +232,14 @@ class AttackEvaluation(Evaluation):
         check_quality(self.params.quality, ctx.runtime, self.params.quality_options)
         if self.params.judge is not None:
             check_judge(self.params.judge, ctx.label_names, where=f"evaluation '{self.name}': judge")
+        if ctx.lang is not None:  # an English recipe on Chinese data refuses now, not after training
+            from ...adversarial.recipes import RECIPE_LANGUAGES
+            from ...adversarial.setup import recipe_key
+            from ...lang import check_supported
+
+            key = recipe_key(self.params.recipe)
+            hint = "Chinese recipes: zh_char, zh_word" if ctx.lang == "zh" else ""
+            check_supported(f"evaluation '{self.name}' (recipe {key})", ctx.lang, RECIPE_LANGUAGES[key], hint)
         if self.params.options.get("pos") == "spacy":
             from ...extras import require
 
@@ -265,6 +273,7 @@ class AttackEvaluation(Evaluation):
             batch_size=p.batch_size,
             query_budget=p.query_budget,
             progress=ctx.progress,
+            lang=ctx.lang,
         )
         self.assess(report, ctx)
         return self._result(report, test, n)

@@ -131,7 +131,7 @@ class EvalContext:
     ``resources()`` builds the attack resources the experiment needs (once, shared); ``cache`` lives for the
     whole run (perturbed texts, loaded test packs: the same for every condition and seed); ``raw_model`` is the
     unwrapped model (attacks need it; ``model`` may be a cache); ``runtime`` is how any model an evaluation builds
-    runs (a model-backed perturbation suite).
+    runs (a model-backed perturbation suite); ``lang`` is the language of the data (:mod:`textrobust.lang`).
     """
 
     label_names: list[str]
@@ -140,6 +140,8 @@ class EvalContext:
     resources: Callable[[], dict[str, Any]] = dict
     cache: dict[Any, Any] = field(default_factory=dict)
     raw_model: Any = None
+    #: The test data's language (the spec's ``data.lang``, else detected): evaluations refuse one they do not support.
+    lang: str | None = None
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()`` once per run for ``key``."""

@@ -14,7 +14,12 @@ from .base import EvalContext, EvalParams, Evaluation, EvaluationResult, MetricI
 
 
 class PackParams(EvalParams):
-    pack: str | None = Field(None, description="test pack: 'sentiment' (built-in, the default) or a YAML/JSONL file")
+    pack: str | None = Field(
+        None, description="test pack: 'sentiment' (built-in, the default), 'zh-sentiment', or a YAML/JSONL file"
+    )
+    translations: str | None = Field(
+        None, description="a translation file of the pack's texts (JSONL source/target/lang), or 'sentiment.pt'"
+    )
     label_map: dict[str, str] | None = Field(None, description="pack label -> model label, where names differ")
     seed: int = Field(0, description="seed of the template sampling (the same cases for every condition)")
 
@@ -32,7 +37,9 @@ class PackEvaluation(Evaluation):
         from ..spec import resolve_path
 
         if not hasattr(self, "_pack"):
-            self._pack = load_pack(resolve_path(self.params.pack) if self.params.pack else None)
+            tr = self.params.translations
+            pack = resolve_path(self.params.pack) if self.params.pack else None
+            self._pack = load_pack(pack, translations=resolve_path(tr) if tr else None, seed=self.params.seed)
         return self._pack
 
     def metrics(self, labels: Sequence[str]) -> list[MetricInfo]:
@@ -71,6 +78,8 @@ class PackEvaluation(Evaluation):
             from ...errors import ConfigError
 
             raise ConfigError(f"evaluation '{self.name}': test pack {pack.source} has no {self.kind} tests")
+        if ctx.lang is not None:
+            pack.check_language(ctx.lang, f"evaluation '{self.name}'")
         self.label_index(ctx.label_names)
 
     def label_index(self, model_labels: Sequence[str]) -> dict[str, int]:

@@ -44,12 +44,14 @@ Suites = Annotated[list[str | SuiteSpec], AfterValidator(check_unique)]
 
 def perturbed_texts(suite_spec: str | SuiteSpec, seed: int, test: Any, ctx: EvalContext) -> list[str | None]:
     """The suite's perturbation of every test text (``None`` where it does not apply), computed once per run."""
-    suite = ctx.cached(("suite", str(suite_spec)), lambda: _build(suite_spec, ctx.runtime))
+    suite = ctx.cached(("suite", str(suite_spec)), lambda: _build(suite_spec, ctx.runtime, ctx.lang))
     return ctx.cached(("perturbed", str(suite_spec), seed), lambda: suite.perturb(test.texts, seed))
 
 
-def _build(s: str | SuiteSpec, runtime: Runtime | None = None) -> Suite:
-    return build_suite(s, runtime=runtime) if isinstance(s, str) else build_suite(s.name, s.op, runtime=runtime)
+def _build(s: str | SuiteSpec, runtime: Runtime | None = None, lang: str | None = None) -> Suite:
+    if isinstance(s, str):
+        return build_suite(s, runtime=runtime, lang=lang)
+    return build_suite(s.name, s.op, runtime=runtime, lang=lang)
 
 
 class InvParams(EvalParams):
@@ -97,7 +99,7 @@ class InvEvaluation(Evaluation):
 
     def check(self, ctx: EvalContext) -> None:
         for s in self.params.suites:  # unknown suites and bad operator specs fail before training
-            ctx.cached(("suite", str(s)), functools.partial(_build, s, ctx.runtime))
+            ctx.cached(("suite", str(s)), functools.partial(_build, s, ctx.runtime, ctx.lang))
 
     def estimate_calls(self, n_test: int, words: float) -> int | None:
         return n_test * len(self.params.suites)
