@@ -539,7 +539,7 @@ def test_crosslingual_agreement_on_a_paired_file(tmp_path):
     res = ev.run(Polyglot(), test, ctx)
     got = {s.metric: float(s.value) for s in res.scores}
     assert got["agreement"] == pytest.approx(0.5) and got["n"] == 4  # pairs 3 and 4 disagree
-    assert [r["failed"] for r in res.records] == [False, False, True, True]
+    assert [r["model_failed"] for r in res.records] == [False, False, True, True]
     assert "accuracy_paired" not in got  # a file's pairs need not be the test set's
     with pytest.raises(Exception, match="no offline translator.*en-pt"):
         build_evaluation({"kind": "crosslingual", "translate": "zh-en"})

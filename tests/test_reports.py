@@ -594,7 +594,7 @@ def test_successes_the_validity_judge_rejected_get_their_own_table(run_dir):
     for path in (run_dir / "units").glob("*/seed*/examples.jsonl"):
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         for i, r in enumerate(rows):
-            if r["evaluation"] == f"attack:{RECIPE}" and r["failed"]:
+            if r["evaluation"] == f"attack:{RECIPE}" and r["model_failed"]:
                 r["info"] = {**r["info"], "judge": "rejected" if i % 3 == 0 else "kept", "judge_p": 0.1 * (i % 10)}
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     html_path = build_report(run_dir)

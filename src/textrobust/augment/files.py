@@ -375,6 +375,8 @@ def warn_if_empty(summary: AugmentSummary, input_path: Any) -> None:
     """An input with a header and no rows gives an empty output: said, not silent."""
     if summary.rows_in == 0:
         log.warning("%s has no rows after its header: the output %s is empty", input_path, summary.output)
+
+
 def input_language(input_path: str | os.PathLike, lang: str | None, text_column: str, **read: Any) -> str:
     """``lang`` (normalised), or the language detected in the input's first 2,000 rows."""
     from textrobust import lang as _lang

@@ -111,6 +111,8 @@ def check_model_source(
             f"and not in the Hugging Face cache; {reason}: give a local path"
         )
     return path
+
+
 #: The kinds of model :func:`load_model` builds, by :func:`model_kind`.
 MODEL_KINDS = ("remote", "openai", "prompted", "classifier")
 #: Kinds that are causal LMs asked through a prompt: they take ``prompt=`` and need ``labels``.

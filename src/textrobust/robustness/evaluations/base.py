@@ -200,6 +200,7 @@ class Evaluation:
         its time scales with this number. None: it works on a fixed set of its own (a behaviour pack, other data
         sets), whatever the test set's size."""
         return n_test
+
     def check_model(self, model: Any, ctx: EvalContext) -> None:
         """Raise now when this evaluation cannot run on ``model``, a model scored as it is (a scan), e.g. a
         score-based attack on a label-only endpoint."""

@@ -154,7 +154,7 @@ class CrosslingualEvaluation(Evaluation):
             record(
                 self.name,
                 items[i],
-                failed=a[i] != b[i],
+                model_failed=a[i] != b[i],
                 original=texts[i],
                 text=paired[i],
                 label=names[a[i]],

@@ -128,7 +128,7 @@ class FormatSpreadEvaluation(Evaluation):
                 record(
                     ev,
                     f"f{i:02d}",
-                    failed=i == worst,
+                    model_failed=i == worst,
                     text=layout,
                     pred=f"accuracy {acc[i]:.3f}",
                     conf=float(acc[i]),
