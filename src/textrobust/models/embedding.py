@@ -177,10 +177,12 @@ class EmbeddingClassifier:
         config: TrainConfig | None = None,
         epoch_callback: Callable[..., tuple[list[str], list[int]]] | None = None,
         progress: bool = True,
+        on_progress: Callable[[str], None] | None = None,
     ) -> EmbeddingClassifier:
         """Fit the head on ``train`` (``eval`` is not needed: the logistic head has no early stopping); with an
         ``epoch_callback``, ``train_config.epochs`` warm-started rounds, each after the first adding the rows the
-        callback returns (online adversarial training). Returns ``self``."""
+        callback returns (online adversarial training). ``on_progress`` hears ``round 2/3`` as each round starts (as
+        :meth:`TextClassifier.fit` reports epochs). Returns ``self``."""
         if config is not None:
             self.train_config = config
         if list(train.label_names) != self.labels:
@@ -191,7 +193,11 @@ class EmbeddingClassifier:
         self.weights = self._fit_head(x, y, None)
         self.fitted = True
         rounds = self.train_config.epochs if epoch_callback is not None else 1
+        if on_progress is not None:
+            on_progress(f"round 1/{rounds}")
         for epoch in range(1, rounds):
+            if on_progress is not None:
+                on_progress(f"round {epoch + 1}/{rounds}")
             extra_texts, extra_labels = epoch_callback(self, epoch, texts, labels)  # type: ignore[misc]
             if not extra_texts:
                 continue
