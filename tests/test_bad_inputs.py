@@ -266,6 +266,11 @@ CASES = [
         "name one: --resource neighbours=PATH",
         {"TEXTROBUST_DATA_DIR": "{ws}/no_shared_data"},
     ),
+    (  # trap 2 of issue 28: the error's hint names an option attack has
+        "attack-http-without-labels",
+        ["attack", G, "--model", "{nolabels}", "--recipe", "deepwordbug"],
+        "does not say its label order (no 'labels' in the answer); give the labels in the model's order (--labels a,b",
+    ),
     ("attack-engine", ATT + ["--recipe", "deepwordbug", "--engine", "nope"], "unknown engine"),
     ("attack-pos", ATT + ["--recipe", "deepwordbug", "--pos", "lexicon"], "no part-of-speech check"),
     ("attack-output-ext", ATT + ["--recipe", "deepwordbug", "-o", "{ws}/out/a.txt"], ".jsonl or .parquet"),
@@ -385,15 +390,16 @@ def test_the_table_is_large_and_covers_every_command():
     "name,args,message,env", [(*c[:3], c[3] if len(c) > 3 else {}) for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
-    ws, tiny_model_dir, capsys, monkeypatch, name, args, message, env
+    ws, tiny_model_dir, no_labels_url, capsys, monkeypatch, name, args, message, env
 ):
-    """A case may end with environment variables it needs (``{ws}`` is the inputs folder)."""
+    """A case may end with environment variables it needs (``{ws}`` is the inputs folder, ``{nolabels}`` an HTTP
+    model that does not say its labels)."""
     monkeypatch.chdir(ws)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub name must fail fast offline, and no case may use the network
     for key, value in env.items():
         monkeypatch.setenv(key, value.format(ws=ws))
     before = _digests(ws)
-    argv = [a.format(ws=ws, model=tiny_model_dir) for a in args]
+    argv = [a.format(ws=ws, model=tiny_model_dir, nolabels=no_labels_url) for a in args]
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     err = capsys.readouterr().err

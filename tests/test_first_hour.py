@@ -8,8 +8,6 @@ report's headline, augment's row accounting, the attack record, file modes and p
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -103,43 +101,19 @@ def test_fail_under_gates_are_checked_against_the_declared_metrics():
 
 
 # -- trap 2 and 5: attack --labels against an endpoint that does not say them; model names without a hub -------------
-class _NoLabels(BaseHTTPRequestHandler):
-    """A keyword model over HTTP that answers probabilities but not its label order."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self):  # noqa: N802
-        texts = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["texts"]
-        rows = [[0.2, 0.8] if "good" in t else [0.8, 0.2] for t in texts]
-        body = json.dumps({"probabilities": rows}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_attack_an_endpoint_without_labels_says_how_and_then_works(tmp_path, capsys):
+def test_attack_an_endpoint_without_labels_says_how_and_then_works(tmp_path, capsys, no_labels_url):
     from textrobust.cli import main
 
     data = tmp_path / "d.csv"
     data.write_text("text,label\na good film,pos\na dull film,neg\nso good,pos\n")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoLabels)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = "http://{}:{}/".format(*server.server_address)
-    try:
-        with pytest.raises(SystemExit) as stop:
-            main(["attack", str(data), "--model", url, "--recipe", "deepwordbug"])
-        err = capsys.readouterr().err
-        assert stop.value.code == 2 and "(--labels a,b or labels: [a, b])" in err
-        with pytest.raises(SystemExit) as stop:
-            main(["attack", str(data), "--model", url, "--recipe", "deepwordbug", "--labels", "neg,pos", "--json"])
-        assert stop.value.code == 0
-    finally:
-        server.shutdown()
-        server.server_close()
+    argv = ["attack", str(data), "--model", no_labels_url, "--recipe", "deepwordbug"]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "(--labels a,b or labels: [a, b])" in err
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--labels", "neg,pos", "--json"])
+    assert stop.value.code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["num_examples"] == 3 and summary["original_accuracy"] == 1.0  # the labels given were used
 
