@@ -169,7 +169,7 @@ def test_unknown_model_is_a_model_error(tmp_path, train) -> None:
         lambda: lambada_generate(train, model=missing, n_per_label=2, runtime=CPU),
         lambda: fewshot_generate(train, model=missing, n_per_label=2, runtime=CPU),
     ):
-        with pytest.raises(ModelError, match="cannot load causal LM") as info:
+        with pytest.raises(ModelError, match="no such causal LM folder") as info:
             call()
         assert "\n" not in str(info.value)
 

@@ -174,7 +174,7 @@ def test_fewshot_with_classifier_and_filter(tmp_path, cli, seed_csv, gpt_dir, cl
         (["{csv}", "--filter", "label_preserving"], "needs a classifier: pass --classifier"),
         (["{csv}", "--save-lm", "{tmp}/lm", "--no-finetune"], "save_lm saves the fine-tuned LM"),
         (["{csv}", "-o", "{tmp}/out.xlsx"], "unknown file extension '.xlsx'"),
-        (["{csv}", "--model", "{tmp}/no-model"], "cannot load causal LM"),
+        (["{csv}", "--model", "{tmp}/no-model"], "no such causal LM folder"),
     ],
 )
 def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, cli, seed_csv, args, message) -> None:

@@ -612,7 +612,7 @@ def test_bad_prompts_and_endpoints_stop_scan_with_one_line_exit_2(
         ),
         (["-m", chat_url + "&scores=label", "--prompt", yaml.safe_dump(TINY_PROMPT)], "none of the label words"),
         (
-            ["-m", label_api, "--prompt", "{template: '{text}'}", "--eval", "attack:recipe=textfooler,n=2"],
+            ["-m", label_api, "--prompt", "{template: '{text}'}", "--eval", "attack:recipe=deepwordbug,n=2"],
             "answers labels only",
         ),
     ]

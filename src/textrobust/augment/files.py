@@ -270,7 +270,8 @@ def augment_file(
     if kind == "label-dir":  # its files give the columns text and label, as load_dataset reads them
         text_column, label_column = "text", "label"
     lang = input_language(input_path, lang, text_column, fmt=fmt, encoding=encoding, split=split)
-    ops = [o.for_language(lang) for o in ops]  # refuses (LanguageError) before anything is written
+    if lang is not None:  # None: no rows to augment
+        ops = [o.for_language(lang) for o in ops]  # refuses (LanguageError) before anything is written
     names = [o.spec_str() for o in ops]
     seeds = operator_seeds(seed, len(ops))
     fingerprint = {
@@ -377,16 +378,17 @@ def warn_if_empty(summary: AugmentSummary, input_path: Any) -> None:
         log.warning("%s has no rows after its header: the output %s is empty", input_path, summary.output)
 
 
-def input_language(input_path: str | os.PathLike, lang: str | None, text_column: str, **read: Any) -> str:
-    """``lang`` (normalised), or the language detected in the input's first 2,000 rows."""
+def input_language(input_path: str | os.PathLike, lang: str | None, text_column: str, **read: Any) -> str | None:
+    """``lang`` (normalised), or the language detected in the input's first 2,000 rows; None for an input with no
+    rows (nothing to augment, nothing to refuse: the run writes an empty output and warns)."""
     from textrobust import lang as _lang
     from textrobust.data.io import iter_frames
 
     if lang is not None and lang.lower() != "auto":
         return _lang.normalise(lang)
     first = next(iter(iter_frames(input_path, chunk_rows=2000, **read)), None)
-    if first is None:
-        return _lang.UNDETERMINED
+    if first is None or not len(first):
+        return None
     if text_column not in first.columns:  # the same message as the reading loop's
         raise DataError(
             f"{input_path}: no column {text_column!r}; columns are {list(first.columns)} (pass --text-column)"

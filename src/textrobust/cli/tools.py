@@ -51,8 +51,9 @@ LANG = typer.Option(
 )
 
 
-def _resolve_lang(input: str, lang: str, text_column: str, fmt: str | None, encoding: str) -> str:
-    """The input's language: ``--lang``, else detected from its first rows; letterless input refuses here."""
+def _resolve_lang(input: str, lang: str, text_column: str, fmt: str | None, encoding: str) -> str | None:
+    """The input's language: ``--lang``, else detected from its first rows; letterless input refuses here. None
+    for an input without rows (augment writes an empty output and warns)."""
     from ..augment.files import input_language
     from ..errors import LanguageError
     from ..lang import UNDETERMINED, name
@@ -141,9 +142,10 @@ def augment(
         raise ConfigError("give at least one --op SPEC or a --config PIPELINE.yaml (see 'textrobust list ops')")
     # One language for the whole file: every operator and filter is bound to it (or refuses) before any output.
     code = _resolve_lang(input, lang, text_column, fmt, encoding)
-    ops = [o.for_language(code) for o in ops]
-    for f in flt:
-        check_filter_language(f, code)
+    if code is not None:  # None: no rows, nothing to bind
+        ops = [o.for_language(code) for o in ops]
+        for f in flt:
+            check_filter_language(f, code)
     kwargs = dict(
         n=n,
         seed=seed,
@@ -299,8 +301,9 @@ def attack(
         from ..lang import check_supported
 
         code = _resolve_lang(data, lang, text_column, fmt, encoding)  # before the model loads
-        hint = "Chinese recipes: zh_char, zh_word" if code == "zh" else ""
-        check_supported(f"recipe {key}", code, RECIPE_LANGUAGES[key], hint)
+        if code is not None:  # None: no rows (reading the data says so)
+            hint = "Chinese recipes: zh_char, zh_word" if code == "zh" else ""
+            check_supported(f"recipe {key}", code, RECIPE_LANGUAGES[key], hint)
     ray = _ray_backend(backend, address, num_cpus, num_gpus)
     if not ray and actors is not None:
         raise ConfigError("--actors applies to --backend ray")
