@@ -160,6 +160,7 @@ def main() -> None:
         help="texts per language for the model-backed operators (generate, paraphrase, backtranslate, "
         "contextual); default --n. A CPU shared with other jobs runs SmolLM2 on a few hundred texts, not 1,000",
     )
+    ap.add_argument("--only", default="", help="probe only these parts (comma-separated operator/recipe names)")
     ap.add_argument("-o", "--output", type=Path, default=Path("runs/language_probe.json"))
     args = ap.parse_args()
     from textrobust.adversarial import RECIPES, load_resources
@@ -169,14 +170,19 @@ def main() -> None:
     resources = load_resources(["neighbours", "encoder", "stopwords"])
     resources["lexicon"] = resources["neighbours"]  # the OEWN / WordNet stand-in: English either way
     rows = []
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
     for code in args.langs.split(","):
         texts = texts_for(code, args.n)
         for name, op in ops.items():
+            if only and name not in only:
+                continue
             some = texts[: args.model_n] if name in MODEL_BACKED and args.model_n else texts
             row = {"part": f"operator {name}", "lang": code, "n": len(some), **probe_operator(op, some, code)}
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k not in ("silent_examples",)}, ensure_ascii=False))
         for name in sorted(RECIPES):
+            if only and name not in only:
+                continue
             row = {
                 "part": f"recipe {name}",
                 "lang": code,

@@ -110,10 +110,11 @@ def run_chnsenticorp(args: argparse.Namespace) -> None:
     fit_s = round(time.perf_counter() - start, 1)
     payload: dict[str, Any] = {"data": counts, "train_size": len(train), "model": repr(clf), "fit_seconds": fit_s}
     payload["clean_test"] = accuracy(clf, test)
-    save("chnsenticorp", payload)
+    save(args.tag, payload)
 
     def attack(recipe: str, n: int) -> None:
-        sub = test.subset(range(min(n, len(test))))
+        # the first n test reviews (file order), or a stratified random sample of n (--attack-sample)
+        sub = test.sample(n, seed=0) if args.attack_sample else test.subset(range(min(n, len(test))))
         start = time.perf_counter()
         report = run_attack(build_attack(recipe, clf), sub.texts, sub.labels, progress=False, lang="zh")
         summary = report.summary()
@@ -131,19 +132,21 @@ def run_chnsenticorp(args: argparse.Namespace) -> None:
             "seconds": round(time.perf_counter() - start, 1),
             **char_stats(report),
         }
-        save("chnsenticorp", payload)
+        save(args.tag, payload)
 
     if args.attack_n > 0:
         attack("zh_char", args.attack_n)
+    if args.attack_only:
+        return
     ctx = EvalContext(train.label_names, RUNTIME, cache={}, raw_model=clf, lang="zh")
     suites = ["pinyin", "glyph", "width", "traditional", "punctuation"]
     payload["inv"], _ = evaluate(clf, test, {"kind": "inv", "suites": suites}, ctx)
-    save("chnsenticorp", payload)
+    save(args.tag, payload)
     payload["mft"], _ = evaluate(clf, test, {"kind": "mft", "pack": "zh-sentiment"}, ctx)
     payload["dir"], _ = evaluate(clf, test, {"kind": "dir", "pack": "zh-sentiment", "n_test": 100}, ctx)
-    save("chnsenticorp", payload)
+    save(args.tag, payload)
     payload["clean_dev"] = accuracy(clf, dev)
-    save("chnsenticorp", payload)
+    save(args.tag, payload)
     if args.word_n > 0:
         attack("zh_word", args.word_n)
 
@@ -205,6 +208,11 @@ def main() -> None:
     ap.add_argument("--head", default="logistic")
     ap.add_argument("--attack-n", type=int, default=300)
     ap.add_argument("--word-n", type=int, default=100)
+    ap.add_argument(
+        "--attack-sample", action="store_true", help="chnsenticorp: attack a random sample, not the first n"
+    )
+    ap.add_argument("--attack-only", action="store_true", help="chnsenticorp: clean accuracy and zh_char only")
+    ap.add_argument("--tag", default="chnsenticorp", help="chnsenticorp: output name (runs/zh_bench/TAG.json)")
     ap.add_argument("--train-size", type=int, default=0, help="chnsenticorp: subsample the training set (0: all)")
     ap.add_argument("--source", default="平板,水果,洗发水,衣服,酒店", help="shift: training categories")
     ap.add_argument("--per-category", type=int, default=2000, help="shift: training rows per source category")

@@ -243,7 +243,12 @@ def test_zh_char_recipe_swaps_characters_within_its_budget():
     for r, t in zip(report.results, texts, strict=True):
         assert r.status == "succeeded" and len(r.perturbed_text) == len(t)
         changed = sum(a != b for a, b in zip(t, r.perturbed_text, strict=True))
-        assert 1 <= changed <= max(1, int(np.ceil(0.15 * len(re.findall(r"[\u4e00-\u9fff]", t)))))
+        assert 1 <= changed <= max(1, int(0.15 * len(re.findall(r"[\u4e00-\u9fff]", t))))  # a cap: rounded down
+    from textrobust.adversarial.constraints import MaxWordsPerturbed
+
+    cap = next(c for c in attack.pre_constraints if isinstance(c, MaxWordsPerturbed))
+    assert [cap.limit(n) for n in (3, 6, 7, 19, 20, 100)] == [1, 1, 1, 2, 3, 15]  # floor(15%), at least one
+    assert MaxWordsPerturbed(max_fraction=0.15).limit(19) == 3  # TextAttack's rounding, kept for English recipes
     with pytest.raises(LanguageError, match="attack 'textfooler' does not support zh"):
         run_attack(build_attack("textfooler", CharSentiment(), neighbours={}, encoder=SameEncoder()), texts, [1, 1])
     with pytest.raises(LanguageError, match="attack 'zh_char' does not support en"):

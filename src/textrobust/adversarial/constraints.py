@@ -59,8 +59,13 @@ class RepeatModification:
 class MaxWordsPerturbed:
     """Stop editing once ``limit`` words are changed, where
     ``limit = max(min_words, ceil(max_fraction * n_words))`` (or ``max_words`` when given; the smaller wins).
+    ``round_up=False`` takes ``floor`` instead: ``max_fraction`` is then a hard cap (above ``min_words``).
 
     ``MaxWordsPerturbed(max_fraction=0.1, min_words=4)`` is TextAttack's ``MaxModificationRate(0.1, 4)`` (A2T).
+
+    Example:
+        >>> MaxWordsPerturbed(max_fraction=0.15).limit(19), MaxWordsPerturbed(0.15, round_up=False).limit(19)
+        (3, 2)
     """
 
     requires_gradients: ClassVar[bool] = False
@@ -68,6 +73,7 @@ class MaxWordsPerturbed:
     max_fraction: float | None = None
     max_words: int | None = None
     min_words: int = 0
+    round_up: bool = True
 
     def __post_init__(self) -> None:
         if self.max_fraction is None and self.max_words is None:
@@ -78,7 +84,9 @@ class MaxWordsPerturbed:
     def limit(self, n_words: int) -> int:
         limits = []
         if self.max_fraction is not None:
-            limits.append(max(self.min_words, math.ceil(self.max_fraction * n_words)))
+            share = self.max_fraction * n_words
+            # floor with a tolerance: 0.15 * 20 is 3.0000000000000004 in binary floating point
+            limits.append(max(self.min_words, math.ceil(share) if self.round_up else math.floor(share + 1e-9)))
         if self.max_words is not None:
             limits.append(self.max_words)
         return min(limits)

@@ -124,14 +124,17 @@ def zh_char(
     Units are single Chinese characters (other letters and digits stay whole and are never edited). Delete-one
     character ranking; greedy swaps with up to ``max_candidates`` homophones (pycorrector's same-pinyin table)
     and similar glyphs (pycorrector's same-stroke groups and char-similar decompositions) per character; at most
-    ``max_fraction`` (15%) of the Chinese characters changed; Chinese stopwords (pycorrector's list plus
-    negations, contrast markers and intensifiers) and repeats blocked; whole-text multilingual-USE similarity
-    >= 0.8 (angular, against the original; TextAttack's ``MultilingualUniversalSentenceEncoder`` default).
+    ``max_fraction`` (15%) of the units changed, rounded down (one in a text of fewer than 7 units); Chinese
+    stopwords (pycorrector's list plus negations, contrast markers and intensifiers) and repeats blocked;
+    whole-text multilingual-USE similarity >= 0.8 (angular, against the original; TextAttack's
+    ``MultilingualUniversalSentenceEncoder`` default).
 
     Deviations: the papers' candidate sets come from their own confusion tables; ``encoder`` defaults to
     USE-multilingual (``--resource encoder=e5`` for multilingual-e5).
     """
-    pre = (RepeatModification(), _zh_stop(stopwords), MaxWordsPerturbed(max_fraction=max_fraction))
+    # floor(15% of the characters), at least one: the budget is a cap, not TextAttack's ceil
+    cap = MaxWordsPerturbed(max_fraction=max_fraction, min_words=1, round_up=False)
+    pre = (RepeatModification(), _zh_stop(stopwords), cap)
     sim = SentenceSimilarity(_encoder(encoder, model), threshold=sim_threshold, metric="angular", window_size=None)
     post = (sim,)
     return Attack(
