@@ -9,6 +9,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS_STAMP := $(VENV)/.extras
+# Defined before the rules that name it: make expands a rule's prerequisites when it reads the rule.
+JUNIT_XSD := .cache/junit-10.xsd
 # The optional language extras the tests use (WordNet's data itself comes from apt: see .ci/run and README).
 EXTRAS := demo,dev,wordnet,pos,llm,bergamot,zh,multilingual
 TA_VENV ?= .venv-textattack
@@ -47,7 +49,6 @@ test: $(EXTRAS_STAMP) $(JUNIT_XSD)
 
 # The JUnit schema CI systems read (Jenkins' junit-10.xsd, MIT), which tests/test_compare.py validates the JUnit XML
 # of `textrobust compare` and `fix` against: it ships in pytest's source distribution (testing/example_scripts).
-JUNIT_XSD := .cache/junit-10.xsd
 $(JUNIT_XSD): $(STAMP)
 	mkdir -p .cache/pytest-sdist
 	$(BIN)/pip download -q --no-deps --no-binary :all: "pytest==$$($(BIN)/python -c 'import pytest; print(pytest.__version__)')" \
