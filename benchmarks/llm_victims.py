@@ -186,7 +186,8 @@ def compare(args: argparse.Namespace) -> None:
             "accuracy_under_attack", "success_rate", "avg_queries", "avg_words_perturbed_pct",
         ):  # fmt: skip
             ci = "" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-            print(f"| {r['evaluation']} | {r['metric']} | {r['mean']:.3f} | {ci} |")
+            value = "—" if r["mean"] is None else f"{r['mean']:.3f}"  # e.g. words perturbed when none succeeded
+            print(f"| {r['evaluation']} | {r['metric']} | {value} | {ci} |")
     result: dict[str, object] = {"n": args.n}
     base_out, base_att = _outcomes(ref), _attacks(ref)
     for other in ("api", "killed"):
