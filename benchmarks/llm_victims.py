@@ -66,7 +66,17 @@ def run_api(args: argparse.Namespace) -> None:
     """Serve SmolLM2 behind the chat API on 127.0.0.1 (any free port) and scan it there."""
     log = (args.out / "serve.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "textrobust", "serve", "--openai", "smollm2", "--port", "0", "--no-access-log"]
+        [
+            sys.executable,
+            "-m",
+            "textrobust",
+            "serve",
+            "--openai",
+            "smollm2",
+            "--port",
+            str(args.port),
+            "--no-access-log",
+        ]
         + ["--max-top-logprobs", "100", "--threads", str(args.threads), "--precision", args.precision]
         + ["--max-queue", "4096", "--request-timeout", "600"],
         stderr=subprocess.PIPE,
@@ -232,6 +242,12 @@ def main() -> None:
     ap.add_argument("--spread-n", type=int, default=None, help="sentences of the format spread (default: all n)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "llm")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="api: the server's port (0: any free one; the cache of an endpoint's answers is keyed by its URL)",
+    )
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument(
