@@ -43,7 +43,7 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 
 #: Tokens per forward pass on the CPU unless the runtime says otherwise (smaller, cache-friendlier passes than the
-#: classifier's 4,096; not swept on a quiet machine yet: ``benchmarks/llm_victim_bench.py --max-tokens N`` measures one).
+#: classifier's 4,096; not swept yet: ``benchmarks/llm_victim_bench.py --max-tokens N`` measures one).
 CPU_LLM_TOKEN_BUDGET = 1024
 
 
