@@ -66,7 +66,17 @@ def run_api(args: argparse.Namespace) -> None:
     """Serve SmolLM2 behind the chat API on 127.0.0.1 (any free port) and scan it there."""
     log = (args.out / "serve.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "textrobust", "serve", "--openai", "smollm2", "--port", "0", "--no-access-log"]
+        [
+            sys.executable,
+            "-m",
+            "textrobust",
+            "serve",
+            "--openai",
+            "smollm2",
+            "--port",
+            str(args.port),
+            "--no-access-log",
+        ]
         + ["--max-top-logprobs", "100", "--threads", str(args.threads), "--precision", args.precision]
         + ["--max-queue", "4096", "--request-timeout", "600"],
         stderr=subprocess.PIPE,
@@ -186,7 +196,8 @@ def compare(args: argparse.Namespace) -> None:
             "accuracy_under_attack", "success_rate", "avg_queries", "avg_words_perturbed_pct",
         ):  # fmt: skip
             ci = "" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-            print(f"| {r['evaluation']} | {r['metric']} | {r['mean']:.3f} | {ci} |")
+            value = "—" if r["mean"] is None else f"{r['mean']:.3f}"  # e.g. words perturbed when none succeeded
+            print(f"| {r['evaluation']} | {r['metric']} | {value} | {ci} |")
     result: dict[str, object] = {"n": args.n}
     base_out, base_att = _outcomes(ref), _attacks(ref)
     for other in ("api", "killed"):
@@ -231,6 +242,12 @@ def main() -> None:
     ap.add_argument("--spread-n", type=int, default=None, help="sentences of the format spread (default: all n)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "llm")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="api: the server's port (0: any free one; the cache of an endpoint's answers is keyed by its URL)",
+    )
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument(

@@ -560,7 +560,7 @@ def test_smollm2_zero_shot_on_sst2_is_batched_exactly_and_beats_chance(data_dir)
     probs = m.predict_proba(texts)
     single = np.concatenate([m.predict_proba([t]) for t in texts[:8]])
     np.testing.assert_allclose(probs[:8], single, atol=1e-4)
-    assert (probs.argmax(1) == y).mean() > 0.55  # measured 0.70 on 200 sentences; chance is 0.5
+    assert (probs.argmax(1) == y).mean() > 0.55  # measured 0.655 on 200 sentences; chance is 0.5
 
 
 # ------------------------------------------------------------------------------------------- the CLI's contract

@@ -42,8 +42,8 @@ from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: Tokens per forward pass on the CPU unless the runtime says otherwise: SmolLM2-135M ran fastest per prompt with
-#: about this many (benchmarks/llm_victim_bench.py); the classifier's 4,096 made slower, cache-unfriendly passes.
+#: Tokens per forward pass on the CPU unless the runtime says otherwise (smaller, cache-friendlier passes than the
+#: classifier's 4,096; not swept yet: ``benchmarks/llm_victim_bench.py --max-tokens N`` measures one).
 CPU_LLM_TOKEN_BUDGET = 1024
 
 
