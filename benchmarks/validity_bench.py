@@ -11,6 +11,8 @@ No masked LM can be had offline: BAE and BERT-Attack run with a *randomly initia
 from a config on MiniLM's WordPiece vocabulary (``--mlm`` names a real one); their candidate words are random
 vocabulary words, so their figures measure the pipeline, not those recipes' strength.
 
+``--requality perplexity`` scores the named metrics again on saved results (other columns kept).
+
 Usage (2-core CPU; ~10-30 min at n=200 depending on load):
     python benchmarks/validity_bench.py --model-dir /tmp/mr_minilm --n 200 --judge /tmp/judge_sst2 --judge llm \\
         --out /tmp/validity_bench
@@ -32,7 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from textrobust.adversarial import RECIPES, build_attack, read_results, run_attack  # noqa: E402
 from textrobust.adversarial.assess import assess  # noqa: E402
-from textrobust.adversarial.quality import QUALITY_METRICS  # noqa: E402
+from textrobust.adversarial.quality import QUALITY_METRICS, score_quality  # noqa: E402
 from textrobust.adversarial.results import AttackReport  # noqa: E402
 from textrobust.adversarial.validity import build_judge  # noqa: E402
 from textrobust.data import shared_data_dir  # noqa: E402
@@ -111,6 +113,9 @@ def main() -> None:
     ap.add_argument("--mlm", default=None, help="a real masked LM (default: a random 2-layer BERT, see above)")
     ap.add_argument("--out", default="/tmp/validity_bench")
     ap.add_argument("--rejudge", action="store_true", help="judge the saved results again; no attack")
+    ap.add_argument(
+        "--requality", default="", help="metrics to score again on the saved results (e.g. perplexity); no attack"
+    )
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     rt = Runtime(device="cpu", threads=args.threads)
@@ -127,6 +132,16 @@ def main() -> None:
         if args.rejudge or path.is_file():
             meta = json.loads((out / f"{recipe}.json").read_text())
             reports[recipe] = AttackReport(read_results(path), meta["elapsed_s"], recipe)
+            again = [q for q in args.requality.split(",") if q]
+            if again:  # rescore these metrics only, keeping every other column
+                wins = reports[recipe].successful()
+                cols = score_quality(
+                    [r.original_text for r in wins], [r.perturbed_text for r in wins], again, runtime=rt
+                )
+                for i, r in enumerate(wins):
+                    r.quality.update({k: (v[i] if isinstance(v, list) else float(v[i])) for k, v in cols.items()})
+                reports[recipe].to_jsonl(path)
+                print(f"{recipe}: {', '.join(again)} scored again on {len(wins)} successes", flush=True)
             continue
         names = list(RECIPES[recipe].resources)
         given = {}
