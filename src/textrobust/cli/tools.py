@@ -274,7 +274,7 @@ def attack(
     from ..adversarial import AttackSetup, run_attack
     from ..adversarial.resources import parse_resource_args
     from ..adversarial.setup import recipe_key
-    from ..errors import ConfigError
+    from ..errors import ConfigError, ResourceError
     from ..progress import on_terminal
 
     if engine not in ("native", "textattack"):
@@ -287,7 +287,15 @@ def attack(
 
     judge_raw = judge_spec(judge, judge_prompt)
     metrics = quality_names(quality)
-    check_quality(metrics, runtime)
+    try:
+        check_quality(metrics, runtime)
+    except ResourceError as e:
+        if quality != DEFAULT_QUALITY or "similarity" not in metrics:
+            raise  # a metric the user asked for: its absence is an error
+        # The default's similarity needs MiniLM (the demo extra): without it, the cheap metrics still run, and say so.
+        metrics = [m for m in metrics if m != "similarity"]
+        check_quality(metrics, runtime)
+        typer.echo(f"warning: quality metric 'similarity' left out: {e}", err=True)
     names = tuple(x.strip() for x in labels.split(",")) if labels else None
     if engine == "textattack":
         setup = AttackSetup(model, "deepwordbug", runtime=runtime, labels=names)  # the victim only
