@@ -380,7 +380,7 @@ def judge(
         verdicts.append(row)
     clean = _clean_gate(tables, metrics, baseline, options.delta, gate, adjust, collapsed)
     collateral = [v["name"] for v in verdicts if not v["targeted"] and v.get("verdict") == "worse"]
-    status = "fixed" if any(v["targeted"] and v.get("verdict") == "better" for v in verdicts) else "not_fixed"
+    status = fix_status([v.get("verdict") for v in verdicts if v["targeted"]])
     # A category detectably worse (targeted or not) fails the build like an inferior clean accuracy does.
     worse = any(v.get("verdict") == "worse" for v in verdicts)
     exit_code = 1 if (clean and clean["verdict"] == "fail") or worse else 0
@@ -402,6 +402,20 @@ def judge(
         sides = open_side(run_dir, baseline, "baseline"), open_side(run_dir, FIX, "fix")
         out["examples"] = worst_examples(paired, shown, test, seeds, *sides)
     return out
+
+
+def fix_status(targeted_verdicts: list[str | None]) -> str:
+    """``fixed`` when every targeted category got detectably better, ``partly_fixed`` when some did, else
+    ``not_fixed``: a status claims no more than the verdicts.
+
+    Example:
+        >>> fix_status(["better", "better"]), fix_status(["better", "no_change"]), fix_status(["no_change"])
+        ('fixed', 'partly_fixed', 'not_fixed')
+    """
+    better = sum(v == "better" for v in targeted_verdicts)
+    if better and better == len(targeted_verdicts):
+        return "fixed"
+    return "partly_fixed" if better else "not_fixed"
 
 
 _SUMMARY_FIELDS = (
