@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -323,6 +325,21 @@ def tiny_llama_dir(tmp_path_factory, tiny_tokenizer_dir) -> Path:
 
 #: Label words of the tiny corpus's vocabulary, for prompted tiny models.
 TINY_PROMPT = {"instruction": "is it {labels} ?", "text_name": "text", "verbalizers": {"neg": ["bad"], "pos": ["good"]}}
+
+
+def run_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``textrobust ARGS`` in its own interpreter (exit code, stdout, stderr as text)."""
+    return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def cli_in_process(capsys, *args: str) -> tuple[int, str]:
+    """Exit code and stderr of the CLI run in this process (``textrobust.cli.main``, as tests/test_bad_inputs.py
+    does: bad input needs no interpreter start or torch import of its own)."""
+    from textrobust.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0), capsys.readouterr().err
 
 
 def _timing(run: Path) -> set[tuple[str, str]]:

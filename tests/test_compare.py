@@ -5,14 +5,12 @@ against Jenkins' junit-10.xsd) and Markdown, and bad input (one line, exit 2, no
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CPU, tiny_corpus
+from conftest import CPU, cli_in_process, run_cli, tiny_corpus
 
 from textrobust.errors import ConfigError
 from textrobust.stats import checks
@@ -90,20 +88,6 @@ def test_gate_by_simulation_false_fails_and_power(process):
     assert worse["fail"] >= (0.45 if worse["oracle_fail"] > 0.8 else 0.04), worse
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=900)
-
-
-def _in_process(capsys, *args: str) -> tuple[int, str]:
-    """Exit code and stderr of the CLI run in this process (``textrobust.cli.main``, as tests/test_bad_inputs.py
-    does: bad input needs no interpreter start or torch import of its own)."""
-    from textrobust.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0), capsys.readouterr().err
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
     """Test data (labels neg/pos), other test data, and an untrained model (a NEW that is much worse)."""
@@ -148,7 +132,7 @@ def test_compare_two_models_gates_and_writes_what_ci_reads(tmp_path, data, good,
     from markdown_it import MarkdownIt
 
     out = tmp_path / "cmp"
-    r = _cli(
+    r = run_cli(
         "compare", str(good), str(untrained), str(data["test"]), *EVALS,
         "--non-inferior", "clean.accuracy=2pts", "--non-inferior", "inv:typo.accuracy=50pts", "-o", str(out),
     )  # fmt: skip
@@ -182,17 +166,18 @@ def test_compare_two_models_gates_and_writes_what_ci_reads(tmp_path, data, good,
 
 def test_compare_run_directories_and_refuse_different_data(tmp_path, data, good):
     out = tmp_path / "a"
-    r = _cli("compare", str(good), str(good), str(data["test"]), *EVALS, "-o", str(out))
+    r = run_cli("compare", str(good), str(good), str(data["test"]), *EVALS, "-o", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     scan = out / "scan"  # conditions base and new, both the same model: no detectable change anywhere
-    r = _cli("compare", str(scan), str(scan), str(data["test"]), "--base-condition", "base", "--new-condition", "new",
-             "--non-inferior", "clean.accuracy=5pts", "-o", str(tmp_path / "b"))  # fmt: skip
+    r = run_cli("compare", str(scan), str(scan), str(data["test"]), "--base-condition", "base",
+                "--new-condition", "new", "--non-inferior", "clean.accuracy=5pts",
+                "-o", str(tmp_path / "b"))  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads((tmp_path / "b" / "compare.json").read_text())
     assert all(m["diff_mean"] == 0 and m.get("verdict") in (None, "no_change") for m in result["metrics"])
     assert result["gates"][0]["verdict"] in ("pass", "inconclusive")
     bad = tmp_path / "c"
-    r = _cli("compare", str(scan), str(scan), str(data["other"]), "-o", str(bad))
+    r = run_cli("compare", str(scan), str(scan), str(data["other"]), "-o", str(bad))
     assert r.returncode == 2 and "different data" in r.stderr and not bad.exists(), r.stderr[-800:]
 
 
@@ -207,7 +192,9 @@ def test_compare_run_directories_and_refuse_different_data(tmp_path, data, good)
 )
 def test_compare_bad_gates_are_one_line_and_write_nothing(tmp_path, capsys, data, good, extra, message):
     out = tmp_path / "out"
-    code, err = _in_process(capsys, "compare", str(good), str(good), str(data["test"]), *EVALS, *extra, "-o", str(out))
+    code, err = cli_in_process(
+        capsys, "compare", str(good), str(good), str(data["test"]), *EVALS, *extra, "-o", str(out)
+    )
     assert code == 2 and message in err, err[-800:]
     assert len(err.strip().splitlines()) == 1 and not out.exists()
 
@@ -220,7 +207,7 @@ def test_compare_refuses_models_with_different_label_sets(tmp_path, capsys, data
     three.fitted = True
     other = three.save(tmp_path / "three")
     out = tmp_path / "out"
-    code, err = _in_process(capsys, "compare", str(good), str(other), str(data["test"]), *EVALS, "-o", str(out))
+    code, err = cli_in_process(capsys, "compare", str(good), str(other), str(data["test"]), *EVALS, "-o", str(out))
     assert code == 2 and "meh" in err and not out.exists(), err[-800:]
     assert len(err.strip().splitlines()) == 1
 

@@ -4,13 +4,11 @@ measured failure, and the command scans, retrains and judges end to end (tiny mo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import tiny_corpus
+from conftest import cli_in_process, run_cli, tiny_corpus
 
 from textrobust.robustness.evaluations import build_evaluation
 from textrobust.robustness.fix import Category, FixOptions, select
@@ -65,20 +63,6 @@ def test_categories_are_picked_by_failure_and_sized_in_proportion():
     assert select(cats, measured, 1000, FixOptions(min_failure=0.95))[1] is None
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=900)
-
-
-def _in_process(capsys, *args: str) -> tuple[int, str]:
-    """Exit code and stderr of the CLI run in this process (``textrobust.cli.main``, as tests/test_bad_inputs.py
-    does: bad input needs no interpreter start or torch import of its own)."""
-    from textrobust.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0), capsys.readouterr().err
-
-
 @pytest.fixture(scope="module")
 def sentiment_csv(tmp_path_factory) -> Path:
     rows = tiny_corpus()
@@ -101,7 +85,7 @@ def _fix_args(data: Path, model: Path, out: Path, *more: str) -> list[str]:
 def test_fix_scans_targets_retrains_and_judges(tmp_path, sentiment_csv, tiny_model_dir):
     xmlschema = pytest.importorskip("xmlschema")
     out = tmp_path / "fix"
-    r = _cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "0.05"))
+    r = run_cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "0.05"))
     assert r.returncode in (0, 1), r.stderr[-2000:]
     result = json.loads((out / "fix.json").read_text())
     better = [v["verdict"] == "better" for v in result["verdicts"] if v["targeted"]]
@@ -131,7 +115,7 @@ def test_fix_scans_targets_retrains_and_judges(tmp_path, sentiment_csv, tiny_mod
         xmlschema.XMLSchema(str(xsd)).validate(str(out / "junit.xml"))
     assert "<table" in (out / "fix.html").read_text()
     # resumable like run: a second call trains nothing and judges the same
-    again = _cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "0.05"))
+    again = run_cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "0.05"))
     assert again.returncode == r.returncode
     assert (out / "units/baseline/seed0/done.json").stat().st_mtime == done
     assert json.loads((out / "fix.json").read_text())["verdicts"] == result["verdicts"]
@@ -139,14 +123,14 @@ def test_fix_scans_targets_retrains_and_judges(tmp_path, sentiment_csv, tiny_mod
 
 def test_nothing_failing_says_so_and_retrains_nothing(tmp_path, capsys, sentiment_csv, tiny_model_dir):
     out = tmp_path / "fix"
-    r = _cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "1.01"))
+    r = run_cli(*_fix_args(sentiment_csv, tiny_model_dir, out, "--min-failure", "1.01"))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "nothing to fix, nothing retrained" in r.stdout
     assert json.loads((out / "fix.json").read_text())["status"] == "nothing_failing"
     assert not (out / "units" / "fix").exists()
     # a fix from an existing scan that found nothing failing is bad input: one line, exit 2, nothing written
     again = tmp_path / "again"
-    code, err = _in_process(
+    code, err = cli_in_process(
         capsys, *_fix_args(sentiment_csv, tiny_model_dir, again, "--min-failure", "1.01", "--scan", str(out))
     )
     assert code == 2 and "found nothing failing" in err, err[-800:]
@@ -164,6 +148,6 @@ def test_nothing_failing_says_so_and_retrains_nothing(tmp_path, capsys, sentimen
 )
 def test_fix_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, sentiment_csv, tiny_model_dir, args, message):
     out = tmp_path / "fix"
-    code, err = _in_process(capsys, *_fix_args(sentiment_csv, tiny_model_dir, out), *args)
+    code, err = cli_in_process(capsys, *_fix_args(sentiment_csv, tiny_model_dir, out), *args)
     assert code == 2 and message in err, err[-800:]
     assert len(err.strip().splitlines()) == 1 and not out.exists()

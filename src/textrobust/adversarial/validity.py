@@ -152,6 +152,17 @@ def parse_judge(raw: Any, where: str = "judge") -> Any:
         raise ConfigError(f"{where}: {path}: {msg}" if path else f"{where}: {msg}") from None
 
 
+def judge_field(value: Any) -> Any:
+    """A spec's ``judge:`` field (None, or anything :func:`parse_judge` takes) as a judge spec; a ``ValueError`` for
+    pydantic validators (``AttackParams.judge``, ``AdversarialSpec.judge``) to report with the field's path."""
+    if value is None:
+        return None
+    try:
+        return parse_judge(value)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
 def _cli_judge(text: str) -> dict[str, Any]:
     if text.lstrip().startswith("{"):  # an inline YAML mapping: {kind: classifier, path: DIR, rule: absolute}
         import yaml

@@ -179,14 +179,9 @@ class AdversarialSpec(_Strict):
     @field_validator("judge", mode="before")
     @classmethod
     def _judge(cls, v: Any) -> Any:
-        from ..adversarial.validity import parse_judge
+        from ..adversarial.validity import judge_field
 
-        if v is None:
-            return None
-        try:
-            return parse_judge(v)
-        except ConfigError as e:
-            raise ValueError(str(e)) from None
+        return judge_field(v)
 
     @model_validator(mode="after")
     def _validity(self) -> AdversarialSpec:
