@@ -62,6 +62,36 @@ def test_default_budget_is_larger_on_cuda(monkeypatch):
     assert default_token_budget("cuda:0") > default_token_budget("cpu") > 0
 
 
+def test_sentence_encoders_get_their_own_budget_on_cuda_only(monkeypatch):
+    from textrobust.models.batching import CUDA_ENCODER_TOKEN_BUDGET, CUDA_TOKEN_BUDGET
+
+    monkeypatch.delenv("TEXTROBUST_TOKEN_BUDGET", raising=False)
+    assert default_token_budget("cuda", "encoder") == CUDA_ENCODER_TOKEN_BUDGET > CUDA_TOKEN_BUDGET
+    assert default_token_budget("cuda", "classifier") == CUDA_TOKEN_BUDGET
+    assert default_token_budget("cpu", "encoder") == default_token_budget("cpu")
+    with pytest.raises(ConfigError, match="role 'decoder'"):
+        default_token_budget("cpu", "decoder")
+    # One explicit number still sets every model of the run: max_tokens, or the environment variable.
+    assert Runtime(device="cpu", max_tokens=512).token_budget_for("encoder") == 512
+    monkeypatch.setenv("TEXTROBUST_TOKEN_BUDGET", "777")
+    assert default_token_budget("cuda", "encoder") == 777
+
+
+def test_sentence_encoder_plans_with_the_encoder_budget(tiny_model_dir, monkeypatch):
+    from textrobust.models import batching
+    from textrobust.models.encoders import SentenceEncoder
+
+    asked: list[int | None] = []
+    plan = batching.plan_batches
+    monkeypatch.setattr(
+        batching, "plan_batches", lambda lengths, **kw: asked.append(kw["max_tokens"]) or plan(lengths, **kw)
+    )
+    runtime = Runtime(device="cpu", max_length=32)
+    monkeypatch.setattr(Runtime, "token_budget_for", lambda self, role: {"encoder": 96, "classifier": 48}[role])
+    SentenceEncoder(tiny_model_dir, runtime=runtime).encode(TEXTS)
+    assert asked == [96]
+
+
 def _classifier(tiny_model_dir, *, max_tokens: int | None = None, **kw) -> TextClassifier:
     runtime = Runtime(device="cpu", max_tokens=max_tokens, max_length=32)
     return TextClassifier(tiny_model_dir, labels=["neg", "pos"], max_length=32, runtime=runtime, **kw)

@@ -33,16 +33,28 @@ from ..errors import ConfigError
 # benchmarks/gpu_all.sh sweeps 8k-128k so a GPU session can confirm or move it.
 CPU_TOKEN_BUDGET = 4096
 CUDA_TOKEN_BUDGET = 32768
+# Sentence encoders on CUDA: the H200 sweep of issue 22 (MiniLM, bf16, MR-length texts) ran fastest at 131,072
+# tokens per batch, 14.1k texts/s against 12.2k at 32,768. An encoder keeps only one pooled vector per row, so a
+# larger batch costs activations only (~0.5 GiB for MiniLM in bf16), not vocabulary-sized logits as a masked LM would.
+CUDA_ENCODER_TOKEN_BUDGET = 131072
 TOKEN_BUDGET_ENV = "TEXTROBUST_TOKEN_BUDGET"
+#: What a forward pass computes, for :func:`default_token_budget`: classifier logits (also masked and causal LMs)
+#: or pooled sentence vectors.
+BUDGET_ROLES = ("classifier", "encoder")
 
 
-def default_token_budget(device: str) -> int:
-    """The token budget for ``device`` (``$TEXTROBUST_TOKEN_BUDGET`` overrides it for every device).
+def default_token_budget(device: str, role: str = "classifier") -> int:
+    """The token budget for ``device`` and ``role`` (``$TEXTROBUST_TOKEN_BUDGET`` overrides it for every device
+    and role). Only on CUDA do the roles differ: a sentence encoder gets :data:`CUDA_ENCODER_TOKEN_BUDGET`.
 
     Example:
-        >>> default_token_budget("cpu") > 0
+        >>> default_token_budget("cpu") == default_token_budget("cpu", "encoder") > 0
+        True
+        >>> default_token_budget("cuda", "encoder") > default_token_budget("cuda")
         True
     """
+    if role not in BUDGET_ROLES:
+        raise ConfigError(f"token budget role {role!r}: use one of {', '.join(BUDGET_ROLES)}")
     env = os.environ.get(TOKEN_BUDGET_ENV)
     if env:
         try:
@@ -52,7 +64,9 @@ def default_token_budget(device: str) -> int:
         if value < 1:
             raise ConfigError(f"{TOKEN_BUDGET_ENV}={env!r}: expected a positive integer (tokens per forward pass)")
         return value
-    return CUDA_TOKEN_BUDGET if str(device).startswith("cuda") else CPU_TOKEN_BUDGET
+    if not str(device).startswith("cuda"):
+        return CPU_TOKEN_BUDGET
+    return CUDA_ENCODER_TOKEN_BUDGET if role == "encoder" else CUDA_TOKEN_BUDGET
 
 
 def padded_width(longest: int, multiple: int = 8, limit: int | None = None) -> int:

@@ -163,30 +163,34 @@ class SentenceEncoder(_Shared):
         batches = plan_batches(
             [len(x) for x in ids],
             batch_size=rows,
-            max_tokens=None if rows else rt.token_budget,
+            max_tokens=None if rows else rt.token_budget_for("encoder"),
             multiple=multiple,
             limit=limit,
         )
         pad_id = tok.pad_token_id or 0
         model = self.inference_model()
-        out = np.zeros((len(texts), 0), dtype=np.float32)  # as wide as the model's vectors from the first batch on
-        for idx in batches:
-            batch = _bucket_rows([ids[i] for i in idx], on_gpu)
-            width = padded_width(max(len(r) for r in batch), multiple, limit)
-            input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for r, seq in enumerate(batch):
-                input_ids[r, : len(seq)] = seq
-                mask[r, : len(seq)] = 1
-            tensors = [torch.from_numpy(a).to(rt.resolved_device) for a in (input_ids, mask)]
-            with torch.inference_mode(), rt.autocast():
-                hidden = model(input_ids=tensors[0], attention_mask=tensors[1]).last_hidden_state
-            m = tensors[1].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()[: len(idx)]
-            if out.shape[1] != pooled.shape[1]:
-                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[idx] = pooled
+        chunks = []
+        with torch.inference_mode():
+            for idx in batches:
+                batch = _bucket_rows([ids[i] for i in idx], on_gpu)
+                width = padded_width(max(len(r) for r in batch), multiple, limit)
+                input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                for r, seq in enumerate(batch):
+                    input_ids[r, : len(seq)] = seq
+                    mask[r, : len(seq)] = 1
+                tensors = [torch.from_numpy(a) for a in (input_ids, mask)]
+                if on_gpu:  # pinned and asynchronous: the host pads the next batch while this one runs
+                    tensors = [t.pin_memory().to(rt.resolved_device, non_blocking=True) for t in tensors]
+                with rt.autocast():  # the model only: pooling runs in the hidden states' own dtype, as it did
+                    hidden = model(input_ids=tensors[0], attention_mask=tensors[1]).last_hidden_state
+                m = tensors[1].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                # Stay on the device: one copy to the host at the end instead of a sync per batch.
+                chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1)[: len(idx)])
+        vectors = torch.cat(chunks).cpu().numpy()
+        out = np.empty_like(vectors)
+        out[np.concatenate(batches)] = vectors
         return out
 
 

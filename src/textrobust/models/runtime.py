@@ -8,8 +8,8 @@ What varies, and nothing else:
   probabilities move by ~1e-3), ``fp16`` (CUDA only) or ``int8`` (CPU only: dynamic int8 quantisation of the
   linear layers for inference; not exact, see :func:`quantize_int8`). Training keeps fp32 master weights and
   autocasts on CUDA; on the CPU it is always fp32;
-* ``max_tokens`` — the token budget of one forward pass (rows x padded width; default per device,
-  :func:`~textrobust.models.batching.default_token_budget`);
+* ``max_tokens`` — the token budget of one forward pass (rows x padded width; default per device and, on CUDA,
+  per role: sentence encoders get a larger one, :func:`~textrobust.models.batching.default_token_budget`);
 * ``threads`` — torch's intra-op threads (default: torch's own choice), set by :meth:`Runtime.apply_threads`;
 * ``max_length`` — the truncation length of models that do not set their own (sentence encoders, masked LMs,
   Hugging Face classifiers loaded as they are); a :class:`~textrobust.models.TextClassifier` keeps its own.
@@ -118,10 +118,22 @@ class Runtime:
 
     @property
     def token_budget(self) -> int:
-        """Tokens (rows x padded width) per forward pass: ``max_tokens``, else the device's default."""
+        """Tokens (rows x padded width) per forward pass of a classifier (or LM): ``max_tokens``, else the
+        device's default."""
+        return self.token_budget_for("classifier")
+
+    def token_budget_for(self, role: str) -> int:
+        """The token budget of a forward pass computing ``role`` (``classifier`` or ``encoder``): ``max_tokens``
+        when given (one number for every model of the run), else the device's default for that role (larger for
+        sentence encoders on CUDA, see :func:`~textrobust.models.batching.default_token_budget`).
+
+        Example:
+            >>> Runtime(device="cpu", max_tokens=2048).token_budget_for("encoder")
+            2048
+        """
         from .batching import default_token_budget
 
-        return self.max_tokens or default_token_budget(self.resolved_device)
+        return self.max_tokens or default_token_budget(self.resolved_device, role)
 
     @property
     def int8(self) -> bool:
