@@ -242,6 +242,11 @@ def attacks(t: Table, work: Path) -> dict[str, Any]:
                 continue
             pct = 100 / r["elapsed_over_limit"] if r["elapsed_over_limit"] else float("nan")
             notes = [f"success {r['success_rate']:.2f}, clean acc {r['clean_acc']:.2f}"]
+            if "host_s" in r:  # where the time beyond the ceiling went: host work, or smaller model calls
+                notes.append(
+                    f"host {r['host_s']:.2f} s; model calls {r['model_over_limit']:.2f}x and encoder calls "
+                    f"{r['encoder_over_limit']:.2f}x their one-call time"
+                )
             if r["recipe"] in seq:
                 notes.append(f"one at a time {seq[r['recipe']]['examples_per_s']:.1f} ex/s")
             if r["recipe"] == "pwws" and rec.get("pwws_lexicon"):
@@ -271,7 +276,8 @@ def token_sweep(t: Table, work: Path) -> dict[str, Any] | None:
         times = rec["budget"][part]
         rates = {name.split(", ", 1)[1]: n[part] / statistics.median(ts) for name, ts in times.items() if ts}
         best = max(rates, key=lambda k: rates[k])
-        default = f"{rec.get('default_token_budget')} tokens"
+        key = "default_encoder_token_budget" if part == "encoder" else "default_token_budget"
+        default = f"{rec.get(key, rec.get('default_token_budget'))} tokens"
         t.add(
             f"{part} token-budget sweep ({n[part]} attack-shaped texts, median of {rec['args']['rounds']} rounds)",
             "; ".join(f"{k}: {fmt(v)}/s" for k, v in rates.items()),

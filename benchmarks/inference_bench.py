@@ -251,6 +251,7 @@ def main() -> None:
         "classifier": what,
         "runtime": rt.to_dict(),
         "default_token_budget": rt.token_budget,
+        "default_encoder_token_budget": rt.token_budget_for("encoder"),
         "classifier_texts": len(texts),
         "encoder_windows": len(windows),
     }
