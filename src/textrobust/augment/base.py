@@ -135,12 +135,13 @@ class Operator:
 
     def _bind_children(self, code: str) -> None:
         """Containers bind their children too (their params are replaced by bound copies)."""
-        fields = {f.name for f in dataclasses.fields(self.params)}
+        params: Any = self.params  # a container's params: ops (a sequence) or op (one operator)
+        fields = {f.name for f in dataclasses.fields(params)}
         changes: dict[str, Any] = {}
         if "ops" in fields:
-            changes["ops"] = tuple(o.for_language(code) for o in self.params.ops)  # type: ignore[attr-defined]
-        if "op" in fields and isinstance(getattr(self.params, "op", None), Operator):
-            changes["op"] = self.params.op.for_language(code)  # type: ignore[attr-defined]
+            changes["ops"] = tuple(o.for_language(code) for o in params.ops)
+        if "op" in fields and isinstance(getattr(params, "op", None), Operator):
+            changes["op"] = params.op.for_language(code)
         if changes:
             self.params = dataclasses.replace(self.params, **changes)
 

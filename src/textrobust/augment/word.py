@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,12 +70,13 @@ def _is_code(code: str) -> bool:
 
 class _SourceMixin:
     params: SourceParams
+    spec_str: Callable[[], str]  # Operator's, which the classes using this mixin also derive from
 
     def _needs_source(self) -> bool:
         return True
 
     def language_label(self) -> str:
-        spec = self.spec_str()  # type: ignore[attr-defined]
+        spec = self.spec_str()
         if "source=" in spec or not self._needs_source():
             return spec
         name, _, rest = spec.partition(":")

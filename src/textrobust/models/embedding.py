@@ -196,9 +196,11 @@ class EmbeddingClassifier:
         if on_progress is not None:
             on_progress(f"round 1/{rounds}")
         for epoch in range(1, rounds):
+            if epoch_callback is None:  # rounds is 1 without a callback: never reached, but says so to mypy
+                break
             if on_progress is not None:
                 on_progress(f"round {epoch + 1}/{rounds}")
-            extra_texts, extra_labels = epoch_callback(self, epoch, texts, labels)  # type: ignore[misc]
+            extra_texts, extra_labels = epoch_callback(self, epoch, texts, labels)
             if not extra_texts:
                 continue
             ex = self.embed(list(extra_texts))

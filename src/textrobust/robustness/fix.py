@@ -93,7 +93,8 @@ def categories(ws: Workspace, baseline: str = "baseline") -> list[Category]:
                     )
                 )
         elif ev.kind in ("mft", "dir"):
-            for cap in ev.pack().capabilities(ev.kind):  # type: ignore[attr-defined]
+            behaviour: Any = ev  # a BehaviourEvaluation: mft and dir evaluations read a test pack
+            for cap in behaviour.pack().capabilities(ev.kind):
                 ok = targetable(ev.kind, cap, p.pack)
                 part = (
                     {
