@@ -327,9 +327,11 @@ def tiny_llama_dir(tmp_path_factory, tiny_tokenizer_dir) -> Path:
 TINY_PROMPT = {"instruction": "is it {labels} ?", "text_name": "text", "verbalizers": {"neg": ["bad"], "pos": ["good"]}}
 
 
-def run_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """``textrobust ARGS`` in its own interpreter (exit code, stdout, stderr as text)."""
-    return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=timeout)
+def run_cli(*args: str, timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``textrobust ARGS`` in its own interpreter (exit code, stdout, stderr as text), in ``cwd`` when given."""
+    return subprocess.run(
+        [sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
 
 
 def cli_in_process(capsys, *args: str) -> tuple[int, str]:

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 from ..errors import ConfigError
 
@@ -79,6 +83,32 @@ def padded_width(longest: int, multiple: int = 8, limit: int | None = None) -> i
     """
     width = -(-longest // multiple) * multiple if multiple > 1 else longest
     return min(width, max(longest, limit)) if limit is not None else width
+
+
+def pad_batch(
+    seqs: Sequence[Sequence[int]], pad_id: int, runtime: Runtime, *, multiple: int = 8, limit: int | None = None
+) -> dict[str, Any]:
+    """``input_ids`` and ``attention_mask`` of one batch, padded to :func:`padded_width` of its longest row, on the
+    runtime's device (pinned and non-blocking on CUDA: the host pads the next batch while this one runs).
+
+    Example:
+        >>> from textrobust.models.runtime import Runtime
+        >>> pad_batch([[5, 6, 7], [5]], 0, Runtime(device="cpu"), multiple=4)["attention_mask"].tolist()
+        [[1, 1, 1, 0], [1, 0, 0, 0]]
+    """
+    import numpy as np
+    import torch
+
+    width = padded_width(max(len(s) for s in seqs), multiple, limit)
+    input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for r, s in enumerate(seqs):
+        input_ids[r, : len(s)] = s
+        mask[r, : len(s)] = 1
+    tensors = [torch.from_numpy(a) for a in (input_ids, mask)]
+    if runtime.on_cuda:
+        tensors = [t.pin_memory().to(runtime.resolved_device, non_blocking=True) for t in tensors]
+    return {"input_ids": tensors[0], "attention_mask": tensors[1]}
 
 
 def plan_batches(

@@ -285,21 +285,9 @@ class TextClassifier:
     def pad(self, seqs: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Pad a batch of id lists to its own longest member (rounded up to a multiple of 8, which keeps the
         number of distinct shapes small for GPU kernels) and move it to the device in one transfer."""
-        import torch
+        from .batching import pad_batch
 
-        from .batching import padded_width
-
-        width = padded_width(max(len(s) for s in seqs), 8, self.max_length)
-        pad_id = self.tokenizer.pad_token_id or 0
-        input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(seqs), width), dtype=np.int64)
-        for r, s in enumerate(seqs):
-            input_ids[r, : len(s)] = s
-            mask[r, : len(s)] = 1
-        tensors = [torch.from_numpy(a) for a in (input_ids, mask)]
-        if self.runtime.on_cuda:
-            tensors = [t.pin_memory().to(self.device, non_blocking=True) for t in tensors]
-        return {"input_ids": tensors[0], "attention_mask": tensors[1]}
+        return pad_batch(seqs, self.tokenizer.pad_token_id or 0, self.runtime, multiple=8, limit=self.max_length)
 
     # ----------------------------------------------------------------------------------------------- training
     def fit(

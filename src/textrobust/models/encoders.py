@@ -150,7 +150,7 @@ class SentenceEncoder(_Shared):
         """Unit vectors, shape ``(len(texts), dim)``, in the input order."""
         import torch
 
-        from .batching import padded_width, plan_batches
+        from .batching import pad_batch, plan_batches
 
         if not len(texts):
             return np.zeros((0, 0), dtype=np.float32)
@@ -172,19 +172,12 @@ class SentenceEncoder(_Shared):
         chunks = []
         with torch.inference_mode():
             for idx in batches:
-                batch = _bucket_rows([ids[i] for i in idx], on_gpu)
-                width = padded_width(max(len(r) for r in batch), multiple, limit)
-                input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                for r, seq in enumerate(batch):
-                    input_ids[r, : len(seq)] = seq
-                    mask[r, : len(seq)] = 1
-                tensors = [torch.from_numpy(a) for a in (input_ids, mask)]
-                if on_gpu:  # pinned and asynchronous: the host pads the next batch while this one runs
-                    tensors = [t.pin_memory().to(rt.resolved_device, non_blocking=True) for t in tensors]
+                batch = pad_batch(
+                    _bucket_rows([ids[i] for i in idx], on_gpu), pad_id, rt, multiple=multiple, limit=limit
+                )
                 with rt.autocast():  # the model only: pooling runs in the hidden states' own dtype, as it did
-                    hidden = model(input_ids=tensors[0], attention_mask=tensors[1]).last_hidden_state
-                m = tensors[1].unsqueeze(-1).to(hidden.dtype)
+                    hidden = model(**batch).last_hidden_state
+                m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
                 # Stay on the device: one copy to the host at the end instead of a sync per batch.
                 chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1)[: len(idx)])
