@@ -15,15 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CPU, tiny_corpus
+from conftest import CPU, run_cli, tiny_corpus
 
 from textrobust.errors import ConfigError
-
-
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=600, cwd=cwd
-    )
 
 
 @contextlib.contextmanager
@@ -57,7 +51,7 @@ def _digest(p: Path) -> str:
 def test_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, csv_file, readonly):
     before = _digest(csv_file)
     with _small_fs(tmp_path / "fs", "48k", readonly) as fs:
-        r = _cli(
+        r = run_cli(
             "augment",
             str(csv_file),
             "-o",
@@ -79,7 +73,7 @@ def test_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, csv_fil
 
 def test_full_disk_after_some_progress_keeps_the_partial_and_says_resume(tmp_path, csv_file):
     with _small_fs(tmp_path / "fs", "160k") as fs:
-        r = _cli(
+        r = run_cli(
             "augment",
             str(csv_file),
             "-o",
@@ -99,7 +93,7 @@ def test_full_disk_after_some_progress_keeps_the_partial_and_says_resume(tmp_pat
 
 def test_model_save_on_a_full_disk_leaves_no_half_model(tmp_path, csv_file, tiny_model_dir):
     with _small_fs(tmp_path / "fs", "64k") as fs:
-        r = _cli(
+        r = run_cli(
             "train",
             str(csv_file),
             "--model",
@@ -144,7 +138,7 @@ def test_a_run_directory_takes_one_run_at_a_time_and_sigkill_frees_it(tmp_path):
     pd.DataFrame({"text": ["a fine film", "a dull film"] * 4, "label": ["pos", "neg"] * 4}).to_csv(
         tmp_path / "x.csv", index=False
     )
-    r = _cli("run", str(spec), "-o", str(run_dir), "--set", "model.name=./nowhere/model")
+    r = run_cli("run", str(spec), "-o", str(run_dir), "--set", "model.name=./nowhere/model")
     assert r.returncode == 2  # the spec's checks come first: a bad model path fails before the lock is tried
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
@@ -184,7 +178,7 @@ def test_two_runs_on_one_directory_second_stops_with_a_clear_message(tmp_path, t
         while not (tmp_path / "run" / ".lock").exists() or not (tmp_path / "run" / "config.json").exists():
             assert first.poll() is None and time.monotonic() < deadline, "the first run ended early"
             time.sleep(0.05)
-        second = _cli("run", str(tmp_path / "exp.yaml"), "-o", str(tmp_path / "run"), "--no-report")
+        second = run_cli("run", str(tmp_path / "exp.yaml"), "-o", str(tmp_path / "run"), "--no-report")
         if first.poll() is None:  # still running: the second run must have been turned away
             assert second.returncode == 2 and "is in use by another textrobust run" in second.stderr, second.stderr
         assert first.wait(timeout=600) == 0
@@ -234,7 +228,7 @@ def test_attack_candidates_need_the_examples_generator():
 
 
 def test_train_off_a_terminal_prints_one_line_per_epoch(tmp_path, csv_file, tiny_model_dir):
-    r = _cli(
+    r = run_cli(
         "train",
         str(csv_file),
         "--model",

@@ -4,8 +4,6 @@ way a server can misbehave), and ``textrobust scan`` end to end on a saved model
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CPU, tiny_corpus
+from conftest import CPU, run_cli, tiny_corpus
 from test_evaluation_contract import WordModel
 
 from textrobust.errors import ConfigError, ModelError
@@ -142,10 +140,6 @@ def test_load_model_errors_name_the_model(tmp_path, tiny_model_dir):
         load_model(str(tmp_path))
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "textrobust", *args], capture_output=True, text=True, timeout=600)
-
-
 def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
     from textrobust.models import TextClassifier
 
@@ -156,7 +150,7 @@ def test_scan_a_saved_model_and_the_same_model_over_http(tmp_path, trained_dir):
     server = serve(TextClassifier.load(trained_dir, runtime=CPU), ServeConfig(port=0), background=True)
     url = server.url
     try:
-        r = _cli(
+        r = run_cli(
             "scan",
             str(tmp_path / "test.csv"),
             "--model",
@@ -213,7 +207,7 @@ def test_scan_bad_inputs_stop_before_anything_is_written(tmp_path, tiny_model_di
     ]
     for args, message in cases:
         out = tmp_path / "out"
-        r = _cli("scan", str(tmp_path / "t.csv"), *args, "-o", str(out))
+        r = run_cli("scan", str(tmp_path / "t.csv"), *args, "-o", str(out))
         assert r.returncode == 2 and message in r.stderr, (args, r.stderr[-800:])
         assert len(r.stderr.strip().splitlines()) <= 2 and "Traceback" not in r.stderr
         assert not out.exists(), args
@@ -228,8 +222,8 @@ def test_attack_a_model_over_http(tmp_path, trained_dir):
     server = serve(TextClassifier.load(trained_dir, runtime=CPU), ServeConfig(port=0), background=True)
     url = server.url
     try:
-        r = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "deepwordbug", "--json")
-        bad = _cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "hotflip")
+        r = run_cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "deepwordbug", "--json")
+        bad = run_cli("attack", str(tmp_path / "a.csv"), "--model", url, "--recipe", "hotflip")
     finally:
         server.shutdown()
     assert r.returncode == 0, r.stderr[-1500:]
