@@ -285,6 +285,21 @@ def token_sweep(t: Table, work: Path) -> dict[str, Any] | None:
             ratio=rates[best] / rates[default] if default in rates else None,
             note=f"fastest: {best} (ratio = fastest / default)",
         )
+    cuts = rec.get("cuts")
+    if cuts:  # one padded width per batch (the CPU's rule) vs full token-budget batches, on this device
+        for size, part in ((k, v) for k, v in cuts.items() if k.isdigit()):
+            times = part["times"]
+            for model in ("classifier", "encoder"):
+                full = statistics.median(times[f"{model}, full budget"])
+                one = statistics.median(times[f"{model}, one width"])
+                t.add(
+                    f"{model}: one padded width per batch vs full budget (calls of {size})",
+                    f"one width {full / one:.2f}x as fast as full budget",
+                    against=f"full budget {full:.3f} s, one width {one:.3f} s",
+                    ratio=full / one,
+                    note=f"rule on this device: {'one width' if cuts.get('rule_on_this_device') else 'full budget'}; "
+                    f"largest probability change {part['max_prob_diff']:.1g}",
+                )
     return rec
 
 

@@ -9,6 +9,8 @@ and the spread (min-max) of texts/s.
 * ``--sweep budget``: fixed row counts vs token budgets (tokens = rows x padded width per forward pass), for the
   classifier and the encoder, fp32 — how ``textrobust.models.batching.CPU_TOKEN_BUDGET`` was chosen;
 * ``--sweep multiple``: padding each batch to a multiple of 1, 8 or 16 tokens at the default budget;
+* ``--sweep cuts``: batches cut where the padded width changes (the CPU's default) vs full token-budget batches, on
+  calls of ``--cut-calls`` texts drawn from the same texts;
 * ``--sweep modes``: the runtime's precisions — on the CPU fp32, bf16 autocast (CPUs with AVX512-BF16/AMX) and int8
   dynamic quantisation of the linear layers; on CUDA fp32, bf16 and fp16 autocast — and ``torch.compile``: texts/s
   and the largest change in any probability vs fp32.
@@ -161,6 +163,50 @@ def sweep_multiple(clf: Any, enc: Any, texts: list[str], windows: list[str], arg
     return t
 
 
+def sweep_cuts(clf: Any, enc: Any, texts: list[str], windows: list[str], args: argparse.Namespace) -> dict:
+    """Batches cut where the padded width changes (the CPU's default, ``Runtime.one_width_batches``) vs full
+    token-budget batches, for calls of each of ``--cut-calls`` texts (an attack step sends 90-200 at 100-200
+    examples), at the default budget; also the largest probability change between the two."""
+    from textrobust.models.runtime import Runtime
+
+    class FullBudget(Runtime):  # the other rule, for the measurement only
+        @property
+        def one_width_batches(self) -> bool:
+            return False
+
+    class OneWidth(Runtime):
+        @property
+        def one_width_batches(self) -> bool:
+            return True
+
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {"rule_on_this_device": clf.runtime.one_width_batches}
+    rows = []
+    for size in args.cut_calls:
+        # Calls of `size` texts drawn at random from the attack-shaped texts (mixed lengths, as a lockstep step).
+        calls = [list(rng.choice(texts, min(size, len(texts)), replace=False)) for _ in range(args.cut_repeats)]
+        ecalls = [list(rng.choice(windows, min(size, len(windows)), replace=False)) for _ in range(args.cut_repeats)]
+        settings: dict[str, Callable[[], Any]] = {}
+        probs: dict[str, list[Any]] = {}
+        for name, cls in (("full budget", FullBudget), ("one width", OneWidth)):
+            view = clf.with_runtime(cls(**clf.runtime.to_dict()))
+            eview = enc.with_runtime(cls(**enc.runtime.to_dict()))
+            probs[name] = [view.predict_proba(c) for c in calls]
+            settings[f"classifier, {name}"] = lambda v=view, cs=calls: [v.predict_proba(c) for c in cs]
+            settings[f"encoder, {name}"] = lambda v=eview, cs=ecalls: [v.encode(c) for c in cs]
+        t = timed_rounds(settings, args.rounds, args.device)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(probs["full budget"], probs["one width"], strict=True))
+        for part in ("classifier", "encoder"):
+            full = statistics.median(t[f"{part}, full budget"])
+            one = statistics.median(t[f"{part}, one width"])
+            rows.append([f"{part}, calls of {size}", full, one, full / one])
+        out[str(size)] = {"times": t, "max_prob_diff": diff}
+        print(f"calls of {size}: largest probability change between the rules {diff:.2g}", flush=True)
+    print(format_table(["setting", "full budget s (median)", "one width s", "x one width"], rows))
+    out["rows"] = rows
+    return out
+
+
 def sweep_modes(clf: Any, texts: list[str], args: argparse.Namespace) -> dict:
     """The runtime's precisions (CPU: fp32 / bf16 / int8; CUDA: fp32 / bf16 / fp16) and torch.compile on the
     classifier: speed and the largest probability change vs fp32."""
@@ -211,7 +257,9 @@ def main() -> None:
     )
     add_arch_arg(p)
     p.add_argument("--n", type=int, default=100, help="TextFooler MR sentences to derive the queries from")
-    p.add_argument("--sweep", default="budget,multiple,modes")
+    p.add_argument("--sweep", default="budget,multiple,cuts,modes")
+    p.add_argument("--cut-calls", default="90,200,1000", help="call sizes of the cuts sweep (texts per call)")
+    p.add_argument("--cut-repeats", type=int, default=6, help="calls of each size per round in the cuts sweep")
     p.add_argument("--budgets", default="512,1024,2048,4096,8192,16384")
     p.add_argument("--fixed", default="32,64", help="fixed row counts to compare with")
     p.add_argument("--call-size", type=int, default=1000, help="texts per predict_proba call (a lockstep step)")
@@ -224,6 +272,7 @@ def main() -> None:
     args = p.parse_args()
     args.budgets = [int(x) for x in args.budgets.split(",") if x]
     args.fixed = [int(x) for x in args.fixed.split(",") if x]
+    args.cut_calls = [int(x) for x in args.cut_calls.split(",") if x]
     quiet_libraries()
     from textrobust.adversarial import SentenceEncoder
     from textrobust.data import shared_data_dir
@@ -261,6 +310,8 @@ def main() -> None:
             record[name] = sweep_budget(clf, enc, texts, windows, args)
         elif name == "multiple":
             record[name] = sweep_multiple(clf, enc, texts, windows, args)
+        elif name == "cuts":
+            record[name] = sweep_cuts(clf, enc, texts, windows, args)
         elif name == "modes":
             record[name] = sweep_modes(clf, texts, args)
         else:

@@ -185,3 +185,35 @@ def test_similarity_filter_uses_the_shared_encoder_and_its_runtime(tiny_model_di
     enc = Similarity(model=str(tiny_model_dir), runtime=cpu).encoder()
     assert enc.runtime == cpu and enc.path == str(tiny_model_dir)
     np.testing.assert_allclose(enc.encode(texts), enc.with_runtime(cpu.replace(max_tokens=32)).encode(texts), atol=1e-6)
+
+
+def test_one_width_plans_cut_where_the_padded_width_changes():
+    lengths = [30, 12, 10, 9, 3, 2]  # padded widths 32, 16, 16, 16, 8, 8
+    assert plan_batches(lengths, max_tokens=4096) == [[0, 1, 2, 3, 4, 5]]
+    assert plan_batches(lengths, max_tokens=4096, one_width=True) == [[0], [1, 2, 3], [4, 5]]
+    assert plan_batches(lengths, max_tokens=32, one_width=True) == [[0], [1, 2], [3], [4, 5]]  # the budget still holds
+    assert plan_batches(lengths, batch_size=4, one_width=True) == [[0, 1, 2, 3], [4, 5]]  # fixed rows: as asked
+    assert Runtime(device="cpu").one_width_batches
+
+
+def test_cpu_inference_batches_hold_one_width_and_give_the_same_probabilities(tiny_model_dir, monkeypatch):
+    class FullBudget(Runtime):  # the GPU's rule, on the CPU
+        @property
+        def one_width_batches(self) -> bool:
+            return False
+
+    clf = _classifier(tiny_model_dir)
+    widths: list[set[int]] = []
+    pad = clf.pad
+    monkeypatch.setattr(
+        clf, "pad", lambda seqs: widths.append({padded_width(len(s), 8, 32) for s in seqs}) or pad(seqs)
+    )
+    probs = clf.predict_proba(TEXTS)
+    assert len(widths) > 1 and all(len(w) == 1 for w in widths)
+    full = clf.with_runtime(FullBudget(**clf.runtime.to_dict()))
+    full_widths: list[set[int]] = []
+    monkeypatch.setattr(
+        full, "pad", lambda seqs: full_widths.append({padded_width(len(s), 8, 32) for s in seqs}) or pad(seqs)
+    )
+    np.testing.assert_allclose(full.predict_proba(TEXTS), probs, atol=1e-6)
+    assert any(len(w) > 1 for w in full_widths)  # the full-budget rule does mix widths on these texts

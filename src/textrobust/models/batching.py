@@ -118,16 +118,22 @@ def plan_batches(
     batch_size: int | None = None,
     multiple: int = 8,
     limit: int | None = None,
+    one_width: bool = False,
 ) -> list[list[int]]:
     """Split inputs of the given token ``lengths`` into batches of indices, longest first.
 
     With ``batch_size``: fixed row counts (the caller asked for them). Otherwise each batch holds as many rows
     as fit ``rows x padded_width(first row) <= max_tokens``; a single row longer than the budget gets a batch of
-    its own. Ties keep the input order (stable sort), so the plan is deterministic.
+    its own. ``one_width=True`` also ends a batch where the padded width changes, so no row is padded past its
+    own width (:attr:`Runtime.one_width_batches <textrobust.models.runtime.Runtime.one_width_batches>`: on the
+    CPU, where a forward pass costs by the token and padding is pure waste). Ties keep the input order (stable
+    sort), so the plan is deterministic.
 
     Example:
         >>> plan_batches([10, 10, 10, 10], max_tokens=40)  # width 16 (multiple of 8): two rows per batch
         [[0, 1], [2, 3]]
+        >>> plan_batches([30, 12, 10], max_tokens=96), plan_batches([30, 12, 10], max_tokens=96, one_width=True)
+        ([[0, 1, 2]], [[0], [1, 2]])
     """
     if batch_size is not None and batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -143,7 +149,12 @@ def plan_batches(
     while start < len(order):
         # Sorted longest first: the first row sets the width of the whole batch.
         width = max(1, padded_width(lengths[order[start]], multiple, limit))
-        rows = max(1, max_tokens // width)
-        batches.append(order[start : start + rows])
-        start += rows
+        end = min(len(order), start + max(1, max_tokens // width))
+        if one_width:
+            cut = start + 1
+            while cut < end and max(1, padded_width(lengths[order[cut]], multiple, limit)) == width:
+                cut += 1
+            end = cut
+        batches.append(order[start:end])
+        start = end
     return batches

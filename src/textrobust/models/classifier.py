@@ -248,6 +248,7 @@ class TextClassifier:
             batch_size=rows,
             max_tokens=None if rows else self.token_budget,
             limit=self.max_length,
+            one_width=self.runtime.one_width_batches,
         )
         model = self.inference_model()
         was_training = model.training

@@ -166,6 +166,7 @@ class SentenceEncoder(_Shared):
             max_tokens=None if rows else rt.token_budget_for("encoder"),
             multiple=multiple,
             limit=limit,
+            one_width=rt.one_width_batches,
         )
         pad_id = tok.pad_token_id or 0
         model = self.inference_model()

@@ -9,7 +9,8 @@ What varies, and nothing else:
   linear layers for inference; not exact, see :func:`quantize_int8`). Training keeps fp32 master weights and
   autocasts on CUDA; on the CPU it is always fp32;
 * ``max_tokens`` — the token budget of one forward pass (rows x padded width; default per device and, on CUDA,
-  per role: sentence encoders get a larger one, :func:`~textrobust.models.batching.default_token_budget`);
+  per role: sentence encoders get a larger one, :func:`~textrobust.models.batching.default_token_budget`); on the
+  CPU an inference batch also ends where the padded width changes (:attr:`Runtime.one_width_batches`);
 * ``threads`` — torch's intra-op threads (default: torch's own choice), set by :meth:`Runtime.apply_threads`;
 * ``max_length`` — the truncation length of models that do not set their own (sentence encoders, masked LMs,
   Hugging Face classifiers loaded as they are); a :class:`~textrobust.models.TextClassifier` keeps its own.
@@ -134,6 +135,17 @@ class Runtime:
         from .batching import default_token_budget
 
         return self.max_tokens or default_token_budget(self.resolved_device, role)
+
+    @property
+    def one_width_batches(self) -> bool:
+        """Whether inference batches hold rows of one padded width only (cut where the width changes): on the CPU.
+
+        A CPU forward pass costs by the token, padding included, and a small batch costs little more per token
+        than a full one: attack-sized calls of MiniLM (90-200 texts) ran 1.3-1.6x faster cut at width changes,
+        with the same outputs (``benchmarks/inference_bench.py --sweep cuts``; RESULTS.md, "One padded width per
+        batch"). A GPU is bound by launches at these sizes: there full token-budget batches stay.
+        """
+        return not self.resolved_device.startswith(("cuda", "mps"))
 
     @property
     def int8(self) -> bool:
