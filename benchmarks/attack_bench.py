@@ -35,7 +35,9 @@ sentences (clean accuracy 0.85 on the 200), ``--batch-size 256 --sequential 20``
 Lockstep batching is 8-16x faster than one example at a time. What is left is mostly model time: the attack's
 ``predict_proba`` calls come in ever-new (rows, width) shapes and each new shape pays a GPU warm-up; a probe
 padding widths to multiples of 16 and rows to powers of two ran the same random-size calls 5.5x faster with
-identical outputs (that change belongs in ``TextClassifier.predict_proba``). Run-to-run noise is about +-40%.
+identical outputs; ``TextClassifier.predict_proba`` and the sentence encoder now do it on CUDA
+(``Runtime.bucketed_shapes``, rows capped at a full batch; ``inference_bench.py --sweep shapes`` measures it).
+Run-to-run noise is about +-40%.
 """
 
 from __future__ import annotations

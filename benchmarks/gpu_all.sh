@@ -22,8 +22,9 @@
 #                          ceiling (PWWS on the shipped OEWN lexicon when WordNet is absent, as on the GPU image)
 #   train_minilm           train_bench.py: fine-tuning vs HF Trainer, inference at the defaults vs pipeline
 #   train_bert             the same with a BERT-base-size classifier (random init, MiniLM tokenizer)
-#   inference              inference_bench.py --sweep budget,cuts: classifier and encoder token-budget sweep, and
-#                          one padded width per batch (the CPU's rule) vs full budget batches on the GPU
+#   inference              inference_bench.py --sweep budget,cuts,shapes: classifier and encoder token-budget sweep,
+#                          one padded width per batch (the CPU's rule) vs full budget batches on the GPU, and
+#                          bucketed shapes (the GPU's rule) vs exact shapes on random-size calls
 #   attack_bert            attack_bench.py with the BERT-base-size victim (lockstep only)
 #   quickstart             textrobust quickstart, whole process
 #   serve                  serve_load.py --device cuda (new server vs the old http.server, short rounds)
@@ -158,7 +159,8 @@ if [[ $DRY == 1 ]]; then
         --set evaluations.5.n=2)
     TRAIN=(--n-train 16 --n-infer 16 --warmup-steps 1 --batch-size 8 --long-frac 0 --threads 1)
     TRAIN_BERT=(--n-train 8 --n-infer 8 --warmup-steps 1 --batch-size 8 --long-frac 0 --threads 1)
-    INFER=(--n 2 --rounds 1 --budgets 1024,4096 --fixed 32 --sweep budget,cuts --cut-calls 8 --cut-repeats 1 --threads 1)
+    INFER=(--n 2 --rounds 1 --budgets 1024,4096 --fixed 32 --sweep budget,cuts,shapes --cut-calls 8 --cut-repeats 1
+        --shape-calls 4 --shape-max 8 --threads 1)
     ATTACK=(--n 2 --train 16 --epochs 1 --sequential 1 --pool 32 --threads 1)
     ATTACK_BERT=(--n 2 --train 8 --epochs 1 --sequential 0 --pool 16 --threads 1)
     SERVE=(--clients 2 --texts 2 --duration 1 --warmup 0.5 --rounds 1 --sentences 16)
@@ -170,7 +172,8 @@ else
     QUICK_SET=()
     TRAIN=(--n-train 1024 --n-infer 2048)
     TRAIN_BERT=(--n-train 1024 --n-infer 2048)
-    INFER=(--n 200 --rounds 3 --budgets 8192,16384,32768,65536,131072 --fixed 64,256 --sweep budget,cuts)
+    INFER=(--n 200 --rounds 3 --budgets 8192,16384,32768,65536,131072 --fixed 64,256 --sweep budget,cuts,shapes
+        --shape-calls 24)
     ATTACK=(--n 200 --train 2000 --epochs 2 --sequential 20)
     ATTACK_BERT=(--n 200 --train 2000 --epochs 2 --sequential 0)
     SERVE=(--clients 32 --texts 8 --duration 5 --warmup 2 --rounds 1)

@@ -300,6 +300,20 @@ def token_sweep(t: Table, work: Path) -> dict[str, Any] | None:
                     note=f"rule on this device: {'one width' if cuts.get('rule_on_this_device') else 'full budget'}; "
                     f"largest probability change {part['max_prob_diff']:.1g}",
                 )
+    shapes = rec.get("shapes")
+    if shapes:  # bucketed shapes (CUDA's rule) vs exact shapes, on calls of random sizes
+        times = shapes["times"]
+        for model in ("classifier", "encoder"):
+            exact = statistics.median(times[f"{model}, exact"])
+            bucketed = statistics.median(times[f"{model}, bucketed"])
+            t.add(
+                f"{model}: bucketed shapes vs exact ({len(shapes['sizes'])} calls of 1-{max(shapes['sizes'])} texts)",
+                f"bucketed {exact / bucketed:.2f}x as fast as exact shapes",
+                against=f"exact {exact:.3f} s, bucketed {bucketed:.3f} s",
+                ratio=exact / bucketed,
+                note=f"rule on this device: {'bucketed' if shapes.get('rule_on_this_device') else 'exact'}; "
+                f"largest probability change {shapes['max_prob_diff']:.1g}",
+            )
     return rec
 
 

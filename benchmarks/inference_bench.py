@@ -11,6 +11,8 @@ and the spread (min-max) of texts/s.
 * ``--sweep multiple``: padding each batch to a multiple of 1, 8 or 16 tokens at the default budget;
 * ``--sweep cuts``: batches cut where the padded width changes (the CPU's default) vs full token-budget batches, on
   calls of ``--cut-calls`` texts drawn from the same texts;
+* ``--sweep shapes``: bucketed shapes (CUDA's default: widths to multiples of 16, rows up to a power of two) vs
+  exact shapes, on calls of random sizes;
 * ``--sweep modes``: the runtime's precisions — on the CPU fp32, bf16 autocast (CPUs with AVX512-BF16/AMX) and int8
   dynamic quantisation of the linear layers; on CUDA fp32, bf16 and fp16 autocast — and ``torch.compile``: texts/s
   and the largest change in any probability vs fp32.
@@ -163,22 +165,37 @@ def sweep_multiple(clf: Any, enc: Any, texts: list[str], windows: list[str], arg
     return t
 
 
+def _rule_runtime(prop: str, value: bool) -> type:
+    """A Runtime whose ``prop`` (a batching rule: ``one_width_batches``, ``bucketed_shapes``) is ``value`` on any
+    device: the measurement's other side, for the benchmark only."""
+    from textrobust.models.runtime import Runtime
+
+    return type(f"{prop}_{value}", (Runtime,), {prop: property(lambda self: value)})
+
+
+def compare_rules(
+    clf: Any, enc: Any, calls: list[list[str]], ecalls: list[list[str]], prop: str, names: tuple[str, str], args: Any
+) -> tuple[dict[str, list[float]], float]:
+    """Seconds for the classifier on ``calls`` and the encoder on ``ecalls`` with the rule ``prop`` off
+    (``names[0]``) and on (``names[1]``), interleaved; and the largest probability change between the two."""
+    settings: dict[str, Callable[[], Any]] = {}
+    probs: dict[str, list[Any]] = {}
+    for name, value in zip(names, (False, True), strict=True):
+        cls = _rule_runtime(prop, value)
+        view = clf.with_runtime(cls(**clf.runtime.to_dict()))
+        eview = enc.with_runtime(cls(**enc.runtime.to_dict()))
+        probs[name] = [view.predict_proba(c) for c in calls]
+        settings[f"classifier, {name}"] = lambda v=view, cs=calls: [v.predict_proba(c) for c in cs]
+        settings[f"encoder, {name}"] = lambda v=eview, cs=ecalls: [v.encode(c) for c in cs]
+    t = timed_rounds(settings, args.rounds, args.device)
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(probs[names[0]], probs[names[1]], strict=True))
+    return t, diff
+
+
 def sweep_cuts(clf: Any, enc: Any, texts: list[str], windows: list[str], args: argparse.Namespace) -> dict:
     """Batches cut where the padded width changes (the CPU's default, ``Runtime.one_width_batches``) vs full
     token-budget batches, for calls of each of ``--cut-calls`` texts (an attack step sends 90-200 at 100-200
     examples), at the default budget; also the largest probability change between the two."""
-    from textrobust.models.runtime import Runtime
-
-    class FullBudget(Runtime):  # the other rule, for the measurement only
-        @property
-        def one_width_batches(self) -> bool:
-            return False
-
-    class OneWidth(Runtime):
-        @property
-        def one_width_batches(self) -> bool:
-            return True
-
     rng = np.random.default_rng(0)
     out: dict[str, Any] = {"rule_on_this_device": clf.runtime.one_width_batches}
     rows = []
@@ -186,16 +203,7 @@ def sweep_cuts(clf: Any, enc: Any, texts: list[str], windows: list[str], args: a
         # Calls of `size` texts drawn at random from the attack-shaped texts (mixed lengths, as a lockstep step).
         calls = [list(rng.choice(texts, min(size, len(texts)), replace=False)) for _ in range(args.cut_repeats)]
         ecalls = [list(rng.choice(windows, min(size, len(windows)), replace=False)) for _ in range(args.cut_repeats)]
-        settings: dict[str, Callable[[], Any]] = {}
-        probs: dict[str, list[Any]] = {}
-        for name, cls in (("full budget", FullBudget), ("one width", OneWidth)):
-            view = clf.with_runtime(cls(**clf.runtime.to_dict()))
-            eview = enc.with_runtime(cls(**enc.runtime.to_dict()))
-            probs[name] = [view.predict_proba(c) for c in calls]
-            settings[f"classifier, {name}"] = lambda v=view, cs=calls: [v.predict_proba(c) for c in cs]
-            settings[f"encoder, {name}"] = lambda v=eview, cs=ecalls: [v.encode(c) for c in cs]
-        t = timed_rounds(settings, args.rounds, args.device)
-        diff = max(float(np.abs(a - b).max()) for a, b in zip(probs["full budget"], probs["one width"], strict=True))
+        t, diff = compare_rules(clf, enc, calls, ecalls, "one_width_batches", ("full budget", "one width"), args)
         for part in ("classifier", "encoder"):
             full = statistics.median(t[f"{part}, full budget"])
             one = statistics.median(t[f"{part}, one width"])
@@ -205,6 +213,31 @@ def sweep_cuts(clf: Any, enc: Any, texts: list[str], windows: list[str], args: a
     print(format_table(["setting", "full budget s (median)", "one width s", "x one width"], rows))
     out["rows"] = rows
     return out
+
+
+def sweep_shapes(clf: Any, enc: Any, texts: list[str], windows: list[str], args: argparse.Namespace) -> dict:
+    """Bucketed shapes (CUDA's default, ``Runtime.bucketed_shapes``: widths to multiples of 16, rows up to a power
+    of two) vs exact shapes, on ``--shape-calls`` calls of random sizes 1..``--shape-max`` (as an attack's steps
+    send them, each new size a new shape); also the largest probability change between the two."""
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(1, args.shape_max + 1, size=args.shape_calls).tolist()
+    calls = [list(rng.choice(texts, min(k, len(texts)), replace=False)) for k in sizes]
+    ecalls = [list(rng.choice(windows, min(k, len(windows)), replace=False)) for k in sizes]
+    t, diff = compare_rules(clf, enc, calls, ecalls, "bucketed_shapes", ("exact", "bucketed"), args)
+    rows = []
+    for part in ("classifier", "encoder"):
+        exact = statistics.median(t[f"{part}, exact"])
+        bucketed = statistics.median(t[f"{part}, bucketed"])
+        rows.append([f"{part}, {len(sizes)} calls of 1-{args.shape_max}", exact, bucketed, exact / bucketed])
+    print(f"largest probability change between the rules {diff:.2g}", flush=True)
+    print(format_table(["setting", "exact shapes s (median)", "bucketed s", "x bucketed"], rows))
+    return {
+        "rule_on_this_device": clf.runtime.bucketed_shapes,
+        "sizes": sizes,
+        "times": t,
+        "max_prob_diff": diff,
+        "rows": rows,
+    }
 
 
 def sweep_modes(clf: Any, texts: list[str], args: argparse.Namespace) -> dict:
@@ -257,9 +290,11 @@ def main() -> None:
     )
     add_arch_arg(p)
     p.add_argument("--n", type=int, default=100, help="TextFooler MR sentences to derive the queries from")
-    p.add_argument("--sweep", default="budget,multiple,cuts,modes")
+    p.add_argument("--sweep", default="budget,multiple,cuts,shapes,modes")
     p.add_argument("--cut-calls", default="90,200,1000", help="call sizes of the cuts sweep (texts per call)")
     p.add_argument("--cut-repeats", type=int, default=6, help="calls of each size per round in the cuts sweep")
+    p.add_argument("--shape-calls", type=int, default=40, help="calls per round in the shapes sweep")
+    p.add_argument("--shape-max", type=int, default=300, help="largest call (texts) in the shapes sweep")
     p.add_argument("--budgets", default="512,1024,2048,4096,8192,16384")
     p.add_argument("--fixed", default="32,64", help="fixed row counts to compare with")
     p.add_argument("--call-size", type=int, default=1000, help="texts per predict_proba call (a lockstep step)")
@@ -312,6 +347,8 @@ def main() -> None:
             record[name] = sweep_multiple(clf, enc, texts, windows, args)
         elif name == "cuts":
             record[name] = sweep_cuts(clf, enc, texts, windows, args)
+        elif name == "shapes":
+            record[name] = sweep_shapes(clf, enc, texts, windows, args)
         elif name == "modes":
             record[name] = sweep_modes(clf, texts, args)
         else:

@@ -64,6 +64,19 @@ def test_masked_lm_predictions_are_whole_vocab_words(mlm):
     assert again == [ba_out, bae_out]  # order restored after length-sorted batching
 
 
+def test_masked_lm_on_the_gpu_shape_rule_gives_the_same_words(mlm):
+    from textrobust.models import Runtime
+
+    class Bucketed(Runtime):  # CUDA's rule (rows to a power of two, widths to 16), on the CPU
+        @property
+        def bucketed_shapes(self) -> bool:
+            return True
+
+    words = ("the", "film", "was", "good", ".")
+    queries = [(words, 3, True, 5), (words, 1, False, 7), (words[:3], 0, True, 5)]  # 3 rows -> 4
+    assert mlm.with_runtime(Bucketed(**CPU.to_dict()))(queries) == mlm(queries)
+
+
 def test_masked_lm_missing_dir_is_a_model_error(tmp_path):
     from textrobust.errors import ModelError
 

@@ -7,7 +7,14 @@ import pytest
 
 from textrobust.errors import ConfigError
 from textrobust.models import Runtime, TextClassifier
-from textrobust.models.batching import default_token_budget, padded_width, plan_batches
+from textrobust.models.batching import (
+    bucket_rows,
+    default_token_budget,
+    full_rows,
+    pad_batch,
+    padded_width,
+    plan_batches,
+)
 
 TEXTS = [
     "a",
@@ -109,7 +116,7 @@ def test_predict_proba_honours_an_explicit_batch_size(tiny_model_dir, monkeypatc
     seen: list[int] = []
     clf = _classifier(tiny_model_dir, batch_size=3, max_tokens=10**6)
     pad = clf.pad
-    monkeypatch.setattr(clf, "pad", lambda seqs: seen.append(len(seqs)) or pad(seqs))
+    monkeypatch.setattr(clf, "pad", lambda seqs, **kw: seen.append(len(seqs)) or pad(seqs, **kw))
     clf.predict_proba(TEXTS)
     assert seen == [3, 3, 3]
     seen.clear()
@@ -118,7 +125,9 @@ def test_predict_proba_honours_an_explicit_batch_size(tiny_model_dir, monkeypatc
     budget = clf.with_runtime(clf.runtime.replace(max_tokens=48))  # rows x padded width <= 48
     budget.batch_size = None
     shapes: list[tuple[int, int]] = []
-    monkeypatch.setattr(budget, "pad", lambda seqs: shapes.append(tuple(pad(seqs)["input_ids"].shape)) or pad(seqs))
+    monkeypatch.setattr(
+        budget, "pad", lambda seqs, **kw: shapes.append(tuple(pad(seqs, **kw)["input_ids"].shape)) or pad(seqs, **kw)
+    )
     budget.predict_proba(TEXTS)
     assert sum(r for r, _ in shapes) == len(TEXTS) and all(r * w <= 48 for r, w in shapes)
     assert max(r for r, _ in shapes) > 1
@@ -206,14 +215,69 @@ def test_cpu_inference_batches_hold_one_width_and_give_the_same_probabilities(ti
     widths: list[set[int]] = []
     pad = clf.pad
     monkeypatch.setattr(
-        clf, "pad", lambda seqs: widths.append({padded_width(len(s), 8, 32) for s in seqs}) or pad(seqs)
+        clf, "pad", lambda seqs, **kw: widths.append({padded_width(len(s), 8, 32) for s in seqs}) or pad(seqs, **kw)
     )
     probs = clf.predict_proba(TEXTS)
     assert len(widths) > 1 and all(len(w) == 1 for w in widths)
     full = clf.with_runtime(FullBudget(**clf.runtime.to_dict()))
     full_widths: list[set[int]] = []
     monkeypatch.setattr(
-        full, "pad", lambda seqs: full_widths.append({padded_width(len(s), 8, 32) for s in seqs}) or pad(seqs)
+        full,
+        "pad",
+        lambda seqs, **kw: full_widths.append({padded_width(len(s), 8, 32) for s in seqs}) or pad(seqs, **kw),
     )
     np.testing.assert_allclose(full.predict_proba(TEXTS), probs, atol=1e-6)
     assert any(len(w) > 1 for w in full_widths)  # the full-budget rule does mix widths on these texts
+
+
+class _Bucketed(Runtime):
+    """The GPU's shape rule (Runtime.bucketed_shapes), on the CPU: what CUDA runs, checked where tests run."""
+
+    @property
+    def bucketed_shapes(self) -> bool:
+        return True
+
+    @property
+    def one_width_batches(self) -> bool:
+        return False
+
+
+def test_bucketed_rows_go_up_to_a_power_of_two_but_never_past_a_full_batch():
+    assert [bucket_rows(n, 128) for n in (1, 2, 3, 5, 64, 65, 100, 128)] == [1, 2, 4, 8, 64, 128, 128, 128]
+    assert bucket_rows(129, 682) == 256 and bucket_rows(600, 682) == 682 and bucket_rows(682, 682) == 682
+    assert full_rows(30, max_tokens=4096) == 128 and full_rows(30, max_tokens=4096, multiple=16) == 128
+    assert full_rows(33, max_tokens=4096, multiple=16) == 85 and full_rows(33, max_tokens=None, batch_size=7) == 7
+    with pytest.raises(ConfigError, match="max_tokens or batch_size"):
+        full_rows(3, max_tokens=None)
+    assert Runtime(device="cpu").pad_multiple == 8 and not Runtime(device="cpu").bucketed_shapes
+    cpu = pad_batch([[5, 6, 7], [5], [6]], 0, Runtime(device="cpu"), multiple=4, max_rows=64)
+    assert tuple(cpu["input_ids"].shape) == (3, 4)  # the CPU never adds rows
+    gpu_rule = pad_batch([[5, 6, 7], [5], [6]], 0, _Bucketed(device="cpu"), multiple=16, max_rows=64)
+    assert tuple(gpu_rule["input_ids"].shape) == (4, 16) and gpu_rule["input_ids"][3].tolist()[:3] == [5, 6, 7]
+
+
+def test_bucketed_shapes_give_the_same_outputs_in_a_few_shapes(tiny_model_dir, monkeypatch):
+    clf = _classifier(tiny_model_dir)
+    plain = clf.predict_proba(TEXTS)
+    gpu_rule = clf.with_runtime(_Bucketed(**clf.runtime.to_dict()))
+    shapes: list[tuple[int, int]] = []
+    pad = gpu_rule.pad
+    monkeypatch.setattr(
+        gpu_rule,
+        "pad",
+        lambda seqs, **kw: shapes.append(tuple(pad(seqs, **kw)["input_ids"].shape)) or pad(seqs, **kw),
+    )
+    np.testing.assert_allclose(gpu_rule.predict_proba(TEXTS), plain, atol=1e-6)
+    assert shapes == [(16, 32)]  # 9 rows -> 16 (7 copies, dropped from the output), width 32 (max_length)
+    shapes.clear()
+    np.testing.assert_allclose(gpu_rule.predict_proba(TEXTS, batch_size=2), plain, atol=1e-6)
+    assert [r for r, _ in shapes] == [2, 2, 2, 2, 1] and all(w % 16 == 0 for _, w in shapes)  # full rows: as asked
+    shapes.clear()
+    np.testing.assert_allclose(gpu_rule.predict_proba(TEXTS[:3]), plain[:3], atol=1e-6)
+    assert shapes == [(4, 16)]
+
+    from textrobust.models.encoders import SentenceEncoder
+
+    enc = SentenceEncoder(str(tiny_model_dir), runtime=Runtime(device="cpu"))
+    bucketed = enc.with_runtime(_Bucketed(device="cpu"))
+    np.testing.assert_allclose(bucketed.encode(TEXTS), enc.encode(TEXTS), atol=1e-6)

@@ -85,11 +85,50 @@ def padded_width(longest: int, multiple: int = 8, limit: int | None = None) -> i
     return min(width, max(longest, limit)) if limit is not None else width
 
 
+def full_rows(
+    longest: int, *, max_tokens: int | None, batch_size: int | None = None, multiple: int = 8, limit: int | None = None
+) -> int:
+    """Rows of a full batch whose first (longest) row has ``longest`` tokens: ``batch_size`` when one was asked
+    for, else as many as :func:`plan_batches` puts in one ``max_tokens`` budget at that width.
+
+    Example:
+        >>> full_rows(30, max_tokens=4096), full_rows(30, max_tokens=4096, batch_size=64)
+        (128, 64)
+    """
+    if batch_size is not None:
+        return batch_size
+    if max_tokens is None:
+        raise ConfigError("full_rows needs max_tokens or batch_size")
+    return max(1, max_tokens // max(1, padded_width(longest, multiple, limit)))
+
+
+def bucket_rows(rows: int, full: int) -> int:
+    """The row count a batch of ``rows`` is padded to under bucketed shapes (:attr:`Runtime.bucketed_shapes
+    <textrobust.models.runtime.Runtime.bucketed_shapes>`): the next power of two, but never past ``full`` (the
+    rows of a full batch at that width, a shape every large call has anyway), so a full batch gains nothing.
+
+    Example:
+        >>> bucket_rows(5, 128), bucket_rows(129, 682), bucket_rows(600, 682), bucket_rows(682, 682)
+        (8, 256, 682, 682)
+    """
+    return max(rows, min(1 << max(0, rows - 1).bit_length(), full))
+
+
 def pad_batch(
-    seqs: Sequence[Sequence[int]], pad_id: int, runtime: Runtime, *, multiple: int = 8, limit: int | None = None
+    seqs: Sequence[Sequence[int]],
+    pad_id: int,
+    runtime: Runtime,
+    *,
+    multiple: int = 8,
+    limit: int | None = None,
+    max_rows: int | None = None,
 ) -> dict[str, Any]:
     """``input_ids`` and ``attention_mask`` of one batch, padded to :func:`padded_width` of its longest row, on the
     runtime's device (pinned and non-blocking on CUDA: the host pads the next batch while this one runs).
+
+    With ``max_rows`` (a full batch's rows, :func:`full_rows`) and the runtime's bucketed shapes, the batch also
+    gets :func:`bucket_rows` rows: copies of the first row fill it, and the caller keeps the first ``len(seqs)``
+    outputs.
 
     Example:
         >>> from textrobust.models.runtime import Runtime
@@ -99,6 +138,8 @@ def pad_batch(
     import numpy as np
     import torch
 
+    if max_rows is not None and runtime.bucketed_shapes:
+        seqs = list(seqs) + [seqs[0]] * (bucket_rows(len(seqs), max_rows) - len(seqs))
     width = padded_width(max(len(s) for s in seqs), multiple, limit)
     input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(seqs), width), dtype=np.int64)
@@ -149,7 +190,9 @@ def plan_batches(
     while start < len(order):
         # Sorted longest first: the first row sets the width of the whole batch.
         width = max(1, padded_width(lengths[order[start]], multiple, limit))
-        end = min(len(order), start + max(1, max_tokens // width))
+        end = min(
+            len(order), start + full_rows(lengths[order[start]], max_tokens=max_tokens, multiple=multiple, limit=limit)
+        )
         if one_width:
             cut = start + 1
             while cut < end and max(1, padded_width(lengths[order[cut]], multiple, limit)) == width:

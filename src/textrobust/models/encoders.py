@@ -33,19 +33,6 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def _bucket_rows(items: list[Any], on_gpu: bool) -> list[Any]:
-    """On a GPU, repeat the first item up to the next power of two rows (results of the copies are dropped).
-
-    Attacks send batches of every size; each new (rows, width) shape costs a GPU kernel-selection warm-up that was
-    measured at 5x the compute on an H100. Bucketing rows to powers of two and widths to multiples of 16 keeps the
-    shape set small; on a CPU it would only add work.
-    """
-    if not on_gpu or not items:
-        return items
-    rows = 1 << (len(items) - 1).bit_length()
-    return items + [items[0]] * (rows - len(items))
-
-
 @functools.lru_cache(maxsize=4)
 def _pretrained(kind: str, path: str, device: str) -> tuple[Any, Any]:
     """``(model, tokenizer)`` loaded once per process, path and device (fp32 master weights, eval mode)."""
@@ -150,20 +137,19 @@ class SentenceEncoder(_Shared):
         """Unit vectors, shape ``(len(texts), dim)``, in the input order."""
         import torch
 
-        from .batching import pad_batch, plan_batches
+        from .batching import full_rows, pad_batch, plan_batches
 
         if not len(texts):
             return np.zeros((0, 0), dtype=np.float32)
         rt = self.runtime
-        on_gpu = rt.on_cuda
-        multiple = 16 if on_gpu else 8  # widths to multiples of 16 on a GPU: fewer kernel shapes (_bucket_rows)
+        multiple = rt.pad_multiple  # and rows bucketed on a GPU: fewer kernel shapes (Runtime.bucketed_shapes)
         tok, limit = self.tokenizer, self.max_length
         ids = tok(list(texts), truncation=True, max_length=limit, padding=False)["input_ids"]
-        rows = self.batch_size
+        rows, budget = self.batch_size, None if self.batch_size else rt.token_budget_for("encoder")
         batches = plan_batches(
             [len(x) for x in ids],
             batch_size=rows,
-            max_tokens=None if rows else rt.token_budget_for("encoder"),
+            max_tokens=budget,
             multiple=multiple,
             limit=limit,
             one_width=rt.one_width_batches,
@@ -173,9 +159,9 @@ class SentenceEncoder(_Shared):
         chunks = []
         with torch.inference_mode():
             for idx in batches:
-                batch = pad_batch(
-                    _bucket_rows([ids[i] for i in idx], on_gpu), pad_id, rt, multiple=multiple, limit=limit
-                )
+                seqs = [ids[i] for i in idx]
+                full = full_rows(len(seqs[0]), max_tokens=budget, batch_size=rows, multiple=multiple, limit=limit)
+                batch = pad_batch(seqs, pad_id, rt, multiple=multiple, limit=limit, max_rows=full)
                 with rt.autocast():  # the model only: pooling runs in the hidden states' own dtype, as it did
                     hidden = model(**batch).last_hidden_state
                 m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -291,6 +277,8 @@ class MaskedLM(_Shared):
     def __call__(self, inputs: list[tuple[Sequence[str], int, bool, int]]) -> list[list[str]]:
         import torch
 
+        from .batching import bucket_rows
+
         self.check()
         tok, rt = self.tokenizer, self.runtime
         out: list[list[str]] = [[] for _ in inputs]
@@ -306,13 +294,15 @@ class MaskedLM(_Shared):
                     words[index] = tok.mask_token
                 batch_words.append(words)
                 targets.append(index)
+            if rt.bucketed_shapes:  # fewer kernel shapes on a GPU; the copies' predictions are never read
+                batch_words += [batch_words[0]] * (bucket_rows(len(batch_words), self.batch_size) - len(batch_words))
             enc = tok(
-                _bucket_rows(batch_words, rt.on_cuda),
+                batch_words,
                 is_split_into_words=True,
                 padding=True,
                 truncation=True,
                 max_length=self.max_length,
-                pad_to_multiple_of=16 if rt.on_cuda else None,
+                pad_to_multiple_of=rt.pad_multiple if rt.bucketed_shapes else None,
                 return_tensors="pt",
             )
             with torch.inference_mode(), rt.autocast():

@@ -10,7 +10,8 @@ What varies, and nothing else:
   autocasts on CUDA; on the CPU it is always fp32;
 * ``max_tokens`` — the token budget of one forward pass (rows x padded width; default per device and, on CUDA,
   per role: sentence encoders get a larger one, :func:`~textrobust.models.batching.default_token_budget`); on the
-  CPU an inference batch also ends where the padded width changes (:attr:`Runtime.one_width_batches`);
+  CPU an inference batch also ends where the padded width changes (:attr:`Runtime.one_width_batches`), on CUDA
+  its shape is bucketed (:attr:`Runtime.bucketed_shapes`);
 * ``threads`` — torch's intra-op threads (default: torch's own choice), set by :meth:`Runtime.apply_threads`;
 * ``max_length`` — the truncation length of models that do not set their own (sentence encoders, masked LMs,
   Hugging Face classifiers loaded as they are); a :class:`~textrobust.models.TextClassifier` keeps its own.
@@ -146,6 +147,24 @@ class Runtime:
         batch"). A GPU is bound by launches at these sizes: there full token-budget batches stay.
         """
         return not self.resolved_device.startswith(("cuda", "mps"))
+
+    @property
+    def bucketed_shapes(self) -> bool:
+        """Whether inference batches are padded to a few shapes: widths to multiples of 16 (:attr:`pad_multiple`),
+        rows up to a power of two but never past a full batch (:func:`~textrobust.models.batching.bucket_rows`;
+        the extra rows repeat the first and their outputs are dropped): on CUDA.
+
+        Attacks send calls of every size, and on a GPU each new (rows, width) shape paid a kernel-selection
+        warm-up: an H100 probe (``benchmarks/attack_bench.py``'s docstring) ran the same random-size calls 5.5x
+        faster bucketed, with identical outputs; ``inference_bench.py --sweep shapes`` measures it on the device
+        at hand. On the CPU the extra rows would only add work.
+        """
+        return self.on_cuda
+
+    @property
+    def pad_multiple(self) -> int:
+        """What an inference batch's width is rounded up to: 16 under :attr:`bucketed_shapes`, else 8."""
+        return 16 if self.bucketed_shapes else 8
 
     @property
     def int8(self) -> bool:
