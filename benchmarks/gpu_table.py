@@ -266,6 +266,23 @@ def attacks(t: Table, work: Path) -> dict[str, Any]:
     return out
 
 
+def rule_rows(
+    t: Table, times: dict[str, list[float]], names: tuple[str, str], what: str, rule_on: bool, diff: float
+) -> None:
+    """One row per model for a batching rule of ``inference_bench.py`` (``--sweep cuts``: one padded width per batch,
+    the CPU's rule; ``--sweep shapes``: bucketed shapes, CUDA's) against its alternative: ``names`` = (off, on)."""
+    off, on = names
+    for model in ("classifier", "encoder"):
+        a, b = statistics.median(times[f"{model}, {off}"]), statistics.median(times[f"{model}, {on}"])
+        t.add(
+            f"{model}: {what}",
+            f"{on} {a / b:.2f}x as fast as {off}",
+            against=f"{off} {a:.3f} s, {on} {b:.3f} s",
+            ratio=a / b,
+            note=f"rule on this device: {on if rule_on else off}; largest probability change {diff:.1g}",
+        )
+
+
 def token_sweep(t: Table, work: Path) -> dict[str, Any] | None:
     rec = read_json(work / "json" / "inference.json")
     if rec is None:
@@ -285,35 +302,27 @@ def token_sweep(t: Table, work: Path) -> dict[str, Any] | None:
             ratio=rates[best] / rates[default] if default in rates else None,
             note=f"fastest: {best} (ratio = fastest / default)",
         )
-    cuts = rec.get("cuts")
-    if cuts:  # one padded width per batch (the CPU's rule) vs full token-budget batches, on this device
-        for size, part in ((k, v) for k, v in cuts.items() if k.isdigit()):
-            times = part["times"]
-            for model in ("classifier", "encoder"):
-                full = statistics.median(times[f"{model}, full budget"])
-                one = statistics.median(times[f"{model}, one width"])
-                t.add(
-                    f"{model}: one padded width per batch vs full budget (calls of {size})",
-                    f"one width {full / one:.2f}x as fast as full budget",
-                    against=f"full budget {full:.3f} s, one width {one:.3f} s",
-                    ratio=full / one,
-                    note=f"rule on this device: {'one width' if cuts.get('rule_on_this_device') else 'full budget'}; "
-                    f"largest probability change {part['max_prob_diff']:.1g}",
-                )
+    cuts = rec.get("cuts") or {}
+    for size, part in ((k, v) for k, v in cuts.items() if k.isdigit()):
+        rule_rows(
+            t,
+            part["times"],
+            ("full budget", "one width"),
+            f"one padded width per batch vs full budget (calls of {size})",
+            cuts["rule_on_this_device"],
+            part["max_prob_diff"],
+        )
     shapes = rec.get("shapes")
-    if shapes:  # bucketed shapes (CUDA's rule) vs exact shapes, on calls of random sizes
-        times = shapes["times"]
-        for model in ("classifier", "encoder"):
-            exact = statistics.median(times[f"{model}, exact"])
-            bucketed = statistics.median(times[f"{model}, bucketed"])
-            t.add(
-                f"{model}: bucketed shapes vs exact ({len(shapes['sizes'])} calls of 1-{max(shapes['sizes'])} texts)",
-                f"bucketed {exact / bucketed:.2f}x as fast as exact shapes",
-                against=f"exact {exact:.3f} s, bucketed {bucketed:.3f} s",
-                ratio=exact / bucketed,
-                note=f"rule on this device: {'bucketed' if shapes.get('rule_on_this_device') else 'exact'}; "
-                f"largest probability change {shapes['max_prob_diff']:.1g}",
-            )
+    if shapes:
+        sizes = shapes["sizes"]
+        rule_rows(
+            t,
+            shapes["times"],
+            ("exact", "bucketed"),
+            f"bucketed shapes vs exact ({len(sizes)} calls of 1-{max(sizes)} texts)",
+            shapes["rule_on_this_device"],
+            shapes["max_prob_diff"],
+        )
     return rec
 
 

@@ -192,6 +192,15 @@ def compare_rules(
     return t, diff
 
 
+def rule_medians(t: dict[str, list[float]], names: tuple[str, str], label: str) -> list[list[Any]]:
+    """Table rows of :func:`compare_rules`' times: per model, the median seconds off and on and their ratio."""
+    rows = []
+    for part in ("classifier", "encoder"):
+        off, on = (statistics.median(t[f"{part}, {name}"]) for name in names)
+        rows.append([f"{part}, {label}", off, on, off / on])
+    return rows
+
+
 def sweep_cuts(clf: Any, enc: Any, texts: list[str], windows: list[str], args: argparse.Namespace) -> dict:
     """Batches cut where the padded width changes (the CPU's default, ``Runtime.one_width_batches``) vs full
     token-budget batches, for calls of each of ``--cut-calls`` texts (an attack step sends 90-200 at 100-200
@@ -203,11 +212,9 @@ def sweep_cuts(clf: Any, enc: Any, texts: list[str], windows: list[str], args: a
         # Calls of `size` texts drawn at random from the attack-shaped texts (mixed lengths, as a lockstep step).
         calls = [list(rng.choice(texts, min(size, len(texts)), replace=False)) for _ in range(args.cut_repeats)]
         ecalls = [list(rng.choice(windows, min(size, len(windows)), replace=False)) for _ in range(args.cut_repeats)]
-        t, diff = compare_rules(clf, enc, calls, ecalls, "one_width_batches", ("full budget", "one width"), args)
-        for part in ("classifier", "encoder"):
-            full = statistics.median(t[f"{part}, full budget"])
-            one = statistics.median(t[f"{part}, one width"])
-            rows.append([f"{part}, calls of {size}", full, one, full / one])
+        names = ("full budget", "one width")
+        t, diff = compare_rules(clf, enc, calls, ecalls, "one_width_batches", names, args)
+        rows += rule_medians(t, names, f"calls of {size}")
         out[str(size)] = {"times": t, "max_prob_diff": diff}
         print(f"calls of {size}: largest probability change between the rules {diff:.2g}", flush=True)
     print(format_table(["setting", "full budget s (median)", "one width s", "x one width"], rows))
@@ -223,12 +230,9 @@ def sweep_shapes(clf: Any, enc: Any, texts: list[str], windows: list[str], args:
     sizes = rng.integers(1, args.shape_max + 1, size=args.shape_calls).tolist()
     calls = [list(rng.choice(texts, min(k, len(texts)), replace=False)) for k in sizes]
     ecalls = [list(rng.choice(windows, min(k, len(windows)), replace=False)) for k in sizes]
-    t, diff = compare_rules(clf, enc, calls, ecalls, "bucketed_shapes", ("exact", "bucketed"), args)
-    rows = []
-    for part in ("classifier", "encoder"):
-        exact = statistics.median(t[f"{part}, exact"])
-        bucketed = statistics.median(t[f"{part}, bucketed"])
-        rows.append([f"{part}, {len(sizes)} calls of 1-{args.shape_max}", exact, bucketed, exact / bucketed])
+    names = ("exact", "bucketed")
+    t, diff = compare_rules(clf, enc, calls, ecalls, "bucketed_shapes", names, args)
+    rows = rule_medians(t, names, f"{len(sizes)} calls of 1-{args.shape_max}")
     print(f"largest probability change between the rules {diff:.2g}", flush=True)
     print(format_table(["setting", "exact shapes s (median)", "bucketed s", "x bucketed"], rows))
     return {

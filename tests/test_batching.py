@@ -250,9 +250,9 @@ def test_bucketed_rows_go_up_to_a_power_of_two_but_never_past_a_full_batch():
     with pytest.raises(ConfigError, match="max_tokens or batch_size"):
         full_rows(3, max_tokens=None)
     assert Runtime(device="cpu").pad_multiple == 8 and not Runtime(device="cpu").bucketed_shapes
-    cpu = pad_batch([[5, 6, 7], [5], [6]], 0, Runtime(device="cpu"), multiple=4, max_rows=64)
+    cpu = pad_batch([[5, 6, 7], [5], [6]], 0, Runtime(device="cpu"), multiple=4, batch_size=64)
     assert tuple(cpu["input_ids"].shape) == (3, 4)  # the CPU never adds rows
-    gpu_rule = pad_batch([[5, 6, 7], [5], [6]], 0, _Bucketed(device="cpu"), multiple=16, max_rows=64)
+    gpu_rule = pad_batch([[5, 6, 7], [5], [6]], 0, _Bucketed(device="cpu"), multiple=16, batch_size=64)
     assert tuple(gpu_rule["input_ids"].shape) == (4, 16) and gpu_rule["input_ids"][3].tolist()[:3] == [5, 6, 7]
 
 

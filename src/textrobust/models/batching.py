@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 from ..errors import ConfigError
+
+T = TypeVar("T")
 
 # Tokens (rows x padded width) per forward pass when nobody chose a batch size; benchmarks/inference_bench.py
 # measures them (benchmarks/RESULTS.md, "Token budget"). CPU: on attack-shaped MiniLM queries 4,096 tokens ran
@@ -114,6 +116,17 @@ def bucket_rows(rows: int, full: int) -> int:
     return max(rows, min(1 << max(0, rows - 1).bit_length(), full))
 
 
+def bucket_batch(items: list[T], full: int) -> list[T]:
+    """``items`` filled up to :func:`bucket_rows` rows with copies of the first (the longest, in a planned batch, so
+    the width stays); the caller keeps the first ``len(items)`` outputs.
+
+    Example:
+        >>> bucket_batch(["ab", "a", "b"], 64)
+        ['ab', 'a', 'b', 'ab']
+    """
+    return items + [items[0]] * (bucket_rows(len(items), full) - len(items))
+
+
 def pad_batch(
     seqs: Sequence[Sequence[int]],
     pad_id: int,
@@ -121,14 +134,15 @@ def pad_batch(
     *,
     multiple: int = 8,
     limit: int | None = None,
-    max_rows: int | None = None,
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """``input_ids`` and ``attention_mask`` of one batch, padded to :func:`padded_width` of its longest row, on the
     runtime's device (pinned and non-blocking on CUDA: the host pads the next batch while this one runs).
 
-    With ``max_rows`` (a full batch's rows, :func:`full_rows`) and the runtime's bucketed shapes, the batch also
-    gets :func:`bucket_rows` rows: copies of the first row fill it, and the caller keeps the first ``len(seqs)``
-    outputs.
+    Given the plan's ``max_tokens`` or ``batch_size`` (inference) and the runtime's bucketed shapes, the batch also
+    gets :func:`bucket_rows` rows of a :func:`full_rows` batch (:func:`bucket_batch`): the caller keeps the first
+    ``len(seqs)`` outputs.
 
     Example:
         >>> from textrobust.models.runtime import Runtime
@@ -138,8 +152,10 @@ def pad_batch(
     import numpy as np
     import torch
 
-    if max_rows is not None and runtime.bucketed_shapes:
-        seqs = list(seqs) + [seqs[0]] * (bucket_rows(len(seqs), max_rows) - len(seqs))
+    if runtime.bucketed_shapes and (max_tokens or batch_size):
+        longest = max(len(s) for s in seqs)
+        full = full_rows(longest, max_tokens=max_tokens, batch_size=batch_size, multiple=multiple, limit=limit)
+        seqs = bucket_batch(list(seqs), full)
     width = padded_width(max(len(s) for s in seqs), multiple, limit)
     input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(seqs), width), dtype=np.int64)

@@ -234,7 +234,7 @@ class TextClassifier:
         """
         import torch
 
-        from .batching import full_rows, plan_batches
+        from .batching import plan_batches
 
         if isinstance(texts, str):
             raise ConfigError("predict_proba takes a list of texts, not a single string")
@@ -244,13 +244,13 @@ class TextClassifier:
         ids = self.encode(texts)
         rows = batch_size or self.batch_size
         rt, budget = self.runtime, None if rows else self.token_budget
-        multiple, limit = rt.pad_multiple, self.max_length
+        multiple = rt.pad_multiple
         batches = plan_batches(
             [len(x) for x in ids],
             batch_size=rows,
             max_tokens=budget,
             multiple=multiple,
-            limit=limit,
+            limit=self.max_length,
             one_width=rt.one_width_batches,
         )
         model = self.inference_model()
@@ -260,9 +260,7 @@ class TextClassifier:
         try:
             with torch.inference_mode(), self.runtime.autocast():
                 for idx in batches:
-                    seqs = [ids[i] for i in idx]
-                    full = full_rows(len(seqs[0]), max_tokens=budget, batch_size=rows, multiple=multiple, limit=limit)
-                    batch = self.pad(seqs, multiple=multiple, max_rows=full)
+                    batch = self.pad([ids[i] for i in idx], multiple=multiple, max_tokens=budget, batch_size=rows)
                     # Stay on the device: one copy to the host at the end instead of a sync per batch. Rows past
                     # len(idx) are the bucketed shape's copies (Runtime.bucketed_shapes).
                     chunks.append(torch.softmax(model(**batch).logits[: len(idx)].float(), dim=-1))
@@ -290,16 +288,30 @@ class TextClassifier:
         return self.predict_proba(texts, batch_size).argmax(axis=1)
 
     def pad(
-        self, seqs: Sequence[Sequence[int]], *, multiple: int = 8, max_rows: int | None = None
+        self,
+        seqs: Sequence[Sequence[int]],
+        *,
+        multiple: int = 8,
+        max_tokens: int | None = None,
+        batch_size: int | None = None,
     ) -> dict[str, torch.Tensor]:
         """Pad a batch of id lists to its own longest member (rounded up to ``multiple``, which keeps the number of
         distinct shapes small for GPU kernels) and move it to the device in one transfer. ``predict_proba`` passes
-        the runtime's :attr:`~textrobust.models.runtime.Runtime.pad_multiple` and ``max_rows`` (bucketed shapes,
-        :func:`~textrobust.models.batching.pad_batch`); training keeps multiples of 8 and its own rows."""
+        the runtime's :attr:`~textrobust.models.runtime.Runtime.pad_multiple` and its plan's ``max_tokens`` or
+        ``batch_size`` (bucketed shapes, :func:`~textrobust.models.batching.pad_batch`); training keeps multiples
+        of 8 and its own rows."""
         from .batching import pad_batch
 
         pad_id = self.tokenizer.pad_token_id or 0
-        return pad_batch(seqs, pad_id, self.runtime, multiple=multiple, limit=self.max_length, max_rows=max_rows)
+        return pad_batch(
+            seqs,
+            pad_id,
+            self.runtime,
+            multiple=multiple,
+            limit=self.max_length,
+            max_tokens=max_tokens,
+            batch_size=batch_size,
+        )
 
     # ----------------------------------------------------------------------------------------------- training
     def fit(

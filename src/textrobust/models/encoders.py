@@ -137,7 +137,7 @@ class SentenceEncoder(_Shared):
         """Unit vectors, shape ``(len(texts), dim)``, in the input order."""
         import torch
 
-        from .batching import full_rows, pad_batch, plan_batches
+        from .batching import pad_batch, plan_batches
 
         if not len(texts):
             return np.zeros((0, 0), dtype=np.float32)
@@ -160,8 +160,7 @@ class SentenceEncoder(_Shared):
         with torch.inference_mode():
             for idx in batches:
                 seqs = [ids[i] for i in idx]
-                full = full_rows(len(seqs[0]), max_tokens=budget, batch_size=rows, multiple=multiple, limit=limit)
-                batch = pad_batch(seqs, pad_id, rt, multiple=multiple, limit=limit, max_rows=full)
+                batch = pad_batch(seqs, pad_id, rt, multiple=multiple, limit=limit, max_tokens=budget, batch_size=rows)
                 with rt.autocast():  # the model only: pooling runs in the hidden states' own dtype, as it did
                     hidden = model(**batch).last_hidden_state
                 m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -277,7 +276,7 @@ class MaskedLM(_Shared):
     def __call__(self, inputs: list[tuple[Sequence[str], int, bool, int]]) -> list[list[str]]:
         import torch
 
-        from .batching import bucket_rows
+        from .batching import bucket_batch
 
         self.check()
         tok, rt = self.tokenizer, self.runtime
@@ -295,7 +294,7 @@ class MaskedLM(_Shared):
                 batch_words.append(words)
                 targets.append(index)
             if rt.bucketed_shapes:  # fewer kernel shapes on a GPU; the copies' predictions are never read
-                batch_words += [batch_words[0]] * (bucket_rows(len(batch_words), self.batch_size) - len(batch_words))
+                batch_words = bucket_batch(batch_words, self.batch_size)
             enc = tok(
                 batch_words,
                 is_split_into_words=True,
